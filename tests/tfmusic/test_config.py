@@ -1,0 +1,83 @@
+"""Frozen-dataclass configs: overrides, presets, JSON round trip, clear errors."""
+import dataclasses
+from typing import Optional, Tuple
+
+import pytest
+
+from tfmusic import config as config_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    layers: Tuple[int, ...] = (128, 128)
+    rate: float = 0.5
+    name: str = "basic_rnn"
+    attn: Optional[int] = None
+    on: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Outer:
+    inner: Inner = Inner()
+    steps: int = 10
+
+
+def test_overrides_parse_by_field_type_and_leave_original_alone():
+    base = Outer()
+    cfg = config_lib.apply_overrides(base, ["inner.layers=[64, 32]", "inner.rate=1e-3", "steps=7",
+                                            "inner.name=attention_rnn", "inner.attn=40", "inner.on=true"])
+    assert cfg == Outer(Inner((64, 32), 1e-3, "attention_rnn", 40, True), 7)
+    assert base == Outer()
+    assert config_lib.apply_overrides(base, ["inner.layers=256,256,256"]).inner.layers == (256, 256, 256)
+    assert config_lib.apply_overrides(cfg, ["inner.attn=none"]).inner.attn is None
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("inner.nope=1", "no field 'nope'"),
+    ("steps=ten", "expected an int"),
+    ("inner.on=maybe", "bool"),
+    ("steps", "a.b=value"),
+    ("steps.x=1", "not a config"),
+])
+def test_bad_overrides_name_the_problem(bad, message):
+    with pytest.raises(config_lib.ConfigError, match=message):
+        config_lib.apply_overrides(Outer(), [bad])
+
+
+def test_json_round_trip_and_unknown_fields(tmp_path):
+    cfg = config_lib.apply_overrides(Outer(), ["inner.layers=[3,4]", "inner.attn=5"])
+    path = tmp_path / "c.json"
+    config_lib.save_json(cfg, str(path))
+    assert config_lib.load_json(Outer, str(path)) == cfg
+    path.write_text('{"inner": {"layerz": [1]}}')
+    with pytest.raises(config_lib.ConfigError, match="c.json.*layerz"):
+        config_lib.load_json(Outer, str(path))
+    path.write_text("{not json")
+    with pytest.raises(config_lib.ConfigError, match="not valid JSON"):
+        config_lib.load_json(Outer, str(path))
+    assert config_lib.diff(Outer(), cfg) == {"inner.attn": (None, 5), "inner.layers": ([128, 128], [3, 4])}
+
+
+def test_presets():
+    reg = config_lib.PresetRegistry("toy")
+    reg.add("small", lambda: Outer(steps=1))
+
+    @reg.register("big")
+    def _big():
+        return Outer(steps=1000)
+
+    assert reg.names() == ("big", "small")
+    assert reg.get("big").steps == 1000
+    with pytest.raises(config_lib.ConfigError, match="known: big, small"):
+        reg.get("huge")
+    with pytest.raises(config_lib.ConfigError, match="twice"):
+        reg.add("small", Outer)
+
+
+def test_resolve_run_config_reloads_saved(tmp_path):
+    cfg, resumed = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=3"])
+    assert not resumed and cfg.steps == 3
+    again, resumed = config_lib.resolve_run_config(str(tmp_path), Outer(), [])
+    assert resumed and again == cfg
+    longer, _ = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=9"])
+    assert longer.steps == 9 and config_lib.load_json(Outer, str(tmp_path / "config.json")).steps == 9

@@ -1,0 +1,136 @@
+"""The shared runner: replica equivalence, resume after a kill, config reload, non-finite guard."""
+import dataclasses
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+from tfmusic import training
+from tests.tfmusic.toy_task import ToyExperiment, ToyTask
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _train(tmp_path, name, strategy, jit=True, steps=3):
+    cfg = config_lib.apply_overrides(ToyExperiment(), [f"trainer.train_steps={steps}", f"runtime.jit_compile={jit}"])
+    runner = training.Runner(ToyTask(cfg), cfg, str(tmp_path / name), strategy=strategy)
+    result = runner.train()
+    return [v.numpy() for v in runner.task.model.trainable_variables], result, runner
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_two_replicas_match_one_replica_on_same_global_batch(tmp_path, two_cpu_strategy, jit):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    w1, r1, _ = _train(tmp_path, "one", one, jit=jit)
+    w2, r2, runner2 = _train(tmp_path, "two", two_cpu_strategy, jit=jit)
+    assert runner2.strategy.num_replicas_in_sync == 2
+    assert r1.final_step == r2.final_step == 3
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    # the loss is the global-batch mean, not a per-replica one
+    assert r1.logs["fit/loss"] == pytest.approx(r2.logs["fit/loss"], abs=1e-5)
+    # and training moved the weights at all (so equality above is not trivial)
+    _, _, fresh = _train(tmp_path, "fresh", one, steps=1)
+    fresh.task.build()
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(w1, [v.numpy() for v in fresh.task.model.trainable_variables]))
+
+
+def test_checkpoints_carry_config_and_resume(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    model_dir = tmp_path / "run"
+    cfg, resumed = config_lib.resolve_run_config(str(model_dir), ToyExperiment(), ["model.hidden=7"])
+    assert not resumed
+    runner = training.Runner(ToyTask(cfg), cfg, str(model_dir), strategy=one)
+    assert runner.train(stop_after=2).final_step == 2
+    assert (model_dir / "ckpt-2.config.json").exists()
+    saved = json.loads((model_dir / "ckpt-2.config.json").read_text())
+    assert saved["model"]["hidden"] == 7
+    # a restart that passes the default config still gets the saved one back
+    cfg2, resumed2 = config_lib.resolve_run_config(str(model_dir), ToyExperiment(), [])
+    assert resumed2 and cfg2 == cfg
+    runner2 = training.Runner(ToyTask(cfg2), cfg2, str(model_dir), strategy=one)
+    result = runner2.train()
+    assert (result.start_step, result.final_step) == (2, 4)
+    assert runner2.task.model.get_layer("hidden").kernel.shape == (5, 7)
+    assert sorted(p.name for p in model_dir.glob("ckpt-*.config.json")) == ["ckpt-2.config.json", "ckpt-4.config.json"]
+    assert (model_dir / "train").is_dir()
+    assert list((model_dir / "train").glob("events.out.tfevents.*"))
+
+
+def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
+    model_dir = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    cmd = [sys.executable, "-m", "tests.tfmusic.toy_task", str(model_dir),
+           "--set", "trainer.train_steps=100000", "--set", "trainer.checkpoint_every=5", "--set", "model.hidden=9"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and not list(model_dir.glob("ckpt-10.index")):
+            time.sleep(0.2)
+        assert list(model_dir.glob("ckpt-10.index")), proc.communicate(timeout=5)[0] if proc.poll() is not None else "no checkpoint in time"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    manager_state = tf.train.get_checkpoint_state(str(model_dir))
+    last_saved = int(manager_state.model_checkpoint_path.rsplit("-", 1)[1])
+    assert last_saved >= 10 and last_saved % 5 == 0
+    # restart with no overrides beyond a smaller step budget: config comes back from disk
+    out = subprocess.run(cmd[:4] + ["--set", f"trainer.train_steps={last_saved + 3}"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    start = [line for line in out.stdout.splitlines() if line.startswith("START")][0].split()
+    assert start[1] == str(last_saved) and start[2] == "resumed"
+    assert f"END {last_saved + 3}" in out.stdout
+    saved = config_lib.load_json(ToyExperiment, str(model_dir / "config.json"))
+    assert saved.model.hidden == 9 and saved.trainer.checkpoint_every == 5
+
+
+def test_nonfinite_loss_stops_without_checkpoint(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["model.learning_rate=1e30", "model.clip_norm=1e30",
+                                                        "trainer.train_steps=50", "trainer.checkpoint_every=1"])
+
+    class Exploding(ToyTask):
+        def phases(self):
+            (phase,) = super().phases()
+            inner = phase.loss_fn
+
+            def loss_fn(batch):
+                loss, logs = inner(batch)
+                return loss * tf.constant(1e38), logs
+
+            return [dataclasses.replace(phase, loss_fn=loss_fn)]
+
+    runner = training.Runner(Exploding(cfg), cfg, str(tmp_path / "nan"), strategy=one)
+    with pytest.raises(training.NonFiniteError, match="non-finite"):
+        runner.train()
+    for path in tf.train.get_checkpoint_state(str(tmp_path / "nan")).all_model_checkpoint_paths \
+            if tf.train.get_checkpoint_state(str(tmp_path / "nan")) else []:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(name)
+            if np.issubdtype(np.asarray(value).dtype, np.floating):
+                assert np.all(np.isfinite(value)), (path, name)
+
+
+def test_strategy_selection_from_environment(monkeypatch):
+    cfg = runtime_lib.RuntimeConfig()
+    assert runtime_lib.resolve_distribution(cfg, environ={}) in ("one_device", "mirrored")
+    tf_config = json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 0}})
+    assert runtime_lib.resolve_distribution(cfg, environ={"TF_CONFIG": tf_config}) == "multi_worker"
+    assert runtime_lib.resolve_distribution(runtime_lib.RuntimeConfig(devices=("/cpu:0", "/cpu:1")), environ={}) == "mirrored"
+    strategy = runtime_lib.make_strategy(runtime_lib.RuntimeConfig(distribution="mirrored", devices=("/cpu:0", "/cpu:1")))
+    assert strategy.num_replicas_in_sync == 2
+    with pytest.raises(ValueError, match="not valid JSON"):
+        runtime_lib.tf_config_task_count({"TF_CONFIG": "{oops"})
+    with pytest.raises(ValueError, match="distribution"):
+        runtime_lib.RuntimeConfig(distribution="tpu_pod")

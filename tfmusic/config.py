@@ -1,0 +1,327 @@
+"""Frozen-dataclass configs: named presets, ``--set a.b=value`` overrides, JSON beside checkpoints.
+
+Every model family describes a run as a tree of frozen dataclasses (Model Garden's
+``ExperimentConfig(task, trainer, runtime)`` shape). This module holds the generic
+machinery only:
+
+* :func:`to_dict` / :func:`from_dict` turn a config tree into plain JSON types and back,
+  checking field names and types, so a saved run can be rebuilt exactly.
+* :func:`apply_overrides` applies ``a.b=value`` strings (what ``--set`` takes on every
+  command line) to a frozen config, parsing each value by the field's declared type.
+* :class:`PresetRegistry` maps preset names (the paper's rows, the released checkpoints)
+  to config factories.
+* :func:`save_json` / :func:`load_json` write configs atomically, and
+  :func:`resolve_run_config` implements "reload the saved config on resume".
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import types
+import typing
+from typing import Any, Callable, Dict, Generic, Iterable, Mapping, Optional, Sequence, Tuple, TypeVar
+
+T = TypeVar("T")
+
+CONFIG_FILENAME = "config.json"
+
+
+class ConfigError(ValueError):
+    """A config value, override or file that does not fit the config's declared shape."""
+
+
+# --------------------------------------------------------------------------- types
+
+
+def _field_types(cls: type) -> Dict[str, Any]:
+    """Resolved type hints of a dataclass (string annotations evaluated)."""
+    return typing.get_type_hints(cls)
+
+
+def _unwrap_optional(tp: Any) -> Tuple[Any, bool]:
+    """(inner type, is_optional) for ``Optional[X]`` / ``X | None``; (tp, False) otherwise."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Convert a JSON-compatible ``value`` into the declared type ``tp`` (recursively)."""
+    inner, optional = _unwrap_optional(tp)
+    if value is None:
+        if optional or tp is Any:
+            return None
+        raise ConfigError(f"{where}: None is not allowed for type {tp}")
+    tp = inner
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {value!r}")
+        return from_dict(tp, value, _where=where)
+    if origin in (tuple, Tuple):
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a sequence, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if args and len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
+        if not args:
+            return tuple(value)
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin in (dict, Dict, Mapping):
+        key_t, val_t = typing.get_args(tp) or (Any, Any)
+        return {_coerce(k, key_t, where): _coerce(v, val_t, f"{where}.{k}") for k, v in value.items()}
+    if origin is typing.Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not one of {typing.get_args(tp)}")
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected a bool, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected an int, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a float, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+# --------------------------------------------------------------------------- dict <-> dataclass
+
+
+def to_dict(config: Any) -> Any:
+    """Config tree -> plain JSON types (dicts, lists, numbers, strings, None)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, (list, tuple)):
+        return [to_dict(v) for v in config]
+    if isinstance(config, Mapping):
+        return {str(k): to_dict(v) for k, v in config.items()}
+    return config
+
+
+def from_dict(cls: typing.Type[T], data: Mapping[str, Any], _where: str = "") -> T:
+    """Plain dict -> config of dataclass type ``cls``; unknown keys raise :class:`ConfigError`.
+
+    Keys absent from ``data`` take the dataclass defaults, so configs saved by an older
+    version with fewer fields still load.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise ConfigError(f"{cls!r} is not a dataclass")
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = set(data) - names
+    if unknown:
+        prefix = f"{_where}: " if _where else ""
+        raise ConfigError(f"{prefix}unknown field(s) {sorted(unknown)} for {cls.__name__}; known: {sorted(names)}")
+    kwargs = {}
+    for name in names & set(data):
+        where = f"{_where}.{name}" if _where else name
+        kwargs[name] = _coerce(data[name], hints[name], where)
+    return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _parse_text(text: str, tp: Any, where: str) -> Any:
+    """Parse the text of one ``--set`` value by its declared type.
+
+    JSON syntax is accepted for everything (``[128, 128]``, ``true``, ``null``); bare words
+    are strings; for tuples, a comma-separated list works too (``128,128``).
+    """
+    inner, optional = _unwrap_optional(tp)
+    if optional and text.strip().lower() in ("none", "null"):
+        return None
+    if inner is str:
+        return text
+    if inner is bool:
+        low = text.strip().lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: cannot read {text!r} as a bool")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        if typing.get_origin(inner) in (tuple, Tuple):
+            value = [json.loads(p) if _is_json(p) else p.strip() for p in text.split(",") if p.strip()]
+        else:
+            value = text
+    return _coerce(value, tp, where)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def _replace_path(config: Any, path: Sequence[str], text: str, full: str) -> Any:
+    if not dataclasses.is_dataclass(config):
+        raise ConfigError(f"--set {full}: {'.'.join(path)} goes below a value that is not a config")
+    name = path[0]
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    if name not in fields:
+        raise ConfigError(f"--set {full}: {type(config).__name__} has no field {name!r}; fields: {sorted(fields)}")
+    if len(path) == 1:
+        hint = _field_types(type(config))[name]
+        return dataclasses.replace(config, **{name: _parse_text(text, hint, full)})
+    child = _replace_path(getattr(config, name), path[1:], text, full)
+    return dataclasses.replace(config, **{name: child})
+
+
+def apply_overrides(config: T, overrides: Iterable[str]) -> T:
+    """Return ``config`` with each ``"a.b.c=value"`` override applied (the original is unchanged).
+
+    Values are parsed by the target field's type; a wrong name or value raises
+    :class:`ConfigError` naming the override.
+    """
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected the form a.b=value")
+        key, text = item.split("=", 1)
+        path = [p for p in key.strip().split(".") if p]
+        if not path:
+            raise ConfigError(f"--set {item!r}: empty field name")
+        config = _replace_path(config, path, text, item)
+    return config
+
+
+# --------------------------------------------------------------------------- presets
+
+
+class PresetRegistry(Generic[T]):
+    """Named config factories, e.g. the rows of a paper's results table.
+
+    ``registry.register("mel_prog_hires")(fn)`` or ``registry.add(name, fn)``;
+    ``registry.get(name)`` returns a fresh config; ``registry.names()`` lists them.
+    """
+
+    def __init__(self, kind: str):
+        self._kind = kind
+        self._factories: Dict[str, Callable[[], T]] = {}
+
+    def add(self, name: str, factory: Callable[[], T]) -> None:
+        """Register ``factory`` (no arguments -> config) under ``name``."""
+        if name in self._factories:
+            raise ConfigError(f"{self._kind} preset {name!r} is registered twice")
+        self._factories[name] = factory
+
+    def register(self, name: str) -> Callable[[Callable[[], T]], Callable[[], T]]:
+        """Decorator form of :meth:`add`."""
+
+        def deco(factory: Callable[[], T]) -> Callable[[], T]:
+            self.add(name, factory)
+            return factory
+
+        return deco
+
+    def get(self, name: str) -> T:
+        """The config of preset ``name``; an unknown name raises with the list of known ones."""
+        if name not in self._factories:
+            raise ConfigError(f"unknown {self._kind} preset {name!r}; known: {', '.join(self.names())}")
+        return self._factories[name]()
+
+    def names(self) -> Tuple[str, ...]:
+        """Registered preset names, sorted."""
+        return tuple(sorted(self._factories))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_json(config: Any, path: str) -> None:
+    """Write the config tree as indented JSON at ``path``, atomically."""
+    write_text_atomic(path, json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
+
+
+def load_json(cls: typing.Type[T], path: str) -> T:
+    """Read a config of type ``cls`` from the JSON file ``path``.
+
+    Raises :class:`ConfigError` naming the file when it is not valid JSON or does not fit ``cls``.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from e
+    try:
+        return from_dict(cls, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def diff(a: Any, b: Any) -> Dict[str, Tuple[Any, Any]]:
+    """Fields that differ between two config trees, as {"a.b": (value_in_a, value_in_b)}."""
+    out: Dict[str, Tuple[Any, Any]] = {}
+
+    def walk(x: Any, y: Any, prefix: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y)):
+                walk(x.get(k), y.get(k), f"{prefix}.{k}" if prefix else k)
+        elif x != y:
+            out[prefix] = (x, y)
+
+    walk(to_dict(a), to_dict(b), "")
+    return out
+
+
+def resolve_run_config(model_dir: str, config: T, overrides: Sequence[str] = ()) -> Tuple[T, bool]:
+    """The config a run in ``model_dir`` must use, and whether it resumes.
+
+    If ``model_dir`` already holds ``config.json`` the run resumes: the saved config is
+    reloaded (the ``config`` argument only gives its type), and ``overrides`` are applied
+    on top, so a resumed run can change e.g. its step budget explicitly. Otherwise
+    ``config`` with ``overrides`` is used and saved there. Returns (config, resumed).
+    """
+    path = os.path.join(model_dir, CONFIG_FILENAME)
+    if os.path.exists(path):
+        saved = load_json(type(config), path)
+        resolved = apply_overrides(saved, overrides)
+        if resolved != saved:
+            save_json(resolved, path)
+        return resolved, True
+    resolved = apply_overrides(config, overrides)
+    save_json(resolved, path)
+    return resolved, False

@@ -1,0 +1,356 @@
+"""The custom-loop runner every model family trains through.
+
+A model family supplies a :class:`Task` (Model Garden's shape): it builds its Keras models
+and optimizers, its ``tf.data`` input, and one or more :class:`GradientPhase` s (a GAN has
+two: discriminator then generator; a language model has one). :class:`Runner` does the rest:
+
+* the per-replica loss-and-gradient computation is XLA-compiled (``jit_compile``, switchable
+  in :class:`tfmusic.runtime.RuntimeConfig`);
+* losses are averaged over the *global* batch (:func:`global_batch_mean`), gradients are
+  summed over replicas, clipped by global norm after the sum, and applied;
+* ``tf.train.CheckpointManager`` saves every ``checkpoint_every`` steps and resumes from the
+  newest checkpoint automatically; the run's full config is written as JSON beside each
+  checkpoint (``ckpt-N.config.json``) and as ``config.json`` in the run folder;
+* no checkpoint is written while any weight or loss is non-finite: training stops with
+  :class:`NonFiniteError` instead;
+* TensorBoard gets scalars every ``summary_every`` steps and the task's audio and images
+  every ``media_every`` steps; a tqdm bar shows steps/s.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import glob
+import io
+import math
+import os
+import shutil
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+
+Logs = Dict[str, tf.Tensor]
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss or weight became NaN/Inf; the run stops without writing a checkpoint."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    """How long and how a run trains.
+
+    Attributes:
+      train_steps: total optimizer steps of the run (resumed runs count from their checkpoint).
+      global_batch_size: examples per step summed over all replicas and workers.
+      checkpoint_every: steps between checkpoints (one is also written at the end).
+      max_checkpoints: checkpoints kept on disk.
+      summary_every: steps between TensorBoard scalar writes.
+      media_every: steps between the task's audio/image summaries (0 = never).
+      progress: show a tqdm progress bar.
+    """
+
+    train_steps: int = 1000
+    global_batch_size: int = 8
+    checkpoint_every: int = 500
+    max_checkpoints: int = 3
+    summary_every: int = 50
+    media_every: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("train_steps", "global_batch_size", "checkpoint_every", "max_checkpoints", "summary_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"trainer.{name} must be positive, got {getattr(self, name)}")
+        if self.media_every < 0:
+            raise ValueError("trainer.media_every must be >= 0")
+
+
+def global_batch_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
+    """Sum of ``per_example`` losses [per_replica_batch, ...] divided by the global batch size.
+
+    Summing this over replicas gives the mean over the global batch, which is what makes a
+    multi-replica step equal to a one-replica step on the same global batch.
+    """
+    per_example = tf.cast(per_example, tf.float32)
+    per_example = tf.reshape(per_example, [tf.shape(per_example)[0], -1])
+    per_example = tf.reduce_mean(per_example, axis=1)
+    return tf.reduce_sum(per_example) / tf.cast(global_batch_size, tf.float32)
+
+
+@dataclasses.dataclass
+class GradientPhase:
+    """One optimizer update inside a training step.
+
+    Attributes:
+      name: prefix of this phase's logs (e.g. ``"d"``, ``"g"``).
+      loss_fn: ``inputs -> (loss, logs)`` run on one replica; ``loss`` must already be scaled for
+        the global batch (see :func:`global_batch_mean`), and so must every log that should be
+        summed over replicas (logs are summed across replicas).
+      variables: returns the trainable variables this phase updates.
+      optimizer: a Keras optimizer built under the strategy's scope. Do not set its
+        ``clipnorm``: Keras clips per replica before summing; use ``clip_norm`` here.
+      clip_norm: clip the summed gradient to this global norm (None = no clipping).
+    """
+
+    name: str
+    loss_fn: Callable[[Any], Tuple[tf.Tensor, Logs]]
+    variables: Callable[[], Sequence[tf.Variable]]
+    optimizer: Any
+    clip_norm: Optional[float] = None
+
+
+class Task(abc.ABC):
+    """What a model family gives the runner. Methods are called in this order.
+
+    ``build`` runs inside ``strategy.scope()``; ``build_inputs`` once per input pipeline;
+    ``phases`` once; ``write_media`` on the chief only, inside the TensorBoard writer.
+    """
+
+    @abc.abstractmethod
+    def build(self) -> None:
+        """Create models and optimizers (variables land on the strategy's devices)."""
+
+    @abc.abstractmethod
+    def checkpoint_items(self) -> Dict[str, Any]:
+        """Trackables to checkpoint, e.g. ``{"generator": g, "g_optimizer": opt}``."""
+
+    @abc.abstractmethod
+    def build_inputs(self, input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+        """An endless dataset of per-replica batches (``input_context.get_per_replica_batch_size``)."""
+
+    @abc.abstractmethod
+    def phases(self) -> Sequence[GradientPhase]:
+        """The optimizer updates of one step, in order."""
+
+    def on_step_begin(self, step: tf.Tensor) -> Logs:
+        """Hook run in each replica at the start of a step (e.g. set a fade-in alpha); returns logs."""
+        return {}
+
+    def write_media(self, step: int) -> None:
+        """Write audio/image summaries with :func:`log_audio` / :func:`log_image` (optional)."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What :meth:`Runner.train` reports: where it started and ended, and the last logs (floats)."""
+
+    start_step: int
+    final_step: int
+    logs: Dict[str, float]
+    checkpoint: Optional[str]
+
+
+def log_audio(name: str, audio: np.ndarray, sample_rate: int, step: int, max_outputs: int = 4) -> None:
+    """Write audio to the default TensorBoard writer. ``audio``: [batch, samples] floats in [-1, 1]."""
+    audio = np.asarray(audio, np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    tf.summary.audio(name, audio[..., None], sample_rate, step=step, max_outputs=max_outputs)
+
+
+def log_image(name: str, image: Any, step: int) -> None:
+    """Write an image to the default TensorBoard writer: a PNG path, or an array [H, W, C] / [B, H, W, C]
+    of uint8 or floats in [0, 1]."""
+    if isinstance(image, (str, os.PathLike)):
+        with open(image, "rb") as f:
+            image = tf.io.decode_png(f.read(), channels=4)
+    image = tf.convert_to_tensor(image)
+    if image.dtype != tf.uint8:
+        image = tf.image.convert_image_dtype(tf.clip_by_value(image, 0.0, 1.0), tf.uint8)
+    if image.shape.rank == 3:
+        image = image[None]
+    tf.summary.image(name, image, step=step)
+
+
+def _all_finite(tensors: Sequence[tf.Tensor]) -> bool:
+    return all(bool(np.all(np.isfinite(np.asarray(t)))) for t in tensors)
+
+
+class Runner:
+    """Trains a :class:`Task` under a strategy, resuming from ``model_dir`` when it holds checkpoints.
+
+    Args:
+      task: the model family's task.
+      experiment_config: the run's full config (a frozen dataclass tree holding ``trainer`` and
+        ``runtime`` branches); saved as JSON beside every checkpoint.
+      model_dir: folder of checkpoints, config and TensorBoard logs.
+      strategy: a ready strategy; by default built from ``experiment_config.runtime``.
+    """
+
+    def __init__(self, task: Task, experiment_config: Any, model_dir: str,
+                 strategy: Optional[tf.distribute.Strategy] = None):
+        self.task = task
+        self.config = experiment_config
+        self.trainer: TrainerConfig = experiment_config.trainer
+        self.runtime: runtime_lib.RuntimeConfig = experiment_config.runtime
+        self.model_dir = model_dir
+        self.strategy = strategy or runtime_lib.make_strategy(self.runtime)
+        self.is_chief = runtime_lib.is_chief(self.strategy)
+        os.makedirs(model_dir, exist_ok=True)
+        runtime_lib.set_precision(self.runtime)
+        with self.strategy.scope():
+            self.task.build()
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self.checkpoint = tf.train.Checkpoint(step=self.step, **self.task.checkpoint_items())
+        self._phases = list(self.task.phases())
+        self._compiled = {p.name: self._compile_phase(p) for p in self._phases}
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self._checkpoint_dir(), max_to_keep=self.trainer.max_checkpoints)
+        self._train_step = tf.function(self._distributed_step)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoint_dir(self) -> str:
+        if self.is_chief:
+            return self.model_dir
+        # Non-chief workers must take part in saving (it is collective) but into a scratch folder.
+        return os.path.join(self.model_dir, f".worker_{runtime_lib.worker_id(self.strategy)}_scratch")
+
+    def restore(self) -> int:
+        """Restore the newest checkpoint if there is one; returns the step reached (0 if none)."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def save(self) -> str:
+        """Write a checkpoint and its config JSON; refuses non-finite weights."""
+        weights = [v for v in self.checkpoint_variables() if v.dtype.is_floating]
+        if not _all_finite([v.numpy() for v in weights]):
+            raise NonFiniteError(f"refusing to checkpoint non-finite weights at step {int(self.step.numpy())}")
+        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        if self.is_chief:
+            config_lib.save_json(self.config, path + ".config.json")
+            config_lib.save_json(self.config, os.path.join(self.model_dir, config_lib.CONFIG_FILENAME))
+            kept = set(self.manager.checkpoints)
+            for stale in glob.glob(os.path.join(self.model_dir, "ckpt-*.config.json")):
+                if stale[: -len(".config.json")] not in kept:
+                    os.unlink(stale)
+        else:
+            shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
+        return path
+
+    def checkpoint_variables(self) -> List[tf.Variable]:
+        """All variables the checkpoint holds (models, optimizers, step)."""
+        out: List[tf.Variable] = []
+        for item in self.task.checkpoint_items().values():
+            variables = getattr(item, "variables", None)
+            if callable(variables):
+                variables = variables()
+            out.extend(v.value if hasattr(v, "value") and not isinstance(v, tf.Variable) else v
+                       for v in (variables or []))
+        return out
+
+    # ------------------------------------------------------------------ step
+
+    def _compile_phase(self, phase: GradientPhase) -> Callable:
+        def loss_and_grads(inputs):
+            variables = list(phase.variables())
+            with tf.GradientTape() as tape:
+                loss, logs = phase.loss_fn(inputs)
+            grads = tape.gradient(loss, variables)
+            grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+            return loss, logs, grads
+
+        return tf.function(loss_and_grads, jit_compile=self.runtime.jit_compile)
+
+    def _replica_step(self, inputs) -> Logs:
+        ctx = tf.distribute.get_replica_context()
+        n = tf.cast(ctx.num_replicas_in_sync, tf.float32)
+        logs: Logs = dict(self.task.on_step_begin(self.step))
+        for phase in self._phases:
+            loss, phase_logs, grads = self._compiled[phase.name](inputs)
+            variables = list(phase.variables())
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+            if phase.clip_norm is not None:
+                grads, norm = tf.clip_by_global_norm(grads, phase.clip_norm)
+                logs[f"{phase.name}/grad_norm"] = norm / n  # summed over replicas below
+            # Keras sums gradients over replicas itself; these are sums already, so divide first.
+            grads = [g / tf.cast(n, g.dtype) for g in grads]
+            phase.optimizer.apply_gradients(zip(grads, variables))
+            logs[f"{phase.name}/loss"] = loss
+            for key, value in phase_logs.items():
+                logs[f"{phase.name}/{key}"] = value
+        return logs
+
+    def _distributed_step(self, iterator) -> Logs:
+        inputs = next(iterator)
+        per_replica = self.strategy.run(self._replica_step, args=(inputs,))
+        logs = {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+        self.step.assign_add(1)
+        return logs
+
+    def make_iterator(self):
+        """A distributed iterator over the task's inputs."""
+        dataset = self.strategy.distribute_datasets_from_function(self._input_fn)
+        return iter(dataset)
+
+    def _input_fn(self, input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return self.task.build_inputs(input_context)
+
+    # ------------------------------------------------------------------ loop
+
+    def _writer(self):
+        if self.is_chief:
+            return tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+        return tf.summary.create_noop_writer()
+
+    def train(self, stop_after: Optional[int] = None) -> RunResult:
+        """Train until ``trainer.train_steps`` (or ``stop_after`` more steps); resume first.
+
+        Returns a :class:`RunResult` with the start and final step and the last logs as floats.
+        Raises :class:`NonFiniteError` if a loss becomes NaN/Inf (no checkpoint is written then).
+        """
+        start = self.restore()
+        total = self.trainer.train_steps
+        end = total if stop_after is None else min(total, start + stop_after)
+        logs_np: Dict[str, float] = {}
+        last_ckpt = self.manager.latest_checkpoint
+        if start >= end:
+            return RunResult(start, start, logs_np, last_ckpt)
+        iterator = self.make_iterator()
+        writer = self._writer()
+        bar = None
+        if self.trainer.progress and self.is_chief:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, desc=os.path.basename(self.model_dir))
+        t_last, step_last = time.perf_counter(), start
+        try:
+            with writer.as_default():
+                while int(self.step.numpy()) < end:
+                    logs = self._train_step(iterator)
+                    step = int(self.step.numpy())
+                    logs_np = {k: float(v.numpy()) for k, v in logs.items()}
+                    bad = [k for k, v in logs_np.items() if not math.isfinite(v)]
+                    if bad:
+                        raise NonFiniteError(f"non-finite {', '.join(bad)} at step {step} in {self.model_dir}; "
+                                             f"last good checkpoint: {last_ckpt}")
+                    if bar is not None:
+                        bar.update(1)
+                    if step % self.trainer.summary_every == 0 or step == end:
+                        now = time.perf_counter()
+                        rate = (step - step_last) / max(now - t_last, 1e-9)
+                        t_last, step_last = now, step
+                        for k, v in logs_np.items():
+                            tf.summary.scalar(k, v, step=step)
+                        tf.summary.scalar("perf/steps_per_sec", rate, step=step)
+                        tf.summary.scalar("perf/examples_per_sec", rate * self.trainer.global_batch_size, step=step)
+                        if bar is not None:
+                            main = {k: f"{v:.4g}" for k, v in list(logs_np.items())[:3]}
+                            bar.set_postfix(main, refresh=False)
+                    if self.trainer.media_every and step % self.trainer.media_every == 0 and self.is_chief:
+                        self.task.write_media(step)
+                    if step % self.trainer.checkpoint_every == 0 or step == end:
+                        last_ckpt = self.save()
+                writer.flush()
+        finally:
+            if bar is not None:
+                bar.close()
+        return RunResult(start, int(self.step.numpy()), logs_np, last_ckpt)
