@@ -1,0 +1,35 @@
+"""tfmusic: GANSynth, Melody RNN and Music Transformer in TensorFlow 2 / Keras 3, with their
+data pipelines and an evaluation suite. See README.md."""
+import pathlib
+
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+
+
+def _requirements():
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    reqs = [l.strip() for l in lines if l.strip() and not l.startswith("#")]
+    return [r for r in reqs if not r.startswith(("pytest", "hypothesis", "apache-beam"))]
+
+
+setup(
+    name="tfmusic",
+    version="0.1.0",
+    description="Music generation (GANSynth, Melody RNN, Music Transformer) and evaluation in TF2/Keras 3",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["tfmusic", "pipelines", "gansynth_tf"],
+    install_requires=_requirements(),
+    extras_require={
+        "beam": ["apache-beam[tfrecord]==2.77.0"],
+        "dev": ["pytest==9.2.0", "hypothesis==6.170.17"],
+    },
+    entry_points={
+        "console_scripts": [
+            "nsynth_render=pipelines.nsynth_render:main",
+            "nsynth_to_tfrecord=pipelines.nsynth_to_tfrecord:main",
+        ],
+    },
+)
