@@ -1,0 +1,152 @@
+"""Reading foreign, name-based TF1 checkpoints and porting them strictly into Keras weights.
+
+Magenta's ``.mag`` bundles hold single-file V1 checkpoints; tensor2tensor writes V2 ones.
+:func:`read_checkpoint` reads either (a path prefix, a V1 file, or raw V1 bytes) into a
+``{name: numpy array}`` dict without building or importing any graph.
+
+:class:`WeightPorter` is the KerasHub-style ``port_weight(keras_var, foreign_name, transform)``
+primitive, made strict: :meth:`WeightPorter.finish` fails with :class:`PortingError` naming
+every foreign variable left unused (except those matched by ``ignore`` patterns, e.g. optimizer
+slots) and every Keras variable never assigned.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+class PortingError(ValueError):
+    """A foreign checkpoint that does not fit the Keras model (missing, extra or misshapen variables)."""
+
+
+class CheckpointReadError(ValueError):
+    """A checkpoint that cannot be read (missing, truncated or not a checkpoint)."""
+
+
+def read_checkpoint(source, name: str = "") -> Dict[str, np.ndarray]:
+    """All variables of a TF1/TF2 name-based checkpoint as ``{name: array}``.
+
+    Args:
+      source: a checkpoint path prefix (V2: ``model.ckpt-100``), a single-file V1 checkpoint path,
+        or the raw bytes of a single-file V1 checkpoint (what a ``.mag`` bundle carries).
+      name: how to call the input in error messages (defaults to the path).
+
+    Raises:
+      CheckpointReadError: naming the input, when it is missing or not a readable checkpoint.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        label = name or "<checkpoint bytes>"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.ckpt")
+            with open(path, "wb") as f:
+                f.write(bytes(source))
+            return _read_path(path, label)
+    return _read_path(os.fspath(source), name or os.fspath(source))
+
+
+def _read_path(path: str, label: str) -> Dict[str, np.ndarray]:
+    try:
+        reader = tf.train.load_checkpoint(path)
+        shapes = reader.get_variable_to_shape_map()
+        return {k: np.asarray(reader.get_tensor(k)) for k in shapes}
+    except (tf.errors.OpError, ValueError, OSError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointReadError(f"{label}: not a readable TensorFlow checkpoint ({message})") from e
+
+
+def write_v1_checkpoint(variables: Dict[str, np.ndarray], path: str) -> str:
+    """Write ``{name: array}`` as a single-file V1 checkpoint at ``path`` (TF1 ``Saver`` in a graph).
+
+    This is the format inside Magenta's ``.mag`` bundles; used to write fixtures and bundles.
+    Returns ``path``.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        tf_vars = [tf.compat.v1.Variable(np.asarray(v), name=k) for k, v in variables.items()]
+        saver = tf.compat.v1.train.Saver(
+            {k: v for k, v in zip(variables, tf_vars)}, sharded=False,
+            write_version=tf.compat.v1.train.SaverDef.V1)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, path, write_meta_graph=False, write_state=False)
+    return path
+
+
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+class WeightPorter:
+    """Assigns foreign checkpoint arrays to Keras variables, and proves nothing was left over.
+
+    Args:
+      foreign: ``{name: array}`` from :func:`read_checkpoint`.
+      keras_variables: every variable of the target model that must receive a value.
+      ignore: regular expressions of foreign names that are deliberately unused
+        (optimizer slots such as ``.*/Adam.*``, ``global_step``).
+      source: how to name the checkpoint in errors.
+    """
+
+    def __init__(self, foreign: Dict[str, np.ndarray], keras_variables: Iterable, ignore: Sequence[str] = (),
+                 source: str = "checkpoint"):
+        self.foreign = dict(foreign)
+        self.source = source
+        self._ignore = [re.compile(p) for p in ignore]
+        self._targets = {self._key(v): v for v in keras_variables}
+        self._used: set = set()
+        self._assigned: set = set()
+        self._errors: List[str] = []
+
+    @staticmethod
+    def _key(variable) -> str:
+        return getattr(variable, "path", None) or variable.name
+
+    def get(self, name: str) -> np.ndarray:
+        """The foreign array ``name``, marked as used. Raises :class:`PortingError` if absent."""
+        if name not in self.foreign:
+            raise PortingError(f"{self.source}: variable {name!r} is missing")
+        self._used.add(name)
+        return self.foreign[name]
+
+    def has(self, name: str) -> bool:
+        """Whether the foreign checkpoint holds ``name``."""
+        return name in self.foreign
+
+    def assign(self, variable, value: np.ndarray, what: str) -> None:
+        """Assign ``value`` to Keras ``variable``, checking shape; ``what`` names the source in errors."""
+        key = self._key(variable)
+        if key not in self._targets:
+            raise PortingError(f"{self.source}: {key} is not a variable of the target model")
+        value = np.asarray(value)
+        if tuple(variable.shape) != value.shape:
+            self._errors.append(f"{what} has shape {value.shape}, Keras variable {key} needs {tuple(variable.shape)}")
+            return
+        variable.assign(value.astype(variable.dtype if isinstance(variable.dtype, str) else variable.dtype.name))
+        self._assigned.add(key)
+
+    def port(self, variable, name: str, transform: Optional[Transform] = None) -> None:
+        """``variable <- transform(foreign[name])`` with shape check (KerasHub's ``port_weight``)."""
+        value = self.get(name)
+        self.assign(variable, transform(value) if transform else value, name)
+
+    def unused(self) -> List[str]:
+        """Foreign names neither used nor ignored."""
+        return sorted(n for n in self.foreign if n not in self._used and not any(p.match(n) for p in self._ignore))
+
+    def unassigned(self) -> List[str]:
+        """Keras variables that received no value."""
+        return sorted(k for k in self._targets if k not in self._assigned)
+
+    def finish(self) -> None:
+        """Raise :class:`PortingError` listing every misfit; return quietly if the port was complete."""
+        problems = list(self._errors)
+        if self.unused():
+            problems.append("unused checkpoint variables: " + ", ".join(self.unused()))
+        if self.unassigned():
+            problems.append("Keras variables left unassigned: " + ", ".join(self.unassigned()))
+        if problems:
+            raise PortingError(f"{self.source}: " + "; ".join(problems))
