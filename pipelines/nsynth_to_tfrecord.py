@@ -1,0 +1,167 @@
+"""``nsynth_to_tfrecord``: an NSynth jsonwav folder to sharded tf.Example TFRecords.
+
+Records follow the official NSynth schema (see ``pipelines.nsynth.to_tf_example``) and
+go to ``OUTPUT_DIR/<name>-IIIII-of-NNNNN.tfrecord``, each record in the shard chosen by a
+hash of its note_str, written atomically (``pipelines.tfrecord_io``). A note whose wav is
+missing or corrupt, or whose examples.json entry is bad (missing key, wrong type, wrong
+rate or length...), is skipped, counted and named; the run goes on. The summary is
+printed and written to ``OUTPUT_DIR/<name>-summary.json``.
+
+``--runner local`` (default) converts in this process; ``--runner beam`` runs the same
+conversion as an Apache Beam pipeline on the DirectRunner (multi-processing), and any
+other value (``DataflowRunner``, ``FlinkRunner``, ...) is handed to Beam together with
+every option this command does not know (``--project``, ``--temp_location``, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from pipelines.errors import InputError
+from pipelines.nsynth import (GANSYNTH_MAX_PITCH, GANSYNTH_MIN_PITCH, keep_note, load_audio_for,
+                              load_examples_json, serialize_example, validate_metadata)
+from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json
+from tfmusic.audio import AudioFileError
+
+WRITTEN, FILTERED, SKIPPED = "written", "filtered_out", "skipped"
+
+
+def convert_note(input_dir: str, note_str: str, entry, acoustic_only: bool = False,
+                 min_pitch: Optional[int] = None, max_pitch: Optional[int] = None) -> tuple[str, str, object]:
+    """Converts one examples.json entry; shared by the local and the Beam pipelines.
+
+    Args:
+      input_dir: the jsonwav folder.
+      note_str: the entry's key; entry: its value.
+      acoustic_only, min_pitch, max_pitch: filters (pitch bounds inclusive).
+
+    Returns:
+      ``("written", note_str, serialized_example_bytes)``,
+      ``("filtered_out", note_str, None)`` or ``("skipped", note_str, reason)``.
+    """
+    try:
+        meta = validate_metadata(note_str, entry)
+        if not keep_note(meta, acoustic_only, min_pitch, max_pitch):
+            return FILTERED, note_str, None
+        return WRITTEN, note_str, serialize_example(load_audio_for(input_dir, meta))
+    except (InputError, AudioFileError) as e:
+        return SKIPPED, note_str, e.problem
+
+
+def summary_path(output_dir: str, name: str = "nsynth") -> str:
+    """Where the JSON summary of a conversion goes: ``OUTPUT_DIR/<name>-summary.json``."""
+    return os.path.join(output_dir, f"{name}-summary.json")
+
+
+def write_summary(output_dir: str, name: str, counters: Counters, shards: Sequence[str]) -> str:
+    """Writes ``counters.to_dict()`` plus the shard file names as JSON; returns the path."""
+    data = counters.to_dict()
+    data["shards"] = [os.path.basename(s) for s in shards]
+    path = summary_path(output_dir, name)
+    atomic_write_json(path, data)
+    return path
+
+
+def convert(
+    input_dir: str,
+    output_dir: str,
+    name: str = "nsynth",
+    num_shards: int = 4,
+    acoustic_only: bool = False,
+    min_pitch: Optional[int] = None,
+    max_pitch: Optional[int] = None,
+    progress: bool = True,
+) -> Counters:
+    """Converts a jsonwav folder into sharded TFRecords in this process.
+
+    Args:
+      input_dir: folder with examples.json and audio/.
+      output_dir: folder for the shards and the summary (created).
+      name: shard prefix inside output_dir.
+      num_shards: number of shards.
+      acoustic_only, min_pitch, max_pitch: GANSynth-style filters.
+      progress: tqdm bar.
+
+    Returns:
+      Counters: ``notes``, ``written``, ``filtered_out``, ``skipped`` (+ names/reasons).
+
+    Raises:
+      InputError: examples.json itself is missing or unreadable.
+    """
+    from tqdm import tqdm
+
+    examples = load_examples_json(os.path.join(input_dir, "examples.json"))
+    os.makedirs(output_dir, exist_ok=True)
+    counters = Counters()
+    counters.increment("notes", len(examples))
+    for key in (WRITTEN, FILTERED, SKIPPED):
+        counters.increment(key, 0)
+    with ShardedTFRecordWriter(os.path.join(output_dir, name), num_shards) as writer:
+        for note_str in tqdm(sorted(examples), desc="nsynth_to_tfrecord", unit="note", disable=not progress):
+            status, key, payload = convert_note(input_dir, note_str, examples[note_str],
+                                                acoustic_only, min_pitch, max_pitch)
+            if status == WRITTEN:
+                writer.write(key, payload)
+                counters.increment(WRITTEN)
+            elif status == FILTERED:
+                counters.increment(FILTERED)
+            else:
+                counters.skip(key, payload)
+    write_summary(output_dir, name, counters, writer.paths)
+    return counters
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``nsynth_to_tfrecord`` argument parser (unknown options go to Beam)."""
+    parser = argparse.ArgumentParser(
+        prog="nsynth_to_tfrecord",
+        description="Convert an NSynth jsonwav folder into sharded tf.Example TFRecords (official schema). "
+                    "Options this command does not know are passed to Beam's PipelineOptions.")
+    parser.add_argument("--input_dir", required=True, help="folder with examples.json and audio/")
+    parser.add_argument("--output_dir", required=True, help="folder for the shards and the summary")
+    parser.add_argument("--name", default="nsynth", help="shard prefix (default nsynth)")
+    parser.add_argument("--num_shards", type=int, default=4)
+    parser.add_argument("--acoustic_only", action="store_true", help="keep acoustic instruments only")
+    parser.add_argument("--min_pitch", type=int, default=None, help="lowest pitch kept (GANSynth: 24)")
+    parser.add_argument("--max_pitch", type=int, default=None, help="highest pitch kept (GANSynth: 84)")
+    parser.add_argument("--gansynth_subset", action="store_true",
+                        help=f"same as --acoustic_only --min_pitch {GANSYNTH_MIN_PITCH} --max_pitch {GANSYNTH_MAX_PITCH}")
+    parser.add_argument("--runner", default="local",
+                        help="local (default), beam (Beam DirectRunner), or a Beam runner name such as DataflowRunner")
+    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``nsynth_to_tfrecord``; returns 0 (2 for bad arguments)."""
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if args.gansynth_subset:
+        args.acoustic_only = True
+        args.min_pitch = GANSYNTH_MIN_PITCH if args.min_pitch is None else args.min_pitch
+        args.max_pitch = GANSYNTH_MAX_PITCH if args.max_pitch is None else args.max_pitch
+    if args.num_shards < 1:
+        parser.error("--num_shards must be >= 1")
+    if not os.path.isfile(os.path.join(args.input_dir, "examples.json")):
+        parser.error(f"--input_dir {args.input_dir}: no examples.json there")
+    if args.runner == "local":
+        if beam_args:
+            parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
+        counters = convert(args.input_dir, args.output_dir, args.name, args.num_shards, args.acoustic_only,
+                           args.min_pitch, args.max_pitch, progress=not args.no_progress)
+    else:
+        from pipelines import beam
+
+        runner = "DirectRunner" if args.runner == "beam" else args.runner
+        counters = beam.nsynth_to_tfrecord(args.input_dir, args.output_dir, args.name, args.num_shards,
+                                           args.acoustic_only, args.min_pitch, args.max_pitch,
+                                           pipeline_args=["--runner", runner] + beam_args)
+    print(counters.summary())
+    print(f"summary: {summary_path(args.output_dir, args.name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

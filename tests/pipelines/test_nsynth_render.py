@@ -1,0 +1,192 @@
+"""nsynth_render: program table, note selection, qualities, and a real tiny render."""
+import json
+import re
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from pipelines import nsynth, nsynth_render
+from tests.pipelines.conftest import TINY_PITCHES, TINY_PROGRAMS, TINY_VELOCITIES
+
+NOTE_RE = re.compile(r"^(?P<family>[a-z_]+?)_(?P<source>acoustic|electronic|synthetic)_(?P<nnn>\d{3})"
+                     r"-(?P<pitch>\d{3})-(?P<velocity>\d{3})$")
+SR = nsynth.SAMPLE_RATE
+
+
+def _rms(x):
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_program_table_covers_all_128_programs():
+    programs = nsynth_render.GM_PROGRAMS
+    assert [p.program for p in programs] == list(range(128))
+    excluded = nsynth_render.excluded_programs()
+    assert set(range(96, 104)) | set(range(120, 128)) <= set(excluded)  # sound effects
+    assert all(reason for reason in excluded.values())
+    for p in programs:
+        if p.included:
+            assert p.family in nsynth.FAMILY_NAMES and p.source in nsynth.SOURCE_NAMES
+            assert 21 <= p.low < p.high <= 108, p
+    assert {p.family for p in programs if p.included} == set(nsynth.FAMILY_NAMES)
+    assert programs[0].family == "keyboard" and programs[0].low == 21 and programs[0].high == 108
+    assert (programs[73].family, programs[73].source) == ("flute", "acoustic")
+    assert (programs[38].family, programs[38].source) == ("bass", "synthetic")
+    assert programs[58].high < 60 < programs[72].low  # a tuba is low, a piccolo high
+
+
+def test_instrument_names_are_unique_and_nsynth_shaped():
+    notes = nsynth_render.select_notes(velocities=[25])
+    names = {n.instrument_str for n in notes}
+    assert len(names) == len({n.program for n in notes})
+    for n in notes[:500]:
+        m = NOTE_RE.match(n.note_str)
+        assert m and int(m["pitch"]) == n.pitch and int(m["velocity"]) == 25
+        assert m["family"] == n.info.family and m["source"] == n.info.source
+    assert nsynth_render.NoteSpec(24, 60, 25).note_str == "guitar_acoustic_000-060-025"
+    assert nsynth_render.NoteSpec(25, 40, 127).note_str == "guitar_acoustic_001-040-127"
+
+
+def test_select_notes_filters_and_orders():
+    notes = nsynth_render.select_notes(programs=[73, 0, 120], pitches=range(48, 73), velocities=[127, 25])
+    assert {n.program for n in notes} == {0, 73}  # 120 is a sound effect
+    assert notes == sorted(notes)
+    assert {n.pitch for n in notes if n.program == 73} == set(range(60, 73))  # flute starts at 60
+    assert {n.velocity for n in notes} == {25, 127}
+    assert len(nsynth_render.select_notes(families=["bass"], sources=["synthetic"], velocities=[25])) == 2 * 49
+    assert len(nsynth_render.select_notes(limit=7)) == 7
+    assert nsynth_render.select_notes()[:5] == [nsynth_render.NoteSpec(0, 21, v) for v in (25, 50, 75, 100, 127)]
+    with pytest.raises(ValueError, match="unknown family"):
+        nsynth_render.select_notes(families=["kazoo"])
+    with pytest.raises(ValueError, match="velocity 0"):
+        nsynth_render.select_notes(velocities=[0])
+
+
+def test_parse_int_list():
+    assert nsynth_render.parse_int_list("48-50,60") == [48, 49, 50, 60]
+    assert nsynth_render.parse_int_list("7") == [7]
+    with pytest.raises(ValueError):
+        nsynth_render.parse_int_list("a-b")
+
+
+# --------------------------------------------------------------------------- qualities
+
+
+def _envelope_note(attack_s, decay_per_s, release_per_s, harmonics, pitch=48):
+    t = np.arange(64000) / SR
+    f0 = pretty_midi.note_number_to_hz(pitch)
+    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, harmonics + 1))
+    env = np.minimum(t / attack_s, 1.0) * np.exp(-decay_per_s * t)
+    env = np.where(t < 3.0, env, env * np.exp(-release_per_s * (t - 3.0)))
+    return (0.5 * tone / np.max(np.abs(tone)) * env).astype(np.float32)
+
+
+def _q(x, pitch=48):
+    return dict(zip(nsynth.QUALITY_NAMES, nsynth_render.compute_qualities(x, pitch)))
+
+
+def test_qualities_from_envelope_and_spectrum():
+    pluck = _q(_envelope_note(0.002, 8.0, 8.0, harmonics=3))
+    assert pluck["percussive"] == 1 and pluck["fast_decay"] == 1 and pluck["long_release"] == 0
+    pad = _q(_envelope_note(0.3, 0.0, 1.0, harmonics=1))
+    assert pad["percussive"] == 0 and pad["fast_decay"] == 0 and pad["long_release"] == 1
+    assert pad["dark"] == 1 and pad["bright"] == 0
+    organ = _q(_envelope_note(0.05, 0.0, 60.0, harmonics=1))
+    assert organ["long_release"] == 0 and organ["fast_decay"] == 0
+    buzz = _q(_envelope_note(0.05, 0.0, 60.0, harmonics=60))
+    assert buzz["bright"] == 1 and buzz["dark"] == 0
+    for name in ("distortion", "multiphonic", "nonlinear_env", "reverb", "tempo-synced"):
+        assert pluck[name] == pad[name] == buzz[name] == 0
+
+
+# --------------------------------------------------------------------------- rendered set
+
+
+def test_rendered_files_are_nsynth_wavs(rendered_dir):
+    examples = json.loads((rendered_dir / "examples.json").read_text())
+    wavs = sorted(p.stem for p in (rendered_dir / "audio").glob("*.wav"))
+    assert sorted(examples) == wavs and len(wavs) == 12
+    assert {n.note_str for n in nsynth_render.select_notes(TINY_PROGRAMS, TINY_PITCHES, TINY_VELOCITIES)} == set(wavs)
+    for name in wavs:
+        info = sf.info(str(rendered_dir / "audio" / f"{name}.wav"))
+        assert (info.format, info.subtype, info.samplerate, info.frames, info.channels) == (
+            "WAV", "PCM_16", 16000, 64000, 1)
+
+
+def test_examples_json_has_every_nsynth_key(rendered_dir, nsynth_sample_dir):
+    examples = json.loads((rendered_dir / "examples.json").read_text())
+    real = json.loads((nsynth_sample_dir / "examples.json").read_text())
+    real_keys = set(next(iter(real.values())))
+    for note_str, entry in examples.items():
+        assert set(entry) == real_keys == set(nsynth.METADATA_KEYS)
+        for key, value in entry.items():
+            assert type(value) is type(real["guitar_acoustic_015-060-025"][key]), key
+        assert nsynth.validate_metadata(note_str, entry)["note_str"] == note_str
+        m = NOTE_RE.match(note_str)
+        assert entry["instrument_str"] == note_str[:-8]
+        assert (entry["pitch"], entry["velocity"]) == (int(m["pitch"]), int(m["velocity"]))
+        assert entry["instrument_family_str"] == m["family"] and entry["instrument_source_str"] == m["source"]
+        assert entry["sample_rate"] == 16000 and len(entry["qualities"]) == 10
+        assert entry["instrument"] in TINY_PROGRAMS
+    assert len({e["note"] for e in examples.values()}) == 12
+
+
+def test_rendered_pitch_is_the_requested_one(rendered_dir):
+    import librosa
+
+    examples = json.loads((rendered_dir / "examples.json").read_text())
+    for note_str, entry in examples.items():
+        x, _ = sf.read(str(rendered_dir / "audio" / f"{note_str}.wav"), dtype="float32")
+        f_ref = librosa.midi_to_hz(entry["pitch"])
+        f = np.median(librosa.yin(x[1600:32000], fmin=f_ref / 4, fmax=f_ref * 4, sr=SR, frame_length=2048))
+        assert abs(1200 * np.log2(f / f_ref)) < 50, (note_str, f, f_ref)
+
+
+def test_note_is_held_three_seconds_then_released(rendered_dir):
+    for note_str in ("flute_acoustic_001-069-127", "flute_acoustic_001-060-050"):
+        x, _ = sf.read(str(rendered_dir / "audio" / f"{note_str}.wav"), dtype="float32")
+        held, just_released, end = _rms(x[2 * SR:3 * SR]), _rms(x[48000:52000]), _rms(x[60000:])
+        assert held > 0.05  # a flute sustains while the key is down
+        assert just_released < held and end < 0.01 * held
+        assert 0.7 < np.max(np.abs(x)) <= 0.9 + 1 / 32768  # peak-normalized like NSynth
+    for note_str in ("keyboard_acoustic_000-060-127", "guitar_acoustic_000-069-050"):
+        x, _ = sf.read(str(rendered_dir / "audio" / f"{note_str}.wav"), dtype="float32")
+        assert _rms(x[60000:]) <= _rms(x[48000:52000])
+
+
+def test_render_is_deterministic_and_independent_of_selection(rendered_dir, tmp_path):
+    notes = nsynth_render.select_notes(TINY_PROGRAMS, TINY_PITCHES, TINY_VELOCITIES)
+    nsynth_render.render_dataset(tmp_path / "again", notes, workers=1, progress=False)
+    for path in [rendered_dir / "examples.json", *sorted((rendered_dir / "audio").glob("*.wav"))]:
+        other = tmp_path / "again" / path.relative_to(rendered_dir)
+        assert path.read_bytes() == other.read_bytes(), path.name
+    # a smaller selection renders the same notes to the same bytes
+    assert nsynth_render.main(["--output_dir", str(tmp_path / "one"), "--programs", "24", "--pitches", "69",
+                               "--velocities", "50", "--workers", "1", "--no_progress"]) == 0
+    name = "guitar_acoustic_000-069-050.wav"
+    assert (tmp_path / "one" / "audio" / name).read_bytes() == (rendered_dir / "audio" / name).read_bytes()
+    assert list(json.loads((tmp_path / "one" / "examples.json").read_text())) == [name[:-4]]
+
+
+def test_silent_notes_are_skipped_and_counted(tmp_path, capsys):
+    assert nsynth_render.main(["--output_dir", str(tmp_path), "--programs", "0", "--pitches", "60",
+                               "--velocities", "50,100", "--gain", "0", "--workers", "1", "--no_progress"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped: 2" in out and "keyboard_acoustic_000-060-050: renders silent" in out
+    assert json.loads((tmp_path / "examples.json").read_text()) == {}
+    assert not list((tmp_path / "audio").glob("*"))
+
+
+def test_cli_rejects_bad_selection(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        nsynth_render.main(["--output_dir", str(tmp_path), "--families", "kazoo"])
+    assert info.value.code == 2 and "unknown family 'kazoo'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        nsynth_render.main(["--output_dir", str(tmp_path), "--programs", "120-127"])  # all sound effects
+    assert nsynth_render.main(["--list_programs"]) == 0
+    table = capsys.readouterr().out
+    assert "excluded: sound effect" in table and "guitar_acoustic_000 pitches 40-83" in table

@@ -1,0 +1,118 @@
+"""pipelines.tfrecord_io: atomic sharded writing, reading back, counters."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pipelines import tfrecord_io as tio
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _records(n):
+    return [(f"key-{i:03d}", f"record {i}".encode()) for i in range(n)]
+
+
+def _final_shards(folder):
+    return sorted(p for p in os.listdir(folder) if p.endswith(".tfrecord"))
+
+
+def test_shard_naming_and_assignment():
+    assert tio.shard_path("/o/nsynth", 3, 4) == "/o/nsynth-00003-of-00004.tfrecord"
+    assert tio.shard_paths("x", 2) == ["x-00000-of-00002.tfrecord", "x-00001-of-00002.tfrecord"]
+    indices = [tio.shard_index(k, 4) for k, _ in _records(400)]
+    assert indices == [tio.shard_index(k.encode(), 4) for k, _ in _records(400)]  # str or bytes
+    assert all(60 < indices.count(i) < 140 for i in range(4))  # spread out
+
+
+def test_writer_puts_each_record_in_its_shard(tmp_path):
+    prefix = str(tmp_path / "data")
+    with tio.ShardedTFRecordWriter(prefix, 4) as writer:
+        for key, record in _records(50):
+            writer.write(key, record)
+    assert _final_shards(tmp_path) == [os.path.basename(p) for p in tio.shard_paths(prefix, 4)]
+    assert sum(writer.records_per_shard) == 50
+    for index, path in enumerate(writer.paths):
+        got = list(tio.iter_records(path))
+        expected = [r for k, r in _records(50) if tio.shard_index(k, 4) == index]
+        assert got == expected  # in write order
+    assert sorted(tio.iter_records(prefix + "-*")) == sorted(r for _, r in _records(50))
+    assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
+
+
+def test_exception_inside_writer_leaves_no_shard(tmp_path):
+    prefix = str(tmp_path / "data")
+    with pytest.raises(RuntimeError, match="boom"):
+        with tio.ShardedTFRecordWriter(prefix, 3) as writer:
+            for key, record in _records(10):
+                writer.write(key, record)
+            raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(FileNotFoundError):
+        tio.list_files(prefix + "-*")
+
+
+def test_crash_leaves_only_temp_files_and_rerun_completes(tmp_path):
+    prefix = str(tmp_path / "data")
+    script = textwrap.dedent(f"""
+        import os
+        from pipelines import tfrecord_io as tio
+        writer = tio.ShardedTFRecordWriter({prefix!r}, 3).open()
+        for i in range(20):
+            writer.write(f"k{{i}}", b"x" * 1000)
+            if i == 10:
+                for w in writer._writers:
+                    w.flush()
+                os._exit(17)  # the process dies mid-write: no cleanup code runs
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=120)
+    assert proc.returncode == 17, proc.stderr.decode()[-2000:]
+    left = sorted(os.listdir(tmp_path))
+    assert len(left) == 3 and all(".tfrecord.tmp-" in p for p in left)
+    assert _final_shards(tmp_path) == []
+    with pytest.raises(FileNotFoundError):
+        tio.list_files(prefix + "-*")  # readers never pick up temporary files
+    paths = tio.write_sharded(prefix, _records(30), 3)
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(p) for p in paths]
+    assert sorted(tio.iter_records(prefix + "-*")) == sorted(r for _, r in _records(30))
+
+
+def test_rerun_with_other_shard_count_replaces_old_shards(tmp_path):
+    prefix = str(tmp_path / "data")
+    tio.write_sharded(prefix, _records(10), 4)
+    (tmp_path / "other-00000-of-00001.tfrecord").write_bytes(b"")
+    tio.write_sharded(prefix, _records(10), 2)
+    assert _final_shards(tmp_path) == ["data-00000-of-00002.tfrecord", "data-00001-of-00002.tfrecord",
+                                       "other-00000-of-00001.tfrecord"]
+
+
+def test_written_shards_are_deterministic(tmp_path):
+    a = tio.write_sharded(str(tmp_path / "a"), _records(40), 3)
+    b = tio.write_sharded(str(tmp_path / "b"), reversed(sorted(_records(40))), 3)
+    for pa, pb in zip(a, b):
+        assert sorted(tio.iter_records(pa)) == sorted(tio.iter_records(pb))
+    c = tio.write_sharded(str(tmp_path / "c"), _records(40), 3)
+    assert [open(p, "rb").read() for p in a] == [open(p, "rb").read() for p in c]
+
+
+def test_counters(tmp_path):
+    counters = tio.Counters()
+    counters.increment("read", 3)
+    counters.skip("b.wav", "file not found")
+    counters.skip("a.wav", "not a readable audio file")
+    other = tio.Counters()
+    other.increment("read")
+    counters.merge(other)
+    assert counters.get("read") == 4 and counters.get("skipped") == 2 and counters.get("nothing") == 0
+    assert counters.skipped_names() == ["a.wav", "b.wav"]
+    d = counters.to_dict()
+    assert d == {"counts": {"read": 4, "skipped": 2},
+                 "skipped": [{"name": "a.wav", "reason": "not a readable audio file"},
+                             {"name": "b.wav", "reason": "file not found"}]}
+    counters.write_json(tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text()) == d
+    assert tio.Counters.from_dict(d).to_dict() == d
+    assert "skipped b.wav: file not found" in counters.summary()
