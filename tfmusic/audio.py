@@ -114,7 +114,7 @@ def write_wav(
     """Writes audio to a wav file atomically (temporary name, then ``os.replace``).
 
     Args:
-      path: destination; its folder must exist.
+      path: destination; missing parent folders are created.
       audio: float ``[num_samples]`` (mono) or ``[num_samples, channels]``, values in
         [-1, 1); louder values are clipped.
       sample_rate: in Hz.
@@ -133,6 +133,7 @@ def write_wav(
         raise ValueError(f"{path}: refusing to write NaN or infinite samples")
     data = float_to_pcm16(audio) if subtype == "PCM_16" else audio.astype(np.float32)
     path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
