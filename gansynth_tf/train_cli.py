@@ -1,0 +1,149 @@
+"""`gansynth_train`: train GANSynth from NSynth data through the shared runner.
+
+    gansynth_train --model_dir runs/mel --train_data 'data/nsynth-train-*.tfrecord' \
+        [--preset mel_prog_hires] [--set trainer.global_batch_size=16] [--set runtime.precision=mixed_bfloat16]
+
+``--train_data`` takes NSynth TFRecords (official schema, a glob) or an NSynth-format folder
+(``examples.json`` + ``audio/``). The strategy comes from ``runtime.distribution``: one device,
+``MirroredStrategy`` over all local GPUs, or ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``.
+A folder that already holds ``config.json`` resumes: its saved config is reloaded (``--set``
+still applies on top, e.g. a longer ``trainer.train_steps``) and training continues from the
+newest checkpoint, in the middle of a progressive stage if that is where it stopped.
+
+Run folder: ``config.json`` (+ ``ckpt-N.config.json`` beside each checkpoint), ``ckpt-N.*``,
+``normalizer.json`` (fitted once from ``data.normalizer_num_examples`` notes unless
+``data.normalizer_path`` names one), ``train/`` TensorBoard logs with losses, gradient penalty,
+classifier accuracy, fade alpha, images/s, and generated audio and rainbowgrams.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+NORMALIZER_FILENAME = "normalizer.json"
+
+
+def open_nsynth(path: str, num_input_pipelines: int = 1, input_pipeline_id: int = 0):
+    """NSynth elements from a TFRecord glob or an NSynth-format folder, sharded by input pipeline.
+
+    Returns a ``tf.data.Dataset`` of :data:`pipelines.nsynth.ELEMENT_SPEC` dicts. Raises
+    ``FileNotFoundError`` naming ``path`` when it matches nothing.
+    """
+    from pipelines import nsynth, tfrecord_io
+
+    if not path:
+        raise FileNotFoundError("no training data: pass --train_data (NSynth TFRecords or an NSynth-format folder)")
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "examples.json")):
+        ds = nsynth.read_jsonwav_dir(path, skip_bad=True)
+    else:
+        if not tfrecord_io.list_files(path):
+            raise FileNotFoundError(f"--train_data {path!r}: no NSynth TFRecords or NSynth-format folder there")
+        ds = nsynth.read_tfrecords(path)
+    if num_input_pipelines > 1:
+        ds = ds.shard(num_input_pipelines, input_pipeline_id)
+    return ds
+
+
+def spectral_pipeline(cfg):
+    """(SpecgramsHelper, PitchRange) for an experiment config."""
+    from gansynth_tf.data import PitchRange
+    from gansynth_tf.specgrams import SpecgramsHelper
+
+    return SpecgramsHelper(cfg.data.spectral), PitchRange(cfg.data.min_pitch, cfg.data.max_pitch)
+
+
+def load_or_fit_normalizer(cfg, model_dir: str, is_chief: bool = True):
+    """The run's specgram normalizer: ``data.normalizer_path``, else ``MODEL_DIR/normalizer.json``,
+    else fitted on ``data.normalizer_num_examples`` training notes (margin ``data.normalizer_margin``)
+    and saved there by the chief."""
+    from gansynth_tf import data as gdata
+    from gansynth_tf.normalizer import SpecgramNormalizer
+
+    for path in (cfg.data.normalizer_path, os.path.join(model_dir, NORMALIZER_FILENAME)):
+        if path and os.path.exists(path):
+            return SpecgramNormalizer.load(path)
+    helper, pitch_range = spectral_pipeline(cfg)
+    normalizer = gdata.fit_normalizer(
+        open_nsynth(cfg.data.train_data_path), helper, num_examples=cfg.data.normalizer_num_examples,
+        margin=cfg.data.normalizer_margin, pitch_range=pitch_range,
+        instrument_sources=cfg.data.instrument_sources or None)
+    if is_chief:
+        normalizer.save(os.path.join(model_dir, NORMALIZER_FILENAME))
+    return normalizer
+
+
+def make_dataset_fn(cfg, helper, normalizer, pitch_range):
+    """``input_context -> Dataset`` of unbatched (normalized specgram [frames, freq, 2], one-hot pitch)
+    as :class:`gansynth_tf.gan.GANSynthTask` wants: sharded, filtered, shuffled, transformed in
+    batches of 32 (vectorized, XLA) and unbatched."""
+    from gansynth_tf import data as gdata
+
+    def dataset_fn(ctx):
+        ds = open_nsynth(cfg.data.train_data_path, ctx.num_input_pipelines, ctx.input_pipeline_id)
+        ds = gdata.make_specgram_dataset(
+            ds, helper, normalizer, batch_size=32, pitch_range=pitch_range,
+            instrument_sources=cfg.data.instrument_sources or None, shuffle_buffer=cfg.data.shuffle_buffer,
+            seed=cfg.model.seed, drop_remainder=False)
+        return ds.unbatch()
+
+    return dataset_fn
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``gansynth_train``."""
+    from gansynth_tf.config import PRESETS
+
+    parser = argparse.ArgumentParser(prog="gansynth_train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_dir", required=True, help="run folder (created; resumed if it holds a run)")
+    parser.add_argument("--train_data", default=None, help="NSynth TFRecord glob or NSynth-format folder")
+    parser.add_argument("--preset", default="mel_prog_hires", choices=PRESETS.names(),
+                        help="named config (default: mel_prog_hires, the paper's IF-Mel + H)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
+                        help="override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)")
+    parser.add_argument("--max_steps_this_run", type=int, default=None,
+                        help="stop after this many steps even if trainer.train_steps is not reached")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``gansynth_train``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from gansynth_tf.config import get_preset
+    from tfmusic import config as config_lib
+    from tfmusic import runtime as runtime_lib
+    from tfmusic import training
+
+    overrides = list(args.overrides)
+    if args.train_data:
+        overrides.append(f"data.train_data_path={os.path.abspath(args.train_data) if os.path.exists(args.train_data) else args.train_data}")
+    # Pure Python (no TensorFlow op), so it may precede the strategy; every worker writes the same file.
+    cfg, resumed = config_lib.resolve_run_config(args.model_dir, get_preset(args.preset), overrides)
+    # The strategy next: MultiWorkerMirroredStrategy must exist before other TensorFlow ops run.
+    strategy = runtime_lib.make_strategy(cfg.runtime)
+    print(f"gansynth_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
+          f"({strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}, "
+          f"{cfg.runtime.precision})", flush=True)
+
+    from gansynth_tf.gan import GANSynthTask
+
+    try:
+        normalizer = load_or_fit_normalizer(cfg, args.model_dir, runtime_lib.is_chief(strategy))
+    except FileNotFoundError as e:
+        print(f"gansynth_train: {e}", file=sys.stderr)
+        return 2
+    helper, pitch_range = spectral_pipeline(cfg)
+    task = GANSynthTask(cfg, make_dataset_fn(cfg, helper, normalizer, pitch_range), specgrams_helper=helper,
+                        normalizer=normalizer)
+    runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
+    result = runner.train(stop_after=args.max_steps_this_run)
+    print(f"gansynth_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
+    for key in sorted(result.logs):
+        print(f"  {key} = {result.logs[key]:.4g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
