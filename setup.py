@@ -10,7 +10,7 @@ HERE = pathlib.Path(__file__).parent
 def _requirements():
     lines = (HERE / "requirements.txt").read_text().splitlines()
     reqs = [l.strip() for l in lines if l.strip() and not l.startswith("#")]
-    return [r for r in reqs if not r.startswith(("pytest", "hypothesis", "apache-beam"))]
+    return [r for r in reqs if not r.startswith(("pytest", "hypothesis", "apache-beam", "nbclient", "nbformat", "ipykernel"))]
 
 
 setup(
@@ -20,16 +20,20 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["tfmusic", "pipelines", "gansynth_tf"],
+    packages=["tfmusic", "pipelines", "gansynth_tf", "music_eval"],
     install_requires=_requirements(),
     extras_require={
         "beam": ["apache-beam[tfrecord]==2.77.0"],
-        "dev": ["pytest==9.2.0", "hypothesis==6.170.17"],
+        "dev": ["pytest==9.2.0", "hypothesis==6.170.17", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
     },
     entry_points={
         "console_scripts": [
             "nsynth_render=pipelines.nsynth_render:main",
             "nsynth_to_tfrecord=pipelines.nsynth_to_tfrecord:main",
+            "gansynth_train=gansynth_tf.train_cli:main",
+            "gansynth_generate=gansynth_tf.generate_cli:main",
+            "music_eval=music_eval.cli:main",
+            "music_eval_train_classifier=music_eval.cli:train_classifier_main",
         ],
     },
 )

@@ -1,0 +1,133 @@
+"""``music_eval``: the evaluation suite's command line.
+
+    music_eval compare ORIGINAL GENERATED... [--out DIR] [--max_seconds S] [--no_pitch_range]
+    music_eval gan REAL_DIR GENERATED_DIR [--classifier MODEL_DIR] [--out DIR] [--k 50]
+    music_eval validate [--num N] [--no_audio] [--out FILE.json]
+
+``compare`` takes MIDI / MusicXML / audio files or folders of them, prints the Markdown table and
+writes ``comparison.{md,csv,json}`` and a self-contained ``report.html`` into ``--out``.
+``gan`` prints GANSynth's metrics table (NDB, FID, IS, PA, PE) and writes
+``gan_metrics.{md,csv,json}`` and ``gan_report.html``; without ``--classifier`` it first trains a
+pitch classifier on REAL_DIR (``OUT/classifier``; see ``music_eval_train_classifier``).
+``validate`` runs the Bach-chorale validation of key, meter and tempo estimation.
+
+Exit status: 0 on success, 2 on bad input (the message names the file).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def _compare(args) -> int:
+    from music_eval import report
+    from music_eval.compare import compare_files
+
+    comparison = compare_files(args.original, args.generated, max_seconds=args.max_seconds,
+                               with_pitch_range=not args.no_pitch_range, soundfont=args.soundfont)
+    print(comparison.to_markdown())
+    html_path = report.write_comparison_report(comparison, args.out)
+    print(f"\nwrote {os.path.join(args.out, 'comparison.md')}, comparison.csv, comparison.json")
+    print(f"report: {html_path}")
+    return 0
+
+
+def _gan(args) -> int:
+    from music_eval import classifier as clf
+    from music_eval import gan_eval, report
+    from tfmusic import config as config_lib
+
+    real, real_bad = clf.load_note_folder(args.real_dir)
+    gen, gen_bad = clf.load_note_folder(args.generated_dir)
+    if args.classifier:
+        classifier = clf.load_classifier(args.classifier)
+    else:
+        model_dir = os.path.join(args.out, "classifier")
+        print(f"no --classifier given: training one on {args.real_dir} into {model_dir}", file=sys.stderr)
+        overrides = [f"trainer.train_steps={args.train_steps}", "trainer.progress=false"]
+        cfg, _ = config_lib.resolve_run_config(model_dir, clf.PRESETS.get("gansynth"), overrides)
+        result = clf.train_classifier(cfg, model_dir, data=real)
+        classifier = result.classifier
+        print(f"classifier held-out accuracy {result.metrics['heldout_accuracy']:.3f}", file=sys.stderr)
+    evaluation = gan_eval.evaluate_gan(real, gen, classifier, k=args.k, alpha=args.alpha,
+                                       pitch_tolerance=args.pitch_tolerance, seed=args.seed)
+    evaluation.skipped = list(real_bad) + list(gen_bad)
+    print(evaluation.to_markdown())
+    html_path = report.write_gan_report(evaluation, args.out, real, gen)
+    print(f"\nwrote {os.path.join(args.out, 'gan_metrics.md')}, gan_metrics.csv, gan_metrics.json")
+    print(f"report: {html_path}")
+    return 0
+
+
+def _validate(args) -> int:
+    from music_eval import validation
+
+    argv = []
+    if args.num is not None:
+        argv += ["--num", str(args.num)]
+    if args.no_audio:
+        argv.append("--no_audio")
+    if args.out:
+        argv += ["--out", args.out]
+    return validation.main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``music_eval`` parser with its subcommands."""
+    p = argparse.ArgumentParser(prog="music_eval", description="Evaluation suite: MIR comparisons and GANSynth metrics.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compare", help="compare an original piece with generated ones (MIDI/MusicXML/audio)")
+    c.add_argument("original", help="the original piece (file)")
+    c.add_argument("generated", nargs="+", help="generated pieces: files or folders")
+    c.add_argument("--out", default="music_eval_report", help="output folder (default: music_eval_report)")
+    c.add_argument("--max_seconds", type=float, default=120.0, help="analyze at most this much of each piece")
+    c.add_argument("--no_pitch_range", action="store_true", help="skip pYIN on audio-only pieces (faster)")
+    c.add_argument("--soundfont", default=None, help=".sf2 for rendering MIDI (default: TimGM6mb)")
+    c.set_defaults(func=_compare)
+
+    g = sub.add_parser("gan", help="GANSynth's metrics of generated notes against real notes")
+    g.add_argument("real_dir", help="NSynth jsonwav folder or folder of 16 kHz wavs")
+    g.add_argument("generated_dir", help="same formats; pitches from examples.json or pitch_NN paths")
+    g.add_argument("--classifier", default=None, help="a folder from music_eval_train_classifier")
+    g.add_argument("--out", default="music_eval_gan", help="output folder")
+    g.add_argument("--k", type=int, default=50, help="NDB k-means cells (paper: 50)")
+    g.add_argument("--alpha", type=float, default=0.05, help="NDB per-cell significance")
+    g.add_argument("--pitch_tolerance", type=int, default=0, help="PA slack in semitones (Magenta's code: 1)")
+    g.add_argument("--train_steps", type=int, default=1500, help="steps when training a classifier here")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=_gan)
+
+    v = sub.add_parser("validate", help="key / meter / tempo estimation against music21's Bach chorales")
+    v.add_argument("--num", type=int, default=None, help="number of chorales (default: all 371)")
+    v.add_argument("--no_audio", action="store_true")
+    v.add_argument("--out", default=None, help="JSON file for per-chorale results")
+    v.set_defaults(func=_validate)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``music_eval`` console script; returns the exit status."""
+    from music_eval.io import MusicFileError
+    from pipelines.errors import InputError
+    from tfmusic.audio import AudioFileError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (MusicFileError, InputError, AudioFileError, FileNotFoundError) as e:
+        print(f"music_eval {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def train_classifier_main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``music_eval_train_classifier`` console script."""
+    from music_eval import classifier
+
+    return classifier.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
