@@ -6,7 +6,12 @@ Stages (each prints where its outputs are):
   3. read the records back through the tf.data reader, fit the spectrogram normalizer, and turn
      every note into a 128x1024 mel-IF specgram through the tf.data pipeline;
   4. draw rainbowgrams of original notes and of their mel-IF specgrams, and write the audio
-     resynthesised from those specgrams so the round trip can be heard.
+     resynthesised from those specgrams so the round trip can be heard;
+  5. train a small GANSynth (`gansynth_train --preset cpu_small`) on the rendered notes for a
+     couple of minutes, and generate notes from it (`gansynth_generate notes`);
+  6. turn a Bach chorale's soprano line (music21 corpus) into audio with GANSynth, with a fixed
+     and with an interpolated timbre, and with FluidSynth for reference;
+  7. write the evaluation report (music_eval) comparing the renderings with the chorale.
 
 It lives outside the packages because it joins packages that must not import each other.
 """
@@ -124,9 +129,79 @@ def rainbowgrams(tfr_dir: pathlib.Path, helper, out: pathlib.Path) -> pathlib.Pa
     return plot_dir
 
 
+def gansynth(nsynth_dir: pathlib.Path, out: pathlib.Path, steps: int) -> pathlib.Path:
+    """Stage 5: a small GANSynth run on the rendered notes, then notes generated from it."""
+    from gansynth_tf import generate_cli, train_cli
+
+    t0 = _stage(f"5. gansynth_train: cpu_small preset, {steps} steps on the rendered notes (resumes if rerun)")
+    run = out / "gansynth_run"
+    rc = train_cli.main(["--model_dir", str(run), "--train_data", str(nsynth_dir), "--preset", "cpu_small",
+                         "--set", f"trainer.train_steps={steps}", "--set", "trainer.checkpoint_every=50",
+                         "--set", "trainer.media_every=50"])
+    if rc:
+        raise SystemExit(f"gansynth_train failed with exit code {rc}")
+    rc = generate_cli.main(["notes", "--model_dir", str(run), "--output_dir", str(out / "gansynth_notes"),
+                            "--pitches", "48,55,60,64,67,72", "--seeds", "0,1", "--rainbowgrams"])
+    if rc:
+        raise SystemExit(f"gansynth_generate notes failed with exit code {rc}")
+    _done(t0, f"run (checkpoints, TensorBoard logs) in {run}; generated notes in {out / 'gansynth_notes'}")
+    return run
+
+
+def chorale_midi(out: pathlib.Path) -> pathlib.Path:
+    """The soprano line of a Bach chorale from music21's corpus, as a MIDI file."""
+    import music21
+
+    score = music21.corpus.parse("bach/bwv66.6")
+    soprano = score.parts[0].flatten().notes.stream()
+    path = out / "chorale_bwv66.6_soprano.mid"
+    soprano.write("midi", fp=str(path))
+    return path
+
+
+def midi_to_audio(run: pathlib.Path, out: pathlib.Path) -> tuple[pathlib.Path, list[pathlib.Path]]:
+    """Stage 6: the chorale line rendered by GANSynth (fixed and interpolated timbre) and FluidSynth."""
+    import pretty_midi
+
+    from gansynth_tf import generate_cli
+    from tfmusic import audio
+
+    t0 = _stage("6. gansynth_generate midi: a Bach chorale line with a fixed and an interpolated timbre")
+    midi_path = chorale_midi(out)
+    rendered = out / "midi_renderings"
+    outputs = []
+    for timbre in ("fixed", "interpolate"):
+        wav = rendered / f"chorale_gansynth_{timbre}.wav"
+        rc = generate_cli.main(["midi", "--model_dir", str(run), "--midi_file", str(midi_path),
+                                "--output_file", str(wav), "--timbre", timbre, "--seed", "0"])
+        if rc:
+            raise SystemExit(f"gansynth_generate midi failed with exit code {rc}")
+        outputs.append(wav)
+    fluid = rendered / "chorale_fluidsynth.wav"
+    audio.write_wav(fluid, audio.render_midi(pretty_midi.PrettyMIDI(str(midi_path))), 16000)
+    outputs.append(fluid)
+    _done(t0, f"{midi_path.name} rendered to {', '.join(p.name for p in outputs)} in {rendered}")
+    return midi_path, outputs
+
+
+def evaluation(midi_path: pathlib.Path, renderings: list[pathlib.Path], out: pathlib.Path) -> str:
+    """Stage 7: the music_eval report comparing every rendering with the chorale."""
+    import music_eval
+
+    t0 = _stage("7. music_eval: comparison report (tempo, meter, key, energy, histograms, plots, audio)")
+    html = music_eval.write_report(str(midi_path), [str(p) for p in renderings], str(out / "evaluation"),
+                                   title="Demo: chorale line vs its renderings")
+    table = pathlib.Path(html).parent / "comparison.md"
+    if table.exists():
+        print(table.read_text())
+    _done(t0, f"report: {html}")
+    return html
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
+    parser.add_argument("--gansynth_steps", type=int, default=150, help="GANSynth training steps (default 150)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -135,11 +210,18 @@ def main(argv=None) -> int:
     tfr_dir = convert(nsynth_dir, out)
     helper = specgrams(tfr_dir, out)
     plots = rainbowgrams(tfr_dir, helper, out)
+    run = gansynth(nsynth_dir, out, args.gansynth_steps)
+    midi_path, renderings = midi_to_audio(run, out)
+    report = evaluation(midi_path, renderings, out)
     print(f"\nDemo finished in {time.perf_counter() - t0:.0f} s. Outputs:")
     print(f"  NSynth-format notes : {nsynth_dir}")
     print(f"  TFRecords           : {tfr_dir}")
     print(f"  rainbowgrams        : {plots}")
     print(f"  round-trip audio    : {out / 'round_trip'}")
+    print(f"  GANSynth run        : {run}  (tensorboard --logdir {run})")
+    print(f"  GANSynth notes      : {out / 'gansynth_notes'}")
+    print(f"  MIDI renderings     : {out / 'midi_renderings'}")
+    print(f"  evaluation report   : {report}")
     return 0
 
 

@@ -343,7 +343,8 @@ class Runner:
                         tf.summary.scalar("perf/steps_per_sec", rate, step=step)
                         tf.summary.scalar("perf/examples_per_sec", rate * self.trainer.global_batch_size, step=step)
                         if bar is not None:
-                            main = {k: f"{v:.4g}" for k, v in list(logs_np.items())[:3]}
+                            shown = sorted(logs_np, key=lambda k: (not k.endswith("loss"), k))[:3]
+                            main = {k: f"{logs_np[k]:.4g}" for k in shown}
                             bar.set_postfix(main, refresh=False)
                     if self.trainer.media_every and step % self.trainer.media_every == 0 and self.is_chief:
                         self.task.write_media(step)
