@@ -67,6 +67,17 @@ class ProgressiveSchedule:
         n = self.num_resolutions
         return n * self.stable_stage_num_images + (n - 1) * self.transition_stage_num_images
 
+    def images_at_progress(self, progress: float) -> int:
+        """Images seen when the schedule reaches ``progress`` (inverse of :meth:`progress`):
+        ``k`` is the start of stable stage k, ``k + f`` a fraction ``f`` into the following transition."""
+        whole = int(np.floor(progress))
+        frac = float(progress) - whole
+        stage_len = self.stable_stage_num_images + self.transition_stage_num_images
+        images = whole * stage_len
+        if frac > 0:
+            images += self.stable_stage_num_images + int(round(frac * self.transition_stage_num_images))
+        return images
+
     def _split(self, images):
         images = tf.cast(images, tf.int64)
         capped = tf.minimum(images, self.min_total_num_images - 1)

@@ -333,3 +333,13 @@ def test_gradient_penalty_is_taken_between_real_and_fake():
     gp = gan.gradient_penalty(critic, tf.zeros_like(fake), fake, mix)
     norms = np.linalg.norm(fake.numpy().reshape(3, -1), axis=1)
     np.testing.assert_allclose(gp.numpy(), (c * mix.numpy() * norms - 1.0) ** 2, rtol=1e-4)
+
+
+@pytest.mark.parametrize("progress", [0.0, 0.5, 1.0, 2.25, 5.75, 6.0])
+def test_images_at_progress_inverts_progress(progress):
+    from gansynth_tf.gan import ProgressiveSchedule
+
+    schedule = ProgressiveSchedule.from_config(gcfg.get_preset("mel_prog_hires").model)
+    images = schedule.images_at_progress(progress)
+    assert float(schedule.progress(images)) == pytest.approx(progress, abs=1e-6)
+    assert float(schedule.progress(max(images - 8, 0))) <= progress
