@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfmusic import files
+
 FORMAT = "tfmusic.gansynth.specgram_normalizer/1"
 
 
@@ -157,8 +159,6 @@ class SpecgramNormalizer:
     def save(self, path: str | os.PathLike) -> pathlib.Path:
         """Write JSON (``.json``) or an ``.npz`` (no pickles); atomically. Returns the path."""
         path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
         if path.suffix == ".npz":
             arrays = {
                 "a": np.asarray(self.a),
@@ -169,11 +169,10 @@ class SpecgramNormalizer:
             if self.data_min is not None:
                 arrays["data_min"] = np.asarray(self.data_min)
                 arrays["data_max"] = np.asarray(self.data_max)
-            with open(tmp, "wb") as f:
+            with files.atomic_open(path, "wb") as f:
                 np.savez(f, **arrays)
         else:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
+            files.atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path
 
     @classmethod

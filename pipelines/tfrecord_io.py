@@ -15,15 +15,15 @@ from __future__ import annotations
 import dataclasses
 import glob
 import hashlib
-import json
 import os
 import re
-import tempfile
 import uuid
 from typing import Iterable, Iterator, Optional, Union
 
+from tfmusic.files import TEMP_MARK as _TEMP_MARK
+from tfmusic.files import atomic_write_bytes, atomic_write_json  # noqa: F401  (re-exported)
+
 SHARD_SUFFIX = ".tfrecord"
-_TEMP_MARK = ".tmp-"
 
 
 # --------------------------------------------------------------------------- naming
@@ -79,27 +79,6 @@ def _fsync_dir(path: str) -> None:
         _fsync_path(path or ".")
     except OSError:  # some filesystems refuse fsync on directories
         pass
-
-
-def atomic_write_bytes(path: Union[str, os.PathLike], data: bytes) -> None:
-    """Writes ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + _TEMP_MARK, dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_json(path: Union[str, os.PathLike], obj, indent: Optional[int] = 1) -> None:
-    """Writes ``obj`` as JSON (sorted keys, trailing newline) atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=indent, sort_keys=True) + "\n").encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- writer

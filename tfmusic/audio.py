@@ -16,10 +16,11 @@ from __future__ import annotations
 import ctypes
 import os
 import pathlib
-import tempfile
 from typing import Optional, Union
 
 import numpy as np
+
+from tfmusic import files
 
 PathLike = Union[str, os.PathLike]
 
@@ -132,19 +133,8 @@ def write_wav(
     if not np.all(np.isfinite(audio)):
         raise ValueError(f"{path}: refusing to write NaN or infinite samples")
     data = float_to_pcm16(audio) if subtype == "PCM_16" else audio.astype(np.float32)
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, data, int(sample_rate), subtype=subtype, format="WAV")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with files.atomic_open(path, "wb") as f:
+        sf.write(f, data, int(sample_rate), subtype=subtype, format="WAV")
 
 
 # --------------------------------------------------------------------------- resampling

@@ -18,10 +18,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import types
 import typing
 from typing import Any, Callable, Dict, Generic, Iterable, Mapping, Optional, Sequence, Tuple, TypeVar
+
+from tfmusic import files
 
 T = TypeVar("T")
 
@@ -256,19 +257,7 @@ class PresetRegistry(Generic[T]):
 
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    files.atomic_write_text(path, text)
 
 
 def save_json(config: Any, path: str) -> None:
