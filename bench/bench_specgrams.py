@@ -118,6 +118,7 @@ def time_interleaved(variants: dict, repeats: int) -> dict[str, list[float]]:
 
 
 def main(argv=None) -> dict:
+    """Run the benchmark (command-line ``argv``); writes the JSON and Markdown, returns the JSON dict."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results"))
     parser.add_argument("--num-examples", type=int, default=128)
