@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import glob
 import io
 import math
@@ -53,6 +54,12 @@ class TrainerConfig:
       summary_every: steps between TensorBoard scalar writes.
       media_every: steps between the task's audio/image summaries (0 = never).
       progress: show a tqdm progress bar.
+      on_nonfinite: what a NaN/Inf loss or gradient does: ``"raise"`` stops the run with
+        :class:`NonFiniteError`; ``"skip"`` drops that step's update (weights, optimizer state and
+        step counter untouched, the batch consumed, ``nonfinite/skipped`` logged) and raises only
+        after ``max_consecutive_skips`` skipped steps in a row. Either way no checkpoint ever
+        holds a non-finite weight.
+      max_consecutive_skips: see ``on_nonfinite``.
     """
 
     train_steps: int = 1000
@@ -62,6 +69,8 @@ class TrainerConfig:
     summary_every: int = 50
     media_every: int = 0
     progress: bool = True
+    on_nonfinite: str = "raise"
+    max_consecutive_skips: int = 10
 
     def __post_init__(self):
         for name in ("train_steps", "global_batch_size", "checkpoint_every", "max_checkpoints", "summary_every"):
@@ -69,6 +78,10 @@ class TrainerConfig:
                 raise ValueError(f"trainer.{name} must be positive, got {getattr(self, name)}")
         if self.media_every < 0:
             raise ValueError("trainer.media_every must be >= 0")
+        if self.on_nonfinite not in ("raise", "skip"):
+            raise ValueError(f"trainer.on_nonfinite must be 'raise' or 'skip', got {self.on_nonfinite!r}")
+        if self.max_consecutive_skips <= 0:
+            raise ValueError("trainer.max_consecutive_skips must be positive")
 
 
 def global_batch_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
@@ -203,6 +216,12 @@ class Runner:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self._checkpoint_dir(), max_to_keep=self.trainer.max_checkpoints)
         self._train_step = tf.function(self._distributed_step)
+        # "skip" mode checks the summed gradients between computing and applying them. A
+        # conditional apply cannot live inside the replica function (the optimizer's all-reduce
+        # is a synchronisation point), so each phase is two compiled calls with a host check between.
+        self._skip_fns = {p.name: self._make_skip_fns(p) for p in self._phases}
+        self._begin_fn = tf.function(lambda: self.strategy.run(self.task.on_step_begin, args=(self.step,)))
+        self.skipped_steps = 0
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -279,6 +298,53 @@ class Runner:
                 logs[f"{phase.name}/{key}"] = value
         return logs
 
+    def _make_skip_fns(self, phase: GradientPhase) -> Tuple[Callable, Callable]:
+        grads_fn = functools.partial(self._replica_grads, phase)
+        apply_fn = functools.partial(self._replica_apply, phase)
+        return (tf.function(lambda inputs: self.strategy.run(grads_fn, args=(inputs,))),
+                tf.function(lambda grads: self.strategy.run(apply_fn, args=(grads,))))
+
+    def _replica_grads(self, phase: GradientPhase, inputs):
+        ctx = tf.distribute.get_replica_context()
+        loss, phase_logs, grads = self._compiled[phase.name](inputs)
+        grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        total_loss = ctx.all_reduce(tf.distribute.ReduceOp.SUM, loss)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
+                               [tf.reduce_all(tf.math.is_finite(total_loss))])
+        return grads, loss, phase_logs, finite
+
+    def _replica_apply(self, phase: GradientPhase, grads):
+        ctx = tf.distribute.get_replica_context()
+        n = tf.cast(ctx.num_replicas_in_sync, tf.float32)
+        logs: Logs = {}
+        grads = list(grads)
+        if phase.clip_norm is not None:
+            grads, norm = tf.clip_by_global_norm(grads, phase.clip_norm)
+            logs[f"{phase.name}/grad_norm"] = norm / n
+        grads = [g / tf.cast(n, g.dtype) for g in grads]
+        phase.optimizer.apply_gradients(zip(grads, list(phase.variables())))
+        return logs
+
+    def _skipping_step(self, iterator) -> Optional[Logs]:
+        """One step of ``on_nonfinite="skip"`` mode; None when a phase's update was dropped.
+
+        The first phase whose summed gradient or loss is non-finite ends the step: its update and
+        those of later phases are not applied (a GAN's generator would otherwise train against a
+        discriminator step that never happened); earlier phases of that step keep theirs."""
+        reduce = lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+        inputs = next(iterator)
+        logs: Logs = {k: reduce(v) for k, v in self._begin_fn().items()}
+        for phase in self._phases:
+            grads_fn, apply_fn = self._skip_fns[phase.name]
+            grads, loss, phase_logs, finite = grads_fn(inputs)
+            if not all(bool(f.numpy()) for f in self.strategy.experimental_local_results(finite)):
+                return None
+            logs.update({k: reduce(v) for k, v in apply_fn(grads).items()})
+            logs[f"{phase.name}/loss"] = reduce(loss)
+            logs.update({f"{phase.name}/{k}": reduce(v) for k, v in phase_logs.items()})
+        self.step.assign_add(1)
+        return logs
+
     def _distributed_step(self, iterator) -> Logs:
         inputs = next(iterator)
         per_replica = self.strategy.run(self._replica_step, args=(inputs,))
@@ -324,8 +390,22 @@ class Runner:
         t_last, step_last = time.perf_counter(), start
         try:
             with writer.as_default():
+                consecutive_skips = 0
                 while int(self.step.numpy()) < end:
-                    logs = self._train_step(iterator)
+                    if self.trainer.on_nonfinite == "skip":
+                        logs = self._skipping_step(iterator)
+                        if logs is None:
+                            consecutive_skips += 1
+                            self.skipped_steps += 1
+                            tf.summary.scalar("nonfinite/skipped", self.skipped_steps, step=int(self.step.numpy()))
+                            if consecutive_skips >= self.trainer.max_consecutive_skips:
+                                raise NonFiniteError(
+                                    f"{consecutive_skips} steps in a row had a non-finite loss or gradient at step "
+                                    f"{int(self.step.numpy())} in {self.model_dir}; last good checkpoint: {last_ckpt}")
+                            continue
+                        consecutive_skips = 0
+                    else:
+                        logs = self._train_step(iterator)
                     step = int(self.step.numpy())
                     logs_np = {k: float(v.numpy()) for k, v in logs.items()}
                     bad = [k for k, v in logs_np.items() if not math.isfinite(v)]

@@ -1,6 +1,7 @@
 """The shared runner: replica equivalence, resume after a kill, config reload, non-finite guard."""
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import signal
@@ -120,6 +121,62 @@ def test_nonfinite_loss_stops_without_checkpoint(tmp_path):
             value = reader.get_tensor(name)
             if np.issubdtype(np.asarray(value).dtype, np.floating):
                 assert np.all(np.isfinite(value)), (path, name)
+
+
+class _RowsTask(ToyTask):
+    """The toy task on chosen rows of its data, some of them poisoned with NaN."""
+
+    def __init__(self, config, rows, nan_rows=()):
+        super().__init__(config)
+        self.rows, self.nan_rows = list(rows), list(nan_rows)
+
+    def build_inputs(self, ctx):
+        from tests.tfmusic.toy_task import toy_data
+
+        x, y = toy_data()
+        x = x.copy()
+        x[self.nan_rows] = np.nan
+        bs = ctx.get_per_replica_batch_size(self.config.trainer.global_batch_size)
+        return tf.data.Dataset.from_tensor_slices((x[self.rows], y[self.rows])).repeat().batch(bs, drop_remainder=True)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_skip_mode_drops_exactly_the_nonfinite_steps(tmp_path, jit):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=7", "trainer.checkpoint_every=1",
+                                                        "trainer.on_nonfinite=skip", f"runtime.jit_compile={jit}"])
+    # Batch 0 (rows 0..7) holds a NaN row: skipping it must equal training on rows 8..63 alone.
+    skipping = training.Runner(_RowsTask(cfg, range(64), nan_rows=[5]), cfg, str(tmp_path / "skip"), strategy=one)
+    result = skipping.train()
+    clean = training.Runner(_RowsTask(cfg, range(8, 64)), cfg, str(tmp_path / "clean"), strategy=one)
+    clean.train()
+    assert result.final_step == 7 and skipping.skipped_steps == 1
+    assert int(skipping.task.optimizer.iterations.numpy()) == 7
+    for a, b in zip(skipping.task.model.trainable_variables, clean.task.model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    assert all(math.isfinite(v) for v in result.logs.values())
+
+
+def test_skip_mode_gives_up_after_consecutive_nonfinite_steps(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=5", "trainer.on_nonfinite=skip",
+                                                        "trainer.max_consecutive_skips=3"])
+    runner = training.Runner(_RowsTask(cfg, range(64), nan_rows=list(range(64))), cfg, str(tmp_path / "allnan"),
+                             strategy=one)
+    with pytest.raises(training.NonFiniteError, match="3 steps in a row"):
+        runner.train()
+    assert runner.manager.latest_checkpoint is None
+
+
+def test_skip_mode_matches_fused_step_on_finite_data_with_two_replicas(tmp_path, two_cpu_strategy):
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=3"])
+    fused = training.Runner(ToyTask(cfg), cfg, str(tmp_path / "fused"), strategy=two_cpu_strategy)
+    fused.train()
+    cfg_skip = config_lib.apply_overrides(cfg, ["trainer.on_nonfinite=skip"])
+    split = training.Runner(ToyTask(cfg_skip), cfg_skip, str(tmp_path / "split"), strategy=two_cpu_strategy)
+    split.train()
+    for a, b in zip(fused.task.model.trainable_variables, split.task.model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_strategy_selection_from_environment(monkeypatch):
