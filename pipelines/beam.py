@@ -9,6 +9,12 @@ unchanged.
 ``pipelines.nsynth_to_tfrecord.convert`` (same serialized tf.Examples, same skipped notes and
 reasons); only the assignment of records to shards differs (Beam's own sharding in
 ``WriteToTFRecord``, which writes into a temporary folder and renames complete shards).
+
+``convert_dir_to_note_sequences`` writes the same NoteSequences as the local
+``pipelines.note_sequences.convert_directory`` (same serialized protos and ids, same counters
+and skipped files with the same reasons); again only the shard assignment differs. The folder is
+listed by the launching process; workers read the files, so ``input_dir`` must be a path they
+can read (a shared or mounted filesystem on a cluster).
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from typing import Optional, Sequence
 
 from pipelines.nsynth import load_examples_json
 from pipelines.nsynth_to_tfrecord import FILTERED, SKIPPED, WRITTEN, convert_note, summary_path
-from pipelines.tfrecord_io import Counters
+from pipelines.tfrecord_io import Counters, atomic_write_json
 
 _REPO_ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
 
@@ -61,9 +67,23 @@ def _convert(item, input_dir, acoustic_only, min_pitch, max_pitch):
     return result
 
 
-def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
+def _write_json_beam(path: str, data: dict) -> None:
+    """Writes JSON under a temporary name, then renames it (``os.replace`` for local paths,
+    Beam's FileSystems for ``gs://``-style paths)."""
     from apache_beam.io.filesystems import FileSystems
 
+    if "://" not in path:
+        atomic_write_json(path, data)
+        return
+    tmp = path + ".tmp-beam"
+    with FileSystems.create(tmp) as f:
+        f.write((json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
     counters = Counters()
     counters.increment("notes", num_notes)
     counters.increment(WRITTEN, written)
@@ -73,12 +93,7 @@ def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
         counters.skip(name, reason)
     data = counters.to_dict()
     data["shards"] = sorted(os.path.basename(s) for s in shards)
-    tmp = path + ".tmp-beam"
-    with FileSystems.create(tmp) as f:
-        f.write((json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+    _write_json_beam(path, data)
 
 
 def build_nsynth_pipeline(pipeline, input_dir: str, output_dir: str, name: str, num_shards: int,
@@ -166,4 +181,112 @@ def _remove_other_shard_counts(output_dir: str, name: str, keep: Sequence[str]) 
             os.remove(os.path.join(output_dir, entry))
 
 
-__all__ = ["pipeline_options", "build_nsynth_pipeline", "nsynth_to_tfrecord"]
+# --------------------------------------------------------------------------- NoteSequences
+
+
+def _convert_music_file(relpath: str, input_dir: str, collection_name: str):
+    from apache_beam.metrics import Metrics
+
+    from pipelines import note_sequences
+
+    result = note_sequences.convert_file(input_dir, relpath, collection_name)
+    for name, value in result.counters.counts.items():
+        Metrics.counter("convert_dir_to_note_sequences", name).inc(value)
+    return result
+
+
+def _merge_counters(counters_list) -> Counters:
+    merged = Counters()
+    for counters in counters_list:
+        merged.merge(counters)
+    return merged
+
+
+def _write_note_sequence_counters(_, path, files_found, files_ignored, counters, shards):
+    from pipelines import note_sequences
+
+    total = note_sequences.new_counters(files_found, files_ignored).merge(counters)
+    _write_json_beam(path, note_sequences.counters_document(total, shards))
+
+
+def build_note_sequences_pipeline(pipeline, input_dir: str, output_file: str, num_shards: int = 1,
+                                  recursive: bool = True) -> str:
+    """Adds the folder -> NoteSequence TFRecords conversion to ``pipeline``.
+
+    Lists ``input_dir`` now (in the launching process); workers parse the files with
+    ``pipelines.note_sequences.convert_file``, Beam's ``WriteToTFRecord`` writes
+    ``<prefix>-IIIII-of-NNNNN.tfrecord`` and a final step writes the counters JSON.
+
+    Returns:
+      the path the counters JSON will have (``note_sequences.counters_path(output_file)``).
+    """
+    import apache_beam as beam
+
+    from pipelines import note_sequences
+
+    relpaths, ignored = note_sequences.list_music_files(input_dir, recursive)
+    collection = note_sequences.collection_name_for(input_dir)
+    results = (
+        pipeline
+        | "ListMusicFiles" >> beam.Create(relpaths, reshuffle=True)
+        | "Parse" >> beam.Map(_convert_music_file, input_dir, collection)
+    )
+    shards = (
+        results
+        | "Records" >> beam.FlatMap(lambda r: [record for _, record in r.records])
+        | "Write" >> beam.io.WriteToTFRecord(note_sequences.output_prefix(output_file),
+                                             file_name_suffix=".tfrecord", num_shards=num_shards)
+    )
+    counters = (
+        results
+        | "FileCounters" >> beam.Map(lambda r: r.counters)
+        | "MergeCounters" >> beam.CombineGlobally(_merge_counters)
+    )
+    path = note_sequences.counters_path(output_file)
+    _ = (
+        pipeline
+        | "Once" >> beam.Create([None])
+        | "WriteCounters" >> beam.Map(_write_note_sequence_counters, path, len(relpaths), ignored,
+                                      beam.pvalue.AsSingleton(counters), beam.pvalue.AsList(shards))
+    )
+    return path
+
+
+def convert_dir_to_note_sequences(
+    input_dir: str,
+    output_file: str,
+    num_shards: int = 1,
+    recursive: bool = True,
+    pipeline_args: Optional[Sequence[str]] = None,
+) -> Counters:
+    """Runs the folder -> NoteSequence TFRecords conversion as a Beam pipeline and waits for it.
+
+    Args:
+      input_dir: folder of MIDI / MusicXML / ABC files, readable by the workers.
+      output_file: output prefix as for ``pipelines.note_sequences.convert_directory`` (any Beam
+        filesystem); ``num_shards``, ``recursive``: as there.
+      pipeline_args: Beam options, e.g. ``["--runner=DataflowRunner", "--project=p", ...]``;
+        default: DirectRunner, multi-processing.
+
+    Returns:
+      Counters read back from the counters JSON; the same counts and skipped inputs as the
+      local conversion gives.
+    """
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipelines import note_sequences
+
+    prefix = note_sequences.output_prefix(output_file)
+    if "://" not in prefix:
+        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    with beam.Pipeline(options=pipeline_options(pipeline_args)) as pipeline:
+        path = build_note_sequences_pipeline(pipeline, input_dir, output_file, num_shards, recursive)
+    with FileSystems.open(path) as f:
+        data = json.loads(f.read().decode("utf-8"))
+    _remove_other_shard_counts(os.path.dirname(prefix) or ".", os.path.basename(prefix), data["shards"])
+    return Counters.from_dict(data)
+
+
+__all__ = ["pipeline_options", "build_nsynth_pipeline", "nsynth_to_tfrecord", "build_note_sequences_pipeline",
+           "convert_dir_to_note_sequences"]
