@@ -30,6 +30,7 @@ setup(
         "console_scripts": [
             "nsynth_render=pipelines.nsynth_render:main",
             "nsynth_to_tfrecord=pipelines.nsynth_to_tfrecord:main",
+            "convert_dir_to_note_sequences=pipelines.note_sequences:main",
             "gansynth_train=gansynth_tf.train_cli:main",
             "gansynth_generate=gansynth_tf.generate_cli:main",
             "music_eval=music_eval.cli:main",
