@@ -1,0 +1,247 @@
+"""Melody RNN configs: Magenta's four ``default_configs`` as frozen dataclasses, and experiment presets.
+
+* :class:`MelodyRnnHParams`: Magenta's hyperparameters (``batch_size`` 128, ``rnn_layer_sizes``
+  (128, 128), ``dropout_keep_prob`` 0.5, ``clip_norm`` 5, ``attn_length`` 0, ``learning_rate``
+  0.001) plus ``attention_layout``: where the attention wrapper sits when ``attn_length > 0``,
+  ``first_layer`` (Magenta since May 2017: around the first LSTM only) or ``whole_stack``
+  (older bundles: around the whole ``MultiRNNCell``).
+* :class:`MelodyRnnConfig`: a config id (which names the encoding, see
+  :mod:`melody_rnn_ext.encodings`, and becomes ``generator_details.id`` in a ``.mag``), the
+  hparams and the generator description. Pitch range, key, input size, class count and the
+  "no event" label are read from the encoding, so they cannot disagree with it.
+* :data:`MODEL_PRESETS`: ``basic_rnn``, ``mono_rnn``, ``lookback_rnn``, ``attention_rnn``
+  (``clip_norm`` 3, ``attn_length`` 40) exactly as Magenta's ``melody_rnn_model.default_configs``,
+  plus ``tiny`` / ``tiny_attention`` / ``tiny_attention_whole_stack`` for tests.
+* :class:`MelodyRnnExperiment` ``(model, data, warm_start, trainer, runtime)`` and
+  :data:`PRESETS` of whole runs with the same names.
+
+``hparams.batch_size`` keeps Magenta's value; training batches come from
+``trainer.global_batch_size`` (the presets set both to 128).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Tuple
+
+from melody_rnn_ext import encodings
+from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+from tfmusic import training
+
+ATTENTION_LAYOUTS = ("first_layer", "whole_stack")
+
+#: Magenta's ``GeneratorDetails.description`` of each config.
+DESCRIPTIONS = {
+    "basic_rnn": "Melody RNN with one-hot encoding.",
+    "mono_rnn": "Monophonic RNN with one-hot encoding.",
+    "lookback_rnn": "Melody RNN with lookback encoding.",
+    "attention_rnn": "Melody RNN with lookback encoding and attention.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyRnnHParams:
+    """Magenta's Melody RNN hyperparameters.
+
+    Attributes:
+      batch_size: Magenta's training batch (128); this toolkit trains with
+        ``trainer.global_batch_size``.
+      rnn_layer_sizes: units of each LSTM layer, bottom first.
+      dropout_keep_prob: probability of keeping each LSTM layer's output during training
+        (TF1 ``DropoutWrapper(output_keep_prob=...)`` around every layer).
+      clip_norm: gradients are clipped to this global norm.
+      attn_length: attention window in steps (0 = no attention).
+      learning_rate: Adam's learning rate.
+      attention_layout: ``first_layer`` (current Magenta) or ``whole_stack`` (older bundles).
+    """
+
+    batch_size: int = 128
+    rnn_layer_sizes: Tuple[int, ...] = (128, 128)
+    dropout_keep_prob: float = 0.5
+    clip_norm: float = 5.0
+    attn_length: int = 0
+    learning_rate: float = 0.001
+    attention_layout: str = "first_layer"
+
+    def __post_init__(self):
+        object.__setattr__(self, "rnn_layer_sizes", tuple(int(s) for s in self.rnn_layer_sizes))
+        if not self.rnn_layer_sizes or min(self.rnn_layer_sizes) <= 0:
+            raise ValueError(f"hparams.rnn_layer_sizes must be one or more positive ints, got {self.rnn_layer_sizes}")
+        if self.batch_size <= 0:
+            raise ValueError(f"hparams.batch_size must be positive, got {self.batch_size}")
+        if not 0.0 < self.dropout_keep_prob <= 1.0:
+            raise ValueError(f"hparams.dropout_keep_prob must be in (0, 1], got {self.dropout_keep_prob}")
+        if self.clip_norm <= 0:
+            raise ValueError(f"hparams.clip_norm must be positive, got {self.clip_norm}")
+        if self.attn_length < 0:
+            raise ValueError(f"hparams.attn_length must be >= 0, got {self.attn_length}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"hparams.learning_rate must be positive, got {self.learning_rate}")
+        if self.attention_layout not in ATTENTION_LAYOUTS:
+            raise ValueError(f"hparams.attention_layout must be one of {ATTENTION_LAYOUTS}, "
+                             f"got {self.attention_layout!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyRnnConfig:
+    """One Melody RNN: which encoding (``config_id``), its hyperparameters and description.
+
+    Attributes:
+      config_id: ``basic_rnn``, ``mono_rnn``, ``lookback_rnn`` or ``attention_rnn``: the
+        encoding (:mod:`melody_rnn_ext.encodings`) and the ``generator_details.id`` of bundles.
+      hparams: :class:`MelodyRnnHParams`.
+      description: ``generator_details.description``; "" means Magenta's text for the config id
+        (see :attr:`generator_description`).
+    """
+
+    config_id: str = "basic_rnn"
+    hparams: MelodyRnnHParams = MelodyRnnHParams()
+    description: str = ""
+
+    def __post_init__(self):
+        if self.config_id not in encodings.CONFIG_IDS:
+            raise ValueError(f"model.config_id {self.config_id!r} is not one of {', '.join(encodings.CONFIG_IDS)}")
+        # Magenta's MelodyRnnConfig checks on the (encoding-fixed) pitch range and key.
+        lo, hi = encodings.note_range(self.config_id)
+        if lo < 0 or hi > 128 or hi - lo < 12:
+            raise ValueError(f"{self.config_id}: note range [{lo}, {hi}) must lie in [0, 128] and span >= 12")
+        key = self.transpose_to_key
+        if key is not None and not 0 <= key <= 11:
+            raise ValueError(f"{self.config_id}: transpose_to_key must be in 0..11 or None, got {key}")
+
+    @property
+    def generator_description(self) -> str:
+        """The description bundles carry: ``description``, or Magenta's text for the config id."""
+        return self.description or DESCRIPTIONS[self.config_id]
+
+    # Everything below is read from the encoding, the single source of truth.
+    @property
+    def min_note(self) -> int:
+        """Lowest MIDI pitch of the encoding (inclusive)."""
+        return encodings.note_range(self.config_id)[0]
+
+    @property
+    def max_note(self) -> int:
+        """Highest MIDI pitch of the encoding (exclusive)."""
+        return encodings.note_range(self.config_id)[1]
+
+    @property
+    def transpose_to_key(self) -> Optional[int]:
+        """Key melodies are transposed into before encoding (None: no transposition)."""
+        return encodings.encoding_spec(self.config_id).transpose_to_key
+
+    @property
+    def input_size(self) -> int:
+        """Floats per input step (38 / 130 / 121 / 74)."""
+        return encodings.input_size(self.config_id)
+
+    @property
+    def num_classes(self) -> int:
+        """Softmax classes (38 / 130 / 40 / 40)."""
+        return encodings.num_classes(self.config_id)
+
+    @property
+    def no_event_label(self) -> int:
+        """The class Magenta's event / no-event accuracies split on."""
+        return encodings.no_event_label(self.config_id)
+
+
+MODEL_PRESETS: config_lib.PresetRegistry[MelodyRnnConfig] = config_lib.PresetRegistry("melody_rnn model")
+
+
+def _magenta(config_id: str, **hparams) -> MelodyRnnConfig:
+    return MelodyRnnConfig(config_id=config_id, hparams=MelodyRnnHParams(**hparams))
+
+
+MODEL_PRESETS.add("basic_rnn", lambda: _magenta("basic_rnn"))
+MODEL_PRESETS.add("mono_rnn", lambda: _magenta("mono_rnn"))
+MODEL_PRESETS.add("lookback_rnn", lambda: _magenta("lookback_rnn"))
+MODEL_PRESETS.add("attention_rnn", lambda: _magenta("attention_rnn", attn_length=40, clip_norm=3.0))
+MODEL_PRESETS.add("tiny", lambda: _magenta("basic_rnn", batch_size=8, rnn_layer_sizes=(16, 16), learning_rate=0.01))
+MODEL_PRESETS.add("tiny_attention", lambda: _magenta(
+    "attention_rnn", batch_size=8, rnn_layer_sizes=(16, 12), attn_length=5, clip_norm=3.0, learning_rate=0.01))
+MODEL_PRESETS.add("tiny_attention_whole_stack", lambda: _magenta(
+    "attention_rnn", batch_size=8, rnn_layer_sizes=(16, 12), attn_length=5, clip_norm=3.0, learning_rate=0.01,
+    attention_layout="whole_stack"))
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyRnnDataConfig:
+    """Training data: SequenceExample TFRecords as ``melody_rnn_create_dataset`` (or Magenta) writes them.
+
+    Attributes:
+      train_data_path: TFRecord file or glob of training SequenceExamples ("" until set).
+      eval_data_path: TFRecord file or glob of evaluation SequenceExamples (optional).
+      shuffle_buffer: examples in the shuffle buffer.
+      pad_to_multiple: batches are padded in time to a multiple of this many steps, so the
+        XLA-compiled step is traced for few distinct shapes.
+    """
+
+    train_data_path: str = ""
+    eval_data_path: str = ""
+    shuffle_buffer: int = 2048
+    pad_to_multiple: int = 64
+
+    def __post_init__(self):
+        if self.shuffle_buffer < 1:
+            raise ValueError("data.shuffle_buffer must be >= 1")
+        if self.pad_to_multiple < 1:
+            raise ValueError("data.pad_to_multiple must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStartConfig:
+    """Fine-tuning from a ``.mag`` bundle (Magenta's warm start).
+
+    Attributes:
+      bundle_path: ``.mag`` file whose every model variable initialises the model ("" = from
+        scratch). The optimizer starts fresh. A run that resumes from its own checkpoint ignores it.
+      frozen_layers: layers kept fixed: ``cell_K`` (the K-th LSTM layer, with its attention
+        wrapper in the ``first_layer`` layout), ``attention`` (the attention wrapper's own
+        variables), ``fully_connected`` (the output layer).
+    """
+
+    bundle_path: str = ""
+    frozen_layers: Tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyRnnExperiment:
+    """A whole Melody RNN run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``."""
+
+    model: MelodyRnnConfig = MelodyRnnConfig()
+    data: MelodyRnnDataConfig = MelodyRnnDataConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
+    trainer: training.TrainerConfig = training.TrainerConfig(
+        train_steps=20_000, global_batch_size=128, checkpoint_every=1000, max_checkpoints=3, summary_every=10)
+    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
+    seed: int = 0
+
+
+PRESETS: config_lib.PresetRegistry[MelodyRnnExperiment] = config_lib.PresetRegistry("melody_rnn")
+
+
+def make_experiment(model: MelodyRnnConfig, **trainer_overrides) -> MelodyRnnExperiment:
+    """An experiment around ``model`` whose global batch is ``model.hparams.batch_size``."""
+    trainer = dataclasses.replace(MelodyRnnExperiment().trainer, global_batch_size=model.hparams.batch_size,
+                                  **trainer_overrides)
+    return MelodyRnnExperiment(model=model, trainer=trainer)
+
+
+for _name in ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"):
+    PRESETS.add(_name, lambda n=_name: make_experiment(MODEL_PRESETS.get(n)))
+
+for _name in ("tiny", "tiny_attention", "tiny_attention_whole_stack"):
+    PRESETS.add(_name, lambda n=_name: dataclasses.replace(
+        make_experiment(MODEL_PRESETS.get(n), train_steps=40, checkpoint_every=20, max_checkpoints=2,
+                        summary_every=5, progress=False),
+        data=MelodyRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
+        runtime=runtime_lib.RuntimeConfig(distribution="one_device")))
+
+
+def get_preset(name: str, overrides: Sequence[str] = ()) -> MelodyRnnExperiment:
+    """Experiment preset ``name`` with ``a.b=value`` overrides applied."""
+    return config_lib.apply_overrides(PRESETS.get(name), overrides)
