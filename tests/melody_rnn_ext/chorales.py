@@ -1,0 +1,46 @@
+"""Real NoteSequence fixtures for the melody_rnn_ext tests: Bach chorales from music21's corpus (MusicXML),
+parsed by note-seq's MusicXML reader, and written as NoteSequence TFRecords like convert_dir_to_note_sequences."""
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+
+
+@functools.lru_cache(maxsize=None)
+def chorale_paths() -> dict:
+    """{file name (e.g. 'bwv10.7.mxl'): path} of music21's Bach corpus."""
+    music21 = pytest.importorskip("music21")
+    return {os.path.basename(str(p)): str(p) for p in music21.corpus.getComposer("bach")}
+
+
+def chorale(name: str):
+    """A fresh ``note_seq.NoteSequence`` of one chorale (id and filename set to its file name)."""
+    paths = chorale_paths()
+    if name not in paths:
+        pytest.skip(f"music21 corpus has no {name}")
+    sequence = _parse(paths[name])
+    copy = type(sequence)()
+    copy.CopyFrom(sequence)
+    copy.id = copy.filename = name
+    return copy
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path: str):
+    from note_seq import musicxml_reader
+
+    return musicxml_reader.musicxml_file_to_sequence_proto(path)
+
+
+def write_note_sequence_tfrecord(path: str, sequences, extra_records=()) -> str:
+    """Writes serialized NoteSequences (then ``extra_records``, raw bytes) to one TFRecord file."""
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(path) as writer:
+        for sequence in sequences:
+            writer.write(sequence.SerializeToString())
+        for record in extra_records:
+            writer.write(record)
+    return path
