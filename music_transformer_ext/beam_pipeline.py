@@ -71,6 +71,7 @@ def _write_summary(_, path, splits, config, counts, skipped, shards):
 
     counters = Counters()
     for split in splits:
+        counters.increment(f"split.{split}", 0)
         counters.increment(f"examples.{split}", 0)
     for name, value in counts.items():
         counters.increment(name, value)

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stretch_factors", type=_floats, default=None,
                    help=f"train time stretches, comma-separated (default {','.join(map(str, data.STRETCH_FACTORS))})")
     p.add_argument("--transpose_amounts", type=_ints, default=None,
-                   help="train transpositions in semitones, comma-separated; write --transpose_amounts=-3,0,3 (default -3..3)")
+                   help="train transpositions in semitones, comma-separated, written with '=' "
+                        "(--transpose_amounts=-3,0,3); default -3..3")
     p.add_argument("--no_augmentation", action="store_true", help="same as --stretch_factors 1 --transpose_amounts 0")
     p.add_argument("--num_replications", type=int, default=None,
                    help="random segmentations per train sequence (melody_conditioned default 10)")

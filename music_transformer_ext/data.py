@@ -470,6 +470,7 @@ def create_dataset(inputs, output_dir: str, config: DatasetConfig, num_shards: i
     os.makedirs(output_dir, exist_ok=True)
     counters = Counters()
     for split in splits:
+        counters.increment(f"split.{split}", 0)
         counters.increment(f"examples.{split}", 0)
     bar = tqdm(desc="music_transformer_create_dataset", unit="seq", disable=not progress)
     with contextlib.ExitStack() as stack:
@@ -505,8 +506,8 @@ def make_dataset(file_pattern, max_length: int, batch_size: int, *, has_inputs: 
       max_length: targets length L; longer targets are truncated (or randomly cropped).
       batch_size: B.
       has_inputs: also read ``inputs`` (the melody of the conditioned problem).
-      max_input_length: inputs length (default: the longest the model should see, 2048 // 4 = 512
-        if None; truncated beyond).
+      max_input_length: inputs length Li (default 512: a 30 s melody at 10 steps/s is 300 ids);
+        longer inputs are truncated.
       random_crop: crop targets longer than L at a uniform random offset each time they are read
         (score2perf's ``random_crop_in_train``, for data written with ``max_length=0``).
       shuffle, shuffle_buffer, repeat, seed: usual tf.data options (files and records shuffled).

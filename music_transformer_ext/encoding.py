@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Sequence, Union
 
 PAD_ID = 0
 EOS_ID = 1
@@ -343,7 +343,8 @@ class MelodyEncoder:
         out = []
         for i in ids:
             if not NUM_RESERVED_IDS <= i < self.vocab_size:
-                raise EncodingError(f"id {i} is outside the melody vocabulary {NUM_RESERVED_IDS}..{self.vocab_size - 1}")
+                raise EncodingError(f"id {i} is outside the melody vocabulary "
+                                    f"{NUM_RESERVED_IDS}..{self.vocab_size - 1}")
             out.append(self._encoding.decode_event(i - NUM_RESERVED_IDS))
         return out
 

@@ -2,7 +2,6 @@
 (plus a record and a file that are not NoteSequences), and the tf.data reader."""
 import collections
 import json
-import os
 
 import numpy as np
 import pytest
