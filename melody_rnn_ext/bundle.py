@@ -251,6 +251,19 @@ def port_variables(model: MelodyRnnModel, variables: Dict[str, np.ndarray], sour
         raise PortingError(f"{source}: " + "; ".join(problems))
 
 
+def read_bundle_config(path: str, attn_length: Optional[int] = None
+                       ) -> Tuple[config_lib.MelodyRnnConfig, MagBundle]:
+    """The :class:`MelodyRnnConfig` a ``.mag`` describes (id checked, sizes inferred), and the bundle.
+
+    What a fine-tuning run needs before building its model: Magenta's hparams for the id with the
+    bundle's layer sizes and attention layout.
+    """
+    bundle = read_bundle(path)
+    spec = infer_model_spec(bundle.variables, source=bundle.path)
+    check_generator_id(bundle.generator_id, spec, bundle.path)
+    return config_for_spec(bundle.generator_id, spec, attn_length, bundle.generator_description), bundle
+
+
 def load_bundle(path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
                 ) -> Tuple[MelodyRnnModel, config_lib.MelodyRnnConfig, MagBundle]:
     """Read a ``.mag``, infer and check its architecture, build the Keras model and port every variable.
@@ -258,10 +271,8 @@ def load_bundle(path: str, attn_length: Optional[int] = None, dropout_keep_prob:
     Returns (model with the bundle's weights, its config, the parsed bundle). ``dropout_keep_prob``
     is the built model's (1.0 for generation; the config keeps Magenta's value for training).
     """
-    bundle = read_bundle(path)
+    config, bundle = read_bundle_config(path, attn_length)
     spec = infer_model_spec(bundle.variables, source=bundle.path)
-    check_generator_id(bundle.generator_id, spec, bundle.path)
-    config = config_for_spec(bundle.generator_id, spec, attn_length, bundle.generator_description)
     model = build_model(config, dropout_keep_prob=dropout_keep_prob)
     port_variables(model, bundle.variables, source=bundle.path, naming=spec.naming)
     return model, config, bundle

@@ -111,7 +111,9 @@ def test_magenta_layout_fixture_loads_and_ignores_optimizer_slots(tmp_path):
         extra[f"{name}/Adam_1"] = np.zeros_like(weights[name])
     path = ref.write_mag(str(tmp_path / "attention_rnn.mag"), weights, "attention_rnn", extra=extra,
                          description="Melody RNN with lookback encoding and attention.")
+    only_config, _ = bundle_lib.read_bundle_config(path)
     model, config, bundle = bundle_lib.load_bundle(path)
+    assert only_config == config
     assert bundle.metagraph_size == 0 and bundle.generator_id == "attention_rnn"
     assert config.hparams.attn_length == 40 and config.hparams.attention_layout == "first_layer"
     assert config.description == "Melody RNN with lookback encoding and attention."

@@ -89,6 +89,10 @@ def test_step_api_continues_a_sequence(tmp_path, case):
     for a, b in zip(state, full_state):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
     assert [int(s.shape[1]) for s in model.initial_state(2)] == list(model.state_size)
+    # call() also continues from a given state.
+    _, mid = model(x[:, :4], return_state=True)
+    rest = model(x[:, 4:], initial_state=mid)
+    np.testing.assert_allclose(np.asarray(rest), np.asarray(full)[:, 4:], rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny_attention", "tiny_attention_whole_stack"])
