@@ -11,7 +11,8 @@
   "no event" label are read from the encoding, so they cannot disagree with it.
 * :data:`MODEL_PRESETS`: ``basic_rnn``, ``mono_rnn``, ``lookback_rnn``, ``attention_rnn``
   (``clip_norm`` 3, ``attn_length`` 40) exactly as Magenta's ``melody_rnn_model.default_configs``,
-  plus ``tiny`` / ``tiny_attention`` / ``tiny_attention_whole_stack`` for tests.
+  plus ``tiny`` / ``tiny_attention`` / ``tiny_attention_whole_stack`` for tests (16-unit layers,
+  batch 8, learning rate 0.01, attention window 5; the config ids keep the real encodings).
 * :class:`MelodyRnnExperiment` ``(model, data, warm_start, trainer, runtime)`` and
   :data:`PRESETS` of whole runs with the same names.
 
