@@ -20,7 +20,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["tfmusic", "pipelines", "gansynth_tf", "music_eval"],
+    packages=["tfmusic", "pipelines", "gansynth_tf", "melody_rnn_ext", "music_transformer_ext", "music_eval"],
     install_requires=_requirements(),
     extras_require={
         "beam": ["apache-beam[tfrecord]==2.77.0"],
@@ -31,6 +31,8 @@ setup(
             "nsynth_render=pipelines.nsynth_render:main",
             "nsynth_to_tfrecord=pipelines.nsynth_to_tfrecord:main",
             "convert_dir_to_note_sequences=pipelines.note_sequences:main",
+            "melody_rnn_create_dataset=melody_rnn_ext.create_dataset_cli:main",
+            "music_transformer_create_dataset=music_transformer_ext.create_dataset_cli:main",
             "gansynth_train=gansynth_tf.train_cli:main",
             "gansynth_generate=gansynth_tf.generate_cli:main",
             "music_eval=music_eval.cli:main",
