@@ -148,6 +148,12 @@ class Task(abc.ABC):
     def write_media(self, step: int) -> None:
         """Write audio/image summaries with :func:`log_audio` / :func:`log_image` (optional)."""
 
+    def reduce_logs(self, logs: Dict[str, float]) -> Dict[str, float]:
+        """Hook on each step's logs after the cross-replica sum, as Python floats, before they are
+        checked, shown and written: recompute what a sum cannot give (e.g. a perplexity as
+        exp(summed loss)). Default: unchanged."""
+        return logs
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -232,8 +238,13 @@ class Runner:
         return os.path.join(self.model_dir, f".worker_{runtime_lib.worker_id(self.strategy)}_scratch")
 
     def restore(self) -> int:
-        """Restore the newest checkpoint if there is one; returns the step reached (0 if none)."""
-        latest = self.manager.latest_checkpoint
+        """Restore the newest checkpoint if there is one; returns the step reached (0 if none).
+
+        Every worker restores the chief's newest checkpoint in ``model_dir`` (non-chief workers
+        save into scratch folders that are deleted after each save), so a restarted multi-worker
+        run resumes in step on all workers; ``model_dir`` must be on a filesystem all workers see.
+        """
+        latest = tf.train.latest_checkpoint(self.model_dir)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         return int(self.step.numpy())
@@ -407,7 +418,7 @@ class Runner:
                     else:
                         logs = self._train_step(iterator)
                     step = int(self.step.numpy())
-                    logs_np = {k: float(v.numpy()) for k, v in logs.items()}
+                    logs_np = self.task.reduce_logs({k: float(v.numpy()) for k, v in logs.items()})
                     bad = [k for k, v in logs_np.items() if not math.isfinite(v)]
                     if bad:
                         raise NonFiniteError(f"non-finite {', '.join(bad)} at step {step} in {self.model_dir}; "
