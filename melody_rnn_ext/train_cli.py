@@ -1,0 +1,220 @@
+"""`melody_rnn_train`: train a Melody RNN from scratch or fine-tune a Magenta ``.mag`` bundle.
+
+    # from scratch, Magenta's config and hparams (flag names as Magenta's melody_rnn_train)
+    melody_rnn_train --config attention_rnn --run_dir runs/attn \\
+        --sequence_example_file data/training_melodies.tfrecord [--eval_file data/eval_melodies.tfrecord] \\
+        [--num_training_steps 20000] [--hparams "batch_size=64,rnn_layer_sizes=[64,64]"] [--set a.b=v]
+
+    # fine-tune a bundle: every model variable restored from it, fresh optimizer (Magenta's warm start)
+    melody_rnn_train --bundle attention_rnn.mag --run_dir runs/ft --sequence_example_file ... \\
+        [--freeze cell_0] [--export_bundle runs/ft/attention_rnn_ft.mag]
+
+``--preset`` picks a named experiment (``tiny`` etc., see :mod:`melody_rnn_ext.config`) instead of
+``--config``'s Magenta preset. With ``--bundle`` the model's sizes and attention layout come from
+the bundle (its ``generator_details.id`` must agree with ``--config`` when both are given) and the
+other hyperparameters from the preset. A run folder that already holds ``config.json`` resumes
+(its saved config is reloaded; ``--set`` / ``--num_training_steps`` still apply on top) and the
+bundle is then not read again: the run's own checkpoint wins.
+
+Training goes through :class:`tfmusic.training.Runner` (strategy from ``runtime.distribution``,
+XLA, TensorBoard logs in ``RUN_DIR/train``, checkpoints ``RUN_DIR/ckpt-N``). With ``--eval_file``
+the final model is evaluated on it (Magenta's eval metrics) and the numbers are written to
+``RUN_DIR/eval_metrics.json``; ``--eval`` only evaluates the newest checkpoint.
+``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import sys
+from typing import List, Optional, Sequence
+
+EVAL_METRICS_FILENAME = "eval_metrics.json"
+
+
+def parse_hparams(text: str) -> List[str]:
+    """Magenta's ``--hparams`` string -> ``model.hparams.*`` overrides.
+
+    ``"batch_size=64,rnn_layer_sizes=[64,64]"`` -> ``["model.hparams.batch_size=64",
+    "model.hparams.rnn_layer_sizes=[64,64]"]`` (commas inside brackets belong to the value).
+    Raises ``ValueError`` on text that is not ``name=value`` pairs.
+    """
+    text = (text or "").strip()
+    if not text:
+        return []
+    out, pos = [], 0
+    pattern = re.compile(r"\s*(\w+)\s*=\s*(\[[^\]]*\]|[^,]*)\s*(,|$)")
+    while pos < len(text):
+        m = pattern.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"--hparams {text!r}: expected name=value pairs separated by commas")
+        out.append(f"model.hparams.{m.group(1)}={m.group(2).strip()}")
+        pos = m.end()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``melody_rnn_train``."""
+    from melody_rnn_ext import encodings
+    from melody_rnn_ext.config import PRESETS
+
+    p = argparse.ArgumentParser(prog="melody_rnn_train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run_dir", "--model_dir", dest="run_dir", required=True,
+                   help="run folder: checkpoints, config.json, TensorBoard logs (resumed if it holds a run)")
+    p.add_argument("--config", choices=encodings.CONFIG_IDS, default=None,
+                   help="Magenta config to train from scratch (default basic_rnn; with --bundle: must match it)")
+    p.add_argument("--preset", choices=PRESETS.names(), default=None,
+                   help="named experiment instead of --config's Magenta preset (e.g. tiny)")
+    p.add_argument("--bundle", default=None, help=".mag bundle to fine-tune (all model variables restored)")
+    p.add_argument("--freeze", action="append", default=[], metavar="LAYER",
+                   help="keep a layer fixed while fine-tuning: cell_K, attention, fully_connected "
+                        "(repeatable or comma-separated)")
+    p.add_argument("--sequence_example_file", default=None,
+                   help="training SequenceExample TFRecord file or glob (melody_rnn_create_dataset's output)")
+    p.add_argument("--eval_file", default=None, help="eval SequenceExample TFRecord file or glob")
+    p.add_argument("--num_training_steps", type=int, default=None, help="total steps of the run")
+    p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'batch_size=64,rnn_layer_sizes=[64,64]'")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
+                   help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)")
+    p.add_argument("--max_steps_this_run", type=int, default=None,
+                   help="stop after this many steps even if the total is not reached")
+    p.add_argument("--eval", action="store_true", help="only evaluate the newest checkpoint on --eval_file")
+    p.add_argument("--eval_batches", type=int, default=None, help="evaluate on at most this many batches")
+    p.add_argument("--export_bundle", default=None, metavar="OUT.mag", help="write the trained model as a .mag")
+    p.add_argument("--bundle_description", default="", help="bundle_details.description of --export_bundle")
+    return p
+
+
+def _abs_if_exists(path: str) -> str:
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
+def initial_config(args, parser: argparse.ArgumentParser):
+    """The experiment a new run starts from (before ``--set``): preset or Magenta config, bundle sizes."""
+    from melody_rnn_ext import bundle as bundle_lib
+    from melody_rnn_ext import config as config_lib
+
+    name = args.preset or args.config or "basic_rnn"
+    cfg = config_lib.PRESETS.get(name)
+    if args.bundle:
+        try:
+            bundle_model, bundle = bundle_lib.read_bundle_config(args.bundle)
+        except (bundle_lib.BundleError, OSError, ValueError) as e:
+            parser.exit(2, f"melody_rnn_train: --bundle: {e}\n")
+        if args.config and args.config != bundle.generator_id:
+            parser.exit(2, f"melody_rnn_train: --config {args.config} but {args.bundle} is a "
+                           f"{bundle.generator_id!r} bundle\n")
+        if not args.preset:
+            cfg = config_lib.PRESETS.get(bundle.generator_id)
+        # The bundle fixes the architecture; the rest of the hyperparameters are the preset's.
+        hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=bundle_model.hparams.rnn_layer_sizes,
+                                 attn_length=bundle_model.hparams.attn_length,
+                                 attention_layout=bundle_model.hparams.attention_layout)
+        model = dataclasses.replace(cfg.model, config_id=bundle.generator_id, hparams=hp)
+        cfg = dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
+            cfg.warm_start, bundle_path=os.path.abspath(args.bundle)))
+    return cfg
+
+
+def run_overrides(args) -> List[str]:
+    """``--set`` overrides implied by the other flags, then the explicit ones."""
+    out = parse_hparams(args.hparams)
+    if args.sequence_example_file:
+        out.append(f"data.train_data_path={_abs_if_exists(args.sequence_example_file)}")
+    if args.eval_file:
+        out.append(f"data.eval_data_path={_abs_if_exists(args.eval_file)}")
+    if args.num_training_steps is not None:
+        out.append(f"trainer.train_steps={args.num_training_steps}")
+    frozen = [n.strip() for item in args.freeze for n in item.split(",") if n.strip()]
+    if frozen:
+        out.append(f"warm_start.frozen_layers={json.dumps(frozen)}")
+    return out + list(args.overrides)
+
+
+def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None) -> dict:
+    """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout)."""
+    from melody_rnn_ext import data
+    from melody_rnn_ext import task as task_lib
+
+    batch = min(cfg.trainer.global_batch_size, 64)
+    ds = data.make_sequence_example_dataset(eval_pattern, cfg.model.input_size, batch, shuffle=False)
+    return task_lib.evaluate(task.model, ds, task.no_event_label, max_batches=max_batches,
+                             pad_to_multiple=cfg.data.pad_to_multiple, jit_compile=cfg.runtime.jit_compile)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``melody_rnn_train``; returns 0, or 2 for bad arguments / missing data."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from tfmusic import config as config_lib
+    from tfmusic import files
+    from tfmusic import runtime as runtime_lib
+
+    try:
+        overrides = run_overrides(args)
+        resuming = os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
+        base = initial_config(args, parser) if not resuming else None
+        if resuming:
+            from melody_rnn_ext.config import MelodyRnnExperiment
+            base = MelodyRnnExperiment()
+        cfg, resumed = config_lib.resolve_run_config(args.run_dir, base, overrides)
+    except (config_lib.ConfigError, ValueError) as e:
+        parser.exit(2, f"melody_rnn_train: {e}\n")
+    if resumed and args.bundle and os.path.abspath(args.bundle) != cfg.warm_start.bundle_path:
+        print(f"melody_rnn_train: {args.run_dir} already holds a run; --bundle {args.bundle} is ignored "
+              "(the run's own checkpoints are restored)", file=sys.stderr)
+    if not args.eval and not cfg.data.train_data_path:
+        parser.exit(2, "melody_rnn_train: no training data: pass --sequence_example_file\n")
+    if args.eval and not cfg.data.eval_data_path:
+        parser.exit(2, "melody_rnn_train: --eval needs --eval_file\n")
+    # The strategy before any other TensorFlow op (MultiWorkerMirroredStrategy's rule).
+    strategy = runtime_lib.make_strategy(cfg.runtime)
+    from melody_rnn_ext import bundle as bundle_lib
+    from melody_rnn_ext import task as task_lib
+    from pipelines import tfrecord_io
+    from tfmusic import training
+
+    for flag, pattern in (("--sequence_example_file", cfg.data.train_data_path),
+                          ("--eval_file", cfg.data.eval_data_path)):
+        if pattern and not tfrecord_io.list_files(pattern):
+            parser.exit(2, f"melody_rnn_train: {flag} {pattern!r} matches no file\n")
+    source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
+    print(f"melody_rnn_train: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
+          f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
+          f"XLA {'on' if cfg.runtime.jit_compile else 'off'})", flush=True)
+    try:
+        task = task_lib.MelodyRnnTask(cfg)
+        runner = training.Runner(task, cfg, args.run_dir, strategy=strategy)
+    except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
+        print(f"melody_rnn_train: {e}", file=sys.stderr)
+        return 2
+    if args.eval:
+        step = runner.restore()
+        result_step = step
+    else:
+        result = runner.train(stop_after=args.max_steps_this_run)
+        result_step = result.final_step
+        logs = task.reduce_logs(result.logs)
+        print(f"melody_rnn_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
+        for key in sorted(logs):
+            print(f"  {key} = {logs[key]:.4g}")
+    if cfg.data.eval_data_path:
+        metrics = evaluate_run(task, cfg, cfg.data.eval_data_path, args.eval_batches)
+        metrics["global_step"] = result_step
+        print(f"melody_rnn_train: eval at step {result_step}: " +
+              ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
+        if runtime_lib.is_chief(strategy):
+            files.atomic_write_json(os.path.join(args.run_dir, EVAL_METRICS_FILENAME), metrics)
+    if args.export_bundle and runtime_lib.is_chief(strategy):
+        path = bundle_lib.write_bundle(task.model, cfg.model, args.export_bundle,
+                                       description=args.bundle_description, global_step=result_step)
+        print(f"melody_rnn_train: wrote bundle {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
