@@ -1,0 +1,290 @@
+"""Melody generation from a trained Melody RNN: temperature sampling and Magenta's beam search.
+
+Semantics follow Magenta's ``MelodyRnnModel.generate_melody`` / ``EventSequenceRnnModel._generate_events``
+(re-implemented, not imported):
+
+* the primer (a ``note_seq.Melody``; events -2 = no event, -1 = note off, 0..127 = note on) is
+  squashed into the config's pitch range and key (``Melody.squash``), generated from, and the
+  result is transposed back by the same amount, so the output begins with the primer exactly;
+* ``num_steps`` is the length of the *whole* output, primer included (the primer must be shorter);
+* the model reads the primer's inputs (``encoder_decoder.get_inputs_batch(full_length=True)``) once
+  and then one input per generated event, carrying its LSTM/attention state (fast: one
+  ``tf.function`` call per step for the whole beam);
+* each event is drawn from ``softmax(logits / temperature)`` (``temperature <= 0`` = argmax) and
+  its log-probability under that distribution is added to the sequence's score;
+* beam search (``note_seq.beam_search``'s algorithm): ``beam_size`` copies of the primer are
+  extended without branching for the first ``(n - 1) % steps_per_iteration + 1`` steps, then each
+  iteration copies every sequence ``branch_factor`` times, extends each by
+  ``steps_per_iteration`` sampled events and keeps the ``beam_size`` best scores; the best final
+  sequence is returned. ``beam_size = branch_factor = 1`` is plain sampling.
+
+Everything is deterministic given ``seed``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from melody_rnn_ext import encodings
+
+DEFAULT_QPM = 120.0
+STEPS_PER_QUARTER = encodings.STEPS_PER_QUARTER
+
+
+class GenerationError(ValueError):
+    """Bad generation arguments (primer too long, bad beam settings, unreadable primer)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationOptions:
+    """How to generate.
+
+    Attributes:
+      num_steps: total melody length in 16th-note steps, primer included (Magenta's default 128).
+      temperature: softmax temperature (1.0 = the model's distribution; <= 0: always the argmax).
+      beam_size: sequences kept by beam search (1 = no beam search).
+      branch_factor: copies made of each kept sequence per iteration.
+      steps_per_iteration: events generated between prunings.
+      seed: random seed (None = nondeterministic).
+    """
+
+    num_steps: int = 128
+    temperature: float = 1.0
+    beam_size: int = 1
+    branch_factor: int = 1
+    steps_per_iteration: int = 1
+    seed: Optional[int] = None
+
+    def __post_init__(self):
+        for name in ("num_steps", "beam_size", "branch_factor", "steps_per_iteration"):
+            if getattr(self, name) < 1:
+                raise GenerationError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass
+class GeneratedMelody:
+    """A generated melody (primer included, in the primer's key) and its score.
+
+    Attributes:
+      melody: ``note_seq.Melody`` of ``num_steps`` events.
+      log_likelihood: sum of log-probabilities of the generated events (primer excluded), under
+        the temperature-scaled softmax.
+      primer_steps: how many leading events are the primer's.
+    """
+
+    melody: object
+    log_likelihood: float
+    primer_steps: int
+
+
+def parse_primer_melody(text: str):
+    """Magenta's ``--primer_melody`` list text -> ``note_seq.Melody``.
+
+    ``"[60, -2, 60, -2, 67, -2, 67, -2]"`` (-2 no event, -1 note off, 0..127 note on). Raises
+    :class:`GenerationError` on anything else.
+    """
+    import ast
+
+    import note_seq
+
+    try:
+        events = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError) as e:
+        raise GenerationError(f"--primer_melody {text!r}: not a Python list of ints ({e})") from None
+    if isinstance(events, int):
+        events = [events]
+    if not isinstance(events, (list, tuple)) or not events or not all(isinstance(e, int) for e in events):
+        raise GenerationError(f"--primer_melody {text!r}: expected a non-empty list of ints")
+    bad = [e for e in events if not note_seq.MIN_MELODY_EVENT <= e <= note_seq.MAX_MELODY_EVENT]
+    if bad:
+        raise GenerationError(f"--primer_melody {text!r}: events {bad} are outside -2..127")
+    return note_seq.Melody(list(events), steps_per_quarter=STEPS_PER_QUARTER)
+
+
+def melody_from_sequence(sequence, source: str = "primer"):
+    """The first melody of a NoteSequence (Magenta's generator: quantized at 4 steps per quarter,
+    polyphony reduced to the top note, no minimum length); an empty one raises GenerationError."""
+    import note_seq
+    from note_seq import sequences_lib
+
+    if not sequence.notes:
+        raise GenerationError(f"{source}: holds no notes")
+    quantized = sequences_lib.quantize_note_sequence(sequence, STEPS_PER_QUARTER)
+    best = None
+    for instrument in sorted({n.instrument for n in quantized.notes if not n.is_drum}):
+        melody = note_seq.Melody()
+        try:
+            melody.from_quantized_sequence(quantized, search_start_step=0, instrument=instrument,
+                                           gap_bars=float("inf"), ignore_polyphonic_notes=True)
+        except Exception:  # noqa: BLE001 - an instrument note-seq cannot make a melody of is skipped
+            continue
+        if len(melody) and (best is None or melody.start_step < best.start_step):
+            best = melody
+    if best is None:
+        raise GenerationError(f"{source}: no melody could be extracted")
+    return best
+
+
+def primer_from_midi(path: str) -> Tuple[object, Optional[float]]:
+    """(melody, qpm or None) of a primer MIDI file; raises GenerationError naming the file."""
+    import note_seq
+
+    try:
+        sequence = note_seq.midi_file_to_note_sequence(path)
+    except Exception as e:  # noqa: BLE001 - any parse failure is the file's fault
+        raise GenerationError(f"{path}: cannot read MIDI ({e})") from e
+    qpm = sequence.tempos[0].qpm if sequence.tempos else None
+    return melody_from_sequence(sequence, path), qpm
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+class MelodyGenerator:
+    """Generates melodies from a :class:`melody_rnn_ext.model.MelodyRnnModel` and its config.
+
+    Args:
+      model: the Keras model (its dropout is never applied here).
+      config: its :class:`melody_rnn_ext.config.MelodyRnnConfig` (encoding, pitch range, key).
+    """
+
+    def __init__(self, model, config):
+        import tensorflow as tf
+
+        self.model = model
+        self.config = config
+        self.encoder_decoder = encodings.make_encoder_decoder(config.config_id)
+
+        @tf.function(reduce_retracing=True)
+        def run(inputs, state):
+            logits, final = model(inputs, training=False, initial_state=state, return_state=True)
+            return logits[:, -1], final
+
+        self._run = run
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_bundle(cls, path: str) -> "MelodyGenerator":
+        """A generator over a ``.mag`` bundle's model (architecture inferred, every variable ported)."""
+        from melody_rnn_ext import bundle as bundle_lib
+
+        model, config, _ = bundle_lib.load_bundle(path)
+        return cls(model, config)
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str, checkpoint: Optional[str] = None) -> "MelodyGenerator":
+        """A generator over a training run's newest checkpoint (or ``checkpoint``), its ``config.json``."""
+        import tensorflow as tf
+
+        from melody_rnn_ext.config import MelodyRnnExperiment
+        from melody_rnn_ext.model import build_model
+        from tfmusic import config as config_lib
+
+        cfg_path = os.path.join(run_dir, config_lib.CONFIG_FILENAME)
+        if not os.path.exists(cfg_path):
+            raise GenerationError(f"{run_dir}: no {config_lib.CONFIG_FILENAME}: not a melody_rnn_train run folder")
+        cfg = config_lib.load_json(MelodyRnnExperiment, cfg_path)
+        path = checkpoint or tf.train.latest_checkpoint(run_dir)
+        if not path:
+            raise GenerationError(f"{run_dir}: holds no checkpoint yet")
+        model = build_model(cfg.model, dropout_keep_prob=1.0)
+        tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+        return cls(model, cfg.model)
+
+    # ------------------------------------------------------------------ generation
+
+    def _step(self, inputs: np.ndarray, state):
+        logits, final = self._run(np.asarray(inputs, np.float32), tuple(state))
+        return logits.numpy().astype(np.float64), tuple(final)
+
+    def _choose(self, logits: np.ndarray, temperature: float, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        """(class index [B], its log-probability [B]) drawn from softmax(logits / temperature)."""
+        if temperature <= 0:
+            logp = _log_softmax(logits)
+            idx = logits.argmax(axis=-1)
+        else:
+            logp = _log_softmax(logits / temperature)
+            u = rng.random((logits.shape[0], 1))
+            cdf = np.cumsum(np.exp(logp), axis=-1)
+            idx = np.minimum((cdf < u * cdf[:, -1:]).sum(axis=-1), logits.shape[-1] - 1)
+        return idx, logp[np.arange(len(idx)), idx]
+
+    def _extend(self, sequences: List, states, scores: np.ndarray, steps: int, temperature: float,
+                rng: np.random.Generator, inputs: Optional[np.ndarray]):
+        """Extend each sequence by ``steps`` events; ``inputs`` are the first call's (None: the last events')."""
+        for _ in range(steps):
+            if inputs is None:
+                inputs = np.asarray(self.encoder_decoder.get_inputs_batch(sequences), np.float32)
+            logits, states = self._step(inputs, states)
+            idx, logp = self._choose(logits, temperature, rng)
+            for seq, i in zip(sequences, idx):
+                seq.append(self.encoder_decoder.class_index_to_event(int(i), seq))
+            scores = scores + logp
+            inputs = None
+        return sequences, states, scores
+
+    def generate_events(self, primer, options: GenerationOptions) -> Tuple[object, float]:
+        """Beam search / sampling on an already squashed primer melody; returns (melody, log-likelihood)."""
+        import tensorflow as tf
+
+        if len(primer) == 0:
+            raise GenerationError("the primer melody is empty")
+        if len(primer) >= options.num_steps:
+            raise GenerationError(f"the primer ({len(primer)} steps) must be shorter than num_steps "
+                                  f"({options.num_steps})")
+        rng = np.random.default_rng(options.seed)
+        n = options.num_steps - len(primer)
+        beam = options.beam_size
+        sequences = [copy.deepcopy(primer) for _ in range(beam)]
+        primer_inputs = np.asarray(self.encoder_decoder.get_inputs_batch(sequences, full_length=True), np.float32)
+        states = tuple(tf.zeros([beam, s]) for s in self.model.state_size)
+        scores = np.zeros(beam)
+        first = (n - 1) % options.steps_per_iteration + 1
+        sequences, states, scores = self._extend(sequences, states, scores, first, options.temperature, rng,
+                                                 primer_inputs)
+        for _ in range((n - first) // options.steps_per_iteration):
+            k = options.branch_factor
+            sequences = [copy.deepcopy(s) for _ in range(k) for s in sequences]
+            states = tuple(tf.tile(s, [k, 1]) for s in states)
+            scores = np.tile(scores, k)
+            sequences, states, scores = self._extend(sequences, states, scores, options.steps_per_iteration,
+                                                     options.temperature, rng, None)
+            keep = np.argsort(-scores, kind="stable")[:beam]
+            sequences = [sequences[i] for i in keep]
+            states = tuple(tf.gather(s, keep) for s in states)
+            scores = scores[keep]
+        best = int(np.argmax(scores))
+        return sequences[best], float(scores[best])
+
+    def generate(self, primer, options: GenerationOptions = GenerationOptions()) -> GeneratedMelody:
+        """A melody of ``options.num_steps`` events that begins with ``primer`` (a ``note_seq.Melody``).
+
+        The primer is squashed into the config's range and key for the model, the result is
+        transposed back, so the output's first ``len(primer)`` events equal the primer's.
+        """
+        melody = copy.deepcopy(primer)
+        transpose = melody.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
+        out, loglik = self.generate_events(melody, options)
+        out.transpose(-transpose)
+        return GeneratedMelody(out, loglik, len(primer))
+
+    def log_likelihood(self, melody, start: int = 1) -> float:
+        """Sum of log p(event i | events < i) over i >= ``start`` of an (unsquashed) melody, temperature 1."""
+        m = copy.deepcopy(melody)
+        m.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
+        inputs, labels = self.encoder_decoder.encode(m)
+        logits = self.model(np.asarray([inputs], np.float32), training=False).numpy()[0].astype(np.float64)
+        logp = _log_softmax(logits)[np.arange(len(labels)), labels]
+        return float(logp[start - 1:].sum())
+
+
+def melody_to_sequence(melody, qpm: float = DEFAULT_QPM, velocity: int = 100, program: int = 0):
+    """``note_seq.Melody`` -> NoteSequence at ``qpm`` quarters per minute."""
+    return melody.to_sequence(velocity=velocity, instrument=0, program=program, qpm=qpm)
