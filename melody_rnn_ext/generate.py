@@ -275,10 +275,13 @@ class MelodyGenerator:
         out.transpose(-transpose)
         return GeneratedMelody(out, loglik, len(primer))
 
-    def log_likelihood(self, melody, start: int = 1) -> float:
-        """Sum of log p(event i | events < i) over i >= ``start`` of an (unsquashed) melody, temperature 1."""
+    def log_likelihood(self, melody, start: int = 1, squash: bool = True) -> float:
+        """Sum of log p(event i | events < i) over events i >= ``start`` at temperature 1, by one
+        full-sequence pass of the model. ``squash``: squash a copy into the config's range and key
+        first (pass False for a melody that already is, e.g. :meth:`generate_events`' output)."""
         m = copy.deepcopy(melody)
-        m.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
+        if squash:
+            m.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
         inputs, labels = self.encoder_decoder.encode(m)
         logits = self.model(np.asarray([inputs], np.float32), training=False).numpy()[0].astype(np.float64)
         logp = _log_softmax(logits)[np.arange(len(labels)), labels]
