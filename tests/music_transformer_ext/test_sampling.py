@@ -85,8 +85,8 @@ def test_filters_on_random_logits():
 
 
 def test_draws_follow_the_filtered_distribution():
-    logits = tf.constant([[0.0, 0.0, 1.0, 2.0, 3.0]])  # id 0 is PAD: never drawn
-    draws = np.array([int(S.sample_logits(logits, 1.0, 2, 1.0, S.step_seed(5, i))[0]) for i in range(300)])
+    logits = tf.tile(tf.constant([[0.0, 0.0, 1.0, 2.0, 3.0]]), [400, 1])  # id 0 is PAD: never drawn
+    draws = S.sample_logits(logits, 1.0, 2, 1.0, S.step_seed(5, 0)).numpy()  # rows draw independently
     assert set(draws) == {3, 4}
     assert 0.6 < np.mean(draws == 4) < 0.85  # e / (1 + e) = 0.73
 
@@ -103,6 +103,7 @@ def test_eos_ends_a_row_and_pads_the_rest():
     assert t2.numpy().tolist() == [[1, 0]] and not f2.numpy()[0]
 
 
+@pytest.mark.slow
 def test_accompaniment_runs_the_encoder_once_and_matches_the_uncached_decoder(conditioned_sampler):
     melody = "60 -2 -2 62 -2 64 -1 -2 67 -2"
     config = S.SamplingConfig(seed=1, top_p=0.9)
@@ -130,7 +131,7 @@ def test_melody_inputs_from_a_note_sequence():
 
 
 def test_generated_ids_decode_to_midi_with_the_primer_notes(sampler, tmp_path):
-    ids = sampler.generate(PRIMER, 25, num_outputs=1, config=S.SamplingConfig(seed=2))[0]
+    ids = sampler.generate(PRIMER, 25, num_outputs=2, config=S.SamplingConfig(seed=2))[0]
     data = S.ids_to_midi(ids, tmp_path / "out.mid")
     assert (tmp_path / "out.mid").read_bytes() == data
     pm = pretty_midi.PrettyMIDI(io.BytesIO(data))

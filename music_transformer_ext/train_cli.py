@@ -1,0 +1,181 @@
+"""`music_transformer_train`: train or fine-tune a Music Transformer through the shared runner.
+
+    music_transformer_train --model_dir runs/piano --train_data 'data/train-*.tfrecord' \\
+        [--preset score2perf_relative] [--set trainer.global_batch_size=16] [--num_steps 20000]
+    music_transformer_train --model_dir runs/ft --checkpoint t2t/unconditional_model_16 \\
+        --train_data 'mine/train-*.tfrecord' --num_steps 2000 --export_t2t runs/ft/t2t
+    music_transformer_train --model_dir runs/jsb --jsb [--preset jsb_relative]
+
+``--train_data`` takes the ``tf.Example`` shards ``music_transformer_create_dataset`` writes
+(``targets``, and ``inputs`` for the melody-conditioned problem); ``--jsb`` trains on the JSB
+Chorales (``../shared/data/jsb_chorales``, the paper's raster serialisation, 49 ids).
+
+``--checkpoint`` names a tensor2tensor checkpoint (folder, ``model.ckpt-N`` prefix or V1 file):
+it is ported strictly into the Keras model before the first step. Without ``--preset`` the
+architecture is read from the checkpoint's variable names and shapes; with one, the preset must
+fit the checkpoint (an error names every field that does not).
+
+``--preset`` names a model preset (``unconditional_16``, ``melody_conditioned_16``,
+``score2perf_relative``, ``score2perf_baseline``, ``jsb_baseline``, ``jsb_relative``, ``tiny``,
+``tiny_conditioned``); ``--set`` overrides any field of the experiment (``model.*``,
+``optimizer.*``, ``data.sequence_length``, ``trainer.*``, ``runtime.*``). A folder that already holds
+``config.json`` resumes from its newest checkpoint with its saved config (``--set`` and
+``--num_steps`` still apply on top).
+
+Run folder: ``config.json`` (+ ``ckpt-N.config.json``), ``ckpt-N.*`` (our format: model,
+optimizer and input position), ``train/`` TensorBoard logs (loss, nll, accuracy, learning
+rate, steps/s). ``--export_t2t DIR`` also writes the final weights under tensor2tensor's names
+as ``DIR/model.ckpt-STEP`` (what t2t, Magenta's notebook or ``--checkpoint`` read back).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def _default_preset(args) -> Optional[str]:
+    if args.preset:
+        return args.preset
+    if args.checkpoint:
+        return None  # read from the checkpoint
+    return "jsb_relative" if args.jsb else "score2perf_relative"
+
+
+def base_experiment(preset: Optional[str], checkpoint: Optional[str] = None):
+    """The experiment before ``--set``: the model preset (or the architecture read from
+    ``checkpoint``), ``init_checkpoint`` set to the checkpoint's resolved path, and
+    ``data.sequence_length`` capped at the model's ``max_length``.
+
+    Raises ``CheckpointReadError`` / ``PortingError`` for an unreadable or unfitting checkpoint.
+    """
+    from music_transformer_ext import checkpoints
+    from music_transformer_ext import config as model_config
+    from music_transformer_ext import task as task_lib
+
+    model = model_config.get(preset) if preset else None
+    init = ""
+    if checkpoint:
+        variables, source = checkpoints.read_t2t_variables(checkpoint)
+        model = checkpoints.infer_config(variables, base=model, source=source)
+        init = os.path.abspath(source)
+    data = task_lib.DataConfig(sequence_length=min(task_lib.DataConfig().sequence_length, model.max_length))
+    return task_lib.experiment_for(model, data=data, init_checkpoint=init)
+
+
+def tfrecord_dataset_fn(file_pattern: str, cfg, seed: int = 0):
+    """``input_context -> Dataset`` of unbatched ``{"targets" [L]}`` (+ ``"inputs" [S]``) examples from
+    ``music_transformer_create_dataset`` shards: files sharded per input pipeline, shuffled, targets
+    randomly cropped to ``data.sequence_length``. Raises FileNotFoundError when nothing matches."""
+    from music_transformer_ext import data as data_lib
+    from pipelines import tfrecord_io
+
+    files = tfrecord_io.list_files(file_pattern)
+    conditioned = cfg.model.conditioned
+
+    def dataset_fn(ctx):
+        mine = files[ctx.input_pipeline_id::ctx.num_input_pipelines] if len(files) >= ctx.num_input_pipelines else files
+        ds = data_lib.make_dataset(mine, cfg.data.sequence_length, 1, has_inputs=conditioned,
+                                   max_input_length=cfg.data.input_length, random_crop=True, shuffle=True,
+                                   seed=seed)
+        ds = ds.unbatch()
+        if len(files) < ctx.num_input_pipelines:
+            ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+        return ds
+
+    return dataset_fn
+
+
+def jsb_dataset_fn(cfg, path: Optional[str] = None, seed: int = 0):
+    """``input_context -> Dataset`` of unbatched serialised JSB training chorales, randomly cropped
+    (at step boundaries) to ``data.sequence_length``. Raises ValueError unless the model has the
+    JSB vocabulary (49 ids)."""
+    from music_transformer_ext import jsb
+
+    if cfg.model.vocab_size != jsb.VOCAB_SIZE or cfg.model.conditioned:
+        raise ValueError(f"--jsb needs an unconditioned model with vocab_size {jsb.VOCAB_SIZE} (e.g. --preset "
+                         f"jsb_relative), got vocab_size {cfg.model.vocab_size}")
+    chorales = jsb.load_jsb_chorales(path) if path else jsb.load_jsb_chorales()
+    sequences = jsb.JsbEncoding().serialize_split(chorales["train"])
+
+    def dataset_fn(ctx):
+        ds = jsb.make_dataset(sequences, cfg.data.sequence_length, 1, random_crop=True, shuffle=True, seed=seed)
+        return ds.unbatch().shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+
+    return dataset_fn
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``music_transformer_train``."""
+    from music_transformer_ext.config import PRESETS
+
+    parser = argparse.ArgumentParser(prog="music_transformer_train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_dir", required=True, help="run folder (created; resumed if it holds a run)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--train_data", default=None, help="tf.Example shards from music_transformer_create_dataset")
+    source.add_argument("--jsb", action="store_true", help="train on the JSB Chorales training split")
+    parser.add_argument("--jsb_path", default=None, help="Jsb16thSeparated.json (default: ../shared/data/...)")
+    parser.add_argument("--preset", default=None, choices=PRESETS.names(),
+                        help="model preset (default: read from --checkpoint, else score2perf_relative, "
+                             "or jsb_relative with --jsb)")
+    parser.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint to fine-tune (ported by name)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
+                        help="override an experiment field, e.g. --set trainer.global_batch_size=4 (repeatable)")
+    parser.add_argument("--num_steps", type=int, default=None, help="total optimizer steps (trainer.train_steps)")
+    parser.add_argument("--export_t2t", default=None, metavar="DIR",
+                        help="also save the final weights under tensor2tensor's names in DIR")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``music_transformer_train``; returns the exit code (2 for bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.train_data and not args.jsb:
+        parser.error("give --train_data PATTERN or --jsb")
+    from music_transformer_ext import task as task_lib
+    from pipelines.errors import InputError
+    from tfmusic import config as config_lib
+    from tfmusic import runtime as runtime_lib
+    from tfmusic import training
+    from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
+
+    overrides = list(args.overrides)
+    if args.num_steps is not None:
+        overrides.append(f"trainer.train_steps={args.num_steps}")
+    try:
+        base = base_experiment(_default_preset(args), args.checkpoint)
+        cfg, resumed = config_lib.resolve_run_config(args.model_dir, base, overrides)
+    except (CheckpointReadError, PortingError, config_lib.ConfigError, ValueError) as e:
+        print(f"music_transformer_train: {e}", file=sys.stderr)
+        return 2
+    strategy = runtime_lib.make_strategy(cfg.runtime)
+    try:
+        if args.jsb:
+            dataset_fn = jsb_dataset_fn(cfg, args.jsb_path, seed=cfg.seed)
+        else:
+            dataset_fn = tfrecord_dataset_fn(args.train_data, cfg, seed=cfg.seed)
+    except (FileNotFoundError, InputError, ValueError) as e:
+        print(f"music_transformer_train: {e}", file=sys.stderr)
+        return 2
+    print(f"music_transformer_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
+          f"({cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.self_attention_type}; "
+          f"{strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}"
+          + (f"; fine-tuning {cfg.init_checkpoint}" if cfg.init_checkpoint and not resumed else "") + ")", flush=True)
+    task = task_lib.MusicTransformerTask(cfg, dataset_fn)
+    runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
+    result = runner.train()
+    print(f"music_transformer_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
+    for key in sorted(result.logs):
+        print(f"  {key} = {result.logs[key]:.4g}")
+    if args.export_t2t and runtime_lib.is_chief(strategy):
+        prefix = os.path.join(args.export_t2t, f"model.ckpt-{result.final_step}")
+        written = task.export_t2t(prefix, global_step=result.final_step)
+        print(f"music_transformer_train: tensor2tensor checkpoint {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
