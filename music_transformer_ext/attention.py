@@ -402,28 +402,37 @@ class MultiHeadAttention(keras.layers.Layer):
         weights = self.attention_dropout(tf.nn.softmax(logits), training=training)
         return self._finish(weights, v, None)
 
-    def step(self, query: tf.Tensor, cache_k: tf.Tensor, cache_v: tf.Tensor, position,
+    def step(self, query: tf.Tensor, cache_k: tf.Tensor, cache_v: tf.Tensor, position, layer: Optional[int] = None,
              training: bool = False) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Self-attention of the token at ``position`` over a fixed-size cache.
 
         Args:
           query: ``[B, 1, C]``, the layer input at ``position``.
-          cache_k, cache_v: ``[B, H, T, dk]`` / ``[B, H, T, dv]``; slots ``< position`` hold earlier
-            keys/values, later slots are ignored.
+          cache_k, cache_v: ``[B, H, T, dk]`` / ``[B, H, T, dv]``, or with ``layer`` the stacked caches of
+            all layers ``[N, B, H, T, d]``; slots ``< position`` hold earlier keys/values, later slots
+            are ignored.
           position: scalar int (tensor), ``0 <= position < T``.
+          layer: index into stacked caches (None for per-layer caches).
 
         Returns:
           ``(output [B, 1, output_depth], cache_k, cache_v)`` with this token's key and value written
-          at ``position``; the output equals row ``position`` of :meth:`call` under a causal bias.
+          at ``position`` (an in-place ``dynamic_update_slice`` under XLA); the output equals row
+          ``position`` of :meth:`call` under a causal bias.
         """
         q = self._query(query)
         k, v = self.project_memory(query)
-        cache_len = cache_k.shape[2] if cache_k.shape[2] is not None else tf.shape(cache_k)[2]
         position = tf.cast(position, tf.int32)
-        slot = tf.one_hot(position, cache_len, dtype=cache_k.dtype)[None, None, :, None]
-        cache_k = cache_k * (1 - slot) + tf.cast(k, cache_k.dtype) * slot
-        cache_v = cache_v * (1 - slot) + tf.cast(v, cache_v.dtype) * slot
-        logits = tf.cast(tf.matmul(q, tf.cast(cache_k, q.dtype), transpose_b=True), tf.float32)
+        if layer is None:
+            start = [0, 0, position, 0]
+        else:
+            start = [layer, 0, 0, position, 0]
+            k, v = k[None], v[None]
+        cache_k = keras.ops.slice_update(cache_k, start, tf.cast(k, cache_k.dtype))
+        cache_v = keras.ops.slice_update(cache_v, start, tf.cast(v, cache_v.dtype))
+        keys = cache_k if layer is None else cache_k[layer]
+        values = cache_v if layer is None else cache_v[layer]
+        cache_len = keys.shape[2] if keys.shape[2] is not None else tf.shape(keys)[2]
+        logits = tf.cast(tf.matmul(q, tf.cast(keys, q.dtype), transpose_b=True), tf.float32)
         memory_pos = tf.range(cache_len)
         visible = memory_pos <= position
         relative_values = None
@@ -442,7 +451,7 @@ class MultiHeadAttention(keras.layers.Layer):
             table = tf.cast(self.relative.value_relative_embeddings, tf.float32)
             per_slot = tf.gather(table, rows, axis=-2) * tf.cast(in_range, tf.float32)[:, None]
             relative_values = _matmul_relative_values(weights, per_slot)
-        return self._finish(weights, tf.cast(cache_v, q.dtype), relative_values), cache_k, cache_v
+        return self._finish(weights, tf.cast(values, q.dtype), relative_values), cache_k, cache_v
 
     def get_config(self):
         config = super().get_config()

@@ -36,7 +36,7 @@ from music_transformer_ext import attention as attention_lib
 from music_transformer_ext.config import MusicTransformerConfig
 from tfmusic import config as config_lib
 
-Cache = Dict[str, tf.Tensor]
+Cache = Dict[str, Any]  # lists of per-layer tensors, and memory_bias
 
 
 class LayerNorm(keras.layers.Layer):
@@ -119,10 +119,11 @@ class AttentionBlock(keras.layers.Layer):
         y = self.multihead_attention(self.layer_prepostprocess(x), memory=memory, bias=bias, training=training)
         return x + self.dropout(y, training=training)
 
-    def step(self, x, cache_k, cache_v, position, training=False):
-        """Incremental self-attention: ``x [B, 1, C]`` -> ``(x + y, cache_k, cache_v)``."""
+    def step(self, x, cache_k, cache_v, position, layer=None, training=False):
+        """Incremental self-attention: ``x [B, 1, C]`` -> ``(x + y, cache_k, cache_v)`` (see
+        :meth:`MultiHeadAttention.step`)."""
         y, cache_k, cache_v = self.multihead_attention.step(self.layer_prepostprocess(x), cache_k, cache_v,
-                                                            position, training=training)
+                                                            position, layer=layer, training=training)
         return x + self.dropout(y, training=training), cache_k, cache_v
 
     def step_memory(self, x, k, v, bias, training=False):
@@ -487,17 +488,19 @@ class MusicTransformer(keras.Model):
                    max_length: Optional[int] = None) -> Cache:
         """Empty decoder cache for ``batch_size`` sequences of up to ``max_length`` (config.max_length).
 
-        Returns ``{"k": [N, B, H, T, dk], "v": [N, B, H, T, dv]}`` zeros (``N`` decoder layers); a
-        conditioned model also runs its encoder over ``inputs [B, S]`` and adds
-        ``"memory_k"`` / ``"memory_v"`` ``[N, B, H, S, d]`` and ``"memory_bias"`` ``[B, 1, 1, S]``.
+        Returns ``{"k": [N tensors [B, H, T, dk]], "v": [N tensors [B, H, T, dv]]}`` of zeros, one per
+        decoder layer (separate tensors, so a step rewrites one row of each in place under XLA). A
+        conditioned model also runs its encoder over ``inputs [B, S]`` and adds ``"memory_k"`` /
+        ``"memory_v"`` (N tensors ``[B, H, S, d]``) and ``"memory_bias"`` ``[B, 1, 1, S]``.
         """
         cfg = self.config
         length = max_length or cfg.max_length
         heads = cfg.num_heads
         dtype = self.compute_dtype
         cache = {
-            "k": tf.zeros([cfg.num_layers, batch_size, heads, length, cfg.key_channels // heads], dtype),
-            "v": tf.zeros([cfg.num_layers, batch_size, heads, length, cfg.value_channels // heads], dtype),
+            "k": [tf.zeros([batch_size, heads, length, cfg.key_channels // heads], dtype) for _ in range(cfg.num_layers)],
+            "v": [tf.zeros([batch_size, heads, length, cfg.value_channels // heads], dtype)
+                  for _ in range(cfg.num_layers)],
         }
         if cfg.conditioned:
             if inputs is None:
@@ -508,7 +511,7 @@ class MusicTransformer(keras.Model):
                 k, v = layer.encdec_attention.multihead_attention.project_memory(memory)
                 ks.append(k)
                 vs.append(v)
-            cache.update(memory_k=tf.stack(ks), memory_v=tf.stack(vs), memory_bias=memory_bias)
+            cache.update(memory_k=ks, memory_v=vs, memory_bias=memory_bias)
         return cache
 
     def decode_step(self, tokens: tf.Tensor, cache: Cache, position, training: bool = False) -> Tuple[tf.Tensor, Cache]:
@@ -540,8 +543,8 @@ class MusicTransformer(keras.Model):
         x = self.body.decoder.layer_prepostprocess(x)
         logits = self.target_modality.logits(x)[:, 0]
         new_cache = dict(cache)
-        new_cache["k"] = tf.stack(new_k)
-        new_cache["v"] = tf.stack(new_v)
+        new_cache["k"] = new_k
+        new_cache["v"] = new_v
         return logits, new_cache
 
     # ------------------------------------------------------------------ config

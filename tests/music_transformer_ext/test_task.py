@@ -2,6 +2,7 @@
 fine-tuning from a ported t2t checkpoint, replica invariance, the loss and the schedule."""
 import dataclasses
 import math
+import shutil
 
 import keras
 import numpy as np
@@ -47,9 +48,13 @@ def test_tiny_trains_with_xla_loss_falls_and_resume_continues_exactly(tmp_path):
     assert first.logs["lm/loss"] == pytest.approx(math.log(310), abs=0.6)  # starts near uniform
     assert 0.0 < first.logs["lm/learning_rate"] < final.logs["lm/learning_rate"] == pytest.approx(3e-3)
 
+    # a new run in a folder holding only the step-4 checkpoint resumes from it
     interrupted = tmp_path / "interrupted"
-    part = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(interrupted), strategy=_one())
-    assert part.train(stop_after=4).final_step == 4
+    interrupted.mkdir()
+    for path in (tmp_path / "straight").glob("ckpt-4*"):
+        shutil.copy(path, interrupted / path.name)
+    shutil.copy(tmp_path / "straight" / "config.json", interrupted / "config.json")
+    (interrupted / "checkpoint").write_text('model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckpt-4"\n')
     resumed_runner = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(interrupted), strategy=_one())
     resumed = resumed_runner.train()
     assert (resumed.start_step, resumed.final_step) == (4, 8)
