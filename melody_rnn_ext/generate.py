@@ -194,8 +194,15 @@ class MelodyGenerator:
         path = checkpoint or tf.train.latest_checkpoint(run_dir)
         if not path:
             raise GenerationError(f"{run_dir}: holds no checkpoint yet")
+        from melody_rnn_ext.train_cli import MODEL_VARIABLES_ITEM, tracked_model_variables
+
         model = build_model(cfg.model, dropout_keep_prob=1.0)
-        tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+        names = {name for name, _ in tf.train.list_variables(path)}
+        if not any(n.startswith(MODEL_VARIABLES_ITEM + "/") for n in names):
+            raise GenerationError(f"{path}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (LSTM weights); "
+                                  "train with melody_rnn_train (melody_rnn_ext.train_cli.make_task)")
+        items = {"model": model, MODEL_VARIABLES_ITEM: tracked_model_variables(model)}
+        tf.train.Checkpoint(**items).restore(path).expect_partial().assert_existing_objects_matched()
         return cls(model, cfg.model)
 
     # ------------------------------------------------------------------ generation

@@ -33,6 +33,41 @@ import sys
 from typing import List, Optional, Sequence
 
 EVAL_METRICS_FILENAME = "eval_metrics.json"
+#: Checkpoint item holding every model variable under its TF1 name (see :func:`tracked_model_variables`).
+MODEL_VARIABLES_ITEM = "model_variables"
+
+
+def tracked_model_variables(model):
+    """A ``tf.Module`` whose attributes are every variable of ``model``, keyed by TF1 name ('/' -> '__').
+
+    Workaround: ``TF1MultiRNNCell`` keeps its cells in a plain list, which ``tf.train.Checkpoint``
+    does not traverse, so a checkpoint of the model alone holds only ``fully_connected``. Saving
+    this object beside the model puts the LSTM and attention variables into the checkpoint too.
+    """
+    import tensorflow as tf
+
+    module = tf.Module(name="melody_rnn_variables")
+    for name, variable in model.tf1_variables().items():
+        setattr(module, name.replace("/", "__"), variable)
+    return module
+
+
+def make_task(cfg, dataset_fn=None):
+    """A :class:`melody_rnn_ext.task.MelodyRnnTask` whose checkpoints hold every model variable
+    (the task's items plus :data:`MODEL_VARIABLES_ITEM`); what ``melody_rnn_train`` trains."""
+    from melody_rnn_ext import task as task_lib
+
+    class _Task(task_lib.MelodyRnnTask):
+        _tracked = None
+
+        def checkpoint_items(self):
+            items = dict(super().checkpoint_items())
+            if self._tracked is None:
+                self._tracked = tracked_model_variables(self.model)
+            items[MODEL_VARIABLES_ITEM] = self._tracked
+            return items
+
+    return _Task(cfg, dataset_fn)
 
 
 def parse_hparams(text: str) -> List[str]:
@@ -180,14 +215,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     for flag, pattern in (("--sequence_example_file", cfg.data.train_data_path),
                           ("--eval_file", cfg.data.eval_data_path)):
-        if pattern and not tfrecord_io.list_files(pattern):
+        try:
+            found = tfrecord_io.list_files(pattern) if pattern else True
+        except FileNotFoundError:
+            found = False
+        if not found:
             parser.exit(2, f"melody_rnn_train: {flag} {pattern!r} matches no file\n")
     source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
     print(f"melody_rnn_train: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
           f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
           f"XLA {'on' if cfg.runtime.jit_compile else 'off'})", flush=True)
     try:
-        task = task_lib.MelodyRnnTask(cfg)
+        task = make_task(cfg)
         runner = training.Runner(task, cfg, args.run_dir, strategy=strategy)
     except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
         print(f"melody_rnn_train: {e}", file=sys.stderr)

@@ -1,0 +1,132 @@
+"""melody_rnn_train and melody_rnn_generate end to end: train from scratch, export a .mag, fine-tune it with
+a frozen layer, resume, evaluate, and generate MIDI from the bundle and from the run folder."""
+import glob
+import json
+import os
+
+import note_seq
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from melody_rnn_ext import bundle as bundle_lib
+from melody_rnn_ext import generate_cli, train_cli
+from tests.melody_rnn_ext.test_task import write_melodies
+
+FAST = ["--set", "runtime.jit_compile=false"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    return {"tmp": tmp, "train": write_melodies(str(tmp / "training_melodies.tfrecord"), count=40),
+            "eval": write_melodies(str(tmp / "eval_melodies.tfrecord"), count=12, seed=7)}
+
+
+@pytest.fixture(scope="module")
+def scratch_run(files):
+    run_dir = files["tmp"] / "scratch"
+    bundle = files["tmp"] / "scratch.mag"
+    rc = train_cli.main(["--preset", "tiny", "--run_dir", str(run_dir), "--sequence_example_file", files["train"],
+                         "--eval_file", files["eval"], "--num_training_steps", "30", "--export_bundle", str(bundle),
+                         "--hparams", "rnn_layer_sizes=[16,12],learning_rate=0.02"] + FAST)
+    assert rc == 0
+    return run_dir, bundle
+
+
+def test_parse_hparams_magenta_syntax():
+    assert train_cli.parse_hparams("batch_size=64,rnn_layer_sizes=[64, 64], dropout_keep_prob=0.8") == [
+        "model.hparams.batch_size=64", "model.hparams.rnn_layer_sizes=[64, 64]",
+        "model.hparams.dropout_keep_prob=0.8"]
+    assert train_cli.parse_hparams("") == []
+    with pytest.raises(ValueError):
+        train_cli.parse_hparams("batch_size")
+
+
+def test_train_from_scratch_writes_run_eval_and_bundle(scratch_run):
+    run_dir, bundle = scratch_run
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["model"]["hparams"]["rnn_layer_sizes"] == [16, 12] and cfg["trainer"]["train_steps"] == 30
+    assert tf.train.latest_checkpoint(str(run_dir)).endswith("ckpt-30")
+    metrics = json.loads((run_dir / train_cli.EVAL_METRICS_FILENAME).read_text())
+    assert metrics["global_step"] == 30 and metrics["steps"] > 0
+    np.testing.assert_allclose(metrics["perplexity"], np.exp(metrics["loss"]), rtol=1e-6)
+    # The bundle holds exactly the trained weights.
+    model, config, parsed = bundle_lib.load_bundle(str(bundle))
+    assert parsed.generator_id == "basic_rnn" and config.hparams.rnn_layer_sizes == (16, 12)
+    from_run = generate_cli.load_generator(run_dir=str(run_dir)).model.tf1_variables()
+    for name, var in model.tf1_variables().items():
+        np.testing.assert_array_equal(var.numpy(), from_run[name].numpy(), err_msg=name)
+    assert int(parsed.variables["global_step"]) == 30
+
+
+def test_fine_tune_bundle_with_frozen_layer_then_resume(files, scratch_run):
+    _, bundle = scratch_run
+    source, _, _ = bundle_lib.load_bundle(str(bundle))
+    run_dir = files["tmp"] / "finetune"
+    argv = ["--bundle", str(bundle), "--preset", "tiny", "--freeze", "cell_0", "--run_dir", str(run_dir),
+            "--sequence_example_file", files["train"], "--num_training_steps", "6"] + FAST
+    assert train_cli.main(argv) == 0
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["warm_start"]["bundle_path"] == str(bundle) and cfg["warm_start"]["frozen_layers"] == ["cell_0"]
+    assert cfg["model"]["hparams"]["rnn_layer_sizes"] == [16, 12]  # from the bundle, not the preset's (16, 16)
+    gen = generate_cli.load_generator(run_dir=str(run_dir))
+    tuned = gen.model.tf1_variables()
+    for name, var in source.tf1_variables().items():
+        if "/cell_0/" in name:
+            np.testing.assert_array_equal(tuned[name].numpy(), var.numpy(), err_msg=name)
+        else:
+            assert np.abs(tuned[name].numpy() - var.numpy()).max() > 0, name
+    # Resuming continues from the run's own checkpoint, to a longer total.
+    assert train_cli.main(argv[:-4] + ["--num_training_steps", "8"] + FAST) == 0
+    assert tf.train.latest_checkpoint(str(run_dir)).endswith("ckpt-8")
+
+
+def test_bundle_and_config_must_agree(files, scratch_run, capsys):
+    _, bundle = scratch_run
+    with pytest.raises(SystemExit) as e:
+        train_cli.main(["--bundle", str(bundle), "--config", "attention_rnn", "--run_dir", str(files["tmp"] / "x"),
+                        "--sequence_example_file", files["train"]])
+    assert e.value.code == 2 and "basic_rnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        train_cli.main(["--preset", "tiny", "--run_dir", str(files["tmp"] / "y"),
+                        "--sequence_example_file", str(files["tmp"] / "nothing*.tfrecord")])
+    assert e.value.code == 2 and "matches no file" in capsys.readouterr().err
+
+
+def test_generate_from_bundle_and_run_dir(files, scratch_run, capsys):
+    run_dir, bundle = scratch_run
+    out = files["tmp"] / "midi"
+    primer = [60, -2, 60, -2, 67, -2, 67, -2]
+    rc = generate_cli.main(["--bundle_file", str(bundle), "--output_dir", str(out), "--num_outputs", "3",
+                            "--num_steps", "32", "--primer_melody", str(primer), "--seed", "0", "--qpm", "100"])
+    assert rc == 0
+    paths = sorted(glob.glob(str(out / "*.mid")))
+    assert len(paths) == 3 and paths[0].endswith("_1.mid")
+    for path in paths:
+        sequence = note_seq.midi_file_to_note_sequence(path)
+        assert sequence.tempos[0].qpm == pytest.approx(100, rel=1e-3)
+        pitches = [n.pitch for n in sorted(sequence.notes, key=lambda n: n.start_time)]
+        assert pitches[:4] == [60, 60, 67, 67]
+        assert sequence.total_time <= 32 * 60 / 100 / 4 + 1e-6
+    assert "log-likelihood" in capsys.readouterr().out
+    # Same model from the run folder with beam search; the primer MIDI's melody primes it.
+    out2 = files["tmp"] / "midi2"
+    rc = generate_cli.main(["--run_dir", str(run_dir), "--config", "basic_rnn", "--output_dir", str(out2),
+                            "--num_outputs", "1", "--num_steps", "40", "--primer_midi", paths[0],
+                            "--beam_size", "2", "--branch_factor", "2", "--steps_per_iteration", "2", "--seed", "1"])
+    assert rc == 0
+    (path2,) = glob.glob(str(out2 / "*.mid"))
+    first = note_seq.midi_file_to_note_sequence(paths[0])
+    second = note_seq.midi_file_to_note_sequence(path2)
+    assert second.total_time > first.total_time * 0.9  # 40 steps from a 32-step primer
+    assert [n.pitch for n in second.notes][:6] == [n.pitch for n in first.notes][:6]
+    # Errors: wrong config id, primer too long, unreadable bundle.
+    assert generate_cli.main(["--bundle_file", str(bundle), "--config", "lookback_rnn",
+                              "--output_dir", str(out2)]) == 1
+    assert generate_cli.main(["--bundle_file", str(bundle), "--output_dir", str(out2), "--num_steps", "4",
+                              "--primer_melody", str(primer)]) == 1
+    bad = files["tmp"] / "bad.mag"
+    bad.write_bytes(b"\x00garbage")
+    assert generate_cli.main(["--bundle_file", str(bad), "--output_dir", str(out2)]) == 1
+    assert "bad.mag" in capsys.readouterr().err
