@@ -1,0 +1,100 @@
+"""``tfmusic_study`` end to end on tiny models: a Melody RNN bundle, a tensor2tensor-named Music
+Transformer checkpoint and a GANSynth run, all made here; the primer is a Bach chorale opening."""
+import json
+import os
+import pathlib
+
+import numpy as np
+import pretty_midi
+import pytest
+import tensorflow as tf
+
+from case_study import study
+
+
+def test_without_any_model_the_study_says_what_to_pass(tmp_path, capsys):
+    rc = study.main(["--out_dir", str(tmp_path / "out"), "--demo_dir", str(tmp_path / "no_demo")])
+    assert rc == 2
+    assert "no model to generate with" in capsys.readouterr().err
+
+
+def test_missing_primer_is_named(tmp_path, capsys):
+    rc = study.main([str(tmp_path / "nope.mid"), "--out_dir", str(tmp_path / "out"),
+                     "--melody_rnn_bundle", "x.mag"])
+    assert rc == 2 and "nope.mid: primer MIDI file not found" in capsys.readouterr().err
+
+
+def test_top_line_is_the_skyline(tmp_path):
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100)
+    inst = pretty_midi.Instrument(0)
+    # soprano holds 72 over 0..2 while the alto moves 60 -> 62 at 1.0; then 71 at 2.0 over a 55
+    inst.notes = [pretty_midi.Note(80, 72, 0.0, 2.0), pretty_midi.Note(80, 60, 0.0, 1.0),
+                  pretty_midi.Note(80, 62, 1.0, 2.0), pretty_midi.Note(80, 71, 2.0, 3.0),
+                  pretty_midi.Note(80, 55, 2.0, 3.0)]
+    midi.instruments.append(inst)
+    midi.write(str(tmp_path / "in.mid"))
+    line = pretty_midi.PrettyMIDI(str(study.top_line(tmp_path / "in.mid", tmp_path / "top.mid")))
+    assert [n.pitch for n in line.instruments[0].notes] == [72, 71]
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    from gansynth_tf import config as gcfg
+    from gansynth_tf import gan
+    from melody_rnn_ext import bundle, config as mcfg, model as mmodel
+    from music_transformer_ext import checkpoints, config as tcfg
+    from tfmusic import training
+
+    root = tmp_path_factory.mktemp("models")
+    melody_config = mcfg.MODEL_PRESETS.get("tiny")
+    mag = str(root / "tiny.mag")
+    bundle.write_bundle(mmodel.build_model(melody_config), melody_config, mag, description="study test")
+    t2t = checkpoints.write_t2t_fixture(tcfg.get("tiny"), str(root / "t2t"), seed=0)
+    cfg = gcfg.get_preset("cpu_small", ["trainer.train_steps=1", "trainer.global_batch_size=4",
+                                        "trainer.progress=false", "runtime.jit_compile=false"])
+    run = str(root / "gansynth")
+    fn = gan.synthetic_dataset_fn(8, cfg.data.spectral.spec_shape, cfg.data.num_pitches, seed=0)
+    training.Runner(gan.GANSynthTask(cfg, fn), cfg, run, strategy=tf.distribute.OneDeviceStrategy("/cpu:0")).train()
+    return {"melody_rnn_bundle": mag, "transformer_checkpoint": t2t, "transformer_preset": "tiny",
+            "gansynth_run": run}
+
+
+@pytest.mark.slow
+def test_study_end_to_end_on_tiny_models(tmp_path, tiny_models):
+    out = tmp_path / "study"
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / study.MANIFEST).write_text(json.dumps(tiny_models))  # models found through the demo's manifest
+    rc = study.main(["--out_dir", str(out), "--demo_dir", str(demo), "--primer_seconds", "6",
+                     "--melody_steps", "48", "--transformer_events", "48",
+                     "--transformer_primer_events", "64"])
+    assert rc == 0
+    primer = out / "primer_bwv66.6.mid"
+    top = pretty_midi.PrettyMIDI(str(out / "generated" / "primer_top_line.mid")).instruments[0].notes
+    melody_files = sorted((out / "generated" / "melody_rnn").glob("*.mid"))
+    transformer_files = sorted((out / "generated" / "transformer").glob("*.mid"))
+    assert len(melody_files) == 1 and len(transformer_files) == 1
+    continued = pretty_midi.PrettyMIDI(str(melody_files[0]))
+    notes = sorted((n for i in continued.instruments for n in i.notes), key=lambda n: n.start)
+    # the RNN's output starts with the primer's top line (transposed into its range by octaves at most)
+    assert [(n.pitch - top[0].pitch) % 12 for n in notes[:3]] == [(n.pitch - top[0].pitch) % 12 for n in top[:3]]
+    assert continued.get_end_time() > pretty_midi.PrettyMIDI(str(primer)).get_end_time() * 0.5
+    wavs = sorted((out / "audio").glob("*.wav"))
+    names = {w.name for w in wavs}
+    for f in melody_files + transformer_files:
+        for kind in ("fluidsynth", "gansynth_fixed", "gansynth_interpolate"):
+            assert any(n.endswith(f"{f.stem}_{kind}.wav") for n in names), (f.stem, kind, names)
+    import soundfile as sf
+
+    for w in wavs:
+        audio, rate = sf.read(str(w))
+        assert rate == 16000 and audio.size > 16000 and np.all(np.isfinite(audio)) and np.max(np.abs(audio)) > 1e-4, w
+    report = out / "evaluation" / "report.html"
+    table = json.loads((out / "evaluation" / "comparison.json").read_text())
+    assert report.is_file()
+    pieces = [row["piece"] for row in table["rows"]]
+    assert sorted(pieces[1:]) == sorted(f.name for f in melody_files + transformer_files + wavs), pieces
+    for column in ("tempo_bpm", "tempo_ratio", "meter", "key", "key_score", "rms_ratio", "pc_js", "ioi_js"):
+        assert column in table["columns"], column
+    for row in table["rows"][1:]:
+        assert row["tempo_ratio"] > 0 and row["rms_ratio"] > 0, row
