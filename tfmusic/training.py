@@ -254,10 +254,16 @@ class Runner:
         weights = [v for v in self.checkpoint_variables() if v.dtype.is_floating]
         if not _all_finite([v.numpy() for v in weights]):
             raise NonFiniteError(f"refusing to checkpoint non-finite weights at step {int(self.step.numpy())}")
-        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        step = int(self.step.numpy())
         if self.is_chief:
-            config_lib.save_json(self.config, path + ".config.json")
+            # The config goes first: a checkpoint the manager lists always has its config beside it,
+            # even when the process dies right after the manager's state file is updated.
+            config_lib.save_json(self.config, os.path.join(self.model_dir, f"ckpt-{step}.config.json"))
             config_lib.save_json(self.config, os.path.join(self.model_dir, config_lib.CONFIG_FILENAME))
+        path = self.manager.save(checkpoint_number=step)
+        if self.is_chief:
+            if not os.path.exists(path + ".config.json"):  # a prefix other than "ckpt"
+                config_lib.save_json(self.config, path + ".config.json")
             kept = set(self.manager.checkpoints)
             for stale in glob.glob(os.path.join(self.model_dir, "ckpt-*.config.json")):
                 if stale[: -len(".config.json")] not in kept:
