@@ -11,7 +11,14 @@ Stages (each prints where its outputs are):
      couple of minutes, and generate notes from it (`gansynth_generate notes`);
   6. turn a Bach chorale's soprano line (music21 corpus) into audio with GANSynth, with a fixed
      and with an interpolated timbre, and with FluidSynth for reference;
-  7. write the evaluation report (music_eval) comparing the renderings with the chorale.
+  7. write the evaluation report (music_eval) comparing the renderings with the chorale;
+  8. Melody RNN: music21 chorales -> `convert_dir_to_note_sequences` -> `melody_rnn_create_dataset` ->
+     `melody_rnn_train` (exported as a .mag bundle, then fine-tuned from it with `--bundle`) ->
+     `melody_rnn_generate` (beam search) -> FluidSynth;
+  9. Music Transformer: a tensor2tensor-named checkpoint ported, fine-tuned briefly on chorales
+     (`music_transformer_create_dataset`, `music_transformer_train`), continuing a primer;
+ 10. `tfmusic_study` on these models (listed in OUT/models.json): a chorale opening continued by both
+     models, rendered by FluidSynth and GANSynth (fixed and interpolated timbre), one report.
 
 It lives outside the packages because it joins packages that must not import each other.
 """
@@ -198,6 +205,57 @@ def evaluation(midi_path: pathlib.Path, renderings: list[pathlib.Path], out: pat
     return html
 
 
+def melody_rnn(out: pathlib.Path) -> dict:
+    """Stage 8: chorales -> NoteSequences -> melodies -> Melody RNN trained, exported as .mag, fine-tuned, generating."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import melody_rnn_stage
+
+    t0 = _stage("8. Melody RNN: convert_dir_to_note_sequences -> melody_rnn_create_dataset -> melody_rnn_train "
+                "(and --bundle fine-tune) -> melody_rnn_generate -> FluidSynth")
+    outputs = melody_rnn_stage.run(out / "melody_rnn", log=lambda text: print(f"  {text}", flush=True))
+    _done(t0, f"bundles {outputs['bundle']} and {outputs['finetuned_bundle']}; melody {outputs['midi']}")
+    return outputs
+
+
+def music_transformer(out: pathlib.Path) -> dict:
+    """Stage 9: a t2t-named checkpoint ported, fine-tuned on chorales, continuing a primer."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import music_transformer_stage
+
+    t0 = _stage("9. Music Transformer: t2t checkpoint ported -> music_transformer_create_dataset -> "
+                "music_transformer_train -> music_transformer_generate -> FluidSynth")
+    outputs = music_transformer_stage.run(out / "music_transformer", log=lambda text: print(f"  {text}", flush=True))
+    _done(t0, f"run {outputs['run_dir']}; continuation {outputs['continuation_midi']}")
+    return outputs
+
+
+def write_manifest(out: pathlib.Path, gansynth_run: pathlib.Path, melody: dict, transformer: dict) -> pathlib.Path:
+    """``OUT/models.json``: the demo's models, where ``tfmusic_study`` finds them by default."""
+    from case_study import study
+    from tfmusic import files
+
+    manifest = {"melody_rnn_bundle": str(melody["finetuned_bundle"]),
+                "transformer_model_dir": str(transformer["run_dir"]), "gansynth_run": str(gansynth_run)}
+    path = out / study.MANIFEST
+    files.atomic_write_json(path, manifest)
+    return path
+
+
+def case_study(out: pathlib.Path) -> str:
+    """Stage 10: ``tfmusic_study`` on the demo's models and a Bach chorale opening."""
+    from case_study import study
+
+    t0 = _stage("10. tfmusic_study: the chorale opening continued by Melody RNN and Music Transformer, rendered by "
+                "FluidSynth and GANSynth, compared in one report")
+    rc = study.main(["--out_dir", str(out / "study"), "--demo_dir", str(out), "--primer_seconds", "8",
+                     "--melody_steps", "96", "--transformer_events", "256", "--transformer_primer_events", "192"])
+    if rc:
+        raise SystemExit(f"tfmusic_study failed with exit code {rc}")
+    report = out / "study" / "evaluation" / "report.html"
+    _done(t0, f"report: {report}")
+    return str(report)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
@@ -213,6 +271,10 @@ def main(argv=None) -> int:
     run = gansynth(nsynth_dir, out, args.gansynth_steps)
     midi_path, renderings = midi_to_audio(run, out)
     report = evaluation(midi_path, renderings, out)
+    melody = melody_rnn(out)
+    transformer = music_transformer(out)
+    write_manifest(out, run, melody, transformer)
+    study_report = case_study(out)
     print(f"\nDemo finished in {time.perf_counter() - t0:.0f} s. Outputs:")
     print(f"  NSynth-format notes : {nsynth_dir}")
     print(f"  TFRecords           : {tfr_dir}")
@@ -222,6 +284,9 @@ def main(argv=None) -> int:
     print(f"  GANSynth notes      : {out / 'gansynth_notes'}")
     print(f"  MIDI renderings     : {out / 'midi_renderings'}")
     print(f"  evaluation report   : {report}")
+    print(f"  Melody RNN          : {out / 'melody_rnn'}  (bundles, run folders, generated melody)")
+    print(f"  Music Transformer   : {out / 'music_transformer'}  (t2t checkpoint, run, continuation)")
+    print(f"  case study          : {study_report}")
     return 0
 
 
