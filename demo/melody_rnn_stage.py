@@ -28,8 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 NUM_CHORALES = 40
-BASE_STEPS = 120
-FINETUNE_STEPS = 60
+BASE_STEPS = 60
+FINETUNE_STEPS = 40
 #: a small basic_rnn: two 64-unit layers, batch 32, no XLA (compiling costs more than it saves here).
 SMALL = ["--preset", "basic_rnn", "--hparams", "rnn_layer_sizes=[64,64],batch_size=32",
          "--set", "trainer.global_batch_size=32", "--set", "runtime.jit_compile=false",

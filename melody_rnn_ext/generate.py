@@ -113,7 +113,19 @@ def melody_from_sequence(sequence, source: str = "primer"):
 
     if not sequence.notes:
         raise GenerationError(f"{source}: holds no notes")
-    quantized = sequences_lib.quantize_note_sequence(sequence, STEPS_PER_QUARTER)
+    # Only the first time signature and tempo count for a primer (quantizing refuses changes).
+    sequence = copy.deepcopy(sequence)
+    for field in (sequence.time_signatures, sequence.tempos):
+        keep = sorted(field, key=lambda x: x.time)[:1]
+        keep = [copy.deepcopy(k) for k in keep]
+        del field[:]
+        for k in keep:
+            k.time = 0.0
+            field.add().CopyFrom(k)
+    try:
+        quantized = sequences_lib.quantize_note_sequence(sequence, STEPS_PER_QUARTER)
+    except Exception as e:  # noqa: BLE001 - note-seq's quantization errors are the primer's fault
+        raise GenerationError(f"{source}: cannot quantize ({e})") from e
     best = None
     for instrument in sorted({n.instrument for n in quantized.notes if not n.is_drum}):
         melody = note_seq.Melody()
