@@ -170,7 +170,10 @@ def generation_figures(events: int) -> dict:
 
 
 def markdown(result: dict) -> str:
+    load = result.get("load_average_1min", {})
     lines = ["## Music Transformer", "",
+             f"Machine: {result['machine']}; 1-minute load average {load.get('start')} at the start, "
+             f"{load.get('end')} at the end (other work shares these cores: absolute times are inflated).", "",
              f"Relative self-attention, forward + backward of one layer (batch 1, hidden {HIDDEN}, {HEADS} heads, "
              "max_relative_position = L, graph mode without XLA). Peak memory: "
              f"{result['memory_measure']}; analytic: the relative-position tensors of the forward pass.", "",
@@ -212,6 +215,7 @@ def main(argv=None) -> int:
         print(json.dumps(attention_child(method, int(length), int(repeats))))
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    load_before = os.getloadavg()[0]
     print("relative attention:", flush=True)
     rows = attention_rows([int(x) for x in args.lengths.split(",")], args.naive_cap_gib, args.repeats)
     print("generation:", flush=True)
@@ -219,6 +223,7 @@ def main(argv=None) -> int:
     print(f"  {gen}", flush=True)
     measured = next((r["memory_measure"] for r in rows if "memory_measure" in r), "n/a")
     result = {"machine": f"{platform.platform()}, {os.cpu_count()} CPU cores", "memory_measure": measured,
+              "load_average_1min": {"start": round(load_before, 1), "end": round(os.getloadavg()[0], 1)},
               "attention": rows, "generation": gen}
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
