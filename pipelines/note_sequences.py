@@ -37,7 +37,7 @@ import sys
 from typing import Iterator, Optional, Sequence
 
 from pipelines.errors import InputError
-from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json
+from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
 
 # Extension (lower case) -> source type used in ids and counters.
 MUSIC_EXTENSIONS = {
@@ -391,6 +391,7 @@ def convert_directory(
                 writer.write(key, record)
             counters.merge(result.counters)
             bar.set_postfix(written=counters.get(WRITTEN), skipped=counters.get(SKIPPED), refresh=False)
+    clean_stale_temp_files(counters_path(output_file))  # left by a run killed while writing its counters
     atomic_write_json(counters_path(output_file), counters_document(counters, writer.paths))
     return counters
 

@@ -102,18 +102,37 @@ def load_examples_json(path: Union[str, os.PathLike]) -> dict:
     """Reads an NSynth ``examples.json``: ``{note_str: metadata dict}``.
 
     Raises:
-      InputError: the file is missing, not JSON, or not a JSON object.
+      InputError: the file is missing, unreadable, not JSON (or nested too deep), or not a JSON object.
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(path, "examples.json not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(path, f"cannot read file ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
         raise InputError(path, f"not valid JSON ({e})") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, too many digits, nesting too deep
+        raise InputError(path, f"not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(data, dict):
         raise InputError(path, f"expected a JSON object keyed by note_str, got {type(data).__name__}")
     return data
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_plain_name(name: str) -> bool:
+    """Whether ``audio/<name>.wav`` stays inside ``audio/``: no separators, NUL, ``.`` or ``..``."""
+    return name not in ("", ".", "..") and not any(c in name for c in ("/", "\\", "\x00"))
 
 
 def _check_int(note_str, entry, key, low, high):
@@ -137,7 +156,8 @@ def validate_metadata(note_str: str, entry) -> dict:
 
     Raises:
       MetadataError: naming the note and the problem (missing key, wrong type, value
-        out of range, name that disagrees with its index, sample rate not 16000, ...).
+        out of range, name that disagrees with its index, sample rate not 16000, a string
+        that is not valid Unicode, a note_str that is not a plain file name, ...).
     """
     if not isinstance(entry, dict):
         raise MetadataError(note_str, f"entry must be a JSON object, got {type(entry).__name__}")
@@ -157,9 +177,13 @@ def validate_metadata(note_str: str, entry) -> dict:
     for key in STR_KEYS:
         if not isinstance(entry[key], str):
             raise MetadataError(note_str, f"{key} must be a string, got {type(entry[key]).__name__}")
+        if not _is_unicode(entry[key]):
+            raise MetadataError(note_str, f"{key} {entry[key]!r} is not valid Unicode (lone surrogate)")
         meta[key] = entry[key]
     if meta["note_str"] != note_str:
         raise MetadataError(note_str, f"note_str {meta['note_str']!r} differs from its key")
+    if not _is_plain_name(note_str):
+        raise MetadataError(note_str, f"note_str {note_str!r} is not a plain file name (it names audio/<note_str>.wav)")
     if meta["instrument_family_str"] != FAMILY_NAMES[meta["instrument_family"]]:
         raise MetadataError(note_str, f"instrument_family_str {meta['instrument_family_str']!r} does not "
                                       f"match instrument_family {meta['instrument_family']}")
@@ -223,9 +247,10 @@ def load_note(root: Union[str, os.PathLike], note_str: str, entry) -> dict:
 
 
 def load_audio_for(root: Union[str, os.PathLike], meta: dict) -> dict:
-    """Reads ``audio/<note_str>.wav`` (16 kHz, 64000 samples) for validated metadata."""
+    """Reads ``audio/<note_str>.wav`` (16 kHz, mono, 64000 samples) for validated metadata."""
     wav = pathlib.Path(root) / "audio" / f"{meta['note_str']}.wav"
-    audio, _ = read_wav(wav, expected_sample_rate=SAMPLE_RATE, expected_num_samples=NUM_SAMPLES)
+    audio, _ = read_wav(wav, expected_sample_rate=SAMPLE_RATE, expected_num_samples=NUM_SAMPLES,
+                        expected_channels=1)
     return make_element(meta, audio)
 
 

@@ -10,7 +10,8 @@ printed and written to ``OUTPUT_DIR/<name>-summary.json``.
 ``--runner local`` (default) converts in this process; ``--runner beam`` runs the same
 conversion as an Apache Beam pipeline on the DirectRunner (multi-processing), and any
 other value (``DataflowRunner``, ``FlinkRunner``, ...) is handed to Beam together with
-every option this command does not know (``--project``, ``--temp_location``, ...).
+every option this command does not know and every argument after ``--`` (``--project``,
+``--temp_location``, ...).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Optional, Sequence
 from pipelines.errors import InputError
 from pipelines.nsynth import (GANSYNTH_MAX_PITCH, GANSYNTH_MIN_PITCH, keep_note, load_audio_for,
                               load_examples_json, serialize_example, validate_metadata)
-from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json
+from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
 from tfmusic.audio import AudioFileError
 
 WRITTEN, FILTERED, SKIPPED = "written", "filtered_out", "skipped"
@@ -60,6 +61,7 @@ def write_summary(output_dir: str, name: str, counters: Counters, shards: Sequen
     data = counters.to_dict()
     data["shards"] = [os.path.basename(s) for s in shards]
     path = summary_path(output_dir, name)
+    clean_stale_temp_files(path)  # left by a run that was killed while writing its summary
     atomic_write_json(path, data)
     return path
 
@@ -136,8 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``nsynth_to_tfrecord``; returns 0 (2 for bad arguments)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = []
+    if "--" in argv:  # everything after "--" goes to Beam unchanged
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    beam_args = unknown + passthrough
     if args.gansynth_subset:
         args.acoustic_only = True
         args.min_pitch = GANSYNTH_MIN_PITCH if args.min_pitch is None else args.min_pitch
@@ -154,10 +162,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         from pipelines import beam
 
-        runner = "DirectRunner" if args.runner == "beam" else args.runner
+        if args.runner != "beam" or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
+            beam_args = ["--runner", "DirectRunner" if args.runner == "beam" else args.runner] + beam_args
         counters = beam.nsynth_to_tfrecord(args.input_dir, args.output_dir, args.name, args.num_shards,
                                            args.acoustic_only, args.min_pitch, args.max_pitch,
-                                           pipeline_args=["--runner", runner] + beam_args)
+                                           pipeline_args=beam_args)
     print(counters.summary())
     print(f"summary: {summary_path(args.output_dir, args.name)}")
     return 0

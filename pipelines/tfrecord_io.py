@@ -66,6 +66,19 @@ def clean_temp_files(prefix: str) -> list[str]:
     return removed
 
 
+def clean_stale_temp_files(path: Union[str, os.PathLike]) -> list[str]:
+    """Deletes ``<path>.tmp-*`` files that an interrupted atomic write of ``path`` left behind
+    (``tfmusic.files`` writes under such names, then renames). Returns the deleted paths."""
+    removed = []
+    for stale in sorted(glob.glob(glob.escape(os.fspath(path)) + _TEMP_MARK + "*")):
+        try:
+            os.remove(stale)
+        except FileNotFoundError:
+            continue
+        removed.append(stale)
+    return removed
+
+
 def _fsync_path(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -279,11 +292,13 @@ class Counters:
         return cls(dict(d.get("counts", {})), [Skipped(s["name"], s["reason"]) for s in d.get("skipped", [])])
 
     def summary(self) -> str:
-        """Human-readable multi-line summary: counts, then one line per skipped input."""
+        """Human-readable multi-line summary: counts, then one line per skipped input (valid UTF-8)."""
         lines = [f"{k}: {v}" for k, v in sorted(self.counts.items())]
         for s in sorted(self.skipped):
             lines.append(f"  skipped {s.name}: {s.reason}")
-        return "\n".join(lines)
+        # Names taken from bad input may hold lone surrogates (undecodable file names, JSON escapes):
+        # escape them so that the summary can always be printed.
+        return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
 
     def write_json(self, path: Union[str, os.PathLike]) -> None:
         """Writes ``to_dict()`` as JSON, atomically."""

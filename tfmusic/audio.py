@@ -53,6 +53,7 @@ def read_wav(
     path: PathLike,
     expected_sample_rate: Optional[int] = None,
     expected_num_samples: Optional[int] = None,
+    expected_channels: Optional[int] = None,
 ) -> tuple[np.ndarray, int]:
     """Reads a wav (or any libsndfile format) file as mono float32.
 
@@ -61,6 +62,8 @@ def read_wav(
       expected_sample_rate: if given, a file at another rate is an error (no silent
         resampling; call ``resample`` yourself if that is what you want).
       expected_num_samples: if given, a file with another number of frames is an error.
+      expected_channels: if given, a file with another number of channels is an error
+        (without it, multi-channel files are mixed down).
 
     Returns:
       ``(audio, sample_rate)``: audio float32 ``[num_samples]`` with values in [-1, 1)
@@ -68,8 +71,8 @@ def read_wav(
       sample_rate in Hz.
 
     Raises:
-      AudioFileError: file missing, not a readable audio file, empty, wrong rate or
-        length, or containing NaN/inf samples.
+      AudioFileError: file missing, not a readable audio file, empty, wrong rate,
+        length or channel count, or containing NaN/inf samples.
     """
     import soundfile as sf
 
@@ -90,6 +93,8 @@ def read_wav(
         raise AudioFileError(
             path, f"has {audio.shape[0]} samples, expected {expected_num_samples}"
         )
+    if expected_channels is not None and audio.shape[1] != expected_channels:
+        raise AudioFileError(path, f"has {audio.shape[1]} channels, expected {expected_channels}")
     if not np.all(np.isfinite(audio)):
         raise AudioFileError(path, "contains NaN or infinite samples")
     mono = audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1, dtype=np.float32)

@@ -54,7 +54,8 @@ def _read_path(path: str, label: str) -> Dict[str, np.ndarray]:
         reader = tf.train.load_checkpoint(path)
         shapes = reader.get_variable_to_shape_map()
         return {k: np.asarray(reader.get_tensor(k)) for k in shapes}
-    except (tf.errors.OpError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001  (TF's C++ reader surfaces corrupt files as OpError, ValueError,
+        # IndexError ("Read less bytes than requested"), RuntimeError, MemoryError...)
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointReadError(f"{label}: not a readable TensorFlow checkpoint ({message})") from e
 
@@ -117,11 +118,15 @@ class WeightPorter:
         return name in self.foreign
 
     def assign(self, variable, value: np.ndarray, what: str) -> None:
-        """Assign ``value`` to Keras ``variable``, checking shape; ``what`` names the source in errors."""
+        """Assign ``value`` to Keras ``variable``, checking shape and that it holds numbers (bool, int or
+        float); a misfit is recorded for :meth:`finish`. ``what`` names the source in errors."""
         key = self._key(variable)
         if key not in self._targets:
             raise PortingError(f"{self.source}: {key} is not a variable of the target model")
         value = np.asarray(value)
+        if value.dtype.kind not in "biuf":  # strings, objects, complex numbers... cannot become weights
+            self._errors.append(f"{what} has dtype {value.dtype}, Keras variable {key} needs numbers")
+            return
         if tuple(variable.shape) != value.shape:
             self._errors.append(f"{what} has shape {value.shape}, Keras variable {key} needs {tuple(variable.shape)}")
             return
