@@ -209,6 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # The strategy before any other TensorFlow op (MultiWorkerMirroredStrategy's rule).
     strategy = runtime_lib.make_strategy(cfg.runtime)
     from melody_rnn_ext import bundle as bundle_lib
+    from melody_rnn_ext import data as data_lib
     from melody_rnn_ext import task as task_lib
     from pipelines import tfrecord_io
     from tfmusic import training
@@ -241,7 +242,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"melody_rnn_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
         for key in sorted(logs):
             print(f"  {key} = {logs[key]:.4g}")
-    if cfg.data.eval_data_path:
+    if cfg.data.eval_data_path and data_lib.count_records(cfg.data.eval_data_path) == 0:
+        print(f"melody_rnn_train: --eval_file {cfg.data.eval_data_path} holds no examples; no evaluation",
+              file=sys.stderr)
+    elif cfg.data.eval_data_path:
         metrics = evaluate_run(task, cfg, cfg.data.eval_data_path, args.eval_batches)
         metrics["global_step"] = result_step
         print(f"melody_rnn_train: eval at step {result_step}: " +
