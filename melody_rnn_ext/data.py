@@ -23,6 +23,10 @@ Every stage counts what it received, produced and discarded (and why) under ``"<
 in a :class:`pipelines.tfrecord_io.Counters`; an input that yields no example is recorded as skipped
 with the reason.
 
+:func:`create_dataset` runs the stages in this process (or ``num_workers`` processes);
+:mod:`melody_rnn_ext.beam_pipeline` runs the same :meth:`MelodyPipeline.process_record` on Apache Beam
+(DirectRunner, Dataflow, Flink, Spark) and writes the same records and stats.
+
 :func:`make_sequence_example_dataset` reads such files (ours or Magenta's) into padded batches
 ``(inputs [B, T, input_size] float32, labels [B, T] int64, lengths [B] int32)``, as Magenta's
 ``get_padded_batch`` does.
@@ -431,6 +435,26 @@ class MelodyPipeline:
         self.counters.increment(f"output/{partition}_melodies", len(examples))
         return partition, examples
 
+    def process_record(self, record: bytes, index: int) -> Tuple[Optional[str], List[bytes]]:
+        """One serialized NoteSequence (input record number ``index``) through :meth:`process`.
+
+        A record that does not parse is skipped and counted under the name ``record <index>``;
+        it gives ``(None, [])``.
+        """
+        try:
+            sequence = parse_note_sequence(record, f"record {index}")
+        except NoteSequenceRecordError as err:
+            self.counters.skip(err.name, err.problem)
+            return None, []
+        return self.process(sequence, index)
+
+    def take_counts(self) -> Tuple[Counters, Dict[int, int]]:
+        """The counts and melody lengths gathered since the last call, and resets both to empty."""
+        counters, lengths = self.counters, dict(self.extractor.lengths_in_bars)
+        self.counters = Counters()
+        self.extractor.lengths_in_bars = collections.Counter()
+        return counters, lengths
+
 
 def _why_nothing(local: Counters) -> str:
     """A short reason, from one input's counts, why it produced no example."""
@@ -527,6 +551,14 @@ class DatasetSummary:
             "outputs": self.outputs,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "DatasetSummary":
+        """Inverse of :meth:`to_dict` (reads a stats JSON back)."""
+        return cls(config=MelodyPipelineConfig(**d["config"]), counters=Counters.from_dict(d),
+                   lengths_in_bars={int(k): int(v) for k, v in d["melody_lengths_in_bars"].items()},
+                   outputs={k: dict(v) for k, v in d["outputs"].items()},
+                   input_size=int(d["input_size"]), num_classes=int(d["num_classes"]))
+
     def summary(self) -> str:
         """Human-readable multi-line summary (counts per stage, then outputs)."""
         lines = [f"Melody RNN dataset ({self.config.config_id}: {self.input_size} inputs, {self.num_classes} classes)"]
@@ -540,16 +572,9 @@ def _process_chunk(args):
     """Worker: (config, [(index, record)]) -> (counters dict, lengths, [(partition, [examples])])."""
     config, chunk = args
     pipeline = MelodyPipeline(config)
-    results = []
-    for index, record in chunk:
-        try:
-            sequence = parse_note_sequence(record, f"record {index}")
-        except NoteSequenceRecordError as err:
-            pipeline.counters.skip(err.name, err.problem)
-            results.append((None, []))
-            continue
-        results.append(pipeline.process(sequence, index))
-    return pipeline.counters.to_dict(), dict(pipeline.lengths_in_bars), results
+    results = [pipeline.process_record(record, index) for index, record in chunk]
+    counters, lengths = pipeline.take_counts()
+    return counters.to_dict(), lengths, results
 
 
 def _chunks(records: Iterable[bytes], size: int) -> Iterator[list]:
@@ -600,7 +625,7 @@ def create_dataset(
     records = tfrecord_io.iter_records(files)
     counters = Counters()
     lengths: collections.Counter = collections.Counter()
-    writers = {p: AtomicTFRecordWriter(os.path.join(output_dir, OUTPUT_FILENAMES[p])) for p in PARTITIONS}
+    writers = {p: AtomicTFRecordWriter(output_path(output_dir, p)) for p in PARTITIONS}
     bar = tqdm(total=total, unit="seq", desc=f"melody_rnn_create_dataset {config.config_id}", disable=not progress)
     pool = None
     try:
@@ -631,11 +656,22 @@ def create_dataset(
     outputs = {}
     for partition, writer in writers.items():
         outputs[partition] = {"path": writer.commit(), "examples": writer.count}
-    summary = DatasetSummary(
-        config=config, counters=counters, lengths_in_bars=dict(lengths), outputs=outputs,
-        input_size=encodings.input_size(config.config_id), num_classes=encodings.num_classes(config.config_id))
+    summary = make_summary(config, counters, lengths, outputs)
     atomic_write_json(os.path.join(output_dir, STATS_FILENAME), summary.to_dict())
     return summary
+
+
+def output_path(output_dir: str, partition: str) -> str:
+    """Where ``partition``'s SequenceExamples go: ``OUTPUT_DIR/{training,eval}_melodies.tfrecord``."""
+    return os.path.join(output_dir, OUTPUT_FILENAMES[partition])
+
+
+def make_summary(config: MelodyPipelineConfig, counters: Counters, lengths_in_bars: Dict[int, int],
+                 outputs: Dict[str, dict]) -> DatasetSummary:
+    """The :class:`DatasetSummary` of a finished run (both runners build their stats JSON with this)."""
+    return DatasetSummary(
+        config=config, counters=counters, lengths_in_bars=dict(lengths_in_bars), outputs=outputs,
+        input_size=encodings.input_size(config.config_id), num_classes=encodings.num_classes(config.config_id))
 
 
 # --------------------------------------------------------------------------- tf.data reader
