@@ -119,6 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point; returns 0 on success (argparse exits with 2 on bad arguments)."""
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
+    beam_args = [a for a in beam_args if a != "--"]  # the separator itself is not a Beam option
     if args.num_shards < 1:
         parser.error("--num_shards must be >= 1")
     try:
@@ -136,8 +137,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from music_transformer_ext import beam_pipeline
 
         runner = "DirectRunner" if args.runner == "beam" else args.runner
+        # A Beam --runner among the pass-through options (after --) wins over ours.
+        runner_given = any(a == "--runner" or a.startswith("--runner=") for a in beam_args)
+        pipeline_args = list(beam_args) if runner_given else ["--runner", runner] + list(beam_args)
         counters = beam_pipeline.create_dataset(inputs, args.output_dir, config, args.num_shards,
-                                                pipeline_args=["--runner", runner] + list(beam_args))
+                                                pipeline_args=pipeline_args)
     print(counters.summary())
     print("config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"summary: {os.path.join(args.output_dir, data.SUMMARY_NAME)}")
