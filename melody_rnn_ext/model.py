@@ -148,6 +148,10 @@ class TF1MultiRNNCell(keras.layers.Layer):
         self.cells = list(cells)
         if not self.cells:
             raise ValueError("TF1MultiRNNCell needs at least one cell")
+        # Keras 3 keeps a list of layers out of TensorFlow's object graph, so a tf.train.Checkpoint
+        # would silently skip the cells; an attribute per cell puts them in it.
+        for i, cell in enumerate(self.cells):
+            setattr(self, f"cell_{i}", cell)
 
     @property
     def state_size(self) -> Tuple[int, ...]:

@@ -233,6 +233,10 @@ class TransformerStack(keras.layers.Layer):
         self.relative_method = relative_method
         self.stack_layers = [TransformerLayer(config, self_attention_type, encdec, relative_method, name=f"layer_{i}")
                              for i in range(num_layers)]
+        # Keras 3 keeps a list of layers out of TensorFlow's object graph, so a tf.train.Checkpoint
+        # of the model would silently skip them; an attribute per layer puts them in it.
+        for i, layer in enumerate(self.stack_layers):
+            setattr(self, f"layer_{i}", layer)
         self.layer_prepostprocess = LayerPrepostprocess(config.norm_epsilon)
 
     def build(self, input_shape):
