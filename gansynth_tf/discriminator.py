@@ -126,6 +126,11 @@ class Discriminator(keras.Model):
                                self.scale_base, self.minibatch_stddev_group_size, name=block_name(b))
             for b in range(1, self.num_resolutions + 1)
         ]
+        # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
+        # tf.train.Checkpoint of this model alone would silently skip (and never restore) the
+        # blocks; an attribute per block puts them in it (Keras tracks each layer once).
+        for block in self.blocks:
+            setattr(self, block.name, block)
         # Scores and class logits stay float32 under mixed precision.
         self.logits = L.EqualizedDense(1, he_slope=1.0, name="logits", dtype="float32")
         self.classification_logits = L.EqualizedDense(self.num_pitches, he_slope=1.0, name="classification_logits",

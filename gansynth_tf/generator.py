@@ -151,6 +151,11 @@ class Generator(keras.Model):
                            self.num_channels, self.output_activation, name=block_name(b))
             for b in range(1, self.num_resolutions + 1)
         ]
+        # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
+        # tf.train.Checkpoint of this model alone would silently skip (and never restore) the
+        # blocks; an attribute per block puts them in it (Keras tracks each layer once).
+        for block in self.blocks:
+            setattr(self, block.name, block)
 
     def num_filters(self, block_id: int) -> int:
         """``int(min(fmap_base / 2 ** (block_id * fmap_decay), fmap_max))``."""
