@@ -40,15 +40,18 @@ pytestmark = pytest.mark.slow
 #: English horn 69; clarinet 71; flute, pan flute, ocarina 73, 75, 79).
 PROGRAMS = (20, 21, 22, 23, 40, 41, 48, 49, 52, 53, 56, 61, 65, 69, 71, 73, 75, 79)
 VELOCITIES = (100,)
-LATENTS_PER_PITCH = 6
+LATENTS_PER_PITCH = 12
 LATENT_SEED = 1234
 SEED = int(os.environ.get("GANSYNTH_LEARN_SEED", "0"))
 
-# The criterion: most notes near their requested pitch. (The rank correlation between requested
-# and estimated pitch is printed but not asserted: over 8 adjacent semitones a few octave errors
-# swing it between 0.25 and 0.7 from seed to seed while the errors themselves barely move.)
+# The criterion: most notes near their requested pitch (a median error under one semitone means
+# more than half of the notes lie within one). Over seeds 0-2 the trained generator gives 69-84 %
+# within one semitone and median errors of 0.2-0.3 semitones; the untrained one 4-9 % and 7.5-12.
+# The rank correlation between requested and estimated pitch is printed but not asserted: over
+# 8 adjacent semitones a few octave errors swing it between 0.3 and 0.8 from seed to seed while
+# the errors themselves barely move.
 MAX_MEDIAN_ERROR = 1.0  # semitones
-MIN_WITHIN_1 = 0.4  # fraction of notes within one semitone (the untrained generator: about 0.06)
+MIN_WITHIN_1 = 0.55  # fraction of notes within one semitone
 
 
 def meets_criterion(report: PitchReport) -> bool:
