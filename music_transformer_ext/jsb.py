@@ -266,6 +266,49 @@ def make_dataset(sequences: Sequence[np.ndarray], max_length: int, batch_size: i
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def scoring_windows(sequence, window: int, stride: Optional[int] = None) -> list[tuple[np.ndarray, int]]:
+    """Cuts a serialised chorale into windows for scoring with at most ``window`` tokens in view.
+
+    A model trained on crops of ``window`` tokens has seen absolute positions 0..window-1 only;
+    scoring a longer chorale whole asks it about positions it never saw. Windows start on 16th-step
+    boundaries (multiples of 4, as training crops do) every ``stride`` tokens; the first window
+    scores all its tokens, each later one only the tokens no earlier window scored, so every token
+    is scored exactly once and, after the first window, with at least ``window - stride`` tokens
+    of context. The last window ends at the end of the chorale.
+
+    Args:
+      sequence: token ids ``[n]`` of one chorale.
+      window: tokens per window, a multiple of 4; ``<= 0`` or ``>= n`` gives one whole window.
+      stride: tokens between window starts, a multiple of 4 in ``(0, window]``; default half
+        the window (rounded down to a multiple of 4).
+
+    Returns:
+      ``(tokens, first_scored)`` pairs: ``tokens`` a slice of ``sequence`` (at most ``window``
+      long) and ``first_scored`` the index in it of the first token to score.
+    """
+    seq = np.asarray(sequence, dtype=np.int32)
+    n = len(seq)
+    if window <= 0 or n <= window:
+        return [(seq, 0)]
+    if window % NUM_VOICES:
+        raise ValueError(f"window must be a multiple of {NUM_VOICES}, got {window}")
+    if stride is None:
+        stride = max(NUM_VOICES, window // 2 - (window // 2) % NUM_VOICES)
+    if stride % NUM_VOICES or not 0 < stride <= window:
+        raise ValueError(f"stride must be a multiple of {NUM_VOICES} in (0, {window}], got {stride}")
+    starts = list(range(0, n - window, stride))
+    last = -(-(n - window) // NUM_VOICES) * NUM_VOICES
+    if last > starts[-1]:
+        starts.append(last)
+    out, scored_end = [], 0
+    for start in starts:
+        end = min(start + window, n)
+        if end > scored_end:
+            out.append((seq[start:end], max(scored_end, start) - start))
+            scored_end = end
+    return out
+
+
 # --------------------------------------------------------------------------- NLL per note
 
 
@@ -276,13 +319,15 @@ def note_weights(targets):
     return tf.cast(tf.greater_equal(tf.cast(targets, tf.int32), REST_ID), tf.float32)
 
 
-def note_nll_sums(logits, targets):
+def note_nll_sums(logits, targets, scored=None):
     """``(sum of -log p(target) over note tokens, number of note tokens)`` for a batch.
 
     Args:
       logits: ``[B, L, V]`` next-token logits aligned with ``targets`` (position i predicts
         ``targets[:, i]`` from ``targets[:, :i]``).
       targets: ``[B, L]`` ids.
+      scored: optional ``[B, L]`` 0/1 mask of the positions to count (``scoring_windows``'
+        context-only tokens are 0); default all.
 
     Returns:
       two float32 scalars (nats, count).
@@ -293,6 +338,8 @@ def note_nll_sums(logits, targets):
     log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
     nll = -tf.gather(log_probs, targets, batch_dims=2)
     weights = note_weights(targets)
+    if scored is not None:
+        weights = weights * tf.cast(scored, tf.float32)
     return tf.reduce_sum(nll * weights), tf.reduce_sum(weights)
 
 
@@ -329,5 +376,5 @@ PAPER_TABLE_2 = {
 __all__ = [
     "VOICES", "SPLITS", "PAD_ID", "EOS_ID", "REST_ID", "MIN_PITCH", "MAX_PITCH", "VOCAB_SIZE", "DEFAULT_PATH",
     "JsbFormatError", "load_jsb_chorales", "JsbEncoding", "to_note_sequence", "make_dataset", "note_weights",
-    "note_nll_sums", "NoteWiseNLL", "PAPER_TABLE_2",
+    "note_nll_sums", "NoteWiseNLL", "PAPER_TABLE_2", "scoring_windows",
 ]

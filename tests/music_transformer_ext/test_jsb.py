@@ -118,6 +118,28 @@ def test_make_dataset_windows_and_crops(chorales):
                 any(np.array_equal(s[i:i + 64], row) for i in range(0, len(s) - 63, 4)) for s in seqs)
 
 
+def test_scoring_windows_cover_each_token_once_on_step_boundaries(chorales):
+    enc = jsb.JsbEncoding()
+    for seq in enc.serialize_split(chorales["valid"][:20]):
+        pieces = jsb.scoring_windows(seq, 256)
+        scored = np.concatenate([tokens[first:] for tokens, first in pieces])
+        np.testing.assert_array_equal(scored, seq)  # in order, each token exactly once
+        position = 0
+        for k, (tokens, first) in enumerate(pieces):
+            assert len(tokens) <= 256
+            start = position - first  # where this window starts in the chorale
+            assert start % 4 == 0 and start >= 0
+            np.testing.assert_array_equal(tokens, seq[start:start + len(tokens)])
+            if k:
+                assert first >= 128  # every scored token sees at least half a window of context
+            position += len(tokens) - first
+        if len(seq) <= 256:
+            assert len(pieces) == 1 and pieces[0][1] == 0
+    assert len(jsb.scoring_windows(np.arange(1000), 0)) == 1
+    with pytest.raises(ValueError, match="multiple of 4"):
+        jsb.scoring_windows(np.arange(1000), 250)
+
+
 def test_note_wise_nll(chorales):
     enc = jsb.JsbEncoding()
     seqs = enc.serialize_split(chorales["valid"][:5])

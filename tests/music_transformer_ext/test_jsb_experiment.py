@@ -32,12 +32,25 @@ def test_eval_batches_hold_every_token_once_within_budget(experiment):
     rng = np.random.default_rng(0)
     seqs = [rng.integers(2, 49, n).astype(np.int32) for n in (5, 300, 17, 129, 64, 700, 33)]
     batches = experiment.eval_batches(seqs, max_batch_tokens=1024, pad_multiple=64)
-    rows = [row[row != 0] for b in batches for row in b]
+    rows = [row[row != 0] for b, _ in batches for row in b]
     assert sorted(map(len, rows)) == sorted(map(len, seqs))
     assert sorted(r.tobytes() for r in rows) == sorted(s.tobytes() for s in seqs)
-    for b in batches:
+    for b, scored in batches:
         assert b.shape[1] % 64 == 0
         assert b.shape[0] == 1 or b.size <= 1024
+        np.testing.assert_array_equal(scored, (b != 0).astype(np.float32))
+
+
+def test_windowed_batches_score_every_token_once(experiment):
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(2, 49, n).astype(np.int32) for n in (40, 300, 129, 701)]
+    batches = experiment.windowed_eval_batches(seqs, window=64, max_batch_tokens=512)
+    assert max(b.shape[1] for b, _ in batches) == 64
+    scored_tokens = sorted(int(t) for b, s in batches for t in b[s > 0])
+    assert scored_tokens == sorted(int(t) for seq in seqs for t in seq)
+    assert "at least 32 tokens of context" in experiment.describe_evaluation(64)
+    whole = experiment.windowed_eval_batches(seqs, window=0, max_batch_tokens=512)
+    assert max(b.shape[1] for b, _ in whole) == 704
 
 
 def test_tiny_run_learns_and_writes_results(experiment, jsb_json, tmp_path):
@@ -54,7 +67,8 @@ def test_tiny_run_learns_and_writes_results(experiment, jsb_json, tmp_path):
     assert steps == [0, 50]
     nll = [h["valid_nll_per_note"] for h in run["history"]]
     assert all(math.isfinite(x) for x in nll)
-    # 6 whole chorales, 4 tokens per 16th step, EOS excluded
+    # 6 chorales (in windows of the 64-token crop), each note once, 4 tokens per 16th step, EOS excluded
+    assert run["eval_window"] == 64 and "windows of 64 tokens" in run["evaluation"]
     assert run["history"][-1]["notes"] == 4 * sum(len(c) for c in json.loads(jsb_json.read_text())["valid"][:6])
     # trained for 50 steps, the model beats the uniform distribution over the 49 ids and its own start
     assert nll[-1] < math.log(49) - 0.3
