@@ -27,7 +27,7 @@ Scales (``--scale``):
 * ``paper``: the paper's sizes (baseline 5 layers, hidden 256, ffn 1024, 8 heads; relative 5
   layers, hidden 512, ffn 512, 8 heads, 256 relative positions), crops of 1024 tokens, batch 16,
   warmup 4000, learning-rate constant 2.0 (t2t's ``transformer_base`` schedule). Meant for a GPU.
-* ``cpu``: what trains in ~20 minutes on a shared 2-core CPU: for *both* models 3 layers,
+* ``cpu``: the largest setting that makes real progress in under an hour on a 2-core CPU (1,000-1,400 steps in 50 minutes; validation NLL 0.69 baseline, 0.53 relative): for *both* models 3 layers,
   hidden 128, ffn 512, 8 heads (the relative one with 256 relative positions), crops of 256
   tokens (64 sixteenth steps), batch 16, warmup 400, constant 1.0. Both models share one
   backbone here so that the comparison isolates the attention type.
@@ -39,7 +39,7 @@ CPU one) and ``jsb.md`` (the table beside the paper's Table 2), written atomical
 
 Usage::
 
-    python bench/jsb_experiment.py --preset both --scale cpu --max_minutes 20
+    python bench/jsb_experiment.py --preset both --scale cpu --max_minutes 50 --eval_every 250
     python bench/jsb_experiment.py --preset both --scale paper --steps 20000 --max_minutes 120  # GPU
 """
 from __future__ import annotations
