@@ -18,18 +18,19 @@ length (``jsb.scoring_windows``): the models add absolute sinusoidal positions, 
 on 256-token crops, scored on a whole chorale (up to 2305 tokens), meets positions it never saw;
 on the tiny model that made the validation NLL *rise* while the training loss fell. With
 ``--eval_window 0`` each chorale is scored whole (each note predicted from all notes before it in
-raster order), which is right when the training crops cover whole chorales. Pieces are sorted by length and batched up to ``--eval_batch_tokens`` padded
-tokens per batch. The best evaluation is kept (its weights are
-written to ``<model_dir>/best`` when ``--model_dir`` is given).
+raster order), which is right when the training crops cover whole chorales. Pieces are sorted by
+length and batched up to ``--eval_batch_tokens`` padded tokens per batch. The best evaluation is
+kept (its weights are written to ``<model_dir>/best`` when ``--model_dir`` is given).
 
 Scales (``--scale``):
 
 * ``paper``: the paper's sizes (baseline 5 layers, hidden 256, ffn 1024, 8 heads; relative 5
   layers, hidden 512, ffn 512, 8 heads, 256 relative positions), crops of 1024 tokens, batch 16,
   warmup 4000, learning-rate constant 2.0 (t2t's ``transformer_base`` schedule). Meant for a GPU.
-* ``cpu``: the largest setting that makes real progress in under an hour on a 2-core CPU (1,000-1,400 steps in 50 minutes; validation NLL 0.69 baseline, 0.53 relative): for *both* models 3 layers,
-  hidden 128, ffn 512, 8 heads (the relative one with 256 relative positions), crops of 256
-  tokens (64 sixteenth steps), batch 16, warmup 400, constant 1.0. Both models share one
+* ``cpu``: the largest setting that makes real progress in under an hour on a 2-core CPU
+  (1,000-1,400 steps in 50 minutes; validation NLL 0.69 baseline, 0.53 relative): for *both*
+  models 3 layers, hidden 128, ffn 512, 8 heads (the relative one with 256 relative positions),
+  crops of 256 tokens (64 sixteenth steps), batch 16, warmup 400, constant 1.0. Both models share one
   backbone here so that the comparison isolates the attention type.
 * ``tiny``: 2 layers, hidden 32, ffn 64, 4 heads, crops of 64 tokens; for tests.
 
@@ -197,9 +198,11 @@ def windowed_eval_batches(sequences: Sequence, window: int, max_batch_tokens: in
 
 def describe_evaluation(window: int) -> str:
     """How ``windowed_eval_batches(..., window, ...)`` scores a chorale, in words for the report."""
+    from music_transformer_ext import jsb
+
     if window <= 0:
         return "each validation chorale scored whole (no sliding window), EOS/PAD excluded"
-    stride = max(4, window // 2 - (window // 2) % 4)
+    stride = jsb.default_stride(window)
     return (f"windows of {window} tokens every {stride} (each token scored once; after the first window "
             f"with at least {window - stride} tokens of context), EOS/PAD excluded")
 

@@ -22,9 +22,9 @@ Runs (``melody_rnn_train`` in-process, ``--preset`` below, ``--steps`` each):
 
 Reported on the held-out chorale melodies: perplexity, accuracy (Magenta's eval metrics), also for
 the folk bundle before fine-tuning, and the rhythm diagnostics of :func:`rhythm_diagnostics` (the
-probability of a note change where the melody changes and where it holds; ``--rescore`` adds them
-to an earlier run's results without training); beside the case study's LSTM (perplexity 2.16, accuracy 0.77
-after 20k steps on its own data). Writes ``melody_rnn_real_data.json`` and ``.md`` to ``--out``.
+probability of a note change where the melody changes and where it holds; ``--rescore`` adds
+them to an earlier run's results without training); beside the case study's LSTM (perplexity
+2.16, accuracy 0.77 after 20k steps on its own data). Writes ``melody_rnn_real_data.json`` and ``.md`` to ``--out``.
 """
 from __future__ import annotations
 
@@ -166,8 +166,9 @@ def rhythm_diagnostics(model, config, data_dir: pathlib.Path) -> dict:
     at_events, at_rest, event_wins = [], [], []
     for inputs, labels, lengths in ds:
         probs = tf.nn.softmax(model(inputs, training=False)).numpy()
+        labels = labels.numpy()
         for b, n in enumerate(lengths.numpy()):
-            p, y = probs[b, :n], labels.numpy()[b, :n]
+            p, y = probs[b, :n], labels[b, :n]
             event = y != ne
             at_events.append(1.0 - p[event, ne])
             at_rest.append(1.0 - p[~event, ne])
@@ -235,7 +236,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max_folk_tunes", type=int, default=1500)
     parser.add_argument("--max_chorales", type=int, default=0, help="0 = all")
     parser.add_argument("--rescore", action="store_true",
-                        help="no training: add the rhythm diagnostics of the runs in --work to --out's JSON, rewrite the table")
+                        help="no training: add the rhythm diagnostics of the runs in --work to --out's JSON "
+                             "and rewrite the table")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="config overrides for every run, e.g. trainer.global_batch_size=64")
     args = parser.parse_args(argv)
@@ -296,14 +298,14 @@ def main(argv=None) -> int:
 
 
 def write_results(out: pathlib.Path, result: dict) -> None:
-    """``melody_rnn_real_data.json`` and ``.md`` in ``out``, each written to a temporary file and renamed."""
+    """``melody_rnn_real_data.json`` and ``.md`` in ``out``, each written atomically."""
+    from tfmusic import files
+
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("melody_rnn_real_data.json", json.dumps(result, indent=1, sort_keys=True) + "\n"),
-                       ("melody_rnn_real_data.md", markdown(result))):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
-    print(markdown(result))
+    files.atomic_write_json(out / "melody_rnn_real_data.json", result)
+    table = markdown(result)
+    files.atomic_write_text(out / "melody_rnn_real_data.md", table)
+    print(table)
 
 
 if __name__ == "__main__":

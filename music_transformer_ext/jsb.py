@@ -266,6 +266,12 @@ def make_dataset(sequences: Sequence[np.ndarray], max_length: int, batch_size: i
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def default_stride(window: int) -> int:
+    """``scoring_windows``' default stride for ``window`` tokens: half of it, rounded down to whole
+    16th steps (at least one step)."""
+    return max(NUM_VOICES, window // 2 - (window // 2) % NUM_VOICES)
+
+
 def scoring_windows(sequence, window: int, stride: Optional[int] = None) -> list[tuple[np.ndarray, int]]:
     """Cuts a serialised chorale into windows for scoring with at most ``window`` tokens in view.
 
@@ -279,8 +285,8 @@ def scoring_windows(sequence, window: int, stride: Optional[int] = None) -> list
     Args:
       sequence: token ids ``[n]`` of one chorale.
       window: tokens per window, a multiple of 4; ``<= 0`` or ``>= n`` gives one whole window.
-      stride: tokens between window starts, a multiple of 4 in ``(0, window]``; default half
-        the window (rounded down to a multiple of 4).
+      stride: tokens between window starts, a multiple of 4 in ``(0, window]``; default
+        ``default_stride(window)``.
 
     Returns:
       ``(tokens, first_scored)`` pairs: ``tokens`` a slice of ``sequence`` (at most ``window``
@@ -293,7 +299,7 @@ def scoring_windows(sequence, window: int, stride: Optional[int] = None) -> list
     if window % NUM_VOICES:
         raise ValueError(f"window must be a multiple of {NUM_VOICES}, got {window}")
     if stride is None:
-        stride = max(NUM_VOICES, window // 2 - (window // 2) % NUM_VOICES)
+        stride = default_stride(window)
     if stride % NUM_VOICES or not 0 < stride <= window:
         raise ValueError(f"stride must be a multiple of {NUM_VOICES} in (0, {window}], got {stride}")
     starts = list(range(0, n - window, stride))
@@ -376,5 +382,5 @@ PAPER_TABLE_2 = {
 __all__ = [
     "VOICES", "SPLITS", "PAD_ID", "EOS_ID", "REST_ID", "MIN_PITCH", "MAX_PITCH", "VOCAB_SIZE", "DEFAULT_PATH",
     "JsbFormatError", "load_jsb_chorales", "JsbEncoding", "to_note_sequence", "make_dataset", "note_weights",
-    "note_nll_sums", "NoteWiseNLL", "PAPER_TABLE_2", "scoring_windows",
+    "note_nll_sums", "NoteWiseNLL", "PAPER_TABLE_2", "default_stride", "scoring_windows",
 ]

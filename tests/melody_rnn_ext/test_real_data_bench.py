@@ -63,4 +63,4 @@ def test_table_shows_the_diagnostics_when_present(bench, tmp_path):
     table = (tmp_path / "melody_rnn_real_data.md").read_text()
     assert "| 0.54 / 0.11 |" in table and table.count("| - |") >= 2
     assert json.loads((tmp_path / "melody_rnn_real_data.json").read_text()) == result
-    assert not list(tmp_path.glob("*.tmp"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["melody_rnn_real_data.json", "melody_rnn_real_data.md"]
