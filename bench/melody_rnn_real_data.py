@@ -245,7 +245,10 @@ def main(argv=None) -> int:
     work = pathlib.Path(args.work)
     out = pathlib.Path(args.out)
     if args.rescore:
-        result = json.loads((out / "melody_rnn_real_data.json").read_text())
+        results_path = out / "melody_rnn_real_data.json"
+        if not results_path.is_file():
+            parser.error(f"{results_path}: no results to rescore (run once without --rescore)")
+        result = json.loads(results_path.read_text())
         run_diagnostics(work, result["runs"])
         write_results(out, result)
         return 0

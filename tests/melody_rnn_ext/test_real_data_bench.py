@@ -64,3 +64,11 @@ def test_table_shows_the_diagnostics_when_present(bench, tmp_path):
     assert "| 0.54 / 0.11 |" in table and table.count("| - |") >= 2
     assert json.loads((tmp_path / "melody_rnn_real_data.json").read_text()) == result
     assert sorted(p.name for p in tmp_path.iterdir()) == ["melody_rnn_real_data.json", "melody_rnn_real_data.md"]
+
+
+def test_rescore_without_results_names_the_missing_file(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--rescore", "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")])
+    assert exit_info.value.code == 2
+    assert "melody_rnn_real_data.json: no results to rescore" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
