@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from tests import polling
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -99,16 +101,10 @@ def test_two_workers_train_in_step_and_resume_after_a_kill(tmp_path, family):
     n = _assert_same_weights(out_dir, "clean")
     # 2. continue towards many steps, kill worker 1 once the chief has saved step 6 or later
     procs = _start_workers(family, model_dir, out_dir, 10_000, "killed")
-    deadline = time.time() + 300
     try:
-        while time.time() < deadline:
-            saved = sorted(int(p.name.split("-")[1].split(".")[0]) for p in model_dir.glob("ckpt-*.index"))
-            if saved and saved[-1] >= 6:
-                break
-            assert all(p.poll() is None for p, _ in procs), _log(out_dir, "killed", 0) + _log(out_dir, "killed", 1)
-            time.sleep(0.2)
-        else:
-            pytest.fail("no checkpoint at step >= 6 in time:\n" + _log(out_dir, "killed", 0))
+        if polling.wait_for_checkpoint(model_dir, 6, [p for p, _ in procs], timeout=300) < 6:
+            pytest.fail("no checkpoint at step >= 6 before a worker ended or in time:\n"
+                        + _log(out_dir, "killed", 0) + _log(out_dir, "killed", 1))
         procs[1][0].send_signal(signal.SIGKILL)
         procs[1][0].wait()
         time.sleep(1.0)

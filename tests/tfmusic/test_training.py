@@ -7,7 +7,6 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import tensorflow as tf
 from tfmusic import config as config_lib
 from tfmusic import runtime as runtime_lib
 from tfmusic import training
+from tests import polling
 from tests.tfmusic.toy_task import ToyExperiment, ToyTask
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -73,11 +73,11 @@ def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
     cmd = [sys.executable, "-m", "tests.tfmusic.toy_task", str(model_dir),
            "--set", "trainer.train_steps=100000", "--set", "trainer.checkpoint_every=5", "--set", "model.hidden=9"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
     try:
-        while time.time() < deadline and not list(model_dir.glob("ckpt-10.index")):
-            time.sleep(0.2)
-        assert list(model_dir.glob("ckpt-10.index")), proc.communicate(timeout=5)[0] if proc.poll() is not None else "no checkpoint in time"
+        # the manager deletes old checkpoints as new ones land: wait for "some checkpoint at step >= 10",
+        # never for one exact file, which can come and go between two polls
+        reached = polling.wait_for_checkpoint(model_dir, 10, proc, timeout=300)
+        assert reached >= 10, proc.communicate(timeout=5)[0] if proc.poll() is not None else "no checkpoint in time"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
