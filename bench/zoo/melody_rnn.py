@@ -1,0 +1,337 @@
+"""Trains, evaluates and ships the zoo's Melody RNN (``attention_rnn``) on music21's folk tunes and chorales.
+
+Usage (from the repository root; resumable: run it again after a stop and it goes on)::
+
+    .venv/bin/python bench/zoo/melody_rnn.py [--work /tmp/zoo/melody_rnn] [--steps 6000] [--stage all]
+
+Stages (``--stage``; ``all`` runs them in order, each skipped when its output exists):
+
+1. ``data``: every tune of music21's Essen, Ryan's Mammoth and O'Neill collections and the soprano line
+   of every Bach chorale (:mod:`pipelines.music21_corpus`), through ``melody_rnn_create_dataset``'s
+   pipeline (:func:`melody_rnn_ext.data.create_dataset`, Magenta's defaults, the ``attention_rnn``
+   encoding), one folder per collection; 10 % of each collection's pieces held out by Magenta's hashed
+   split (the chorales' held-out lines are the same as ``bench/melody_rnn_real_data.py``'s).
+2. ``train``: ``melody_rnn_train --config attention_rnn`` on every collection's training melodies
+   (checkpoints every 250 steps; a stopped run resumes).
+3. ``evaluate``: Magenta's eval metrics (``melody_rnn_train --eval``) on each collection's held-out
+   melodies and on all of them; the rhythm diagnostics on the chorales.
+4. ``ship``: the model as a ``.mag`` bundle in ``models/melody_rnn_attention/``, its ``model.json``,
+   sample melodies (MIDI + FluidSynth wav), a piano roll and the model card ``README.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+NAME = "melody_rnn_attention"
+CONFIG_ID = "attention_rnn"
+COLLECTIONS = ("bach_soprano", "essen", "ryans_mammoth", "oneills")
+REFERENCE = {  # bench/results/melody_rnn_real_data.md, held-out chorale melodies, 2,000 steps (basic_rnn 64x64)
+    "case_study_lstm": {"perplexity": 2.16, "accuracy": 0.77},
+    "scratch_2000": {"perplexity": 2.235, "accuracy": 0.775, "event_accuracy": 0.0},
+    "finetuned_2000": {"perplexity": 1.791, "accuracy": 0.818, "event_accuracy": 0.292},
+}
+PRIMERS = {  # (name, Magenta primer melody: MIDI pitch, -2 = no event, -1 = note off)
+    "c_major_scale_up": [60, -2, 62, -2, 64, -2, 65, -2, 67, -2, -2, -2],
+    "twinkle": [60, -2, 60, -2, 67, -2, 67, -2, 69, -2, 69, -2, 67, -2, -2, -2],
+    "a_minor_arpeggio": [57, -2, 60, -2, 64, -2, 69, -2, -2, -2, 64, -2],
+}
+
+
+def data_stage(work: pathlib.Path, limit: int) -> dict:
+    """Builds each collection's NoteSequences and melody dataset under ``work/data``; returns the summaries."""
+    from melody_rnn_ext import data
+    from pipelines import music21_corpus
+    from tfmusic import files
+
+    summaries = {}
+    for name in COLLECTIONS:
+        folder = work / "data" / name
+        done = folder / "collection.json"
+        if not done.exists():
+            read = music21_corpus.read_collection(name, limit=limit)
+            folder.mkdir(parents=True, exist_ok=True)
+            ns_path = music21_corpus.write_sequences(str(folder / "notesequences.tfrecord"), read.sequences)
+            summary = data.create_dataset(ns_path, str(folder), data.MelodyPipelineConfig(
+                config_id=CONFIG_ID, eval_ratio=0.1), progress=False).to_dict()
+            files.atomic_write_json(done, {
+                "pieces": len(read.sequences), "skipped_pieces": len(read.skipped),
+                "skipped_examples": read.skipped[:20],
+                "train_melodies": summary["outputs"]["training"]["examples"],
+                "eval_melodies": summary["outputs"]["eval"]["examples"]})
+        summaries[name] = json.loads(done.read_text())
+        print(name, {k: v for k, v in summaries[name].items() if k != "skipped_examples"}, flush=True)
+    return summaries
+
+
+def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
+    """``melody_rnn_train`` on every collection's training melodies (resumes a stopped run)."""
+    from melody_rnn_ext import train_cli
+
+    argv = ["--config", CONFIG_ID, "--run_dir", str(work / "run"),
+            "--sequence_example_file", str(work / "data" / "*" / "training_melodies.tfrecord"),
+            "--eval_file", str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
+            "--num_training_steps", str(steps),
+            "--set", "trainer.checkpoint_every=250", "--set", "trainer.summary_every=50",
+            "--set", "runtime.jit_compile=false"]
+    for o in overrides:
+        argv += ["--set", o]
+    t0 = time.time()
+    rc = train_cli.main(argv)
+    if rc:
+        raise SystemExit(f"melody_rnn_train failed ({rc})")
+    log = work / "train_time.json"
+    spent = json.loads(log.read_text())["seconds"] if log.exists() else 0.0
+    from tfmusic import files
+
+    files.atomic_write_json(log, {"seconds": spent + time.time() - t0})
+
+
+def evaluate_stage(work: pathlib.Path) -> dict:
+    """Eval metrics of the newest checkpoint on each collection's held-out melodies and on all of them."""
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from melody_rnn_ext.generate import MelodyGenerator
+    from melody_rnn_ext import data
+    from melody_rnn_ext import task as task_lib
+    from melody_rnn_real_data import rhythm_diagnostics
+
+    gen = MelodyGenerator.from_run_dir(str(work / "run"))
+    out = {}
+    for name in (*COLLECTIONS, "all"):
+        pattern = str(work / "data" / ("*" if name == "all" else name) / "eval_melodies.tfrecord")
+        ds = data.make_sequence_example_dataset(pattern, gen.config.input_size, 64, shuffle=False)
+        out[name] = {k: float(v) for k, v in task_lib.evaluate(gen.model, ds, gen.config.no_event_label).items()}
+        print("eval", name, out[name], flush=True)
+    out["bach_soprano"].update(rhythm_diagnostics(gen.model, gen.config, work / "data" / "bach_soprano"))
+    return out
+
+
+def _key_check(primer_sequence, full_sequence) -> dict:
+    """Key of the primer against the key of the whole melody (music_eval.theory): score and in-scale share."""
+    import pretty_midi
+    import note_seq
+
+    from music_eval import features_symbolic, theory
+
+    def pcs(seq):
+        return features_symbolic.pitch_class_histogram(note_seq.note_sequence_to_pretty_midi(seq))
+
+    primer_key = theory.estimate_key(pcs(primer_sequence))
+    whole = pcs(full_sequence)
+    whole_key = theory.estimate_key(whole)
+    del pretty_midi
+    return {"primer_key": primer_key.name, "melody_key": whole_key.name,
+            "key_score": theory.key_weighted_score(primer_key, whole_key),
+            "in_scale_share": theory.in_scale_share(whole, primer_key)}
+
+
+def samples(bundle_path: str, out_dir: pathlib.Path, num_steps: int = 128) -> list:
+    """Sample melodies from the shipped bundle, one per primer of :data:`PRIMERS` (seeded):
+    MIDI, FluidSynth wav and a piano roll each; returns their key checks."""
+    import note_seq
+
+    from melody_rnn_ext import generate
+    from music_eval import plots
+    from tfmusic import audio, files
+
+    gen = generate.MelodyGenerator.from_bundle(bundle_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed, (name, events) in enumerate(PRIMERS.items()):
+        primer = generate.parse_primer_melody(str(events))
+        result = gen.generate(primer, generate.GenerationOptions(num_steps=num_steps, temperature=1.0, seed=seed))
+        sequence = generate.melody_to_sequence(result.melody, program=73)
+        primer_sequence = generate.melody_to_sequence(primer, program=73)
+        midi = note_seq.note_sequence_to_pretty_midi(sequence)
+        note_seq.sequence_proto_to_midi_file(sequence, str(out_dir / f"{name}.mid"))
+        wav = audio.render_midi(midi, sample_rate=16000)
+        audio.write_wav(str(out_dir / f"{name}.wav"), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
+        files.atomic_write_bytes(out_dir / f"{name}.png", plots.figure_to_png(
+            plots.piano_roll(midi, title=f"{NAME}: primer {name} (first {len(events)} steps), seed {seed}")))
+        rows.append({"primer": name, "seed": seed, **_key_check(primer_sequence, sequence)})
+    return rows
+
+
+def check_sample(bundle_path: str, count: int = 6) -> dict:
+    """Eval metrics of the bundle on the first ``count`` held-out chorale lines (music21's order):
+    a sample the tests re-evaluate from the corpus to check the card (see tests/test_zoo.py)."""
+    import music21
+
+    from melody_rnn_ext import data, evaluation, generate
+    from pipelines import music21_corpus
+
+    names = [f"{n}:soprano" for n in music21.corpus.chorales.Iterator(returnType="filename")]
+    ids = [n for n in names if data.partition_of(n, 0.1) == "eval"][:count]
+    read = music21_corpus.read_collection("bach_soprano", only=set(ids), progress=False)
+    gen = generate.MelodyGenerator.from_bundle(bundle_path)
+    return {"collection": "bach_soprano", "ids": ids,
+            "metrics": evaluation.evaluate_sequences(gen.model, gen.config, read.sequences)}
+
+
+def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: dict) -> None:
+    """The bundle, model.json, samples and model card in ``models/<NAME>``."""
+    from melody_rnn_ext import train_cli
+    from tfmusic import files
+
+    folder = models / NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle = folder / f"{CONFIG_ID}.mag"
+    rc = train_cli.main(["--run_dir", str(work / "run"), "--eval", "--eval_file",
+                         str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
+                         "--export_bundle", str(bundle), "--bundle_description",
+                         "tfmusic zoo: attention_rnn on music21's Essen, Ryan's Mammoth, O'Neill tunes and Bach "
+                         "soprano lines"])
+    if rc:
+        raise SystemExit(f"export failed ({rc})")
+    run_cfg = json.loads((work / "run" / "config.json").read_text())
+    step = json.loads((work / "run" / train_cli.EVAL_METRICS_FILENAME).read_text())["global_step"]
+    keys = samples(str(bundle), folder / "samples")
+    seconds = json.loads((work / "train_time.json").read_text())["seconds"]
+    manifest = {
+        "name": NAME, "family": "melody_rnn", "weights": bundle.name,
+        "description": "Melody RNN attention_rnn trained on folk tunes and Bach soprano lines (music21 corpus)",
+        "metrics": {"held_out_all": metrics["all"], "held_out_bach_soprano": metrics["bach_soprano"],
+                    **{f"held_out_{k}": metrics[k] for k in COLLECTIONS if k != "bach_soprano"}},
+        "training": {"steps": step, "seconds": round(seconds), "hardware": _hardware(),
+                     "rnn_layer_sizes": run_cfg["model"]["hparams"]["rnn_layer_sizes"],
+                     "batch_size": run_cfg["trainer"]["global_batch_size"],
+                     "date": datetime.date.today().isoformat()},
+        "data": {k: {kk: vv for kk, vv in v.items() if kk != "skipped_examples"} for k, v in data.items()},
+        "samples": keys,
+        "check": check_sample(str(bundle)),
+    }
+    files.atomic_write_json(folder / "model.json", manifest)
+    files.atomic_write_text(folder / "README.md", card(manifest))
+    print(card(manifest))
+
+
+def _hardware() -> str:
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})"
+
+
+def card(m: dict) -> str:
+    """The model card's Markdown from ``model.json``'s content."""
+    t, d, mt = m["training"], m["data"], m["metrics"]
+    lines = [
+        f"# `{m['name']}`: Melody RNN `{CONFIG_ID}`",
+        "",
+        f"{m['description']}. A Magenta `.mag` bundle (`{m['weights']}`): Magenta's own `melody_rnn_generate "
+        f"--bundle_file` reads it, and so does ours:",
+        "",
+        "```",
+        f"melody_rnn_generate --bundle_file {m['name']} --primer_melody \"[60, -2, 62, -2, 64]\" --output_dir out/",
+        f"python -c \"from tfmusic import zoo; gen = zoo.load('{m['name']}')\"",
+        "```",
+        "",
+        "## Data and split",
+        "",
+        "music21's pip-installed corpus (BSD), parsed by music21 and converted through MIDI "
+        "(`pipelines/music21_corpus.py`), then `melody_rnn_create_dataset`'s pipeline with Magenta's defaults "
+        "(`attention_rnn` encoding, 4 steps per quarter, melodies of >= 7 bars, at most 512 steps, no "
+        "transposition). 10 % of each collection's pieces are held out by Magenta's hashed split; the held-out "
+        "chorale lines are the same as in `bench/results/melody_rnn_real_data.md`.",
+        "",
+        "| collection | pieces read | pieces music21 could not convert | training melodies | held-out melodies |",
+        "|---|---|---|---|---|",
+    ]
+    for k in COLLECTIONS:
+        lines.append(f"| {k} | {d[k]['pieces']} | {d[k]['skipped_pieces']} | {d[k]['train_melodies']} | "
+                     f"{d[k]['eval_melodies']} |")
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"Layers {t['rnn_layer_sizes']}, batch {t['batch_size']}, Magenta's other `attention_rnn` hparams "
+        f"(attention length 40, dropout keep 0.5, clip norm 3, Adam 0.001). {t['steps']} steps in "
+        f"{t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}). Retrain (resumable; stop and rerun at will):",
+        "",
+        "```",
+        "make zoo-melody-rnn      # = .venv/bin/python bench/zoo/melody_rnn.py --stage all",
+        "```",
+        "",
+        "## Held-out figures",
+        "",
+        "Magenta's eval metrics (`melody_rnn_train --eval`): perplexity = exp(loss per step), accuracy over all "
+        "steps, event accuracy over steps whose label is a note-on or note-off.",
+        "",
+        "| held-out melodies | perplexity | accuracy | event accuracy | no-event accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for k in ("all", *COLLECTIONS):
+        r = mt[f"held_out_{k}"]
+        lines.append(f"| {k} | {r['perplexity']:.3f} | {r['accuracy']:.3f} | {r['event_accuracy']:.3f} | "
+                     f"{r['no_event_accuracy']:.3f} |")
+    ref = REFERENCE
+    lines += [
+        "",
+        "Beside earlier figures on the same held-out chorale lines (`bench/results/melody_rnn_real_data.md`; "
+        "`basic_rnn` 64x64, so a 38-class softmax against this model's 40 classes):",
+        "",
+        "| model | perplexity | accuracy | event accuracy |",
+        "|---|---|---|---|",
+        f"| this model | {mt['held_out_bach_soprano']['perplexity']:.3f} | "
+        f"{mt['held_out_bach_soprano']['accuracy']:.3f} | {mt['held_out_bach_soprano']['event_accuracy']:.3f} |",
+        f"| basic_rnn from scratch, 2,000 steps | {ref['scratch_2000']['perplexity']} | "
+        f"{ref['scratch_2000']['accuracy']} | {ref['scratch_2000']['event_accuracy']} |",
+        f"| basic_rnn fine-tuned from a folk bundle, 2,000 steps | {ref['finetuned_2000']['perplexity']} | "
+        f"{ref['finetuned_2000']['accuracy']} | {ref['finetuned_2000']['event_accuracy']} |",
+        f"| case study's LSTM (its own data, 20k steps) | {ref['case_study_lstm']['perplexity']} | "
+        f"{ref['case_study_lstm']['accuracy']} | - |",
+        "",
+        "## Samples",
+        "",
+        "128 steps (8 bars) each, temperature 1.0, primer first; MIDI, a FluidSynth rendering (flute, TimGM6mb) "
+        "and a piano roll in `samples/`. Key of the whole melody against the primer's (music_eval.theory: "
+        "key score 1 = same key, in-scale share = notes in the primer's scale):",
+        "",
+        "| primer | seed | primer key | melody key | key score | in-scale share |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in m["samples"]:
+        lines.append(f"| {r['primer']} | {r['seed']} | {r['primer_key']} | {r['melody_key']} | "
+                     f"{r['key_score']:.2f} | {r['in_scale_share']:.2f} |")
+    first = m["samples"][0]["primer"]
+    lines += ["", f"![piano roll](samples/{first}.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default="/tmp/zoo/melody_rnn", help="data and run folder (outside the repo)")
+    parser.add_argument("--steps", type=int, default=6000, help="total training steps")
+    parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
+    parser.add_argument("--limit", type=int, default=0, help="pieces per collection (0 = all; for a smoke run)")
+    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="config overrides for training, e.g. model.hparams.batch_size=64")
+    args = parser.parse_args(argv)
+    work = pathlib.Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.stage in ("all", "data"):
+        data_stage(work, args.limit)
+    if args.stage in ("all", "train"):
+        train_stage(work, args.steps, args.overrides)
+    if args.stage in ("all", "evaluate", "ship"):
+        metrics = evaluate_stage(work)
+        from tfmusic import files
+
+        files.atomic_write_json(work / "eval.json", metrics)
+    if args.stage in ("all", "ship"):
+        ship_stage(work, pathlib.Path(args.models), data_stage(work, args.limit),
+                   json.loads((work / "eval.json").read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
