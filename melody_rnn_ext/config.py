@@ -203,10 +203,15 @@ class WarmStartConfig:
       frozen_layers: layers kept fixed: ``cell_K`` (the K-th LSTM layer, with its attention
         wrapper in the ``first_layer`` layout), ``attention`` (the attention wrapper's own
         variables), ``fully_connected`` (the output layer).
+      magenta_checkpoint: a checkpoint of Magenta's own ``melody_rnn_train`` (``RUN/train/model.ckpt-N``)
+        this run continues: weights, Adam slots and step are restored from it before the run's first
+        step, as long as the run has no checkpoint of its own ("" = none; see
+        :mod:`melody_rnn_ext.magenta_run`).
     """
 
     bundle_path: str = ""
     frozen_layers: Tuple[str, ...] = ()
+    magenta_checkpoint: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

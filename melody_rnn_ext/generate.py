@@ -193,29 +193,19 @@ class MelodyGenerator:
     @classmethod
     def from_run_dir(cls, run_dir: str, checkpoint: Optional[str] = None) -> "MelodyGenerator":
         """A generator over a training run's newest checkpoint (or ``checkpoint``), its ``config.json``."""
-        import tensorflow as tf
+        model, config, _ = load_run_checkpoint(run_dir, checkpoint)
+        return cls(model, config)
 
-        from melody_rnn_ext.config import MelodyRnnExperiment
-        from melody_rnn_ext.model import build_model
-        from tfmusic import config as config_lib
+    @classmethod
+    def from_magenta_run(cls, run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None
+                         ) -> "MelodyGenerator":
+        """A generator over the newest checkpoint of Magenta's own ``melody_rnn_train`` folder
+        (``RUN/train/model.ckpt-N``): architecture from the variables, ``config_id`` checked against them
+        (see :mod:`melody_rnn_ext.magenta_run`)."""
+        from melody_rnn_ext import magenta_run
 
-        cfg_path = os.path.join(run_dir, config_lib.CONFIG_FILENAME)
-        if not os.path.exists(cfg_path):
-            raise GenerationError(f"{run_dir}: no {config_lib.CONFIG_FILENAME}: not a melody_rnn_train run folder")
-        cfg = config_lib.load_json(MelodyRnnExperiment, cfg_path)
-        path = checkpoint or tf.train.latest_checkpoint(run_dir)
-        if not path:
-            raise GenerationError(f"{run_dir}: holds no checkpoint yet")
-        from melody_rnn_ext.train_cli import MODEL_VARIABLES_ITEM, tracked_model_variables
-
-        model = build_model(cfg.model, dropout_keep_prob=1.0)
-        names = {name for name, _ in tf.train.list_variables(path)}
-        if not any(n.startswith(MODEL_VARIABLES_ITEM + "/") for n in names):
-            raise GenerationError(f"{path}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (LSTM weights); "
-                                  "train with melody_rnn_train (melody_rnn_ext.train_cli.make_task)")
-        items = {"model": model, MODEL_VARIABLES_ITEM: tracked_model_variables(model)}
-        tf.train.Checkpoint(**items).restore(path).expect_partial().assert_existing_objects_matched()
-        return cls(model, cfg.model)
+        model, config, _ = magenta_run.load_magenta_model(run_dir, config_id, attn_length)
+        return cls(model, config)
 
     # ------------------------------------------------------------------ generation
 
@@ -305,6 +295,40 @@ class MelodyGenerator:
         logits = self.model(np.asarray([inputs], np.float32), training=False).numpy()[0].astype(np.float64)
         logp = _log_softmax(logits)[np.arange(len(labels)), labels]
         return float(logp[start - 1:].sum())
+
+
+def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
+    """(model without dropout, its :class:`MelodyRnnConfig`, checkpoint path) of a run of this toolkit's
+    ``melody_rnn_train``: ``config.json`` and the newest ``ckpt-N`` (or ``checkpoint``).
+
+    Raises :class:`GenerationError` naming the folder when it holds no ``config.json`` (saying what a
+    run folder holds, this toolkit's or Magenta's) or no checkpoint.
+    """
+    import tensorflow as tf
+
+    from melody_rnn_ext.config import MelodyRnnExperiment
+    from melody_rnn_ext.model import build_model
+    from tfmusic import config as config_lib
+
+    cfg_path = os.path.join(run_dir, config_lib.CONFIG_FILENAME)
+    if not os.path.exists(cfg_path):
+        raise GenerationError(
+            f"{run_dir}: no {config_lib.CONFIG_FILENAME}: not a run folder of this toolkit's melody_rnn_train "
+            "(a run of Magenta's melody_rnn_train holds train/checkpoint instead)")
+    cfg = config_lib.load_json(MelodyRnnExperiment, cfg_path)
+    path = checkpoint or tf.train.latest_checkpoint(run_dir)
+    if not path:
+        raise GenerationError(f"{run_dir}: holds no checkpoint yet")
+    from melody_rnn_ext.train_cli import MODEL_VARIABLES_ITEM, tracked_model_variables
+
+    model = build_model(cfg.model, dropout_keep_prob=1.0)
+    names = {name for name, _ in tf.train.list_variables(path)}
+    if not any(n.startswith(MODEL_VARIABLES_ITEM + "/") for n in names):
+        raise GenerationError(f"{path}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (LSTM weights); "
+                              "train with melody_rnn_train (melody_rnn_ext.train_cli.make_task)")
+    items = {"model": model, MODEL_VARIABLES_ITEM: tracked_model_variables(model)}
+    tf.train.Checkpoint(**items).restore(path).expect_partial().assert_existing_objects_matched()
+    return model, cfg.model, path
 
 
 def melody_to_sequence(melody, qpm: float = DEFAULT_QPM, velocity: int = 100, program: int = 0):

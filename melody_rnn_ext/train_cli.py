@@ -9,6 +9,10 @@
     melody_rnn_train --bundle attention_rnn.mag --run_dir runs/ft --sequence_example_file ... \\
         [--freeze cell_0] [--export_bundle runs/ft/attention_rnn_ft.mag]
 
+    # continue a run of Magenta's own melody_rnn_train (RUN/train/model.ckpt-N, no config.json)
+    melody_rnn_train --config attention_rnn --run_dir logdir/run1 --sequence_example_file ... \\
+        [--num_training_steps 30000]
+
 ``--preset`` picks a named experiment (``tiny`` etc., see :mod:`melody_rnn_ext.config`) instead of
 ``--config``'s Magenta preset. With ``--bundle`` the model's sizes and attention layout come from
 the bundle (its ``generator_details.id`` must agree with ``--config`` when both are given) and the
@@ -21,6 +25,15 @@ XLA, TensorBoard logs in ``RUN_DIR/train``, checkpoints ``RUN_DIR/ckpt-N``). Wit
 the final model is evaluated on it (Magenta's eval metrics) and the numbers are written to
 ``RUN_DIR/eval_metrics.json``; ``--eval`` only evaluates the newest checkpoint.
 ``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle.
+
+A ``--run_dir`` that holds Magenta's training folder (``train/checkpoint``) and no ``config.json`` is
+*continued* (:mod:`melody_rnn_ext.magenta_run`): the architecture comes from its newest checkpoint's
+variables, ``--config`` (required) must fit them, the other hyperparameters are the config's preset
+(``--hparams`` on top), and before the first step every weight, Adam's slots (``<var>/Adam``,
+``<var>/Adam_1``) and the step (``global_step``) are restored from it by name, so the first update
+is TF1 Adam's from the restored state. The run itself is ours (``config.json``, ``ckpt-N`` at the
+top of ``--run_dir``; Magenta's files in ``train/`` are never modified, our TensorBoard events are
+added beside Magenta's); ``--num_training_steps`` counts from Magenta's step 0, as Magenta's does.
 """
 from __future__ import annotations
 
@@ -132,7 +145,10 @@ def initial_config(args, parser: argparse.ArgumentParser):
     """The experiment a new run starts from (before ``--set``): preset or Magenta config, bundle sizes."""
     from melody_rnn_ext import bundle as bundle_lib
     from melody_rnn_ext import config as config_lib
+    from melody_rnn_ext import magenta_run
 
+    if magenta_run.is_magenta_run(args.run_dir):
+        return magenta_initial_config(args, parser)
     name = args.preset or args.config or "basic_rnn"
     cfg = config_lib.PRESETS.get(name)
     if args.bundle:
@@ -153,6 +169,47 @@ def initial_config(args, parser: argparse.ArgumentParser):
         cfg = dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
             cfg.warm_start, bundle_path=os.path.abspath(args.bundle)))
     return cfg
+
+
+def magenta_initial_config(args, parser: argparse.ArgumentParser):
+    """The experiment that continues Magenta's run folder ``args.run_dir``: the preset of ``--config``
+    (or ``--preset``) with the layer sizes and attention of its newest checkpoint, which
+    ``warm_start.magenta_checkpoint`` records (restored before the first step)."""
+    from melody_rnn_ext import bundle as bundle_lib
+    from melody_rnn_ext import config as config_lib
+    from melody_rnn_ext import magenta_run
+    from tfmusic.tf1_checkpoints import CheckpointReadError
+
+    where = f"{args.run_dir} holds a run of Magenta's melody_rnn_train ({magenta_run.TRAIN_SUBDIR}/checkpoint)"
+    if args.bundle:
+        parser.exit(2, f"melody_rnn_train: {where}, which is continued; --bundle cannot be used with it\n")
+    if args.freeze:
+        parser.exit(2, f"melody_rnn_train: {where}, which is continued as it was trained; --freeze cannot be "
+                       "used with it\n")
+    try:
+        ckpt = magenta_run.read_magenta_checkpoint(args.run_dir)
+        model_cfg = magenta_run.magenta_run_config(ckpt, args.config)
+    except (magenta_run.RunFolderError, bundle_lib.PortingError, CheckpointReadError) as e:
+        parser.exit(2, f"melody_rnn_train: {e}\n")
+    cfg = config_lib.PRESETS.get(args.preset or model_cfg.config_id)
+    hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=model_cfg.hparams.rnn_layer_sizes,
+                             attn_length=model_cfg.hparams.attn_length,
+                             attention_layout=model_cfg.hparams.attention_layout)
+    model = dataclasses.replace(cfg.model, config_id=model_cfg.config_id, hparams=hp)
+    return dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
+        cfg.warm_start, magenta_checkpoint=os.path.abspath(ckpt.path)))
+
+
+def continue_magenta_run(task, runner, cfg):
+    """Restore ``cfg.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built task and
+    the runner's step; returns the :class:`melody_rnn_ext.magenta_run.RestoredState`."""
+    from melody_rnn_ext import magenta_run
+
+    path = cfg.warm_start.magenta_checkpoint
+    run_dir = os.path.dirname(os.path.dirname(path))
+    ckpt = magenta_run.read_magenta_checkpoint(run_dir, path)
+    with runner.strategy.scope():
+        return magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=runner.step)
 
 
 def run_overrides(args) -> List[str]:
@@ -210,6 +267,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     strategy = runtime_lib.make_strategy(cfg.runtime)
     from melody_rnn_ext import bundle as bundle_lib
     from melody_rnn_ext import data as data_lib
+    from melody_rnn_ext import magenta_run
     from melody_rnn_ext import task as task_lib
     from pipelines import tfrecord_io
     from tfmusic import training
@@ -223,6 +281,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not found:
             parser.exit(2, f"melody_rnn_train: {flag} {pattern!r} matches no file\n")
     source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
+    if cfg.warm_start.magenta_checkpoint:
+        source = f"continuing Magenta's {cfg.warm_start.magenta_checkpoint}"
     print(f"melody_rnn_train: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
           f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
           f"XLA {'on' if cfg.runtime.jit_compile else 'off'})", flush=True)
@@ -232,6 +292,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
         print(f"melody_rnn_train: {e}", file=sys.stderr)
         return 2
+    if cfg.warm_start.magenta_checkpoint and not magenta_run.has_own_checkpoint(args.run_dir):
+        try:
+            restored = continue_magenta_run(task, runner, cfg)
+        except (ValueError, OSError) as e:  # PortingError, RunFolderError, CheckpointReadError
+            print(f"melody_rnn_train: {e}", file=sys.stderr)
+            return 2
+        print(f"melody_rnn_train: {restored.describe()}", flush=True)
     if args.eval:
         step = runner.restore()
         result_step = step
