@@ -8,8 +8,9 @@
 3. One evaluation report (``music_eval``) compares every output, MIDI and audio, with the primer:
    tempo, meter, key and harmonic field, energy ratio, pitch and rhythm histograms, plots and audio.
 
-The models are given by path, or taken from the demo's manifest (``DEMO_DIR/models.json``, written
-by ``make demo``), so ``make demo`` ends with this study on its own models.
+The models are given by path; those not given come from the zoo (``models/``, :mod:`tfmusic.zoo`:
+see :data:`ZOO_DEFAULTS`), then from the demo's manifest (``DEMO_DIR/models.json``, written by
+``make demo``) for any family the zoo does not hold yet. ``--no_zoo`` leaves the zoo out.
 """
 from __future__ import annotations
 
@@ -127,8 +128,39 @@ def top_line(midi_path: pathlib.Path, out_path: pathlib.Path) -> pathlib.Path:
     return out_path
 
 
-def resolve_models(config: StudyConfig, demo_dir: Optional[str]) -> StudyConfig:
-    """Fill unset model paths from ``DEMO_DIR/models.json`` (written by ``make demo``)."""
+# StudyConfig field -> the zoo model (tfmusic.zoo) the study uses when the field is not given
+def _zoo_defaults() -> Dict[str, str]:
+    from tfmusic import zoo
+
+    # zoo Transformers are tensor2tensor-named checkpoints, so they fill the *_checkpoint fields
+    return {"melody_rnn_bundle": zoo.DEFAULTS["melody_rnn"], "transformer_checkpoint": zoo.DEFAULTS["music_transformer"],
+            "transformer_accompany_dir": "transformer_harmonizer", "gansynth_run": zoo.DEFAULTS["gansynth"]}
+
+
+ZOO_DEFAULTS = _zoo_defaults()
+# a field is "given" when it or one of its alternatives is set
+_ALTERNATIVES = {"melody_rnn_bundle": ("melody_rnn_run",), "transformer_checkpoint": ("transformer_model_dir",)}
+
+
+def zoo_models(config: StudyConfig) -> StudyConfig:
+    """Fill every model the user did not give with the zoo's default model for it (where the zoo has one)."""
+    from tfmusic import zoo
+
+    available = set(zoo.names())
+    updates = {}
+    for field, name in ZOO_DEFAULTS.items():
+        given = any(getattr(config, f) for f in (field, *_ALTERNATIVES.get(field, ())))
+        if not given and name in available:
+            updates[field] = zoo.path(name)
+            _log(f"{field.replace('_', ' ')}: zoo model {name}")
+    return dataclasses.replace(config, **updates)
+
+
+def resolve_models(config: StudyConfig, demo_dir: Optional[str], use_zoo: bool = True) -> StudyConfig:
+    """Fill unset models: first from the zoo (unless ``use_zoo`` is False), then from
+    ``DEMO_DIR/models.json`` (written by ``make demo``) for what the zoo does not hold."""
+    if use_zoo:
+        config = zoo_models(config)
     if not demo_dir:
         return config
     manifest = pathlib.Path(demo_dir) / MANIFEST
@@ -141,7 +173,9 @@ def resolve_models(config: StudyConfig, demo_dir: Optional[str]) -> StudyConfig:
     updates = {}
     for field in ("melody_rnn_bundle", "melody_rnn_run", "transformer_model_dir", "transformer_accompany_dir",
                   "transformer_checkpoint", "transformer_preset", "gansynth_run"):
-        if getattr(config, field) is None and models.get(field):
+        alternatives = (field, *_ALTERNATIVES.get(field, ()),
+                        *[f for f, alts in _ALTERNATIVES.items() if field in alts])
+        if not any(getattr(config, f) for f in alternatives) and models.get(field):
             updates[field] = str(models[field])
     return dataclasses.replace(config, **updates)
 
@@ -259,7 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("primer", nargs="?", default=None, help="primer MIDI (default: a Bach chorale opening)")
     parser.add_argument("--out_dir", default="study_output")
     parser.add_argument("--demo_dir", default="demo_output",
-                        help="take models not given below from DEMO_DIR/models.json (written by make demo)")
+                        help="take models given neither below nor by the zoo from DEMO_DIR/models.json "
+                             "(written by make demo)")
+    parser.add_argument("--no_zoo", action="store_true",
+                        help="do not use the zoo's models (models/) for the models not given")
     for field in ("melody_rnn_bundle", "melody_rnn_run", "transformer_model_dir", "transformer_accompany_dir",
                   "transformer_checkpoint", "transformer_preset", "gansynth_run", "soundfont"):
         parser.add_argument(f"--{field}", default=None)
@@ -279,7 +316,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     fields = {f.name for f in dataclasses.fields(StudyConfig)}
     config = StudyConfig(**{k: v for k, v in vars(args).items() if k in fields})
     try:
-        config = resolve_models(config, args.demo_dir)
+        config = resolve_models(config, args.demo_dir, use_zoo=not args.no_zoo)
         run(config)
     except StudyError as e:
         print(f"tfmusic_study: {e}", file=sys.stderr)

@@ -74,8 +74,9 @@ def load_latent_file(path: str, latent_size: int):
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model_dir", "--ckpt_dir", dest="model_dir", required=True,
-                   help="training run folder (config.json, ckpt-N.*, normalizer.json)")
+    p.add_argument("--model_dir", "--ckpt_dir", dest="model_dir", default=None,
+                   help="training run folder (config.json, ckpt-N.*, normalizer.json), or a zoo model's name "
+                        "(default: the zoo's GANSynth model)")
     p.add_argument("--checkpoint", default=None, help="checkpoint number N or prefix path (default: the newest)")
     p.add_argument("--raw_weights", action="store_true",
                    help="use the trained generator weights instead of their moving average (EMA)")
@@ -124,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     from gansynth_tf.synthesize import GANSynthSynthesizer
 
-    return GANSynthSynthesizer.from_model_dir(args.model_dir, checkpoint=args.checkpoint,
+    from tfmusic import zoo
+
+    return GANSynthSynthesizer.from_model_dir(zoo.resolve(args.model_dir, "gansynth"), checkpoint=args.checkpoint,
                                               use_ema=not args.raw_weights, batch_size=args.batch_size)
 
 
@@ -222,10 +225,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gansynth_tf.synthesize import MidiFileError
     from tfmusic.config import ConfigError
+    from tfmusic.zoo import ZooError
 
     try:
         return {"notes": _run_notes, "midi": _run_midi, "export": _run_export}[args.command](args)
-    except (MidiFileError, FileNotFoundError, FileExistsError, ConfigError, ValueError) as e:
+    except (MidiFileError, FileNotFoundError, FileExistsError, ConfigError, ValueError, ZooError) as e:
         print(f"gansynth_generate: error: {e}", file=sys.stderr)
         return 2
 

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="melody_rnn_generate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bundle_file", help=".mag bundle to generate from (with --save_generator_bundle: to write)")
+    p.add_argument("--bundle_file", help=".mag bundle, or a zoo model's name, to generate from (default with no "
+                                         "--run_dir either: the zoo's Melody RNN); with --save_generator_bundle: "
+                                         "the .mag to write")
     p.add_argument("--run_dir", help="run folder of melody_rnn_train, this toolkit's or Magenta's (newest checkpoint)")
     p.add_argument("--config", choices=encodings.CONFIG_IDS, default=None,
                    help="config id: checked against a bundle / our run; required for a Magenta run folder")
@@ -71,7 +73,7 @@ def _check_flags(args, parser: argparse.ArgumentParser) -> None:
             parser.error("--save_generator_bundle needs --run_dir (the run to bundle) and --bundle_file (the .mag "
                          "to write)")
         return
-    if bool(args.bundle_file) == bool(args.run_dir):
+    if args.bundle_file and args.run_dir:
         parser.error("pass either --bundle_file or --run_dir (both only with --save_generator_bundle)")
     if not args.output_dir:
         parser.error("--output_dir is required when generating")
@@ -210,6 +212,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     _check_flags(args, parser)
     from melody_rnn_ext import generate
+    from tfmusic import zoo
     from tfmusic.tf1_checkpoints import CheckpointReadError
 
     load_errors = (ValueError, CheckpointReadError, OSError)  # BundleError, PortingError, RunFolderError...
@@ -243,8 +246,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"melody_rnn_generate: {e}", file=sys.stderr)
         return 1
     try:
-        generator = load_generator(args.bundle_file, args.run_dir, args.config, args.hparams)
-    except load_errors as e:
+        bundle_file = None
+        if not args.run_dir:  # a bundle path, a zoo model's name, or (neither given) the zoo's default
+            bundle_file = zoo.resolve(args.bundle_file, "melody_rnn")
+            if bundle_file != args.bundle_file:
+                print(f"melody_rnn_generate: zoo model {args.bundle_file or zoo.DEFAULTS['melody_rnn']} "
+                      f"({bundle_file})", file=sys.stderr)
+        generator = load_generator(bundle_file, args.run_dir, args.config, args.hparams)
+    except (*load_errors, zoo.ZooError) as e:
         print(f"melody_rnn_generate: {e}", file=sys.stderr)
         return 1
     try:

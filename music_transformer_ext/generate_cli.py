@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="music_transformer_generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model_dir", default=None, help="music_transformer_train run folder")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model_dir", default=None,
+                        help="music_transformer_train run folder, or a zoo model's name (default, with no "
+                             "--checkpoint either: the zoo's Music Transformer)")
     source.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint (ported by name)")
     parser.add_argument("--preset", default=None, choices=PRESETS.names(), help="architecture of --checkpoint")
     parser.add_argument("--output_dir", required=True, help="folder for the MIDI files (created)")
@@ -107,6 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from music_transformer_ext import encoding
     from music_transformer_ext import sampling
+    from tfmusic import zoo
     from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
 
     def fail(message) -> int:
@@ -118,8 +121,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                          seed=args.seed)
         if args.num_outputs < 1:
             raise ValueError("--num_outputs must be >= 1")
-        model = load_model(args.model_dir, args.checkpoint, args.preset)
-    except (FileNotFoundError, CheckpointReadError, PortingError, ValueError) as e:
+        model_dir, checkpoint = args.model_dir, args.checkpoint
+        if not checkpoint and not (model_dir and os.path.isfile(os.path.join(model_dir, "config.json"))):
+            # not one of our run folders: a zoo model (by name, or the default) or another folder
+            # holding a tensor2tensor-named checkpoint
+            model_dir, checkpoint = None, zoo.resolve(model_dir, "music_transformer")
+        model = load_model(model_dir, checkpoint, args.preset)
+    except (FileNotFoundError, CheckpointReadError, PortingError, ValueError, zoo.ZooError) as e:
         return fail(e)
     cfg = model.config
     if cfg.vocab_size != encoding.PERFORMANCE_VOCAB_SIZE:

@@ -4,7 +4,8 @@ Each zoo model is a folder ``models/<name>/`` holding
 
 * ``model.json``: ``{"name", "family", "weights", "description", "metrics"}`` where ``weights`` is a
   file or folder inside the model's folder, in the format the family's own loader reads (a ``.mag``
-  bundle for Melody RNN, a run folder for the others), and ``metrics`` the held-out figures its card
+  bundle for Melody RNN, a tensor2tensor-named checkpoint for Music Transformer, a run folder for
+  GANSynth and the pitch classifier), and ``metrics`` the held-out figures its card
   reports (the tests re-measure them);
 * ``README.md``: the model card (data and split, retraining command, steps, time, hardware, figures,
   samples).
@@ -29,9 +30,17 @@ CARD = "README.md"
 # family -> "module:function" taking the weights' path and returning the loaded model object.
 LOADERS: Dict[str, str] = {
     "melody_rnn": "melody_rnn_ext.generate:MelodyGenerator.from_bundle",
-    "music_transformer": "music_transformer_ext.generate_cli:load_model",
+    "music_transformer": "music_transformer_ext.checkpoints:port_t2t_checkpoint",
     "gansynth": "gansynth_tf.synthesize:GANSynthSynthesizer.from_model_dir",
     "pitch_classifier": "music_eval.classifier:load_classifier",
+}
+
+# family -> the zoo model its commands use when no model is given
+DEFAULTS: Dict[str, str] = {
+    "melody_rnn": "melody_rnn_attention",
+    "music_transformer": "transformer_chorales",
+    "gansynth": "gansynth_multisf",
+    "pitch_classifier": "pitch_classifier",
 }
 
 
@@ -105,12 +114,20 @@ def path(name: str) -> str:
     return get(name).path
 
 
-def resolve(name_or_path: str, family: Optional[str] = None) -> str:
+def resolve(name_or_path: Optional[str], family: Optional[str] = None) -> str:
     """A path given by the user, or a zoo name turned into its weights' path.
 
     An existing file or folder is returned as it is. Otherwise ``name_or_path`` must be a zoo name
-    (of ``family``, if given); anything else raises :class:`ZooError` naming the choices.
+    (of ``family``, if given); ``None`` means ``family``'s default zoo model (:data:`DEFAULTS`).
+    Anything else raises :class:`ZooError` naming the choices.
     """
+    if name_or_path is None:
+        if family not in DEFAULTS:
+            raise ZooError(f"no model given, and no default zoo model for family {family!r}")
+        name_or_path = DEFAULTS[family]
+        if not (zoo_dir() / name_or_path / MANIFEST).is_file():
+            raise ZooError(f"no model given, and the zoo ({zoo_dir()}) holds no {family} model "
+                           f"{name_or_path!r} yet: pass a trained model's path")
     if os.path.exists(name_or_path):
         return name_or_path
     if not (zoo_dir() / name_or_path / MANIFEST).is_file():

@@ -13,9 +13,31 @@ from case_study import study
 
 
 def test_without_any_model_the_study_says_what_to_pass(tmp_path, capsys):
-    rc = study.main(["--out_dir", str(tmp_path / "out"), "--demo_dir", str(tmp_path / "no_demo")])
+    rc = study.main(["--out_dir", str(tmp_path / "out"), "--demo_dir", str(tmp_path / "no_demo"), "--no_zoo"])
     assert rc == 2
     assert "no model to generate with" in capsys.readouterr().err
+
+
+def test_models_not_given_come_from_the_zoo_then_the_demo(tmp_path, monkeypatch):
+    from tfmusic import zoo
+
+    monkeypatch.setenv(zoo.ZOO_ENV, str(tmp_path / "zoo"))
+    folder = tmp_path / "zoo" / study.ZOO_DEFAULTS["melody_rnn_bundle"]
+    folder.mkdir(parents=True)
+    (folder / "m.mag").write_bytes(b"")
+    (folder / "model.json").write_text(json.dumps({"family": "melody_rnn", "weights": "m.mag"}))
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / study.MANIFEST).write_text(json.dumps({"melody_rnn_run": "demo_run", "gansynth_run": "demo_gan"}))
+    config = study.resolve_models(study.StudyConfig(), str(demo))
+    # the zoo's melody model wins over the demo's run; the demo fills what the zoo lacks
+    assert config.melody_rnn_bundle == str(folder / "m.mag") and config.melody_rnn_run is None
+    assert config.gansynth_run == "demo_gan"
+    # a model the user gives is kept, and keeps the zoo's alternative out
+    given = study.resolve_models(study.StudyConfig(melody_rnn_run="mine"), str(demo))
+    assert given.melody_rnn_run == "mine" and given.melody_rnn_bundle is None
+    # --no_zoo: the demo's models only
+    assert study.resolve_models(study.StudyConfig(), str(demo), use_zoo=False).melody_rnn_run == "demo_run"
 
 
 def test_missing_primer_is_named(tmp_path, capsys):
@@ -65,7 +87,7 @@ def test_study_end_to_end_on_tiny_models(tmp_path, tiny_models):
     demo = tmp_path / "demo"
     demo.mkdir()
     (demo / study.MANIFEST).write_text(json.dumps(tiny_models))  # models found through the demo's manifest
-    rc = study.main(["--out_dir", str(out), "--demo_dir", str(demo), "--primer_seconds", "6",
+    rc = study.main(["--out_dir", str(out), "--demo_dir", str(demo), "--no_zoo", "--primer_seconds", "6",
                      "--melody_steps", "48", "--transformer_events", "48",
                      "--transformer_primer_events", "64"])
     assert rc == 0

@@ -67,3 +67,24 @@ def test_bad_manifest_missing_weights_and_truncated_bundle(tiny_zoo):
     (folder / "model.json").write_text(json.dumps({"family": "lute", "weights": "m.mag"}))
     with pytest.raises(zoo.ZooError, match="unknown family 'lute'"):
         zoo.get("tiny_melody")
+
+
+def test_commands_take_a_zoo_name_or_the_default(tiny_zoo, tmp_path, capsys):
+    from melody_rnn_ext import generate_cli
+
+    out = tmp_path / "gen"
+    rc = generate_cli.main(["--bundle_file", "tiny_melody", "--output_dir", str(out), "--num_outputs", "1",
+                            "--num_steps", "16", "--primer_melody", "[60]", "--seed", "1"])
+    assert rc == 0 and len(list(out.glob("*.mid"))) == 1
+    assert "zoo model tiny_melody" in capsys.readouterr().err
+    # no model given and no default model in this zoo: a clear message, exit 1
+    rc = generate_cli.main(["--output_dir", str(out), "--num_steps", "16"])
+    assert rc == 1 and "holds no melody_rnn model 'melody_rnn_attention'" in capsys.readouterr().err
+    # other commands say the same for their families
+    from gansynth_tf import generate_cli as gansynth_cli
+    from music_transformer_ext import generate_cli as transformer_cli
+
+    assert gansynth_cli.main(["notes", "--output_dir", str(out), "--pitches", "60"]) == 2
+    assert "holds no gansynth model" in capsys.readouterr().err
+    assert transformer_cli.main(["--output_dir", str(out)]) == 2
+    assert "holds no music_transformer model" in capsys.readouterr().err
