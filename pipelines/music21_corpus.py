@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Tuple
 
 # collection name -> music21 corpus folder of its ABC files
 FOLK_COLLECTIONS = {"essen": "essenFolksong", "ryans_mammoth": "ryansMammoth", "oneills": "oneills1850"}

@@ -25,14 +25,14 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/zoo/common.py)
 
 NAME = "melody_rnn_attention"
 CONFIG_ID = "attention_rnn"
@@ -87,15 +87,10 @@ def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
             "--set", "runtime.jit_compile=false"]
     for o in overrides:
         argv += ["--set", o]
-    t0 = time.time()
-    rc = train_cli.main(argv)
+    with common.WallClock(work / "train_time.json"):
+        rc = train_cli.main(argv)
     if rc:
         raise SystemExit(f"melody_rnn_train failed ({rc})")
-    log = work / "train_time.json"
-    spent = json.loads(log.read_text())["seconds"] if log.exists() else 0.0
-    from tfmusic import files
-
-    files.atomic_write_json(log, {"seconds": spent + time.time() - t0})
 
 
 def evaluate_stage(work: pathlib.Path) -> dict:
@@ -115,25 +110,6 @@ def evaluate_stage(work: pathlib.Path) -> dict:
         print("eval", name, out[name], flush=True)
     out["bach_soprano"].update(rhythm_diagnostics(gen.model, gen.config, work / "data" / "bach_soprano"))
     return out
-
-
-def _key_check(primer_sequence, full_sequence) -> dict:
-    """Key of the primer against the key of the whole melody (music_eval.theory): score and in-scale share."""
-    import pretty_midi
-    import note_seq
-
-    from music_eval import features_symbolic, theory
-
-    def pcs(seq):
-        return features_symbolic.pitch_class_histogram(note_seq.note_sequence_to_pretty_midi(seq))
-
-    primer_key = theory.estimate_key(pcs(primer_sequence))
-    whole = pcs(full_sequence)
-    whole_key = theory.estimate_key(whole)
-    del pretty_midi
-    return {"primer_key": primer_key.name, "melody_key": whole_key.name,
-            "key_score": theory.key_weighted_score(primer_key, whole_key),
-            "in_scale_share": theory.in_scale_share(whole, primer_key)}
 
 
 def samples(bundle_path: str, out_dir: pathlib.Path, num_steps: int = 128) -> list:
@@ -159,7 +135,8 @@ def samples(bundle_path: str, out_dir: pathlib.Path, num_steps: int = 128) -> li
         audio.write_wav(str(out_dir / f"{name}.wav"), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
         files.atomic_write_bytes(out_dir / f"{name}.png", plots.figure_to_png(
             plots.piano_roll(midi, title=f"{NAME}: primer {name} (first {len(events)} steps), seed {seed}")))
-        rows.append({"primer": name, "seed": seed, **_key_check(primer_sequence, sequence)})
+        rows.append({"primer": name, "seed": seed,
+                     **common.key_check(note_seq.note_sequence_to_pretty_midi(primer_sequence), midi)})
     return rows
 
 
@@ -197,13 +174,13 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     run_cfg = json.loads((work / "run" / "config.json").read_text())
     step = json.loads((work / "run" / train_cli.EVAL_METRICS_FILENAME).read_text())["global_step"]
     keys = samples(str(bundle), folder / "samples")
-    seconds = json.loads((work / "train_time.json").read_text())["seconds"]
+    seconds = common.WallClock.total(work / "train_time.json")
     manifest = {
         "name": NAME, "family": "melody_rnn", "weights": bundle.name,
         "description": "Melody RNN attention_rnn trained on folk tunes and Bach soprano lines (music21 corpus)",
         "metrics": {"held_out_all": metrics["all"], "held_out_bach_soprano": metrics["bach_soprano"],
                     **{f"held_out_{k}": metrics[k] for k in COLLECTIONS if k != "bach_soprano"}},
-        "training": {"steps": step, "seconds": round(seconds), "hardware": _hardware(),
+        "training": {"steps": step, "seconds": round(seconds), "hardware": common.hardware(),
                      "rnn_layer_sizes": run_cfg["model"]["hparams"]["rnn_layer_sizes"],
                      "batch_size": run_cfg["trainer"]["global_batch_size"],
                      "date": datetime.date.today().isoformat()},
@@ -214,10 +191,6 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     files.atomic_write_json(folder / "model.json", manifest)
     files.atomic_write_text(folder / "README.md", card(manifest))
     print(card(manifest))
-
-
-def _hardware() -> str:
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})"
 
 
 def card(m: dict) -> str:
@@ -299,7 +272,7 @@ def card(m: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in m["samples"]:
-        lines.append(f"| {r['primer']} | {r['seed']} | {r['primer_key']} | {r['melody_key']} | "
+        lines.append(f"| {r['primer']} | {r['seed']} | {r['primer_key']} | {r['piece_key']} | "
                      f"{r['key_score']:.2f} | {r['in_scale_share']:.2f} |")
     first = m["samples"][0]["primer"]
     lines += ["", f"![piano roll](samples/{first}.png)", ""]

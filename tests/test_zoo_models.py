@@ -1,0 +1,77 @@
+"""The shipped zoo (models/): every model loads, its card's check figures match a fresh evaluation on a
+sample of its held-out data, and its manifest and card agree."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfmusic import zoo
+
+MODELS = zoo.names()
+
+
+def _manifest(name):
+    return json.loads((zoo.zoo_dir() / name / zoo.MANIFEST).read_text())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_zoo_model_loads_and_has_a_card(name):
+    entry = zoo.get(name)
+    assert os.path.isfile(entry.card), f"{name}: no model card"
+    card = open(entry.card, encoding="utf-8").read()
+    # what every card gives: data and split, the retraining command, held-out figures, a picture
+    for part in ("## Data", "## Training", "held-out", "![", "```"):
+        assert part in card or part in card.lower(), f"{name}: the card has no {part!r}"
+    assert zoo.load(name) is not None
+
+
+def _check_melody_rnn(name, manifest):
+    from melody_rnn_ext import evaluation
+    from pipelines import music21_corpus
+
+    check = manifest["check"]
+    read = music21_corpus.read_collection(check["collection"], only=set(check["ids"]), progress=False)
+    assert sorted(s.id for s in read.sequences) == sorted(check["ids"])
+    generator = zoo.load(name)
+    return evaluation.evaluate_sequences(generator.model, generator.config, read.sequences)
+
+
+def _check_music_transformer(name, manifest):
+    import music21
+
+    from music_transformer_ext import evaluation
+    from pipelines import note_sequences
+
+    check = manifest["check"]
+    paths = {os.path.basename(str(p)): str(p) for p in music21.corpus.getComposer("bach")}
+    sequences = []
+    for file_name in check["files"]:
+        ns = note_sequences.parse_musicxml(paths[file_name])
+        ns.id = note_sequences.note_sequence_id(file_name, "bach", "musicxml")
+        sequences.append(ns)
+    return evaluation.evaluate_note_sequences(zoo.load(name), sequences)
+
+
+CHECKS = {"melody_rnn": _check_melody_rnn, "music_transformer": _check_music_transformer}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in MODELS if zoo.get(n).family in CHECKS])
+def test_card_figures_match_a_fresh_evaluation(name):
+    manifest = _manifest(name)
+    fresh = CHECKS[manifest["family"]](name, manifest)
+    for key, value in manifest["check"]["metrics"].items():
+        np.testing.assert_allclose(fresh[key], value, rtol=1e-4, err_msg=f"{name}: {key}")
+    # the card prints the manifest's held-out figures
+    card = open(zoo.get(name).card, encoding="utf-8").read()
+    held_out = next(iter(manifest["metrics"].values()))
+    figure = held_out.get("perplexity", held_out.get("nll_per_token"))
+    assert f"{figure:.3f}" in card
+
+
+def test_zoo_weights_fit_the_budget():
+    total = 0
+    for root, _, files in os.walk(zoo.zoo_dir()):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    assert total <= 60 * 2**20, f"the zoo holds {total / 2**20:.1f} MB, over 60 MB"
