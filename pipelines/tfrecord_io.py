@@ -206,17 +206,27 @@ def write_sharded(
 def list_files(file_pattern: Union[str, os.PathLike, Iterable[str]]) -> list[str]:
     """Sorted list of files matching a glob pattern (or a list of patterns).
 
+    A pattern that matches nothing is also tried as a sharded file name (:func:`sharded_pattern`).
+
     Raises:
       FileNotFoundError: nothing matches.
     """
     import tensorflow as tf
 
     patterns = [os.fspath(file_pattern)] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
-    files = sorted({f for p in patterns for f in tf.io.gfile.glob(p)})
+    files = sorted({f for p in patterns for f in tf.io.gfile.glob(p) or tf.io.gfile.glob(sharded_pattern(p))})
     files = [f for f in files if _TEMP_MARK not in os.path.basename(f)]
     if not files:
         raise FileNotFoundError(f"no files match {patterns}")
     return files
+
+
+def sharded_pattern(path: str) -> str:
+    """The glob of the shards a sharded writer makes for the file name ``path``: ``ns.tfrecord`` ->
+    ``ns-?????-of-?????.tfrecord`` (so ``convert_dir_to_note_sequences --output_file ns.tfrecord``'s
+    output is found under the name the user gave, as Magenta's tutorial chains the commands)."""
+    prefix = path[: -len(SHARD_SUFFIX)] if path.endswith(SHARD_SUFFIX) else path
+    return prefix + "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]" + SHARD_SUFFIX
 
 
 def tfrecord_dataset(file_pattern, compression: Optional[str] = None):

@@ -34,12 +34,20 @@ def atomic_open(path: PathLike, mode: str = "wb", encoding: Optional[str] = None
         with os.fdopen(fd, mode, encoding=(encoding or "utf-8") if mode == "w" else None) as f:
             yield f
             f.flush()
+            os.chmod(f.fileno(), _default_mode())  # mkstemp's 0600 would follow the file to its final name
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _default_mode() -> int:
+    """0666 less the process's umask: the mode ``open()`` would have given a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:

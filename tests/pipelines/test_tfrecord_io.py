@@ -116,3 +116,25 @@ def test_counters(tmp_path):
     assert json.loads((tmp_path / "s.json").read_text()) == d
     assert tio.Counters.from_dict(d).to_dict() == d
     assert "skipped b.wav: file not found" in counters.summary()
+
+
+def test_a_sharded_output_is_found_under_the_name_given_to_the_writer(tmp_path):
+    # convert_dir_to_note_sequences --output_file ns.tfrecord writes ns-00000-of-00002.tfrecord ...;
+    # melody_rnn_create_dataset --input ns.tfrecord must find them (Magenta's tutorial chain)
+    paths = tio.write_sharded(str(tmp_path / "ns"), [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], 2)
+    (tmp_path / "ns-00000-of-00002.tfrecord.tmp-abc").write_bytes(b"partial")
+    assert tio.list_files(str(tmp_path / "ns.tfrecord")) == sorted(paths)
+    assert sorted(tio.iter_records(str(tmp_path / "ns.tfrecord"))) == [b"1", b"2", b"3"]
+    with pytest.raises(FileNotFoundError):
+        tio.list_files(str(tmp_path / "other.tfrecord"))
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from tfmusic import files
+
+    files.atomic_write_text(tmp_path / "c.json", "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o666 & ~mask
