@@ -1,12 +1,13 @@
 """GANSynth run configs: frozen dataclasses with the paper's values, and named presets.
 
-An experiment is ``GANSynthExperiment(model, data, trainer, runtime)``:
+An experiment is ``GANSynthExperiment(model, data, warm_start, trainer, runtime)``:
 
 * ``model``: :class:`GANConfig`, the networks, progressive schedule, losses and optimiser.
   Defaults are Magenta's ``mel_prog_hires`` (the paper's best "IF-Mel + H" row).
 * ``data``: :class:`DataConfig`, the spectral representation
   (:class:`gansynth_tf.specgrams.SpectralConfig`: frames x freq bins, ``mel`` and ``ifreq``
   flags), the pitch range, the NSynth files and the normaliser.
+* ``warm_start``: :class:`WarmStartConfig`, a Magenta GANSynth folder to fine-tune from.
 * ``trainer``: :class:`tfmusic.training.TrainerConfig`; ``train_steps`` is
   ``total_num_images / global_batch_size``.
 * ``runtime``: :class:`tfmusic.runtime.RuntimeConfig`.
@@ -184,11 +185,26 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class WarmStartConfig:
+    """Fine-tuning from a Magenta GANSynth folder (``gansynth_train --warm_start DIR``).
+
+    Attributes:
+      magenta_dir: an unzipped Magenta GANSynth folder (``experiment.json`` + ``stage_NNNNN/``) whose
+        final-stage weights initialise the generator (raw weights), its moving average (Magenta's EMA
+        shadows) and the discriminator, strictly ("" = from scratch). The optimizers start fresh. A
+        run that resumes from its own checkpoint restores that over it.
+    """
+
+    magenta_dir: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class GANSynthExperiment:
-    """A whole GANSynth run: ``model``, ``data``, ``trainer``, ``runtime``."""
+    """A whole GANSynth run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``."""
 
     model: GANConfig = GANConfig()
     data: DataConfig = DataConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = training.TrainerConfig(
         train_steps=11_000_000 // 8, global_batch_size=8, checkpoint_every=5000, max_checkpoints=3,
         summary_every=100, media_every=1250)

@@ -262,7 +262,10 @@ class GANSynthTask(training.Task):
       num_media_examples: specgrams generated per ``write_media`` call.
 
     Attributes after :meth:`build`: ``generator``, ``discriminator``, ``g_optimizer``,
-    ``d_optimizer``, ``ema`` (or None).
+    ``d_optimizer``, ``ema`` (or None). With ``config.warm_start.magenta_dir`` the networks and the
+    moving average start from a Magenta GANSynth folder's final stage
+    (:func:`gansynth_tf.convert_magenta.warm_start_from_magenta`); a resumed run's own checkpoint
+    is restored over them.
     """
 
     def __init__(self, config: config_lib.GANSynthExperiment, dataset_fn: DatasetFn, specgrams_helper=None,
@@ -312,6 +315,12 @@ class GANSynthTask(training.Task):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.ema = GeneratorEMA(self.generator, m.generator_ema_decay) if m.generator_ema_decay > 0 else None
+        if self.config.warm_start.magenta_dir:
+            from gansynth_tf.convert_magenta import warm_start_from_magenta
+
+            warm_start_from_magenta(self.config.warm_start.magenta_dir, self.generator, self.discriminator,
+                                    self.ema.averages if self.ema is not None else None,
+                                    self.model_config.num_resolutions)
         # Set at the start of every step from the global step; derived, so not checkpointed.
         self.progress_var = tf.Variable(0.0, trainable=False, name="progress",
                                         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)

@@ -9,7 +9,9 @@
 
 Common options: ``--checkpoint N`` (default the newest), ``--raw_weights`` (the trained
 weights instead of their moving average), ``--batch_size``. ``--ckpt_dir`` is accepted
-for ``--model_dir`` (Magenta's flag name).
+for ``--model_dir`` (Magenta's flag name), and either may name an unzipped Magenta GANSynth
+folder (``experiment.json`` + ``stage_NNNNN/``, e.g. the released ``acoustic_only``), which is
+converted on load (:mod:`gansynth_tf.convert_magenta`).
 
 ``notes`` writes ``pitch{P}_seed{S}.wav`` (or ``pitch{P}_{file stem}[_{row}].wav`` for
 latents from ``.npy`` files holding [latent_size] or [N, latent_size]) at the model's
@@ -75,8 +77,9 @@ def load_latent_file(path: str, latent_size: int):
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model_dir", "--ckpt_dir", dest="model_dir", default=None,
-                   help="training run folder (config.json, ckpt-N.*, normalizer.json), or a zoo model's name "
-                        "(default: the zoo's GANSynth model)")
+                   help="training run folder (config.json, ckpt-N.*, normalizer.json), an unzipped Magenta GANSynth "
+                        "folder (experiment.json, stage_NNNNN/), or a zoo model's name (default: the zoo's GANSynth "
+                        "model)")
     p.add_argument("--checkpoint", default=None, help="checkpoint number N or prefix path (default: the newest)")
     p.add_argument("--raw_weights", action="store_true",
                    help="use the trained generator weights instead of their moving average (EMA)")
@@ -125,9 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     from gansynth_tf.synthesize import GANSynthSynthesizer
 
+    from gansynth_tf.convert_magenta import is_magenta_dir
     from tfmusic import zoo
 
-    return GANSynthSynthesizer.from_model_dir(zoo.resolve(args.model_dir, "gansynth"), checkpoint=args.checkpoint,
+    model_dir = zoo.resolve(args.model_dir, "gansynth")
+    if is_magenta_dir(model_dir):
+        if args.checkpoint is not None:
+            raise ValueError(f"{model_dir}: --checkpoint does not apply to a Magenta GANSynth folder (the last "
+                             "stage's newest checkpoint is used, as Magenta's gansynth_generate does)")
+        return GANSynthSynthesizer.from_magenta_dir(model_dir, use_ema=not args.raw_weights,
+                                                    batch_size=args.batch_size)
+    return GANSynthSynthesizer.from_model_dir(model_dir, checkpoint=args.checkpoint,
                                               use_ema=not args.raw_weights, batch_size=args.batch_size)
 
 

@@ -202,16 +202,21 @@ class GANSynthSynthesizer:
         sample with (full resolution is used, whatever stage training reached).
       normalizer: the :class:`SpecgramNormalizer` the generator's outputs are in.
       batch_size: notes generated per generator call.
+      progress: the progressive-growing progress the generator runs at (None: the last,
+        full-resolution stage; a Magenta checkpoint of an earlier stage sets its own).
 
     Attributes: ``config``, ``generator``, ``normalizer``, ``helper`` (SpecgramsHelper),
-    ``checkpoint`` (the prefix loaded by :meth:`from_model_dir`, else None) and
-    ``uses_ema`` (whether the generator holds the moving-average weights).
+    ``progress``, ``checkpoint`` (the prefix loaded by :meth:`from_model_dir` or
+    :meth:`from_magenta_dir`, else None) and ``uses_ema`` (whether the generator holds the
+    moving-average weights).
     """
 
     def __init__(self, config: gconfig.GANSynthExperiment, generator: Generator,
-                 normalizer: Optional[SpecgramNormalizer] = None, batch_size: int = 16):
+                 normalizer: Optional[SpecgramNormalizer] = None, batch_size: int = 16,
+                 progress: Optional[float] = None):
         self.config = config
         self.generator = generator
+        self.progress = None if progress is None else float(progress)
         self.normalizer = normalizer or SpecgramNormalizer.prespecified(*config.data.prespecified_normalizer)
         self.helper = SpecgramsHelper(config.data.spectral)
         self.batch_size = int(batch_size)
@@ -263,6 +268,28 @@ class GANSynthSynthesizer:
         synth = cls(config, generator, load_run_normalizer(model_dir, config), batch_size=batch_size)
         synth.checkpoint = prefix
         synth.uses_ema = ema_wanted
+        return synth
+
+    @classmethod
+    def from_magenta_dir(cls, ckpt_dir: PathLike, use_ema: bool = True, batch_size: int = 16
+                         ) -> "GANSynthSynthesizer":
+        """A synthesizer from an unzipped Magenta GANSynth folder (``experiment.json`` + ``stage_NNNNN/``),
+        e.g. the released ``acoustic_only`` / ``all_instruments``: the flags are mapped (or refused by
+        name), the stage checkpoint Magenta's generation takes is ported (the generator's moving
+        averages, as Magenta's ``load_scope``, unless ``use_ema`` is False) and the progress is the
+        one Magenta's generator runs at. See :mod:`gansynth_tf.convert_magenta`.
+
+        Raises :class:`gansynth_tf.convert_magenta.MagentaCheckpointError` or
+        :class:`tfmusic.tf1_checkpoints.PortingError`, naming the file and the problem.
+        """
+        from gansynth_tf import convert_magenta
+
+        m = convert_magenta.load_magenta_gansynth(os.fspath(ckpt_dir), use_ema=use_ema)
+        full = float(m.config.model.num_resolutions - 1)
+        synth = cls(m.config, m.generator, m.normalizer, batch_size=batch_size,
+                    progress=None if m.progress == full else m.progress)
+        synth.checkpoint = m.stage.prefix
+        synth.uses_ema = m.uses_ema
         return synth
 
     # ------------------------------------------------------------------ properties
@@ -317,7 +344,7 @@ class GANSynthSynthesizer:
         latents = tf.convert_to_tensor(latents, tf.float32)
         index = tf.cast(pitches, tf.int32) - self.min_pitch
         one_hot = tf.one_hot(index, self.config.data.num_pitches, dtype=tf.float32)
-        normalized = self.generator((latents, one_hot), progress=None, training=False)
+        normalized = self.generator((latents, one_hot), progress=self.progress, training=False)
         specgrams = self.normalizer.denormalize(tf.cast(normalized, tf.float32))
         audio = self.helper.decode(specgrams)[..., 0]
         return {"audio": audio, "specgrams": specgrams}

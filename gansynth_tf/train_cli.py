@@ -2,10 +2,16 @@
 
     gansynth_train --model_dir runs/mel --train_data 'data/nsynth-train-*.tfrecord' \
         [--preset mel_prog_hires] [--set trainer.global_batch_size=16] [--set runtime.precision=mixed_bfloat16]
+    gansynth_train --model_dir runs/ft --train_data DATA --warm_start acoustic_only --set trainer.train_steps=2000
 
 ``--train_data`` takes NSynth TFRecords (official schema, a glob) or an NSynth-format folder
 (``examples.json`` + ``audio/``). The strategy comes from ``runtime.distribution``: one device,
 ``MirroredStrategy`` over all local GPUs, or ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``.
+``--warm_start MAGENTA_DIR`` fine-tunes from an unzipped Magenta GANSynth folder (``experiment.json`` +
+``stage_NNNNN/``, e.g. the released ``acoustic_only``): its flags become the config (every flag mapped or
+refused by name), ``model.progressive`` is set false (the checkpoint has finished growing), its final
+stage initialises the generator, its moving average and the discriminator (the optimizers start fresh),
+and its normaliser is saved as the run's ``normalizer.json``.
 A folder that already holds ``config.json`` resumes: its saved config is reloaded (``--set``
 still applies on top, e.g. a longer ``trainer.train_steps``) and training continues from the
 newest checkpoint, in the middle of a progressive stage if that is where it stopped.
@@ -99,8 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_dir", required=True, help="run folder (created; resumed if it holds a run)")
     parser.add_argument("--train_data", default=None, help="NSynth TFRecord glob or NSynth-format folder")
-    parser.add_argument("--preset", default="mel_prog_hires", choices=PRESETS.names(),
+    parser.add_argument("--preset", default=None, choices=PRESETS.names(),
                         help="named config (default: mel_prog_hires, the paper's IF-Mel + H)")
+    parser.add_argument("--warm_start", default=None, metavar="MAGENTA_DIR",
+                        help="fine-tune from an unzipped Magenta GANSynth folder (experiment.json + stage_NNNNN/, "
+                             "e.g. the released acoustic_only): its flags give the config (instead of --preset), "
+                             "its final stage the weights (generator, moving average, discriminator) and its "
+                             "normaliser the specgram scaling; training runs at full resolution")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
                         help="override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)")
     parser.add_argument("--max_steps_this_run", type=int, default=None,
@@ -119,8 +130,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     overrides = list(args.overrides)
     if args.train_data:
         overrides.append(f"data.train_data_path={os.path.abspath(args.train_data) if os.path.exists(args.train_data) else args.train_data}")
+    if args.warm_start:
+        from gansynth_tf.convert_magenta import MagentaCheckpointError, read_experiment
+
+        if args.preset:
+            print("gansynth_train: --warm_start takes the config from the Magenta folder's experiment.json; "
+                  "drop --preset (use --set to change fields)", file=sys.stderr)
+            return 2
+        try:
+            base, magenta_normalizer = read_experiment(args.warm_start)
+        except MagentaCheckpointError as e:
+            print(f"gansynth_train: {e}", file=sys.stderr)
+            return 2
+        # The checkpoint has finished growing: fine-tuning runs every block at full resolution.
+        overrides = ["model.progressive=false", f"warm_start.magenta_dir={os.path.abspath(args.warm_start)}",
+                     *overrides]
+    else:
+        base, magenta_normalizer = get_preset(args.preset or "mel_prog_hires"), None
     # Pure Python (no TensorFlow op), so it may precede the strategy; every worker writes the same file.
-    cfg, resumed = config_lib.resolve_run_config(args.model_dir, get_preset(args.preset), overrides)
+    cfg, resumed = config_lib.resolve_run_config(args.model_dir, base, overrides)
+    normalizer_file = os.path.join(args.model_dir, NORMALIZER_FILENAME)
+    if magenta_normalizer is not None and not cfg.data.normalizer_path and not os.path.exists(normalizer_file):
+        # The networks were trained on specgrams scaled by Magenta's normaliser: keep it, never refit.
+        magenta_normalizer.save(normalizer_file)
     # The strategy next: MultiWorkerMirroredStrategy must exist before other TensorFlow ops run.
     strategy = runtime_lib.make_strategy(cfg.runtime)
     print(f"gansynth_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
@@ -128,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{cfg.runtime.precision})", flush=True)
 
     from gansynth_tf.gan import GANSynthTask
+
+    from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
 
     try:
         normalizer = load_or_fit_normalizer(cfg, args.model_dir, runtime_lib.is_chief(strategy))
@@ -137,7 +171,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     helper, pitch_range = spectral_pipeline(cfg)
     task = GANSynthTask(cfg, make_dataset_fn(cfg, helper, normalizer, pitch_range), specgrams_helper=helper,
                         normalizer=normalizer)
-    runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
+    try:
+        runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
+    except (PortingError, CheckpointReadError, ValueError) as e:
+        if not cfg.warm_start.magenta_dir:
+            raise
+        print(f"gansynth_train: --warm_start {cfg.warm_start.magenta_dir}: {e}", file=sys.stderr)
+        return 2
     result = runner.train(stop_after=args.max_steps_this_run)
     print(f"gansynth_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
     for key in sorted(result.logs):
