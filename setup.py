@@ -20,7 +20,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["tfmusic", "pipelines", "gansynth_tf", "melody_rnn_ext", "music_transformer_ext", "music_eval", "case_study"],
+    packages=["tfmusic", "pipelines", "gansynth_tf", "events_rnn", "melody_rnn_ext", "polyphony_rnn_ext", "drums_rnn_ext",
+              "music_transformer_ext", "music_eval", "case_study"],
     install_requires=_requirements(),
     extras_require={
         "beam": ["apache-beam[tfrecord]==2.77.0"],
@@ -35,6 +36,7 @@ setup(
             "music_transformer_create_dataset=music_transformer_ext.create_dataset_cli:main",
             "melody_rnn_train=melody_rnn_ext.train_cli:main",
             "melody_rnn_generate=melody_rnn_ext.generate_cli:main",
+            "polyphony_rnn_generate=polyphony_rnn_ext.generate_cli:main",
             "music_transformer_train=music_transformer_ext.train_cli:main",
             "music_transformer_generate=music_transformer_ext.generate_cli:main",
             "tfmusic_study=case_study.study:main",

@@ -1,0 +1,99 @@
+"""Drums RNN configs: Magenta's ``drums_rnn_model.default_configs`` as frozen dataclasses.
+
+========= =================================================================== ===== ====== ======= ==============
+config    encoder/decoder (note-seq)                                          steps inputs classes hparams
+========= =================================================================== ===== ====== ======= ==============
+one_drum  OneHot(MultiDrumOneHotEncoding([[39] + range(0, 39) + range(39, 128)])) 2/q   2      2       (128, 128), keep 0.5, clip 5
+drum_kit  Lookback(MultiDrumOneHotEncoding(), lookback_distances=[],             4/q   518    512     (256, 256, 256), attn 32,
+          binary_counter_bits=6)                                                                       keep 0.5, clip 3
+========= =================================================================== ===== ====== ======= ==============
+
+Both: ``batch_size`` 128, ``learning_rate`` 0.001. ``one_drum`` maps every drum to one class
+(decoded as a hand clap, 39); ``drum_kit`` uses note-seq's 9 default drum classes (2^9 = 512
+combinations per step). :data:`MODEL_PRESETS` adds ``tiny`` / ``tiny_kit`` (16-unit layers) for tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+from note_seq import constants
+from note_seq import drums_encoder_decoder as _dd
+from note_seq import encoder_decoder as _ed
+
+from events_rnn.config import EventsRnnHParams
+from tfmusic import config as config_lib
+
+CONFIG_IDS: Tuple[str, ...] = ("one_drum", "drum_kit")
+DESCRIPTIONS = {"one_drum": "Drums RNN with 2-state encoding.",
+                "drum_kit": "Drums RNN with multiple drums and binary counters."}
+STEPS_PER_QUARTER = {"one_drum": 2, "drum_kit": 4}
+HPARAMS = {
+    "one_drum": dict(batch_size=128, rnn_layer_sizes=(128, 128), dropout_keep_prob=0.5, clip_norm=5.0,
+                     learning_rate=0.001),
+    "drum_kit": dict(batch_size=128, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5, attn_length=32,
+                     clip_norm=3.0, learning_rate=0.001),
+}
+
+
+def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
+    """note-seq's encoder/decoder of ``config_id``, exactly as Magenta's config builds it."""
+    if config_id == "one_drum":
+        one_class = [39] + list(range(constants.MIN_MIDI_PITCH, 39)) + list(range(39, constants.MAX_MIDI_PITCH + 1))
+        return _ed.OneHotEventSequenceEncoderDecoder(_dd.MultiDrumOneHotEncoding([one_class]))
+    if config_id == "drum_kit":
+        return _ed.LookbackEventSequenceEncoderDecoder(_dd.MultiDrumOneHotEncoding(), lookback_distances=[],
+                                                       binary_counter_bits=6)
+    raise ValueError(f"unknown Drums RNN config {config_id!r}; expected one of {', '.join(CONFIG_IDS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DrumsRnnConfig:
+    """One Drums RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's)."""
+
+    config_id: str = "drum_kit"
+    hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS["drum_kit"])
+    description: str = ""
+
+    def __post_init__(self):
+        if self.config_id not in CONFIG_IDS:
+            raise ValueError(f"model.config_id {self.config_id!r} is not one of {', '.join(CONFIG_IDS)}")
+
+    @property
+    def generator_description(self) -> str:
+        """``description``, or Magenta's text for the config id."""
+        return self.description or DESCRIPTIONS[self.config_id]
+
+    @property
+    def steps_per_quarter(self) -> int:
+        """Quantization resolution (one_drum 2, drum_kit 4)."""
+        return STEPS_PER_QUARTER[self.config_id]
+
+    def encoder_decoder(self):
+        """A fresh note-seq encoder/decoder of the config."""
+        return make_encoder_decoder(self.config_id)
+
+    @property
+    def input_size(self) -> int:
+        """Floats per input step (one_drum 2, drum_kit 518)."""
+        return int(self.encoder_decoder().input_size)
+
+    @property
+    def num_classes(self) -> int:
+        """Softmax classes (one_drum 2, drum_kit 512)."""
+        return int(self.encoder_decoder().num_classes)
+
+    @property
+    def no_event_label(self) -> int:
+        """The "no drums" class (0)."""
+        return int(self.encoder_decoder().default_event_label)
+
+
+MODEL_PRESETS: config_lib.PresetRegistry[DrumsRnnConfig] = config_lib.PresetRegistry("drums_rnn model")
+for _id in CONFIG_IDS:
+    MODEL_PRESETS.add(_id, lambda i=_id: DrumsRnnConfig(config_id=i, hparams=EventsRnnHParams(**HPARAMS[i])))
+MODEL_PRESETS.add("tiny", lambda: DrumsRnnConfig(config_id="one_drum", hparams=EventsRnnHParams(
+    **{**HPARAMS["one_drum"], "batch_size": 8, "rnn_layer_sizes": (16, 16), "learning_rate": 0.01})))
+MODEL_PRESETS.add("tiny_kit", lambda: DrumsRnnConfig(config_id="drum_kit", hparams=EventsRnnHParams(
+    **{**HPARAMS["drum_kit"], "batch_size": 8, "rnn_layer_sizes": (16, 12), "attn_length": 5,
+       "learning_rate": 0.01})))

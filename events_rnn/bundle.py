@@ -1,0 +1,492 @@
+"""Magenta ``.mag`` bundles of any events-RNN model: read, infer the model, port strictly; write them back.
+
+A ``.mag`` file is a serialized ``note_seq.protobuf.generator_pb2.GeneratorBundle``
+(``note_seq/protobuf/generator.proto``): ``generator_details`` (``id`` = the config, e.g.
+``attention_rnn`` or ``polyphony``, and a description), ``bundle_details.description``,
+``checkpoint_file[0]`` = the bytes of a single-file TF1 (V1) checkpoint, and ``metagraph_file`` =
+the generation graph Magenta imports with ``tf.train.import_meta_graph``. Every Magenta RNN model
+(``models/shared/events_rnn_graph.py``) has the same variables; only the widths differ.
+
+Reading (:func:`read_bundle`, :func:`load_bundle`) never imports the metagraph: the architecture
+is inferred from the checkpoint's variable names and shapes (:func:`infer_model_spec`): layer
+sizes, input width, class count, the attention layout (around the first cell:
+``rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/...``; around the whole stack, older
+bundles: ``rnn/attention_cell_wrapper/multi_rnn_cell/...``) and the variable naming of the TF
+version that wrote it (``kernel``/``bias`` since TF 1.2, ``weights``/``biases`` before). The
+``generator_details.id`` must be one of the model family's configs (:class:`ModelFamily`) whose
+encoding has the variables' input width and class count; then every variable is ported with
+:class:`tfmusic.tf1_checkpoints.WeightPorter`: a missing, extra or misshapen variable is a
+:class:`tfmusic.tf1_checkpoints.PortingError` naming it and the file. ``global_step`` and Adam
+slots are ignored by name. ``attn_length`` is stored in no variable (it only sizes the state); it
+comes from the id's Magenta config (else 40) unless given.
+
+Writing (:func:`write_bundle`) produces the same format from a Keras model: the exact TF1
+names and shapes (plus ``global_step``) as V1 checkpoint bytes, and a metagraph of Magenta's
+generation graph for batch size 1 (``inputs``, ``temperature``, ``softmax``, ``initial_state``,
+``final_state`` collections and a V1 saver), so Magenta's own ``<model>_generate --bundle_file``
+can load what we write. The file is replaced atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from events_rnn.attention import attention_wrapper_step
+from events_rnn.model import NAMINGS, OUTPUT_SCOPE, RNN_SCOPE, EventSequenceRnnModel, tf1_lstm_step
+from tfmusic import files
+from tfmusic.tf1_checkpoints import PortingError, WeightPorter, read_checkpoint, write_v1_checkpoint
+
+#: Foreign variables deliberately not ported: the step counter and Adam's slots and powers.
+IGNORED_VARIABLES = (r"^global_step$", r".*/Adam(_\d+)?$", r"^beta[12]_power(_\d+)?$")
+#: Magenta's attention window (``attention_rnn``'s ``attn_length``).
+DEFAULT_ATTN_LENGTH = 40
+
+
+class BundleError(ValueError):
+    """A file that is not a usable ``.mag`` bundle, or whose generator id contradicts its variables."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MagBundle:
+    """A parsed ``.mag`` file.
+
+    Attributes:
+      path: where it was read from.
+      generator_id: ``generator_details.id`` (the Magenta config name).
+      generator_description: ``generator_details.description``.
+      bundle_description: ``bundle_details.description``.
+      variables: the checkpoint's ``{TF1 name: array}``.
+      metagraph_size: bytes of ``metagraph_file`` (never parsed or imported).
+    """
+
+    path: str
+    generator_id: str
+    generator_description: str
+    bundle_description: str
+    variables: Dict[str, np.ndarray]
+    metagraph_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """The architecture a checkpoint's variables describe.
+
+    Attributes:
+      input_size, num_classes: input width and softmax classes.
+      rnn_layer_sizes: LSTM widths, bottom first.
+      attention_layout: ``none``, ``first_layer`` or ``whole_stack``.
+      naming: ``kernel`` (TF >= 1.2) or ``weights`` (TF 1.0 / 1.1) leaf names of the RNN's linear maps.
+    """
+
+    input_size: int
+    num_classes: int
+    rnn_layer_sizes: Tuple[int, ...]
+    attention_layout: str
+    naming: str
+
+    @property
+    def has_attention(self) -> bool:
+        return self.attention_layout != "none"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_bundle(path: str) -> MagBundle:
+    """Parse the ``.mag`` file at ``path`` and read its checkpoint (the metagraph is not touched).
+
+    Raises:
+      BundleError: naming ``path`` when it is missing, not a GeneratorBundle, has no generator id,
+        or holds no (or a sharded) checkpoint.
+      tfmusic.tf1_checkpoints.CheckpointReadError: when checkpoint_file[0] is not a checkpoint.
+    """
+    from google.protobuf.message import DecodeError
+    from note_seq.protobuf import generator_pb2
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise BundleError(f"{path}: cannot read bundle file ({e.strerror or e})") from e
+    bundle = generator_pb2.GeneratorBundle()
+    try:
+        bundle.ParseFromString(data)
+    except DecodeError as e:
+        raise BundleError(f"{path}: not a Magenta .mag bundle (GeneratorBundle proto does not parse: {e})") from e
+    if not bundle.generator_details.id:
+        raise BundleError(f"{path}: not a Magenta .mag bundle (no generator_details.id)")
+    if len(bundle.checkpoint_file) != 1:
+        raise BundleError(f"{path}: expected exactly one checkpoint_file (a single-file V1 checkpoint), "
+                          f"found {len(bundle.checkpoint_file)}")
+    variables = read_checkpoint(bundle.checkpoint_file[0], name=f"{path} (checkpoint_file[0])")
+    return MagBundle(path=path, generator_id=bundle.generator_details.id,
+                     generator_description=bundle.generator_details.description,
+                     bundle_description=bundle.bundle_details.description, variables=variables,
+                     metagraph_size=len(bundle.metagraph_file))
+
+
+def _shape(variables: Dict[str, np.ndarray], name: str, source: str) -> Tuple[int, ...]:
+    if name not in variables:
+        raise PortingError(f"{source}: variable {name!r} is missing")
+    return tuple(np.shape(variables[name]))
+
+
+def infer_model_spec(variables: Dict[str, np.ndarray], source: str = "checkpoint") -> ModelSpec:
+    """Infer the architecture from TF1 variable names and shapes (see the module docstring).
+
+    Raises:
+      PortingError: naming ``source`` when the variables are no events RNN (no LSTM cells, cell
+        indices with gaps, a kernel that is not [in + units, 4 units], no ``fully_connected``).
+    """
+    names = list(variables)
+    if any(n.endswith("basic_lstm_cell/kernel") for n in names):
+        naming = "kernel"
+    elif any(n.endswith("basic_lstm_cell/weights") for n in names):
+        naming = "weights"
+    else:
+        raise PortingError(f"{source}: no BasicLSTMCell variables (.../basic_lstm_cell/kernel); "
+                           "not an events-RNN (Magenta RNN model) checkpoint")
+    w, b = NAMINGS[naming]
+    if any(n.startswith(f"{RNN_SCOPE}/attention_cell_wrapper/") for n in names):
+        layout, multi = "whole_stack", f"{RNN_SCOPE}/attention_cell_wrapper/multi_rnn_cell"
+    else:
+        multi = f"{RNN_SCOPE}/multi_rnn_cell"
+        layout = "first_layer" if any(n.startswith(f"{multi}/cell_0/attention_cell_wrapper/") for n in names) else "none"
+    indices = sorted({int(m.group(1)) for n in names for m in [re.match(rf"^{re.escape(multi)}/cell_(\d+)/", n)] if m})
+    if not indices:
+        raise PortingError(f"{source}: no LSTM layers under {multi}/cell_K")
+    if indices != list(range(len(indices))):
+        raise PortingError(f"{source}: LSTM layers under {multi} are numbered {indices}, expected 0..{len(indices) - 1}")
+    sizes = []
+    for i in indices:
+        scope = f"{multi}/cell_{i}"
+        if i == 0 and layout == "first_layer":
+            scope += "/attention_cell_wrapper"
+        shape = _shape(variables, f"{scope}/basic_lstm_cell/{w}", source)
+        if len(shape) != 2 or shape[1] % 4:
+            raise PortingError(f"{source}: {scope}/basic_lstm_cell/{w} has shape {shape}, expected [in + units, 4 units]")
+        sizes.append(shape[1] // 4)
+    if layout == "whole_stack":
+        input_size = _shape(variables, f"{RNN_SCOPE}/attention_cell_wrapper/{w}", source)[-1]
+    elif layout == "first_layer":
+        input_size = _shape(variables, f"{multi}/cell_0/attention_cell_wrapper/{w}", source)[-1]
+    else:
+        input_size = _shape(variables, f"{multi}/cell_0/basic_lstm_cell/{w}", source)[0] - sizes[0]
+    out_shape = _shape(variables, f"{OUTPUT_SCOPE}/weights", source)
+    if len(out_shape) != 2:
+        raise PortingError(f"{source}: {OUTPUT_SCOPE}/weights has shape {out_shape}, expected [units, classes]")
+    return ModelSpec(input_size=int(input_size), num_classes=int(out_shape[1]), rnn_layer_sizes=tuple(sizes),
+                     attention_layout=layout, naming=naming)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFamily:
+    """What the bundle code needs to know about one model package (Melody RNN, Polyphony RNN, ...).
+
+    Attributes:
+      name: human name for messages, e.g. ``Polyphony RNN``.
+      config_ids: the Magenta config ids (``generator_details.id`` values) of the family.
+      widths: ``config_id -> (input_size, num_classes)`` of its encoding.
+      config_for_spec: ``(config_id, spec, attn_length or None, description) -> config``: Magenta's
+        config for the id with the spec's layer sizes and attention.
+      build_model: ``(config, dropout_keep_prob) -> EventSequenceRnnModel``.
+      attention_ids: ids whose Magenta config has attention (a bundle of them must hold it).
+    """
+
+    name: str
+    config_ids: Tuple[str, ...]
+    widths: Callable[[str], Tuple[int, int]]
+    config_for_spec: Callable[..., object]
+    build_model: Callable[..., EventSequenceRnnModel]
+    attention_ids: Tuple[str, ...] = ()
+
+
+def check_generator_id(family: ModelFamily, generator_id: str, spec: ModelSpec, source: str) -> None:
+    """Raise :class:`BundleError` unless ``generator_id`` names a config of ``family`` whose encoding has
+    the spec's input width and class count (and, for ``family.attention_ids``, unless it has attention).
+
+    Attention in another config is accepted: Magenta lets ``--hparams attn_length=N`` add it to any.
+    """
+    if generator_id not in family.config_ids:
+        raise BundleError(f"{source}: generator id {generator_id!r} is not a {family.name} config "
+                          f"({', '.join(family.config_ids)})")
+    want_in, want_classes = family.widths(generator_id)
+    if (want_in, want_classes) != (spec.input_size, spec.num_classes):
+        matches = [c for c in family.config_ids if tuple(family.widths(c)) == (spec.input_size, spec.num_classes)]
+        hint = f" (they fit {', '.join(matches)})" if matches else ""
+        raise BundleError(
+            f"{source}: generator id {generator_id!r} means {want_in} inputs and {want_classes} classes, but the "
+            f"checkpoint's variables have {spec.input_size} inputs and {spec.num_classes} classes{hint}")
+    if generator_id in family.attention_ids and not spec.has_attention:
+        raise BundleError(f"{source}: generator id {generator_id!r} but the checkpoint holds no "
+                          "attention_cell_wrapper variables")
+
+
+def hparams_for_spec(hparams, spec: ModelSpec, attn_length: Optional[int] = None):
+    """``hparams`` (a frozen dataclass with ``rnn_layer_sizes``, ``attn_length``, ``attention_layout``)
+    with the spec's layer sizes and attention (``attn_length``: given, else the hparams', else 40)."""
+    if spec.has_attention:
+        length = attn_length or hparams.attn_length or DEFAULT_ATTN_LENGTH
+        return dataclasses.replace(hparams, rnn_layer_sizes=spec.rnn_layer_sizes, attn_length=int(length),
+                                   attention_layout=spec.attention_layout)
+    return dataclasses.replace(hparams, rnn_layer_sizes=spec.rnn_layer_sizes, attn_length=0)
+
+
+def spec_of_model(model: EventSequenceRnnModel, naming: str = "kernel") -> ModelSpec:
+    """The :class:`ModelSpec` of a Keras model."""
+    return ModelSpec(model.input_size, model.num_classes, model.rnn_layer_sizes, model.layout, naming)
+
+
+def port_variables(model: EventSequenceRnnModel, variables: Dict[str, np.ndarray], source: str = "checkpoint",
+                   naming: str = "kernel") -> None:
+    """Assign every model variable from ``variables`` (TF1 names) and prove nothing is left over.
+
+    Raises:
+      PortingError: naming ``source`` and every missing, misshapen or unused variable
+        (``global_step`` and Adam slots excepted).
+    """
+    targets = model.tf1_variables(naming)
+    porter = WeightPorter(variables, model.weights, ignore=IGNORED_VARIABLES, source=source)
+    missing = [name for name in targets if not porter.has(name)]
+    for name, variable in targets.items():
+        if name not in missing:
+            porter.port(variable, name)
+    problems = [f"missing checkpoint variables: {', '.join(missing)}"] if missing else []
+    try:
+        porter.finish()
+    except PortingError as e:
+        problems.append(str(e)[len(source) + 2:] if str(e).startswith(source) else str(e))
+    if problems:
+        raise PortingError(f"{source}: " + "; ".join(problems))
+
+
+def read_bundle_config(family: ModelFamily, path: str, attn_length: Optional[int] = None):
+    """(config, :class:`MagBundle`) of a ``.mag``: its id checked against ``family`` and its variables,
+    Magenta's hparams for the id with the bundle's layer sizes and attention layout."""
+    bundle = read_bundle(path)
+    spec = infer_model_spec(bundle.variables, source=bundle.path)
+    check_generator_id(family, bundle.generator_id, spec, bundle.path)
+    return family.config_for_spec(bundle.generator_id, spec, attn_length, bundle.generator_description), bundle
+
+
+def load_variables(family: ModelFamily, variables: Dict[str, np.ndarray], generator_id: str, source: str,
+                   attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0, description: str = ""):
+    """Build ``family``'s model for TF1-named ``variables`` (a bundle's or a Magenta run's checkpoint)
+    and port them strictly; ``generator_id`` is checked against them. Returns (model, config, spec)."""
+    spec = infer_model_spec(variables, source=source)
+    check_generator_id(family, generator_id, spec, source)
+    config = family.config_for_spec(generator_id, spec, attn_length, description)
+    model = family.build_model(config, dropout_keep_prob)
+    port_variables(model, variables, source=source, naming=spec.naming)
+    return model, config, spec
+
+
+def load_bundle(family: ModelFamily, path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0):
+    """Read a ``.mag``, infer and check its architecture, build ``family``'s Keras model and port every variable.
+
+    Returns (model with the bundle's weights, its config, the parsed bundle). ``dropout_keep_prob``
+    is the built model's (1.0 for generation; the config keeps Magenta's value for training).
+    """
+    config, bundle = read_bundle_config(family, path, attn_length)
+    spec = infer_model_spec(bundle.variables, source=bundle.path)
+    model = family.build_model(config, dropout_keep_prob)
+    port_variables(model, bundle.variables, source=bundle.path, naming=spec.naming)
+    return model, config, bundle
+
+
+def warm_start_from_bundle(family: ModelFamily, model: EventSequenceRnnModel, path: str,
+                           config_id: Optional[str] = None) -> MagBundle:
+    """Load every variable of an existing ``model`` from the bundle at ``path`` (Magenta's warm start).
+
+    Raises :class:`BundleError` when the bundle's architecture or id (if ``config_id`` is given)
+    differs from the model's, :class:`PortingError` on any variable misfit.
+    """
+    bundle = read_bundle(path)
+    spec = infer_model_spec(bundle.variables, source=bundle.path)
+    check_generator_id(family, bundle.generator_id, spec, bundle.path)
+    if config_id is not None and bundle.generator_id != config_id:
+        raise BundleError(f"{bundle.path}: bundle is {bundle.generator_id!r}, the model being trained is {config_id!r}")
+    ours = spec_of_model(model, spec.naming)
+    if ours != spec:
+        raise BundleError(f"{bundle.path}: bundle architecture {spec} differs from the model's {ours}")
+    port_variables(model, bundle.variables, source=bundle.path, naming=spec.naming)
+    return bundle
+
+
+# --------------------------------------------------------------------------- the TF1 step, by names
+
+
+def tf1_step_fn(spec: ModelSpec, attn_length: int, get: Callable[[str], tf.Tensor], forget_bias: float = 1.0
+                ) -> Callable[[tf.Tensor, Tuple[tf.Tensor, ...]], Tuple[tf.Tensor, Tuple[tf.Tensor, ...]]]:
+    """Magenta's cell (without dropout) as a function of its TF1 variables.
+
+    ``get(name)`` returns the tensor of TF1 variable ``name``. The returned function maps
+    (inputs [B, in], flat state) -> (top output [B, out], new flat state), the state in the order
+    of :attr:`EventSequenceRnnModel.state_size`. Used to build the generation metagraph.
+    """
+    w, b = NAMINGS[spec.naming]
+
+    def lstm(scope):
+        return lambda x, s: tf1_lstm_step(x, s, get(f"{scope}/{w}"), get(f"{scope}/{b}"), forget_bias)
+
+    def wrapper(scope, cell_fn, num_cell_states, attn_size):
+        def fn(x, s):
+            return attention_wrapper_step(
+                x, s, cell_fn, num_cell_states, attn_length, attn_size, get(f"{scope}/{w}"), get(f"{scope}/{b}"),
+                get(f"{scope}/attention/attn_w"), get(f"{scope}/attention/attn_v"), get(f"{scope}/attention/{w}"),
+                get(f"{scope}/attention/{b}"), get(f"{scope}/attn_output_projection/{w}"),
+                get(f"{scope}/attn_output_projection/{b}"))
+        return fn
+
+    multi = (f"{RNN_SCOPE}/attention_cell_wrapper/multi_rnn_cell" if spec.attention_layout == "whole_stack"
+             else f"{RNN_SCOPE}/multi_rnn_cell")
+    cells, counts = [], []
+    for i, units in enumerate(spec.rnn_layer_sizes):
+        if i == 0 and spec.attention_layout == "first_layer":
+            scope = f"{multi}/cell_0/attention_cell_wrapper"
+            cells.append(wrapper(scope, lstm(f"{scope}/basic_lstm_cell"), 2, units))
+            counts.append(4)
+        else:
+            cells.append(lstm(f"{multi}/cell_{i}/basic_lstm_cell"))
+            counts.append(2)
+
+    def multi_fn(x, s):
+        s, new, k = tuple(s), [], 0
+        for cell, n in zip(cells, counts):
+            x, st = cell(x, s[k:k + n])
+            new.extend(st)
+            k += n
+        return x, tuple(new)
+
+    if spec.attention_layout == "whole_stack":
+        return wrapper(f"{RNN_SCOPE}/attention_cell_wrapper", multi_fn, 2 * len(cells), spec.rnn_layer_sizes[-1])
+    return multi_fn
+
+
+def state_sizes(spec: ModelSpec, attn_length: int) -> Tuple[int, ...]:
+    """Flat state widths of a spec (as :attr:`EventSequenceRnnModel.state_size`)."""
+    sizes: List[int] = []
+    for i, units in enumerate(spec.rnn_layer_sizes):
+        sizes += [units, units]
+        if i == 0 and spec.attention_layout == "first_layer":
+            sizes += [units, units * attn_length]
+    if spec.attention_layout == "whole_stack":
+        top = spec.rnn_layer_sizes[-1]
+        sizes += [top, top * attn_length]
+    return tuple(sizes)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def bundle_variables(model: EventSequenceRnnModel, global_step: int = 0, naming: str = "kernel") -> Dict[str, np.ndarray]:
+    """The model's variables as ``{TF1 name: float32 array}``, plus ``global_step`` (int64 scalar)."""
+    out = {name: np.asarray(v.numpy(), np.float32) for name, v in model.tf1_variables(naming).items()}
+    out["global_step"] = np.asarray(global_step, np.int64)
+    return out
+
+
+def generation_metagraph(spec: ModelSpec, attn_length: int, shapes: Dict[str, Tuple[int, ...]],
+                         batch_size: int = 1) -> bytes:
+    """A serialized MetaGraphDef of Magenta's generation graph (``events_rnn_graph`` in ``generate`` mode).
+
+    Placeholders ``inputs`` [batch, None, input_size] and ``temperature`` []; zero ``initial_state``
+    tensors (feedable); the RNN run over time; ``softmax`` = softmax(logits / temperature)
+    [batch, T, classes]; the flat ``final_state``. Each goes in the collection of that name (states
+    flattened, as Magenta does), with a V1 ``Saver`` over the model variables ``shapes`` names.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        tf_vars = {name: tf.compat.v1.Variable(tf.zeros(shape, tf.float32), name=name)
+                   for name, shape in shapes.items()}
+        get = lambda name: tf_vars[name].value()
+        inputs = tf.compat.v1.placeholder(tf.float32, [batch_size, None, spec.input_size], name="inputs")
+        temperature = tf.compat.v1.placeholder(tf.float32, [], name="temperature")
+        initial_state = tuple(tf.zeros([batch_size, n], tf.float32, name=f"initial_state_{i}")
+                              for i, n in enumerate(state_sizes(spec, attn_length)))
+        step = tf1_step_fn(spec, attn_length, get)
+        out_size = spec.rnn_layer_sizes[-1]
+        x_tm = tf.transpose(inputs, [1, 0, 2])
+        steps = tf.shape(x_tm)[0]
+        outputs = tf.TensorArray(tf.float32, size=steps, element_shape=[batch_size, out_size])
+
+        def body(t, out_ta, state):
+            out, new = step(x_tm[t], state)
+            return t + 1, out_ta.write(t, out), tuple(new)
+
+        _, outputs, final_state = tf.compat.v1.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), outputs, initial_state))
+        outputs = tf.transpose(outputs.stack(), [1, 0, 2])
+        logits_flat = tf.matmul(tf.reshape(outputs, [-1, out_size]), get(f"{OUTPUT_SCOPE}/weights")) + get(
+            f"{OUTPUT_SCOPE}/biases")
+        softmax_flat = tf.nn.softmax(logits_flat / temperature)
+        softmax = tf.reshape(softmax_flat, [batch_size, -1, spec.num_classes], name="softmax")
+        tf.compat.v1.add_to_collection("inputs", inputs)
+        tf.compat.v1.add_to_collection("temperature", temperature)
+        tf.compat.v1.add_to_collection("softmax", softmax)
+        for s in initial_state:
+            tf.compat.v1.add_to_collection("initial_state", s)
+        for s in final_state:
+            tf.compat.v1.add_to_collection("final_state", tf.identity(s))
+        saver = tf.compat.v1.train.Saver(tf_vars, sharded=False, write_version=tf.compat.v1.train.SaverDef.V1)
+        meta = saver.export_meta_graph()
+    return meta.SerializeToString()
+
+
+def write_bundle(family: ModelFamily, model: EventSequenceRnnModel, config, path: str, description: str = "",
+                 global_step: int = 0, naming: str = "kernel", include_metagraph: bool = True) -> str:
+    """Write ``model`` as a Magenta ``.mag`` bundle at ``path`` (atomically); returns ``path``.
+
+    Args:
+      family: the model's family (checks ``config.config_id`` against the model's widths).
+      model: the Keras model (its architecture must be ``config``'s).
+      config: gives ``generator_details`` (``config_id``, ``generator_description``).
+      description: ``bundle_details.description``.
+      global_step: stored as the checkpoint's ``global_step``.
+      naming: ``kernel`` (TF >= 1.2 names, what current Magenta reads) or ``weights`` (TF 1.0 / 1.1).
+      include_metagraph: add Magenta's generation graph (:func:`generation_metagraph`); without it
+        ``metagraph_file`` is empty and only this toolkit can read the bundle.
+    """
+    spec = spec_of_model(model, naming)
+    check_generator_id(family, config.config_id, spec, f"write_bundle({path})")
+    want = family.config_for_spec(config.config_id, spec, model.attn_length or None, "")
+    if tuple(config.hparams.rnn_layer_sizes) != spec.rnn_layer_sizes or config.hparams.attn_length != model.attn_length:
+        raise BundleError(f"write_bundle({path}): config {config.hparams} does not describe the model {spec} "
+                          f"(attn_length {model.attn_length}); expected e.g. {want.hparams}")
+    return write_bundle_file(model, config.config_id, config.generator_description, path, description, global_step,
+                             naming, include_metagraph)
+
+
+def write_bundle_file(model: EventSequenceRnnModel, generator_id: str, generator_description: str, path: str,
+                      description: str = "", global_step: int = 0, naming: str = "kernel",
+                      include_metagraph: bool = True) -> str:
+    """Write ``model`` as a ``.mag`` with the given ``generator_details`` (no config checks; see
+    :func:`write_bundle`); atomically; returns ``path``."""
+    from note_seq.protobuf import generator_pb2
+
+    spec = spec_of_model(model, naming)
+    variables = bundle_variables(model, global_step, naming)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = write_v1_checkpoint(variables, os.path.join(tmp, "model.ckpt"))
+        with open(ckpt, "rb") as f:
+            checkpoint_bytes = f.read()
+    metagraph = b""
+    if include_metagraph:
+        shapes = {k: v.shape for k, v in variables.items() if k != "global_step"}
+        metagraph = generation_metagraph(spec, model.attn_length, shapes)
+    bundle = generator_pb2.GeneratorBundle()
+    bundle.generator_details.id = generator_id
+    bundle.generator_details.description = generator_description
+    if description:
+        bundle.bundle_details.description = description
+    bundle.checkpoint_file.append(checkpoint_bytes)
+    bundle.metagraph_file = metagraph
+    files.atomic_write_bytes(path, bundle.SerializeToString())
+    return path
