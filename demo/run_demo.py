@@ -1,6 +1,9 @@
 """`make demo`: the project's main job end to end, on embedded default data.
 
 Stages (each prints where its outputs are):
+  0. music from the zoo (`models/`), before anything is trained: melodies from the zoo's Melody RNN, a
+     chorale continued by the zoo's Music Transformer, the zoo's pitch classifier on real NSynth notes;
+  then the training paths, briefly, on small data and small models:
   1. render a small NSynth-format set from pretty_midi's General MIDI SoundFont (`nsynth_render`);
   2. convert it to sharded NSynth TFRecords with GANSynth's filters (`nsynth_to_tfrecord`);
   3. read the records back through the tf.data reader, fit the spectrogram normalizer, and turn
@@ -17,8 +20,9 @@ Stages (each prints where its outputs are):
      `melody_rnn_generate` (beam search) -> FluidSynth;
   9. Music Transformer: a tensor2tensor-named checkpoint ported, fine-tuned briefly on chorales
      (`music_transformer_create_dataset`, `music_transformer_train`), continuing a primer;
- 10. `tfmusic_study` on these models (listed in OUT/models.json): a chorale opening continued by both
-     models, rendered by FluidSynth and GANSynth (fixed and interpolated timbre), one report.
+ 10. `tfmusic_study`: a chorale opening continued by the zoo's models (the demo's own, listed in
+     OUT/models.json, for families the zoo lacks), rendered by FluidSynth and GANSynth (fixed and
+     interpolated timbre), one report.
 
 It lives outside the packages because it joins packages that must not import each other.
 """
@@ -50,6 +54,17 @@ def _stage(title: str) -> float:
 
 def _done(t0: float, what: str) -> None:
     print(f"    {what} ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def zoo_music(out: pathlib.Path) -> dict:
+    """Stage 0: music from the zoo's models, each named by its zoo name only."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import zoo_stage
+
+    t0 = _stage("0. the zoo: music from models trained here and shipped in models/ (no training)")
+    outputs = zoo_stage.run(out / "zoo", log=lambda text: print(f"  {text}", flush=True))
+    _done(t0, f"outputs in {out / 'zoo'}")
+    return outputs
 
 
 def render(out: pathlib.Path) -> pathlib.Path:
@@ -264,6 +279,7 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    zoo_music(out)
     nsynth_dir = render(out)
     tfr_dir = convert(nsynth_dir, out)
     helper = specgrams(tfr_dir, out)
@@ -276,6 +292,7 @@ def main(argv=None) -> int:
     write_manifest(out, run, melody, transformer)
     study_report = case_study(out)
     print(f"\nDemo finished in {time.perf_counter() - t0:.0f} s. Outputs:")
+    print(f"  from the zoo        : {out / 'zoo'}  (melodies, chorale continuation: MIDI and wav)")
     print(f"  NSynth-format notes : {nsynth_dir}")
     print(f"  TFRecords           : {tfr_dir}")
     print(f"  rainbowgrams        : {plots}")

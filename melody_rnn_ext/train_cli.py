@@ -38,293 +38,56 @@ added beside Magenta's); ``--num_training_steps`` counts from Magenta's step 0, 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import os
-import re
 import sys
 from typing import List, Optional, Sequence
 
-EVAL_METRICS_FILENAME = "eval_metrics.json"
-#: Checkpoint item holding every model variable under its TF1 name (see :func:`tracked_model_variables`).
-MODEL_VARIABLES_ITEM = "model_variables"
+from events_rnn import train_cli as _core
+from events_rnn.train_cli import (EVAL_METRICS_FILENAME, MODEL_VARIABLES_ITEM, TrainCommand,  # noqa: F401
+                                  parse_hparams, run_overrides, tracked_model_variables)
 
 
-def tracked_model_variables(model):
-    """A ``tf.Module`` whose attributes are every variable of ``model``, keyed by TF1 name ('/' -> '__').
+def command() -> TrainCommand:
+    """``melody_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand` (continues Magenta's run folders)."""
+    from melody_rnn_ext import bundle, config, magenta_run, task
 
-    Workaround: ``TF1MultiRNNCell`` keeps its cells in a plain list, which ``tf.train.Checkpoint``
-    does not traverse, so a checkpoint of the model alone holds only ``fully_connected``. Saving
-    this object beside the model puts the LSTM and attention variables into the checkpoint too.
-    """
-    import tensorflow as tf
-
-    module = tf.Module(name="melody_rnn_variables")
-    for name, variable in model.tf1_variables().items():
-        setattr(module, name.replace("/", "__"), variable)
-    return module
+    return TrainCommand(prog="melody_rnn_train", family=bundle.FAMILY, presets=config.PRESETS,
+                        experiment_class=config.MelodyRnnExperiment, task_class=task.MelodyRnnTask,
+                        default_config="basic_rnn", magenta_run=magenta_run,
+                        data_help="training SequenceExample TFRecord file or glob "
+                                  "(melody_rnn_create_dataset's output)")
 
 
 def make_task(cfg, dataset_fn=None):
     """A :class:`melody_rnn_ext.task.MelodyRnnTask` whose checkpoints hold every model variable
-    (the task's items plus :data:`MODEL_VARIABLES_ITEM`); what ``melody_rnn_train`` trains."""
-    from melody_rnn_ext import task as task_lib
+    (see :func:`events_rnn.train_cli.make_task`); what ``melody_rnn_train`` trains."""
+    from melody_rnn_ext import task
 
-    class _Task(task_lib.MelodyRnnTask):
-        _tracked = None
-
-        def checkpoint_items(self):
-            items = dict(super().checkpoint_items())
-            if self._tracked is None:
-                self._tracked = tracked_model_variables(self.model)
-            items[MODEL_VARIABLES_ITEM] = self._tracked
-            return items
-
-    return _Task(cfg, dataset_fn)
-
-
-def parse_hparams(text: str) -> List[str]:
-    """Magenta's ``--hparams`` string -> ``model.hparams.*`` overrides.
-
-    ``"batch_size=64,rnn_layer_sizes=[64,64]"`` -> ``["model.hparams.batch_size=64",
-    "model.hparams.rnn_layer_sizes=[64,64]"]`` (commas inside brackets belong to the value).
-    Raises ``ValueError`` on text that is not ``name=value`` pairs.
-    """
-    text = (text or "").strip()
-    if not text:
-        return []
-    out, pos = [], 0
-    pattern = re.compile(r"\s*(\w+)\s*=\s*(\[[^\]]*\]|[^,]*)\s*(,|$)")
-    while pos < len(text):
-        m = pattern.match(text, pos)
-        if not m or m.end() == pos:
-            raise ValueError(f"--hparams {text!r}: expected name=value pairs separated by commas")
-        out.append(f"model.hparams.{m.group(1)}={m.group(2).strip()}")
-        pos = m.end()
-    return out
+    return _core.make_task(task.MelodyRnnTask, cfg, dataset_fn)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``melody_rnn_train``."""
-    from melody_rnn_ext import encodings
-    from melody_rnn_ext.config import PRESETS
-
-    p = argparse.ArgumentParser(prog="melody_rnn_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run_dir", "--model_dir", dest="run_dir", required=True,
-                   help="run folder: checkpoints, config.json, TensorBoard logs (resumed if it holds a run)")
-    p.add_argument("--config", choices=encodings.CONFIG_IDS, default=None,
-                   help="Magenta config to train from scratch (default basic_rnn; with --bundle: must match it)")
-    p.add_argument("--preset", choices=PRESETS.names(), default=None,
-                   help="named experiment instead of --config's Magenta preset (e.g. tiny)")
-    p.add_argument("--bundle", default=None, help=".mag bundle to fine-tune (all model variables restored)")
-    p.add_argument("--freeze", action="append", default=[], metavar="LAYER",
-                   help="keep a layer fixed while fine-tuning: cell_K, attention, fully_connected "
-                        "(repeatable or comma-separated)")
-    p.add_argument("--sequence_example_file", default=None,
-                   help="training SequenceExample TFRecord file or glob (melody_rnn_create_dataset's output)")
-    p.add_argument("--eval_file", default=None, help="eval SequenceExample TFRecord file or glob")
-    p.add_argument("--num_training_steps", type=int, default=None, help="total steps of the run")
-    p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'batch_size=64,rnn_layer_sizes=[64,64]'")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
-                   help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)")
-    p.add_argument("--max_steps_this_run", type=int, default=None,
-                   help="stop after this many steps even if the total is not reached")
-    p.add_argument("--eval", action="store_true", help="only evaluate the newest checkpoint on --eval_file")
-    p.add_argument("--eval_batches", type=int, default=None, help="evaluate on at most this many batches")
-    p.add_argument("--export_bundle", default=None, metavar="OUT.mag", help="write the trained model as a .mag")
-    p.add_argument("--bundle_description", default="", help="bundle_details.description of --export_bundle")
-    return p
-
-
-def _abs_if_exists(path: str) -> str:
-    return os.path.abspath(path) if os.path.exists(path) else path
+    return _core.build_parser(command(), __doc__)
 
 
 def initial_config(args, parser: argparse.ArgumentParser):
-    """The experiment a new run starts from (before ``--set``): preset or Magenta config, bundle sizes."""
-    from melody_rnn_ext import bundle as bundle_lib
-    from melody_rnn_ext import config as config_lib
-    from melody_rnn_ext import magenta_run
-
-    if magenta_run.is_magenta_run(args.run_dir):
-        return magenta_initial_config(args, parser)
-    name = args.preset or args.config or "basic_rnn"
-    cfg = config_lib.PRESETS.get(name)
-    if args.bundle:
-        try:
-            bundle_model, bundle = bundle_lib.read_bundle_config(args.bundle)
-        except (bundle_lib.BundleError, OSError, ValueError) as e:
-            parser.exit(2, f"melody_rnn_train: --bundle: {e}\n")
-        if args.config and args.config != bundle.generator_id:
-            parser.exit(2, f"melody_rnn_train: --config {args.config} but {args.bundle} is a "
-                           f"{bundle.generator_id!r} bundle\n")
-        if not args.preset:
-            cfg = config_lib.PRESETS.get(bundle.generator_id)
-        # The bundle fixes the architecture; the rest of the hyperparameters are the preset's.
-        hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=bundle_model.hparams.rnn_layer_sizes,
-                                 attn_length=bundle_model.hparams.attn_length,
-                                 attention_layout=bundle_model.hparams.attention_layout)
-        model = dataclasses.replace(cfg.model, config_id=bundle.generator_id, hparams=hp)
-        cfg = dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
-            cfg.warm_start, bundle_path=os.path.abspath(args.bundle)))
-    return cfg
-
-
-def magenta_initial_config(args, parser: argparse.ArgumentParser):
-    """The experiment that continues Magenta's run folder ``args.run_dir``: the preset of ``--config``
-    (or ``--preset``) with the layer sizes and attention of its newest checkpoint, which
-    ``warm_start.magenta_checkpoint`` records (restored before the first step)."""
-    from melody_rnn_ext import bundle as bundle_lib
-    from melody_rnn_ext import config as config_lib
-    from melody_rnn_ext import magenta_run
-    from tfmusic.tf1_checkpoints import CheckpointReadError
-
-    where = f"{args.run_dir} holds a run of Magenta's melody_rnn_train ({magenta_run.TRAIN_SUBDIR}/checkpoint)"
-    if args.bundle:
-        parser.exit(2, f"melody_rnn_train: {where}, which is continued; --bundle cannot be used with it\n")
-    if args.freeze:
-        parser.exit(2, f"melody_rnn_train: {where}, which is continued as it was trained; --freeze cannot be "
-                       "used with it\n")
-    try:
-        ckpt = magenta_run.read_magenta_checkpoint(args.run_dir)
-        model_cfg = magenta_run.magenta_run_config(ckpt, args.config)
-    except (magenta_run.RunFolderError, bundle_lib.PortingError, CheckpointReadError) as e:
-        parser.exit(2, f"melody_rnn_train: {e}\n")
-    cfg = config_lib.PRESETS.get(args.preset or model_cfg.config_id)
-    hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=model_cfg.hparams.rnn_layer_sizes,
-                             attn_length=model_cfg.hparams.attn_length,
-                             attention_layout=model_cfg.hparams.attention_layout)
-    model = dataclasses.replace(cfg.model, config_id=model_cfg.config_id, hparams=hp)
-    return dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
-        cfg.warm_start, magenta_checkpoint=os.path.abspath(ckpt.path)))
-
-
-def continue_magenta_run(task, runner, cfg):
-    """Restore ``cfg.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built task and
-    the runner's step; returns the :class:`melody_rnn_ext.magenta_run.RestoredState`."""
-    from melody_rnn_ext import magenta_run
-
-    path = cfg.warm_start.magenta_checkpoint
-    run_dir = os.path.dirname(os.path.dirname(path))
-    ckpt = magenta_run.read_magenta_checkpoint(run_dir, path)
-    with runner.strategy.scope():
-        return magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=runner.step)
-
-
-def run_overrides(args) -> List[str]:
-    """``--set`` overrides implied by the other flags, then the explicit ones."""
-    out = parse_hparams(args.hparams)
-    if args.sequence_example_file:
-        out.append(f"data.train_data_path={_abs_if_exists(args.sequence_example_file)}")
-    if args.eval_file:
-        out.append(f"data.eval_data_path={_abs_if_exists(args.eval_file)}")
-    if args.num_training_steps is not None:
-        out.append(f"trainer.train_steps={args.num_training_steps}")
-    frozen = [n.strip() for item in args.freeze for n in item.split(",") if n.strip()]
-    if frozen:
-        out.append(f"warm_start.frozen_layers={json.dumps(frozen)}")
-    return out + list(args.overrides)
+    """The experiment a new run starts from (see :func:`events_rnn.train_cli.initial_config`)."""
+    return _core.initial_config(command(), args, parser)
 
 
 def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None) -> dict:
     """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout)."""
-    from melody_rnn_ext import data
-    from melody_rnn_ext import task as task_lib
-
-    batch = min(cfg.trainer.global_batch_size, 64)
-    ds = data.make_sequence_example_dataset(eval_pattern, cfg.model.input_size, batch, shuffle=False)
-    return task_lib.evaluate(task.model, ds, task.no_event_label, max_batches=max_batches,
-                             pad_to_multiple=cfg.data.pad_to_multiple, jit_compile=cfg.runtime.jit_compile)
+    return _core.evaluate_run(task, cfg, eval_pattern, max_batches)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``melody_rnn_train``; returns 0, or 2 for bad arguments / missing data."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from tfmusic import config as config_lib
-    from tfmusic import files
-    from tfmusic import runtime as runtime_lib
+    return _core.main(command(), argv, __doc__)
 
-    try:
-        overrides = run_overrides(args)
-        resuming = os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
-        base = initial_config(args, parser) if not resuming else None
-        if resuming:
-            from melody_rnn_ext.config import MelodyRnnExperiment
-            base = MelodyRnnExperiment()
-        cfg, resumed = config_lib.resolve_run_config(args.run_dir, base, overrides)
-    except (config_lib.ConfigError, ValueError) as e:
-        parser.exit(2, f"melody_rnn_train: {e}\n")
-    if resumed and args.bundle and os.path.abspath(args.bundle) != cfg.warm_start.bundle_path:
-        print(f"melody_rnn_train: {args.run_dir} already holds a run; --bundle {args.bundle} is ignored "
-              "(the run's own checkpoints are restored)", file=sys.stderr)
-    if not args.eval and not cfg.data.train_data_path:
-        parser.exit(2, "melody_rnn_train: no training data: pass --sequence_example_file\n")
-    if args.eval and not cfg.data.eval_data_path:
-        parser.exit(2, "melody_rnn_train: --eval needs --eval_file\n")
-    # The strategy before any other TensorFlow op (MultiWorkerMirroredStrategy's rule).
-    strategy = runtime_lib.make_strategy(cfg.runtime)
-    from melody_rnn_ext import bundle as bundle_lib
-    from melody_rnn_ext import data as data_lib
-    from melody_rnn_ext import magenta_run
-    from melody_rnn_ext import task as task_lib
-    from pipelines import tfrecord_io
-    from tfmusic import training
 
-    for flag, pattern in (("--sequence_example_file", cfg.data.train_data_path),
-                          ("--eval_file", cfg.data.eval_data_path)):
-        try:
-            found = tfrecord_io.list_files(pattern) if pattern else True
-        except FileNotFoundError:
-            found = False
-        if not found:
-            parser.exit(2, f"melody_rnn_train: {flag} {pattern!r} matches no file\n")
-    source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
-    if cfg.warm_start.magenta_checkpoint:
-        source = f"continuing Magenta's {cfg.warm_start.magenta_checkpoint}"
-    print(f"melody_rnn_train: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
-          f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
-          f"XLA {'on' if cfg.runtime.jit_compile else 'off'})", flush=True)
-    try:
-        task = make_task(cfg)
-        runner = training.Runner(task, cfg, args.run_dir, strategy=strategy)
-    except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
-        print(f"melody_rnn_train: {e}", file=sys.stderr)
-        return 2
-    if cfg.warm_start.magenta_checkpoint and not magenta_run.has_own_checkpoint(args.run_dir):
-        try:
-            restored = continue_magenta_run(task, runner, cfg)
-        except (ValueError, OSError) as e:  # PortingError, RunFolderError, CheckpointReadError
-            print(f"melody_rnn_train: {e}", file=sys.stderr)
-            return 2
-        print(f"melody_rnn_train: {restored.describe()}", flush=True)
-    if args.eval:
-        step = runner.restore()
-        result_step = step
-    else:
-        result = runner.train(stop_after=args.max_steps_this_run)
-        result_step = result.final_step
-        logs = task.reduce_logs(result.logs)
-        print(f"melody_rnn_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
-        for key in sorted(logs):
-            print(f"  {key} = {logs[key]:.4g}")
-    if cfg.data.eval_data_path and data_lib.count_records(cfg.data.eval_data_path) == 0:
-        print(f"melody_rnn_train: --eval_file {cfg.data.eval_data_path} holds no examples; no evaluation",
-              file=sys.stderr)
-    elif cfg.data.eval_data_path:
-        metrics = evaluate_run(task, cfg, cfg.data.eval_data_path, args.eval_batches)
-        metrics["global_step"] = result_step
-        print(f"melody_rnn_train: eval at step {result_step}: " +
-              ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
-        if runtime_lib.is_chief(strategy):
-            files.atomic_write_json(os.path.join(args.run_dir, EVAL_METRICS_FILENAME), metrics)
-    if args.export_bundle and runtime_lib.is_chief(strategy):
-        path = bundle_lib.write_bundle(task.model, cfg.model, args.export_bundle,
-                                       description=args.bundle_description, global_step=result_step)
-        print(f"melody_rnn_train: wrote bundle {path}")
-    return 0
-
+__all__: List[str] = ["EVAL_METRICS_FILENAME", "MODEL_VARIABLES_ITEM", "build_parser", "command", "evaluate_run",
+                      "initial_config", "main", "make_task", "parse_hparams", "run_overrides",
+                      "tracked_model_variables"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -36,7 +36,7 @@ def scratch_run(files):
 
 def test_parse_hparams_magenta_syntax():
     assert train_cli.parse_hparams("batch_size=64,rnn_layer_sizes=[64, 64], dropout_keep_prob=0.8") == [
-        "model.hparams.batch_size=64", "model.hparams.rnn_layer_sizes=[64, 64]",
+        "model.hparams.batch_size=64", "trainer.global_batch_size=64", "model.hparams.rnn_layer_sizes=[64, 64]",
         "model.hparams.dropout_keep_prob=0.8"]
     assert train_cli.parse_hparams("") == []
     with pytest.raises(ValueError):
