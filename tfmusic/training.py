@@ -60,6 +60,9 @@ class TrainerConfig:
         after ``max_consecutive_skips`` skipped steps in a row. Either way no checkpoint ever
         holds a non-finite weight.
       max_consecutive_skips: see ``on_nonfinite``.
+      max_minutes: stop this start of the run after this many minutes of training, with a checkpoint,
+        even if ``train_steps`` is not reached (0 = no limit). A rerun resumes from there, so a long
+        run can be trained in time slices. One process only: multi-worker runs refuse it.
     """
 
     train_steps: int = 1000
@@ -71,6 +74,7 @@ class TrainerConfig:
     progress: bool = True
     on_nonfinite: str = "raise"
     max_consecutive_skips: int = 10
+    max_minutes: float = 0.0
 
     def __post_init__(self):
         for name in ("train_steps", "global_batch_size", "checkpoint_every", "max_checkpoints", "summary_every"):
@@ -82,6 +86,8 @@ class TrainerConfig:
             raise ValueError(f"trainer.on_nonfinite must be 'raise' or 'skip', got {self.on_nonfinite!r}")
         if self.max_consecutive_skips <= 0:
             raise ValueError("trainer.max_consecutive_skips must be positive")
+        if self.max_minutes < 0:
+            raise ValueError(f"trainer.max_minutes must be >= 0, got {self.max_minutes}")
 
 
 def global_batch_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
@@ -405,6 +411,10 @@ class Runner:
 
             bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, desc=os.path.basename(self.model_dir))
         t_last, step_last = time.perf_counter(), start
+        if self.trainer.max_minutes and isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise ValueError("trainer.max_minutes stops one process on its own clock; multi-worker runs "
+                             "would fall out of step: use train_steps")
+        deadline = time.monotonic() + 60.0 * self.trainer.max_minutes if self.trainer.max_minutes else None
         try:
             with writer.as_default():
                 consecutive_skips = 0
@@ -447,6 +457,10 @@ class Runner:
                         self.task.write_media(step)
                     if step % self.trainer.checkpoint_every == 0 or step == end:
                         last_ckpt = self.save()
+                    elif deadline is not None and time.monotonic() >= deadline:
+                        last_ckpt = self.save()
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
                 writer.flush()
         finally:
             if bar is not None:

@@ -191,3 +191,20 @@ def test_strategy_selection_from_environment(monkeypatch):
         runtime_lib.tf_config_task_count({"TF_CONFIG": "{oops"})
     with pytest.raises(ValueError, match="distribution"):
         runtime_lib.RuntimeConfig(distribution="tpu_pod")
+
+
+def test_max_minutes_stops_with_a_checkpoint_and_the_rerun_goes_on(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    model_dir = tmp_path / "sliced"
+    # a deadline already past: the first step ends this start, with a checkpoint off the regular schedule
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=50", "trainer.checkpoint_every=20",
+                                                       "trainer.max_minutes=1e-9", "runtime.jit_compile=false"])
+    result = training.Runner(ToyTask(cfg), cfg, str(model_dir), strategy=one).train()
+    assert (result.start_step, result.final_step) == (0, 1)
+    assert result.checkpoint and result.checkpoint.endswith("ckpt-1")
+    # the next start resumes from it; without a limit it reaches train_steps
+    cfg2 = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, max_minutes=0.0))
+    result2 = training.Runner(ToyTask(cfg2), cfg2, str(model_dir), strategy=one).train()
+    assert (result2.start_step, result2.final_step) == (1, 50)
+    with pytest.raises(ValueError, match="max_minutes must be >= 0"):
+        config_lib.apply_overrides(ToyExperiment(), ["trainer.max_minutes=-1"])
