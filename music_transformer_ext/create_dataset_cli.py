@@ -116,7 +116,7 @@ def config_from_args(args) -> data.DatasetConfig:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point; returns 0 on success (argparse exits with 2 on bad arguments)."""
+    """Entry point; returns 0 on success, 1 when no example was written, 2 on bad arguments."""
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]  # the separator itself is not a Beam option
@@ -145,6 +145,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(counters.summary())
     print("config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"summary: {os.path.join(args.output_dir, data.SUMMARY_NAME)}")
+    written = sum(v for k, v in counters.counts.items() if k.startswith("examples."))
+    if written == 0:
+        print(f"music_transformer_create_dataset: error: no example written from {args.input} "
+              f"({counters.get('read.records')} records read; reasons in the summary)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -460,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``convert_dir_to_note_sequences``; returns 0 (argparse exits 2 on bad arguments)."""
+    """Entry point of ``convert_dir_to_note_sequences``; returns 0, 1 when no NoteSequence was written
+    (no music file, or every one skipped), 2 on bad arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough = []
     if "--" in argv:
@@ -486,10 +487,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         counters = beam.convert_dir_to_note_sequences(args.input_dir, args.output_file, args.num_shards,
                                                       args.recursive, pipeline_args=beam_args)
     print(counters.summary())
-    if counters.get(FILES_FOUND) == 0:
-        print(f"warning: no MIDI, MusicXML or ABC files in {args.input_dir}", file=sys.stderr)
     print(f"shards: {output_prefix(args.output_file)}-*-of-{args.num_shards:05d}.tfrecord")
     print(f"counters: {counters_path(args.output_file)}")
+    if counters.get(WRITTEN) == 0:
+        why = ("no MIDI, MusicXML or ABC files" if counters.get(FILES_FOUND) == 0
+               else f"all {counters.get(FILES_FOUND)} music files were skipped (reasons in the counters file)")
+        print(f"convert_dir_to_note_sequences: error: nothing written from {args.input_dir}: {why}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``nsynth_to_tfrecord``; returns 0 (2 for bad arguments)."""
+    """Entry point of ``nsynth_to_tfrecord``; returns 0, 1 when no note was written, 2 for bad arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough = []
     if "--" in argv:  # everything after "--" goes to Beam unchanged
@@ -169,6 +169,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                            pipeline_args=beam_args)
     print(counters.summary())
     print(f"summary: {summary_path(args.output_dir, args.name)}")
+    if counters.get(WRITTEN) == 0:
+        print(f"nsynth_to_tfrecord: error: no note written from {args.input_dir} ({counters.get('notes')} notes: "
+              f"{counters.get(SKIPPED)} unreadable, {counters.get(FILTERED)} filtered out; reasons in the summary)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

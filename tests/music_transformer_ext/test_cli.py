@@ -143,3 +143,13 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert generate_cli.main(["--model_dir", str(tmp_path / "empty"), "--output_dir", str(tmp_path / "o")]) == 2
     with pytest.raises(SystemExit):
         train_cli.main(["--model_dir", str(tmp_path / "r5")])
+
+
+def test_create_dataset_with_no_example_exits_nonzero(tmp_path, capsys):
+    from music_transformer_ext import create_dataset_cli
+    from pipelines import tfrecord_io
+
+    path = tmp_path / "ns-00000-of-00001.tfrecord"
+    tfrecord_io.write_sharded(str(tmp_path / "ns"), [(b"k", b"not a NoteSequence")], 1)
+    rc = create_dataset_cli.main(["--input", str(path), "--output_dir", str(tmp_path / "out"), "--no_progress"])
+    assert rc == 1 and "no example written" in capsys.readouterr().err

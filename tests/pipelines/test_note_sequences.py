@@ -351,3 +351,19 @@ def test_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
     [skipped] = counters.skipped
     assert skipped.name == os.fsdecode(b"caf\xe9.mid") and "not valid UTF-8" in skipped.reason
     assert [s.filename for s in ns.read_note_sequences(ns.shard_pattern(str(tmp_path / "out")))] == ["ok.mid"]
+
+
+def test_a_folder_with_nothing_convertible_exits_nonzero(tmp_path, capsys):
+    from pipelines import note_sequences as ns_lib
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert ns_lib.main(["--input_dir", str(empty), "--output_file", str(tmp_path / "a" / "ns.tfrecord"),
+                        "--no_progress"]) == 1
+    assert "no MIDI, MusicXML or ABC files" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.mid").write_bytes(b"MThd not really")
+    assert ns_lib.main(["--input_dir", str(bad), "--output_file", str(tmp_path / "b" / "ns.tfrecord"),
+                        "--no_progress"]) == 1
+    assert "all 1 music files were skipped" in capsys.readouterr().err

@@ -118,3 +118,11 @@ def test_beam_options_pass_through():
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     assert options.view_as(GoogleCloudOptions).region == "europe-west1"
     assert options.view_as(DirectOptions).direct_running_mode != "multi_processing"
+
+
+def test_nothing_written_exits_nonzero(nsynth_sample_dir, tmp_path, capsys):
+    # every real sample note is pitch 60: a pitch filter above it leaves nothing to write
+    rc = nsynth_to_tfrecord.main(["--input_dir", str(nsynth_sample_dir), "--output_dir", str(tmp_path / "out"),
+                                  "--min_pitch", "61", "--no_progress"])
+    assert rc == 1
+    assert "no note written" in capsys.readouterr().err
