@@ -11,6 +11,7 @@ drum_kit  Lookback(MultiDrumOneHotEncoding(), lookback_distances=[],            
 Both: ``batch_size`` 128, ``learning_rate`` 0.001. ``one_drum`` maps every drum to one class
 (decoded as a hand clap, 39); ``drum_kit`` uses note-seq's 9 default drum classes (2^9 = 512
 combinations per step). :data:`MODEL_PRESETS` adds ``tiny`` / ``tiny_kit`` (16-unit layers) for tests.
+:class:`DrumsRnnExperiment` and :data:`PRESETS` are whole training runs (``drums_rnn_train``).
 """
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from note_seq import constants
 from note_seq import drums_encoder_decoder as _dd
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams
+from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
+                               register_experiment_presets)
 from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("one_drum", "drum_kit")
 DESCRIPTIONS = {"one_drum": "Drums RNN with 2-state encoding.",
@@ -97,3 +101,21 @@ MODEL_PRESETS.add("tiny", lambda: DrumsRnnConfig(config_id="one_drum", hparams=E
 MODEL_PRESETS.add("tiny_kit", lambda: DrumsRnnConfig(config_id="drum_kit", hparams=EventsRnnHParams(
     **{**HPARAMS["drum_kit"], "batch_size": 8, "rnn_layer_sizes": (16, 12), "attn_length": 5,
        "learning_rate": 0.01})))
+
+
+@dataclasses.dataclass(frozen=True)
+class DrumsRnnExperiment:
+    """A whole Drums RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``
+    (see :mod:`events_rnn.task`)."""
+
+    model: DrumsRnnConfig = DrumsRnnConfig()
+    data: EventsRnnDataConfig = EventsRnnDataConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
+    trainer: training.TrainerConfig = default_trainer(128)
+    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
+    seed: int = 0
+
+
+#: Whole runs: ``one_drum``, ``drum_kit`` (Magenta's) and ``tiny`` / ``tiny_kit`` (tests).
+PRESETS: config_lib.PresetRegistry[DrumsRnnExperiment] = config_lib.PresetRegistry("drums_rnn")
+register_experiment_presets(PRESETS, DrumsRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny", "tiny_kit"))

@@ -7,6 +7,9 @@
 the attention wrapper sits when ``attn_length > 0`` (``first_layer``: current Magenta;
 ``whole_stack``: older bundles). Magenta's ``residual_connections`` and ``use_cudnn`` are not
 supported (no released bundle uses them), so they are absent rather than silently ignored.
+
+:class:`EventsRnnDataConfig` (SequenceExample files, shuffling, padding) and :class:`WarmStartConfig`
+(fine-tuning a ``.mag``) are the parts of every family's training experiment that do not depend on the model.
 """
 from __future__ import annotations
 
@@ -55,3 +58,86 @@ class EventsRnnHParams:
         if self.attention_layout not in ATTENTION_LAYOUTS:
             raise ValueError(f"hparams.attention_layout must be one of {ATTENTION_LAYOUTS}, "
                              f"got {self.attention_layout!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EventsRnnDataConfig:
+    """Training data: SequenceExample TFRecords as ``<model>_create_dataset`` (or Magenta) writes them.
+
+    Attributes:
+      train_data_path: TFRecord file or glob of training SequenceExamples ("" until set).
+      eval_data_path: TFRecord file or glob of evaluation SequenceExamples (optional).
+      shuffle_buffer: examples in the shuffle buffer.
+      pad_to_multiple: batches are padded in time to a multiple of this many steps, so the
+        XLA-compiled step is traced for few distinct shapes.
+    """
+
+    train_data_path: str = ""
+    eval_data_path: str = ""
+    shuffle_buffer: int = 2048
+    pad_to_multiple: int = 64
+
+    def __post_init__(self):
+        if self.shuffle_buffer < 1:
+            raise ValueError("data.shuffle_buffer must be >= 1")
+        if self.pad_to_multiple < 1:
+            raise ValueError("data.pad_to_multiple must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStartConfig:
+    """Fine-tuning from a ``.mag`` bundle (Magenta's warm start).
+
+    Attributes:
+      bundle_path: ``.mag`` file whose every model variable initialises the model ("" = from
+        scratch). The optimizer starts fresh. A run that resumes from its own checkpoint ignores it.
+      frozen_layers: layers kept fixed: ``cell_K`` (the K-th LSTM layer, with its attention
+        wrapper in the ``first_layer`` layout), ``attention`` (the attention wrapper's own
+        variables), ``fully_connected`` (the output layer).
+      magenta_checkpoint: a checkpoint of Magenta's own ``<model>_train`` (``RUN/train/model.ckpt-N``)
+        this run continues: weights, Adam slots and step are restored from it before the run's first
+        step, as long as the run has no checkpoint of its own ("" = none; see
+        e.g. :mod:`melody_rnn_ext.magenta_run`).
+    """
+
+    bundle_path: str = ""
+    frozen_layers: Tuple[str, ...] = ()
+    magenta_checkpoint: str = ""
+
+
+def default_trainer(batch_size: int, **overrides):
+    """Magenta-like trainer settings for a family's experiment: global batch ``batch_size`` (the config's
+    ``hparams.batch_size``), 20,000 steps, a checkpoint every 1,000 (3 kept), summaries every 10."""
+    from tfmusic import training
+
+    values = dict(train_steps=20_000, global_batch_size=batch_size, checkpoint_every=1000, max_checkpoints=3,
+                  summary_every=10)
+    values.update(overrides)
+    return training.TrainerConfig(**values)
+
+
+def register_experiment_presets(presets, experiment_class: type, model_presets, magenta_ids, test_ids) -> None:
+    """Fill ``presets`` (a ``tfmusic.config.PresetRegistry``) with one ``experiment_class`` per model preset.
+
+    ``magenta_ids``: Magenta's configs, trained as Magenta does (global batch = ``hparams.batch_size``).
+    ``test_ids``: tiny presets for tests: 40 steps, checkpoints every 20, shuffle buffer 64, time padded
+    to multiples of 16, one device, no progress bar.
+    """
+    from tfmusic import runtime as runtime_lib
+
+    def magenta(name):
+        model = model_presets.get(name)
+        return experiment_class(model=model, trainer=default_trainer(model.hparams.batch_size))
+
+    def tiny(name):
+        model = model_presets.get(name)
+        return experiment_class(
+            model=model, data=EventsRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
+            trainer=default_trainer(model.hparams.batch_size, train_steps=40, checkpoint_every=20,
+                                    max_checkpoints=2, summary_every=5, progress=False),
+            runtime=runtime_lib.RuntimeConfig(distribution="one_device"))
+
+    for name in magenta_ids:
+        presets.add(name, lambda n=name: magenta(n))
+    for name in test_ids:
+        presets.add(name, lambda n=name: tiny(n))

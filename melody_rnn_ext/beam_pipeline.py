@@ -1,196 +1,32 @@
-"""``melody_rnn_create_dataset`` as an Apache Beam pipeline.
-
-Every input record goes through the same :meth:`melody_rnn_ext.data.MelodyPipeline.process_record`
-as the local run (split, quantize, transpose, extract, encode; train/eval by the seeded hash of the
-sequence's id, :func:`data.partition_of`), so each output file holds the same multiset of serialized
-SequenceExamples as the local run's; only the record order differs. The outputs keep Magenta's names,
-``OUTPUT_DIR/training_melodies.tfrecord`` and ``OUTPUT_DIR/eval_melodies.tfrecord`` (one shard each,
-``WriteToTFRecord(num_shards=1, shard_name_template='')``: Beam writes them into a temporary folder
-and renames each when complete; a partition with no example still gets its empty file).
-The per-stage counts, skipped inputs and melody lengths are summed across workers into
-``OUTPUT_DIR/melody_rnn_create_dataset_stats.json`` in the same form as the local run; every count
-is also a Beam metric (namespace :data:`METRICS_NAMESPACE`).
-
-Input files are listed when the pipeline is built; each is read whole by one worker through
-``tf.io`` (local, gs://, ...), which also numbers its records so that a record that is not a
-NoteSequence is reported as ``record N`` (N counted over all input files in sorted order), as the
-local run does. Records are then reshuffled across workers.
-
-Runs on the DirectRunner here and on Dataflow / Flink / Spark with the options passed through
-``pipeline_args`` (:func:`pipelines.beam.pipeline_options`).
+"""``melody_rnn_create_dataset`` as an Apache Beam pipeline: :mod:`events_rnn.beam_pipeline` with
+:data:`melody_rnn_ext.data.FORMAT` (``training_melodies.tfrecord``, ``eval_melodies.tfrecord`` and
+``melody_rnn_create_dataset_stats.json``, the same records and counts as the local run).
 """
 from __future__ import annotations
 
-import json
-import os
 from typing import Optional, Sequence
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
+import apache_beam as beam  # noqa: F401  (tests patch beam_pipeline.beam.Pipeline)
 
+from events_rnn import beam_pipeline as _core
 from melody_rnn_ext import data
 
-METRICS_NAMESPACE = "melody_rnn_create_dataset"
-_COUNTS, _LENGTHS, _SKIPPED, _FILE_SIZES = "counts", "lengths", "skipped", "file_sizes"
-
-
-def _read_file(path: str):
-    """One NoteSequence TFRecord file -> ``(path, index in file, record)``, then ``(path, records)`` tagged."""
-    from pipelines import tfrecord_io
-
-    n = 0
-    for n, record in enumerate(tfrecord_io.iter_records(path), start=1):
-        yield path, n - 1, record
-    yield beam.pvalue.TaggedOutput(_FILE_SIZES, (path, n))
-
-
-def _file_offsets(files: Sequence[str], sizes: dict) -> dict:
-    """``{path: index of its first record}`` over ``files`` taken in order (the local run's numbering)."""
-    offsets, total = {}, 0
-    for path in files:
-        offsets[path] = total
-        total += sizes.get(path, 0)
-    return offsets
-
-
-class ProcessRecords(beam.DoFn):
-    """``(path, index in file, record)`` -> ``(partition, serialized SequenceExample)``, one per example.
-
-    Side input: ``{path: records in file}``, to number records as the local run does. The counts, melody
-    lengths and skipped inputs of each record leave as tagged outputs (``counts``, ``lengths``, ``skipped``).
-    """
-
-    def __init__(self, config: data.MelodyPipelineConfig, files: Sequence[str]):
-        self.config = config
-        self.files = list(files)
-        self._pipeline = None
-        self._offsets = None
-
-    def setup(self):
-        self._pipeline = data.MelodyPipeline(self.config)
-
-    def process(self, item, sizes):
-        path, index, record = item
-        if self._offsets is None:  # the side input is the same for every record (one global window)
-            self._offsets = _file_offsets(self.files, sizes)
-        partition, examples = self._pipeline.process_record(record, self._offsets[path] + index)
-        counters, lengths = self._pipeline.take_counts()
-        for name, value in counters.counts.items():
-            if value:
-                Metrics.counter(METRICS_NAMESPACE, name).inc(value)
-        yield beam.pvalue.TaggedOutput(_COUNTS, counters.counts)
-        if lengths:
-            yield beam.pvalue.TaggedOutput(_LENGTHS, lengths)
-        for s in counters.skipped:
-            yield beam.pvalue.TaggedOutput(_SKIPPED, (s.name, s.reason))
-        for example in examples:
-            yield partition, example
-
-
-def _sum_dicts(dicts) -> dict:
-    """Key-wise sum of ``{key: int}`` dicts (a Beam combine function)."""
-    total = {}
-    for d in dicts:
-        for k, v in d.items():
-            total[k] = total.get(k, 0) + v
-    return total
-
-
-def _write_stats(_, path, output_dir, config, counts, lengths, skipped, examples, shards):
-    """Final step: the stats JSON from the summed counts (after both TFRecords are complete)."""
-    from pipelines.beam import _write_json_beam
-    from pipelines.tfrecord_io import Counters, Skipped
-
-    counters = Counters(dict(counts), sorted(Skipped(n, r) for n, r in skipped))
-    outputs = {p: {"path": data.output_path(output_dir, p), "examples": int(examples.get(p, 0))}
-               for p in data.PARTITIONS}
-    summary = data.make_summary(config, counters, lengths, outputs)
-    _write_json_beam(path, summary.to_dict())
+METRICS_NAMESPACE = data.FORMAT.command
 
 
 def build_pipeline(pipeline, input_pattern, output_dir: str, config: data.MelodyPipelineConfig) -> str:
-    """Adds the melody dataset conversion to ``pipeline``; returns the path its stats JSON will have.
-
-    Args:
-      pipeline: a ``beam.Pipeline``.
-      input_pattern: glob (or list of globs) of NoteSequence TFRecords; expanded now, read by workers.
-      output_dir: folder (any Beam filesystem) for the two TFRecords and the stats JSON.
-      config: the pipeline settings.
-
-    Raises:
-      FileNotFoundError: no file matches ``input_pattern``.
-    """
-    from pipelines import tfrecord_io
-
-    files = tfrecord_io.list_files(input_pattern)
-    read = (
-        pipeline
-        | "ListFiles" >> beam.Create(files, reshuffle=True)
-        | "Read" >> beam.FlatMap(_read_file).with_outputs(_FILE_SIZES, main="records")
-    )
-    sizes = beam.pvalue.AsDict(read[_FILE_SIZES])
-    results = (
-        read.records
-        | "Reshuffle" >> beam.Reshuffle()
-        | "Process" >> beam.ParDo(ProcessRecords(config, files), sizes).with_outputs(
-            _COUNTS, _LENGTHS, _SKIPPED, main="examples")
-    )
-    shards = []
-    for partition in data.PARTITIONS:
-        prefix = data.output_path(output_dir, partition)[:-len(".tfrecord")]
-        shards.append(
-            results.examples
-            | f"Select_{partition}" >> beam.Filter(lambda r, p=partition: r[0] == p)
-            | f"Bytes_{partition}" >> beam.Map(lambda r: r[1])
-            | f"Write_{partition}" >> beam.io.WriteToTFRecord(
-                prefix, file_name_suffix=".tfrecord", num_shards=1, shard_name_template=""))
-    examples = (
-        results.examples
-        | "PartitionOnes" >> beam.Map(lambda r: {r[0]: 1})
-        | "CountExamples" >> beam.CombineGlobally(_sum_dicts)
-    )
-    counts = results[_COUNTS] | "SumCounts" >> beam.CombineGlobally(_sum_dicts)
-    lengths = results[_LENGTHS] | "SumLengths" >> beam.CombineGlobally(_sum_dicts)
-    path = os.path.join(output_dir, data.STATS_FILENAME)
-    _ = (
-        pipeline
-        | "Once" >> beam.Create([None])
-        | "WriteStats" >> beam.Map(
-            _write_stats, path, output_dir, config,
-            beam.pvalue.AsSingleton(counts), beam.pvalue.AsSingleton(lengths),
-            beam.pvalue.AsList(results[_SKIPPED]), beam.pvalue.AsSingleton(examples),
-            beam.pvalue.AsList(tuple(shards) | "AllShards" >> beam.Flatten()))
-    )
-    return path
+    """Adds the melody dataset conversion to ``pipeline``; returns the path its stats JSON will have
+    (see :func:`events_rnn.beam_pipeline.build_pipeline`)."""
+    return _core.build_pipeline(data.FORMAT, pipeline, input_pattern, output_dir, config)
 
 
 def create_dataset(input_pattern, output_dir: str,
                    config: data.MelodyPipelineConfig = data.MelodyPipelineConfig(),
                    pipeline_args: Optional[Sequence[str]] = None) -> data.DatasetSummary:
-    """Runs the melody dataset conversion as a Beam pipeline and waits for it.
-
-    Args:
-      input_pattern, output_dir, config: as :func:`melody_rnn_ext.data.create_dataset`.
-      pipeline_args: Beam options, e.g. ``["--runner=DataflowRunner", "--project=p", "--region=r",
-        "--temp_location=gs://b/tmp"]``; without ``--runner``, the DirectRunner (multi-processing).
-
-    Returns:
-      the :class:`data.DatasetSummary` read back from the stats JSON: the same counts, skipped inputs,
-      melody lengths and outputs as the local run gives.
-
-    Raises:
-      FileNotFoundError: no file matches ``input_pattern``.
-    """
-    from apache_beam.io.filesystems import FileSystems
-
-    from pipelines.beam import pipeline_options
-
-    if "://" not in output_dir:
-        os.makedirs(output_dir, exist_ok=True)
-    with beam.Pipeline(options=pipeline_options(pipeline_args)) as pipeline:
-        path = build_pipeline(pipeline, input_pattern, output_dir, config)
-    with FileSystems.open(path) as f:
-        return data.DatasetSummary.from_dict(json.loads(f.read().decode("utf-8")))
+    """Runs the melody dataset conversion as a Beam pipeline and waits for it; returns the
+    :class:`melody_rnn_ext.data.DatasetSummary` read back from its stats JSON
+    (see :func:`events_rnn.beam_pipeline.create_dataset`)."""
+    return _core.create_dataset(data.FORMAT, input_pattern, output_dir, config, pipeline_args)
 
 
-__all__ = ["METRICS_NAMESPACE", "ProcessRecords", "build_pipeline", "create_dataset"]
+__all__ = ["METRICS_NAMESPACE", "build_pipeline", "create_dataset"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Sequence, Tuple
 
+from events_rnn.config import EventsRnnDataConfig, WarmStartConfig  # noqa: F401
 from melody_rnn_ext import encodings
 from tfmusic import config as config_lib
 from tfmusic import runtime as runtime_lib
@@ -169,49 +170,8 @@ MODEL_PRESETS.add("tiny_attention_whole_stack", lambda: _magenta(
 # --------------------------------------------------------------------------- experiments
 
 
-@dataclasses.dataclass(frozen=True)
-class MelodyRnnDataConfig:
-    """Training data: SequenceExample TFRecords as ``melody_rnn_create_dataset`` (or Magenta) writes them.
-
-    Attributes:
-      train_data_path: TFRecord file or glob of training SequenceExamples ("" until set).
-      eval_data_path: TFRecord file or glob of evaluation SequenceExamples (optional).
-      shuffle_buffer: examples in the shuffle buffer.
-      pad_to_multiple: batches are padded in time to a multiple of this many steps, so the
-        XLA-compiled step is traced for few distinct shapes.
-    """
-
-    train_data_path: str = ""
-    eval_data_path: str = ""
-    shuffle_buffer: int = 2048
-    pad_to_multiple: int = 64
-
-    def __post_init__(self):
-        if self.shuffle_buffer < 1:
-            raise ValueError("data.shuffle_buffer must be >= 1")
-        if self.pad_to_multiple < 1:
-            raise ValueError("data.pad_to_multiple must be >= 1")
-
-
-@dataclasses.dataclass(frozen=True)
-class WarmStartConfig:
-    """Fine-tuning from a ``.mag`` bundle (Magenta's warm start).
-
-    Attributes:
-      bundle_path: ``.mag`` file whose every model variable initialises the model ("" = from
-        scratch). The optimizer starts fresh. A run that resumes from its own checkpoint ignores it.
-      frozen_layers: layers kept fixed: ``cell_K`` (the K-th LSTM layer, with its attention
-        wrapper in the ``first_layer`` layout), ``attention`` (the attention wrapper's own
-        variables), ``fully_connected`` (the output layer).
-      magenta_checkpoint: a checkpoint of Magenta's own ``melody_rnn_train`` (``RUN/train/model.ckpt-N``)
-        this run continues: weights, Adam slots and step are restored from it before the run's first
-        step, as long as the run has no checkpoint of its own ("" = none; see
-        :mod:`melody_rnn_ext.magenta_run`).
-    """
-
-    bundle_path: str = ""
-    frozen_layers: Tuple[str, ...] = ()
-    magenta_checkpoint: str = ""
+#: Training data and warm start are the shared core's (:mod:`events_rnn.config`).
+MelodyRnnDataConfig = EventsRnnDataConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,28 +36,25 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
-import hashlib
 import os
-import uuid
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import note_seq
 import numpy as np
 from note_seq import events_lib, sequences_lib
 
+from events_rnn import data as _core
+from events_rnn.data import (PARTITIONS, AtomicTFRecordWriter, NoteSequenceRecordError, Quantizer, Stage,  # noqa: F401
+                             TimeChangeSplitter, Transposer, count_records, make_sequence_example,
+                             make_sequence_example_dataset, parse_note_sequence, parse_sequence_example,
+                             partition_of, sequence_example_to_arrays, sequence_key, sequence_name)
 from melody_rnn_ext import encodings
-from pipelines.errors import InputError
 from pipelines.tfrecord_io import Counters
 
-PARTITIONS: Tuple[str, ...] = ("training", "eval")
 TRAINING_FILENAME = "training_melodies.tfrecord"
 EVAL_FILENAME = "eval_melodies.tfrecord"
 OUTPUT_FILENAMES = {"training": TRAINING_FILENAME, "eval": EVAL_FILENAME}
 STATS_FILENAME = "melody_rnn_create_dataset_stats.json"
-
-
-class NoteSequenceRecordError(InputError):
-    """A TFRecord record that does not parse as a ``note_seq.NoteSequence``."""
 
 
 # --------------------------------------------------------------------------- config
@@ -111,103 +108,6 @@ class MelodyPipelineConfig:
 # --------------------------------------------------------------------------- stages
 
 
-class Stage:
-    """One typed step of the pipeline: ``transform(item, counters)`` -> list of outputs.
-
-    Counts go to ``counters`` under ``"<name>/<counter>"``.
-    """
-
-    name: str = "stage"
-    input_type: type = object
-    output_type: type = object
-
-    def _count(self, counters: Counters, counter: str, n: int = 1) -> None:
-        counters.increment(f"{self.name}/{counter}", n)
-
-    def transform(self, item, counters: Counters) -> list:
-        raise NotImplementedError
-
-
-class TimeChangeSplitter(Stage):
-    """NoteSequence -> pieces with one time signature and one tempo each, each shifted to start at 0."""
-
-    name = "time_change_splitter"
-    input_type = note_seq.NoteSequence
-    output_type = note_seq.NoteSequence
-
-    def transform(self, sequence, counters):
-        self._count(counters, "sequences_in")
-        pieces = sequences_lib.split_note_sequence_on_time_changes(sequence)
-        self._count(counters, "pieces_out", len(pieces))
-        return pieces
-
-
-class Quantizer(Stage):
-    """NoteSequence -> [quantized NoteSequence] at ``steps_per_quarter``, or [] (counted) when it cannot be."""
-
-    name = "quantizer"
-    input_type = note_seq.NoteSequence
-    output_type = note_seq.NoteSequence
-
-    _DISCARDS = (
-        (sequences_lib.MultipleTimeSignatureError, "discarded_multiple_time_signatures"),
-        (sequences_lib.MultipleTempoError, "discarded_multiple_tempos"),
-        (sequences_lib.BadTimeSignatureError, "discarded_bad_time_signature"),
-        (sequences_lib.NegativeTimeError, "discarded_negative_time"),
-    )
-
-    def __init__(self, steps_per_quarter: int):
-        self.steps_per_quarter = steps_per_quarter
-
-    def transform(self, sequence, counters):
-        self._count(counters, "pieces_in")
-        try:
-            quantized = sequences_lib.quantize_note_sequence(sequence, self.steps_per_quarter)
-        except tuple(e for e, _ in self._DISCARDS) as err:
-            for error_type, counter in self._DISCARDS:
-                if isinstance(err, error_type):
-                    self._count(counters, counter)
-            return []
-        self._count(counters, "quantized")
-        return [quantized]
-
-
-class Transposer(Stage):
-    """Quantized NoteSequence -> one copy per shift in ``transposition_range`` (drums untouched).
-
-    A shift that would put a note outside MIDI ``[min_pitch, max_pitch]`` is skipped and counted.
-    """
-
-    name = "transposer"
-    input_type = note_seq.NoteSequence
-    output_type = note_seq.NoteSequence
-
-    def __init__(self, transposition_range: Sequence[int], min_pitch: int = note_seq.MIN_MIDI_PITCH,
-                 max_pitch: int = note_seq.MAX_MIDI_PITCH):
-        self.transposition_range = tuple(transposition_range)
-        self.min_pitch = min_pitch
-        self.max_pitch = max_pitch
-
-    def transform(self, sequence, counters):
-        pitches = [n.pitch for n in sequence.notes if not n.is_drum]
-        low, high = (min(pitches), max(pitches)) if pitches else (self.min_pitch, self.max_pitch)
-        out = []
-        for shift in self.transposition_range:
-            if pitches and (low + shift < self.min_pitch or high + shift > self.max_pitch):
-                self._count(counters, "skipped_due_to_range_exceeded")
-                continue
-            if shift == 0:
-                out.append(sequence)
-                continue
-            shifted = copy.deepcopy(sequence)
-            for note in shifted.notes:
-                if not note.is_drum:
-                    note.pitch += shift
-            out.append(shifted)
-        self._count(counters, "transpositions_generated", len(out))
-        return out
-
-
 class MelodyExtractor(Stage):
     """Quantized NoteSequence -> monophonic ``note_seq.Melody`` objects, per instrument, with Magenta's filters.
 
@@ -230,6 +130,15 @@ class MelodyExtractor(Stage):
         self.ignore_polyphonic_notes = ignore_polyphonic_notes
         self.filter_drums = filter_drums
         self.lengths_in_bars: collections.Counter = collections.Counter()
+
+    @property
+    def lengths(self) -> collections.Counter:
+        """The kept melodies' lengths in bars (what :class:`events_rnn.data.EventsPipeline` reports)."""
+        return self.lengths_in_bars
+
+    @lengths.setter
+    def lengths(self, value) -> None:
+        self.lengths_in_bars = value
 
     @staticmethod
     def _has_simultaneous_onsets(quantized, instrument, filter_drums) -> bool:
@@ -319,78 +228,15 @@ class MelodyEncoder(Stage):
         return [make_sequence_example(inputs, labels)]
 
 
-# --------------------------------------------------------------------------- SequenceExample layout
-
-
-def make_sequence_example(inputs: Sequence[Sequence[float]], labels: Sequence[int]):
-    """Magenta's training-example layout.
-
-    Args:
-      inputs: T vectors of floats (each ``input_size`` long).
-      labels: T ints (or T lists of ints, for multi-label encodings).
-
-    Returns:
-      a ``tf.train.SequenceExample`` with feature lists ``inputs`` (one ``float_list`` per step) and
-      ``labels`` (one ``int64_list`` per step) and no context.
-    """
-    import tensorflow as tf
-
-    if len(inputs) != len(labels):
-        raise ValueError(f"inputs and labels differ in length: {len(inputs)} != {len(labels)}")
-    input_features = [tf.train.Feature(float_list=tf.train.FloatList(value=list(v))) for v in inputs]
-    label_features = [
-        tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)] if np.ndim(v) == 0 else [int(x) for x in v]))
-        for v in labels
-    ]
-    return tf.train.SequenceExample(feature_lists=tf.train.FeatureLists(feature_list={
-        "inputs": tf.train.FeatureList(feature=input_features),
-        "labels": tf.train.FeatureList(feature=label_features),
-    }))
-
-
-def sequence_example_to_arrays(example) -> Tuple[np.ndarray, np.ndarray]:
-    """``(inputs [T, input_size] float32, labels [T] int64)`` of a SequenceExample (proto or bytes)."""
-    import tensorflow as tf
-
-    if isinstance(example, (bytes, bytearray)):
-        example = tf.train.SequenceExample.FromString(bytes(example))
-    lists = example.feature_lists.feature_list
-    inputs = np.array([list(f.float_list.value) for f in lists["inputs"].feature], dtype=np.float32)
-    labels = np.array([f.int64_list.value[0] for f in lists["labels"].feature], dtype=np.int64)
-    return inputs, labels
-
-
-# --------------------------------------------------------------------------- the pipeline
-
-
-def partition_of(key: str, eval_ratio: float, seed: int = 0) -> str:
-    """``"eval"`` with probability ``eval_ratio``, else ``"training"``, from a seeded hash of ``key``."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
-    u = int.from_bytes(digest[:8], "big") / 2.0 ** 64
-    return "eval" if u < eval_ratio else "training"
-
-
-def sequence_key(sequence) -> str:
-    """The key a NoteSequence is partitioned by: its id, else its filename, else a hash of its content
-    (so the train/eval split never depends on the order the sequences are read in)."""
-    if sequence.id or sequence.filename:
-        return sequence.id or sequence.filename
-    return "sha256:" + hashlib.sha256(sequence.SerializeToString(deterministic=True)).hexdigest()[:16]
-
-
-def sequence_name(sequence, index: Optional[int] = None) -> str:
-    """The name an input is reported by: its id, else its filename, else ``record N`` (or its content key)."""
-    if sequence.id or sequence.filename:
-        return sequence.id or sequence.filename
-    return f"record {index}" if index is not None else sequence_key(sequence)
-
-
-class MelodyPipeline:
-    """The stages of :class:`MelodyPipelineConfig`, run on one NoteSequence at a time.
+class MelodyPipeline(_core.EventsPipeline):
+    """The stages of :class:`MelodyPipelineConfig`, run on one NoteSequence at a time
+    (:class:`events_rnn.data.EventsPipeline` with :class:`MelodyExtractor` and :class:`MelodyEncoder`).
 
     ``process(sequence)`` returns ``(partition, serialized SequenceExamples)`` and adds the counts to
     ``self.counters``; ``self.lengths_in_bars`` accumulates the kept melodies' lengths.
     """
+
+    what, what_plural = "melody", "melodies"
 
     def __init__(self, config: MelodyPipelineConfig):
         self.config = config
@@ -410,113 +256,7 @@ class MelodyPipeline:
 
     def melodies(self, sequence, counters: Optional[Counters] = None) -> List[note_seq.Melody]:
         """Stages 2-5: the melodies of one NoteSequence (unsquashed, as extracted)."""
-        counters = self.counters if counters is None else counters
-        out = []
-        for piece in self.splitter.transform(sequence, counters):
-            for quantized in self.quantizer.transform(piece, counters):
-                for transposed in self.transposer.transform(quantized, counters):
-                    out.extend(self.extractor.transform(transposed, counters))
-        return out
-
-    def process(self, sequence, index: Optional[int] = None) -> Tuple[str, List[bytes]]:
-        """All stages for one NoteSequence: ``(partition, [serialized SequenceExample, ...])``.
-
-        An input that yields no example is recorded in ``counters.skipped`` with the reason.
-        """
-        partition = partition_of(sequence_key(sequence), self.config.eval_ratio, self.config.seed)
-        self.counters.increment(f"partition/{partition}_sequences")
-        local = Counters()
-        examples = []
-        for melody in self.melodies(sequence, local):
-            examples.extend(e.SerializeToString(deterministic=True) for e in self.encoder.transform(melody, local))
-        self.counters.merge(local)
-        if not examples:
-            self.counters.skip(sequence_name(sequence, index), "no melody: " + _why_nothing(local))
-        self.counters.increment(f"output/{partition}_melodies", len(examples))
-        return partition, examples
-
-    def process_record(self, record: bytes, index: int) -> Tuple[Optional[str], List[bytes]]:
-        """One serialized NoteSequence (input record number ``index``) through :meth:`process`.
-
-        A record that does not parse is skipped and counted under the name ``record <index>``;
-        it gives ``(None, [])``.
-        """
-        try:
-            sequence = parse_note_sequence(record, f"record {index}")
-        except NoteSequenceRecordError as err:
-            self.counters.skip(err.name, err.problem)
-            return None, []
-        return self.process(sequence, index)
-
-    def take_counts(self) -> Tuple[Counters, Dict[int, int]]:
-        """The counts and melody lengths gathered since the last call, and resets both to empty."""
-        counters, lengths = self.counters, dict(self.extractor.lengths_in_bars)
-        self.counters = Counters()
-        self.extractor.lengths_in_bars = collections.Counter()
-        return counters, lengths
-
-
-def _why_nothing(local: Counters) -> str:
-    """A short reason, from one input's counts, why it produced no example."""
-    if not local.get("time_change_splitter/pieces_out"):
-        return "no notes"
-    reasons = [f"{k.split('/', 1)[1]}={v}" for k, v in sorted(local.counts.items())
-               if v and ("discarded" in k or "skipped" in k)]
-    if not reasons:
-        reasons = ["no melody found"]
-    return ", ".join(reasons)
-
-
-def parse_note_sequence(record: bytes, name: str):
-    """A ``note_seq.NoteSequence`` from serialized bytes; raises :class:`NoteSequenceRecordError` naming ``name``."""
-    try:
-        sequence = note_seq.NoteSequence.FromString(record)
-    except Exception as err:  # protobuf's DecodeError and friends
-        raise NoteSequenceRecordError(name, f"not a serialized NoteSequence ({type(err).__name__}: {err})") from err
-    return sequence
-
-
-# --------------------------------------------------------------------------- running over files
-
-
-class AtomicTFRecordWriter:
-    """Writes one TFRecord file under ``<path>.tmp-XXXXXXXX`` and renames it to ``path`` on ``commit()``.
-
-    A crash or ``abort()`` leaves ``path`` as it was (and no temporary file on abort).
-    """
-
-    def __init__(self, path: str):
-        import tensorflow as tf
-
-        from tfmusic.files import TEMP_MARK
-
-        self.path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._tmp = self.path + TEMP_MARK + uuid.uuid4().hex[:8]
-        self._writer = tf.io.TFRecordWriter(self._tmp)
-        self.count = 0
-
-    def write(self, record: bytes) -> None:
-        """Appends one serialized record."""
-        self._writer.write(record)
-        self.count += 1
-
-    def commit(self) -> str:
-        """Closes, fsyncs and renames the file to its final name; returns the path."""
-        self._writer.close()
-        fd = os.open(self._tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        """Closes and deletes the temporary file."""
-        self._writer.close()
-        if os.path.exists(self._tmp):
-            os.remove(self._tmp)
+        return self.extract(sequence, counters)
 
 
 @dataclasses.dataclass
@@ -568,26 +308,6 @@ class DatasetSummary:
         return "\n".join(lines)
 
 
-def _process_chunk(args):
-    """Worker: (config, [(index, record)]) -> (counters dict, lengths, [(partition, [examples])])."""
-    config, chunk = args
-    pipeline = MelodyPipeline(config)
-    results = [pipeline.process_record(record, index) for index, record in chunk]
-    counters, lengths = pipeline.take_counts()
-    return counters.to_dict(), lengths, results
-
-
-def _chunks(records: Iterable[bytes], size: int) -> Iterator[list]:
-    chunk = []
-    for index, record in enumerate(records):
-        chunk.append((index, record))
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def create_dataset(
     input_pattern,
     output_dir: str,
@@ -613,52 +333,7 @@ def create_dataset(
     Raises:
       FileNotFoundError: no file matches ``input_pattern``.
     """
-    from tqdm import tqdm
-
-    from pipelines import tfrecord_io
-    from tfmusic.files import atomic_write_json
-
-    files = tfrecord_io.list_files(input_pattern)
-    total = None
-    if progress:
-        total = int(tfrecord_io.tfrecord_dataset(files).reduce(0, lambda n, _: n + 1))
-    records = tfrecord_io.iter_records(files)
-    counters = Counters()
-    lengths: collections.Counter = collections.Counter()
-    writers = {p: AtomicTFRecordWriter(output_path(output_dir, p)) for p in PARTITIONS}
-    bar = tqdm(total=total, unit="seq", desc=f"melody_rnn_create_dataset {config.config_id}", disable=not progress)
-    pool = None
-    try:
-        work = ((config, chunk) for chunk in _chunks(records, chunk_size))
-        if num_workers > 1:
-            import multiprocessing
-
-            pool = multiprocessing.get_context("spawn").Pool(num_workers)
-            results = pool.imap(_process_chunk, work)
-        else:
-            results = map(_process_chunk, work)
-        for counts, chunk_lengths, chunk_results in results:
-            counters.merge(Counters.from_dict(counts))
-            lengths.update(chunk_lengths)
-            for partition, examples in chunk_results:
-                for example in examples:
-                    writers[partition].write(example)
-            bar.update(len(chunk_results))
-            bar.set_postfix(training=writers["training"].count, eval=writers["eval"].count)
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        raise
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.terminate()
-    outputs = {}
-    for partition, writer in writers.items():
-        outputs[partition] = {"path": writer.commit(), "examples": writer.count}
-    summary = make_summary(config, counters, lengths, outputs)
-    atomic_write_json(os.path.join(output_dir, STATS_FILENAME), summary.to_dict())
-    return summary
+    return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress, chunk_size)
 
 
 def output_path(output_dir: str, partition: str) -> str:
@@ -674,104 +349,7 @@ def make_summary(config: MelodyPipelineConfig, counters: Counters, lengths_in_ba
         input_size=encodings.input_size(config.config_id), num_classes=encodings.num_classes(config.config_id))
 
 
-# --------------------------------------------------------------------------- tf.data reader
-
-
-def parse_sequence_example(serialized, input_size: int):
-    """Parses one Magenta SequenceExample.
-
-    Args:
-      serialized: scalar tf.string.
-      input_size: length of each input vector.
-
-    Returns:
-      ``(inputs [T, input_size] float32, labels [T] int64, length int32 scalar)``.
-    """
-    import tensorflow as tf
-
-    _, seq = tf.io.parse_single_sequence_example(
-        serialized,
-        sequence_features={
-            "inputs": tf.io.FixedLenSequenceFeature([input_size], dtype=tf.float32),
-            "labels": tf.io.FixedLenSequenceFeature([], dtype=tf.int64),
-        })
-    length = tf.shape(seq["inputs"], out_type=tf.int32)[0]
-    return seq["inputs"], seq["labels"], length
-
-
-def make_sequence_example_dataset(
-    file_pattern,
-    input_size: int,
-    batch_size: int,
-    shuffle: bool = True,
-    shuffle_buffer: int = 1000,
-    repeat: bool = False,
-    seed: Optional[int] = None,
-    max_length: Optional[int] = None,
-    pad_to_max_length: bool = False,
-    drop_remainder: bool = False,
-    input_context=None,
-    compression: Optional[str] = None,
-):
-    """Padded batches of Magenta melody SequenceExamples (what Magenta's ``get_padded_batch`` yields).
-
-    Args:
-      file_pattern: glob or list of globs of TFRecord files (e.g. ``.../training_melodies.tfrecord``).
-      input_size: floats per input step (:func:`encodings.input_size`); a file of another encoding fails
-        to parse.
-      batch_size: examples per batch (per replica when ``input_context`` is given, it is the global
-        batch divided by ``input_context.num_replicas_in_sync``; pass the per-replica size yourself).
-      shuffle: shuffle files and examples (``shuffle_buffer`` examples).
-      repeat: repeat forever (before batching).
-      seed: shuffle seed.
-      max_length: if set, longer sequences are cut to their first ``max_length`` steps.
-      pad_to_max_length: pad every batch to ``max_length`` steps (static shapes, for XLA).
-      drop_remainder: drop a last, smaller batch (static batch size).
-      input_context: a ``tf.distribute.InputContext``; files (or, with one file, records) are sharded
-        across its input pipelines.
-      compression: ``None``, ``"GZIP"`` or ``"ZLIB"``.
-
-    Returns:
-      a ``tf.data.Dataset`` of ``(inputs [B, T, input_size] float32, labels [B, T] int64,
-      lengths [B] int32)``, zero-padded after each sequence's length; T is the longest length in the
-      batch (or ``max_length`` with ``pad_to_max_length``).
-    """
-    import tensorflow as tf
-
-    from pipelines import tfrecord_io
-
-    if pad_to_max_length and not max_length:
-        raise ValueError("pad_to_max_length needs max_length")
-    files = tfrecord_io.list_files(file_pattern)
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    shard_records = False
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        if len(files) >= input_context.num_input_pipelines:
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        else:
-            shard_records = True
-    if shuffle and len(files) > 1:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=compression or ""),
-                       cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=not shuffle)
-    if shard_records:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.map(lambda s: parse_sequence_example(s, input_size), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=not shuffle)
-    if max_length:
-        ds = ds.map(lambda x, y, n: (x[:max_length], y[:max_length], tf.minimum(n, max_length)))
-    t = max_length if pad_to_max_length else None
-    ds = ds.padded_batch(batch_size, padded_shapes=([t, input_size], [t], []), drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def count_records(file_pattern, compression: Optional[str] = None) -> int:
-    """Number of records in the matching TFRecord files."""
-    from pipelines import tfrecord_io
-
-    return int(tfrecord_io.tfrecord_dataset(file_pattern, compression).reduce(0, lambda n, _: n + 1))
+#: What ``melody_rnn_create_dataset`` writes (:func:`events_rnn.data.create_dataset` runs it).
+FORMAT = _core.DatasetFormat(command="melody_rnn_create_dataset", pipeline_class=MelodyPipeline,
+                             output_filenames=OUTPUT_FILENAMES, stats_filename=STATS_FILENAME,
+                             make_summary=make_summary, summary_from_dict=DatasetSummary.from_dict)

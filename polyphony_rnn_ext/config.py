@@ -6,15 +6,19 @@ Magenta has one config, ``polyphony`` ("Polyphonic RNN"): note-seq's
 ``rnn_layer_sizes`` (256, 256, 256), ``dropout_keep_prob`` 0.5, ``clip_norm`` 5,
 ``learning_rate`` 0.001 (``attn_length`` 0 from ``EventSequenceRnnConfig``).
 :data:`MODEL_PRESETS` also holds ``tiny`` (16-unit layers) for tests; its id stays ``polyphony``.
+:class:`PolyphonyRnnExperiment` and :data:`PRESETS` are whole training runs (``polyphony_rnn_train``).
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Tuple
 
-from events_rnn.config import EventsRnnHParams
+from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
+                               register_experiment_presets)
 from polyphony_rnn_ext import polyphony_lib
 from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("polyphony",)
 DESCRIPTIONS = {"polyphony": "Polyphonic RNN"}
@@ -81,3 +85,21 @@ MODEL_PRESETS: config_lib.PresetRegistry[PolyphonyRnnConfig] = config_lib.Preset
 MODEL_PRESETS.add("polyphony", lambda: PolyphonyRnnConfig())
 MODEL_PRESETS.add("tiny", lambda: PolyphonyRnnConfig(hparams=polyphony_hparams(
     batch_size=8, rnn_layer_sizes=(16, 16), learning_rate=0.01)))
+
+
+@dataclasses.dataclass(frozen=True)
+class PolyphonyRnnExperiment:
+    """A whole Polyphony RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``
+    (see :mod:`events_rnn.task`)."""
+
+    model: PolyphonyRnnConfig = PolyphonyRnnConfig()
+    data: EventsRnnDataConfig = EventsRnnDataConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
+    trainer: training.TrainerConfig = default_trainer(64)
+    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
+    seed: int = 0
+
+
+#: Whole runs: ``polyphony`` (Magenta's) and ``tiny`` (tests).
+PRESETS: config_lib.PresetRegistry[PolyphonyRnnExperiment] = config_lib.PresetRegistry("polyphony_rnn")
+register_experiment_presets(PRESETS, PolyphonyRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny",))

@@ -5,7 +5,7 @@ import pytest
 from drums_rnn_ext import bundle as bundle_lib
 from drums_rnn_ext import config as config_lib
 from events_rnn.bundle import BundleError
-from tests.melody_rnn_ext import tf1_reference as ref
+from tests.events_rnn import tf1_reference as ref
 
 
 def test_configs_match_magenta():

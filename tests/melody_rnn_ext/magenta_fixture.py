@@ -18,7 +18,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from tests.melody_rnn_ext import tf1_reference as ref
+from tests.events_rnn import tf1_reference as ref
 
 
 def make_magenta_run(run_dir: str, input_size: int, num_classes: int, sizes=(8, 6), layout: str = "none",

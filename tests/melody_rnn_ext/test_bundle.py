@@ -8,7 +8,7 @@ import tensorflow as tf
 from melody_rnn_ext import bundle as bundle_lib
 from melody_rnn_ext import config as config_lib
 from melody_rnn_ext.model import build_model
-from tests.melody_rnn_ext import tf1_reference as ref
+from tests.events_rnn import tf1_reference as ref
 from tests.melody_rnn_ext.test_model import melody_like_inputs
 from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
 

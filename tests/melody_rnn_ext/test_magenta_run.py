@@ -17,7 +17,7 @@ from melody_rnn_ext import config as config_lib
 from melody_rnn_ext import data as data_lib
 from melody_rnn_ext import generate, generate_cli, magenta_run, train_cli
 from melody_rnn_ext import task as task_lib
-from tests.melody_rnn_ext import tf1_reference as ref
+from tests.events_rnn import tf1_reference as ref
 from tests.melody_rnn_ext.magenta_fixture import make_magenta_run
 from tests.melody_rnn_ext.test_model import melody_like_inputs
 from tests.melody_rnn_ext.test_task import write_melodies

@@ -10,7 +10,7 @@ from melody_rnn_ext import encodings
 from melody_rnn_ext.attention import AttentionCellWrapper
 from melody_rnn_ext.model import (MelodyRnnModel, TF1LSTMCell, TF1MultiRNNCell, build_model, keras_lstm_to_tf1,
                                   tf1_lstm_to_keras)
-from tests.melody_rnn_ext import tf1_reference as ref
+from tests.events_rnn import tf1_reference as ref
 
 # (generator id, layer sizes, layout, attn_length, TF naming)
 CASES = {

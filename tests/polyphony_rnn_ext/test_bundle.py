@@ -10,7 +10,7 @@ from polyphony_rnn_ext import bundle as bundle_lib
 from polyphony_rnn_ext import config as config_lib
 from polyphony_rnn_ext import polyphony_lib as pl
 from polyphony_rnn_ext.generate import primer_from_pitches
-from tests.melody_rnn_ext import tf1_reference as ref
+from tests.events_rnn import tf1_reference as ref
 from tfmusic.tf1_checkpoints import PortingError
 
 

@@ -1,8 +1,9 @@
-"""An independent NumPy (float64) model of Magenta's TF1 Melody RNN graph, keyed by TF1 variable names.
+"""An independent NumPy (float64) model of Magenta's TF1 events-RNN graph (every Magenta RNN model:
+Melody, Polyphony, Drums, ...), keyed by TF1 variable names.
 
 Written from TF1's source (``rnn_cell_impl.BasicLSTMCell`` / ``MultiRNNCell``,
 ``contrib.rnn.AttentionCellWrapper`` with ``state_is_tuple=True``, ``contrib.layers.linear``) and
-Magenta's ``events_rnn_graph.make_rnn_cell``; it imports nothing from ``melody_rnn_ext`` so that
+Magenta's ``events_rnn_graph.make_rnn_cell``; it imports nothing from ``events_rnn`` or the model packages so that
 parity tests compare two separate implementations. Also makes TF1-named random checkpoints and
 ``.mag`` files the way Magenta's saver would lay them out.
 """

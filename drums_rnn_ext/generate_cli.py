@@ -1,0 +1,96 @@
+"""`drums_rnn_generate`: drum-track MIDI from a ``.mag`` bundle or a Magenta run folder, as Magenta's command.
+
+    drums_rnn_generate --bundle_file drum_kit_rnn.mag --output_dir out --num_outputs 10 --num_steps 128 \\
+        --primer_drums "[(36, 42), (), (42,), ()]" [--temperature 1.0] \\
+        [--beam_size 1 --branch_factor 1 --steps_per_iteration 1] [--qpm 120] [--seed 0]
+
+    drums_rnn_generate --bundle_file drum_kit_rnn.mag --primer_midi beat.mid --output_dir out
+
+    # a run folder of Magenta's own drums_rnn_train (RUN/train/model.ckpt-N)
+    drums_rnn_generate --run_dir logdir/run1 --config drum_kit --output_dir out
+    drums_rnn_generate --run_dir logdir/run1 --config drum_kit --save_generator_bundle --bundle_file drums.mag
+
+Primers (one of them; without any, Magenta's single bass drum hit): ``--primer_drums`` a list of
+tuples of drum pitches, one per step; ``--primer_midi`` a MIDI file (its tempo is used; every note
+counts as a drum). ``--num_steps`` counts steps at the config's resolution, primer included.
+Files are named ``<date>_<time>_<index>.mid``. See :mod:`drums_rnn_ext.generate`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from events_rnn.generate_cli import (add_generation_arguments, add_model_arguments, check_model_arguments,
+                                     generate_files, load_model, save_generator_bundle)
+
+PROG = "drums_rnn_generate"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``drums_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
+    from drums_rnn_ext import bundle as bundle_lib
+
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(p, bundle_lib.FAMILY, "drum_kit", PROG)
+    add_generation_arguments(p, "length in steps, primer included")
+    primer = p.add_mutually_exclusive_group()
+    primer.add_argument("--primer_drums", default="", help='drum pitches per step, e.g. "[(36, 42), (), (42,)]"')
+    primer.add_argument("--primer_midi", default="", help="MIDI file whose drums prime the model")
+    return p
+
+
+def read_primer(args, steps_per_quarter: int):
+    """(primer NoteSequence, qpm) from the primer flags, as Magenta's ``run_with_flags``."""
+    from drums_rnn_ext import generate
+
+    qpm = args.qpm or generate.DEFAULT_QPM
+    if args.primer_drums:
+        steps = generate.parse_primer_drums(args.primer_drums)
+        return generate.primer_from_drums(steps, qpm, steps_per_quarter), qpm
+    if args.primer_midi:
+        sequence, midi_qpm = generate.primer_from_midi(args.primer_midi)
+        return sequence, midi_qpm or qpm
+    print(f"{PROG}: no primer given; starting from a single bass drum hit", file=sys.stderr)
+    return generate.default_primer(qpm, steps_per_quarter), qpm
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``drums_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
+    from drums_rnn_ext import bundle as bundle_lib
+    from drums_rnn_ext import generate
+    from tfmusic.tf1_checkpoints import CheckpointReadError
+
+    try:
+        loaded = load_model(bundle_lib.FAMILY, None if args.save_generator_bundle else args.bundle_file,
+                            args.run_dir, args.config if (args.run_dir or args.save_generator_bundle) else None,
+                            args.hparams, PROG)
+    except (ValueError, CheckpointReadError, OSError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    if args.save_generator_bundle:
+        print(f"{PROG}: " + save_generator_bundle(bundle_lib.FAMILY, loaded, args.bundle_file, args.bundle_description))
+        return 0
+    try:
+        options = generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
+                                   args.steps_per_iteration, args.seed)
+    except generate.GenerationError as e:
+        parser.error(str(e))
+    try:
+        primer, _ = read_primer(args, loaded.config.steps_per_quarter)
+        written = generate_files(generate.DrumsGenerator(loaded.model, loaded.config), primer, args.output_dir,
+                                 args.num_outputs, options)
+    except generate.GenerationError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    for path, score in written:
+        print(f"{path}  log-likelihood {score:.3f}")
+    print(f"{PROG}: wrote {len(written)} MIDI file(s) to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

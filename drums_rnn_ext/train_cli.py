@@ -1,0 +1,37 @@
+"""`drums_rnn_train`: train a Drums RNN (``one_drum`` / ``drum_kit``) from scratch or fine-tune a Magenta ``.mag``.
+
+    drums_rnn_train --config drum_kit --run_dir runs/drums \\
+        --sequence_example_file data/training_drum_tracks.tfrecord [--eval_file data/eval_drum_tracks.tfrecord] \\
+        [--num_training_steps 20000] [--hparams "batch_size=64,rnn_layer_sizes=[128,128]"] [--set a.b=v]
+    drums_rnn_train --bundle drum_kit_rnn.mag --run_dir runs/ft --sequence_example_file ... [--freeze cell_0] \\
+        [--export_bundle runs/ft/drum_kit_ft.mag]
+
+The shared training command (:mod:`events_rnn.train_cli`) with the Drums RNN's family, presets
+(``one_drum``, ``drum_kit``, ``tiny``, ``tiny_kit``) and task.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+from events_rnn import train_cli as _core
+
+
+def command() -> _core.TrainCommand:
+    """``drums_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
+    from drums_rnn_ext import bundle, config, task
+
+    return _core.TrainCommand(prog="drums_rnn_train", family=bundle.FAMILY, presets=config.PRESETS,
+                              experiment_class=config.DrumsRnnExperiment, task_class=task.DrumsRnnTask,
+                              default_config="drum_kit",
+                              data_help="training SequenceExample TFRecord file or glob "
+                                        "(drums_rnn_create_dataset's training_drum_tracks.tfrecord)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``drums_rnn_train``; 0, or 2 for bad arguments / missing data / a misfit bundle."""
+    return _core.main(command(), argv, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""What every ``<model>_create_dataset`` command shares: the common flags, Beam option passing, and the run.
+
+A family's command builds its parser with :func:`add_common_arguments` (``--input``, ``--output_dir``,
+``--eval_ratio``, ``--seed``, ``--set``, ``--num_workers``, ``--runner``, ``--no_progress``), adds its
+own flags, turns them into its pipeline config and calls :func:`run` with its
+:class:`events_rnn.data.DatasetFormat`. ``--runner direct`` (default) runs in this process
+(``--num_workers`` processes); ``--runner beam`` runs :mod:`events_rnn.beam_pipeline` on Beam's
+DirectRunner, and a Beam runner name (``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it
+there. Options the command does not know, and everything after ``--``, go to Beam's ``PipelineOptions``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from typing import List, Optional, Sequence, Tuple
+
+DIRECT_RUNNERS = ("direct", "local")
+
+
+def parse_transposition_range(text: str) -> Tuple[int, ...]:
+    """``"0"`` -> (0,); ``"-3,0,3"`` -> (-3, 0, 3); ``"-5:6"`` -> -5..5 (a Python-style half-open range)."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            low, high = (int(p) for p in text.split(":", 1))
+            values = tuple(range(low, high))
+        else:
+            values = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: use LOW:HIGH or a comma-separated list") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} gives no transposition (use 0 for none)")
+    return values
+
+
+def add_common_arguments(p: argparse.ArgumentParser, defaults) -> None:
+    """Add the flags every ``<model>_create_dataset`` has; ``defaults`` is the family's default pipeline
+    config (a frozen dataclass with ``eval_ratio`` and ``seed``), whose fields ``--set`` may change."""
+    p.add_argument("--input", required=True, help="TFRecord file (or glob) of serialized NoteSequences")
+    p.add_argument("--output_dir", required=True, help="folder for the two TFRecords and the stats JSON")
+    p.add_argument("--eval_ratio", type=float, default=defaults.eval_ratio,
+                   help="fraction of input sequences set aside for eval (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the train/eval split")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a pipeline setting "
+                        f"(fields: {', '.join(f.name for f in dataclasses.fields(defaults))})")
+    p.add_argument("--num_workers", type=int, default=None,
+                   help="processes running the stages (default 1; with --runner beam: the DirectRunner's "
+                        "--direct_num_workers, default one per core)")
+    p.add_argument("--runner", default="direct",
+                   help="direct (default: this process), beam (Beam DirectRunner, multi-processing), or a Beam "
+                        "runner name such as DataflowRunner, FlinkRunner, SparkRunner")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+
+
+def beam_pipeline_args(args, beam_args: Sequence[str]) -> list:
+    """The Beam options (a list of strings) for a parsed command line and its unknown/after-``--`` options.
+
+    ``--runner``: ``beam`` -> DirectRunner (unless ``beam_args`` hold a ``--runner``), any other value is the
+    Beam runner's name. ``--num_workers N`` becomes ``--direct_num_workers=N`` on the DirectRunner and
+    Beam's ``--num_workers=N`` (e.g. Dataflow's initial workers) elsewhere, unless ``beam_args`` give it.
+    ``beam_args`` follow unchanged.
+    """
+    beam_args = list(beam_args)
+    out = []
+    direct = args.runner in ("beam", "DirectRunner")
+    if not direct or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
+        out += ["--runner", "DirectRunner" if direct else args.runner]
+    if args.num_workers is not None:
+        flag = "--direct_num_workers" if direct else "--num_workers"
+        if not any(a == flag or a.startswith(flag + "=") for a in beam_args):
+            out.append(f"{flag}={args.num_workers}")
+    return out + beam_args
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> Tuple[argparse.Namespace, List[str]]:
+    """(parsed args, Beam options): options after ``--`` and unknown options go to Beam."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: List[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
+    args, unknown = parser.parse_known_args(argv)
+    if args.num_workers is not None and args.num_workers < 1:
+        parser.error("--num_workers must be >= 1")
+    return args, unknown + passthrough
+
+
+def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    """Run ``fmt``'s pipeline with ``config`` as the parsed ``args`` say; print the summary.
+
+    Returns 0, or 1 when no input file matches (``parser.error`` exits 2 on Beam options without a
+    Beam runner).
+    """
+    input_pattern, output_dir = os.path.expanduser(args.input), os.path.expanduser(args.output_dir)
+    try:
+        if args.runner in DIRECT_RUNNERS:
+            if beam_args:
+                parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
+            from events_rnn import data
+
+            summary = data.create_dataset(fmt, input_pattern, output_dir, config, num_workers=args.num_workers or 1,
+                                          progress=not args.no_progress)
+        else:
+            from events_rnn import beam_pipeline
+
+            summary = beam_pipeline.create_dataset(fmt, input_pattern, output_dir, config,
+                                                   pipeline_args=beam_pipeline_args(args, beam_args))
+    except FileNotFoundError as err:
+        print(f"{fmt.command}: --input {args.input}: {err}", file=sys.stderr)
+        return 1
+    print(summary.summary())
+    print(f"stats: {os.path.join(output_dir, fmt.stats_filename)}")
+    return 0

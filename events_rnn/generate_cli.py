@@ -1,0 +1,152 @@
+"""What every ``<model>_generate`` command shares: absl-style boolean flags, the model flags
+(``--bundle_file``, ``--run_dir``, ``--config``, ``--hparams``, ``--save_generator_bundle``,
+``--bundle_description``), the generation flags (``--output_dir``, ``--num_outputs``, ``--num_steps``,
+``--qpm``, ``--temperature``, ``--beam_size``, ``--branch_factor``, ``--steps_per_iteration``,
+``--seed``), loading a model from a ``.mag`` or a Magenta run folder (``RUN/train/model.ckpt-N``),
+writing a bundle from a run folder, and writing the generated MIDI files as Magenta names them
+(``<date>_<time>_<index>.mid``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from typing import List, Optional
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "t", "yes"):
+        return True
+    if value in ("0", "false", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_absl_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+    """An absl-style boolean flag: ``--name``, ``--name=false`` and ``--noname``."""
+    parser.add_argument(f"--{name}", nargs="?", const=True, default=default, type=_bool,
+                        help=f"{help} (default {str(default).lower()})")
+    parser.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+
+
+def add_model_arguments(p: argparse.ArgumentParser, family, default_config: str, prog: str) -> None:
+    """Magenta's flags choosing the model: a bundle, or a run folder of Magenta's ``<model>_train``."""
+    p.add_argument("--bundle_file", help=".mag bundle to generate from (with --save_generator_bundle: to write)")
+    p.add_argument("--run_dir", help=f"run folder of Magenta's {prog.replace('_generate', '_train')} "
+                                     "(RUN/train/model.ckpt-N)")
+    p.add_argument("--config", choices=family.config_ids, default=default_config,
+                   help=f"config id of --run_dir (default {default_config}); a bundle carries its own")
+    p.add_argument("--hparams", default="", help="Magenta-style hparams; only attn_length matters here")
+    p.add_argument("--save_generator_bundle", action="store_true",
+                   help="write --run_dir's model as the .mag --bundle_file instead of generating")
+    p.add_argument("--bundle_description", default="", help="bundle_details.description of --save_generator_bundle")
+
+
+def add_generation_arguments(p: argparse.ArgumentParser, num_steps_help: str) -> None:
+    """Magenta's output, length, tempo and sampling / beam-search flags (plus ``--seed``)."""
+    p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
+    p.add_argument("--num_outputs", type=int, default=10, help="files to write (default 10)")
+    p.add_argument("--num_steps", type=int, default=128, help=num_steps_help)
+    p.add_argument("--qpm", type=float, default=None, help="tempo (a primer MIDI's tempo overrides it; else 120)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (<= 0: argmax)")
+    p.add_argument("--beam_size", type=int, default=1)
+    p.add_argument("--branch_factor", type=int, default=1)
+    p.add_argument("--steps_per_iteration", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="random seed (output i uses seed + i)")
+
+
+def check_model_arguments(parser: argparse.ArgumentParser, args) -> None:
+    """``parser.error`` unless the flags name exactly one model source (and an output folder when generating)."""
+    if args.save_generator_bundle:
+        if not (args.run_dir and args.bundle_file):
+            parser.error("--save_generator_bundle needs --run_dir (the run to bundle) and --bundle_file (the .mag)")
+        return
+    if bool(args.bundle_file) == bool(args.run_dir):
+        parser.error("pass either --bundle_file or --run_dir (both only with --save_generator_bundle)")
+    if not args.output_dir:
+        parser.error("--output_dir is required when generating")
+    if args.num_outputs < 1:
+        parser.error("--num_outputs must be >= 1")
+
+
+def attn_length_from_hparams(hparams: str) -> Optional[int]:
+    """``attn_length`` of a Magenta ``--hparams`` string, or None."""
+    for item in filter(None, (s.strip() for s in hparams.split(","))):
+        key, _, value = item.partition("=")
+        if key.strip() == "attn_length":
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"--hparams attn_length={value!r}: not an integer") from None
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to generate or bundle: ``model``, ``config``, ``global_step``, ``naming``
+    (TF1 leaf names of its source), ``source`` (the file its weights came from)."""
+
+    model: object
+    config: object
+    global_step: int
+    naming: str
+    source: str
+
+
+def load_model(family, bundle_file: Optional[str] = None, run_dir: Optional[str] = None,
+               config_id: Optional[str] = None, hparams: str = "", prog: str = "generate") -> LoadedModel:
+    """The model of a ``.mag`` or of a Magenta run folder's newest ``train/model.ckpt-N``, ported strictly.
+
+    ``config_id``: for a run folder, its config (Magenta's ``--config``); for a bundle, if given, it must
+    be the bundle's id. Raises ``ValueError`` subclasses naming the file (``BundleError``,
+    ``PortingError``, ``CheckpointReadError``) when it is not a fitting model of ``family``.
+    """
+    import tensorflow as tf
+
+    from events_rnn import bundle as core
+    from tfmusic.tf1_checkpoints import read_checkpoint
+
+    attn_length = attn_length_from_hparams(hparams)
+    if bundle_file:
+        model, config, bundle = core.load_bundle(family, bundle_file, attn_length=attn_length)
+        if config_id and config_id != config.config_id:
+            raise ValueError(f"--config {config_id} but {bundle_file} holds a {config.config_id!r} model")
+        naming = core.infer_model_spec(bundle.variables, bundle.path).naming
+        return LoadedModel(model, config, int(bundle.variables.get("global_step", 0)), naming, bundle.path)
+    train = os.path.join(os.fspath(run_dir), "train")
+    prefix = tf.train.latest_checkpoint(train) if os.path.isdir(train) else None
+    if not prefix:
+        raise ValueError(f"{run_dir}: no train/checkpoint with a model.ckpt-N (not a run folder of Magenta's "
+                         f"{prog.replace('_generate', '_train')})")
+    variables = read_checkpoint(prefix)
+    model, config, spec = core.load_variables(family, variables, config_id, prefix, attn_length)
+    return LoadedModel(model, config, int(variables.get("global_step", 0)), spec.naming, prefix)
+
+
+def save_generator_bundle(family, loaded: LoadedModel, path: str, description: str = "") -> str:
+    """Write ``loaded`` as a ``.mag`` (with Magenta's generation metagraph); returns a one-line report."""
+    from events_rnn import bundle as core
+
+    core.write_bundle(family, loaded.model, loaded.config, path, description, loaded.global_step, loaded.naming)
+    return (f"wrote bundle {path} ({loaded.config.config_id} {list(loaded.config.hparams.rnn_layer_sizes)}, "
+            f"step {loaded.global_step}, from {loaded.source})")
+
+
+def generate_files(generator, primer, output_dir: str, num_outputs: int, options) -> List[tuple]:
+    """Generate ``num_outputs`` sequences with ``generator.generate(primer, options)``, one MIDI file each;
+    returns [(path, score)]. Output ``i`` uses seed ``options.seed + i`` when a seed is set."""
+    import note_seq
+
+    os.makedirs(output_dir, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d_%H%M%S")
+    digits = len(str(num_outputs))
+    out = []
+    for i in range(num_outputs):
+        opts = dataclasses.replace(options, seed=None if options.seed is None else options.seed + i)
+        sequence, score = generator.generate(primer, opts)
+        path = os.path.join(output_dir, f"{stamp}_{str(i + 1).zfill(digits)}.mid")
+        note_seq.sequence_proto_to_midi_file(sequence, path)
+        out.append((path, score))
+    return out

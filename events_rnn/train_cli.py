@@ -1,0 +1,345 @@
+"""`<model>_train` for every events-RNN model: train from scratch or fine-tune a Magenta ``.mag`` bundle.
+
+A family's command is a :class:`TrainCommand` (its name, :class:`events_rnn.bundle.ModelFamily`,
+experiment presets and class, task class) passed to :func:`main`; the flags are Magenta's
+``<model>_train`` ones::
+
+    # from scratch, Magenta's config and hparams
+    <model>_train --config CONFIG --run_dir runs/x --sequence_example_file data/training_*.tfrecord \
+        [--eval_file data/eval_*.tfrecord] [--num_training_steps 20000] [--hparams "batch_size=64"] [--set a.b=v]
+
+    # fine-tune a bundle: every model variable restored from it, fresh optimizer (Magenta's warm start)
+    <model>_train --bundle model.mag --run_dir runs/ft --sequence_example_file ... \
+        [--freeze cell_0] [--export_bundle runs/ft/model_ft.mag]
+
+``--preset`` picks a named experiment (``tiny`` etc.) instead of ``--config``'s Magenta preset. With
+``--bundle`` the model's sizes and attention layout come from the bundle (its ``generator_details.id``
+must agree with ``--config`` when both are given, and be one of the family's: a bundle of another
+model is refused) and the other hyperparameters from the preset. A run folder that already holds
+``config.json`` resumes (its saved config is reloaded; ``--set`` / ``--num_training_steps`` still
+apply on top) and the bundle is then not read again: the run's own checkpoint wins.
+
+Training goes through :class:`tfmusic.training.Runner` (strategy from ``runtime.distribution``,
+XLA, TensorBoard logs in ``RUN_DIR/train``, checkpoints ``RUN_DIR/ckpt-N``). With ``--eval_file``
+the final model is evaluated on it (Magenta's eval metrics) and the numbers are written to
+``RUN_DIR/eval_metrics.json``; ``--eval`` only evaluates the newest checkpoint.
+``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle (with its generation metagraph).
+
+A family whose command has ``magenta_run`` (Melody RNN: :mod:`melody_rnn_ext.magenta_run`) can also
+continue a run folder of Magenta's own ``<model>_train`` (``train/checkpoint``, no ``config.json``):
+weights, Adam's slots and the step are restored from its newest checkpoint before the first step.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import sys
+from typing import Any, List, Optional, Sequence
+
+EVAL_METRICS_FILENAME = "eval_metrics.json"
+#: Checkpoint item holding every model variable under its TF1 name (see :func:`tracked_model_variables`).
+MODEL_VARIABLES_ITEM = "model_variables"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainCommand:
+    """One family's ``<model>_train``.
+
+    Attributes:
+      prog: the command's name, e.g. ``polyphony_rnn_train``.
+      family: the family's :class:`events_rnn.bundle.ModelFamily` (config ids, bundles).
+      presets: ``tfmusic.config.PresetRegistry`` of experiments, one per Magenta config id plus test presets.
+      experiment_class: the family's experiment dataclass (reloads ``config.json``).
+      task_class: the family's :class:`events_rnn.task.EventsRnnTask` subclass.
+      default_config: the config trained when neither ``--config``, ``--preset`` nor ``--bundle`` is given.
+      data_help: what ``--sequence_example_file`` holds, for ``--help``.
+      magenta_run: a module continuing Magenta's own run folders (``is_magenta_run``,
+        ``read_magenta_checkpoint``, ``magenta_run_config``, ``restore_training_state``,
+        ``has_own_checkpoint``, ``RunFolderError``, ``TRAIN_SUBDIR``), or None.
+    """
+
+    prog: str
+    family: Any
+    presets: Any
+    experiment_class: type
+    task_class: type
+    default_config: str
+    data_help: str = "training SequenceExample TFRecord file or glob"
+    magenta_run: Any = None
+
+
+def tracked_model_variables(model):
+    """A ``tf.Module`` whose attributes are every variable of ``model``, keyed by TF1 name ('/' -> '__').
+
+    Workaround: ``TF1MultiRNNCell`` keeps its cells in a plain list, which ``tf.train.Checkpoint``
+    does not traverse, so a checkpoint of the model alone holds only ``fully_connected``. Saving
+    this object beside the model puts the LSTM and attention variables into the checkpoint too.
+    """
+    import tensorflow as tf
+
+    module = tf.Module(name="events_rnn_variables")
+    for name, variable in model.tf1_variables().items():
+        setattr(module, name.replace("/", "__"), variable)
+    return module
+
+
+def make_task(task_class, cfg, dataset_fn=None):
+    """A ``task_class`` (an :class:`events_rnn.task.EventsRnnTask`) whose checkpoints hold every model
+    variable (the task's items plus :data:`MODEL_VARIABLES_ITEM`); what ``<model>_train`` trains."""
+
+    class _Task(task_class):
+        _tracked = None
+
+        def checkpoint_items(self):
+            items = dict(super().checkpoint_items())
+            if self._tracked is None:
+                self._tracked = tracked_model_variables(self.model)
+            items[MODEL_VARIABLES_ITEM] = self._tracked
+            return items
+
+    return _Task(cfg, dataset_fn)
+
+
+def parse_hparams(text: str) -> List[str]:
+    """Magenta's ``--hparams`` string -> ``model.hparams.*`` overrides.
+
+    ``"batch_size=64,rnn_layer_sizes=[64,64]"`` -> ``["model.hparams.batch_size=64",
+    "trainer.global_batch_size=64", "model.hparams.rnn_layer_sizes=[64,64]"]`` (commas inside brackets
+    belong to the value; ``batch_size`` also sets the batch training uses, as in Magenta).
+    Raises ``ValueError`` on text that is not ``name=value`` pairs.
+    """
+    text = (text or "").strip()
+    if not text:
+        return []
+    out, pos = [], 0
+    pattern = re.compile(r"\s*(\w+)\s*=\s*(\[[^\]]*\]|[^,]*)\s*(,|$)")
+    while pos < len(text):
+        m = pattern.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"--hparams {text!r}: expected name=value pairs separated by commas")
+        out.append(f"model.hparams.{m.group(1)}={m.group(2).strip()}")
+        if m.group(1) == "batch_size":  # Magenta's batch size is the one training uses
+            out.append(f"trainer.global_batch_size={m.group(2).strip()}")
+        pos = m.end()
+    return out
+
+
+def build_parser(cmd: TrainCommand, description: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command line of ``cmd.prog``."""
+    p = argparse.ArgumentParser(prog=cmd.prog, description=description or __doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run_dir", "--model_dir", dest="run_dir", required=True,
+                   help="run folder: checkpoints, config.json, TensorBoard logs (resumed if it holds a run)")
+    p.add_argument("--config", choices=cmd.family.config_ids, default=None,
+                   help=f"Magenta config to train from scratch (default {cmd.default_config}; with --bundle: "
+                        "must match it)")
+    p.add_argument("--preset", choices=cmd.presets.names(), default=None,
+                   help="named experiment instead of --config's Magenta preset (e.g. tiny)")
+    p.add_argument("--bundle", default=None, help=".mag bundle to fine-tune (all model variables restored)")
+    p.add_argument("--freeze", action="append", default=[], metavar="LAYER",
+                   help="keep a layer fixed while fine-tuning: cell_K, attention, fully_connected "
+                        "(repeatable or comma-separated)")
+    p.add_argument("--sequence_example_file", default=None,
+                   help=cmd.data_help)
+    p.add_argument("--eval_file", default=None, help="eval SequenceExample TFRecord file or glob")
+    p.add_argument("--num_training_steps", type=int, default=None, help="total steps of the run")
+    p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'batch_size=64,rnn_layer_sizes=[64,64]'")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
+                   help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)")
+    p.add_argument("--max_steps_this_run", type=int, default=None,
+                   help="stop after this many steps even if the total is not reached")
+    p.add_argument("--eval", action="store_true", help="only evaluate the newest checkpoint on --eval_file")
+    p.add_argument("--eval_batches", type=int, default=None, help="evaluate on at most this many batches")
+    p.add_argument("--export_bundle", default=None, metavar="OUT.mag", help="write the trained model as a .mag")
+    p.add_argument("--bundle_description", default="", help="bundle_details.description of --export_bundle")
+    return p
+
+
+def _abs_if_exists(path: str) -> str:
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
+def initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentParser):
+    """The experiment a new run starts from (before ``--set``): preset or Magenta config, bundle sizes."""
+    from events_rnn import bundle as bundle_lib
+
+    if cmd.magenta_run is not None and cmd.magenta_run.is_magenta_run(args.run_dir):
+        return magenta_initial_config(cmd, args, parser)
+    name = args.preset or args.config or cmd.default_config
+    cfg = cmd.presets.get(name)
+    if args.bundle:
+        try:
+            bundle_model, bundle = bundle_lib.read_bundle_config(cmd.family, args.bundle)
+        except (bundle_lib.BundleError, OSError, ValueError) as e:
+            parser.exit(2, f"{cmd.prog}: --bundle: {e}\n")
+        if args.config and args.config != bundle.generator_id:
+            parser.exit(2, f"{cmd.prog}: --config {args.config} but {args.bundle} is a "
+                           f"{bundle.generator_id!r} bundle\n")
+        if not args.preset:
+            cfg = cmd.presets.get(bundle.generator_id)
+        # The bundle fixes the architecture; the rest of the hyperparameters are the preset's.
+        hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=bundle_model.hparams.rnn_layer_sizes,
+                                 attn_length=bundle_model.hparams.attn_length,
+                                 attention_layout=bundle_model.hparams.attention_layout)
+        model = dataclasses.replace(cfg.model, config_id=bundle.generator_id, hparams=hp)
+        cfg = dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
+            cfg.warm_start, bundle_path=os.path.abspath(args.bundle)))
+    return cfg
+
+
+def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentParser):
+    """The experiment that continues Magenta's run folder ``args.run_dir``: the preset of ``--config``
+    (or ``--preset``) with the layer sizes and attention of its newest checkpoint, which
+    ``warm_start.magenta_checkpoint`` records (restored before the first step)."""
+    from events_rnn import bundle as bundle_lib
+    from tfmusic.tf1_checkpoints import CheckpointReadError
+
+    magenta_run = cmd.magenta_run
+    where = f"{args.run_dir} holds a run of Magenta's {cmd.prog} ({magenta_run.TRAIN_SUBDIR}/checkpoint)"
+    if args.bundle:
+        parser.exit(2, f"{cmd.prog}: {where}, which is continued; --bundle cannot be used with it\n")
+    if args.freeze:
+        parser.exit(2, f"{cmd.prog}: {where}, which is continued as it was trained; --freeze cannot be "
+                       "used with it\n")
+    try:
+        ckpt = magenta_run.read_magenta_checkpoint(args.run_dir)
+        model_cfg = magenta_run.magenta_run_config(ckpt, args.config)
+    except (magenta_run.RunFolderError, bundle_lib.PortingError, CheckpointReadError) as e:
+        parser.exit(2, f"{cmd.prog}: {e}\n")
+    cfg = cmd.presets.get(args.preset or model_cfg.config_id)
+    hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=model_cfg.hparams.rnn_layer_sizes,
+                             attn_length=model_cfg.hparams.attn_length,
+                             attention_layout=model_cfg.hparams.attention_layout)
+    model = dataclasses.replace(cfg.model, config_id=model_cfg.config_id, hparams=hp)
+    return dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
+        cfg.warm_start, magenta_checkpoint=os.path.abspath(ckpt.path)))
+
+
+def continue_magenta_run(cmd: TrainCommand, task, runner, cfg):
+    """Restore ``cfg.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built task and
+    the runner's step; returns ``cmd.magenta_run``'s ``RestoredState``."""
+    magenta_run = cmd.magenta_run
+    path = cfg.warm_start.magenta_checkpoint
+    run_dir = os.path.dirname(os.path.dirname(path))
+    ckpt = magenta_run.read_magenta_checkpoint(run_dir, path)
+    with runner.strategy.scope():
+        return magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=runner.step)
+
+
+def run_overrides(args) -> List[str]:
+    """``--set`` overrides implied by the other flags, then the explicit ones."""
+    out = parse_hparams(args.hparams)
+    if args.sequence_example_file:
+        out.append(f"data.train_data_path={_abs_if_exists(args.sequence_example_file)}")
+    if args.eval_file:
+        out.append(f"data.eval_data_path={_abs_if_exists(args.eval_file)}")
+    if args.num_training_steps is not None:
+        out.append(f"trainer.train_steps={args.num_training_steps}")
+    frozen = [n.strip() for item in args.freeze for n in item.split(",") if n.strip()]
+    if frozen:
+        out.append(f"warm_start.frozen_layers={json.dumps(frozen)}")
+    return out + list(args.overrides)
+
+
+def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None) -> dict:
+    """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout)."""
+    from events_rnn import data
+    from events_rnn import task as task_lib
+
+    batch = min(cfg.trainer.global_batch_size, 64)
+    ds = data.make_sequence_example_dataset(eval_pattern, cfg.model.input_size, batch, shuffle=False)
+    return task_lib.evaluate(task.model, ds, task.no_event_label, max_batches=max_batches,
+                             pad_to_multiple=cfg.data.pad_to_multiple, jit_compile=cfg.runtime.jit_compile)
+
+
+def main(cmd: TrainCommand, argv: Optional[Sequence[str]] = None, description: Optional[str] = None) -> int:
+    """Entry point of ``cmd.prog``; returns 0, or 2 for bad arguments / missing data / a misfit bundle."""
+    prog = cmd.prog
+    parser = build_parser(cmd, description)
+    args = parser.parse_args(argv)
+    from tfmusic import config as config_lib
+    from tfmusic import files
+    from tfmusic import runtime as runtime_lib
+
+    try:
+        overrides = run_overrides(args)
+        resuming = os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
+        base = initial_config(cmd, args, parser) if not resuming else cmd.experiment_class()
+        cfg, resumed = config_lib.resolve_run_config(args.run_dir, base, overrides)
+    except (config_lib.ConfigError, ValueError) as e:
+        parser.exit(2, f"{prog}: {e}\n")
+    if resumed and args.bundle and os.path.abspath(args.bundle) != cfg.warm_start.bundle_path:
+        print(f"{prog}: {args.run_dir} already holds a run; --bundle {args.bundle} is ignored "
+              "(the run's own checkpoints are restored)", file=sys.stderr)
+    if not args.eval and not cfg.data.train_data_path:
+        parser.exit(2, f"{prog}: no training data: pass --sequence_example_file\n")
+    if args.eval and not cfg.data.eval_data_path:
+        parser.exit(2, f"{prog}: --eval needs --eval_file\n")
+    # The strategy before any other TensorFlow op (MultiWorkerMirroredStrategy's rule).
+    strategy = runtime_lib.make_strategy(cfg.runtime)
+    from events_rnn import bundle as bundle_lib
+    from events_rnn import data as data_lib
+    from events_rnn import task as task_lib
+    from pipelines import tfrecord_io
+    from tfmusic import training
+
+    for flag, pattern in (("--sequence_example_file", cfg.data.train_data_path),
+                          ("--eval_file", cfg.data.eval_data_path)):
+        try:
+            found = tfrecord_io.list_files(pattern) if pattern else True
+        except FileNotFoundError:
+            found = False
+        if not found:
+            parser.exit(2, f"{prog}: {flag} {pattern!r} matches no file\n")
+    source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
+    if cfg.warm_start.magenta_checkpoint:
+        source = f"continuing Magenta's {cfg.warm_start.magenta_checkpoint}"
+    print(f"{prog}: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
+          f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
+          f"XLA {'on' if cfg.runtime.jit_compile else 'off'})", flush=True)
+    try:
+        task = make_task(cmd.task_class, cfg)
+        runner = training.Runner(task, cfg, args.run_dir, strategy=strategy)
+    except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    if cfg.warm_start.magenta_checkpoint and cmd.magenta_run is None:
+        print(f"{prog}: {args.run_dir}: warm_start.magenta_checkpoint is set, but {prog} cannot continue "
+              "Magenta's own run folders", file=sys.stderr)
+        return 2
+    if cfg.warm_start.magenta_checkpoint and not cmd.magenta_run.has_own_checkpoint(args.run_dir):
+        try:
+            restored = continue_magenta_run(cmd, task, runner, cfg)
+        except (ValueError, OSError) as e:  # PortingError, RunFolderError, CheckpointReadError
+            print(f"{prog}: {e}", file=sys.stderr)
+            return 2
+        print(f"{prog}: {restored.describe()}", flush=True)
+    if args.eval:
+        step = runner.restore()
+        result_step = step
+    else:
+        result = runner.train(stop_after=args.max_steps_this_run)
+        result_step = result.final_step
+        logs = task.reduce_logs(result.logs)
+        print(f"{prog}: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
+        for key in sorted(logs):
+            print(f"  {key} = {logs[key]:.4g}")
+    if cfg.data.eval_data_path and data_lib.count_records(cfg.data.eval_data_path) == 0:
+        print(f"{prog}: --eval_file {cfg.data.eval_data_path} holds no examples; no evaluation",
+              file=sys.stderr)
+    elif cfg.data.eval_data_path:
+        metrics = evaluate_run(task, cfg, cfg.data.eval_data_path, args.eval_batches)
+        metrics["global_step"] = result_step
+        print(f"{prog}: eval at step {result_step}: " +
+              ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
+        if runtime_lib.is_chief(strategy):
+            files.atomic_write_json(os.path.join(args.run_dir, EVAL_METRICS_FILENAME), metrics)
+    if args.export_bundle and runtime_lib.is_chief(strategy):
+        path = bundle_lib.write_bundle(cmd.family, task.model, cfg.model, args.export_bundle,
+                                       description=args.bundle_description, global_step=result_step)
+        print(f"{prog}: wrote bundle {path}")
+    return 0
+
