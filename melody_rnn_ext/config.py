@@ -24,13 +24,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Sequence, Tuple
 
-from events_rnn.config import EventsRnnDataConfig, WarmStartConfig  # noqa: F401
+from events_rnn.config import ATTENTION_LAYOUTS, EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig  # noqa: F401
 from melody_rnn_ext import encodings
 from tfmusic import config as config_lib
 from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
-ATTENTION_LAYOUTS = ("first_layer", "whole_stack")
 
 #: Magenta's ``GeneratorDetails.description`` of each config.
 DESCRIPTIONS = {
@@ -42,7 +41,7 @@ DESCRIPTIONS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class MelodyRnnHParams:
+class MelodyRnnHParams(EventsRnnHParams):
     """Magenta's Melody RNN hyperparameters.
 
     Attributes:
@@ -57,31 +56,10 @@ class MelodyRnnHParams:
       attention_layout: ``first_layer`` (current Magenta) or ``whole_stack`` (older bundles).
     """
 
+    # Magenta's melody_rnn defaults; the rest (and the value checks) are EventsRnnHParams'
     batch_size: int = 128
-    rnn_layer_sizes: Tuple[int, ...] = (128, 128)
     dropout_keep_prob: float = 0.5
     clip_norm: float = 5.0
-    attn_length: int = 0
-    learning_rate: float = 0.001
-    attention_layout: str = "first_layer"
-
-    def __post_init__(self):
-        object.__setattr__(self, "rnn_layer_sizes", tuple(int(s) for s in self.rnn_layer_sizes))
-        if not self.rnn_layer_sizes or min(self.rnn_layer_sizes) <= 0:
-            raise ValueError(f"hparams.rnn_layer_sizes must be one or more positive ints, got {self.rnn_layer_sizes}")
-        if self.batch_size <= 0:
-            raise ValueError(f"hparams.batch_size must be positive, got {self.batch_size}")
-        if not 0.0 < self.dropout_keep_prob <= 1.0:
-            raise ValueError(f"hparams.dropout_keep_prob must be in (0, 1], got {self.dropout_keep_prob}")
-        if self.clip_norm <= 0:
-            raise ValueError(f"hparams.clip_norm must be positive, got {self.clip_norm}")
-        if self.attn_length < 0:
-            raise ValueError(f"hparams.attn_length must be >= 0, got {self.attn_length}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"hparams.learning_rate must be positive, got {self.learning_rate}")
-        if self.attention_layout not in ATTENTION_LAYOUTS:
-            raise ValueError(f"hparams.attention_layout must be one of {ATTENTION_LAYOUTS}, "
-                             f"got {self.attention_layout!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,40 +29,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from events_rnn.generate import GenerationError, GenerationOptions  # noqa: F401  (this module's API)
 from melody_rnn_ext import encodings
 
 DEFAULT_QPM = 120.0
 STEPS_PER_QUARTER = encodings.STEPS_PER_QUARTER
-
-
-class GenerationError(ValueError):
-    """Bad generation arguments (primer too long, bad beam settings, unreadable primer)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GenerationOptions:
-    """How to generate.
-
-    Attributes:
-      num_steps: total melody length in 16th-note steps, primer included (Magenta's default 128).
-      temperature: softmax temperature (1.0 = the model's distribution; <= 0: always the argmax).
-      beam_size: sequences kept by beam search (1 = no beam search).
-      branch_factor: copies made of each kept sequence per iteration.
-      steps_per_iteration: events generated between prunings.
-      seed: random seed (None = nondeterministic).
-    """
-
-    num_steps: int = 128
-    temperature: float = 1.0
-    beam_size: int = 1
-    branch_factor: int = 1
-    steps_per_iteration: int = 1
-    seed: Optional[int] = None
-
-    def __post_init__(self):
-        for name in ("num_steps", "beam_size", "branch_factor", "steps_per_iteration"):
-            if getattr(self, name) < 1:
-                raise GenerationError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclasses.dataclass
