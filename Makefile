@@ -8,14 +8,27 @@ STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps zoo-deps demo test bench clean
 
 install: $(STAMP)
 
+# csound-soundfont (4 MB) is a second General MIDI SoundFont for the multi-SoundFont tests.
+SYSTEM_PKGS := libfluidsynth3 csound-soundfont
+# The zoo's training (bench/zoo/*.py) also renders from the large SoundFonts (~200 MB); demo and test do not.
+ZOO_PKGS := fluid-soundfont-gm musescore-general-soundfont csound-soundfont
+
 system-deps:
-	@if ! dpkg -s libfluidsynth3 >/dev/null 2>&1; then \
-	  echo "installing Debian's libfluidsynth3"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libfluidsynth3; \
+	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+zoo-deps: install
+	@missing=""; for p in $(ZOO_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
 $(STAMP): setup.py requirements.txt constraints.txt | system-deps

@@ -294,6 +294,38 @@ def load_nsynth_dir(path, min_pitch: Optional[int] = None, max_pitch: Optional[i
     return NSynthArrays(arr.astype(np.float32), np.asarray(pitches, np.int64), names, skipped)
 
 
+def load_features(path, feature_config: FeatureConfig = FeatureConfig(), min_pitch: Optional[int] = None,
+                  max_pitch: Optional[int] = None, chunk: int = 256) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    """Classifier inputs of an NSynth jsonwav folder, computed ``chunk`` notes at a time.
+
+    Holds only the features (about 31 kB a note) rather than the audio (256 kB a note).
+
+    Returns:
+      ``(features [n, frames, mels, 1] float32, pitches [n] int64, note names)``; bad notes skipped.
+    """
+    from pipelines import nsynth
+    from pipelines.tfrecord_io import Counters
+
+    feats, pitches, names, batch = [], [], [], []
+    counters = Counters()
+
+    def flush():
+        if batch:
+            feats.append(classifier_features(np.stack(batch), feature_config))
+            batch.clear()
+
+    for el in nsynth.iter_jsonwav_dir(path, min_pitch=min_pitch, max_pitch=max_pitch, skip_bad=True,
+                                      counters=counters):
+        batch.append(el["audio"])
+        pitches.append(int(el["pitch"]))
+        names.append(el["note_str"].decode() if isinstance(el["note_str"], bytes) else str(el["note_str"]))
+        if len(batch) >= chunk:
+            flush()
+    flush()
+    empty = np.zeros((0, feature_config.num_frames, feature_config.num_mel_bins, 1), np.float32)
+    return (np.concatenate(feats) if feats else empty), np.asarray(pitches, np.int64), names
+
+
 _PITCH_DIR = re.compile(r"pitch[_-]?(\d{1,3})", re.IGNORECASE)
 _NOTE_STR = re.compile(r"-(\d{3})-(\d{3})$")
 
@@ -480,11 +512,20 @@ class PitchClassifier:
         return float(np.mean(np.abs(pred - np.asarray(pitches)) <= tolerance)) if len(pred) else float("nan")
 
 
+class ClassifierFileError(ValueError):
+    """A classifier folder whose config or weights are unreadable, truncated or do not fit."""
+
+
 def load_classifier(model_dir) -> PitchClassifier:
-    """Rebuilds a classifier trained by :func:`train_classifier` from ``model_dir``.
+    """Rebuilds a classifier trained by :func:`train_classifier` (or exported by
+    :func:`export_classifier`) from ``model_dir``.
+
+    Every variable of the network must come from the checkpoint with its own shape.
 
     Raises:
       FileNotFoundError: no ``config.json`` or no checkpoint in ``model_dir``.
+      ClassifierFileError: ``config.json`` unreadable, or the checkpoint truncated, corrupt or
+        made for another network (the message names the file and the problem).
     """
     import tensorflow as tf
 
@@ -492,13 +533,35 @@ def load_classifier(model_dir) -> PitchClassifier:
     cfg_path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
     if not os.path.isfile(cfg_path):
         raise FileNotFoundError(f"{model_dir}: no {config_lib.CONFIG_FILENAME}; not a trained classifier folder")
-    cfg = config_lib.load_json(ClassifierExperiment, cfg_path)
+    try:
+        cfg = config_lib.load_json(ClassifierExperiment, cfg_path)
+    except (config_lib.ConfigError, ValueError, TypeError) as e:
+        raise ClassifierFileError(f"{cfg_path}: not a pitch-classifier config ({e})") from e
     latest = tf.train.latest_checkpoint(model_dir)
     if not latest:
         raise FileNotFoundError(f"{model_dir}: holds no checkpoint")
     network = build_pitch_network(cfg.model, cfg.features)
-    tf.train.Checkpoint(model=network).restore(latest).expect_partial()
+    try:
+        status = tf.train.Checkpoint(model=network).restore(latest)
+        status.assert_existing_objects_matched()  # every network variable, with its own shape
+    except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ClassifierFileError(f"{latest}: checkpoint truncated, corrupt or not made for the network in "
+                                  f"{cfg_path} ({type(e).__name__}: {first[:300]})") from None
     return PitchClassifier(network, cfg)
+
+
+def export_classifier(classifier: PitchClassifier, out_dir) -> str:
+    """Writes ``classifier`` as a small model-only folder (``config.json`` + one checkpoint, no
+    optimizer state) that :func:`load_classifier` reads. Returns the checkpoint's prefix."""
+    import tensorflow as tf
+
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    config_lib.save_json(classifier.config, os.path.join(out_dir, config_lib.CONFIG_FILENAME))
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=classifier.network), out_dir, max_to_keep=1,
+                                         checkpoint_name="ckpt")
+    return manager.save(checkpoint_number=1)
 
 
 @dataclasses.dataclass
@@ -518,7 +581,7 @@ METRICS_FILENAME = "classifier_metrics.json"
 
 
 def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSynthArrays] = None,
-                     strategy=None) -> TrainResult:
+                     strategy=None, features: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> TrainResult:
     """Trains (or resumes) a pitch classifier with :class:`tfmusic.training.Runner`.
 
     Args:
@@ -526,6 +589,8 @@ def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSy
       model_dir: run folder (checkpoints, config.json, TensorBoard, classifier_metrics.json).
       data: notes to train on instead of reading ``train_dir``.
       strategy: optional ready ``tf.distribute`` strategy.
+      features: ``(features [n, frames, mels, 1], pitches [n])`` computed beforehand (e.g. by
+        :func:`load_features`, which needs less memory than whole notes); replaces ``data``.
 
     Returns:
       :class:`TrainResult` with the classifier and accuracy on the train and held-out notes.
@@ -535,16 +600,22 @@ def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSy
     """
     model_dir = os.fspath(model_dir)
     m = config.model
-    if data is None:
+    skipped = 0
+    if features is not None:
+        feats, pitches = features
+        keep = (pitches >= m.min_pitch) & (pitches <= m.max_pitch)
+        feats, pitches = feats[keep], np.asarray(pitches)[keep]
+    elif data is None:
         if not config.data.train_dir:
             raise ValueError("data.train_dir is empty: give an NSynth jsonwav folder")
         data = load_nsynth_dir(config.data.train_dir, m.min_pitch, m.max_pitch, config.data.acoustic_only)
-    keep = (data.pitches >= m.min_pitch) & (data.pitches <= m.max_pitch)
-    audio, pitches = data.audio[keep], data.pitches[keep]
+    if features is None:
+        keep = (data.pitches >= m.min_pitch) & (data.pitches <= m.max_pitch)
+        pitches, skipped = data.pitches[keep], data.skipped
+        feats = classifier_features(data.audio[keep], config.features)
     if len(pitches) < 2:
         raise ValueError(f"need at least 2 notes with pitches {m.min_pitch}-{m.max_pitch}, got {len(pitches)}")
     train_idx, held_idx = split_holdout(len(pitches), config.data.holdout_fraction, config.data.seed)
-    feats = classifier_features(audio, config.features)
     labels = (pitches - m.min_pitch).astype(np.int32)
     task = PitchClassifierTask(config, feats[train_idx], labels[train_idx])
     runner = training.Runner(task, config, model_dir, strategy=strategy)
@@ -560,7 +631,7 @@ def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSy
 
     metrics = {"train_accuracy": acc(train_idx), "heldout_accuracy": acc(held_idx),
                "num_train": int(len(train_idx)), "num_heldout": int(len(held_idx)),
-               "skipped_notes": int(data.skipped), "final_step": int(result.final_step),
+               "skipped_notes": int(skipped), "final_step": int(result.final_step),
                "final_logs": result.logs}
     config_lib.write_text_atomic(os.path.join(model_dir, METRICS_FILENAME), json.dumps(metrics, indent=2) + "\n")
     return TrainResult(classifier, metrics)

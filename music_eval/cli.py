@@ -1,14 +1,15 @@
 """``music_eval``: the evaluation suite's command line.
 
     music_eval compare ORIGINAL GENERATED... [--out DIR] [--max_seconds S] [--no_pitch_range]
-    music_eval gan REAL_DIR GENERATED_DIR [--classifier MODEL_DIR] [--out DIR] [--k 50]
+    music_eval gan REAL_DIR GENERATED_DIR [--classifier ZOO_NAME|MODEL_DIR | --train_classifier] [--out DIR] [--k 50]
     music_eval validate [--num N] [--no_audio] [--out FILE.json]
 
 ``compare`` takes MIDI / MusicXML / audio files or folders of them, prints the Markdown table and
 writes ``comparison.{md,csv,json}`` and a self-contained ``report.html`` into ``--out``.
 ``gan`` prints GANSynth's metrics table (NDB, FID, IS, PA, PE) and writes
-``gan_metrics.{md,csv,json}`` and ``gan_report.html``; without ``--classifier`` it first trains a
-pitch classifier on REAL_DIR (``OUT/classifier``; see ``music_eval_train_classifier``).
+``gan_metrics.{md,csv,json}`` and ``gan_report.html``; its pitch classifier is the zoo's
+``pitch_classifier`` unless ``--classifier`` names another zoo model or a folder from
+``music_eval_train_classifier``; ``--train_classifier`` trains one on REAL_DIR instead (``OUT/classifier``).
 ``validate`` runs the Bach-chorale validation of key, meter and tempo estimation.
 
 Exit status: 0 on success, 2 on bad input (the message names the file).
@@ -19,6 +20,8 @@ import argparse
 import os
 import sys
 from typing import Optional, Sequence
+
+DEFAULT_CLASSIFIER = "pitch_classifier"  # the zoo's (models/pitch_classifier), as Magenta shipped one
 
 
 def _compare(args) -> int:
@@ -39,10 +42,14 @@ def _gan(args) -> int:
     from music_eval import gan_eval, report
     from tfmusic import config as config_lib
 
+    from tfmusic import zoo
+
     real, real_bad = clf.load_note_folder(args.real_dir)
     gen, gen_bad = clf.load_note_folder(args.generated_dir)
-    if args.classifier:
-        classifier = clf.load_classifier(args.classifier)
+    if not args.train_classifier:
+        path = zoo.resolve(args.classifier, family="pitch_classifier")
+        print(f"pitch classifier: {path}", file=sys.stderr)
+        classifier = clf.load_classifier(path)
     else:
         model_dir = os.path.join(args.out, "classifier")
         print(f"no --classifier given: training one on {args.real_dir} into {model_dir}", file=sys.stderr)
@@ -76,7 +83,8 @@ def _validate(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``music_eval`` parser with its subcommands."""
-    p = argparse.ArgumentParser(prog="music_eval", description="Evaluation suite: MIR comparisons and GANSynth metrics.")
+    p = argparse.ArgumentParser(prog="music_eval",
+                                description="Evaluation suite: MIR comparisons and GANSynth metrics.")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compare", help="compare an original piece with generated ones (MIDI/MusicXML/audio)")
@@ -91,12 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gan", help="GANSynth's metrics of generated notes against real notes")
     g.add_argument("real_dir", help="NSynth jsonwav folder or folder of 16 kHz wavs")
     g.add_argument("generated_dir", help="same formats; pitches from examples.json or pitch_NN paths")
-    g.add_argument("--classifier", default=None, help="a folder from music_eval_train_classifier")
+    g.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                   help="a zoo model name or a folder from music_eval_train_classifier (default: the zoo's "
+                        f"{DEFAULT_CLASSIFIER})")
+    g.add_argument("--train_classifier", action="store_true",
+                   help="train a classifier on REAL_DIR (OUT/classifier) instead of using --classifier")
     g.add_argument("--out", default="music_eval_gan", help="output folder")
     g.add_argument("--k", type=int, default=50, help="NDB k-means cells (paper: 50)")
     g.add_argument("--alpha", type=float, default=0.05, help="NDB per-cell significance")
     g.add_argument("--pitch_tolerance", type=int, default=0, help="PA slack in semitones (Magenta's code: 1)")
-    g.add_argument("--train_steps", type=int, default=1500, help="steps when training a classifier here")
+    g.add_argument("--train_steps", type=int, default=1500, help="steps with --train_classifier")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=_gan)
 
@@ -112,12 +124,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``music_eval`` console script; returns the exit status."""
     from music_eval.io import MusicFileError
     from pipelines.errors import InputError
+    from music_eval.classifier import ClassifierFileError
     from tfmusic.audio import AudioFileError
+    from tfmusic.zoo import ZooError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (MusicFileError, InputError, AudioFileError, FileNotFoundError) as e:
+    except (MusicFileError, InputError, AudioFileError, FileNotFoundError, ZooError, ClassifierFileError) as e:
         print(f"music_eval {args.command}: error: {e}", file=sys.stderr)
         return 2
 

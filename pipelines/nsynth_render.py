@@ -4,7 +4,17 @@ Writes ``OUT/examples.json`` and ``OUT/audio/<note_str>.wav`` exactly as NSynth'
 release does: 16-bit PCM mono wavs at 16 kHz, 64,000 samples each; the key is held for
 3 s, then released, and the last second is the release. Every examples.json entry has
 NSynth's keys (note, note_str, instrument, instrument_str, instrument_family[_str],
-instrument_source[_str], pitch, velocity, sample_rate, qualities, qualities_str).
+instrument_source[_str], pitch, velocity, sample_rate, qualities, qualities_str), plus
+``program`` (the GM program), ``soundfont`` (the SoundFont's short name) and ``soundfont_file``.
+
+Several SoundFonts (``--soundfont`` repeated; Debian's ``fluid-soundfont-gm``,
+``musescore-general-soundfont``, ``timgm6mb-soundfont``, ``csound-soundfont`` are General MIDI
+ones). Each (SoundFont, program) pair is its own instrument: SoundFont ``s`` numbers its
+instruments after those of the SoundFonts before it, ``instrument = s * 128 + program``, so a
+single-SoundFont run names notes exactly as before. Splits (``--heldout_instruments F``,
+``--holdout_soundfont NAME``): as NSynth, notes are split by instrument so that held-out notes
+come from instruments never trained on (``OUT/train``, ``OUT/valid_instruments``), and one
+SoundFont can be held out entirely (``OUT/valid_soundfont``); ``OUT/splits.json`` lists them.
 
 Instruments. Each of the 128 GM programs (``GM_PROGRAMS``) is either mapped to one of
 NSynth's 11 families and 3 sources with a realistic playable pitch range (clipped to
@@ -41,8 +51,9 @@ import dataclasses
 import multiprocessing
 import os
 import pathlib
+import re
 import sys
-from typing import Iterable, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -257,23 +268,47 @@ def excluded_programs() -> dict[int, str]:
     return {p.program: p.excluded for p in GM_PROGRAMS if not p.included}
 
 
+def _family_source_counts() -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for p in GM_PROGRAMS:
+        if p.included:
+            counts[(p.family, p.source)] = counts.get((p.family, p.source), 0) + 1
+    return counts
+
+
+_FAMILY_SOURCE_COUNT = _family_source_counts()
+
+
 @dataclasses.dataclass(frozen=True, order=True)
 class NoteSpec:
-    """One note to render: GM program, MIDI pitch, MIDI velocity."""
+    """One note to render: GM program, MIDI pitch, MIDI velocity, and which SoundFont.
+
+    ``soundfont`` indexes the run's SoundFont list (0 for single-SoundFont runs). Each
+    (SoundFont, program) pair is its own instrument: SoundFont ``s`` numbers its instruments of
+    a family+source after those of SoundFonts ``0..s-1``, so with one SoundFont the names and
+    ids are those of the single-SoundFont format.
+    """
 
     program: int
     pitch: int
     velocity: int
+    soundfont: int = 0
 
     @property
     def info(self) -> Program:
         return GM_PROGRAMS[self.program]
 
     @property
+    def instrument(self) -> int:
+        """NSynth's integer instrument id: ``soundfont * 128 + program``."""
+        return self.soundfont * 128 + self.program
+
+    @property
     def instrument_str(self) -> str:
         """``<family>_<source>_<NNN>``."""
         p = self.info
-        return f"{p.family}_{p.source}_{_INSTRUMENT_NUMBER[self.program]:03d}"
+        number = self.soundfont * _FAMILY_SOURCE_COUNT[(p.family, p.source)] + _INSTRUMENT_NUMBER[self.program]
+        return f"{p.family}_{p.source}_{number:03d}"
 
     @property
     def note_str(self) -> str:
@@ -282,7 +317,7 @@ class NoteSpec:
 
     @property
     def note_id(self) -> int:
-        return (self.program * 128 + self.pitch) * 128 + self.velocity
+        return (self.instrument * 128 + self.pitch) * 128 + self.velocity
 
 
 def select_notes(
@@ -292,8 +327,9 @@ def select_notes(
     families: Optional[Iterable[str]] = None,
     sources: Optional[Iterable[str]] = None,
     limit: Optional[int] = None,
+    soundfonts: Iterable[int] = (0,),
 ) -> list[NoteSpec]:
-    """The notes to render, sorted by (program, pitch, velocity).
+    """The notes to render, in (soundfont, program, pitch, velocity) order.
 
     Args:
       programs: GM programs to consider (default: all included ones). Excluded programs
@@ -303,6 +339,8 @@ def select_notes(
       velocities: MIDI velocities 1-127.
       families, sources: NSynth family / source names to keep (default: all).
       limit: keep only the first ``limit`` notes.
+      soundfonts: indices into the run's SoundFont list; every selected program is taken
+        from each of them (each pair is one instrument).
 
     Raises:
       ValueError: unknown family/source name, or program/pitch/velocity out of range.
@@ -327,16 +365,20 @@ def select_notes(
     for v in pitch_set or ():
         if not 0 <= v <= 127:
             raise ValueError(f"pitch {v} is outside 0-127")
+    soundfont_list = sorted(set(soundfonts))
+    if any(i < 0 for i in soundfont_list):
+        raise ValueError(f"SoundFont indices must be >= 0, got {soundfont_list}")
     notes = []
-    for number in program_list:
-        p = GM_PROGRAMS[number]
-        if not p.included:
-            continue
-        if (families is not None and p.family not in families) or (sources is not None and p.source not in sources):
-            continue
-        for pitch in range(p.low, p.high + 1):
-            if pitch_set is None or pitch in pitch_set:
-                notes.extend(NoteSpec(number, pitch, v) for v in velocity_list)
+    for sf_index in soundfont_list:
+        for number in program_list:
+            p = GM_PROGRAMS[number]
+            if not p.included:
+                continue
+            if (families is not None and p.family not in families) or (sources is not None and p.source not in sources):
+                continue
+            for pitch in range(p.low, p.high + 1):
+                if pitch_set is None or pitch in pitch_set:
+                    notes.extend(NoteSpec(number, pitch, v, sf_index) for v in velocity_list)
     return notes[:limit] if limit is not None else notes
 
 
@@ -387,13 +429,17 @@ def compute_qualities(audio: np.ndarray, pitch: int, sample_rate: int = SAMPLE_R
     return [flags[name] for name in QUALITY_NAMES]
 
 
-def note_metadata(spec: NoteSpec, qualities: Sequence[int]) -> dict:
-    """The examples.json entry of a rendered note (every key NSynth has)."""
+def note_metadata(spec: NoteSpec, qualities: Sequence[int], soundfont: Optional["SoundFont"] = None) -> dict:
+    """The examples.json entry of a rendered note.
+
+    Every key NSynth has, plus ``program`` (the GM program) and, when ``soundfont`` is given,
+    ``soundfont`` (its short name) and ``soundfont_file`` (its file name).
+    """
     p = spec.info
-    return {
+    meta = {
         "note": spec.note_id,
         "note_str": spec.note_str,
-        "instrument": spec.program,
+        "instrument": spec.instrument,
         "instrument_str": spec.instrument_str,
         "instrument_family": FAMILY_NAMES.index(p.family),
         "instrument_family_str": p.family,
@@ -404,20 +450,76 @@ def note_metadata(spec: NoteSpec, qualities: Sequence[int]) -> dict:
         "sample_rate": SAMPLE_RATE,
         "qualities": [int(q) for q in qualities],
         "qualities_str": qualities_to_str(qualities),
+        "program": spec.program,
     }
+    if soundfont is not None:
+        meta["soundfont"] = soundfont.name
+        meta["soundfont_file"] = os.path.basename(soundfont.path)
+    return meta
 
 
 # --------------------------------------------------------------------------- rendering
 
 
+_NAME_RE = re.compile(r"[^a-z0-9]+")
+
+
+def soundfont_name(path) -> str:
+    """Short name of a SoundFont file: its stem, lower case, runs of other characters as ``_``."""
+    return _NAME_RE.sub("_", pathlib.Path(path).stem.lower()).strip("_") or "soundfont"
+
+
+@dataclasses.dataclass(frozen=True)
+class SoundFont:
+    """A SoundFont of a render: ``name`` (short id written into the metadata) and ``path``."""
+
+    name: str
+    path: str
+
+
+def parse_soundfont(text: str) -> SoundFont:
+    """``"PATH"`` or ``"NAME=PATH"`` -> :class:`SoundFont` (name from the file's stem if not given)."""
+    name, sep, path = text.partition("=")
+    if not sep or os.path.exists(text):
+        name, path = soundfont_name(text), text
+    if not name or not path:
+        raise ValueError(f"bad SoundFont argument {text!r}: give PATH or NAME=PATH")
+    return SoundFont(name, path)
+
+
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:
-    """How notes are rendered (see the module docstring)."""
+    """How notes are rendered (see the module docstring).
+
+    Attributes:
+      soundfont: the one SoundFont of a single-SoundFont run (``None``: pretty_midi's TimGM6mb).
+      soundfonts: the SoundFonts of a multi-SoundFont run, indexed by ``NoteSpec.soundfont``
+        (give this or ``soundfont``, not both).
+      synth_rate: FluidSynth's rate in Hz. gain: FluidSynth's master gain.
+      normalize_peak: peak after normalization; 0 keeps levels.
+    """
 
     soundfont: Optional[str] = None
     synth_rate: int = 48000
     gain: float = 0.5
     normalize_peak: float = 0.9
+    soundfonts: Tuple[SoundFont, ...] = ()
+
+    def __post_init__(self):
+        if self.soundfont is not None and self.soundfonts:
+            raise ValueError("give RenderSettings either soundfont or soundfonts, not both")
+        names = [sf.name for sf in self.soundfonts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"SoundFont names must differ, got {names}")
+
+    def soundfont_list(self) -> Tuple[SoundFont, ...]:
+        """The SoundFonts by index (one entry for a single-SoundFont run)."""
+        if self.soundfonts:
+            return tuple(self.soundfonts)
+        from tfmusic.audio import default_soundfont
+
+        path = self.soundfont if self.soundfont is not None else default_soundfont()
+        return (SoundFont(soundfont_name(path), path),)
 
 
 def render_audio(renderer, spec: NoteSpec, settings: RenderSettings) -> tuple[Optional[np.ndarray], str]:
@@ -447,18 +549,37 @@ _worker = {}
 
 
 def _init_worker(settings: RenderSettings, out_dir: str) -> None:
+    _worker["renderers"] = {}
+    _worker["settings"] = settings
+    _worker["soundfonts"] = settings.soundfont_list()
+    _worker["out_dir"] = out_dir
+
+
+def _renderer(index: int):
+    """This process's FluidSynth renderer for SoundFont ``index`` (created when first used)."""
     from tfmusic.audio import FluidSynthRenderer
 
-    _worker["renderer"] = FluidSynthRenderer(settings.soundfont, sample_rate=settings.synth_rate, gain=settings.gain)
-    _worker["settings"] = settings
-    _worker["out_dir"] = out_dir
+    renderers = _worker["renderers"]
+    if index not in renderers:
+        settings = _worker["settings"]
+        renderers[index] = FluidSynthRenderer(_worker["soundfonts"][index].path, sample_rate=settings.synth_rate,
+                                              gain=settings.gain)
+    return renderers[index]
+
+
+def _close_worker() -> None:
+    for renderer in _worker.get("renderers", {}).values():
+        renderer.close()
+    _worker.clear()
 
 
 def _render_one(spec: NoteSpec) -> tuple[NoteSpec, Optional[dict], str]:
     from tfmusic.audio import read_wav, write_wav
 
+    if spec.soundfont >= len(_worker["soundfonts"]):
+        return spec, None, f"SoundFont index {spec.soundfont} not among the {len(_worker['soundfonts'])} given"
     try:
-        audio, reason = render_audio(_worker["renderer"], spec, _worker["settings"])
+        audio, reason = render_audio(_renderer(spec.soundfont), spec, _worker["settings"])
     except ValueError as e:  # e.g. no such preset in the SoundFont
         return spec, None, str(e)
     if audio is None:
@@ -466,7 +587,8 @@ def _render_one(spec: NoteSpec) -> tuple[NoteSpec, Optional[dict], str]:
     path = os.path.join(_worker["out_dir"], "audio", f"{spec.note_str}.wav")
     write_wav(path, audio, SAMPLE_RATE)
     quantized, _ = read_wav(path)  # qualities from exactly what the file holds
-    return spec, note_metadata(spec, compute_qualities(quantized, spec.pitch)), ""
+    meta = note_metadata(spec, compute_qualities(quantized, spec.pitch), _worker["soundfonts"][spec.soundfont])
+    return spec, meta, ""
 
 
 def render_dataset(
@@ -521,10 +643,83 @@ def render_dataset(
         if pool is not None:
             pool.close()
             pool.join()
-        if workers == 1 and "renderer" in _worker:
-            _worker.pop("renderer").close()
-            _worker.clear()
+        if workers == 1:
+            _close_worker()
     atomic_write_json(os.path.join(out_dir, "examples.json"), dict(sorted(examples.items())))
+    return counters
+
+
+# --------------------------------------------------------------------------- splits
+
+SPLIT_TRAIN = "train"
+SPLIT_INSTRUMENTS = "valid_instruments"
+SPLIT_SOUNDFONT = "valid_soundfont"
+
+
+def split_notes(notes: Sequence[NoteSpec], heldout_instrument_fraction: float = 0.0,
+                holdout_soundfont: Optional[int] = None, seed: int = 0) -> Dict[str, List[NoteSpec]]:
+    """Splits notes by instrument, as NSynth does, and holds one SoundFont out entirely.
+
+    Args:
+      notes: from :func:`select_notes`.
+      heldout_instrument_fraction: share of the instruments (SoundFont, program pairs) of the
+        training SoundFonts whose notes go to ``valid_instruments``; drawn per NSynth family
+        with a seeded generator (at least one per family that has two or more instruments when
+        the fraction is above 0), so every family is both trained on and held out.
+      holdout_soundfont: index of the SoundFont whose notes all go to ``valid_soundfont``.
+      seed: seed of the instrument draw.
+
+    Returns:
+      ``{"train": [...], "valid_instruments": [...], "valid_soundfont": [...]}`` (empty splits
+      left out); no instrument is in two splits.
+    """
+    if not 0.0 <= heldout_instrument_fraction < 1.0:
+        raise ValueError(f"heldout_instrument_fraction must be in [0, 1), got {heldout_instrument_fraction}")
+    by_family: Dict[str, set] = {}
+    for n in notes:
+        if n.soundfont != holdout_soundfont:
+            by_family.setdefault(n.info.family, set()).add((n.soundfont, n.program))
+    held = set()
+    if heldout_instrument_fraction > 0:
+        for family in sorted(by_family):
+            instruments = sorted(by_family[family])
+            if len(instruments) < 2:
+                continue
+            k = min(max(1, int(round(len(instruments) * heldout_instrument_fraction))), len(instruments) - 1)
+            rng = np.random.default_rng([seed, FAMILY_NAMES.index(family)])
+            held.update(instruments[i] for i in rng.permutation(len(instruments))[:k])
+    splits: Dict[str, List[NoteSpec]] = {SPLIT_TRAIN: [], SPLIT_INSTRUMENTS: [], SPLIT_SOUNDFONT: []}
+    for n in notes:
+        if n.soundfont == holdout_soundfont:
+            splits[SPLIT_SOUNDFONT].append(n)
+        elif (n.soundfont, n.program) in held:
+            splits[SPLIT_INSTRUMENTS].append(n)
+        else:
+            splits[SPLIT_TRAIN].append(n)
+    return {k: v for k, v in splits.items() if v}
+
+
+def render_splits(out_dir, splits: Dict[str, Sequence[NoteSpec]], settings: RenderSettings,
+                  workers: Optional[int] = None, progress: bool = True) -> Dict[str, Counters]:
+    """Renders each split into its own NSynth jsonwav folder ``OUT/<split>/``.
+
+    Also writes ``OUT/splits.json``: the SoundFonts (name, file) and, per split, its note count
+    and instruments (``instrument_str`` -> SoundFont name and GM program), so that the split can
+    be checked and reproduced.
+
+    Returns:
+      ``{split: Counters}`` (see :func:`render_dataset`).
+    """
+    out_dir = os.fspath(out_dir)
+    soundfonts = settings.soundfont_list()
+    counters, summary = {}, {"soundfonts": [dataclasses.asdict(sf) for sf in soundfonts], "splits": {}}
+    for name, notes in splits.items():
+        counters[name] = render_dataset(os.path.join(out_dir, name), notes, settings, workers, progress)
+        instruments = {n.instrument_str: {"soundfont": soundfonts[n.soundfont].name, "program": n.program}
+                       for n in notes if n.soundfont < len(soundfonts)}
+        summary["splits"][name] = {"requested": len(notes), "rendered": counters[name].get("rendered"),
+                                   "instruments": dict(sorted(instruments.items()))}
+    atomic_write_json(os.path.join(out_dir, "splits.json"), summary)
     return counters
 
 
@@ -568,7 +763,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nsynth_render",
         description="Render an NSynth-format dataset (examples.json + audio/*.wav) from a GM SoundFont.")
     parser.add_argument("--output_dir", help="folder to write examples.json and audio/ into (required)")
-    parser.add_argument("--soundfont", default=None, help="a .sf2 file (default: pretty_midi's TimGM6mb.sf2)")
+    parser.add_argument("--soundfont", action="append", default=None, metavar="[NAME=]PATH",
+                        help="a .sf2/.sf3 file (default: pretty_midi's TimGM6mb.sf2); repeat for several: each "
+                             "(SoundFont, program) pair is its own instrument, and NAME (default: the file's stem) "
+                             "goes into the metadata")
+    parser.add_argument("--holdout_soundfont", default=None, metavar="NAME",
+                        help="write every note of this SoundFont to OUT/valid_soundfont/ (others: OUT/train/)")
+    parser.add_argument("--heldout_instruments", type=float, default=0.0, metavar="FRACTION",
+                        help="share of the training SoundFonts' instruments whose notes go to "
+                             "OUT/valid_instruments/ (drawn per family, as NSynth splits by instrument)")
+    parser.add_argument("--split_seed", type=int, default=0, help="seed of the instrument split")
     parser.add_argument("--programs", type=_int_list, default=None, help="GM programs, e.g. 0,24-31")
     parser.add_argument("--pitches", type=_int_list, default=None, help="MIDI pitches, e.g. 48-72")
     parser.add_argument("--velocities", type=_int_list, default=list(DEFAULT_VELOCITIES),
@@ -607,17 +811,46 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.output_dir:
         parser.error("--output_dir is required")
     try:
-        notes = select_notes(args.programs, args.pitches, args.velocities, args.families, args.sources, args.limit)
+        soundfonts = [parse_soundfont(t) for t in args.soundfont or []]
     except ValueError as e:
         parser.error(str(e))
-    if args.soundfont is not None and not os.path.isfile(args.soundfont):
-        parser.error(f"--soundfont {args.soundfont}: file not found")
+    for sf in soundfonts:
+        if not os.path.isfile(sf.path):
+            parser.error(f"--soundfont {sf.path}: file not found")
+    names = [sf.name for sf in soundfonts]
+    if len(set(names)) != len(names):
+        parser.error(f"--soundfont names must differ (got {', '.join(names)}); name them NAME=PATH")
+    if len(soundfonts) > 1:
+        settings = RenderSettings(None, args.synth_rate, args.gain, args.normalize_peak, soundfonts=tuple(soundfonts))
+    else:
+        settings = RenderSettings(soundfonts[0].path if soundfonts else None, args.synth_rate, args.gain,
+                                  args.normalize_peak)
+    all_names = [sf.name for sf in settings.soundfont_list()]
+    holdout = None
+    if args.holdout_soundfont is not None:
+        if args.holdout_soundfont not in all_names:
+            parser.error(f"--holdout_soundfont {args.holdout_soundfont}: not among the SoundFonts "
+                         f"({', '.join(all_names)})")
+        holdout = all_names.index(args.holdout_soundfont)
+    if not 0.0 <= args.heldout_instruments < 1.0:
+        parser.error(f"--heldout_instruments must be in [0, 1), got {args.heldout_instruments}")
+    try:
+        notes = select_notes(args.programs, args.pitches, args.velocities, args.families, args.sources, args.limit,
+                             soundfonts=range(len(all_names)))
+    except ValueError as e:
+        parser.error(str(e))
     if not notes:
         parser.error("the selection is empty (check --programs/--pitches/--families/--sources)")
-    settings = RenderSettings(args.soundfont, args.synth_rate, args.gain, args.normalize_peak)
-    counters = render_dataset(args.output_dir, notes, settings, args.workers, progress=not args.no_progress)
-    print(counters.summary())
-    print(f"wrote {pathlib.Path(args.output_dir) / 'examples.json'}")
+    if holdout is None and args.heldout_instruments == 0:
+        counters = render_dataset(args.output_dir, notes, settings, args.workers, progress=not args.no_progress)
+        print(counters.summary())
+        print(f"wrote {pathlib.Path(args.output_dir) / 'examples.json'}")
+        return 0
+    splits = split_notes(notes, args.heldout_instruments, holdout, args.split_seed)
+    for name, counters in render_splits(args.output_dir, splits, settings, args.workers,
+                                        progress=not args.no_progress).items():
+        print(f"{name}: {counters.summary()}")
+    print(f"wrote {', '.join(str(pathlib.Path(args.output_dir) / n) for n in splits)} and splits.json")
     return 0
 
 

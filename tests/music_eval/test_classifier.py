@@ -137,3 +137,75 @@ def test_gan_command_rejects_missing_folder(tmp_path, capsys):
 
     rc = cli.main(["gan", str(tmp_path / "nope"), str(tmp_path), "--out", str(tmp_path / "o")])
     assert rc == 2 and "nope" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- export, loader errors, zoo names
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """The tiny classifier exported as a one-model zoo (``ZOO/tiny_pitch/classifier``)."""
+    result, _ = trained
+    zoo_root = tmp_path_factory.mktemp("zoo")
+    folder = zoo_root / "tiny_pitch"
+    clf.export_classifier(result.classifier, folder / "classifier")
+    (folder / "model.json").write_text(json.dumps({"name": "tiny_pitch", "family": "pitch_classifier",
+                                                   "weights": "classifier", "metrics": {}}))
+    return zoo_root, folder / "classifier"
+
+
+def test_export_is_model_only_and_reloads(exported, trained, rendered):
+    result, run_dir = trained
+    _, weights = exported
+    size = sum(f.stat().st_size for f in weights.iterdir())
+    run_size = sum(f.stat().st_size for f in run_dir.glob("ckpt-*"))
+    assert size < run_size  # no optimizer state
+    audio = clf.load_nsynth_dir(rendered).audio[:4]
+    np.testing.assert_allclose(clf.load_classifier(weights).logits(audio), result.classifier.logits(audio), atol=1e-5)
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_loader_refuses_truncated_or_mismatched_weights(exported, tmp_path):
+    _, weights = exported
+    bad = _copy(weights, tmp_path / "truncated")
+    data = next(bad.glob("ckpt-*.data-*"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    with pytest.raises(clf.ClassifierFileError, match=r"ckpt-1: checkpoint truncated, corrupt or not made for"):
+        clf.load_classifier(bad)
+    bad = _copy(weights, tmp_path / "bad_index")
+    index = next(bad.glob("ckpt-*.index"))
+    index.write_bytes(index.read_bytes()[:40])
+    with pytest.raises(clf.ClassifierFileError, match="ckpt-1"):
+        clf.load_classifier(bad)
+    bad = _copy(weights, tmp_path / "mismatched")  # a config for a wider network than the weights
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["model"]["embedding_dim"] = 48
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(clf.ClassifierFileError, match="not made for the network in .*config.json"):
+        clf.load_classifier(bad)
+    bad = _copy(weights, tmp_path / "bad_config")
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(clf.ClassifierFileError, match=r"config.json: not a pitch-classifier config"):
+        clf.load_classifier(bad)
+
+
+def test_gan_command_takes_zoo_names(exported, rendered, tmp_path, capsys, monkeypatch):
+    from music_eval import cli
+    from tfmusic import zoo
+
+    zoo_root, weights = exported
+    monkeypatch.setenv(zoo.ZOO_ENV, str(zoo_root))
+    assert zoo.resolve("tiny_pitch", family="pitch_classifier") == str(weights)
+    rc = cli.main(["gan", str(rendered), str(rendered), "--classifier", "tiny_pitch", "--out", str(tmp_path / "o"),
+                   "--k", "3"])
+    assert rc == 0 and f"pitch classifier: {weights}" in capsys.readouterr().err
+    # the default is the zoo's pitch_classifier; this zoo has none, so the error names the choices
+    rc = cli.main(["gan", str(rendered), str(rendered), "--out", str(tmp_path / "o2")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "pitch_classifier: no such file, and no such zoo model (zoo models: tiny_pitch)" in err

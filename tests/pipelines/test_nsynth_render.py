@@ -1,5 +1,6 @@
 """nsynth_render: program table, note selection, qualities, and a real tiny render."""
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -122,9 +123,12 @@ def test_examples_json_has_every_nsynth_key(rendered_dir, nsynth_sample_dir):
     real = json.loads((nsynth_sample_dir / "examples.json").read_text())
     real_keys = set(next(iter(real.values())))
     for note_str, entry in examples.items():
-        assert set(entry) == real_keys == set(nsynth.METADATA_KEYS)
-        for key, value in entry.items():
-            assert type(value) is type(real["guitar_acoustic_015-060-025"][key]), key
+        assert real_keys == set(nsynth.METADATA_KEYS)
+        assert set(entry) == real_keys | {"program", "soundfont", "soundfont_file"}  # NSynth's keys + ours
+        assert (entry["soundfont"], entry["soundfont_file"]) == ("timgm6mb", "TimGM6mb.sf2")
+        assert entry["program"] == entry["instrument"]  # one SoundFont: instrument = GM program
+        for key in real_keys:
+            assert type(entry[key]) is type(real["guitar_acoustic_015-060-025"][key]), key
         assert nsynth.validate_metadata(note_str, entry)["note_str"] == note_str
         m = NOTE_RE.match(note_str)
         assert entry["instrument_str"] == note_str[:-8]
@@ -190,3 +194,96 @@ def test_cli_rejects_bad_selection(tmp_path, capsys):
     assert nsynth_render.main(["--list_programs"]) == 0
     table = capsys.readouterr().out
     assert "excluded: sound effect" in table and "guitar_acoustic_000 pitches 40-83" in table
+
+
+# --------------------------------------------------------------------------- several SoundFonts
+
+SECOND_SOUNDFONT = "/usr/share/sounds/sf2/sf_GMbank.sf2"  # Debian's csound-soundfont (make system-deps)
+
+
+def test_instruments_of_several_soundfonts_are_distinct():
+    notes = nsynth_render.select_notes([24, 73], [60], [100], soundfonts=[0, 1, 2])
+    assert [n.soundfont for n in notes] == [0, 0, 1, 1, 2, 2]
+    guitar = [n for n in notes if n.program == 24]
+    # the first SoundFont keeps the single-SoundFont names; the others number after it
+    # 6 acoustic guitars per SoundFont
+    assert [n.instrument_str for n in guitar] == ["guitar_acoustic_000", "guitar_acoustic_006", "guitar_acoustic_012"]
+    assert [n.instrument for n in guitar] == [24, 128 + 24, 256 + 24]
+    assert len({n.note_id for n in notes}) == len({n.note_str for n in notes}) == 6
+    all_notes = nsynth_render.select_notes(velocities=[25], soundfonts=[0, 1])
+    per_program = {(n.soundfont, n.program): n.instrument_str for n in all_notes}
+    assert len(set(per_program.values())) == len(per_program)  # each (SoundFont, program) is one instrument
+
+
+def test_split_notes_by_instrument_and_soundfont():
+    notes = nsynth_render.select_notes(pitches=range(60, 64), velocities=[50], soundfonts=[0, 1, 2])
+    splits = nsynth_render.split_notes(notes, heldout_instrument_fraction=0.2, holdout_soundfont=2, seed=3)
+    assert set(splits) == {"train", "valid_instruments", "valid_soundfont"}
+    assert sum(map(len, splits.values())) == len(notes)
+    instruments = {k: {(n.soundfont, n.program) for n in v} for k, v in splits.items()}
+    assert not instruments["train"] & instruments["valid_instruments"]
+    assert {sf for sf, _ in instruments["valid_soundfont"]} == {2}
+    assert 2 not in {sf for sf, _ in instruments["train"] | instruments["valid_instruments"]}
+
+    def families(split):
+        return {n.info.family for n in splits[split]}
+
+    assert families("valid_instruments") == families("train")  # every family held out and trained on
+    share = len(instruments["valid_instruments"]) / len(instruments["train"] | instruments["valid_instruments"])
+    assert 0.15 < share < 0.3
+    assert nsynth_render.split_notes(notes, 0.2, 2, seed=3) == splits  # seeded
+    assert nsynth_render.split_notes(notes, 0.2, 2, seed=4) != splits
+    assert set(nsynth_render.split_notes(notes)) == {"train"}
+    with pytest.raises(ValueError, match="heldout_instrument_fraction"):
+        nsynth_render.split_notes(notes, 1.0)
+
+
+def test_parse_soundfont_names():
+    sf = nsynth_render.SoundFont
+    assert nsynth_render.parse_soundfont("/x/FluidR3_GM.sf2") == sf("fluidr3_gm", "/x/FluidR3_GM.sf2")
+    assert nsynth_render.parse_soundfont("fluid=/x/a.sf2") == nsynth_render.SoundFont("fluid", "/x/a.sf2")
+    assert nsynth_render.soundfont_name("MuseScore_General-Full.sf3") == "musescore_general_full"
+    with pytest.raises(ValueError, match="either soundfont or soundfonts"):
+        nsynth_render.RenderSettings(soundfont="a.sf2", soundfonts=(nsynth_render.SoundFont("a", "a.sf2"),))
+    with pytest.raises(ValueError, match="names must differ"):
+        nsynth_render.RenderSettings(soundfonts=(nsynth_render.SoundFont("a", "x"), nsynth_render.SoundFont("a", "y")))
+
+
+@pytest.mark.skipif(not pathlib.Path(SECOND_SOUNDFONT).is_file(),
+                    reason="needs Debian's csound-soundfont (installed by `make test`'s system-deps)")
+def test_cli_renders_two_real_soundfonts_with_a_held_out_one(tmp_path, capsys):
+    from tfmusic.audio import default_soundfont
+
+    out = tmp_path / "two"
+    assert nsynth_render.main(["--output_dir", str(out), "--soundfont", default_soundfont(),
+                               "--soundfont", f"csound={SECOND_SOUNDFONT}", "--holdout_soundfont", "csound",
+                               "--programs", "0,24,73", "--pitches", "60", "--velocities", "100",
+                               "--workers", "1", "--no_progress"]) == 0
+    assert "valid_soundfont: rendered: 3" in capsys.readouterr().out
+    train = json.loads((out / "train" / "examples.json").read_text())
+    held = json.loads((out / "valid_soundfont" / "examples.json").read_text())
+    assert {e["soundfont"] for e in train.values()} == {"timgm6mb"}
+    assert {e["soundfont"] for e in held.values()} == {"csound"}
+    assert {e["soundfont_file"] for e in held.values()} == {"sf_GMbank.sf2"}
+    assert sorted(held) == ["flute_acoustic_009-060-100", "guitar_acoustic_006-060-100",
+                            "keyboard_acoustic_004-060-100"]
+    assert sorted(e["program"] for e in held.values()) == [0, 24, 73]
+    assert sorted(e["instrument"] for e in held.values()) == [128, 152, 201]
+    for entry in held.values():
+        assert nsynth.validate_metadata(entry["note_str"], entry)
+    # same program, other SoundFont: other sound
+    a, _ = sf.read(str(out / "train" / "audio" / "flute_acoustic_001-060-100.wav"), dtype="float32")
+    b, _ = sf.read(str(out / "valid_soundfont" / "audio" / "flute_acoustic_009-060-100.wav"), dtype="float32")
+    assert np.max(np.abs(a - b)) > 0.1
+    summary = json.loads((out / "splits.json").read_text())
+    assert [s["name"] for s in summary["soundfonts"]] == ["timgm6mb", "csound"]
+    assert summary["splits"]["valid_soundfont"]["instruments"]["flute_acoustic_009"] == {
+        "soundfont": "csound", "program": 73}
+    # the first SoundFont's notes are byte-identical to a single-SoundFont render
+    assert nsynth_render.main(["--output_dir", str(tmp_path / "one"), "--programs", "73", "--pitches", "60",
+                               "--velocities", "100", "--workers", "1", "--no_progress"]) == 0
+    name = "flute_acoustic_001-060-100.wav"
+    assert (tmp_path / "one" / "audio" / name).read_bytes() == (out / "train" / "audio" / name).read_bytes()
+    with pytest.raises(SystemExit):
+        nsynth_render.main(["--output_dir", str(out), "--soundfont", SECOND_SOUNDFONT, "--holdout_soundfont", "nope"])
+    assert "not among the SoundFonts (sf_gmbank)" in capsys.readouterr().err
