@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps zoo-deps demo test bench clean
+.PHONY: install system-deps zoo-deps demo test bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer
 
 install: $(STAMP)
 
@@ -46,6 +46,22 @@ test: install
 
 bench: install
 	MPLBACKEND=Agg $(PY) bench/run_all.py --out bench/results
+
+# The zoo (models/): each target retrains one model with the command its card gives, resuming its run folder
+# (ZOO_WORK, outside the repo) and writing models/<name>/. Hours on a CPU; never part of `make test`.
+ZOO_WORK ?= /tmp/zoo
+zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer
+
+zoo-pitch-classifier: zoo-deps
+	MPLBACKEND=Agg $(PY) bench/zoo/pitch_classifier.py --work $(ZOO_WORK)/pitch_classifier --out models/pitch_classifier \
+	  --steps 8000 --batch 32 --musescore_fraction 0.2
+
+zoo-melody-rnn: install
+	MPLBACKEND=Agg $(PY) bench/zoo/melody_rnn.py --work $(ZOO_WORK)/melody_rnn --stage all --steps 20000 \
+	  --set model.hparams.batch_size=64 --set trainer.global_batch_size=64
+
+zoo-transformer: install
+	MPLBACKEND=Agg $(PY) bench/zoo/music_transformer.py --work $(ZOO_WORK)/music_transformer --stage all --steps 6000
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -32,7 +32,7 @@ def _check_melody_rnn(name, manifest):
 
     check = manifest["check"]
     read = music21_corpus.read_collection(check["collection"], only=set(check["ids"]), progress=False)
-    assert sorted(s.id for s in read.sequences) == sorted(check["ids"])
+    assert {s.id for s in read.sequences} == set(check["ids"])  # (music21 lists a few chorales twice)
     generator = zoo.load(name)
     return evaluation.evaluate_sequences(generator.model, generator.config, read.sequences)
 

@@ -203,8 +203,11 @@ def card(m: dict) -> str:
         f"{t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}). Retrain (resumable):",
         "",
         "```",
-        "make zoo-transformer    # = .venv/bin/python bench/zoo/music_transformer.py --stage all",
+        f".venv/bin/python bench/zoo/music_transformer.py --stage all --steps {t['steps']}",
         "```",
+        "",
+        "(`make zoo-transformer` runs the same to 6,000 steps; add `--set trainer.max_minutes=M` to train in "
+        "time slices: each rerun resumes from the newest checkpoint.)",
         "",
         "## Held-out figures",
         "",
