@@ -180,7 +180,9 @@ class EventSequenceGenerator:
         if len(primer) >= options.num_steps:
             raise GenerationError(f"the primer ({len(primer)} events) must be shorter than num_steps "
                                   f"({options.num_steps})")
-        if control_events is not None and not hasattr(self.encoder_decoder, "control_encoder"):
+        from note_seq.encoder_decoder import ConditionalEventSequenceEncoderDecoder
+
+        if control_events is not None and not isinstance(self.encoder_decoder, ConditionalEventSequenceEncoderDecoder):
             raise GenerationError("control events given but the encoder/decoder is not conditional")
         self._extend_controls = extend_control_events
         rng = np.random.default_rng(options.seed)

@@ -1,0 +1,136 @@
+"""Improv RNN configs: Magenta's ``improv_rnn_model.default_configs`` as frozen dataclasses.
+
+==================== ===================================================================== ======= ======= =====================
+config id            encoder/decoder (note-seq): Conditional(chords, melody)                inputs  classes hparams
+==================== ===================================================================== ======= ======= =====================
+basic_improv         OneHot(TriadChordOneHotEncoding()), OneHot(MelodyOneHotEncoding(48, 84)) 49+38   38      (64, 64), keep 0.5, clip 5
+attention_improv     OneHot(TriadChordOneHotEncoding()), KeyMelodyEncoderDecoder(48, 84)     49+74   40      (128, 128, 128), attn 40,
+                                                                                                               keep 0.5, clip 3
+chord_pitches_improv PitchChordsEncoderDecoder(), OneHot(MelodyOneHotEncoding(48, 84))       37+38   38      (256, 256, 256), keep 0.5,
+                                                                                                               clip 3
+==================== ===================================================================== ======= ======= =====================
+
+All: ``batch_size`` 128, ``learning_rate`` 0.001, 4 steps per quarter, melodies squashed into MIDI 48..83
+(``min_note`` 48, ``max_note`` 84 exclusive), ``transpose_to_key`` None (octave shifts only).
+:data:`MODEL_PRESETS` adds ``tiny`` / ``tiny_attention`` (16-unit layers) for tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import note_seq
+from note_seq import encoder_decoder as _ed
+
+from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
+                               register_experiment_presets)
+from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+from tfmusic import training
+
+CONFIG_IDS: Tuple[str, ...] = ("basic_improv", "attention_improv", "chord_pitches_improv")
+DESCRIPTIONS = {
+    "basic_improv": "Basic melody-given-chords RNN with one-hot triad encoding for chords.",
+    "attention_improv": "Melody-given-chords RNN with one-hot triad encoding for chords, attention, and binary "
+                        "counters.",
+    "chord_pitches_improv": "Melody-given-chords RNN with chord pitches encoding.",
+}
+MIN_NOTE, MAX_NOTE = 48, 84
+STEPS_PER_QUARTER = 4
+HPARAMS = {
+    "basic_improv": dict(batch_size=128, rnn_layer_sizes=(64, 64), dropout_keep_prob=0.5, clip_norm=5.0,
+                         learning_rate=0.001),
+    "attention_improv": dict(batch_size=128, rnn_layer_sizes=(128, 128, 128), dropout_keep_prob=0.5, attn_length=40,
+                             clip_norm=3.0, learning_rate=0.001),
+    "chord_pitches_improv": dict(batch_size=128, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5,
+                                 clip_norm=3.0, learning_rate=0.001),
+}
+
+
+def make_encoder_decoder(config_id: str) -> _ed.ConditionalEventSequenceEncoderDecoder:
+    """note-seq's (chords -> melody) encoder/decoder of ``config_id``, exactly as Magenta's config builds it."""
+    melody = _ed.OneHotEventSequenceEncoderDecoder(note_seq.MelodyOneHotEncoding(min_note=MIN_NOTE, max_note=MAX_NOTE))
+    triads = _ed.OneHotEventSequenceEncoderDecoder(note_seq.TriadChordOneHotEncoding())
+    if config_id == "basic_improv":
+        return _ed.ConditionalEventSequenceEncoderDecoder(triads, melody)
+    if config_id == "attention_improv":
+        return _ed.ConditionalEventSequenceEncoderDecoder(
+            triads, note_seq.KeyMelodyEncoderDecoder(min_note=MIN_NOTE, max_note=MAX_NOTE))
+    if config_id == "chord_pitches_improv":
+        return _ed.ConditionalEventSequenceEncoderDecoder(note_seq.PitchChordsEncoderDecoder(), melody)
+    raise ValueError(f"unknown Improv RNN config {config_id!r}; expected one of {', '.join(CONFIG_IDS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImprovRnnConfig:
+    """One Improv RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's)."""
+
+    config_id: str = "basic_improv"
+    hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS["basic_improv"])
+    description: str = ""
+
+    def __post_init__(self):
+        if self.config_id not in CONFIG_IDS:
+            raise ValueError(f"model.config_id {self.config_id!r} is not one of {', '.join(CONFIG_IDS)}")
+
+    @property
+    def generator_description(self) -> str:
+        """``description``, or Magenta's text for the config id."""
+        return self.description or DESCRIPTIONS[self.config_id]
+
+    @property
+    def steps_per_quarter(self) -> int:
+        """Quantization resolution (4: sixteenth notes in 4/4)."""
+        return STEPS_PER_QUARTER
+
+    @property
+    def note_range(self) -> Tuple[int, int]:
+        """(min_note, max_note exclusive) melodies are squashed into: (48, 84)."""
+        return MIN_NOTE, MAX_NOTE
+
+    def encoder_decoder(self):
+        """A fresh note-seq encoder/decoder of the config."""
+        return make_encoder_decoder(self.config_id)
+
+    @property
+    def input_size(self) -> int:
+        """Floats per input step (basic 87, attention 123, chord_pitches 75)."""
+        return int(self.encoder_decoder().input_size)
+
+    @property
+    def num_classes(self) -> int:
+        """Softmax classes (38, or 40 for attention_improv)."""
+        return int(self.encoder_decoder().num_classes)
+
+    @property
+    def no_event_label(self) -> int:
+        """The "no event" (hold) class."""
+        return int(self.encoder_decoder().default_event_label)
+
+
+MODEL_PRESETS: config_lib.PresetRegistry[ImprovRnnConfig] = config_lib.PresetRegistry("improv_rnn model")
+for _id in CONFIG_IDS:
+    MODEL_PRESETS.add(_id, lambda i=_id: ImprovRnnConfig(config_id=i, hparams=EventsRnnHParams(**HPARAMS[i])))
+MODEL_PRESETS.add("tiny", lambda: ImprovRnnConfig(config_id="basic_improv", hparams=EventsRnnHParams(
+    **{**HPARAMS["basic_improv"], "batch_size": 8, "rnn_layer_sizes": (16, 16), "learning_rate": 0.01})))
+MODEL_PRESETS.add("tiny_attention", lambda: ImprovRnnConfig(config_id="attention_improv", hparams=EventsRnnHParams(
+    **{**HPARAMS["attention_improv"], "batch_size": 8, "rnn_layer_sizes": (16, 12), "attn_length": 5,
+       "learning_rate": 0.01})))
+
+
+@dataclasses.dataclass(frozen=True)
+class ImprovRnnExperiment:
+    """A whole Improv RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``
+    (see :mod:`events_rnn.task`)."""
+
+    model: ImprovRnnConfig = ImprovRnnConfig()
+    data: EventsRnnDataConfig = EventsRnnDataConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
+    trainer: training.TrainerConfig = default_trainer(128)
+    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
+    seed: int = 0
+
+
+#: Whole runs: Magenta's three configs and ``tiny`` / ``tiny_attention`` (tests).
+PRESETS: config_lib.PresetRegistry[ImprovRnnExperiment] = config_lib.PresetRegistry("improv_rnn")
+register_experiment_presets(PRESETS, ImprovRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny", "tiny_attention"))

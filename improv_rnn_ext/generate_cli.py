@@ -1,0 +1,109 @@
+"""`improv_rnn_generate`: melodies over backing chords, MIDI from a ``.mag`` or a Magenta run folder, as Magenta's command.
+
+    improv_rnn_generate --bundle_file chord_pitches_improv.mag --output_dir out --num_outputs 10 \\
+        --backing_chords "C G Am F C G F C" --steps_per_chord 16 [--primer_melody "[60]" | --primer_midi p.mid] \\
+        [--render_chords] [--qpm 120] [--temperature 1.0] [--beam_size 1 --branch_factor 1 \\
+        --steps_per_iteration 1] [--seed 0]
+
+    # a run folder of Magenta's own improv_rnn_train (RUN/train/model.ckpt-N)
+    improv_rnn_generate --run_dir logdir/run1 --config attention_improv --output_dir out
+    improv_rnn_generate --run_dir logdir/run1 --config attention_improv --save_generator_bundle --bundle_file i.mag
+
+The output is as long as the chords (``steps_per_chord`` sixteenth-note steps per chord symbol);
+without a primer, Magenta's single middle C. ``--render_chords`` adds the chords as notes. Files are named
+``<date>_<time>_<index>.mid``. See :mod:`improv_rnn_ext.generate`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from events_rnn.generate_cli import (add_absl_bool, add_model_arguments, check_model_arguments, generate_files,
+                                     load_model, save_generator_bundle)
+
+PROG = "improv_rnn_generate"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``improv_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
+    from improv_rnn_ext import bundle as bundle_lib
+    from improv_rnn_ext.generate import DEFAULT_BACKING_CHORDS
+
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(p, bundle_lib.FAMILY, "basic_improv", PROG)
+    p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
+    p.add_argument("--num_outputs", type=int, default=10, help="files to write (default 10)")
+    p.add_argument("--backing_chords", default=DEFAULT_BACKING_CHORDS,
+                   help=f'chord symbols separated by spaces (default "{DEFAULT_BACKING_CHORDS}")')
+    p.add_argument("--steps_per_chord", type=int, default=16, help="sixteenth-note steps per chord (default 16)")
+    primer = p.add_mutually_exclusive_group()
+    primer.add_argument("--primer_melody", default="", help='note-seq Melody events: "[60, -2, 60, -2, 67, -2]"')
+    primer.add_argument("--primer_midi", default="", help="MIDI file whose melody primes the model")
+    add_absl_bool(p, "render_chords", False, "also render the backing chords as notes")
+    p.add_argument("--qpm", type=float, default=None, help="tempo (a primer MIDI's tempo overrides it; else 120)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (<= 0: argmax)")
+    p.add_argument("--beam_size", type=int, default=1)
+    p.add_argument("--branch_factor", type=int, default=1)
+    p.add_argument("--steps_per_iteration", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="random seed (output i uses seed + i)")
+    return p
+
+
+def read_primer(args):
+    """The primer NoteSequence from the primer flags (with the tempo set), as Magenta's ``run_with_flags``."""
+    from events_rnn.generate import parse_int_list
+    from improv_rnn_ext import generate
+
+    qpm = args.qpm or generate.DEFAULT_QPM
+    if args.primer_melody:
+        return generate.primer_from_melody(parse_int_list(args.primer_melody, "--primer_melody"), qpm)
+    if args.primer_midi:
+        sequence, midi_qpm = generate.primer_from_midi(args.primer_midi)
+        if not midi_qpm:
+            sequence.tempos.add().qpm = qpm
+        return sequence
+    print(f"{PROG}: no primer given; starting from a single middle C", file=sys.stderr)
+    return generate.default_primer(qpm)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``improv_rnn_generate``; 0, 1 on a bad bundle / run / primer / chord, 2 on bad flags."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
+    from improv_rnn_ext import bundle as bundle_lib
+    from improv_rnn_ext import generate
+    from tfmusic.tf1_checkpoints import CheckpointReadError
+
+    try:
+        loaded = load_model(bundle_lib.FAMILY, None if args.save_generator_bundle else args.bundle_file,
+                            args.run_dir, args.config if (args.run_dir or args.save_generator_bundle) else None,
+                            args.hparams, PROG)
+    except (ValueError, CheckpointReadError, OSError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    if args.save_generator_bundle:
+        print(f"{PROG}: " + save_generator_bundle(bundle_lib.FAMILY, loaded, args.bundle_file, args.bundle_description))
+        return 0
+    try:
+        options = generate.options(args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration,
+                                   args.seed)
+    except generate.GenerationError as e:
+        parser.error(str(e))
+    try:
+        chords = generate.backing_chords(args.backing_chords, args.steps_per_chord)
+        primer = read_primer(args)
+        generator = generate.ImprovGenerator(loaded.model, loaded.config, chords, args.render_chords)
+        written = generate_files(generator, primer, args.output_dir, args.num_outputs, options)
+    except generate.GenerationError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    for path, score in written:
+        print(f"{path}  log-likelihood {score:.3f}")
+    print(f"{PROG}: wrote {len(written)} MIDI file(s) to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

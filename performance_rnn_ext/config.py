@@ -1,0 +1,198 @@
+"""Performance RNN configs: Magenta's ``performance_model.default_configs`` as frozen dataclasses.
+
+=================================================== ============================================ ======= =======
+config id                                           encoder/decoder (note-seq)                   inputs  classes
+=================================================== ============================================ ======= =======
+performance                                         OneHot(PerformanceOneHotEncoding())          356     356
+performance_with_dynamics                           OneHot(PerformanceOneHotEncoding(32 bins))   388     388
+performance_with_dynamics_and_modulo_encoding       ModuloPerformanceEventSequenceEncoderDecoder 16      388
+density_conditioned_performance_with_dynamics       Conditional(density) + with_dynamics         8+388   388
+pitch_conditioned_performance_with_dynamics         Conditional(pitch histogram) + with_dynamics 12+388  388
+multiconditioned_performance_with_dynamics          Conditional(density, pitch) + with_dynamics  20+388  388
+optional_multiconditioned_performance_with_dynamics Conditional(Optional(density, pitch)) + ...  21+388  388
+=================================================== ============================================ ======= =======
+
+Every config: 100 steps per second, hparams ``batch_size`` 64, ``rnn_layer_sizes`` (512, 512, 512),
+``dropout_keep_prob`` 1.0, ``clip_norm`` 3, ``learning_rate`` 0.001. Control signals as Magenta's config:
+``NoteDensityPerformanceControlSignal(window_size_seconds=3.0, density_bin_ranges=[1, 2, 4, 8, 16, 32, 64])``
+and ``PitchHistogramPerformanceControlSignal(window_size_seconds=5.0)``, joined by
+``MultipleEventSequenceEncoder`` (and ``OptionalEventSequenceEncoder`` for the optional config) in a
+``ConditionalEventSequenceEncoderDecoder``.
+
+Not supported: ``performance_with_dynamics_and_note_encoding`` (its multi-softmax
+``NotePerformanceEventSequenceEncoderDecoder`` graph has other variables than the shared core) and
+``performance_with_dynamics_compact`` (a second config under the id ``performance_with_dynamics``, same
+variables; its bundles load as ``performance_with_dynamics``). :data:`MODEL_PRESETS` adds ``tiny`` and
+``tiny_conditioned`` (16-unit layers) for tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+import note_seq
+from note_seq import encoder_decoder as _ed
+
+from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
+                               register_experiment_presets)
+from tfmusic import config as config_lib
+from tfmusic import runtime as runtime_lib
+from tfmusic import training
+
+CONFIG_IDS: Tuple[str, ...] = (
+    "performance", "performance_with_dynamics", "performance_with_dynamics_and_modulo_encoding",
+    "density_conditioned_performance_with_dynamics", "pitch_conditioned_performance_with_dynamics",
+    "multiconditioned_performance_with_dynamics", "optional_multiconditioned_performance_with_dynamics")
+DESCRIPTIONS = {
+    "performance": "Performance RNN",
+    "performance_with_dynamics": "Performance RNN with dynamics",
+    "performance_with_dynamics_and_modulo_encoding": "Performance RNN with dynamics and modulo encoding",
+    "density_conditioned_performance_with_dynamics": "Note-density-conditioned Performance RNN + dynamics",
+    "pitch_conditioned_performance_with_dynamics": "Pitch-histogram-conditioned Performance RNN",
+    "multiconditioned_performance_with_dynamics": "Density- and pitch-conditioned Performance RNN",
+    "optional_multiconditioned_performance_with_dynamics": "Optionally multiconditioned Performance RNN",
+}
+UNSUPPORTED = {
+    "performance_with_dynamics_and_note_encoding":
+        "its NotePerformanceEventSequenceEncoderDecoder uses several softmaxes (other variables than the "
+        "shared events-RNN core)",
+}
+STEPS_PER_SECOND = 100
+HPARAMS = dict(batch_size=64, rnn_layer_sizes=(512, 512, 512), dropout_keep_prob=1.0, clip_norm=3.0,
+               learning_rate=0.001)
+DENSITY_BIN_RANGES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+
+
+def check_config_id(config_id: str) -> None:
+    """Raise ``ValueError`` naming the known ids unless ``config_id`` is a supported Performance RNN config."""
+    if config_id in UNSUPPORTED:
+        raise ValueError(f"Performance RNN config {config_id!r} is not supported: {UNSUPPORTED[config_id]}")
+    if config_id not in CONFIG_IDS:
+        raise ValueError(f"unknown Performance RNN config {config_id!r}; expected one of {', '.join(CONFIG_IDS)}")
+
+
+def num_velocity_bins(config_id: str) -> int:
+    """Velocity bins of the config's performances (0 for ``performance``, else 32)."""
+    check_config_id(config_id)
+    return 0 if config_id == "performance" else 32
+
+
+def optional_conditioning(config_id: str) -> bool:
+    """Whether conditioning can be switched off (``optional_multiconditioned_...``)."""
+    return config_id.startswith("optional_")
+
+
+def make_control_signals(config_id: str) -> Optional[list]:
+    """Fresh note-seq control signals of the config (None when unconditioned), in Magenta's order."""
+    check_config_id(config_id)
+    density = note_seq.NoteDensityPerformanceControlSignal(window_size_seconds=3.0,
+                                                           density_bin_ranges=list(DENSITY_BIN_RANGES))
+    pitch = note_seq.PitchHistogramPerformanceControlSignal(window_size_seconds=5.0)
+    if config_id == "density_conditioned_performance_with_dynamics":
+        return [density]
+    if config_id == "pitch_conditioned_performance_with_dynamics":
+        return [pitch]
+    if config_id.endswith("multiconditioned_performance_with_dynamics"):
+        return [density, pitch]
+    return None
+
+
+def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
+    """note-seq's encoder/decoder of ``config_id``, exactly as Magenta's ``PerformanceRnnConfig`` builds it."""
+    bins = num_velocity_bins(config_id)
+    if config_id == "performance_with_dynamics_and_modulo_encoding":
+        return note_seq.ModuloPerformanceEventSequenceEncoderDecoder(num_velocity_bins=bins)
+    target = _ed.OneHotEventSequenceEncoderDecoder(note_seq.PerformanceOneHotEncoding(num_velocity_bins=bins))
+    signals = make_control_signals(config_id)
+    if signals is None:
+        return target
+    control = note_seq.MultipleEventSequenceEncoder([s.encoder for s in signals])
+    if optional_conditioning(config_id):
+        control = note_seq.OptionalEventSequenceEncoder(control)
+    return note_seq.ConditionalEventSequenceEncoderDecoder(control, target)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerformanceRnnConfig:
+    """One Performance RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's)."""
+
+    config_id: str = "performance_with_dynamics"
+    hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS)
+    description: str = ""
+
+    def __post_init__(self):
+        try:
+            check_config_id(self.config_id)
+        except ValueError as e:
+            raise ValueError(f"model.config_id: {e}") from None
+
+    @property
+    def generator_description(self) -> str:
+        """``description``, or Magenta's text for the config id."""
+        return self.description or DESCRIPTIONS[self.config_id]
+
+    @property
+    def steps_per_second(self) -> int:
+        """Quantization resolution: 100 steps per second (10 ms time shifts)."""
+        return STEPS_PER_SECOND
+
+    @property
+    def num_velocity_bins(self) -> int:
+        """0 (``performance``) or 32."""
+        return num_velocity_bins(self.config_id)
+
+    @property
+    def optional_conditioning(self) -> bool:
+        """Whether the controls carry a "disable conditioning" flag."""
+        return optional_conditioning(self.config_id)
+
+    def control_signals(self) -> Optional[list]:
+        """Fresh note-seq control signals (None when unconditioned)."""
+        return make_control_signals(self.config_id)
+
+    def encoder_decoder(self):
+        """A fresh note-seq encoder/decoder of the config."""
+        return make_encoder_decoder(self.config_id)
+
+    @property
+    def input_size(self) -> int:
+        """Floats per input step (356, 388, 16, or 388 plus the controls' width)."""
+        return int(self.encoder_decoder().input_size)
+
+    @property
+    def num_classes(self) -> int:
+        """Softmax classes (356 without velocity, else 388)."""
+        return int(self.encoder_decoder().num_classes)
+
+    @property
+    def no_event_label(self) -> int:
+        """The default event's class (the longest time shift)."""
+        return int(self.encoder_decoder().default_event_label)
+
+
+MODEL_PRESETS: config_lib.PresetRegistry[PerformanceRnnConfig] = config_lib.PresetRegistry("performance_rnn model")
+for _id in CONFIG_IDS:
+    MODEL_PRESETS.add(_id, lambda i=_id: PerformanceRnnConfig(config_id=i, hparams=EventsRnnHParams(**HPARAMS)))
+_TINY = {**HPARAMS, "batch_size": 8, "rnn_layer_sizes": (16, 16), "learning_rate": 0.01}
+MODEL_PRESETS.add("tiny", lambda: PerformanceRnnConfig(config_id="performance_with_dynamics",
+                                                       hparams=EventsRnnHParams(**_TINY)))
+MODEL_PRESETS.add("tiny_conditioned", lambda: PerformanceRnnConfig(
+    config_id="multiconditioned_performance_with_dynamics", hparams=EventsRnnHParams(**_TINY)))
+
+
+@dataclasses.dataclass(frozen=True)
+class PerformanceRnnExperiment:
+    """A whole Performance RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``,
+    ``seed`` (see :mod:`events_rnn.task`)."""
+
+    model: PerformanceRnnConfig = PerformanceRnnConfig()
+    data: EventsRnnDataConfig = EventsRnnDataConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
+    trainer: training.TrainerConfig = default_trainer(64)
+    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
+    seed: int = 0
+
+
+#: Whole runs: Magenta's seven configs and ``tiny`` / ``tiny_conditioned`` (tests).
+PRESETS: config_lib.PresetRegistry[PerformanceRnnExperiment] = config_lib.PresetRegistry("performance_rnn")
+register_experiment_presets(PRESETS, PerformanceRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny", "tiny_conditioned"))

@@ -1,0 +1,53 @@
+"""`performance_rnn_create_dataset`: NoteSequence TFRecords -> Performance RNN training and eval SequenceExamples.
+
+    performance_rnn_create_dataset --config performance_with_dynamics --input notesequences.tfrecord \\
+        --output_dir data/perf [--eval_ratio 0.1] [--seed 0] [--set max_events=1024] [--num_workers 2] \\
+        [--runner beam]
+
+Writes Magenta's ``OUTPUT_DIR/training_performances.tfrecord`` and ``OUTPUT_DIR/eval_performances.tfrecord``
+and ``OUTPUT_DIR/performance_rnn_create_dataset_stats.json``. Magenta's flags are ``--config`` (default
+``performance``), ``--input``, ``--output_dir`` and ``--eval_ratio``; the pipeline's settings are Magenta's
+fixed values (sustain applied, training stretched by 0.95..1.05 and transposed by -3..+3, 30 s pieces,
+100 steps per second, 32 to 512 events; see :mod:`performance_rnn_ext.data`), changeable with ``--set``.
+Runners as :mod:`events_rnn.create_dataset_cli`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from events_rnn.create_dataset_cli import add_common_arguments, parse_args, run
+
+PROG = "performance_rnn_create_dataset"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``performance_rnn_create_dataset``."""
+    from performance_rnn_ext.config import CONFIG_IDS
+    from performance_rnn_ext.data import PerformancePipelineConfig
+
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", choices=CONFIG_IDS, default="performance",
+                   help="which encoding to write (default performance)")
+    add_common_arguments(p, PerformancePipelineConfig())
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``performance_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
+    from performance_rnn_ext import data
+    from tfmusic.config import ConfigError, apply_overrides
+
+    parser = build_parser()
+    args, beam_args = parse_args(parser, argv)
+    try:
+        config = apply_overrides(data.PerformancePipelineConfig(config_id=args.config, eval_ratio=args.eval_ratio,
+                                                                seed=args.seed), args.overrides)
+    except (ConfigError, ValueError) as err:
+        parser.error(str(err))
+    return run(data.FORMAT, config, args, beam_args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""`performance_rnn_generate`: performance MIDI from a ``.mag`` bundle or a Magenta run folder, as Magenta's command.
+
+    performance_rnn_generate --bundle_file performance_with_dynamics.mag --output_dir out --num_outputs 10 \\
+        --num_steps 3000 [--primer_pitches "[60, 64, 67]" | --primer_melody "[60, -2, 62, -2]" | \\
+        --primer_midi primer.mid] [--temperature 1.0] [--beam_size 1 --branch_factor 1 \\
+        --steps_per_iteration 1] [--seed 0]
+
+    # conditioned configs
+    performance_rnn_generate --bundle_file multiconditioned_performance_with_dynamics.mag --output_dir out \\
+        --notes_per_second 8 --pitch_class_histogram "[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]"
+    performance_rnn_generate --bundle_file optional_multiconditioned_performance_with_dynamics.mag \\
+        --output_dir out --disable_conditioning "[False, True]" --notes_per_second "[4, 16]"
+
+    # a run folder of Magenta's own performance_rnn_train (RUN/train/model.ckpt-N)
+    performance_rnn_generate --run_dir logdir/run1 --config performance --output_dir out
+    performance_rnn_generate --run_dir logdir/run1 --config performance --save_generator_bundle --bundle_file p.mag
+
+``--num_steps`` counts 10 ms steps, primer included (default 3000 = 30 s). Without a primer, generation
+starts from silence. A control flag (or ``--disable_conditioning``) the model is not conditioned on is
+ignored with a warning, as in Magenta; a list of values is spread evenly over the performance. ``--qpm``
+is the tempo of ``--primer_melody`` (Magenta: 120). Files are named ``<date>_<time>_<index>.mid``.
+See :mod:`performance_rnn_ext.generate`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from events_rnn.generate_cli import (add_generation_arguments, add_model_arguments, check_model_arguments,
+                                     generate_files, load_model, save_generator_bundle)
+
+PROG = "performance_rnn_generate"
+#: Magenta's control-signal flags (note-seq's ``all_performance_control_signals``).
+CONTROL_FLAGS = ("notes_per_second", "pitch_class_histogram")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``performance_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
+    from performance_rnn_ext import bundle as bundle_lib
+
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(p, bundle_lib.FAMILY, "performance", PROG)
+    add_generation_arguments(p, "length in 10 ms steps, primer included (default 3000)")
+    p.set_defaults(num_steps=3000)
+    primer = p.add_mutually_exclusive_group()
+    primer.add_argument("--primer_pitches", default="", help='a starting chord, one quarter at 120 qpm: "[60, 64, 67]"')
+    primer.add_argument("--primer_melody", default="", help='note-seq Melody events: "[60, -2, 60, -2, 67, -2]"')
+    primer.add_argument("--primer_midi", default="", help="MIDI file whose notes prime the model")
+    p.add_argument("--notes_per_second", default=None,
+                   help='desired notes per second, or a list spread over the performance: "8" or "[4, 16]"')
+    p.add_argument("--pitch_class_histogram", default=None,
+                   help='desired weight of each of the 12 pitch classes: "[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]"')
+    p.add_argument("--disable_conditioning", default=None,
+                   help='optional-conditioning configs: "True", "False" or a list of them spread over the performance')
+    return p
+
+
+def read_primer(args):
+    """The primer NoteSequence from the primer flags, as Magenta's ``run_with_flags``."""
+    from events_rnn.generate import parse_int_list
+    from performance_rnn_ext import generate
+
+    if args.primer_pitches:
+        return generate.primer_from_pitches(parse_int_list(args.primer_pitches, "--primer_pitches"))
+    if args.primer_melody:
+        return generate.primer_from_melody(parse_int_list(args.primer_melody, "--primer_melody"),
+                                           args.qpm or generate.DEFAULT_QPM)
+    if args.primer_midi:
+        return generate.primer_from_midi(args.primer_midi)
+    print(f"{PROG}: no primer given; starting from silence", file=sys.stderr)
+    return generate.empty_primer()
+
+
+def read_conditioning(args, config):
+    """The :class:`performance_rnn_ext.generate.Conditioning` of the control flags; flags the config does not
+    use are reported and ignored (Magenta's warnings)."""
+    from performance_rnn_ext import generate
+
+    signals = {s.name: s for s in (config.control_signals() or [])}
+    values = {}
+    for name in CONTROL_FLAGS:
+        text = getattr(args, name)
+        if text is None:
+            continue
+        if name not in signals:
+            print(f"{PROG}: warning: --{name} ignored: config {config.config_id} is not conditioned on it",
+                  file=sys.stderr)
+            continue
+        values[name] = generate.parse_control_values(signals[name], text)
+    disable = None
+    if args.disable_conditioning is not None:
+        if not config.optional_conditioning:
+            print(f"{PROG}: warning: --disable_conditioning ignored: config {config.config_id} has no optional "
+                  "conditioning", file=sys.stderr)
+        else:
+            disable = generate.parse_disable_conditioning(args.disable_conditioning)
+    return generate.Conditioning(values, disable)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``performance_rnn_generate``; 0, 1 on a bad bundle / run / primer / control value, 2 on bad flags."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
+    from performance_rnn_ext import bundle as bundle_lib
+    from performance_rnn_ext import generate
+    from tfmusic.tf1_checkpoints import CheckpointReadError
+
+    try:
+        loaded = load_model(bundle_lib.FAMILY, None if args.save_generator_bundle else args.bundle_file,
+                            args.run_dir, args.config if (args.run_dir or args.save_generator_bundle) else None,
+                            args.hparams, PROG)
+    except (ValueError, CheckpointReadError, OSError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    if args.save_generator_bundle:
+        print(f"{PROG}: " + save_generator_bundle(bundle_lib.FAMILY, loaded, args.bundle_file, args.bundle_description))
+        return 0
+    try:
+        options = generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
+                                   args.steps_per_iteration, args.seed)
+    except generate.GenerationError as e:
+        parser.error(str(e))
+    try:
+        conditioning = read_conditioning(args, loaded.config)
+        primer = read_primer(args)
+        generator = generate.PerformanceGenerator(loaded.model, loaded.config, conditioning)
+        written = generate_files(generator, primer, args.output_dir, args.num_outputs, options)
+    except generate.GenerationError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    for path, score in written:
+        print(f"{path}  log-likelihood {score:.3f}")
+    print(f"{PROG}: wrote {len(written)} MIDI file(s) to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

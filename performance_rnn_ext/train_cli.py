@@ -1,0 +1,39 @@
+"""`performance_rnn_train`: train a Performance RNN from scratch or fine-tune a Magenta ``.mag``.
+
+    performance_rnn_train --config performance_with_dynamics --run_dir runs/perf \\
+        --sequence_example_file data/training_performances.tfrecord \\
+        [--eval_file data/eval_performances.tfrecord] [--num_training_steps 20000] \\
+        [--hparams "batch_size=32,rnn_layer_sizes=[256,256]"] [--set a.b=v]
+    performance_rnn_train --bundle performance_with_dynamics.mag --run_dir runs/ft --sequence_example_file ... \\
+        [--freeze cell_0] [--export_bundle runs/ft/perf_ft.mag]
+
+The shared training command (:mod:`events_rnn.train_cli`) with the Performance RNN's family, presets
+(Magenta's seven configs, ``tiny``, ``tiny_conditioned``) and task; Magenta's hparams (batch 64, 3×512,
+keep 1.0, clip 3, lr 0.001).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+from events_rnn import train_cli as _core
+
+
+def command() -> _core.TrainCommand:
+    """``performance_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
+    from performance_rnn_ext import bundle, config, task
+
+    return _core.TrainCommand(prog="performance_rnn_train", family=bundle.FAMILY, presets=config.PRESETS,
+                              experiment_class=config.PerformanceRnnExperiment, task_class=task.PerformanceRnnTask,
+                              default_config="performance",
+                              data_help="training SequenceExample TFRecord file or glob "
+                                        "(performance_rnn_create_dataset's training_performances.tfrecord)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``performance_rnn_train``; 0, or 2 for bad arguments / missing data / a misfit bundle."""
+    return _core.main(command(), argv, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
