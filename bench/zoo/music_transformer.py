@@ -156,7 +156,11 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics:
     import tensorflow as tf
 
     steps = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
-    if train_cli.main(["--model_dir", str(work / "run"), "--num_steps", str(steps), "--export_t2t", str(t2t_dir)]):
+    from music_transformer_ext import data
+
+    if train_cli.main(["--model_dir", str(work / "run"), "--train_data",
+                       data.split_file_pattern(str(work / "dataset"), "train"), "--num_steps", str(steps),
+                       "--export_t2t", str(t2t_dir)]):
         raise SystemExit("export failed")
     model = checkpoints.port_t2t_checkpoint(str(t2t_dir))
     manifest = {
