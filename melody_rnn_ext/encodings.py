@@ -97,7 +97,9 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
     if spec.encoding == "lookback":
         return _ed.LookbackEventSequenceEncoderDecoder(
             _med.MelodyOneHotEncoding(min_note=spec.min_note, max_note=spec.max_note))
-    return _med.KeyMelodyEncoderDecoder(min_note=spec.min_note, max_note=spec.max_note)
+    from melody_rnn_ext.key_melody import KeyMelodyEncoderDecoder  # note-seq's, with a one-pass encode
+
+    return KeyMelodyEncoderDecoder(min_note=spec.min_note, max_note=spec.max_note)
 
 
 def input_size(config_id: str) -> int:

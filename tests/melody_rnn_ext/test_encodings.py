@@ -35,7 +35,7 @@ def test_mono_rnn_covers_all_midi_pitches():
     ("attention_rnn", melody_encoder_decoder.KeyMelodyEncoderDecoder, False)])
 def test_encoder_classes_and_ranges(config_id, cls, one_hot):
     enc = encodings.make_encoder_decoder(config_id)
-    assert type(enc) is cls
+    assert isinstance(enc, cls)  # attention_rnn: note-seq's class, with a one-pass encode (see key_melody)
     low, high = encodings.note_range(config_id)
     if one_hot:
         assert isinstance(enc._one_hot_encoding, melody_encoder_decoder.MelodyOneHotEncoding)
@@ -116,3 +116,28 @@ def test_attention_labels_decode_back(soprano_melody):
     inputs, labels = enc.encode(m)
     assert np.array(inputs).shape == (len(m) - 1, 74)
     assert list(encodings.decode_labels("attention_rnn", m[0], labels)) == list(m)
+
+
+def test_one_pass_key_melody_encoding_equals_note_seq():
+    """attention_rnn's encoder walks the melody once; every input and label equals note-seq's."""
+    import note_seq
+    from note_seq import melody_encoder_decoder as med
+
+    from melody_rnn_ext import encodings as enc
+    from melody_rnn_ext.key_melody import KeyMelodyEncoderDecoder
+
+    fast = enc.make_encoder_decoder("attention_rnn")
+    assert isinstance(fast, KeyMelodyEncoderDecoder)
+    reference = med.KeyMelodyEncoderDecoder(min_note=48, max_note=84)
+    rng = np.random.default_rng(7)
+    # random melodies: note-ons in range, holds, note-offs, repeats at the lookback distances
+    for _ in range(60):
+        n = int(rng.integers(2, 200))
+        events = [int(x) for x in rng.choice(list(range(48, 84)) + [-2] * 30 + [-1] * 6, n)]
+        if n > 40 and rng.random() < 0.5:
+            events[32:n] = events[: n - 32]  # two bars repeated
+        melody = note_seq.Melody(events)
+        assert fast.encode(melody) == reference.encode(melody)
+    # and a one-note melody, and one that starts with silence
+    for events in ([60, -2], [-2, -2, -1, 62, -2, 64]):
+        assert fast.encode(note_seq.Melody(events)) == reference.encode(note_seq.Melody(events))
