@@ -46,6 +46,7 @@ setup(
             "performance_rnn_create_dataset=performance_rnn_ext.create_dataset_cli:main",
             "performance_rnn_train=performance_rnn_ext.train_cli:main",
             "performance_rnn_generate=performance_rnn_ext.generate_cli:main",
+            "improv_rnn_create_dataset=improv_rnn_ext.create_dataset_cli:main",
             "improv_rnn_train=improv_rnn_ext.train_cli:main",
             "improv_rnn_generate=improv_rnn_ext.generate_cli:main",
             "music_transformer_train=music_transformer_ext.train_cli:main",

@@ -8,6 +8,10 @@
 
 The shared training command (:mod:`events_rnn.train_cli`) with the Drums RNN's family, presets
 (``one_drum``, ``drum_kit``, ``tiny``, ``tiny_kit``) and task.
+
+A ``--run_dir`` holding a run of Magenta's own ``drums_rnn_train`` (``train/checkpoint``, ``train/model.ckpt-N``) is
+continued: weights, Adam slots and ``global_step`` restored by name before the first step
+(:mod:`events_rnn.magenta_run`, as for every family).
 """
 from __future__ import annotations
 

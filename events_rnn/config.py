@@ -97,7 +97,7 @@ class WarmStartConfig:
       magenta_checkpoint: a checkpoint of Magenta's own ``<model>_train`` (``RUN/train/model.ckpt-N``)
         this run continues: weights, Adam slots and step are restored from it before the run's first
         step, as long as the run has no checkpoint of its own ("" = none; see
-        e.g. :mod:`melody_rnn_ext.magenta_run`).
+        :mod:`events_rnn.magenta_run`).
     """
 
     bundle_path: str = ""

@@ -2,7 +2,8 @@
 (``--bundle_file``, ``--run_dir``, ``--config``, ``--hparams``, ``--save_generator_bundle``,
 ``--bundle_description``), the generation flags (``--output_dir``, ``--num_outputs``, ``--num_steps``,
 ``--qpm``, ``--temperature``, ``--beam_size``, ``--branch_factor``, ``--steps_per_iteration``,
-``--seed``), loading a model from a ``.mag`` or a Magenta run folder (``RUN/train/model.ckpt-N``),
+``--seed``), loading a model from a ``.mag``, a Magenta run folder (``RUN/train/model.ckpt-N``) or a
+run of this toolkit's ``<model>_train`` (``config.json`` + ``ckpt-N``),
 writing a bundle from a run folder, and writing the generated MIDI files as Magenta names them
 (``<date>_<time>_<index>.mid``).
 """
@@ -34,10 +35,12 @@ def add_absl_bool(parser: argparse.ArgumentParser, name: str, default: bool, hel
 def add_model_arguments(p: argparse.ArgumentParser, family, default_config: str, prog: str) -> None:
     """Magenta's flags choosing the model: a bundle, or a run folder of Magenta's ``<model>_train``."""
     p.add_argument("--bundle_file", help=".mag bundle to generate from (with --save_generator_bundle: to write)")
-    p.add_argument("--run_dir", help=f"run folder of Magenta's {prog.replace('_generate', '_train')} "
-                                     "(RUN/train/model.ckpt-N)")
-    p.add_argument("--config", choices=family.config_ids, default=default_config,
-                   help=f"config id of --run_dir (default {default_config}); a bundle carries its own")
+    p.add_argument("--run_dir", help=f"run folder of {prog.replace('_generate', '_train')}, Magenta's "
+                                     "(RUN/train/model.ckpt-N) or this toolkit's (config.json, ckpt-N)")
+    p.add_argument("--config", choices=family.config_ids, default=None,
+                   help=f"config id of a Magenta --run_dir (default {default_config}); a bundle and a run of this "
+                        "toolkit carry their own (if given, it must match)")
+    p.set_defaults(default_config=default_config)
     p.add_argument("--hparams", default="", help="Magenta-style hparams; only attn_length matters here")
     p.add_argument("--save_generator_bundle", action="store_true",
                    help="write --run_dir's model as the .mag --bundle_file instead of generating")
@@ -58,7 +61,19 @@ def add_generation_arguments(p: argparse.ArgumentParser, num_steps_help: str) ->
 
 
 def check_model_arguments(parser: argparse.ArgumentParser, args) -> None:
-    """``parser.error`` unless the flags name exactly one model source (and an output folder when generating)."""
+    """``parser.error`` unless the flags name exactly one model source (and an output folder when generating).
+
+    Also fills ``args.config`` with the command's default config when ``--run_dir`` is a Magenta run
+    folder (which does not record its config) and ``--config`` was not given.
+    """
+    if getattr(args, "config", None) is None and args.run_dir and getattr(args, "default_config", None):
+        from events_rnn import magenta_run
+
+        try:
+            if magenta_run.run_folder_kind(args.run_dir) == "magenta":
+                args.config = args.default_config
+        except magenta_run.RunFolderError:
+            pass  # reported when the model is loaded
     if args.save_generator_bundle:
         if not (args.run_dir and args.bundle_file):
             parser.error("--save_generator_bundle needs --run_dir (the run to bundle) and --bundle_file (the .mag)")
@@ -95,18 +110,54 @@ class LoadedModel:
     source: str
 
 
-def load_model(family, bundle_file: Optional[str] = None, run_dir: Optional[str] = None,
-               config_id: Optional[str] = None, hparams: str = "", prog: str = "generate") -> LoadedModel:
-    """The model of a ``.mag`` or of a Magenta run folder's newest ``train/model.ckpt-N``, ported strictly.
+def read_own_run(run_dir: str, prog: str = "generate"):
+    """(TF1-named model variables, config id, attn_length, checkpoint prefix) of the newest ``ckpt-N`` of a
+    run of this toolkit's ``<model>_train`` (``config.json`` + ``ckpt-N``, e.g. a continued Magenta run).
 
-    ``config_id``: for a run folder, its config (Magenta's ``--config``); for a bundle, if given, it must
-    be the bundle's id. Raises ``ValueError`` subclasses naming the file (``BundleError``,
-    ``PortingError``, ``CheckpointReadError``) when it is not a fitting model of ``family``.
+    The variables are the checkpoint's :data:`events_rnn.train_cli.MODEL_VARIABLES_ITEM` (every model
+    variable under its TF1 name), so any family's model is rebuilt from them as from a Magenta checkpoint.
+    Raises ``ValueError`` naming the folder or file when something is missing.
     """
+    import json
+
     import tensorflow as tf
 
+    from events_rnn.train_cli import MODEL_VARIABLES_ITEM
+    from tfmusic import config as config_lib
+
+    cfg_path = os.path.join(os.fspath(run_dir), config_lib.CONFIG_FILENAME)
+    try:
+        with open(cfg_path) as f:
+            model_cfg = json.load(f)["model"]
+        config_id, attn_length = model_cfg["config_id"], int(model_cfg["hparams"].get("attn_length") or 0)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{cfg_path}: not the config of a {prog.replace('_generate', '_train')} run ({e})") from None
+    prefix = tf.train.latest_checkpoint(os.fspath(run_dir))
+    if not prefix:
+        raise ValueError(f"{run_dir}: holds no checkpoint (ckpt-N) yet")
+    head, tail = MODEL_VARIABLES_ITEM + "/", "/.ATTRIBUTES/VARIABLE_VALUE"
+    reader = tf.train.load_checkpoint(prefix)
+    variables = {key[len(head):-len(tail)].replace("__", "/"): reader.get_tensor(key)
+                 for key, _ in tf.train.list_variables(prefix) if key.startswith(head) and key.endswith(tail)}
+    if not variables:
+        raise ValueError(f"{prefix}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (the model's TF1-named variables)")
+    return variables, config_id, attn_length or None, prefix
+
+
+def load_model(family, bundle_file: Optional[str] = None, run_dir: Optional[str] = None,
+               config_id: Optional[str] = None, hparams: str = "", prog: str = "generate") -> LoadedModel:
+    """The model of a ``.mag`` or of a run folder, ported strictly.
+
+    A run folder is Magenta's (``train/checkpoint``: its newest ``train/model.ckpt-N``, see
+    :mod:`events_rnn.magenta_run`; ``config_id`` is Magenta's ``--config``) or this toolkit's
+    (``config.json`` + ``ckpt-N``, e.g. a Magenta run continued by ``<model>_train``: its newest
+    checkpoint; ``config_id``, if given, must be the run's). For a bundle, ``config_id``, if given, must
+    be the bundle's id. Raises ``ValueError`` subclasses naming the file (``BundleError``,
+    ``PortingError``, ``CheckpointReadError``, ``RunFolderError``) when it is not a fitting model of
+    ``family``.
+    """
     from events_rnn import bundle as core
-    from tfmusic.tf1_checkpoints import read_checkpoint
+    from events_rnn import magenta_run
 
     attn_length = attn_length_from_hparams(hparams)
     if bundle_file:
@@ -115,14 +166,15 @@ def load_model(family, bundle_file: Optional[str] = None, run_dir: Optional[str]
             raise ValueError(f"--config {config_id} but {bundle_file} holds a {config.config_id!r} model")
         naming = core.infer_model_spec(bundle.variables, bundle.path).naming
         return LoadedModel(model, config, int(bundle.variables.get("global_step", 0)), naming, bundle.path)
-    train = os.path.join(os.fspath(run_dir), "train")
-    prefix = tf.train.latest_checkpoint(train) if os.path.isdir(train) else None
-    if not prefix:
-        raise ValueError(f"{run_dir}: no train/checkpoint with a model.ckpt-N (not a run folder of Magenta's "
-                         f"{prog.replace('_generate', '_train')})")
-    variables = read_checkpoint(prefix)
-    model, config, spec = core.load_variables(family, variables, config_id, prefix, attn_length)
-    return LoadedModel(model, config, int(variables.get("global_step", 0)), spec.naming, prefix)
+    train_prog = prog.replace("_generate", "_train")
+    if magenta_run.run_folder_kind(run_dir, train_prog) == "magenta":
+        model, config, ckpt = magenta_run.load_magenta_model(family, run_dir, config_id, attn_length, prog=train_prog)
+        return LoadedModel(model, config, ckpt.global_step, ckpt.spec.naming, ckpt.path)
+    variables, own_id, own_attn, prefix = read_own_run(run_dir, prog)
+    if config_id and config_id != own_id:
+        raise ValueError(f"--config {config_id} but {run_dir} is a run of {own_id!r}")
+    model, config, spec = core.load_variables(family, variables, own_id, prefix, attn_length or own_attn)
+    return LoadedModel(model, config, magenta_run.checkpoint_step_from_prefix(prefix), spec.naming, prefix)
 
 
 def save_generator_bundle(family, loaded: LoadedModel, path: str, description: str = "") -> str:

@@ -25,9 +25,17 @@ the final model is evaluated on it (Magenta's eval metrics) and the numbers are 
 ``RUN_DIR/eval_metrics.json``; ``--eval`` only evaluates the newest checkpoint.
 ``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle (with its generation metagraph).
 
-A family whose command has ``magenta_run`` (Melody RNN: :mod:`melody_rnn_ext.magenta_run`) can also
-continue a run folder of Magenta's own ``<model>_train`` (``train/checkpoint``, no ``config.json``):
-weights, Adam's slots and the step are restored from its newest checkpoint before the first step.
+Every family's command also continues a run folder of Magenta's own ``<model>_train``
+(``train/checkpoint``, no ``config.json``; :mod:`events_rnn.magenta_run`)::
+
+    <model>_train --config CONFIG --run_dir MAGENTA_RUN --sequence_example_file ... [--num_training_steps N]
+
+The architecture comes from its newest checkpoint's variables, ``--config`` (required) must fit them,
+the other hyperparameters are the config's preset (``--hparams`` on top), and before the first step
+every weight, Adam's slots (``<var>/Adam``, ``<var>/Adam_1``) and the step (``global_step``) are
+restored from it by name, so the first update is TF1 Adam's from the restored state. The run itself
+is ours (``config.json``, ``ckpt-N`` at the top of ``--run_dir``; Magenta's files in ``train/`` are
+never modified); ``--num_training_steps`` counts from Magenta's step 0, as Magenta's does.
 """
 from __future__ import annotations
 
@@ -56,9 +64,10 @@ class TrainCommand:
       task_class: the family's :class:`events_rnn.task.EventsRnnTask` subclass.
       default_config: the config trained when neither ``--config``, ``--preset`` nor ``--bundle`` is given.
       data_help: what ``--sequence_example_file`` holds, for ``--help``.
-      magenta_run: a module continuing Magenta's own run folders (``is_magenta_run``,
+      magenta_run: what continues Magenta's own run folders (``is_magenta_run``,
         ``read_magenta_checkpoint``, ``magenta_run_config``, ``restore_training_state``,
-        ``has_own_checkpoint``, ``RunFolderError``, ``TRAIN_SUBDIR``), or None.
+        ``has_own_checkpoint``, ``RunFolderError``, ``TRAIN_SUBDIR``); None (the default) means
+        :class:`events_rnn.magenta_run.FamilyRuns` of ``family`` (see :func:`magenta_runs`).
     """
 
     prog: str
@@ -69,6 +78,15 @@ class TrainCommand:
     default_config: str
     data_help: str = "training SequenceExample TFRecord file or glob"
     magenta_run: Any = None
+
+
+def magenta_runs(cmd: TrainCommand):
+    """``cmd.magenta_run``, or the generic :class:`events_rnn.magenta_run.FamilyRuns` of ``cmd.family``."""
+    if cmd.magenta_run is not None:
+        return cmd.magenta_run
+    from events_rnn import magenta_run
+
+    return magenta_run.FamilyRuns(cmd.family, cmd.prog)
 
 
 def tracked_model_variables(model):
@@ -166,7 +184,7 @@ def initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentParser):
     """The experiment a new run starts from (before ``--set``): preset or Magenta config, bundle sizes."""
     from events_rnn import bundle as bundle_lib
 
-    if cmd.magenta_run is not None and cmd.magenta_run.is_magenta_run(args.run_dir):
+    if magenta_runs(cmd).is_magenta_run(args.run_dir):
         return magenta_initial_config(cmd, args, parser)
     name = args.preset or args.config or cmd.default_config
     cfg = cmd.presets.get(name)
@@ -197,7 +215,7 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
     from events_rnn import bundle as bundle_lib
     from tfmusic.tf1_checkpoints import CheckpointReadError
 
-    magenta_run = cmd.magenta_run
+    magenta_run = magenta_runs(cmd)
     where = f"{args.run_dir} holds a run of Magenta's {cmd.prog} ({magenta_run.TRAIN_SUBDIR}/checkpoint)"
     if args.bundle:
         parser.exit(2, f"{cmd.prog}: {where}, which is continued; --bundle cannot be used with it\n")
@@ -206,7 +224,9 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
                        "used with it\n")
     try:
         ckpt = magenta_run.read_magenta_checkpoint(args.run_dir)
-        model_cfg = magenta_run.magenta_run_config(ckpt, args.config)
+        # A family with a single config (polyphony) needs no --config; otherwise Magenta's folder must be told.
+        only = cmd.family.config_ids[0] if len(cmd.family.config_ids) == 1 else None
+        model_cfg = magenta_run.magenta_run_config(ckpt, args.config or only)
     except (magenta_run.RunFolderError, bundle_lib.PortingError, CheckpointReadError) as e:
         parser.exit(2, f"{cmd.prog}: {e}\n")
     cfg = cmd.presets.get(args.preset or model_cfg.config_id)
@@ -220,8 +240,8 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
 
 def continue_magenta_run(cmd: TrainCommand, task, runner, cfg):
     """Restore ``cfg.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built task and
-    the runner's step; returns ``cmd.magenta_run``'s ``RestoredState``."""
-    magenta_run = cmd.magenta_run
+    the runner's step; returns the :class:`events_rnn.magenta_run.RestoredState`."""
+    magenta_run = magenta_runs(cmd)
     path = cfg.warm_start.magenta_checkpoint
     run_dir = os.path.dirname(os.path.dirname(path))
     ckpt = magenta_run.read_magenta_checkpoint(run_dir, path)
@@ -306,11 +326,7 @@ def main(cmd: TrainCommand, argv: Optional[Sequence[str]] = None, description: O
     except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
-    if cfg.warm_start.magenta_checkpoint and cmd.magenta_run is None:
-        print(f"{prog}: {args.run_dir}: warm_start.magenta_checkpoint is set, but {prog} cannot continue "
-              "Magenta's own run folders", file=sys.stderr)
-        return 2
-    if cfg.warm_start.magenta_checkpoint and not cmd.magenta_run.has_own_checkpoint(args.run_dir):
+    if cfg.warm_start.magenta_checkpoint and not magenta_runs(cmd).has_own_checkpoint(args.run_dir):
         try:
             restored = continue_magenta_run(cmd, task, runner, cfg)
         except (ValueError, OSError) as e:  # PortingError, RunFolderError, CheckpointReadError

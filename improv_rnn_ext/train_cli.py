@@ -8,8 +8,12 @@
 
 The shared training command (:mod:`events_rnn.train_cli`) with the Improv RNN's family, presets
 (``basic_improv``, ``attention_improv``, ``chord_pitches_improv``, ``tiny``, ``tiny_attention``) and task.
-The SequenceExamples are those Magenta's ``improv_rnn_create_dataset`` writes (chords and melody encoded
+The SequenceExamples are those ``improv_rnn_create_dataset`` (ours or Magenta's) writes (chords and melody encoded
 together per step).
+
+A ``--run_dir`` holding a run of Magenta's own ``improv_rnn_train`` (``train/checkpoint``, ``train/model.ckpt-N``) is
+continued: weights, Adam slots and ``global_step`` restored by name before the first step
+(:mod:`events_rnn.magenta_run`, as for every family).
 """
 from __future__ import annotations
 

@@ -10,6 +10,10 @@
 The shared training command (:mod:`events_rnn.train_cli`) with the Performance RNN's family, presets
 (Magenta's seven configs, ``tiny``, ``tiny_conditioned``) and task; Magenta's hparams (batch 64, 3×512,
 keep 1.0, clip 3, lr 0.001).
+
+A ``--run_dir`` holding a run of Magenta's own ``performance_rnn_train`` (``train/checkpoint``, ``train/model.ckpt-N``) is
+continued: weights, Adam slots and ``global_step`` restored by name before the first step
+(:mod:`events_rnn.magenta_run`, as for every family).
 """
 from __future__ import annotations
 

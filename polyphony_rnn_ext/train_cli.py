@@ -13,6 +13,10 @@ The shared training command (:mod:`events_rnn.train_cli`) with the Polyphony RNN
 (``polyphony``, ``tiny``) and task; a bundle of another model (e.g. a Melody RNN's) is refused by
 name. ``--export_bundle`` writes a ``polyphony`` bundle that ``polyphony_rnn_generate`` (ours or
 Magenta's) loads.
+
+A ``--run_dir`` holding a run of Magenta's own ``polyphony_rnn_train`` (``train/checkpoint``, ``train/model.ckpt-N``) is
+continued: weights, Adam slots and ``global_step`` restored by name before the first step
+(:mod:`events_rnn.magenta_run`, as for every family).
 """
 from __future__ import annotations
 

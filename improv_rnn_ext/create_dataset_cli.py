@@ -1,0 +1,55 @@
+"""`improv_rnn_create_dataset`: NoteSequence TFRecords with chord symbols -> Improv RNN training and eval
+SequenceExamples.
+
+    improv_rnn_create_dataset --config attention_improv --input notesequences.tfrecord --output_dir data/improv \\
+        [--eval_ratio 0.1] [--seed 0] [--set min_bars=4] [--num_workers 2] [--runner beam]
+
+Writes Magenta's ``OUTPUT_DIR/training_lead_sheets.tfrecord`` and ``OUTPUT_DIR/eval_lead_sheets.tfrecord``
+and ``OUTPUT_DIR/improv_rnn_create_dataset_stats.json``. Chords are read from the NoteSequences'
+``CHORD_SYMBOL`` text annotations (what ``convert_dir_to_note_sequences`` makes of MusicXML ``<harmony>``
+elements); pieces without chords give no lead sheet. Magenta's flags are ``--config``, ``--input``,
+``--output_dir`` and ``--eval_ratio``; the extractor's settings are Magenta's fixed values (melodies of at
+least 7 bars with 3 pitch classes, truncated at 512 steps, ended by 1 bar of silence, every lead sheet in
+all 12 keys; see :mod:`improv_rnn_ext.data`), changeable with ``--set``. Runners as
+:mod:`events_rnn.create_dataset_cli`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from events_rnn.create_dataset_cli import add_common_arguments, parse_args, run
+
+PROG = "improv_rnn_create_dataset"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``improv_rnn_create_dataset``."""
+    from improv_rnn_ext.config import CONFIG_IDS
+    from improv_rnn_ext.data import ImprovPipelineConfig
+
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", choices=CONFIG_IDS, default="basic_improv",
+                   help="which encoding to write (default basic_improv)")
+    add_common_arguments(p, ImprovPipelineConfig())
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``improv_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
+    from improv_rnn_ext import data
+    from tfmusic.config import ConfigError, apply_overrides
+
+    parser = build_parser()
+    args, beam_args = parse_args(parser, argv)
+    try:
+        config = apply_overrides(data.ImprovPipelineConfig(config_id=args.config, eval_ratio=args.eval_ratio,
+                                                           seed=args.seed), args.overrides)
+    except (ConfigError, ValueError) as err:
+        parser.error(str(err))
+    return run(data.FORMAT, config, args, beam_args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
