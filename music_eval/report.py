@@ -41,7 +41,9 @@ def _png_tag(fig, alt: str) -> str:
 
 def audio_tag(audio: np.ndarray, sample_rate: int, max_seconds: float = AUDIO_SECONDS) -> str:
     """An ``<audio>`` element holding the audio as a base64 16-bit WAV (resampled to 16 kHz, cut to
-    ``max_seconds``, peak-normalized to 0.9 if it clips)."""
+    ``max_seconds``, peak-normalized to 0.9), so every player of a report plays at one loudness: a MIDI
+    piece's FluidSynth rendering (peak about 0.02 on FluidSynth's own scale) sits beside generated wavs
+    (peak about 0.9). The tables analyse the audio as it is; only the players are normalized."""
     import soundfile as sf
 
     from tfmusic.audio import resample
@@ -50,7 +52,7 @@ def audio_tag(audio: np.ndarray, sample_rate: int, max_seconds: float = AUDIO_SE
     if sample_rate != AUDIO_RATE:
         y = resample(y, sample_rate, AUDIO_RATE)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
-    if peak > 0.99:
+    if peak > 0.0:
         y = y * (0.9 / peak)
     buf = io.BytesIO()
     sf.write(buf, y, AUDIO_RATE, format="WAV", subtype="PCM_16")
@@ -90,7 +92,8 @@ def comparison_html(comparison: compare_lib.Comparison, title: str = "music_eval
     for role, a in [("original", comparison.original)] + [("generated", g) for g in comparison.generated]:
         parts.append(f"<div class='piece'><h2>{html.escape(role)}: {html.escape(a.piece.name)}</h2>")
         src = "FluidSynth rendering of the MIDI" if a.piece.rendered else "the audio file"
-        parts.append(f"<p class='note'>{html.escape(src)}, first {AUDIO_SECONDS:.0f} s</p>")
+        parts.append(f"<p class='note'>{html.escape(src)}, first {AUDIO_SECONDS:.0f} s, peak-normalized for "
+                     "listening</p>")
         parts.append(audio_tag(a.piece.audio, a.piece.sample_rate))
         if a.piece.midi is not None:
             parts.append(_png_tag(plots.piano_roll(a.piece.midi, f"piano roll: {a.piece.name}"), "piano roll"))

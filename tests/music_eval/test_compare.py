@@ -79,3 +79,24 @@ def test_write_report_with_audio_and_pieces(pieces, tmp_path):
     # In-memory pieces work too (what the demo and notebook pass).
     path = report.write_report(orig, [piece_from_midi(march(), "march")], tmp_path / "r2")
     assert "march" in open(path, encoding="utf-8").read()
+
+
+def test_report_players_share_one_loudness():
+    """A quiet FluidSynth rendering (peak 0.02) and a loud wav (peak 0.9) play at the same peak."""
+    import base64
+    import io as _io
+    import re
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(16000) / 16000.0
+    peaks = []
+    for scale in (0.02, 0.9):
+        tag = report.audio_tag((scale * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+        data = base64.b64decode(re.search(r'base64,([^"]+)"', tag).group(1))
+        y, _ = sf.read(_io.BytesIO(data))
+        peaks.append(float(np.abs(y).max()))
+    assert peaks[0] == pytest.approx(0.9, abs=1e-3) and peaks[1] == pytest.approx(0.9, abs=1e-3)
+    silent = report.audio_tag(np.zeros(1600, np.float32), 16000)  # silence stays silence, no division by 0
+    assert "base64," in silent
