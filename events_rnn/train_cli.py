@@ -286,7 +286,8 @@ def main(cmd: TrainCommand, argv: Optional[Sequence[str]] = None, description: O
 
     try:
         overrides = run_overrides(args)
-        resuming = os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
+        resuming = (os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
+                    and config_lib.has_checkpoint(args.run_dir))
         base = initial_config(cmd, args, parser) if not resuming else cmd.experiment_class()
         cfg, resumed = config_lib.resolve_run_config(args.run_dir, base, overrides)
     except (config_lib.ConfigError, ValueError) as e:

@@ -296,16 +296,23 @@ def diff(a: Any, b: Any) -> Dict[str, Tuple[Any, Any]]:
     return out
 
 
+def has_checkpoint(model_dir: str) -> bool:
+    """Whether ``model_dir`` holds a checkpoint of the shared runner (its ``checkpoint`` state file)."""
+    return os.path.isfile(os.path.join(model_dir, "checkpoint"))
+
+
 def resolve_run_config(model_dir: str, config: T, overrides: Sequence[str] = ()) -> Tuple[T, bool]:
     """The config a run in ``model_dir`` must use, and whether it resumes.
 
-    If ``model_dir`` already holds ``config.json`` the run resumes: the saved config is
-    reloaded (the ``config`` argument only gives its type), and ``overrides`` are applied
-    on top, so a resumed run can change e.g. its step budget explicitly. Otherwise
-    ``config`` with ``overrides`` is used and saved there. Returns (config, resumed).
+    If ``model_dir`` already holds ``config.json`` and a checkpoint the run resumes: the saved
+    config is reloaded (the ``config`` argument only gives its type), and ``overrides`` are
+    applied on top, so a resumed run can change e.g. its step budget explicitly. Otherwise
+    ``config`` with ``overrides`` is used and saved there: a ``config.json`` left by a start that
+    failed before its first checkpoint (a mistyped data path, say) does not bind the next start.
+    Returns (config, resumed).
     """
     path = os.path.join(model_dir, CONFIG_FILENAME)
-    if os.path.exists(path):
+    if os.path.exists(path) and has_checkpoint(model_dir):
         saved = load_json(type(config), path)
         resolved = apply_overrides(saved, overrides)
         if resolved != saved:

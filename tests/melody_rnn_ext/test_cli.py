@@ -130,3 +130,17 @@ def test_generate_from_bundle_and_run_dir(files, scratch_run, capsys):
     bad.write_bytes(b"\x00garbage")
     assert generate_cli.main(["--bundle_file", str(bad), "--output_dir", str(out2)]) == 1
     assert "bad.mag" in capsys.readouterr().err
+
+
+def test_a_failed_start_does_not_bind_the_next_one(tmp_path, capsys):
+    """A mistyped data path fails before any checkpoint; the next start with --config X is a new run of X."""
+    import json
+
+    run = tmp_path / "run"
+    for config_id in ("basic_rnn", "lookback_rnn"):
+        with pytest.raises(SystemExit) as exit_info:
+            train_cli.main(["--config", config_id, "--run_dir", str(run),
+                            "--sequence_example_file", str(tmp_path / "typo*.tfrecord")])
+        assert exit_info.value.code == 2
+        assert "matches no file" in capsys.readouterr().err
+        assert json.loads((run / "config.json").read_text())["model"]["config_id"] == config_id

@@ -77,6 +77,11 @@ def test_presets():
 def test_resolve_run_config_reloads_saved(tmp_path):
     cfg, resumed = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=3"])
     assert not resumed and cfg.steps == 3
+    # a start that failed before its first checkpoint binds nothing: the next start takes its own flags
+    other, resumed = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=4"])
+    assert not resumed and other.steps == 4 and config_lib.load_json(Outer, str(tmp_path / "config.json")).steps == 4
+    cfg, _ = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=3"])
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')  # the runner's first save
     again, resumed = config_lib.resolve_run_config(str(tmp_path), Outer(), [])
     assert resumed and again == cfg
     longer, _ = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=9"])
