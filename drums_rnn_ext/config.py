@@ -22,10 +22,9 @@ from note_seq import constants
 from note_seq import drums_encoder_decoder as _dd
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
-                               register_experiment_presets)
+from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
 from tfmusic import config as config_lib
-from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("one_drum", "drum_kit")
@@ -52,68 +51,38 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
 
 
 @dataclasses.dataclass(frozen=True)
-class DrumsRnnConfig:
-    """One Drums RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's)."""
+class DrumsRnnConfig(FamilyConfigMixin):
+    """One Drums RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's).
+
+    ``input_size`` is 2 (one_drum) or 518 (drum_kit), ``num_classes`` 2 or 512, ``no_event_label`` the
+    "no drums" class (0); see :class:`events_rnn.family_config.FamilyConfigMixin`."""
 
     config_id: str = "drum_kit"
     hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS["drum_kit"])
     description: str = ""
 
-    def __post_init__(self):
-        if self.config_id not in CONFIG_IDS:
-            raise ValueError(f"model.config_id {self.config_id!r} is not one of {', '.join(CONFIG_IDS)}")
-
-    @property
-    def generator_description(self) -> str:
-        """``description``, or Magenta's text for the config id."""
-        return self.description or DESCRIPTIONS[self.config_id]
+    _config_ids = CONFIG_IDS
+    _descriptions = DESCRIPTIONS
+    _make_encoder_decoder = staticmethod(make_encoder_decoder)
 
     @property
     def steps_per_quarter(self) -> int:
         """Quantization resolution (one_drum 2, drum_kit 4)."""
         return STEPS_PER_QUARTER[self.config_id]
 
-    def encoder_decoder(self):
-        """A fresh note-seq encoder/decoder of the config."""
-        return make_encoder_decoder(self.config_id)
-
-    @property
-    def input_size(self) -> int:
-        """Floats per input step (one_drum 2, drum_kit 518)."""
-        return int(self.encoder_decoder().input_size)
-
-    @property
-    def num_classes(self) -> int:
-        """Softmax classes (one_drum 2, drum_kit 512)."""
-        return int(self.encoder_decoder().num_classes)
-
-    @property
-    def no_event_label(self) -> int:
-        """The "no drums" class (0)."""
-        return int(self.encoder_decoder().default_event_label)
-
 
 MODEL_PRESETS: config_lib.PresetRegistry[DrumsRnnConfig] = config_lib.PresetRegistry("drums_rnn model")
-for _id in CONFIG_IDS:
-    MODEL_PRESETS.add(_id, lambda i=_id: DrumsRnnConfig(config_id=i, hparams=EventsRnnHParams(**HPARAMS[i])))
-MODEL_PRESETS.add("tiny", lambda: DrumsRnnConfig(config_id="one_drum", hparams=EventsRnnHParams(
-    **{**HPARAMS["one_drum"], "batch_size": 8, "rnn_layer_sizes": (16, 16), "learning_rate": 0.01})))
-MODEL_PRESETS.add("tiny_kit", lambda: DrumsRnnConfig(config_id="drum_kit", hparams=EventsRnnHParams(
-    **{**HPARAMS["drum_kit"], "batch_size": 8, "rnn_layer_sizes": (16, 12), "attn_length": 5,
-       "learning_rate": 0.01})))
+register_model_presets(MODEL_PRESETS, DrumsRnnConfig, CONFIG_IDS, HPARAMS.get,
+                       {"tiny": ("one_drum", {}), "tiny_kit": ("drum_kit", {"rnn_layer_sizes": (16, 12),
+                                                                             "attn_length": 5})})
 
 
 @dataclasses.dataclass(frozen=True)
-class DrumsRnnExperiment:
-    """A whole Drums RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``
-    (see :mod:`events_rnn.task`)."""
+class DrumsRnnExperiment(EventsRnnExperiment):
+    """A whole Drums RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
 
     model: DrumsRnnConfig = DrumsRnnConfig()
-    data: EventsRnnDataConfig = EventsRnnDataConfig()
-    warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = default_trainer(128)
-    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
-    seed: int = 0
 
 
 #: Whole runs: ``one_drum``, ``drum_kit`` (Magenta's) and ``tiny`` / ``tiny_kit`` (tests).

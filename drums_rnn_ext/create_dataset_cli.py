@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.create_dataset_cli import add_common_arguments, parse_args, run
+from events_rnn.create_dataset_cli import build_family_parser, family_main
 
 PROG = "drums_rnn_create_dataset"
 
@@ -26,25 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     from drums_rnn_ext.config import CONFIG_IDS
     from drums_rnn_ext.data import DrumsPipelineConfig
 
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", choices=CONFIG_IDS, default="drum_kit", help="which encoding to write (default drum_kit)")
-    add_common_arguments(p, DrumsPipelineConfig())
-    return p
+    return build_family_parser(PROG, __doc__, DrumsPipelineConfig, CONFIG_IDS, "drum_kit")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``drums_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
     from drums_rnn_ext import data
-    from tfmusic.config import ConfigError, apply_overrides
 
-    parser = build_parser()
-    args, beam_args = parse_args(parser, argv)
-    try:
-        config = apply_overrides(data.DrumsPipelineConfig(config_id=args.config, eval_ratio=args.eval_ratio,
-                                                          seed=args.seed), args.overrides)
-    except (ConfigError, ValueError) as err:
-        parser.error(str(err))
-    return run(data.FORMAT, config, args, beam_args, parser)
+    return family_main(build_parser(), data.DrumsPipelineConfig, data.FORMAT, argv)
 
 
 if __name__ == "__main__":

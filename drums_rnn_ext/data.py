@@ -23,8 +23,7 @@ from note_seq import events_lib, sequences_lib
 
 from drums_rnn_ext import config as config_lib
 from events_rnn import data as _core
-from events_rnn.data import DatasetSummary, EncoderStage, Quantizer, Stage, TimeChangeSplitter
-from pipelines.tfrecord_io import Counters
+from events_rnn.data import DatasetSummary, EncoderStage, Quantizer, Stage
 
 OUTPUT_FILENAMES = {"training": "training_drum_tracks.tfrecord", "eval": "eval_drum_tracks.tfrecord"}
 STATS_FILENAME = "drums_rnn_create_dataset_stats.json"
@@ -128,27 +127,16 @@ class DrumsPipeline(_core.EventsPipeline):
 
     def __init__(self, config: DrumsPipelineConfig):
         model = config_lib.DrumsRnnConfig(config_id=config.config_id)
-        self.config = config
-        self.splitter = TimeChangeSplitter()
-        self.quantizer = Quantizer(model.steps_per_quarter)
-        self.transposer = None
-        self.extractor = DrumsExtractor(config.min_bars, config.max_steps, config.gap_bars)
-        self.encoder = EncoderStage(model.encoder_decoder())
-        self.counters = Counters()
+        self.set_stages(config, Quantizer(model.steps_per_quarter),
+                        DrumsExtractor(config.min_bars, config.max_steps, config.gap_bars),
+                        EncoderStage(model.encoder_decoder()))
 
 
-def make_summary(config: DrumsPipelineConfig, counters, lengths, outputs) -> DatasetSummary:
-    """The :class:`events_rnn.data.DatasetSummary` of a finished run."""
-    model = config_lib.DrumsRnnConfig(config_id=config.config_id)
-    return DatasetSummary(config=config, counters=counters, lengths=dict(lengths), outputs=outputs,
-                          input_size=model.input_size, num_classes=model.num_classes,
-                          title=f"Drums RNN dataset ({config.config_id})", lengths_unit="bars")
-
-
-def summary_from_dict(d: dict) -> DatasetSummary:
-    """A stats JSON back as a :class:`events_rnn.data.DatasetSummary`."""
-    return DatasetSummary.from_dict(d, DrumsPipelineConfig, title=f"Drums RNN dataset ({d['config']['config_id']})",
-                                    lengths_unit="bars")
+_SUMMARIES = _core.FamilySummaries(DrumsPipelineConfig, config_lib.DrumsRnnConfig, "Drums RNN", "bars")
+#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
+make_summary = _SUMMARIES.make_summary
+#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
+summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``drums_rnn_create_dataset`` writes.

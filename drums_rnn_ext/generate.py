@@ -18,13 +18,13 @@ Primers: :func:`primer_from_drums` (``--primer_drums "[(36, 42), (), (42,)]"``),
 from __future__ import annotations
 
 import ast
-import copy
 from typing import Optional, Sequence, Tuple
 
 import note_seq
 
 from drums_rnn_ext.data import extract_drum_tracks
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import primer_from_midi, quantize_primer  # noqa: F401
 
 DEFAULT_QPM = 120.0
 #: Magenta's primer when none is given: one bass drum hit.
@@ -50,16 +50,6 @@ def primer_from_drums(steps: Sequence[Sequence[int]], qpm: float = DEFAULT_QPM, 
     """A NoteSequence of a drum track: step ``i`` holds the drum pitches ``steps[i]`` (each one step long)."""
     track = note_seq.DrumTrack([frozenset(s) for s in steps], steps_per_quarter=steps_per_quarter)
     return track.to_sequence(qpm=qpm)
-
-
-def primer_from_midi(path: str):
-    """(NoteSequence of a MIDI file, its first tempo or None); :class:`GenerationError` naming an unreadable file."""
-    try:
-        sequence = note_seq.midi_file_to_note_sequence(path)
-    except Exception as e:  # noqa: BLE001 - pretty_midi / mido raise many types for a bad file
-        raise GenerationError(f"--primer_midi {path}: cannot read MIDI ({e})") from e
-    qpm = sequence.tempos[0].qpm if sequence.tempos and sequence.tempos[0].qpm else None
-    return sequence, qpm
 
 
 class DrumsGenerator:
@@ -96,13 +86,7 @@ class DrumsGenerator:
         if start_time >= end_time:
             raise GenerationError(f"the primer ({start_time:.3f} s with the step after it) is not shorter than the "
                                   f"{options.num_steps} steps requested ({end_time:.3f} s)")
-        sequence = copy.deepcopy(primer_sequence)
-        if not sequence.tempos:
-            sequence.tempos.add().qpm = qpm
-        try:
-            quantized = sequences_lib.quantize_note_sequence(sequence, spq)
-        except Exception as e:  # noqa: BLE001 - note-seq's quantization errors are the primer's fault
-            raise GenerationError(f"primer: cannot quantize ({e})") from e
+        quantized = quantize_primer(primer_sequence, qpm, spq)
         tracks, _ = extract_drum_tracks(quantized, search_start_step=0, min_bars=0, gap_bars=float("inf"),
                                         ignore_is_drum=True)
         start = sequences_lib.quantize_to_step(start_time, steps_per_second, quantize_cutoff=0.0)

@@ -21,8 +21,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.generate_cli import (add_generation_arguments, add_model_arguments, check_model_arguments,
-                                     generate_files, load_model, save_generator_bundle)
+from events_rnn.generate_cli import add_generation_arguments, add_model_arguments, run
 
 PROG = "drums_rnn_generate"
 
@@ -55,41 +54,22 @@ def read_primer(args, steps_per_quarter: int):
     return generate.default_primer(qpm, steps_per_quarter), qpm
 
 
+def make_generator(args, loaded):
+    """(Drums RNN generator, primer) for the loaded model and the primer flags."""
+    from drums_rnn_ext import generate
+
+    primer, _ = read_primer(args, loaded.config.steps_per_quarter)
+    return generate.DrumsGenerator(loaded.model, loaded.config), primer
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``drums_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_model_arguments(parser, args)
     from drums_rnn_ext import bundle as bundle_lib
     from drums_rnn_ext import generate
-    from tfmusic.tf1_checkpoints import CheckpointReadError
 
-    try:
-        loaded = load_model(bundle_lib.FAMILY, None if args.save_generator_bundle else args.bundle_file,
-                            args.run_dir, args.config if (args.run_dir or args.save_generator_bundle) else None,
-                            args.hparams, PROG)
-    except (ValueError, CheckpointReadError, OSError) as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    if args.save_generator_bundle:
-        print(f"{PROG}: " + save_generator_bundle(bundle_lib.FAMILY, loaded, args.bundle_file, args.bundle_description))
-        return 0
-    try:
-        options = generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
-                                   args.steps_per_iteration, args.seed)
-    except generate.GenerationError as e:
-        parser.error(str(e))
-    try:
-        primer, _ = read_primer(args, loaded.config.steps_per_quarter)
-        written = generate_files(generate.DrumsGenerator(loaded.model, loaded.config), primer, args.output_dir,
-                                 args.num_outputs, options)
-    except generate.GenerationError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    for path, score in written:
-        print(f"{path}  log-likelihood {score:.3f}")
-    print(f"{PROG}: wrote {len(written)} MIDI file(s) to {args.output_dir}")
-    return 0
+    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, lambda args: generate.options(
+        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed),
+        make_generator)
 
 
 if __name__ == "__main__":

@@ -490,3 +490,26 @@ def write_bundle_file(model: EventSequenceRnnModel, generator_id: str, generator
     bundle.metagraph_file = metagraph
     files.atomic_write_bytes(path, bundle.SerializeToString())
     return path
+
+
+def preset_family(name: str, config_class: type, model_presets, config_ids: Tuple[str, ...],
+                  make_encoder_decoder: Callable[[str], object], model_name: str,
+                  attention_ids: Tuple[str, ...] = ()) -> ModelFamily:
+    """The :class:`ModelFamily` of a family whose configs are ``config_class(config_id, hparams, description)``:
+    widths from ``make_encoder_decoder(config_id)``, ``config_for_spec`` from the id's preset in
+    ``model_presets`` (hparams fitted by :func:`hparams_for_spec`), Keras models named ``model_name``."""
+    from events_rnn.model import build_model
+
+    def widths(config_id: str) -> Tuple[int, int]:
+        enc = make_encoder_decoder(config_id)
+        return int(enc.input_size), int(enc.num_classes)
+
+    def config_for_spec(generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None,
+                        description: str = ""):
+        """Magenta's config for ``generator_id`` with the spec's layer sizes and attention."""
+        hp = hparams_for_spec(model_presets.get(generator_id).hparams, spec, attn_length)
+        return config_class(config_id=generator_id, hparams=hp, description=description)
+
+    return ModelFamily(name=name, config_ids=config_ids, widths=widths, config_for_spec=config_for_spec,
+                       build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep, name=model_name),
+                       attention_ids=attention_ids)

@@ -114,3 +114,32 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
     print(summary.summary())
     print(f"stats: {os.path.join(output_dir, fmt.stats_filename)}")
     return 0
+
+
+def build_family_parser(prog: str, description: str, config_class, config_ids: Sequence[str] = (),
+                        default_config: str = "") -> argparse.ArgumentParser:
+    """A family's ``<model>_create_dataset`` parser: ``--config`` (when the family has ``config_ids``) and
+    :func:`add_common_arguments` with the defaults of ``config_class()`` (the family's pipeline config)."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if config_ids:
+        p.add_argument("--config", choices=config_ids, default=default_config,
+                       help=f"which encoding to write (default {default_config})")
+    add_common_arguments(p, config_class())
+    return p
+
+
+def family_main(parser: argparse.ArgumentParser, config_class, fmt, argv: Optional[Sequence[str]]) -> int:
+    """Parse ``argv``, build ``config_class`` (``--config`` when the parser has it, ``--eval_ratio``, ``--seed``,
+    then the ``--set`` overrides; an error is a flag error) and :func:`run` it with ``fmt``."""
+    from tfmusic.config import ConfigError, apply_overrides
+
+    args, beam_args = parse_args(parser, argv)
+    values = dict(eval_ratio=args.eval_ratio, seed=args.seed)
+    if hasattr(args, "config"):
+        values["config_id"] = args.config
+    try:
+        config = apply_overrides(config_class(**values), args.overrides)
+    except (ConfigError, ValueError) as err:
+        parser.error(str(err))
+    return run(fmt, config, args, beam_args, parser)

@@ -253,6 +253,18 @@ class EventsPipeline:
     encoder: Stage
     counters: Counters
 
+    def set_stages(self, config, quantizer: Stage, extractor: Stage, encoder: Stage,
+                   transposer: Optional[Stage] = None, splitter: Optional[Stage] = None) -> None:
+        """Set ``config``, the stages (``splitter`` defaults to a :class:`TimeChangeSplitter`) and fresh
+        ``counters``: what a subclass's ``__init__`` does."""
+        self.config = config
+        self.splitter = TimeChangeSplitter() if splitter is None else splitter
+        self.quantizer = quantizer
+        self.transposer = transposer
+        self.extractor = extractor
+        self.encoder = encoder
+        self.counters = Counters()
+
     def extract(self, sequence, counters: Optional[Counters] = None) -> list:
         """Split, quantize, transpose and extract: the event sequences of one NoteSequence (unencoded)."""
         counters = self.counters if counters is None else counters
@@ -632,3 +644,34 @@ def count_records(file_pattern, compression: Optional[str] = None) -> int:
     from pipelines import tfrecord_io
 
     return int(tfrecord_io.tfrecord_dataset(file_pattern, compression).reduce(0, lambda n, _: n + 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilySummaries:
+    """``make_summary`` / ``summary_from_dict`` of a family's :class:`DatasetFormat` whose pipeline config has a
+    ``config_id``: sizes from ``model_config_class(config_id=...)``, title ``"<model_name> dataset (<id>)"``.
+
+    Attributes:
+      pipeline_config_class: the family's pipeline config (read back from a stats JSON).
+      model_config_class: the family's model config (input size and classes of the written encoding).
+      model_name: e.g. ``Drums RNN``.
+      lengths_unit: what the length histogram counts (``bars``, ``steps``, ``seconds``).
+    """
+
+    pipeline_config_class: type
+    model_config_class: type
+    model_name: str
+    lengths_unit: str
+
+    def make_summary(self, config, counters, lengths, outputs) -> DatasetSummary:
+        """The :class:`DatasetSummary` of a finished run."""
+        model = self.model_config_class(config_id=config.config_id)
+        return DatasetSummary(config=config, counters=counters, lengths=dict(lengths), outputs=outputs,
+                              input_size=model.input_size, num_classes=model.num_classes,
+                              title=f"{self.model_name} dataset ({config.config_id})", lengths_unit=self.lengths_unit)
+
+    def summary_from_dict(self, d: dict) -> DatasetSummary:
+        """A stats JSON back as a :class:`DatasetSummary`."""
+        return DatasetSummary.from_dict(d, self.pipeline_config_class,
+                                        title=f"{self.model_name} dataset ({d['config']['config_id']})",
+                                        lengths_unit=self.lengths_unit)

@@ -235,3 +235,35 @@ def parse_int_list(text: str, flag: str) -> List[int]:
 def seeds_for_outputs(seed: Optional[int], count: int) -> Sequence[Optional[int]]:
     """Seed of output ``i``: ``seed + i`` (None stays None), so multi-output runs are reproducible."""
     return [None if seed is None else seed + i for i in range(count)]
+
+
+def with_tempo(primer_sequence, qpm: float):
+    """A copy of the primer NoteSequence, given a ``qpm`` tempo when it has none."""
+    sequence = copy.deepcopy(primer_sequence)
+    if not sequence.tempos:
+        sequence.tempos.add().qpm = qpm
+    return sequence
+
+
+def quantize_primer(primer_sequence, qpm: float, steps_per_quarter: int):
+    """:func:`with_tempo` of the primer, quantized to ``steps_per_quarter``; a :class:`GenerationError` when
+    note-seq cannot quantize it."""
+    from note_seq import sequences_lib
+
+    sequence = with_tempo(primer_sequence, qpm)
+    try:
+        return sequences_lib.quantize_note_sequence(sequence, steps_per_quarter)
+    except Exception as e:  # noqa: BLE001 - note-seq's quantization errors are the primer's fault
+        raise GenerationError(f"primer: cannot quantize ({e})") from e
+
+
+def primer_from_midi(path: str):
+    """(NoteSequence of a MIDI file, its first tempo or None); :class:`GenerationError` naming an unreadable file."""
+    import note_seq
+
+    try:
+        sequence = note_seq.midi_file_to_note_sequence(path)
+    except Exception as e:  # noqa: BLE001 - pretty_midi / mido raise many types for a bad file
+        raise GenerationError(f"--primer_midi {path}: cannot read MIDI ({e})") from e
+    qpm = sequence.tempos[0].qpm if sequence.tempos and sequence.tempos[0].qpm else None
+    return sequence, qpm

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional, Sequence
 
 
 def _bool(text: str) -> bool:
@@ -202,3 +203,54 @@ def generate_files(generator, primer, output_dir: str, num_outputs: int, options
         note_seq.sequence_proto_to_midi_file(sequence, path)
         out.append((path, score))
     return out
+
+
+def report_written(prog: str, written: Sequence[tuple], output_dir: str) -> None:
+    """Print each written file with its score, then how many files went to ``output_dir``."""
+    for path, score in written:
+        print(f"{path}  log-likelihood {score:.3f}")
+    print(f"{prog}: wrote {len(written)} MIDI file(s) to {output_dir}")
+
+
+def load_from_flags(family, args, prog: str) -> LoadedModel:
+    """:func:`load_model` of the model flags: ``--bundle_file`` (unless saving one), ``--run_dir``, ``--config``
+    (only with a run folder or when saving a bundle) and ``--hparams``."""
+    return load_model(family, None if args.save_generator_bundle else args.bundle_file, args.run_dir,
+                      args.config if (args.run_dir or args.save_generator_bundle) else None, args.hparams, prog)
+
+
+def run(prog: str, parser: argparse.ArgumentParser, argv, family, make_options: Callable,
+        make_generator: Callable, load: Optional[Callable] = None) -> int:
+    """The body of every family's ``<model>_generate``: parse and check the flags, load the model (or write it
+    as a bundle with ``--save_generator_bundle``), then generate and write ``--num_outputs`` MIDI files.
+
+    Family hooks: ``make_options(args)`` -> generation options (a ``GenerationError`` is a flag error, exit 2);
+    ``make_generator(args, loaded)`` -> (generator, primer NoteSequence) (a ``GenerationError`` exits 1);
+    ``load(args)`` -> :class:`LoadedModel` (default :func:`load_from_flags`). Returns 0, 1 on a bad bundle / run
+    / primer, 2 on bad flags.
+    """
+    from events_rnn.generate import GenerationError
+    from tfmusic.tf1_checkpoints import CheckpointReadError
+
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
+    try:
+        loaded = load(args) if load is not None else load_from_flags(family, args, prog)
+    except (ValueError, CheckpointReadError, OSError) as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    if args.save_generator_bundle:
+        print(f"{prog}: " + save_generator_bundle(family, loaded, args.bundle_file, args.bundle_description))
+        return 0
+    try:
+        options = make_options(args)
+    except GenerationError as e:
+        parser.error(str(e))
+    try:
+        generator, primer = make_generator(args, loaded)
+        written = generate_files(generator, primer, args.output_dir, args.num_outputs, options)
+    except GenerationError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    report_written(prog, written, args.output_dir)
+    return 0

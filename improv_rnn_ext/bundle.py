@@ -10,27 +10,18 @@ from typing import Optional, Tuple
 
 from events_rnn import bundle as _core
 from events_rnn.bundle import BundleError, MagBundle, ModelFamily, ModelSpec  # noqa: F401
-from events_rnn.model import EventSequenceRnnModel, build_model
+from events_rnn.model import EventSequenceRnnModel
 from improv_rnn_ext import config as config_lib
 
 
-def config_for_spec(generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None,
-                    description: str = "") -> config_lib.ImprovRnnConfig:
-    """Magenta's config for ``generator_id`` with the spec's layer sizes and attention."""
-    hp = _core.hparams_for_spec(config_lib.MODEL_PRESETS.get(generator_id).hparams, spec, attn_length)
-    return config_lib.ImprovRnnConfig(config_id=generator_id, hparams=hp, description=description)
-
-
-def _widths(config_id: str) -> Tuple[int, int]:
-    enc = config_lib.make_encoder_decoder(config_id)
-    return int(enc.input_size), int(enc.num_classes)
-
-
 #: The Improv RNN as the bundle core sees it.
-FAMILY = ModelFamily(name="Improv RNN", config_ids=config_lib.CONFIG_IDS, widths=_widths,
-                     config_for_spec=config_for_spec,
-                     build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep, name="improv_rnn"),
-                     attention_ids=("attention_improv",))
+FAMILY = _core.preset_family("Improv RNN", config_lib.ImprovRnnConfig, config_lib.MODEL_PRESETS, config_lib.CONFIG_IDS,
+                             config_lib.make_encoder_decoder, "improv_rnn",
+                             attention_ids=("attention_improv",))
+#: ``(generator_id, spec, attn_length=None, description="") ->`` Magenta's config for ``generator_id`` with the
+#: spec's layer sizes and attention.
+config_for_spec = FAMILY.config_for_spec
+_widths = FAMILY.widths
 
 
 def load_bundle(path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0

@@ -22,10 +22,9 @@ from typing import Tuple
 import note_seq
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
-                               register_experiment_presets)
+from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
 from tfmusic import config as config_lib
-from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("basic_improv", "attention_improv", "chord_pitches_improv")
@@ -62,21 +61,19 @@ def make_encoder_decoder(config_id: str) -> _ed.ConditionalEventSequenceEncoderD
 
 
 @dataclasses.dataclass(frozen=True)
-class ImprovRnnConfig:
-    """One Improv RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's)."""
+class ImprovRnnConfig(FamilyConfigMixin):
+    """One Improv RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's).
+
+    ``input_size`` is 87 (basic), 123 (attention) or 75 (chord_pitches), ``num_classes`` 38 (40 for
+    attention_improv), ``no_event_label`` the hold class; see :class:`events_rnn.family_config.FamilyConfigMixin`."""
 
     config_id: str = "basic_improv"
     hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS["basic_improv"])
     description: str = ""
 
-    def __post_init__(self):
-        if self.config_id not in CONFIG_IDS:
-            raise ValueError(f"model.config_id {self.config_id!r} is not one of {', '.join(CONFIG_IDS)}")
-
-    @property
-    def generator_description(self) -> str:
-        """``description``, or Magenta's text for the config id."""
-        return self.description or DESCRIPTIONS[self.config_id]
+    _config_ids = CONFIG_IDS
+    _descriptions = DESCRIPTIONS
+    _make_encoder_decoder = staticmethod(make_encoder_decoder)
 
     @property
     def steps_per_quarter(self) -> int:
@@ -88,47 +85,19 @@ class ImprovRnnConfig:
         """(min_note, max_note exclusive) melodies are squashed into: (48, 84)."""
         return MIN_NOTE, MAX_NOTE
 
-    def encoder_decoder(self):
-        """A fresh note-seq encoder/decoder of the config."""
-        return make_encoder_decoder(self.config_id)
-
-    @property
-    def input_size(self) -> int:
-        """Floats per input step (basic 87, attention 123, chord_pitches 75)."""
-        return int(self.encoder_decoder().input_size)
-
-    @property
-    def num_classes(self) -> int:
-        """Softmax classes (38, or 40 for attention_improv)."""
-        return int(self.encoder_decoder().num_classes)
-
-    @property
-    def no_event_label(self) -> int:
-        """The "no event" (hold) class."""
-        return int(self.encoder_decoder().default_event_label)
-
 
 MODEL_PRESETS: config_lib.PresetRegistry[ImprovRnnConfig] = config_lib.PresetRegistry("improv_rnn model")
-for _id in CONFIG_IDS:
-    MODEL_PRESETS.add(_id, lambda i=_id: ImprovRnnConfig(config_id=i, hparams=EventsRnnHParams(**HPARAMS[i])))
-MODEL_PRESETS.add("tiny", lambda: ImprovRnnConfig(config_id="basic_improv", hparams=EventsRnnHParams(
-    **{**HPARAMS["basic_improv"], "batch_size": 8, "rnn_layer_sizes": (16, 16), "learning_rate": 0.01})))
-MODEL_PRESETS.add("tiny_attention", lambda: ImprovRnnConfig(config_id="attention_improv", hparams=EventsRnnHParams(
-    **{**HPARAMS["attention_improv"], "batch_size": 8, "rnn_layer_sizes": (16, 12), "attn_length": 5,
-       "learning_rate": 0.01})))
+register_model_presets(MODEL_PRESETS, ImprovRnnConfig, CONFIG_IDS, HPARAMS.get,
+                       {"tiny": ("basic_improv", {}),
+                        "tiny_attention": ("attention_improv", {"rnn_layer_sizes": (16, 12), "attn_length": 5})})
 
 
 @dataclasses.dataclass(frozen=True)
-class ImprovRnnExperiment:
-    """A whole Improv RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``
-    (see :mod:`events_rnn.task`)."""
+class ImprovRnnExperiment(EventsRnnExperiment):
+    """A whole Improv RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
 
     model: ImprovRnnConfig = ImprovRnnConfig()
-    data: EventsRnnDataConfig = EventsRnnDataConfig()
-    warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = default_trainer(128)
-    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
-    seed: int = 0
 
 
 #: Whole runs: Magenta's three configs and ``tiny`` / ``tiny_attention`` (tests).

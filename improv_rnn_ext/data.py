@@ -23,7 +23,7 @@ import note_seq
 from note_seq import events_lib
 
 from events_rnn import data as _core
-from events_rnn.data import DatasetSummary, Quantizer, Stage, TimeChangeSplitter, make_sequence_example
+from events_rnn.data import DatasetSummary, Quantizer, Stage, make_sequence_example
 from improv_rnn_ext import config as config_lib
 from improv_rnn_ext import lead_sheets as lead_sheets_lib
 from pipelines.tfrecord_io import Counters
@@ -144,27 +144,14 @@ class ImprovPipeline(_core.EventsPipeline):
 
     def __init__(self, config: ImprovPipelineConfig):
         model = config_lib.ImprovRnnConfig(config_id=config.config_id)
-        self.config = config
-        self.splitter = TimeChangeSplitter()
-        self.quantizer = Quantizer(model.steps_per_quarter)
-        self.transposer = None
-        self.extractor = LeadSheetExtractor(config)
-        self.encoder = LeadSheetEncoder(model)
-        self.counters = Counters()
+        self.set_stages(config, Quantizer(model.steps_per_quarter), LeadSheetExtractor(config), LeadSheetEncoder(model))
 
 
-def make_summary(config: ImprovPipelineConfig, counters, lengths, outputs) -> DatasetSummary:
-    """The :class:`events_rnn.data.DatasetSummary` of a finished run."""
-    model = config_lib.ImprovRnnConfig(config_id=config.config_id)
-    return DatasetSummary(config=config, counters=counters, lengths=dict(lengths), outputs=outputs,
-                          input_size=model.input_size, num_classes=model.num_classes,
-                          title=f"Improv RNN dataset ({config.config_id})", lengths_unit="bars")
-
-
-def summary_from_dict(d: dict) -> DatasetSummary:
-    """A stats JSON back as a :class:`events_rnn.data.DatasetSummary`."""
-    return DatasetSummary.from_dict(d, ImprovPipelineConfig, title=f"Improv RNN dataset ({d['config']['config_id']})",
-                                    lengths_unit="bars")
+_SUMMARIES = _core.FamilySummaries(ImprovPipelineConfig, config_lib.ImprovRnnConfig, "Improv RNN", "bars")
+#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
+make_summary = _SUMMARIES.make_summary
+#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
+summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``improv_rnn_create_dataset`` writes.

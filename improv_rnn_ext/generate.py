@@ -28,6 +28,7 @@ from typing import Optional, Sequence, Tuple
 import note_seq
 
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import primer_from_midi, quantize_primer  # noqa: F401
 
 DEFAULT_QPM = 120.0
 #: Magenta's ``--backing_chords`` default.
@@ -63,16 +64,6 @@ def primer_from_melody(events: Sequence[int], qpm: float = DEFAULT_QPM):
         return note_seq.Melody(list(events)).to_sequence(qpm=qpm)
     except Exception as e:  # noqa: BLE001 - note-seq raises several types for bad events
         raise GenerationError(f"--primer_melody {list(events)}: not a note-seq melody ({e})") from None
-
-
-def primer_from_midi(path: str):
-    """(NoteSequence of a MIDI file, its first tempo or None); :class:`GenerationError` naming an unreadable file."""
-    try:
-        sequence = note_seq.midi_file_to_note_sequence(path)
-    except Exception as e:  # noqa: BLE001 - pretty_midi / mido raise many types for a bad file
-        raise GenerationError(f"--primer_midi {path}: cannot read MIDI ({e})") from e
-    qpm = sequence.tempos[0].qpm if sequence.tempos and sequence.tempos[0].qpm else None
-    return sequence, qpm
 
 
 def default_primer(qpm: float = DEFAULT_QPM):
@@ -139,13 +130,7 @@ class ImprovGenerator:
         if start >= end:
             raise GenerationError(f"the primer ({start_time:.3f} s with the step after it) is not shorter than the "
                                   f"backing chords ({end} steps, {end * seconds_per_step:.3f} s)")
-        sequence = copy.deepcopy(primer_sequence)
-        if not sequence.tempos:
-            sequence.tempos.add().qpm = qpm
-        try:
-            quantized = sequences_lib.quantize_note_sequence(sequence, spq)
-        except Exception as e:  # noqa: BLE001 - note-seq's quantization errors are the primer's fault
-            raise GenerationError(f"primer: cannot quantize ({e})") from e
+        quantized = quantize_primer(primer_sequence, qpm, spq)
         melody = read_primer_melody(quantized, start, spq)
         if melody.start_step >= start:
             melody = note_seq.Melody([], start_step=max(0, start - 1), steps_per_bar=melody.steps_per_bar,

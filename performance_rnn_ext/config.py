@@ -33,10 +33,9 @@ from typing import Optional, Tuple
 import note_seq
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
-                               register_experiment_presets)
+from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
 from tfmusic import config as config_lib
-from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = (
@@ -113,23 +112,26 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
 
 
 @dataclasses.dataclass(frozen=True)
-class PerformanceRnnConfig:
-    """One Performance RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's)."""
+class PerformanceRnnConfig(FamilyConfigMixin):
+    """One Performance RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's).
+
+    ``input_size`` is 356, 388, 16, or 388 plus the controls' width, ``num_classes`` 356 without velocity
+    (else 388), ``no_event_label`` the longest time shift; see
+    :class:`events_rnn.family_config.FamilyConfigMixin`."""
 
     config_id: str = "performance_with_dynamics"
     hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS)
     description: str = ""
+
+    _config_ids = CONFIG_IDS
+    _descriptions = DESCRIPTIONS
+    _make_encoder_decoder = staticmethod(make_encoder_decoder)
 
     def __post_init__(self):
         try:
             check_config_id(self.config_id)
         except ValueError as e:
             raise ValueError(f"model.config_id: {e}") from None
-
-    @property
-    def generator_description(self) -> str:
-        """``description``, or Magenta's text for the config id."""
-        return self.description or DESCRIPTIONS[self.config_id]
 
     @property
     def steps_per_second(self) -> int:
@@ -150,47 +152,19 @@ class PerformanceRnnConfig:
         """Fresh note-seq control signals (None when unconditioned)."""
         return make_control_signals(self.config_id)
 
-    def encoder_decoder(self):
-        """A fresh note-seq encoder/decoder of the config."""
-        return make_encoder_decoder(self.config_id)
-
-    @property
-    def input_size(self) -> int:
-        """Floats per input step (356, 388, 16, or 388 plus the controls' width)."""
-        return int(self.encoder_decoder().input_size)
-
-    @property
-    def num_classes(self) -> int:
-        """Softmax classes (356 without velocity, else 388)."""
-        return int(self.encoder_decoder().num_classes)
-
-    @property
-    def no_event_label(self) -> int:
-        """The default event's class (the longest time shift)."""
-        return int(self.encoder_decoder().default_event_label)
-
 
 MODEL_PRESETS: config_lib.PresetRegistry[PerformanceRnnConfig] = config_lib.PresetRegistry("performance_rnn model")
-for _id in CONFIG_IDS:
-    MODEL_PRESETS.add(_id, lambda i=_id: PerformanceRnnConfig(config_id=i, hparams=EventsRnnHParams(**HPARAMS)))
-_TINY = {**HPARAMS, "batch_size": 8, "rnn_layer_sizes": (16, 16), "learning_rate": 0.01}
-MODEL_PRESETS.add("tiny", lambda: PerformanceRnnConfig(config_id="performance_with_dynamics",
-                                                       hparams=EventsRnnHParams(**_TINY)))
-MODEL_PRESETS.add("tiny_conditioned", lambda: PerformanceRnnConfig(
-    config_id="multiconditioned_performance_with_dynamics", hparams=EventsRnnHParams(**_TINY)))
+register_model_presets(MODEL_PRESETS, PerformanceRnnConfig, CONFIG_IDS, lambda _: HPARAMS,
+                       {"tiny": ("performance_with_dynamics", {}),
+                        "tiny_conditioned": ("multiconditioned_performance_with_dynamics", {})})
 
 
 @dataclasses.dataclass(frozen=True)
-class PerformanceRnnExperiment:
-    """A whole Performance RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``,
-    ``seed`` (see :mod:`events_rnn.task`)."""
+class PerformanceRnnExperiment(EventsRnnExperiment):
+    """A whole Performance RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
 
     model: PerformanceRnnConfig = PerformanceRnnConfig()
-    data: EventsRnnDataConfig = EventsRnnDataConfig()
-    warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = default_trainer(64)
-    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
-    seed: int = 0
 
 
 #: Whole runs: Magenta's seven configs and ``tiny`` / ``tiny_conditioned`` (tests).

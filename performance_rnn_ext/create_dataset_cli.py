@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.create_dataset_cli import add_common_arguments, parse_args, run
+from events_rnn.create_dataset_cli import build_family_parser, family_main
 
 PROG = "performance_rnn_create_dataset"
 
@@ -27,26 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     from performance_rnn_ext.config import CONFIG_IDS
     from performance_rnn_ext.data import PerformancePipelineConfig
 
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", choices=CONFIG_IDS, default="performance",
-                   help="which encoding to write (default performance)")
-    add_common_arguments(p, PerformancePipelineConfig())
-    return p
+    return build_family_parser(PROG, __doc__, PerformancePipelineConfig, CONFIG_IDS, "performance")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``performance_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
     from performance_rnn_ext import data
-    from tfmusic.config import ConfigError, apply_overrides
 
-    parser = build_parser()
-    args, beam_args = parse_args(parser, argv)
-    try:
-        config = apply_overrides(data.PerformancePipelineConfig(config_id=args.config, eval_ratio=args.eval_ratio,
-                                                                seed=args.seed), args.overrides)
-    except (ConfigError, ValueError) as err:
-        parser.error(str(err))
-    return run(data.FORMAT, config, args, beam_args, parser)
+    return family_main(build_parser(), data.PerformancePipelineConfig, data.FORMAT, argv)
 
 
 if __name__ == "__main__":

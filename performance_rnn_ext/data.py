@@ -224,16 +224,12 @@ class PerformancePipeline(_core.EventsPipeline):
 
     def __init__(self, config: PerformancePipelineConfig):
         model = config_lib.PerformanceRnnConfig(config_id=config.config_id)
-        self.config = config
+        self.set_stages(config, AbsoluteQuantizer(model.steps_per_second),
+                        PerformanceExtractor(config.min_events, config.max_events, model.num_velocity_bins),
+                        PerformanceEncoder(model), splitter=HopSplitter(config.hop_size_seconds))
         self.sustain = SustainStage()
         self.stretch = {"training": StretchStage(config.stretch_factors), "eval": StretchStage((1.0,))}
-        self.splitter = HopSplitter(config.hop_size_seconds)
-        self.quantizer = AbsoluteQuantizer(model.steps_per_second)
-        self.transposer = None
         self.transposers = {"training": Transposer(config.transposition_range), "eval": Transposer((0,))}
-        self.extractor = PerformanceExtractor(config.min_events, config.max_events, model.num_velocity_bins)
-        self.encoder = PerformanceEncoder(model)
-        self.counters = Counters()
 
     def extract(self, sequence, counters: Optional[Counters] = None) -> list:
         """Sustain, stretch, split, quantize, transpose and extract: the performances of one NoteSequence,
@@ -250,19 +246,12 @@ class PerformancePipeline(_core.EventsPipeline):
         return out
 
 
-def make_summary(config: PerformancePipelineConfig, counters, lengths, outputs) -> DatasetSummary:
-    """The :class:`events_rnn.data.DatasetSummary` of a finished run."""
-    model = config_lib.PerformanceRnnConfig(config_id=config.config_id)
-    return DatasetSummary(config=config, counters=counters, lengths=dict(lengths), outputs=outputs,
-                          input_size=model.input_size, num_classes=model.num_classes,
-                          title=f"Performance RNN dataset ({config.config_id})", lengths_unit="seconds")
-
-
-def summary_from_dict(d: dict) -> DatasetSummary:
-    """A stats JSON back as a :class:`events_rnn.data.DatasetSummary`."""
-    return DatasetSummary.from_dict(d, PerformancePipelineConfig,
-                                    title=f"Performance RNN dataset ({d['config']['config_id']})",
-                                    lengths_unit="seconds")
+_SUMMARIES = _core.FamilySummaries(PerformancePipelineConfig, config_lib.PerformanceRnnConfig, "Performance RNN",
+                                   "seconds")
+#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
+make_summary = _SUMMARIES.make_summary
+#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
+summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``performance_rnn_create_dataset`` writes.

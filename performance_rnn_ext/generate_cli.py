@@ -27,8 +27,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.generate_cli import (add_generation_arguments, add_model_arguments, check_model_arguments,
-                                     generate_files, load_model, save_generator_bundle)
+from events_rnn.generate_cli import add_generation_arguments, add_model_arguments, run
 
 PROG = "performance_rnn_generate"
 #: Magenta's control-signal flags (note-seq's ``all_performance_control_signals``).
@@ -98,42 +97,23 @@ def read_conditioning(args, config):
     return generate.Conditioning(values, disable)
 
 
+def make_generator(args, loaded):
+    """(Performance RNN generator, primer) for the loaded model and the control and primer flags."""
+    from performance_rnn_ext import generate
+
+    conditioning = read_conditioning(args, loaded.config)
+    primer = read_primer(args)
+    return generate.PerformanceGenerator(loaded.model, loaded.config, conditioning), primer
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``performance_rnn_generate``; 0, 1 on a bad bundle / run / primer / control value, 2 on bad flags."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_model_arguments(parser, args)
     from performance_rnn_ext import bundle as bundle_lib
     from performance_rnn_ext import generate
-    from tfmusic.tf1_checkpoints import CheckpointReadError
 
-    try:
-        loaded = load_model(bundle_lib.FAMILY, None if args.save_generator_bundle else args.bundle_file,
-                            args.run_dir, args.config if (args.run_dir or args.save_generator_bundle) else None,
-                            args.hparams, PROG)
-    except (ValueError, CheckpointReadError, OSError) as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    if args.save_generator_bundle:
-        print(f"{PROG}: " + save_generator_bundle(bundle_lib.FAMILY, loaded, args.bundle_file, args.bundle_description))
-        return 0
-    try:
-        options = generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
-                                   args.steps_per_iteration, args.seed)
-    except generate.GenerationError as e:
-        parser.error(str(e))
-    try:
-        conditioning = read_conditioning(args, loaded.config)
-        primer = read_primer(args)
-        generator = generate.PerformanceGenerator(loaded.model, loaded.config, conditioning)
-        written = generate_files(generator, primer, args.output_dir, args.num_outputs, options)
-    except generate.GenerationError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    for path, score in written:
-        print(f"{path}  log-likelihood {score:.3f}")
-    print(f"{PROG}: wrote {len(written)} MIDI file(s) to {args.output_dir}")
-    return 0
+    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, lambda args: generate.options(
+        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed),
+        make_generator)
 
 
 if __name__ == "__main__":

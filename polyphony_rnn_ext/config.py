@@ -13,11 +13,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Tuple
 
-from events_rnn.config import (EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer,
-                               register_experiment_presets)
+from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin
 from polyphony_rnn_ext import polyphony_lib
 from tfmusic import config as config_lib
-from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("polyphony",)
@@ -34,8 +33,9 @@ def polyphony_hparams(**overrides) -> EventsRnnHParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class PolyphonyRnnConfig:
-    """One Polyphony RNN.
+class PolyphonyRnnConfig(FamilyConfigMixin):
+    """One Polyphony RNN (259 inputs, 259 classes; ``no_event_label`` is the class Magenta's event / no-event
+    accuracies split on, ``STEP_END`` = 2; see :class:`events_rnn.family_config.FamilyConfigMixin`).
 
     Attributes:
       config_id: ``polyphony`` (the encoding, and ``generator_details.id`` of bundles).
@@ -47,38 +47,14 @@ class PolyphonyRnnConfig:
     hparams: EventsRnnHParams = polyphony_hparams()
     description: str = ""
 
-    def __post_init__(self):
-        if self.config_id not in CONFIG_IDS:
-            raise ValueError(f"model.config_id {self.config_id!r} is not one of {', '.join(CONFIG_IDS)}")
-
-    @property
-    def generator_description(self) -> str:
-        """``description``, or Magenta's text for the config id."""
-        return self.description or DESCRIPTIONS[self.config_id]
+    _config_ids = CONFIG_IDS
+    _descriptions = DESCRIPTIONS
+    _make_encoder_decoder = staticmethod(lambda _config_id: polyphony_lib.make_encoder_decoder())
 
     @property
     def steps_per_quarter(self) -> int:
         """Quantization resolution (4: sixteenth notes)."""
         return STEPS_PER_QUARTER
-
-    def encoder_decoder(self):
-        """A fresh note-seq encoder/decoder of the config."""
-        return polyphony_lib.make_encoder_decoder()
-
-    @property
-    def input_size(self) -> int:
-        """Floats per input step (259)."""
-        return int(self.encoder_decoder().input_size)
-
-    @property
-    def num_classes(self) -> int:
-        """Softmax classes (259)."""
-        return int(self.encoder_decoder().num_classes)
-
-    @property
-    def no_event_label(self) -> int:
-        """The class Magenta's event / no-event accuracies split on (``STEP_END`` = 2)."""
-        return int(self.encoder_decoder().default_event_label)
 
 
 MODEL_PRESETS: config_lib.PresetRegistry[PolyphonyRnnConfig] = config_lib.PresetRegistry("polyphony_rnn model")
@@ -88,16 +64,11 @@ MODEL_PRESETS.add("tiny", lambda: PolyphonyRnnConfig(hparams=polyphony_hparams(
 
 
 @dataclasses.dataclass(frozen=True)
-class PolyphonyRnnExperiment:
-    """A whole Polyphony RNN training run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``
-    (see :mod:`events_rnn.task`)."""
+class PolyphonyRnnExperiment(EventsRnnExperiment):
+    """A whole Polyphony RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
 
     model: PolyphonyRnnConfig = PolyphonyRnnConfig()
-    data: EventsRnnDataConfig = EventsRnnDataConfig()
-    warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = default_trainer(64)
-    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
-    seed: int = 0
 
 
 #: Whole runs: ``polyphony`` (Magenta's) and ``tiny`` (tests).

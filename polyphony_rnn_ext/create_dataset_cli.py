@@ -18,7 +18,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.create_dataset_cli import add_common_arguments, parse_args, run
+from events_rnn.create_dataset_cli import build_family_parser, family_main
 
 PROG = "polyphony_rnn_create_dataset"
 
@@ -27,24 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``polyphony_rnn_create_dataset``."""
     from polyphony_rnn_ext.data import PolyphonyPipelineConfig
 
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(p, PolyphonyPipelineConfig())
-    return p
+    return build_family_parser(PROG, __doc__, PolyphonyPipelineConfig)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``polyphony_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
     from polyphony_rnn_ext import data
-    from tfmusic.config import ConfigError, apply_overrides
 
-    parser = build_parser()
-    args, beam_args = parse_args(parser, argv)
-    try:
-        config = apply_overrides(data.PolyphonyPipelineConfig(eval_ratio=args.eval_ratio, seed=args.seed),
-                                 args.overrides)
-    except (ConfigError, ValueError) as err:
-        parser.error(str(err))
-    return run(data.FORMAT, config, args, beam_args, parser)
+    return family_main(build_parser(), data.PolyphonyPipelineConfig, data.FORMAT, argv)
 
 
 if __name__ == "__main__":

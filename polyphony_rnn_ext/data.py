@@ -24,8 +24,7 @@ import dataclasses
 from typing import Tuple
 
 from events_rnn import data as _core
-from events_rnn.data import DatasetSummary, EncoderStage, Quantizer, Stage, TimeChangeSplitter, Transposer
-from pipelines.tfrecord_io import Counters
+from events_rnn.data import DatasetSummary, EncoderStage, Quantizer, Stage, Transposer
 from polyphony_rnn_ext import config as config_lib
 from polyphony_rnn_ext import polyphony_lib
 
@@ -94,27 +93,16 @@ class PolyphonyPipeline(_core.EventsPipeline):
     what = "poly_track"
 
     def __init__(self, config: PolyphonyPipelineConfig):
-        self.config = config
-        self.splitter = TimeChangeSplitter()
-        self.quantizer = Quantizer(config_lib.STEPS_PER_QUARTER)
-        self.transposer = Transposer(config.transposition_range)
-        self.extractor = PolyphonicSequenceExtractor(config.min_steps, config.max_steps)
-        self.encoder = EncoderStage(polyphony_lib.make_encoder_decoder())
-        self.counters = Counters()
+        self.set_stages(config, Quantizer(config_lib.STEPS_PER_QUARTER),
+                        PolyphonicSequenceExtractor(config.min_steps, config.max_steps),
+                        EncoderStage(polyphony_lib.make_encoder_decoder()), Transposer(config.transposition_range))
 
 
-def make_summary(config: PolyphonyPipelineConfig, counters, lengths, outputs) -> DatasetSummary:
-    """The :class:`events_rnn.data.DatasetSummary` of a finished run."""
-    model = config_lib.PolyphonyRnnConfig(config_id=config.config_id)
-    return DatasetSummary(config=config, counters=counters, lengths=dict(lengths), outputs=outputs,
-                          input_size=model.input_size, num_classes=model.num_classes,
-                          title=f"Polyphony RNN dataset ({config.config_id})", lengths_unit="steps")
-
-
-def summary_from_dict(d: dict) -> DatasetSummary:
-    """A stats JSON back as a :class:`events_rnn.data.DatasetSummary`."""
-    return DatasetSummary.from_dict(d, PolyphonyPipelineConfig, title=f"Polyphony RNN dataset "
-                                    f"({d['config']['config_id']})", lengths_unit="steps")
+_SUMMARIES = _core.FamilySummaries(PolyphonyPipelineConfig, config_lib.PolyphonyRnnConfig, "Polyphony RNN", "steps")
+#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
+make_summary = _SUMMARIES.make_summary
+#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
+summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``polyphony_rnn_create_dataset`` writes.

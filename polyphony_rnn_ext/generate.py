@@ -23,6 +23,7 @@ import functools
 from typing import Optional, Sequence
 
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import with_tempo
 from polyphony_rnn_ext import polyphony_lib
 from polyphony_rnn_ext.polyphony_lib import PolyphonicEvent, PolyphonicSequence
 
@@ -209,7 +210,4 @@ class PolyphonyGenerator:
         track.set_length(total)
         if options.condition_on_primer:
             return track.to_sequence(qpm=qpm), score
-        base = copy.deepcopy(primer_sequence)
-        if not base.tempos:
-            base.tempos.add().qpm = qpm
-        return track.to_sequence(qpm=qpm, base_note_sequence=base), score
+        return track.to_sequence(qpm=qpm, base_note_sequence=with_tempo(primer_sequence, qpm)), score

@@ -26,9 +26,8 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn.generate_cli import (LoadedModel, add_absl_bool, add_generation_arguments,  # noqa: F401
-                                     add_model_arguments, check_model_arguments, generate_files)
+                                     add_model_arguments, generate_files, run)
 from events_rnn.generate_cli import load_model as _load_model
-from events_rnn.generate_cli import save_generator_bundle
 
 PROG = "polyphony_rnn_generate"
 
@@ -78,44 +77,33 @@ def read_primer(args):
     return generate.empty_primer(qpm), qpm
 
 
+def make_options(args):
+    """Polyphony generation options of the flags (``--condition_on_primer`` and
+    ``--inject_primer_during_generation`` included)."""
+    from polyphony_rnn_ext import generate
+
+    return generate.PolyphonyOptions(
+        num_steps=args.num_steps, temperature=args.temperature, beam_size=args.beam_size,
+        branch_factor=args.branch_factor, steps_per_iteration=args.steps_per_iteration, seed=args.seed,
+        condition_on_primer=args.condition_on_primer,
+        inject_primer_during_generation=args.inject_primer_during_generation)
+
+
+def make_generator(args, loaded):
+    """(Polyphony RNN generator, primer) for the loaded model and the primer flags."""
+    from polyphony_rnn_ext import generate
+
+    primer, _ = read_primer(args)
+    return generate.PolyphonyGenerator(loaded.model, loaded.config), primer
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``polyphony_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_model_arguments(parser, args)
     from polyphony_rnn_ext import bundle as bundle_lib
-    from polyphony_rnn_ext import generate
-    from tfmusic.tf1_checkpoints import CheckpointReadError
 
-    errors = (ValueError, CheckpointReadError, OSError)
-    try:
-        loaded = load_model(None if args.save_generator_bundle else args.bundle_file, args.run_dir, args.config,
-                            args.hparams)
-    except errors as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    if args.save_generator_bundle:
-        print(f"{PROG}: " + save_generator_bundle(bundle_lib.FAMILY, loaded, args.bundle_file, args.bundle_description))
-        return 0
-    try:
-        options = generate.PolyphonyOptions(
-            num_steps=args.num_steps, temperature=args.temperature, beam_size=args.beam_size,
-            branch_factor=args.branch_factor, steps_per_iteration=args.steps_per_iteration, seed=args.seed,
-            condition_on_primer=args.condition_on_primer,
-            inject_primer_during_generation=args.inject_primer_during_generation)
-    except generate.GenerationError as e:
-        parser.error(str(e))
-    try:
-        primer, _ = read_primer(args)
-        written = generate_files(generate.PolyphonyGenerator(loaded.model, loaded.config), primer, args.output_dir,
-                                 args.num_outputs, options)
-    except generate.GenerationError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    for path, score in written:
-        print(f"{path}  log-likelihood {score:.3f}")
-    print(f"{PROG}: wrote {len(written)} MIDI file(s) to {args.output_dir}")
-    return 0
+    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, make_options, make_generator,
+               load=lambda args: load_model(None if args.save_generator_bundle else args.bundle_file, args.run_dir,
+                                            args.config, args.hparams))
 
 
 if __name__ == "__main__":
