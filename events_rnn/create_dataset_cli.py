@@ -91,8 +91,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -
 def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     """Run ``fmt``'s pipeline with ``config`` as the parsed ``args`` say; print the summary.
 
-    Returns 0, or 1 when no input file matches (``parser.error`` exits 2 on Beam options without a
-    Beam runner).
+    Returns 0, or 1 when no input file matches or no example was written (``parser.error`` exits 2
+    on Beam options without a Beam runner).
     """
     input_pattern, output_dir = os.path.expanduser(args.input), os.path.expanduser(args.output_dir)
     try:
@@ -113,6 +113,10 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
         return 1
     print(summary.summary())
     print(f"stats: {os.path.join(output_dir, fmt.stats_filename)}")
+    if not sum(int(out.get("examples", 0)) for out in summary.outputs.values()):
+        print(f"{fmt.command}: error: no example written from {args.input} (every input was skipped or held "
+              f"nothing to extract; reasons in {fmt.stats_filename})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -144,3 +144,13 @@ def test_a_failed_start_does_not_bind_the_next_one(tmp_path, capsys):
         assert exit_info.value.code == 2
         assert "matches no file" in capsys.readouterr().err
         assert json.loads((run / "config.json").read_text())["model"]["config_id"] == config_id
+
+
+def test_create_dataset_that_writes_nothing_exits_nonzero(tmp_path, capsys):
+    from melody_rnn_ext import create_dataset_cli
+    from pipelines import tfrecord_io
+
+    tfrecord_io.write_sharded(str(tmp_path / "ns"), [(b"k", b"not a NoteSequence")], 1)
+    rc = create_dataset_cli.main(["--config", "basic_rnn", "--input", str(tmp_path / "ns.tfrecord"),
+                                  "--output_dir", str(tmp_path / "out"), "--no_progress"])
+    assert rc == 1 and "no example written" in capsys.readouterr().err
