@@ -29,9 +29,20 @@ def _listed_checkpoints(model_dir: pathlib.Path):
 
 
 def _check_intact(model_dir: pathlib.Path) -> int:
-    """Every listed checkpoint reads back whole; returns the newest step (0 if none)."""
+    """Every listed checkpoint whose files exist reads back whole, and the newest one exists; returns
+    the newest step (0 if none).
+
+    TF's ``CheckpointManager.save`` records the new checkpoint in the state file first, deletes the
+    oldest one's files, then records the state again without it: a kill between the two leaves an
+    old, deleted checkpoint listed (by design: the newest is on record as early as possible). So only
+    the newest listed checkpoint, the one a restart restores, must be there.
+    """
     newest = 0
+    state = tf.train.get_checkpoint_state(str(model_dir))
     for path in _listed_checkpoints(model_dir):
+        if not os.path.exists(path + ".index"):
+            assert path != state.model_checkpoint_path, f"the newest listed checkpoint {path} is missing"
+            continue
         reader = tf.train.load_checkpoint(path)
         names = reader.get_variable_to_shape_map()
         floats = [n for n in names if n.endswith("VARIABLE_VALUE") and
