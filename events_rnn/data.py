@@ -623,15 +623,17 @@ def make_sequence_example_dataset(
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=compression or ""),
                        cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=not shuffle)
+                       deterministic=True)
     if shard_records:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
+    # Deterministic order: with a seed the batches are reproducible, and no example of the next pass
+    # overtakes one of this pass (a batch as large as the data holds each example once).
     ds = ds.map(lambda s: parse_sequence_example(s, input_size), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=not shuffle)
+                deterministic=True)
     if max_length:
         ds = ds.map(lambda x, y, n: (x[:max_length], y[:max_length], tf.minimum(n, max_length)))
     t = max_length if pad_to_max_length else None
