@@ -39,6 +39,39 @@ def tf1_adam_reference(var, g, m, v, b1p, b2p, lr, clip_norm, eps=1e-8, b1=0.9, 
     return var - lr_t * m / (np.sqrt(v) + eps), m, v
 
 
+def first_update_errors(task, made: dict, grads: Dict[str, np.ndarray], learning_rate: float, clip_norm: float,
+                        check_tf1_slots: bool = False):
+    """Apply ``grads`` once through a task restored from the Magenta run ``made`` (by :func:`make_magenta_run`
+    with ``next_grads=grads``) and measure the update against TF1 Adam.
+
+    Asserts the Keras Adam slots equal the NumPy reference's (and TF1's own, if ``check_tf1_slots``).
+    Returns ``(worst_ref, worst_tf1)``: max |diff| / max |update| over the variables, against the NumPy
+    reference and against TF1's own ``AdamOptimizer`` step.
+    """
+    import tensorflow as tf
+
+    from events_rnn import magenta_run
+
+    names = task.model.tf1_variables()
+    by_var = {id(v): k for k, v in names.items()}
+    task.optimizer.apply_gradients([(tf.constant(grads[by_var[id(v)]]), v) for v in task.model.trainable_variables])
+    saved, tf1_next = made["variables"], made["tf1_next"]
+    worst_ref = worst_tf1 = 0.0
+    for name, var in names.items():
+        want, m, v = tf1_adam_reference(saved[name], grads[name], saved[name + "/Adam"], saved[name + "/Adam_1"],
+                                        saved["beta1_power"], saved["beta2_power"], learning_rate, clip_norm)
+        got = var.numpy().astype(np.float64)
+        delta = np.abs(want - saved[name]).max()
+        worst_ref = max(worst_ref, np.abs(got - want).max() / delta)
+        worst_tf1 = max(worst_tf1, np.abs(got - tf1_next[name]).max() / delta)
+        km, kv = magenta_run.adam_slots(task.optimizer, var)
+        np.testing.assert_allclose(km.numpy(), m, rtol=1e-5, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(kv.numpy(), v, rtol=1e-5, atol=1e-12, err_msg=name)
+        if check_tf1_slots:
+            np.testing.assert_allclose(km.numpy(), tf1_next[name + "/Adam"], rtol=1e-5, atol=1e-9, err_msg=name)
+    return worst_ref, worst_tf1
+
+
 def make_magenta_run(run_dir: str, input_size: int, num_classes: int, sizes=(8, 6), layout: str = "none",
                      attn_length: int = 0, steps: int = 3, learning_rate: float = 0.001, clip_norm: float = 5.0,
                      naming: str = "kernel", seed: int = 0, save_every: int = 2,

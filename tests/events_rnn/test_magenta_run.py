@@ -26,7 +26,7 @@ from polyphony_rnn_ext import generate_cli as poly_generate_cli
 from polyphony_rnn_ext import task as poly_task
 from polyphony_rnn_ext import train_cli as poly_train_cli
 from tests.events_rnn import tf1_reference as ref
-from tests.events_rnn.magenta_fixture import family_widths, make_magenta_run, tf1_adam_reference
+from tests.events_rnn.magenta_fixture import family_widths, first_update_errors, make_magenta_run, tf1_adam_reference
 from tfmusic.tf1_checkpoints import PortingError
 
 LR, CLIP = 0.01, 0.05  # a clip small enough that real gradients get clipped
@@ -84,21 +84,7 @@ def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id):
     restored = runs.restore_training_state(task.model, task.optimizer, ckpt, step_variable=step)
     assert (restored.step, int(step.numpy()), int(task.optimizer.iterations.numpy())) == (4, 4, 4)
     assert restored.slots == 2 * len(shapes) and restored.bias_correction_rel_diff < 1e-6
-    names = task.model.tf1_variables()
-    by_var = {id(v): k for k, v in names.items()}
-    task.optimizer.apply_gradients([(tf.constant(grads[by_var[id(v)]]), v) for v in task.model.trainable_variables])
-    saved, tf1_next = made["variables"], made["tf1_next"]
-    worst_ref = worst_tf1 = 0.0
-    for name, var in names.items():
-        want, m, v = tf1_adam_reference(saved[name], grads[name], saved[name + "/Adam"], saved[name + "/Adam_1"],
-                                        saved["beta1_power"], saved["beta2_power"], LR, CLIP)
-        got = var.numpy().astype(np.float64)
-        delta = np.abs(want - saved[name]).max()
-        worst_ref = max(worst_ref, np.abs(got - want).max() / delta)
-        worst_tf1 = max(worst_tf1, np.abs(got - tf1_next[name]).max() / delta)
-        km, kv = magenta_run.adam_slots(task.optimizer, var)
-        np.testing.assert_allclose(km.numpy(), m, rtol=1e-5, atol=1e-9, err_msg=name)
-        np.testing.assert_allclose(kv.numpy(), v, rtol=1e-5, atol=1e-12, err_msg=name)
+    worst_ref, worst_tf1 = first_update_errors(task, made, grads, LR, CLIP)
     print(f"{config_id}: first update vs NumPy TF1 Adam: max |diff| / max |update| = {worst_ref:.2e}; "
           f"vs TF1's AdamOptimizer: {worst_tf1:.2e}")
     assert worst_ref < 1e-4 and worst_tf1 < 1e-4

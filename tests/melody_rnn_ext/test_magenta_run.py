@@ -18,6 +18,7 @@ from melody_rnn_ext import data as data_lib
 from melody_rnn_ext import generate, generate_cli, magenta_run, train_cli
 from melody_rnn_ext import task as task_lib
 from tests.events_rnn import tf1_reference as ref
+from tests.events_rnn.magenta_fixture import first_update_errors, tf1_adam_reference
 from tests.melody_rnn_ext.magenta_fixture import make_magenta_run
 from tests.melody_rnn_ext.test_model import melody_like_inputs
 from tests.melody_rnn_ext.test_task import write_melodies
@@ -102,17 +103,6 @@ def test_attention_folder_generates_with_hparams_attn_length(tmp_path):
                                 hparams="attn_length=3,rnn_layer_sizes=[16,16]")
 
 
-def tf1_adam_reference(var, g, m, v, b1p, b2p, lr, clip_norm, eps=1e-8, b1=0.9, b2=0.999):
-    """TF1's AdamOptimizer update in float64 after tf-slim's per-tensor clip_by_norm; returns (var, m, v)."""
-    var, g, m, v = (np.asarray(a, np.float64) for a in (var, g, m, v))
-    norm = np.sqrt((g * g).sum())
-    g = g * clip_norm / max(norm, clip_norm)
-    lr_t = lr * np.sqrt(1 - np.float64(b2p)) / (1 - np.float64(b1p))
-    m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g * g
-    return var - lr_t * m / (np.sqrt(v) + eps), m, v
-
-
 @pytest.mark.parametrize("config_id,kw", [("basic_rnn", BASIC), ("attention_rnn", ATTENTION)])
 def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id, kw):
     """Restore a Magenta checkpoint into the training task, apply one gradient through its Keras Adam, and
@@ -133,22 +123,7 @@ def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id, kw):
     restored = magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=step)
     assert (restored.step, int(step.numpy()), int(task.optimizer.iterations.numpy())) == (4, 4, 4)
     assert restored.slots == 2 * len(shapes) and restored.bias_correction_rel_diff < 1e-6
-    names = task.model.tf1_variables()
-    by_var = {id(v): k for k, v in names.items()}
-    task.optimizer.apply_gradients([(tf.constant(grads[by_var[id(v)]]), v) for v in task.model.trainable_variables])
-    saved, tf1_next = made["variables"], made["tf1_next"]
-    worst_ref = worst_tf1 = 0.0
-    for name, var in names.items():
-        want, m, v = tf1_adam_reference(saved[name], grads[name], saved[name + "/Adam"], saved[name + "/Adam_1"],
-                                        saved["beta1_power"], saved["beta2_power"], LR, CLIP)
-        got = var.numpy().astype(np.float64)
-        delta = np.abs(want - saved[name]).max()
-        worst_ref = max(worst_ref, np.abs(got - want).max() / delta)
-        worst_tf1 = max(worst_tf1, np.abs(got - tf1_next[name]).max() / delta)
-        km, kv = magenta_run.adam_slots(task.optimizer, var)
-        np.testing.assert_allclose(km.numpy(), m, rtol=1e-5, atol=1e-9, err_msg=name)
-        np.testing.assert_allclose(kv.numpy(), v, rtol=1e-5, atol=1e-12, err_msg=name)
-        np.testing.assert_allclose(km.numpy(), tf1_next[name + "/Adam"], rtol=1e-5, atol=1e-9, err_msg=name)
+    worst_ref, worst_tf1 = first_update_errors(task, made, grads, LR, CLIP, check_tf1_slots=True)
     print(f"{config_id}: first update vs NumPy TF1 Adam: max |diff| / max |update| = {worst_ref:.2e}; "
           f"vs TF1's AdamOptimizer: {worst_tf1:.2e}")
     assert worst_ref < 1e-4 and worst_tf1 < 1e-4
