@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps zoo-deps demo test bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer
+.PHONY: install system-deps zoo-deps demo test bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
 
 install: $(STAMP)
 
@@ -50,7 +50,7 @@ bench: install
 # The zoo (models/): each target retrains one model with the command its card gives, resuming its run folder
 # (ZOO_WORK, outside the repo) and writing models/<name>/. Hours on a CPU; never part of `make test`.
 ZOO_WORK ?= /tmp/zoo
-zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer
+zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
 
 zoo-pitch-classifier: zoo-deps
 	MPLBACKEND=Agg $(PY) bench/zoo/pitch_classifier.py --work $(ZOO_WORK)/pitch_classifier --out models/pitch_classifier \
@@ -62,6 +62,11 @@ zoo-melody-rnn: install
 
 zoo-transformer: install
 	MPLBACKEND=Agg $(PY) bench/zoo/music_transformer.py --work $(ZOO_WORK)/music_transformer --stage all --steps 6000
+
+# GANSynth trains on the pitch classifier's renders, and is scored by the shipped pitch classifier
+zoo-gansynth: zoo-deps
+	MPLBACKEND=Agg $(PY) bench/zoo/gansynth.py --work $(ZOO_WORK)/gansynth --renders $(ZOO_WORK)/pitch_classifier/data \
+	  --stage all --steps 12000
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

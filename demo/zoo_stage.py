@@ -6,7 +6,9 @@
    "Twinkle, Twinkle" (seeded), rendered by FluidSynth (flute);
 2. ``music_transformer_generate --model_dir transformer_chorales``: the opening of Bach's chorale
    bwv66.6 continued (512 events), rendered by FluidSynth (piano);
-3. the zoo's ``pitch_classifier`` names the pitch of the 12 real NSynth notes in ``../shared/data``
+3. ``gansynth_generate --model_dir gansynth_multisf``: notes at C2-C6 and the top line of bwv66.6's
+   opening played with one fixed timbre;
+4. the zoo's ``pitch_classifier`` names the pitch of the 12 real NSynth notes in ``../shared/data``
    where that folder is present.
 
 A family the zoo does not hold yet is skipped with a line saying so. About a minute on 2 CPU cores.
@@ -79,6 +81,26 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
             raise RuntimeError(f"music_transformer_generate with zoo model {name} failed")
         outputs["transformer"] = [_render(p, 0) for p in sorted(gen_dir.glob("*.mid"))]
         log(f"zoo {name}: bwv66.6's first 8 s continued -> {gen_dir}")
+    else:
+        log(f"zoo has no {name} yet: skipped")
+
+    name = zoo.DEFAULTS["gansynth"]
+    if name in available:
+        from case_study import study
+        from gansynth_tf import generate_cli
+
+        gen_dir = out_dir / "gansynth"
+        shutil.rmtree(gen_dir, ignore_errors=True)
+        if generate_cli.main(["--model_dir", name, "notes", "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84",
+                              "--seeds", "0"]):
+            raise RuntimeError(f"gansynth_generate notes with zoo model {name} failed")
+        primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
+        line = study.top_line(primer, out_dir / "bwv66.6_top_line.mid")
+        if generate_cli.main(["--model_dir", name, "midi", "--midi_file", str(line), "--timbre", "fixed",
+                              "--output_file", str(gen_dir / "bwv66.6_top_line.wav")]):
+            raise RuntimeError(f"gansynth_generate midi with zoo model {name} failed")
+        outputs["gansynth"] = sorted(str(p) for p in gen_dir.glob("*.wav"))
+        log(f"zoo {name}: notes C2-C6 and bwv66.6's top line in one timbre -> {gen_dir}")
     else:
         log(f"zoo has no {name} yet: skipped")
 

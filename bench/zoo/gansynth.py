@@ -1,0 +1,345 @@
+"""Trains, evaluates and ships the zoo's GANSynth model (``gansynth_multisf``) on multi-SoundFont renders.
+
+Usage (from the repository root, after ``make zoo-deps``; hours on a CPU; resumable: run it again after
+a stop and it goes on from the newest checkpoint)::
+
+    .venv/bin/python bench/zoo/gansynth.py [--work /tmp/zoo/gansynth] [--steps 12000] [--stage all]
+
+Stages (``--stage``; ``all`` runs them in order):
+
+1. ``data``: the pitch classifier's renders (``bench/zoo/pitch_classifier.py``'s split of four General
+   MIDI SoundFonts; rendered here when ``--renders`` holds none). GANSynth trains on the acoustic notes
+   of the training split, as the paper trains on NSynth's acoustic subset.
+2. ``train``: ``gansynth_train --preset cpu_zoo`` (1.02 s of each note as 32x512 mel-IF specgrams,
+   GANSynth's 61 pitches) on the training split; resumable.
+3. ``evaluate``: one generated note per held-out real note (held-out instruments and the held-out
+   SoundFont, acoustic, the same pitch; seeded latents), both cut to the model's 1.02 s and scored
+   by the zoo's ``pitch_classifier`` as GANSynth's Table 1: NDB, FID, IS, pitch accuracy, pitch
+   entropy (``music_eval gan``'s code).
+4. ``ship``: the generator's moving-average weights alone (``generator_ema``; no critic, no optimizer
+   state) with ``config.json`` and ``normalizer.json`` in ``models/gansynth_multisf/run/`` (what
+   ``GANSynthSynthesizer.from_model_dir`` and ``gansynth_generate --model_dir`` read), ``model.json``,
+   samples (notes and a chorale line, wav), rainbowgrams of generated notes beside real ones, the card.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import shutil
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/zoo/common.py)
+
+NAME = "gansynth_multisf"
+PRESET = "cpu_zoo"
+HELDOUT_SPLITS = ("valid_instruments", "valid_soundfont")
+CHECK_PITCHES = tuple(range(24, 85, 2))  # the test regenerates these (seed CHECK_SEED) and re-scores them
+CHECK_SEED = 7
+SAMPLE_PITCHES = (36, 48, 60, 72, 84)
+
+
+def data_stage(renders: pathlib.Path) -> None:
+    """Makes sure ``renders`` holds the pitch classifier's split (renders it if not: ~15 min)."""
+    if (renders / "splits.json").is_file():
+        return
+    import pitch_classifier as pc  # bench/zoo/pitch_classifier.py
+    from pipelines import nsynth_render as nr
+
+    sfs = pc.soundfonts()
+    splits = pc.choose_notes(sfs, 0.2, 0)
+    counters = nr.render_splits(renders, splits, nr.RenderSettings(soundfonts=sfs), workers=1, progress=False)
+    for name, c in counters.items():
+        print(f"{name}: {c.summary()}", flush=True)
+
+
+def train_stage(work: pathlib.Path, renders: pathlib.Path, steps: int, overrides) -> None:
+    """``gansynth_train --preset cpu_zoo`` on the training split (resumes a stopped run)."""
+    from gansynth_tf import train_cli
+
+    argv = ["--model_dir", str(work / "run"), "--train_data", str(renders / "train"), "--preset", PRESET,
+            "--set", f"trainer.train_steps={steps}", "--set", "trainer.progress=false"]
+    for o in overrides:
+        argv += ["--set", o]
+    with common.WallClock(work / "train_time.json"):
+        rc = train_cli.main(argv)
+    if rc:
+        raise SystemExit(f"gansynth_train failed ({rc})")
+
+
+def cut(audio: np.ndarray, length: int, total: int = 64000) -> np.ndarray:
+    """Notes ``[n, T]`` kept for their first ``length`` samples and zero-padded to ``total``."""
+    out = np.zeros((len(audio), total), np.float32)
+    n = min(length, audio.shape[1], total)
+    out[:, :n] = audio[:, :n]
+    return out
+
+
+def heldout_real(renders: pathlib.Path, synth):
+    """The held-out acoustic notes in the model's pitch range, cut to its audio length
+    (:class:`music_eval.classifier.NSynthArrays`), and the same notes uncut."""
+    from music_eval import classifier as clf
+
+    parts = [clf.load_nsynth_dir(renders / s, synth.min_pitch, synth.max_pitch, acoustic_only=True)
+             for s in HELDOUT_SPLITS]
+    full = clf.NSynthArrays(np.concatenate([p.audio for p in parts]), np.concatenate([p.pitches for p in parts]),
+                            sum((p.names for p in parts), []))
+    return clf.NSynthArrays(cut(full.audio, synth.audio_length), full.pitches, full.names), full
+
+
+def generate_like(synth, pitches, seed: int = 0):
+    """One generated note per pitch (latents ``synth.random_latents(n, seed)``), peak-limited, cut and
+    padded as the real ones (:class:`music_eval.classifier.NSynthArrays`)."""
+    from gansynth_tf.synthesize import peak_limit
+    from music_eval import classifier as clf
+
+    pitches = np.asarray(pitches, np.int64)
+    audio = synth.synthesize(synth.random_latents(len(pitches), seed), pitches)
+    audio = np.stack([peak_limit(a) for a in audio]) if len(audio) else audio
+    return clf.NSynthArrays(cut(audio, synth.audio_length), pitches, [f"gen-{i:05d}" for i in range(len(pitches))])
+
+
+def check_figures(synth, classifier) -> dict:
+    """Pitch accuracy and mean top probability of the :data:`CHECK_PITCHES` notes (seed
+    :data:`CHECK_SEED`): the figures the zoo test re-measures."""
+    gen = generate_like(synth, CHECK_PITCHES, CHECK_SEED)
+    probs = classifier.probabilities(gen.audio)
+    pred = probs.argmax(-1) + classifier.min_pitch
+    return {"pitches": list(CHECK_PITCHES), "seed": CHECK_SEED,
+            "metrics": {"pitch_accuracy": float(np.mean(pred == gen.pitches)),
+                        "mean_top_probability": float(probs.max(-1).mean()),
+                        "rms": float(np.sqrt(np.mean(gen.audio[:, :synth.audio_length] ** 2)))}}
+
+
+def evaluate_stage(work: pathlib.Path, renders: pathlib.Path, run_dir: pathlib.Path = None) -> dict:
+    """GANSynth's Table 1 for the newest checkpoint against held-out real renders."""
+    from gansynth_tf.synthesize import GANSynthSynthesizer
+    from music_eval import gan_eval
+    from tfmusic import files, zoo
+
+    synth = GANSynthSynthesizer.from_model_dir(run_dir or work / "run")
+    classifier = zoo.load("pitch_classifier")
+    real, real_full = heldout_real(renders, synth)
+    generated = generate_like(synth, real.pitches, seed=0)
+    evaluation = gan_eval.evaluate_gan(real, generated, classifier)
+    gan_eval.write_gan_tables(evaluation, work / "eval", stem="gan_metrics")
+    full_pa = gan_eval.classifier_metrics(classifier, real_full.audio, real_full.pitches)["pitch_accuracy"]
+    within1 = float(np.mean(np.abs(classifier.predict_pitches(generated.audio) - generated.pitches) <= 1))
+    result = {"step": int(synth.checkpoint.rsplit("-", 1)[1]), "rows": evaluation.to_dict()["rows"],
+              "real_full_length_pitch_accuracy": full_pa, "generated_pitch_accuracy_within_1": within1,
+              "num_real": len(real), "check": check_figures(synth, classifier)}
+    files.atomic_write_json(work / "eval.json", result, indent=1)
+    print(evaluation.to_markdown(with_paper=True), flush=True)
+    print(f"step {result['step']}: real notes uncut PA {full_pa:.3f}; generated within 1 semitone {within1:.3f}",
+          flush=True)
+    return result
+
+
+def export_generator(run_dir: pathlib.Path, out_dir: pathlib.Path) -> str:
+    """Writes the run's moving-average generator alone (``generator_ema`` checkpoint item, the
+    run's ``config.json`` and ``normalizer.json``) to ``out_dir``; returns the checkpoint prefix."""
+    import tensorflow as tf
+
+    from gansynth_tf.synthesize import GANSynthSynthesizer, _EMAWeights
+    from tfmusic import config as config_lib
+
+    synth = GANSynthSynthesizer.from_model_dir(run_dir)
+    step = int(synth.checkpoint.rsplit("-", 1)[1])
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    ema = _EMAWeights(synth.generator)
+    for avg, w in zip(ema.averages, synth.generator.weights):
+        avg.assign(w)
+    prefix = tf.train.Checkpoint(generator_ema=ema).write(str(out_dir / f"ckpt-{step}"))
+    shutil.copy(run_dir / config_lib.CONFIG_FILENAME, out_dir / config_lib.CONFIG_FILENAME)
+    shutil.copy(run_dir / "normalizer.json", out_dir / "normalizer.json")
+    return prefix
+
+
+def samples(synth, renders: pathlib.Path, out: pathlib.Path) -> dict:
+    """Generated and real notes at :data:`SAMPLE_PITCHES` (wav + rainbowgram grid) and the study's
+    default chorale line rendered with a fixed timbre (wav, pYIN pitch range against the MIDI's)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pretty_midi
+
+    from case_study import study
+    from gansynth_tf.synthesize import render_midi
+    from music_eval import features_audio
+    from tfmusic import audio as audio_lib
+    from tfmusic import plotting
+
+    out.mkdir(parents=True, exist_ok=True)
+    real, _ = heldout_real(renders, synth)
+    gen = generate_like(synth, SAMPLE_PITCHES, seed=0)
+    rng = np.random.default_rng(0)
+    real_rows = []
+    for p in SAMPLE_PITCHES:
+        idx = np.flatnonzero(real.pitches == p)
+        real_rows.append(real.audio[rng.choice(idx)] if idx.size else np.zeros(64000, np.float32))
+    n = synth.audio_length
+    fig, axes = plt.subplots(2, len(SAMPLE_PITCHES), figsize=(2.4 * len(SAMPLE_PITCHES), 4.6), dpi=80)
+    for col, p in enumerate(SAMPLE_PITCHES):
+        for row, (label, wave) in enumerate((("generated", gen.audio[col]), ("real", real_rows[col]))):
+            audio_lib.write_wav(str(out / f"{label}_pitch{p}.wav"), wave[:n], synth.sample_rate)
+            logmag, ifreq, _ = plotting.stft_logmag_ifreq(wave[:n], frame_length=1024, frame_step=128)
+            rgb = plotting.rainbowgram_rgb(logmag, ifreq)
+            axes[row, col].imshow(rgb, origin="lower", aspect="auto")
+            axes[row, col].set_title(f"{label}, MIDI {p}", fontsize=9)
+            axes[row, col].set_xticks([])
+            axes[row, col].set_yticks([])
+    fig.suptitle(f"{NAME}: rainbowgrams (1.02 s, linear frequency 0-8 kHz); top: generated, bottom: held-out real")
+    fig.tight_layout()
+    fig.savefig(out / "rainbowgrams.png")
+    plt.close(fig)
+
+    primer = study.default_primer(out / "chorale_line.mid", 8.0)
+    midi = pretty_midi.PrettyMIDI(str(primer))
+    rendering = render_midi(synth, midi, timbre="fixed", seed=0)
+    audio_lib.write_wav(str(out / "chorale_line_fixed_timbre.wav"), rendering.audio, synth.sample_rate)
+    feats = features_audio.audio_features(rendering.audio, synth.sample_rate)
+    pitches = [nt.pitch for inst in midi.instruments for nt in inst.notes]
+    return {"midi": "bwv66.6 first 8 s (the study's default primer)", "midi_pitch_range": [min(pitches), max(pitches)],
+            "audio_pitch_range": [round(float(v), 1) for v in feats.pitch_range]}
+
+
+def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, metrics: dict) -> None:
+    """Weights, model.json, samples, card in ``models/<NAME>``."""
+    from gansynth_tf.synthesize import GANSynthSynthesizer
+    from tfmusic import config as config_lib
+    from tfmusic import files, zoo
+
+    folder = models / NAME
+    export_generator(work / "run", folder / "run")
+    synth = GANSynthSynthesizer.from_model_dir(folder / "run")
+    check = check_figures(synth, zoo.load("pitch_classifier"))
+    if abs(check["metrics"]["pitch_accuracy"] - metrics["check"]["metrics"]["pitch_accuracy"]) > 1e-9:
+        raise SystemExit(f"exported generator disagrees with the run: {check} vs {metrics['check']}")
+    cfg = config_lib.load_json(type(synth.config), work / "run" / config_lib.CONFIG_FILENAME)
+    manifest = {
+        "name": NAME, "family": "gansynth", "weights": "run",
+        "description": "GANSynth (mel-IF, pitch-conditioned WGAN-GP) on acoustic notes rendered from three GM "
+                       "SoundFonts; 1.02 s notes, MIDI 24-84",
+        "metrics": {"held_out": {r["set"]: r for r in metrics["rows"]},
+                    "real_full_length_pitch_accuracy": metrics["real_full_length_pitch_accuracy"],
+                    "generated_pitch_accuracy_within_1": metrics["generated_pitch_accuracy_within_1"]},
+        "training": {"steps": metrics["step"], "seconds": round(common.WallClock.total(work / "train_time.json")),
+                     "hardware": common.hardware(), "preset": PRESET, "config": config_lib.to_dict(cfg),
+                     "date": datetime.date.today().isoformat()},
+        "samples": samples(synth, renders, folder / "samples"),
+        "check": check,
+    }
+    files.atomic_write_json(folder / "model.json", manifest, indent=1)
+    files.atomic_write_text(folder / "README.md", card(manifest))
+    print(card(manifest))
+
+
+def card(m: dict) -> str:
+    """The model card's Markdown from ``model.json``'s content."""
+    t, h = m["training"], m["metrics"]["held_out"]
+    real, gen, s = h["real"], h["generated"], m["samples"]
+    cfg = t["config"]
+    row = lambda name, r: (f"| {name} | {r['num_notes']} | {r['ndb']} (k={r['k']}) | {r['fid']:.1f} | "  # noqa: E731
+                           f"{r['inception_score']:.1f} | {100 * r['pitch_accuracy']:.1f} % | {r['pitch_entropy']:.3f} |")
+    return "\n".join([
+        f"# `{m['name']}`: GANSynth on multi-SoundFont notes",
+        "",
+        f"{m['description']}. Weights: the generator's moving average alone (`{m['weights']}/`: `config.json`, "
+        "`normalizer.json`, one checkpoint), read by `gansynth_generate --model_dir " + m["name"] + "`, "
+        f"`tfmusic.zoo.load('{m['name']}')` and `GANSynthSynthesizer.from_model_dir`. "
+        "It is the default of `gansynth_generate`, `tfmusic_study` and the demo.",
+        "",
+        "```",
+        f"gansynth_generate notes --model_dir {m['name']} --pitches 48,60,72 --output_dir notes/",
+        f"gansynth_generate midi --model_dir {m['name']} --midi_file line.mid --output_dir out/",
+        "```",
+        "",
+        "## Data and split",
+        "",
+        "The pitch classifier's renders (`bench/zoo/pitch_classifier.py`, see its card): `nsynth_render` from "
+        "FluidR3, Csound's GM bank and MuseScore General for training (each SoundFont x program is one "
+        "instrument), 15 % of those instruments held out, and pretty_midi's TimGM6mb held out entirely. "
+        "GANSynth trains on the **acoustic** notes of the training split, as the paper trains on NSynth's "
+        "acoustic subset, pitches 24-84.",
+        "",
+        "## Training",
+        "",
+        f"`gansynth_train --preset {t['preset']}`: the first {cfg['data']['spectral']['audio_length']:,} samples "
+        f"(1.02 s) of each note as {cfg['data']['spectral']['spec_shape'][0]}x{cfg['data']['spectral']['spec_shape'][1]}"
+        f" mel-IF specgrams ({2 * cfg['data']['spectral']['spec_shape'][1]}-sample frames, "
+        f"{100 * cfg['data']['spectral']['overlap']:.0f} % overlap), {cfg['model']['num_resolutions']} resolutions from "
+        f"{cfg['model']['start_shape'][0]}x{cfg['model']['start_shape'][1]}, at most {cfg['model']['fmap_max']} "
+        f"channels, latent {cfg['model']['latent_size']}, not progressive, batch {cfg['trainer']['global_batch_size']}, "
+        f"Adam lr {cfg['model']['generator_learning_rate']:g}, gradient penalty on the "
+        f"{cfg['model']['gradient_penalty_space']} input, generator EMA {cfg['model']['generator_ema_decay']}. "
+        f"{t['steps']:,} steps in {t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}; one core of "
+        "two, the other busy). Retrain (resumable; `make zoo-deps` first for the SoundFonts):",
+        "",
+        "```",
+        f".venv/bin/python bench/zoo/gansynth.py --stage all --steps {t['steps']}",
+        "```",
+        "",
+        "## Held-out figures (GANSynth's Table 1)",
+        "",
+        f"Against the {real['num_notes']} held-out acoustic notes (held-out instruments and the held-out SoundFont), "
+        "one generated note per real note at the same pitch (seeded latents); both cut to the model's 1.02 s, "
+        "scored by the zoo's `pitch_classifier` (`music_eval gan`'s code; the real row's NDB and FID compare "
+        "two halves of the real notes):",
+        "",
+        "| set | notes | NDB | FID | IS | pitch accuracy | pitch entropy |",
+        "|---|---|---|---|---|---|---|",
+        row("held-out real", real),
+        row("generated", gen),
+        "| paper: real NSynth | | 2.2 (k=50) | 13.0 | 47.1 | 98.2 % | 0.220 |",
+        "| paper: IF-Mel + H | | 29.3 (k=50) | 167.0 | 38.1 | 97.9 % | 0.400 |",
+        "",
+        f"Generated notes within one semitone: {100 * m['metrics']['generated_pitch_accuracy_within_1']:.1f} %. "
+        f"The real notes uncut (4 s) score {100 * m['metrics']['real_full_length_pitch_accuracy']:.1f} %. "
+        "The paper's rows are on NSynth with its own classifier: a sense of scale only.",
+        "",
+        "## Samples",
+        "",
+        "![rainbowgrams](samples/rainbowgrams.png)",
+        "",
+        f"`samples/` holds the notes above (wav) and {s['midi']} rendered with one fixed timbre: "
+        f"MIDI pitch range {s['midi_pitch_range'][0]}-{s['midi_pitch_range'][1]}, pYIN range of the rendering "
+        f"{s['audio_pitch_range'][0]}-{s['audio_pitch_range'][1]}.",
+        "",
+    ])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default="/tmp/zoo/gansynth", help="run folder (outside the repo)")
+    parser.add_argument("--renders", default="/tmp/zoo/pitch_classifier/data",
+                        help="the multi-SoundFont renders (the pitch classifier's; rendered when missing)")
+    parser.add_argument("--steps", type=int, default=12000, help="total training steps")
+    parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
+    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
+    args = parser.parse_args(argv)
+    work, renders = pathlib.Path(args.work), pathlib.Path(args.renders)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.stage in ("all", "data"):
+        data_stage(renders)
+    if args.stage in ("all", "train"):
+        train_stage(work, renders, args.steps, args.overrides)
+    if args.stage in ("all", "evaluate", "ship"):
+        metrics = evaluate_stage(work, renders)
+    if args.stage in ("all", "ship"):
+        ship_stage(work, renders, pathlib.Path(args.models), metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
