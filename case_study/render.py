@@ -10,13 +10,18 @@ SAMPLE_RATE = 16000
 
 def render_fluidsynth(midi_path: pathlib.Path, wav_path: pathlib.Path, soundfont: Optional[str] = None) -> pathlib.Path:
     """``midi_path`` played by FluidSynth (General MIDI programs of the file) into a 16 kHz mono
-    wav at ``wav_path``; returns ``wav_path``."""
+    wav at ``wav_path``, at the evaluation's loudness reference (``music_eval.io.LOUDNESS_REFERENCE``:
+    the report renders MIDI the same way, so a MIDI file and this rendering of it have an RMS ratio
+    of 1); returns ``wav_path``. 16-bit PCM, or 32-bit float where peaks reach full scale."""
+    import numpy as np
     import pretty_midi
 
+    from music_eval.io import render_symbolic
     from tfmusic import audio
 
-    samples = audio.render_midi(pretty_midi.PrettyMIDI(str(midi_path)), soundfont=soundfont, sample_rate=SAMPLE_RATE)
-    audio.write_wav(wav_path, samples, SAMPLE_RATE)
+    samples = render_symbolic(pretty_midi.PrettyMIDI(str(midi_path)), SAMPLE_RATE, soundfont)
+    subtype = "PCM_16" if float(np.max(np.abs(samples), initial=0.0)) < 1.0 else "FLOAT"
+    audio.write_wav(wav_path, samples, SAMPLE_RATE, subtype=subtype)
     return wav_path
 
 

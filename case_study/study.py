@@ -6,7 +6,8 @@
 2. Every result is rendered twice: by FluidSynth from a General MIDI SoundFont, and by GANSynth as
    the instrument, with a fixed and with an interpolated timbre.
 3. One evaluation report (``music_eval``) compares every output, MIDI and audio, with the primer:
-   tempo, meter, key and harmonic field, energy ratio, pitch and rhythm histograms, plots and audio.
+   tempo, meter, key and harmonic field, energy ratio, pitch and rhythm histograms, plots and audio;
+   its rows are named by model and role ("Melody RNN (melody_rnn_attention) continuation, FluidSynth").
 
 The models are given by path; those not given come from the zoo (``models/``, :mod:`tfmusic.zoo`:
 see :data:`ZOO_DEFAULTS`), then from the demo's manifest (``DEMO_DIR/models.json``, written by
@@ -21,6 +22,8 @@ import pathlib
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
+
+from tfmusic import cli_support
 
 MANIFEST = "models.json"
 
@@ -238,8 +241,47 @@ def generate(config: StudyConfig, primer: pathlib.Path, melody: pathlib.Path, ou
     return results
 
 
-def render(config: StudyConfig, midis: Dict[str, List[pathlib.Path]], out: pathlib.Path) -> List[pathlib.Path]:
-    """Step 2: each MIDI result (and the primer) by FluidSynth, and by GANSynth with both timbres."""
+# generate()'s labels -> (model family as people call it, the config field naming the model, role)
+_OUTPUTS = {"melody_rnn": ("Melody RNN", ("melody_rnn_bundle", "melody_rnn_run"), "continuation"),
+            "transformer": ("Music Transformer", ("transformer_model_dir", "transformer_checkpoint"), "continuation"),
+            "transformer_accompaniment": ("Music Transformer", ("transformer_accompany_dir",), "accompaniment")}
+_RENDERINGS = {"fluidsynth": "FluidSynth", "gansynth_fixed": "GANSynth {model}, fixed timbre",
+               "gansynth_interpolate": "GANSynth {model}, interpolated timbre"}
+
+
+def model_name(path: Optional[str]) -> str:
+    """A model's short name for the report: its zoo name where ``path`` lies in a zoo folder, else the
+    last two parts of its path (``melody_rnn/finetuned``, ``music_transformer/run``)."""
+    if not path:
+        return "?"
+    from tfmusic import zoo
+
+    p = pathlib.Path(path).resolve()
+    root = zoo.zoo_dir().resolve()
+    for folder in [p, *list(p.parents)[:3]]:
+        if folder.parent == root and (folder / zoo.MANIFEST).is_file():
+            return folder.name
+    return f"{p.parent.name}/{p.stem if p.suffix in ('.mag', '.index', '.json') else p.name}"
+
+
+def output_names(config: StudyConfig, midis: Dict[str, List[pathlib.Path]]) -> Dict[str, str]:
+    """``{MIDI path: "Melody RNN (melody_rnn_attention) continuation"}`` for generate()'s results
+    (numbered when a model wrote several)."""
+    names = {}
+    for label, files in midis.items():
+        family, fields, role = _OUTPUTS.get(label, (label, (), "output"))
+        source = next((getattr(config, f) for f in fields if getattr(config, f)), None)
+        for i, midi in enumerate(files):
+            number = f" {i + 1}" if len(files) > 1 else ""
+            names[str(midi)] = f"{family} ({model_name(source)}) {role}{number}"
+    return names
+
+
+def render(config: StudyConfig, midis: Dict[str, List[pathlib.Path]], out: pathlib.Path,
+           names: Optional[Dict[str, str]] = None) -> List[pathlib.Path]:
+    """Step 2: each MIDI result (and the primer) by FluidSynth, and by GANSynth with both timbres.
+    ``names`` (``{MIDI path: row name}``, see :func:`output_names`) gets an entry for each wav:
+    the MIDI's name and how it was rendered."""
     from case_study import render as render_lib
 
     synth = None
@@ -250,13 +292,19 @@ def render(config: StudyConfig, midis: Dict[str, List[pathlib.Path]], out: pathl
     else:
         _log("no GANSynth run given: FluidSynth renderings only")
     wavs: List[pathlib.Path] = []
+    gansynth_name = model_name(config.gansynth_run)
     for label, files in midis.items():
         for midi in files:
             stem = f"{label}__{midi.stem}"
             t0 = time.perf_counter()
-            wavs.append(render_lib.render_fluidsynth(midi, out / f"{stem}_fluidsynth.wav", config.soundfont))
+            made = {"fluidsynth": render_lib.render_fluidsynth(midi, out / f"{stem}_fluidsynth.wav", config.soundfont)}
             if synth is not None:
-                wavs.extend(render_lib.render_gansynth(synth, midi, out, stem, seed=config.seed).values())
+                made.update({f"gansynth_{timbre}": path for timbre, path in
+                             render_lib.render_gansynth(synth, midi, out, stem, seed=config.seed).items()})
+            wavs.extend(made.values())
+            if names is not None and str(midi) in names:
+                for kind, path in made.items():
+                    names[str(path)] = f"{names[str(midi)]}, {_RENDERINGS[kind].format(model=f'({gansynth_name})')}"
             _log(f"rendered {midi.name} ({label}) in {time.perf_counter() - t0:.1f} s")
     return wavs
 
@@ -274,22 +322,24 @@ def run(config: StudyConfig) -> Dict[str, object]:
         _log(f"primer: the first {config.primer_seconds:g} s of Bach's chorale bwv66.6 -> {primer}")
     melody = top_line(primer, out / "generated" / "primer_top_line.mid")
     midis = generate(config, primer, melody, out / "generated")
-    wavs = render(config, midis, out / "audio")
+    names = output_names(config, midis)
+    names[str(primer)] = (f"primer: {primer.name}" if config.primer else
+                          f"primer: Bach chorale bwv66.6, first {config.primer_seconds:g} s")
+    wavs = render(config, midis, out / "audio", names)
     import music_eval
 
     generated = [str(p) for files in midis.values() for p in files] + [str(p) for p in wavs]
     report = music_eval.write_report(str(primer), generated, str(out / "evaluation"),
-                                     title=f"tfmusic study: {primer.name} against its continuations")
+                                     title=f"tfmusic study: {primer.name} against its continuations", names=names)
     table = pathlib.Path(report).parent / "comparison.md"
     if table.exists():
-        print(table.read_text())
+        print(table.read_text().split("\n## Columns")[0])  # the table; the glossary is in the file
     _log(f"report: {report}")
     return {"primer": primer, "midi": midis, "audio": wavs, "report": report}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tfmusic_study", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli_support.make_parser("tfmusic_study", __doc__)
     parser.add_argument("primer", nargs="?", default=None, help="primer MIDI (default: a Bach chorale opening)")
     parser.add_argument("--out_dir", default="study_output")
     parser.add_argument("--demo_dir", default="demo_output",
@@ -312,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``tfmusic_study``; returns the exit code (2 for a missing model or input)."""
+    cli_support.start(argv)
     args = build_parser().parse_args(argv)
     fields = {f.name for f in dataclasses.fields(StudyConfig)}
     config = StudyConfig(**{k: v for k, v in vars(args).items() if k in fields})

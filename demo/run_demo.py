@@ -38,7 +38,6 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Acoustic GM programs from several NSynth families, so GANSynth's acoustic filter keeps them.
@@ -183,10 +182,8 @@ def chorale_midi(out: pathlib.Path) -> pathlib.Path:
 
 def midi_to_audio(run: pathlib.Path, out: pathlib.Path) -> tuple[pathlib.Path, list[pathlib.Path]]:
     """Stage 6: the chorale line rendered by GANSynth (fixed and interpolated timbre) and FluidSynth."""
-    import pretty_midi
-
+    from case_study.render import render_fluidsynth
     from gansynth_tf import generate_cli
-    from tfmusic import audio
 
     t0 = _stage("6. gansynth_generate midi: a Bach chorale line with a fixed and an interpolated timbre")
     midi_path = chorale_midi(out)
@@ -200,22 +197,31 @@ def midi_to_audio(run: pathlib.Path, out: pathlib.Path) -> tuple[pathlib.Path, l
             raise SystemExit(f"gansynth_generate midi failed with exit code {rc}")
         outputs.append(wav)
     fluid = rendered / "chorale_fluidsynth.wav"
-    audio.write_wav(fluid, audio.render_midi(pretty_midi.PrettyMIDI(str(midi_path))), 16000)
+    render_fluidsynth(midi_path, fluid)  # at the evaluation's loudness reference
     outputs.append(fluid)
     _done(t0, f"{midi_path.name} rendered to {', '.join(p.name for p in outputs)} in {rendered}")
     return midi_path, outputs
 
 
-def evaluation(midi_path: pathlib.Path, renderings: list[pathlib.Path], out: pathlib.Path) -> str:
-    """Stage 7: the music_eval report comparing every rendering with the chorale."""
+def evaluation(midi_path: pathlib.Path, renderings: list[pathlib.Path], out: pathlib.Path, gansynth_steps: int) -> str:
+    """Stage 7: the music_eval report comparing every rendering with the chorale, rows named by what made them."""
     import music_eval
 
     t0 = _stage("7. music_eval: comparison report (tempo, meter, key, energy, histograms, plots, audio)")
+    gansynth = f"GANSynth (this demo's cpu_small run, {gansynth_steps} steps)"
+    names = {str(midi_path): "Bach chorale bwv66.6, soprano line (MIDI)"}
+    for path in renderings:
+        if path.stem.endswith("_fluidsynth"):
+            names[str(path)] = "the same line rendered by FluidSynth"
+        elif path.stem.endswith("_fixed"):
+            names[str(path)] = f"{gansynth} rendering, fixed timbre"
+        elif path.stem.endswith("_interpolate"):
+            names[str(path)] = f"{gansynth} rendering, interpolated timbre"
     html = music_eval.write_report(str(midi_path), [str(p) for p in renderings], str(out / "evaluation"),
-                                   title="Demo: chorale line vs its renderings")
+                                   title="Demo: chorale line vs its renderings", names=names)
     table = pathlib.Path(html).parent / "comparison.md"
     if table.exists():
-        print(table.read_text())
+        print(table.read_text().split("\n## Columns")[0])  # the table; the glossary is in the file
     _done(t0, f"report: {html}")
     return html
 
@@ -272,7 +278,11 @@ def case_study(out: pathlib.Path) -> str:
 
 
 def main(argv=None) -> int:
+    from tfmusic import cli_support
+
+    cli_support.start(argv)  # TensorFlow's start-up lines and third-party warnings only with --verbose
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli_support.add_verbose_flag(parser)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     parser.add_argument("--gansynth_steps", type=int, default=150, help="GANSynth training steps (default 150)")
     args = parser.parse_args(argv)
@@ -286,7 +296,7 @@ def main(argv=None) -> int:
     plots = rainbowgrams(tfr_dir, helper, out)
     run = gansynth(nsynth_dir, out, args.gansynth_steps)
     midi_path, renderings = midi_to_audio(run, out)
-    report = evaluation(midi_path, renderings, out)
+    report = evaluation(midi_path, renderings, out, args.gansynth_steps)
     melody = melody_rnn(out)
     transformer = music_transformer(out)
     write_manifest(out, run, melody, transformer)

@@ -472,29 +472,52 @@ class GANSynthTask(training.Task):
 
     def write_media(self, step: int) -> None:
         """Generate ``num_media_examples`` specgrams (fixed latents, pitches spread over the range)
-        with the smoothed generator at the current progress and log them: each channel as a
-        greyscale image, rainbowgrams (:func:`tfmusic.plotting.rainbowgram_rgb`), and, with a
-        specgrams helper and normaliser, the decoded audio (peak-limited to 1)."""
+        with the smoothed generator at the current progress and log each under its pitch
+        (``generated/<kind>/pitch_NN``, with a description naming the pitch, note and latent): each
+        channel as a greyscale image (``log_magnitude``, ``ifreq``), the rainbowgram
+        (:func:`tfmusic.plotting.rainbowgram_rgb`), and, with a specgrams helper and normaliser, the
+        decoded audio (peak-limited to 1)."""
         n = self.num_media_examples
         rng = np.random.default_rng(self.model_config.seed + 1)
         latents = rng.normal(size=(n, self.model_config.latent_size)).astype(np.float32)
         lo, hi = self.config.data.min_pitch, self.config.data.max_pitch
         pitches = np.linspace(lo, hi, n).round().astype(np.int64)
-        specs = self.generate(latents, pitches, progress=self.current_progress()).numpy()
-        # Channels as greyscale images [B, freq, frames, 1], low frequencies at the bottom.
+        progress = float(self.current_progress())
+        specs = self.generate(latents, pitches, progress=progress).numpy()
+
+        def label(i: int, kind: str) -> Tuple[str, str]:
+            pitch = int(pitches[i])
+            return (f"generated/{kind}/pitch_{pitch:02d}",
+                    f"MIDI pitch {pitch} ({note_name(pitch)}), media latent {i}, smoothed generator at "
+                    f"progress {progress:.2f}")
+
+        # Channels as greyscale images [freq, frames, 1], low frequencies at the bottom.
         for c, name in enumerate(("log_magnitude", "ifreq")):
             img = (np.transpose(specs[..., c], (0, 2, 1))[:, ::-1, :, None] + 1.0) / 2.0
-            training.log_image(f"generated/{name}", img, step)
+            for i in range(n):
+                tag, text = label(i, name)
+                training.log_image(tag, img[i], step, description=text)
         raw = specs if self.normalizer is None else self.normalizer.denormalize(tf.constant(specs)).numpy()
         try:
             from tfmusic import plotting
         except ImportError:  # plotting needs matplotlib; the greyscale images above remain
             plotting = None
         if plotting is not None:
-            rgb = np.stack([plotting.rainbowgram_rgb(r[..., 0], r[..., 1]) for r in raw])[:, ::-1]
-            training.log_image("generated/rainbowgram", rgb, step)
+            for i, r in enumerate(raw):
+                tag, text = label(i, "rainbowgram")
+                training.log_image(tag, plotting.rainbowgram_rgb(r[..., 0], r[..., 1])[::-1], step, description=text)
         if self.specgrams_helper is not None and self.normalizer is not None:
             waves = self.specgrams_helper.decode(tf.constant(raw)).numpy()[..., 0]
-            peak = np.abs(waves).max(axis=1, keepdims=True)
-            training.log_audio("generated/audio", waves / np.maximum(peak, 1.0),
-                               self.specgrams_helper.config.sample_rate, step, max_outputs=n)
+            waves = waves / np.maximum(np.abs(waves).max(axis=1, keepdims=True), 1.0)
+            for i in range(n):
+                tag, text = label(i, "audio")
+                training.log_audio(tag, waves[i], self.specgrams_helper.config.sample_rate, step, max_outputs=1,
+                                   description=text)
+
+
+_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(pitch: int) -> str:
+    """Scientific pitch name of a MIDI pitch (60 -> ``C4``, 69 -> ``A4``)."""
+    return f"{_NOTE_NAMES[int(pitch) % 12]}{int(pitch) // 12 - 1}"

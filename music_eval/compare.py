@@ -5,7 +5,9 @@ beat tracking compare like with like) and, when it is MIDI or MusicXML, symbolic
 A table row per piece (:data:`COLUMNS`) takes the symbolic value where the piece has notes
 (tempo and meter from onsets, key from note durations, pitch range from notes) and the audio value
 otherwise; the ``source`` column says which. Comparisons with the original (ratios, key score,
-histogram distances, chroma similarity) are on the generated rows.
+histogram distances, chroma similarity) are on the generated rows. MIDI is rendered at a fixed
+loudness (:data:`music_eval.io.LOUDNESS_REFERENCE`), so energy ratios compare like with like, and
+:data:`GLOSSARY` explains every column under its header and says which way is better.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import dataclasses
 import io as _io
 import json
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -48,20 +50,56 @@ COLUMNS: Tuple[Tuple[str, str, str], ...] = (
     ("chroma_dtw", "chroma DTW cos", "{:.3f}"),
 )
 
-COLUMN_HELP = {
-    "tempo_ratio": "generated tempo / original tempo",
-    "key_score": "MIREX weighted key score against the original's key (mir_eval): 1 same, .5 fifth, "
-                 ".3 relative, .2 parallel",
-    "in_scale": "share of note duration (or chroma) inside the piece's own key's scale",
-    "rms_ratio": "generated RMS / original RMS (of the audio; MIDI rendered with FluidSynth)",
-    "pitch_range": "lowest-highest MIDI pitch (notes), or pYIN f0 5th-95th percentile (audio)",
-    "onsets/s": "distinct onsets per second",
-    "polyphony": "mean number of sounding notes while any sounds (MIDI only)",
-    "pc_js": "Jensen-Shannon distance (0..1) of pitch-class histograms to the original's",
-    "ioi_js": "Jensen-Shannon distance (0..1) of inter-onset-interval histograms (in beats) to the original's",
-    "chroma_cos": "cosine similarity of mean chroma vectors",
-    "chroma_dtw": "mean frame cosine similarity of chroma along a DTW alignment",
-}
+# The glossary: (header, meaning, which way is better), one entry per column of COLUMNS, under the
+# column's header exactly. "better" reads against the original: for the descriptive statistics a
+# generated piece is better the closer it is to the original's value.
+CLOSER_TO_ORIGINAL = "closer to the original is better"
+CLOSER_TO_1 = "closer to 1 is better"
+HIGHER = "higher is better"
+LOWER = "lower is better"
+LABEL = "a label, not a score"
+GLOSSARY: Tuple[Tuple[str, str, str], ...] = (
+    ("piece", "the piece: the model and role that made it where the caller names it, else the file name", LABEL),
+    ("role", "original (the reference every other row is compared with) or generated", LABEL),
+    ("source", "where the row's statistics come from: midi (the notes; audio only for energy, loudness and "
+               "chroma) or audio (the sound)", LABEL),
+    ("duration (s)", "length of the analysed audio in seconds (at most the analysis limit)", CLOSER_TO_ORIGINAL),
+    ("tempo (BPM)", "tempo in beats per minute: from note onsets (midi) or librosa's beat tracker (audio)",
+     CLOSER_TO_ORIGINAL),
+    ("tempo ratio", "generated tempo / original tempo", CLOSER_TO_1),
+    ("beats/bar", "estimated beats per bar (meter) from accent patterns", CLOSER_TO_ORIGINAL),
+    ("key", "Krumhansl-Schmuckler key estimate (note durations, or mean chroma for audio)", CLOSER_TO_ORIGINAL),
+    ("key score", "MIREX weighted key score against the original's key (mir_eval): 1 same key, 0.5 a fifth "
+                  "away, 0.3 relative, 0.2 parallel, 0 unrelated", HIGHER),
+    ("in scale", "share of note duration (or chroma energy) inside the piece's own key's scale", CLOSER_TO_ORIGINAL),
+    ("RMS (dBFS)", "mean frame RMS in dB re full scale; MIDI is rendered at the loudness reference, so MIDI "
+                   "rows read the reference", CLOSER_TO_ORIGINAL),
+    ("RMS ratio", "generated mean frame RMS / original mean frame RMS, both loudness-matched (MIDI rendered at "
+                  "the reference); 1 for a rendering of the same MIDI", CLOSER_TO_1),
+    ("loudness (dBA FS)", "A-weighted mean power in dB re full scale (uncalibrated)", CLOSER_TO_ORIGINAL),
+    ("pitch range", "lowest-highest MIDI pitch and the span in semitones (notes), or pYIN f0 5th-95th "
+                    "percentile (audio)", CLOSER_TO_ORIGINAL),
+    ("onsets/s", "distinct note onsets per second", CLOSER_TO_ORIGINAL),
+    ("notes/s", "notes per second (MIDI only)", CLOSER_TO_ORIGINAL),
+    ("polyphony", "mean number of sounding notes while any sounds (MIDI only)", CLOSER_TO_ORIGINAL),
+    ("PC-hist JS", "Jensen-Shannon distance (0..1) of the pitch-class histogram to the original's", LOWER),
+    ("IOI-hist JS", "Jensen-Shannon distance (0..1) of the inter-onset-interval histogram (in beats) to the "
+                    "original's", LOWER),
+    ("chroma cos", "cosine similarity (0..1) of the mean chroma vector with the original's", HIGHER),
+    ("chroma DTW cos", "mean frame cosine similarity (0..1) of chroma with the original's along a DTW alignment",
+     HIGHER),
+)
+# header -> "meaning (which way is better)"
+COLUMN_HELP: Dict[str, str] = {h: f"{text} ({better})" for h, text, better in GLOSSARY}
+
+
+def glossary_markdown() -> str:
+    """The glossary as a Markdown list: every column under its header, and which way is better."""
+    from music_eval.io import LOUDNESS_REFERENCE
+
+    lines = [f"Loudness reference: {LOUDNESS_REFERENCE}", ""]
+    lines += [f"- **{h}**: {text}. *{better.capitalize()}.*" for h, text, better in GLOSSARY]
+    return "\n".join(lines)
 
 
 @dataclasses.dataclass
@@ -211,7 +249,10 @@ class Comparison:
             return {"name": a.piece.name, "path": a.piece.path, "kind": a.piece.kind,
                     "audio": a.audio.summary(), "symbolic": a.symbolic.summary() if a.symbolic else None}
 
+        from music_eval.io import LOUDNESS_REFERENCE
+
         return {"columns": {k: h for k, h, _ in COLUMNS}, "column_help": COLUMN_HELP,
+                "loudness_reference": LOUDNESS_REFERENCE,
                 "rows": [_json_clean(r) for r in self.rows],
                 "original": _json_clean(analysis(self.original)),
                 "generated": [_json_clean(analysis(a)) for a in self.generated],
@@ -245,8 +286,25 @@ def compare_pieces(original: Piece, generated: Sequence[Piece], with_pitch_range
     return Comparison(orig, gens, rows, list(skipped))
 
 
+def _path_key(path) -> str:
+    import os
+
+    return os.path.abspath(os.fspath(path))
+
+
+def display_name(path, names: Optional[Mapping] = None) -> Optional[str]:
+    """The name ``names`` gives ``path`` (keys are paths, compared as absolute paths), or None."""
+    if not names:
+        return None
+    wanted = _path_key(path)
+    for key, name in names.items():
+        if _path_key(key) == wanted:
+            return str(name)
+    return None
+
+
 def compare_files(original, generated: Sequence, max_seconds: Optional[float] = None,
-                  with_pitch_range: bool = True, soundfont=None) -> Comparison:
+                  with_pitch_range: bool = True, soundfont=None, names: Optional[Mapping] = None) -> Comparison:
     """Reads and compares files (or folders of them).
 
     Args:
@@ -255,18 +313,24 @@ def compare_files(original, generated: Sequence, max_seconds: Optional[float] = 
         skipped and listed in ``Comparison.skipped``.
       max_seconds: analyze at most this much of each piece.
       with_pitch_range: run pYIN on audio-only pieces. soundfont: .sf2 for rendering MIDI.
+      names: ``{path: display name}`` for the rows (e.g. "Melody RNN (melody_rnn_attention)
+        continuation"); files not in it are named by their file name.
 
     Raises:
       MusicFileError: the original is unreadable, or no generated file is readable.
     """
     orig_piece = load_piece(original, max_seconds=max_seconds, soundfont=soundfont)
+    orig_piece.name = display_name(original, names) or orig_piece.name
     files, skipped = expand_inputs(generated)
     pieces = []
     for f in files:
         try:
-            pieces.append(load_piece(f, max_seconds=max_seconds, soundfont=soundfont))
+            piece = load_piece(f, max_seconds=max_seconds, soundfont=soundfont)
         except MusicFileError as e:
             skipped.append((e.path, e.problem))
+            continue
+        piece.name = display_name(f, names) or piece.name
+        pieces.append(piece)
     if not pieces:
         raise MusicFileError(", ".join(str(g) for g in generated),
                              f"no readable generated piece ({len(skipped)} skipped: "
@@ -281,7 +345,7 @@ def write_tables(comparison: Comparison, out_dir, stem: str = "comparison") -> D
     os.makedirs(out_dir, exist_ok=True)
     paths = {ext: os.path.join(out_dir, f"{stem}.{ext}") for ext in ("md", "csv", "json")}
     with open(paths["md"], "w", encoding="utf-8") as f:
-        f.write(comparison.to_markdown() + "\n")
+        f.write(comparison.to_markdown() + "\n\n## Columns\n\n" + glossary_markdown() + "\n")
     with open(paths["csv"], "w", encoding="utf-8", newline="") as f:
         f.write(comparison.to_csv())
     with open(paths["json"], "w", encoding="utf-8") as f:

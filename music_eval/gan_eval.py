@@ -31,6 +31,25 @@ GAN_COLUMNS = (
     ("pitch_hist_entropy", "pitch-hist H", "{:.3f}"),
 )
 
+# (header, meaning, which way is better) for every column of GAN_COLUMNS, under its header.
+GAN_GLOSSARY = (
+    ("set", "which notes the row measures: real (two halves of the real notes against each other), generated, "
+            "or a row of the GANSynth paper's Table 1 (other data and classifier: for orientation only)",
+     "a label, not a score"),
+    ("notes", "number of notes measured", "higher is better (steadier figures)"),
+    ("NDB", "number of statistically different bins: k-means cells on real log-mel spectrograms where the "
+            "generated share differs from the real share (two-proportion z-test)", "lower is better"),
+    ("NDB/k", "NDB divided by the number of cells", "lower is better"),
+    ("k", "number of k-means cells NDB used", "a setting, not a score"),
+    ("FID", "Frechet distance between real and generated features of the pitch classifier's penultimate layer",
+     "lower is better"),
+    ("IS", "Inception Score with the pitch classifier: exp E[KL(p(y|x) || p(y))]", "higher is better"),
+    ("PA", "pitch accuracy: share of notes whose arg-max predicted pitch is the requested pitch", "higher is better"),
+    ("PE", "pitch entropy: mean entropy (nats) of the classifier's p(y|x)", "lower is better"),
+    ("pitch-hist H", "entropy (nats) of the histogram of predicted pitches over all notes",
+     "closer to the real row is better"),
+)
+
 PAPER_ROWS = (  # GANSynth paper, Table 1 (NDB / FID / IS / PA / PE), for orientation only
     {"set": "paper: real data", "ndb": 2.2, "fid": 13.0, "inception_score": 47.1, "pitch_accuracy": 0.982,
      "pitch_entropy": 0.22},

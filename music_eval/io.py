@@ -2,8 +2,8 @@
 
 Symbolic pieces are held as ``pretty_midi.PrettyMIDI``; NoteSequences convert with
 :func:`from_note_sequence`. Audio is float32 mono at :data:`ANALYSIS_RATE` (22,050 Hz,
-librosa's default). A MIDI piece also gets audio: it is rendered with FluidSynth
-(``tfmusic.audio.render_midi`` and its default General MIDI SoundFont).
+librosa's default). A MIDI piece also gets audio: it is rendered with FluidSynth (the default
+General MIDI SoundFont of ``tfmusic.audio``) at a fixed loudness, :data:`LOUDNESS_REFERENCE`.
 
 Bad input raises :class:`MusicFileError` naming the file; :func:`expand_inputs` turns files and
 folders into a file list, and callers that walk folders skip and count bad files.
@@ -117,13 +117,40 @@ def load_audio(path: PathLike, sample_rate: int = ANALYSIS_RATE) -> np.ndarray:
     return resample(audio, rate, sample_rate) if rate != sample_rate else audio
 
 
-def render_symbolic(midi, sample_rate: int = ANALYSIS_RATE, soundfont: Optional[PathLike] = None) -> np.ndarray:
-    """Renders a PrettyMIDI with FluidSynth (pretty_midi's renderer, the GM SoundFont of
-    ``tfmusic.audio.default_soundfont()`` unless given).
+#: MIDI renderings are scaled to this mean frame RMS (librosa frame RMS, 2048-sample frames, hop 512).
+REFERENCE_RMS_DBFS = -23.0
+LOUDNESS_REFERENCE = (f"MIDI is rendered by FluidSynth and scaled to a mean frame RMS of {REFERENCE_RMS_DBFS:g} dBFS "
+                      "(frames of 2048 samples, hop 512); audio files are analysed at their own level. Players "
+                      "in the HTML report are peak-normalised to 0.9 for listening.")
 
-    Unlike ``tfmusic.audio.render_midi`` the result is **not** peak-normalized (pretty_midi's
-    ``normalize=False``: FluidSynth's 16-bit scale), so velocities and note counts show in RMS
-    and loudness, which is what energy ratios between pieces need.
+
+def mean_frame_rms(audio: np.ndarray) -> float:
+    """Mean frame RMS (linear) of float mono audio: the measure of ``features_audio`` (``rms_mean``)."""
+    from music_eval.features_audio import rms_energy
+
+    audio = np.asarray(audio, np.float32)
+    return float(rms_energy(audio).mean()) if audio.size else 0.0
+
+
+def to_reference_loudness(audio: np.ndarray, rms_dbfs: float = REFERENCE_RMS_DBFS) -> np.ndarray:
+    """``audio`` scaled so that its mean frame RMS is ``rms_dbfs`` dB re full scale (silence stays silent).
+    Peaks may exceed 1 for very sparse audio; nothing is clipped."""
+    audio = np.asarray(audio, np.float32)
+    rms = mean_frame_rms(audio)
+    if rms <= 0.0:
+        return audio
+    return (audio * (10.0 ** (rms_dbfs / 20.0) / rms)).astype(np.float32)
+
+
+def render_symbolic(midi, sample_rate: int = ANALYSIS_RATE, soundfont: Optional[PathLike] = None,
+                    rms_dbfs: Optional[float] = REFERENCE_RMS_DBFS) -> np.ndarray:
+    """Renders a PrettyMIDI with FluidSynth (pretty_midi's renderer, the GM SoundFont of
+    ``tfmusic.audio.default_soundfont()`` unless given) at a fixed loudness.
+
+    The rendering is scaled to a mean frame RMS of ``rms_dbfs`` (:data:`REFERENCE_RMS_DBFS`, see
+    :data:`LOUDNESS_REFERENCE`), so a MIDI file and a FluidSynth rendering of it written with
+    :func:`render_symbolic` give an RMS ratio of 1, whatever the velocities or the synthesizer's gain.
+    ``rms_dbfs=None`` keeps FluidSynth's own 16-bit scale (peaks around 0.02-0.3).
 
     Returns:
       float32 mono ``[num_samples]`` at ``sample_rate``; may exceed [-1, 1] where many notes add up.
@@ -136,8 +163,8 @@ def render_symbolic(midi, sample_rate: int = ANALYSIS_RATE, soundfont: Optional[
     sf2 = str(soundfont) if soundfont is not None else default_soundfont()
     if not os.path.isfile(sf2):
         raise MusicFileError(sf2, "SoundFont not found")
-    audio = midi.fluidsynth(fs=sample_rate, synthesizer=sf2, normalize=False)
-    return np.asarray(audio, dtype=np.float32)
+    audio = np.asarray(midi.fluidsynth(fs=sample_rate, synthesizer=sf2, normalize=False), dtype=np.float32)
+    return audio if rms_dbfs is None else to_reference_loudness(audio, rms_dbfs)
 
 
 @dataclasses.dataclass

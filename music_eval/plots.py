@@ -1,6 +1,6 @@
 """Plots for evaluation reports (matplotlib, headless): piano rolls, chromagrams, tempo curves,
-mel spectrograms and GAN-metric bars. Every function returns a ``matplotlib.figure.Figure``;
-:func:`figure_to_png` turns one into PNG bytes for embedding in HTML.
+mel spectrograms and GAN-metric bars (legends outside the axes). Every function returns a
+``matplotlib.figure.Figure``; :func:`figure_to_png` turns one into PNG bytes for embedding in HTML.
 """
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def figure_to_png(fig, dpi: int = 90) -> bytes:
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
+
+
+def legend_outside(ax, fontsize: int = 7) -> None:
+    """The axes' legend to the right of the plot, outside the axes, so it covers no data
+    (``figure_to_png`` saves with ``bbox_inches="tight"``, which keeps it in the picture)."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
 
 
 def piano_roll(midi, title: str = "", fs: int = 50, max_seconds: Optional[float] = 60.0):
@@ -85,7 +91,7 @@ def tempo_curves(curves: Dict[str, tuple], title: str = "local tempo"):
     ax.set_xlabel("time (s)")
     ax.set_ylabel("BPM")
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="best")
+    legend_outside(ax)
     ax.grid(alpha=0.3)
     return fig
 
@@ -120,7 +126,7 @@ def histogram_bars(hists: Dict[str, Sequence[float]], labels: Sequence[str], tit
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=7, rotation=0 if len(labels) <= 12 else 90)
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     return fig
 
 
@@ -139,5 +145,5 @@ def ndb_bins(real_proportions: np.ndarray, generated_proportions: np.ndarray, di
             ax.axvspan(i - 0.5, i + 0.5, color="red", alpha=0.12)
     ax.set_xlabel("k-means cell (sorted by real share); shaded = significantly different")
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     return fig

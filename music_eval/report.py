@@ -1,9 +1,11 @@
 """Self-contained HTML reports (plots as inline PNG, audio as inline WAV; no external files).
 
 * :func:`write_report` — the comparison of an original with generated pieces: Markdown, CSV and
-  JSON tables plus ``report.html`` with the table, tempo curves and pitch-class histograms of all
-  pieces, and per piece an audio player (FluidSynth rendering for MIDI), piano roll (MIDI),
-  chromagram and mel spectrogram. This is the function ``make demo`` calls.
+  JSON tables plus ``report.html`` with the table (scrolling sideways inside the page when wide),
+  the glossary of every column (which way is better) and the loudness reference, tempo curves and
+  pitch-class histograms of all pieces, and per piece an audio player (FluidSynth rendering for
+  MIDI), piano roll (MIDI), chromagram and mel spectrogram. Rows are named by ``names`` (model and
+  role) where the caller gives them. This is the function ``make demo`` calls.
 * :func:`write_gan_report` — GANSynth's metrics table with NDB cell plot and a few audio examples.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ import base64
 import html
 import io
 import os
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -24,11 +26,16 @@ AUDIO_SECONDS = 30.0  # embedded audio is cut to this length
 AUDIO_RATE = 16000
 
 _STYLE = """
+*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:1em 0}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}
+h1,h2,p,li,dd{overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%;margin:1em 0}
+table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}
-img{max-width:100%;display:block;margin:0.4em 0}
+table.glossary td,table.glossary th{text-align:left;white-space:normal}
+img{max-width:100%;height:auto;display:block;margin:0.4em 0}
+audio{max-width:100%}
 .piece{border-top:2px solid #ddd;margin-top:1.5em;padding-top:0.5em}
 .note{color:#666;font-size:12px}
 """
@@ -65,42 +72,70 @@ def _fmt(v, f):
 
 
 def html_table(rows: Sequence[dict], columns) -> str:
-    """An HTML table of ``rows`` over ``columns`` (``(key, header, format)`` triples)."""
+    """An HTML table of ``rows`` over ``columns`` (``(key, header, format)`` triples), inside a
+    ``div.scroll`` that scrolls horizontally when the table is wider than the page."""
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
     body = []
     for r in rows:
         body.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k), f))}</td>" for k, _, f in columns) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+def glossary_html(glossary) -> str:
+    """The glossary ``(header, meaning, which way is better)`` as a table, one row per column."""
+    rows = "".join(f"<tr><td><b>{html.escape(h)}</b></td><td>{html.escape(text)}</td>"
+                   f"<td>{html.escape(better)}</td></tr>" for h, text, better in glossary)
+    return ("<div class='scroll'><table class='glossary'><thead><tr><th>column</th><th>meaning</th>"
+            f"<th>better</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def _unique_labels(analyses) -> list:
+    """Display names, made unique (plots key their legends by name)."""
+    seen: dict = {}
+    out = []
+    for a in analyses:
+        name = a.piece.name
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
 
 
 def comparison_html(comparison: compare_lib.Comparison, title: str = "music_eval comparison") -> str:
     """The full HTML page of a comparison (see the module docstring)."""
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    from music_eval.io import LOUDNESS_REFERENCE
+
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     parts.append(html_table(comparison.rows, compare_lib.COLUMNS))
-    parts.append("<ul class='note'>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
-                                                for k, v in compare_lib.COLUMN_HELP.items()) + "</ul>")
+    parts.append(f"<p class='note'>Loudness reference: {html.escape(LOUDNESS_REFERENCE)}</p>")
+    parts.append("<h2>Columns</h2>" + glossary_html(compare_lib.GLOSSARY))
     if comparison.skipped:
         parts.append(f"<p class='note'>{len(comparison.skipped)} input(s) skipped: " +
                      "; ".join(html.escape(f"{p} ({w})") for p, w in comparison.skipped) + "</p>")
     analyses = [comparison.original] + list(comparison.generated)
-    curves = {a.piece.name: (a.audio.tempo_times, a.audio.tempo_bpm_curve) for a in analyses}
+    labels = _unique_labels(analyses)
+    curves = {label: (a.audio.tempo_times, a.audio.tempo_bpm_curve) for label, a in zip(labels, analyses)}
     parts.append("<h2>Tempo curves</h2>" + _png_tag(plots.tempo_curves(curves, "local tempo (librosa)"), "tempo"))
-    hists = {a.piece.name: a.pitch_class_hist for a in analyses}
+    hists = {label: a.pitch_class_hist for label, a in zip(labels, analyses)}
     parts.append("<h2>Pitch-class histograms</h2>" +
                  _png_tag(plots.histogram_bars(hists, PITCH_CLASS_NAMES, "pitch classes"), "pitch classes"))
-    for role, a in [("original", comparison.original)] + [("generated", g) for g in comparison.generated]:
-        parts.append(f"<div class='piece'><h2>{html.escape(role)}: {html.escape(a.piece.name)}</h2>")
-        src = "FluidSynth rendering of the MIDI" if a.piece.rendered else "the audio file"
+    roles = ["original"] + ["generated"] * len(comparison.generated)
+    for role, a, label in zip(roles, analyses, labels):
+        parts.append(f"<div class='piece'><h2>{html.escape(role)}: {html.escape(label)}</h2>")
+        if a.piece.path and os.path.basename(a.piece.path) != label:
+            parts.append(f"<p class='note'>file: {html.escape(a.piece.path)}</p>")
+        src = ("FluidSynth rendering of the MIDI at the loudness reference" if a.piece.rendered
+               else "the audio file")
         parts.append(f"<p class='note'>{html.escape(src)}, first {AUDIO_SECONDS:.0f} s, peak-normalized for "
                      "listening</p>")
         parts.append(audio_tag(a.piece.audio, a.piece.sample_rate))
         if a.piece.midi is not None:
-            parts.append(_png_tag(plots.piano_roll(a.piece.midi, f"piano roll: {a.piece.name}"), "piano roll"))
-        parts.append(_png_tag(plots.chromagram(a.audio.chroma, a.piece.sample_rate, title=f"chroma: {a.piece.name}"),
+            parts.append(_png_tag(plots.piano_roll(a.piece.midi, f"piano roll: {label}"), "piano roll"))
+        parts.append(_png_tag(plots.chromagram(a.audio.chroma, a.piece.sample_rate, title=f"chroma: {label}"),
                               "chroma"))
         parts.append(_png_tag(plots.mel_spectrogram(a.piece.audio, a.piece.sample_rate,
-                                                    f"mel spectrogram: {a.piece.name}"), "spectrogram"))
+                                                    f"mel spectrogram: {label}"), "spectrogram"))
         parts.append("</div>")
     parts.append("</body></html>")
     return "".join(parts)
@@ -117,7 +152,7 @@ def write_comparison_report(comparison: compare_lib.Comparison, out_dir, title: 
 
 
 def write_report(original, generated, out_dir, max_seconds: Optional[float] = 120.0,
-                 title: str = "music_eval comparison") -> str:
+                 title: str = "music_eval comparison", names: Optional[Mapping] = None) -> str:
     """Compares an original piece with generated ones and writes the report; returns the HTML path.
 
     Args:
@@ -126,22 +161,28 @@ def write_report(original, generated, out_dir, max_seconds: Optional[float] = 12
       out_dir: folder for ``report.html``, ``comparison.md``, ``comparison.csv``, ``comparison.json``.
       max_seconds: analyze at most this much of each piece.
       title: page title.
+      names: ``{path: display name}``: rows named by model and role (e.g. "Melody RNN
+        (melody_rnn_attention) continuation") instead of file names; paths not in it keep their
+        file names, Pieces their ``name``.
 
     Returns:
       path of ``report.html``.
     """
-    from music_eval.io import Piece
+    from music_eval.io import Piece, load_piece
+
+    def load(path):
+        piece = load_piece(path, max_seconds=max_seconds)
+        piece.name = compare_lib.display_name(path, names) or piece.name
+        return piece
 
     gens = generated if isinstance(generated, (list, tuple)) else [generated]
     if isinstance(original, Piece) and all(isinstance(g, Piece) for g in gens):
         comparison = compare_lib.compare_pieces(original, gens)
     elif not isinstance(original, Piece) and not any(isinstance(g, Piece) for g in gens):
-        comparison = compare_lib.compare_files(original, gens, max_seconds=max_seconds)
+        comparison = compare_lib.compare_files(original, gens, max_seconds=max_seconds, names=names)
     else:
-        from music_eval.io import load_piece
-
-        orig = original if isinstance(original, Piece) else load_piece(original, max_seconds=max_seconds)
-        pieces = [g if isinstance(g, Piece) else load_piece(g, max_seconds=max_seconds) for g in gens]
+        orig = original if isinstance(original, Piece) else load(original)
+        pieces = [g if isinstance(g, Piece) else load(g) for g in gens]
         comparison = compare_lib.compare_pieces(orig, pieces)
     return write_comparison_report(comparison, out_dir, title)
 
@@ -158,12 +199,14 @@ def write_gan_report(evaluation, out_dir, real=None, generated=None, num_audio: 
     Returns:
       path of ``gan_report.html``.
     """
-    from music_eval.gan_eval import GAN_COLUMNS, PAPER_ROWS, write_gan_tables
+    from music_eval.gan_eval import GAN_COLUMNS, GAN_GLOSSARY, PAPER_ROWS, write_gan_tables
 
     write_gan_tables(evaluation, out_dir)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
              html_table(list(evaluation.rows) + list(PAPER_ROWS), GAN_COLUMNS),
+             "<h2>Columns</h2>" + glossary_html(GAN_GLOSSARY),
              "<p class='note'>NDB: k-means cells on real log-mel spectrograms, two-proportion z-test per cell "
              "(alpha 0.05). FID on the pitch classifier's penultimate layer. IS = exp E[KL(p(y|x)||p(y))]. "
              "PA: arg-max pitch = requested pitch. PE: mean entropy (nats) of p(y|x). Real row: FID and NDB "

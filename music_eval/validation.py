@@ -81,7 +81,7 @@ def validate_chorale(name: str, index: int = 0, with_audio: bool = True) -> Chor
     if with_audio:
         from music_eval.io import render_symbolic
 
-        audio = render_symbolic(midi, RENDER_RATE)
+        audio = render_symbolic(midi, RENDER_RATE, rms_dbfs=None)  # FluidSynth's own scale, as measured
         env = fa.onset_envelope(audio, RENDER_RATE)
         audio_bpm, beats = fa.beats_and_tempo(audio, RENDER_RATE, env)
         audio_meter = theory.estimate_meter(fa.beat_accents(env, beats, RENDER_RATE)).beats_per_bar

@@ -46,6 +46,28 @@ def test_missing_primer_is_named(tmp_path, capsys):
     assert rc == 2 and "nope.mid: primer MIDI file not found" in capsys.readouterr().err
 
 
+def test_rows_are_named_by_model_and_role(tmp_path, monkeypatch):
+    from tfmusic import zoo
+
+    monkeypatch.setenv(zoo.ZOO_ENV, str(tmp_path / "zoo"))
+    folder = tmp_path / "zoo" / "melody_rnn_attention"
+    folder.mkdir(parents=True)
+    (folder / "attention_rnn.mag").write_bytes(b"")
+    (folder / "model.json").write_text(json.dumps({"family": "melody_rnn", "weights": "attention_rnn.mag"}))
+    assert study.model_name(str(folder / "attention_rnn.mag")) == "melody_rnn_attention"
+    assert study.model_name(str(tmp_path / "demo" / "music_transformer" / "run")) == "music_transformer/run"
+    config = study.StudyConfig(melody_rnn_bundle=str(folder / "attention_rnn.mag"),
+                               transformer_model_dir=str(tmp_path / "demo" / "music_transformer" / "run"),
+                               transformer_accompany_dir=str(tmp_path / "harmonizer"))
+    midis = {"melody_rnn": [tmp_path / "a.mid"], "transformer": [tmp_path / "b.mid", tmp_path / "c.mid"],
+             "transformer_accompaniment": [tmp_path / "d.mid"]}
+    assert study.output_names(config, midis) == {
+        str(tmp_path / "a.mid"): "Melody RNN (melody_rnn_attention) continuation",
+        str(tmp_path / "b.mid"): "Music Transformer (music_transformer/run) continuation 1",
+        str(tmp_path / "c.mid"): "Music Transformer (music_transformer/run) continuation 2",
+        str(tmp_path / "d.mid"): f"Music Transformer ({tmp_path.name}/harmonizer) accompaniment"}
+
+
 def test_top_line_is_the_skyline(tmp_path):
     midi = pretty_midi.PrettyMIDI(initial_tempo=100)
     inst = pretty_midi.Instrument(0)
@@ -114,9 +136,27 @@ def test_study_end_to_end_on_tiny_models(tmp_path, tiny_models):
     report = out / "evaluation" / "report.html"
     table = json.loads((out / "evaluation" / "comparison.json").read_text())
     assert report.is_file()
+    # rows named by model and role, not by file names
     pieces = [row["piece"] for row in table["rows"]]
-    assert sorted(pieces[1:]) == sorted(f.name for f in melody_files + transformer_files + wavs), pieces
+    name = {k: study.model_name(v) for k, v in tiny_models.items()}
+    assert name["melody_rnn_bundle"].endswith("/tiny") and name["gansynth_run"].endswith("/gansynth")
+    melody = f"Melody RNN ({name['melody_rnn_bundle']}) continuation"
+    transformer = f"Music Transformer ({name['transformer_checkpoint']}) continuation"
+    renderings = ["FluidSynth", f"GANSynth ({name['gansynth_run']}), fixed timbre",
+                  f"GANSynth ({name['gansynth_run']}), interpolated timbre"]
+    assert pieces[0] == "primer: Bach chorale bwv66.6, first 6 s"
+    assert sorted(pieces[1:]) == sorted([melody, transformer] + [f"{m}, {r}" for m in (melody, transformer)
+                                                                 for r in renderings]), pieces
     for column in ("tempo_bpm", "tempo_ratio", "meter", "key", "key_score", "rms_ratio", "pc_js", "ioi_js"):
         assert column in table["columns"], column
     for row in table["rows"][1:]:
         assert row["tempo_ratio"] > 0 and row["rms_ratio"] > 0, row
+    # MIDI and its FluidSynth wav are both at the loudness reference: the same energy against the primer
+    by_name = {row["piece"]: row for row in table["rows"]}
+    for model in (melody, transformer):
+        assert by_name[model]["rms_ratio"] == pytest.approx(1.0, abs=0.02)
+        assert by_name[f"{model}, FluidSynth"]["rms_ratio"] == pytest.approx(1.0, abs=0.1)
+    from ..browser import CHROMIUM, assert_report_reads_well
+
+    if CHROMIUM:
+        assert_report_reads_well(report, tmp_path / "screenshots")

@@ -33,6 +33,21 @@ def _summary_tags(model_dir):
     return tags
 
 
+def _summary_descriptions(model_dir):
+    """{tag: description} of the run's summaries (tf.compat.v1.train.summary_iterator)."""
+    out = {}
+    for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.summary_description:
+                    out[value.tag] = value.metadata.summary_description
+    return out
+
+
+def test_note_names():
+    assert [gan.note_name(p) for p in (24, 60, 61, 69, 84)] == ["C1", "C4", "C#4", "A4", "C6"]
+
+
 def test_synthetic_specgrams_are_normalised_and_pitch_dependent():
     specs, one_hot = gan.synthetic_specgrams(8, (8, 16), 4, seed=1)
     assert specs.shape == (8, 8, 16, 2) and one_hot.shape == (8, 4)
@@ -74,8 +89,14 @@ def test_tiny_preset_trains_with_xla_checkpoints_and_writes_media(tmp_path):
     ema = task.ema.averages
     assert any(np.abs(e.numpy() - v.numpy()).max() > 1e-6 for e, v in zip(ema, task.generator.weights))
     tags = _summary_tags(model_dir)
-    assert {"d/loss", "g/loss", "schedule/fade_alpha", "generated/audio", "generated/log_magnitude",
-            "generated/ifreq", "generated/rainbowgram"} <= tags, tags
+    # media labelled with their pitch: one summary per pitch, its tag and description name it
+    lo, hi = cfg.data.min_pitch, cfg.data.max_pitch
+    media = {f"generated/{kind}/pitch_{p:02d}" for kind in ("audio", "log_magnitude", "ifreq", "rainbowgram")
+             for p in (lo, hi)}
+    assert {"d/loss", "g/loss", "schedule/fade_alpha", "config"} | media <= tags, tags
+    descriptions = _summary_descriptions(model_dir)
+    assert descriptions[f"generated/audio/pitch_{lo:02d}"].startswith(f"MIDI pitch {lo} ({gan.note_name(lo)})")
+    assert descriptions[f"generated/rainbowgram/pitch_{hi:02d}"].startswith(f"MIDI pitch {hi} ")
     # Sampling API: MIDI pitches -> normalised specgrams from the smoothed generator.
     specs = task.generate(np.zeros([2, cfg.model.latent_size], np.float32), [60, 63])
     assert specs.shape == (2, 8, 16, 2) and float(tf.reduce_max(tf.abs(specs))) <= 1.0

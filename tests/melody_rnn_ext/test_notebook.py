@@ -1,26 +1,15 @@
 """colab/melody_rnn.ipynb runs top to bottom on tiny settings: bundle, fine-tune, generate, listen, evaluate."""
-import os
-
 import pytest
 
-from tests.conftest import REPO_ROOT
-
-NOTEBOOK = REPO_ROOT / "colab" / "melody_rnn.ipynb"
+from tests import notebooks
 
 
 @pytest.mark.slow
-def test_melody_rnn_notebook_executes(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+def test_melody_rnn_notebook_executes(tmp_path):
+    pytest.importorskip("nbclient")
     out = tmp_path / "out"
-    monkeypatch.setenv("MELODY_RNN_NOTEBOOK_TINY", "1")
-    monkeypatch.setenv("MELODY_RNN_NOTEBOOK_OUT", str(out))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    nb = notebooks.execute("melody_rnn", out)
+    outputs = notebooks.outputs(nb)
     audio = [o for o in outputs if "<audio" in o.get("data", {}).get("text/html", "")]
     assert len(audio) == 2
     tables = [o for o in outputs if "text/markdown" in o.get("data", {})]
@@ -41,8 +30,7 @@ def test_melody_rnn_notebook_takes_a_zoo_name(tmp_path, monkeypatch):
     from melody_rnn_ext import config as config_lib
     from melody_rnn_ext.model import build_model
 
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbclient")
     config = config_lib.MODEL_PRESETS.get("tiny_attention")
     model = build_model(config, dropout_keep_prob=1.0)
     rng = np.random.default_rng(0)
@@ -52,13 +40,8 @@ def test_melody_rnn_notebook_takes_a_zoo_name(tmp_path, monkeypatch):
     bundle_lib.write_bundle(model, config, str(zoo_dir / "tiny_attention" / "m.mag"))
     (zoo_dir / "tiny_attention" / "model.json").write_text(json.dumps({"family": "melody_rnn", "weights": "m.mag"}))
     out = tmp_path / "out"
-    for key, value in {"MELODY_RNN_NOTEBOOK_TINY": "1", "MELODY_RNN_NOTEBOOK_OUT": str(out), "MPLBACKEND": "Agg",
-                       "MELODY_RNN_BUNDLE": "tiny_attention", "TFMUSIC_ZOO_DIR": str(zoo_dir),
-                       "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}.items():
-        monkeypatch.setenv(key, value)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
+    monkeypatch.setenv("TFMUSIC_ZOO_DIR", str(zoo_dir))  # the kernel inherits it
+    nb = notebooks.execute("melody_rnn", out, {"BUNDLE": "tiny_attention"})
     text = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", []))
     assert "config: attention_rnn" in text and str(zoo_dir / "tiny_attention" / "m.mag") in text
     assert not (out / "base.mag").exists() and (out / "finetuned.mag").is_file()
