@@ -8,12 +8,15 @@ STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps zoo-deps demo test bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
+.PHONY: install system-deps zoo-deps test-deps demo test bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
 
 install: $(STAMP)
 
 # csound-soundfont (4 MB) is a second General MIDI SoundFont for the multi-SoundFont tests.
 SYSTEM_PKGS := libfluidsynth3 csound-soundfont
+# Only `make test` needs chromium (headless): it loads the HTML reports the tests write and checks them
+# (tests/browser.py); `make demo` does not install it.
+TEST_PKGS := chromium
 # The zoo's training (bench/zoo/*.py) also renders from the large SoundFonts (~200 MB); demo and test do not.
 ZOO_PKGS := fluid-soundfont-gm musescore-general-soundfont csound-soundfont
 
@@ -41,7 +44,14 @@ $(STAMP): setup.py requirements.txt constraints.txt | system-deps
 demo: install
 	MPLBACKEND=Agg $(PY) demo/run_demo.py --out $(DEMO_OUT)
 
-test: install
+test-deps: install
+	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+test: test-deps
 	MPLBACKEND=Agg $(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 bench: install
