@@ -185,6 +185,11 @@ def load_run_normalizer(model_dir: PathLike, config: gconfig.GANSynthExperiment)
     return SpecgramNormalizer.prespecified(*config.data.prespecified_normalizer)
 
 
+class GANSynthCheckpointError(ValueError):
+    """A run folder's checkpoint that cannot give the generator its config describes (truncated,
+    corrupt, or made for another network); the message names the file."""
+
+
 class _EMAWeights(tf.Module):
     """Mirror of :class:`gansynth_tf.gan.GeneratorEMA`'s checkpointed structure (``averages``)."""
 
@@ -240,8 +245,8 @@ class GANSynthSynthesizer:
             kept them (``model.generator_ema_decay > 0``), as GANSynth samples; False loads
             the raw trained weights.
           batch_size: notes per generator call.
-        Raises FileNotFoundError (no config or checkpoint), or an AssertionError from
-        TensorFlow when the checkpoint does not hold the generator it should.
+        Raises FileNotFoundError (no config or checkpoint), or :class:`GANSynthCheckpointError`
+        naming the checkpoint when it is truncated, corrupt or holds another generator.
         """
         from tfmusic import config as config_lib
 
@@ -253,18 +258,21 @@ class GANSynthSynthesizer:
         prefix = find_checkpoint(model_dir, checkpoint)
         generator = build_generator(config.model, config.data.num_pitches, name="generator")
         ema_wanted = use_ema and config.model.generator_ema_decay > 0
-        if ema_wanted:
-            ema = _EMAWeights(generator)
-            ckpt = tf.train.Checkpoint(generator_ema=ema)
-            ckpt.restore(prefix).expect_partial().assert_existing_objects_matched()
-            if len(ema.averages) != len(generator.weights):  # pragma: no cover - guarded by the restore
-                raise ValueError(f"{prefix}: EMA holds {len(ema.averages)} tensors, generator has "
-                                 f"{len(generator.weights)}")
-            for avg, dst in zip(ema.averages, generator.weights):
-                dst.assign(avg)
-        else:
-            ckpt = tf.train.Checkpoint(generator=generator)
-            ckpt.restore(prefix).expect_partial().assert_existing_objects_matched()
+        try:
+            if ema_wanted:
+                ema = _EMAWeights(generator)
+                ckpt = tf.train.Checkpoint(generator_ema=ema)
+                ckpt.restore(prefix).expect_partial().assert_existing_objects_matched()
+                for avg, dst in zip(ema.averages, generator.weights):
+                    dst.assign(avg)
+            else:
+                ckpt = tf.train.Checkpoint(generator=generator)
+                ckpt.restore(prefix).expect_partial().assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, AssertionError, KeyError, IndexError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise GANSynthCheckpointError(
+                f"{prefix}: checkpoint truncated, corrupt or not made for the generator that {config_path} "
+                f"describes ({type(e).__name__}: {first[:300]})") from None
         synth = cls(config, generator, load_run_normalizer(model_dir, config), batch_size=batch_size)
         synth.checkpoint = prefix
         synth.uses_ema = ema_wanted
