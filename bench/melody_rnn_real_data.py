@@ -60,14 +60,14 @@ def _stream_to_sequence(stream, name: str):
 def chorale_sequences(limit: int = 0):
     """NoteSequences of the soprano line (part 0) of music21's Bach chorales."""
     import music21
-    from tqdm import tqdm
+    from tfmusic.progress import progress_bar
 
     out = []
     it = music21.corpus.chorales.Iterator(returnType="filename")
     names = list(it)
     if limit:
         names = names[:limit]
-    for name in tqdm(names, desc="chorales", unit="file"):
+    for name in progress_bar(names, desc="chorales", unit="file"):
         try:
             score = music21.corpus.parse(name)
             out.append(_stream_to_sequence(score.parts[0], f"{name}:soprano"))
@@ -79,11 +79,11 @@ def chorale_sequences(limit: int = 0):
 def folk_sequences(max_tunes: int):
     """NoteSequences of Essen folk tunes parsed by music21 (at most ``max_tunes``)."""
     import music21
-    from tqdm import tqdm
+    from tfmusic.progress import progress_bar
 
     paths = sorted(p for p in music21.corpus.getPaths(fileExtensions=("abc",)) if "essenFolksong" in str(p))
     out = []
-    bar = tqdm(total=max_tunes, desc="folk tunes", unit="tune")
+    bar = progress_bar(total=max_tunes, desc="folk tunes", unit="tune")
     for path in paths:
         try:
             opus = music21.converter.parse(str(path))

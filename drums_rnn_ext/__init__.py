@@ -1,1 +1,8 @@
 """Magenta's Drums RNN (``one_drum``, ``drum_kit``) on the shared events-RNN core (:mod:`events_rnn`)."""
+
+# The names the command lines list, here so that ``--help`` imports nothing heavy;
+# tests/test_commands.py checks them against the config and preset modules.
+#: Magenta's config ids of this family.
+CONFIG_IDS = ("one_drum", "drum_kit")
+#: ``<model>_train --preset`` names (the configs and small test presets).
+TRAIN_PRESETS = ("drum_kit", "one_drum", "tiny", "tiny_kit")

@@ -16,24 +16,29 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from drums_rnn_ext import CONFIG_IDS
 from events_rnn.create_dataset_cli import build_family_parser, family_main
+from tfmusic import cli_support
 
 PROG = "drums_rnn_create_dataset"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``drums_rnn_create_dataset``."""
-    from drums_rnn_ext.config import CONFIG_IDS
-    from drums_rnn_ext.data import DrumsPipelineConfig
+    return build_family_parser(PROG, __doc__, None, CONFIG_IDS, "drum_kit")
 
-    return build_family_parser(PROG, __doc__, DrumsPipelineConfig, CONFIG_IDS, "drum_kit")
+
+def load():
+    """(pipeline config class, dataset format) of the family: its data module (note-seq)."""
+    from drums_rnn_ext import data
+
+    return data.DrumsPipelineConfig, data.FORMAT
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``drums_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
-    from drums_rnn_ext import data
-
-    return family_main(build_parser(), data.DrumsPipelineConfig, data.FORMAT, argv)
+    cli_support.start(argv)
+    return family_main(build_parser(), argv=argv, load=load)
 
 
 if __name__ == "__main__":

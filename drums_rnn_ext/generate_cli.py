@@ -21,17 +21,17 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from drums_rnn_ext import CONFIG_IDS
 from events_rnn.generate_cli import add_generation_arguments, add_model_arguments, run
+from tfmusic import cli_support
 
 PROG = "drums_rnn_generate"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``drums_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    from drums_rnn_ext import bundle as bundle_lib
-
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(p, bundle_lib.FAMILY, "drum_kit", PROG)
+    p = cli_support.make_parser(PROG, __doc__)
+    add_model_arguments(p, CONFIG_IDS, "drum_kit", PROG)
     add_generation_arguments(p, "length in steps, primer included")
     primer = p.add_mutually_exclusive_group()
     primer.add_argument("--primer_drums", default="", help='drum pitches per step, e.g. "[(36, 42), (), (42,)]"')
@@ -62,14 +62,25 @@ def make_generator(args, loaded):
     return generate.DrumsGenerator(loaded.model, loaded.config), primer
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``drums_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
+def family():
+    """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
     from drums_rnn_ext import bundle as bundle_lib
+
+    return bundle_lib.FAMILY
+
+
+def make_options(args):
+    """Generation options of the flags."""
     from drums_rnn_ext import generate
 
-    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, lambda args: generate.options(
-        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed),
-        make_generator)
+    return generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
+                            args.steps_per_iteration, args.seed)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``drums_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
+    cli_support.start(argv)
+    return run(PROG, build_parser(), argv, family, make_options, make_generator)
 
 
 if __name__ == "__main__":

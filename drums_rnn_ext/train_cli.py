@@ -19,22 +19,34 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn import train_cli as _core
+from drums_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
+from tfmusic import cli_support
+
+#: What ``--help`` lists, known without importing TensorFlow.
+LINE = _core.TrainCommandLine(prog="drums_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
+                              default_config="drum_kit",
+                              data_help="training SequenceExample TFRecord file or glob "
+                                        "(drums_rnn_create_dataset's training_drum_tracks.tfrecord)")
 
 
 def command() -> _core.TrainCommand:
     """``drums_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
     from drums_rnn_ext import bundle, config, task
 
-    return _core.TrainCommand(prog="drums_rnn_train", family=bundle.FAMILY, presets=config.PRESETS,
+    return _core.TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
                               experiment_class=config.DrumsRnnExperiment, task_class=task.DrumsRnnTask,
-                              default_config="drum_kit",
-                              data_help="training SequenceExample TFRecord file or glob "
-                                        "(drums_rnn_create_dataset's training_drum_tracks.tfrecord)")
+                              default_config=LINE.default_config, data_help=LINE.data_help)
+
+
+def build_parser():
+    """The command line of ``drums_rnn_train`` (built without importing TensorFlow)."""
+    return _core.build_parser(LINE, __doc__)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``drums_rnn_train``; 0, or 2 for bad arguments / missing data / a misfit bundle."""
-    return _core.main(command(), argv, __doc__)
+    cli_support.start(argv)
+    return _core.main(command, argv, __doc__, line=LINE)
 
 
 if __name__ == "__main__":

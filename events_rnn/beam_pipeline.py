@@ -182,12 +182,14 @@ def create_dataset(fmt: data.DatasetFormat, input_pattern, output_dir: str, conf
     """
     from apache_beam.io.filesystems import FileSystems
 
-    from pipelines.beam import pipeline_options
+    from pipelines.beam import NewOutputs, pipeline_options, run_pipeline
 
+    outputs = NewOutputs(output_dir)
     if "://" not in output_dir:
         os.makedirs(output_dir, exist_ok=True)
-    with beam.Pipeline(options=pipeline_options(pipeline_args)) as pipeline:
-        path = build_pipeline(fmt, pipeline, input_pattern, output_dir, config)
+    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args))
+    path = build_pipeline(fmt, pipeline, input_pattern, output_dir, config)
+    run_pipeline(pipeline, outputs)  # Ctrl-C: stops at once, takes back what it wrote
     with FileSystems.open(path) as f:
         return fmt.summary_from_dict(json.loads(f.read().decode("utf-8")))
 

@@ -14,7 +14,9 @@ import argparse
 import dataclasses
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from tfmusic import cli_support
 
 DIRECT_RUNNERS = ("direct", "local")
 
@@ -35,17 +37,27 @@ def parse_transposition_range(text: str) -> Tuple[int, ...]:
     return values
 
 
-def add_common_arguments(p: argparse.ArgumentParser, defaults) -> None:
+def add_common_arguments(p: argparse.ArgumentParser, defaults=None) -> None:
     """Add the flags every ``<model>_create_dataset`` has; ``defaults`` is the family's default pipeline
-    config (a frozen dataclass with ``eval_ratio`` and ``seed``), whose fields ``--set`` may change."""
+    config (a frozen dataclass with ``eval_ratio`` and ``seed``), whose fields ``--set`` may change.
+
+    Without ``defaults`` (so that ``--help`` imports nothing heavy) ``--eval_ratio`` and ``--seed`` default
+    to None, which means the pipeline config's own values (Magenta's 0.1 and 0), and ``--set`` names no fields.
+    """
     p.add_argument("--input", required=True, help="TFRecord file (or glob) of serialized NoteSequences")
     p.add_argument("--output_dir", required=True, help="folder for the two TFRecords and the stats JSON")
-    p.add_argument("--eval_ratio", type=float, default=defaults.eval_ratio,
-                   help="fraction of input sequences set aside for eval (default %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the train/eval split")
+    if defaults is None:
+        p.add_argument("--eval_ratio", type=float, default=None,
+                       help="fraction of input sequences set aside for eval (default 0.1, Magenta's)")
+        p.add_argument("--seed", type=int, default=None, help="seed of the train/eval split (default 0)")
+        fields = "an unknown name is refused with the list of them; the stats JSON records all"
+    else:
+        p.add_argument("--eval_ratio", type=float, default=defaults.eval_ratio,
+                       help="fraction of input sequences set aside for eval (default %(default)s)")
+        p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the train/eval split")
+        fields = f"fields: {', '.join(f.name for f in dataclasses.fields(defaults))}"
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a pipeline setting "
-                        f"(fields: {', '.join(f.name for f in dataclasses.fields(defaults))})")
+                   help=f"override a pipeline setting, repeatable ({fields})")
     p.add_argument("--num_workers", type=int, default=None,
                    help="processes running the stages (default 1; with --runner beam: the DirectRunner's "
                         "--direct_num_workers, default one per core)")
@@ -92,7 +104,7 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
     """Run ``fmt``'s pipeline with ``config`` as the parsed ``args`` say; print the summary.
 
     Returns 0, or 1 when no input file matches or no example was written (``parser.error`` exits 2
-    on Beam options without a Beam runner).
+    on Beam options without a Beam runner), or 130 on Ctrl-C (the workers stopped at once, no partial output).
     """
     input_pattern, output_dir = os.path.expanduser(args.input), os.path.expanduser(args.output_dir)
     try:
@@ -111,6 +123,10 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
     except FileNotFoundError as err:
         print(f"{fmt.command}: --input {args.input}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the workers are stopped and this run's output removed: one line, 130
+        from tfmusic.workers import interrupted
+
+        return interrupted(fmt.command)
     print(summary.summary())
     print(f"stats: {os.path.join(output_dir, fmt.stats_filename)}")
     if not sum(int(out.get("examples", 0)) for out in summary.outputs.values()):
@@ -120,26 +136,33 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
     return 0
 
 
-def build_family_parser(prog: str, description: str, config_class, config_ids: Sequence[str] = (),
+def build_family_parser(prog: str, description: str, config_class=None, config_ids: Sequence[str] = (),
                         default_config: str = "") -> argparse.ArgumentParser:
     """A family's ``<model>_create_dataset`` parser: ``--config`` (when the family has ``config_ids``) and
-    :func:`add_common_arguments` with the defaults of ``config_class()`` (the family's pipeline config)."""
-    p = argparse.ArgumentParser(prog=prog, description=description,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    :func:`add_common_arguments` with the defaults of ``config_class()`` (the family's pipeline config; None:
+    the parser is built without importing it, see :func:`add_common_arguments`)."""
+    p = cli_support.make_parser(prog, description)
     if config_ids:
         p.add_argument("--config", choices=config_ids, default=default_config,
                        help=f"which encoding to write (default {default_config})")
-    add_common_arguments(p, config_class())
+    add_common_arguments(p, config_class() if config_class is not None else None)
     return p
 
 
-def family_main(parser: argparse.ArgumentParser, config_class, fmt, argv: Optional[Sequence[str]]) -> int:
+def family_main(parser: argparse.ArgumentParser, config_class=None, fmt=None, argv: Optional[Sequence[str]] = None,
+                load: Optional[Callable[[], tuple]] = None) -> int:
     """Parse ``argv``, build ``config_class`` (``--config`` when the parser has it, ``--eval_ratio``, ``--seed``,
-    then the ``--set`` overrides; an error is a flag error) and :func:`run` it with ``fmt``."""
+    then the ``--set`` overrides; an error is a flag error) and :func:`run` it with ``fmt``.
+
+    ``load``: instead of ``config_class`` and ``fmt``, a function returning both, called after parsing (the
+    family's data module is heavy: ``--help`` must not wait for it).
+    """
     from tfmusic.config import ConfigError, apply_overrides
 
     args, beam_args = parse_args(parser, argv)
-    values = dict(eval_ratio=args.eval_ratio, seed=args.seed)
+    if load is not None:
+        config_class, fmt = load()
+    values = {k: v for k, v in dict(eval_ratio=args.eval_ratio, seed=args.seed).items() if v is not None}
     if hasattr(args, "config"):
         values["config_id"] = args.config
     try:

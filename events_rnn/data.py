@@ -190,6 +190,28 @@ def make_sequence_example(inputs: Sequence[Sequence[float]], labels: Sequence[in
     }))
 
 
+def sequence_example_problem(record: bytes, input_size: Optional[int] = None) -> Optional[str]:
+    """What keeps ``record`` from being a Magenta training SequenceExample (feature lists ``inputs``
+    and ``labels``, ``input_size`` floats per input step), in words; None when it is one."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.example import example_pb2
+
+    hint = " (NoteSequences? <model>_create_dataset makes SequenceExamples from them)"
+    try:
+        example = example_pb2.SequenceExample.FromString(record)
+    except DecodeError:
+        return "its first record is not a SequenceExample" + hint
+    lists = example.feature_lists.feature_list
+    missing = [k for k in ("inputs", "labels") if k not in lists]
+    if missing:
+        return f"its first record is not a training SequenceExample: no {' or '.join(missing)} feature list" + hint
+    steps = lists["inputs"].feature
+    if input_size is not None and steps and len(steps[0].float_list.value) != input_size:
+        return (f"its SequenceExamples have {len(steps[0].float_list.value)} inputs per step, the model's "
+                f"encoding {input_size} (data of another config?)")
+    return None
+
+
 def sequence_example_to_arrays(example) -> Tuple[np.ndarray, np.ndarray]:
     """``(inputs [T, input_size] float32, labels [T] int64)`` of a SequenceExample (proto or bytes)."""
     import tensorflow as tf
@@ -496,7 +518,7 @@ def create_dataset(fmt: DatasetFormat, input_pattern, output_dir: str, config, n
     Raises:
       FileNotFoundError: no file matches ``input_pattern``.
     """
-    from tqdm import tqdm
+    from tfmusic.progress import progress_bar
 
     from pipelines import tfrecord_io
     from tfmusic.files import atomic_write_json
@@ -508,17 +530,19 @@ def create_dataset(fmt: DatasetFormat, input_pattern, output_dir: str, config, n
     records = tfrecord_io.iter_records(files)
     counters = Counters()
     lengths: collections.Counter = collections.Counter()
+    made_output_dir = not os.path.isdir(output_dir)
     writers = {p: AtomicTFRecordWriter(fmt.output_path(output_dir, p)) for p in PARTITIONS}
     desc = f"{fmt.command} {getattr(config, 'config_id', '')}".strip()
-    bar = tqdm(total=total, unit="seq", desc=desc, disable=not progress)
+    bar = progress_bar(total=total, unit="seq", desc=desc, disable=not progress)
     pool = None
     try:
         work = ((fmt.pipeline_class, config, chunk) for chunk in _chunks(records, chunk_size))
         if num_workers > 1:
-            import multiprocessing
+            from tfmusic import workers as workers_lib
 
-            pool = multiprocessing.get_context("spawn").Pool(num_workers)
-            results = pool.imap(_process_chunk, work)
+            # Workers ignore Ctrl-C: this process gets it and terminates them (finally, below) at once.
+            pool = workers_lib.start_pool(num_workers)
+            results = workers_lib.results(pool.imap(_process_chunk, work))
         else:
             results = map(_process_chunk, work)
         for counts, chunk_lengths, chunk_results in results:
@@ -529,17 +553,26 @@ def create_dataset(fmt: DatasetFormat, input_pattern, output_dir: str, config, n
                     writers[partition].write(example)
             bar.update(len(chunk_results))
             bar.set_postfix(training=writers["training"].count, eval=writers["eval"].count)
-    except BaseException:
+    except BaseException:  # Ctrl-C included: no partial output
         for w in writers.values():
             w.abort()
+        if made_output_dir:
+            try:
+                os.rmdir(output_dir)
+            except OSError:
+                pass
         raise
     finally:
         bar.close()
         if pool is not None:
             pool.terminate()
-    outputs = {partition: {"path": writer.commit(), "examples": writer.count} for partition, writer in writers.items()}
-    summary = fmt.make_summary(config, counters, lengths, outputs)
-    atomic_write_json(os.path.join(output_dir, fmt.stats_filename), summary.to_dict())
+    from tfmusic.workers import interrupts_deferred
+
+    with interrupts_deferred():  # both partitions and the stats, or (on an earlier Ctrl-C) none
+        outputs = {partition: {"path": writer.commit(), "examples": writer.count}
+                   for partition, writer in writers.items()}
+        summary = fmt.make_summary(config, counters, lengths, outputs)
+        atomic_write_json(os.path.join(output_dir, fmt.stats_filename), summary.to_dict())
     return summary
 
 

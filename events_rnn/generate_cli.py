@@ -34,11 +34,18 @@ def add_absl_bool(parser: argparse.ArgumentParser, name: str, default: bool, hel
 
 
 def add_model_arguments(p: argparse.ArgumentParser, family, default_config: str, prog: str) -> None:
-    """Magenta's flags choosing the model: a bundle, or a run folder of Magenta's ``<model>_train``."""
-    p.add_argument("--bundle_file", help=".mag bundle to generate from (with --save_generator_bundle: to write)")
-    p.add_argument("--run_dir", help=f"run folder of {prog.replace('_generate', '_train')}, Magenta's "
-                                     "(RUN/train/model.ckpt-N) or this toolkit's (config.json, ckpt-N)")
-    p.add_argument("--config", choices=family.config_ids, default=None,
+    """Magenta's flags choosing the model: a bundle, or a run folder of Magenta's ``<model>_train``.
+
+    ``family``: the :class:`events_rnn.bundle.ModelFamily`, or just its config ids (no heavy import).
+    ``--bundle`` is an alias of ``--bundle_file``, ``--model_dir`` of ``--run_dir``.
+    """
+    config_ids = tuple(getattr(family, "config_ids", family))
+    p.add_argument("--bundle_file", "--bundle", dest="bundle_file",
+                   help=".mag bundle to generate from (with --save_generator_bundle: to write)")
+    p.add_argument("--run_dir", "--model_dir", dest="run_dir",
+                   help=f"run folder of {prog.replace('_generate', '_train')}, Magenta's "
+                        "(RUN/train/model.ckpt-N) or this toolkit's (config.json, ckpt-N)")
+    p.add_argument("--config", choices=config_ids, default=None,
                    help=f"config id of a Magenta --run_dir (default {default_config}); a bundle and a run of this "
                         "toolkit carry their own (if given, it must match)")
     p.set_defaults(default_config=default_config)
@@ -226,14 +233,17 @@ def run(prog: str, parser: argparse.ArgumentParser, argv, family, make_options: 
 
     Family hooks: ``make_options(args)`` -> generation options (a ``GenerationError`` is a flag error, exit 2);
     ``make_generator(args, loaded)`` -> (generator, primer NoteSequence) (a ``GenerationError`` exits 1);
-    ``load(args)`` -> :class:`LoadedModel` (default :func:`load_from_flags`). Returns 0, 1 on a bad bundle / run
-    / primer, 2 on bad flags.
+    ``load(args)`` -> :class:`LoadedModel` (default :func:`load_from_flags`). ``family`` may be a function
+    returning the :class:`events_rnn.bundle.ModelFamily`: it is called after parsing (nothing heavy is imported
+    before). Returns 0, 1 on a bad bundle / run / primer, 2 on bad flags.
     """
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
     from events_rnn.generate import GenerationError
     from tfmusic.tf1_checkpoints import CheckpointReadError
 
-    args = parser.parse_args(argv)
-    check_model_arguments(parser, args)
+    if callable(family):
+        family = family()
     try:
         loaded = load(args) if load is not None else load_from_flags(family, args, prog)
     except (ValueError, CheckpointReadError, OSError) as e:

@@ -1,8 +1,9 @@
 """`<model>_train` for every events-RNN model: train from scratch or fine-tune a Magenta ``.mag`` bundle.
 
 A family's command is a :class:`TrainCommand` (its name, :class:`events_rnn.bundle.ModelFamily`,
-experiment presets and class, task class) passed to :func:`main`; the flags are Magenta's
-``<model>_train`` ones::
+experiment presets and class, task class), or a function returning one, passed to :func:`main` with
+its :class:`TrainCommandLine` (the names ``--help`` lists, importable without TensorFlow, so that the
+heavy modules load only after the flags are parsed); the flags are Magenta's ``<model>_train`` ones::
 
     # from scratch, Magenta's config and hparams
     <model>_train --config CONFIG --run_dir runs/x --sequence_example_file data/training_*.tfrecord \
@@ -17,12 +18,16 @@ experiment presets and class, task class) passed to :func:`main`; the flags are 
 must agree with ``--config`` when both are given, and be one of the family's: a bundle of another
 model is refused) and the other hyperparameters from the preset. A run folder that already holds
 ``config.json`` resumes (its saved config is reloaded; ``--set`` / ``--num_training_steps`` still
-apply on top) and the bundle is then not read again: the run's own checkpoint wins.
+apply on top) and the bundle is then not read again: the run's own checkpoint wins. A ``--config``,
+``--preset`` or ``--bundle`` that contradicts the run is refused, naming both values. The training
+data is checked before the run folder is touched: a pattern that matches nothing, a text file, empty
+files or records that are not the model's SequenceExamples give one line naming the file (exit 2).
 
 Training goes through :class:`tfmusic.training.Runner` (strategy from ``runtime.distribution``,
 XLA, TensorBoard logs in ``RUN_DIR/train``, checkpoints ``RUN_DIR/ckpt-N``). With ``--eval_file``
 the final model is evaluated on it (Magenta's eval metrics) and the numbers are written to
-``RUN_DIR/eval_metrics.json``; ``--eval`` only evaluates the newest checkpoint.
+``RUN_DIR/eval_metrics.json`` and, as ``eval/*`` scalars, into the run's TensorBoard logs; ``--eval`` only
+evaluates the newest checkpoint.
 ``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle (with its generation metagraph).
 
 Every family's command also continues a run folder of Magenta's own ``<model>_train``
@@ -45,7 +50,9 @@ import json
 import os
 import re
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+from tfmusic import cli_support
 
 EVAL_METRICS_FILENAME = "eval_metrics.json"
 #: Checkpoint item holding every model variable under its TF1 name (see :func:`tracked_model_variables`).
@@ -78,6 +85,33 @@ class TrainCommand:
     default_config: str
     data_help: str = "training SequenceExample TFRecord file or glob"
     magenta_run: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainCommandLine:
+    """What ``<model>_train``'s parser needs, with no heavy import (a family's package lists the names;
+    ``tests/test_commands.py`` checks them against the family's config module).
+
+    Attributes:
+      prog, default_config, data_help: as :class:`TrainCommand`'s.
+      config_ids: the family's Magenta config ids (``family.config_ids``).
+      preset_names: the family's experiment presets (``presets.names()``).
+    """
+
+    prog: str
+    config_ids: Tuple[str, ...]
+    preset_names: Tuple[str, ...]
+    default_config: str
+    data_help: str = "training SequenceExample TFRecord file or glob"
+
+
+def command_line(cmd: Union[TrainCommand, TrainCommandLine]) -> TrainCommandLine:
+    """``cmd``'s :class:`TrainCommandLine` (``cmd`` itself if it is one)."""
+    if isinstance(cmd, TrainCommandLine):
+        return cmd
+    return TrainCommandLine(prog=cmd.prog, config_ids=tuple(cmd.family.config_ids),
+                            preset_names=tuple(cmd.presets.names()), default_config=cmd.default_config,
+                            data_help=cmd.data_help)
 
 
 def magenta_runs(cmd: TrainCommand):
@@ -145,25 +179,32 @@ def parse_hparams(text: str) -> List[str]:
     return out
 
 
-def build_parser(cmd: TrainCommand, description: Optional[str] = None) -> argparse.ArgumentParser:
-    """The command line of ``cmd.prog``."""
-    p = argparse.ArgumentParser(prog=cmd.prog, description=description or __doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(cmd: Union[TrainCommand, TrainCommandLine],
+                 description: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command line of ``cmd.prog`` (a :class:`TrainCommandLine` builds it without heavy imports).
+
+    Aliases (one dest each): ``--run_dir`` / ``--model_dir``; ``--bundle`` / ``--bundle_file``;
+    ``--num_training_steps`` / ``--num_steps`` / ``--train_steps`` (= ``--set trainer.train_steps=N``).
+    """
+    cmd = command_line(cmd)
+    p = cli_support.make_parser(cmd.prog, description or __doc__)
     p.add_argument("--run_dir", "--model_dir", dest="run_dir", required=True,
                    help="run folder: checkpoints, config.json, TensorBoard logs (resumed if it holds a run)")
-    p.add_argument("--config", choices=cmd.family.config_ids, default=None,
+    p.add_argument("--config", choices=cmd.config_ids, default=None,
                    help=f"Magenta config to train from scratch (default {cmd.default_config}; with --bundle: "
                         "must match it)")
-    p.add_argument("--preset", choices=cmd.presets.names(), default=None,
+    p.add_argument("--preset", choices=cmd.preset_names, default=None,
                    help="named experiment instead of --config's Magenta preset (e.g. tiny)")
-    p.add_argument("--bundle", default=None, help=".mag bundle to fine-tune (all model variables restored)")
+    p.add_argument("--bundle", "--bundle_file", dest="bundle", default=None,
+                   help=".mag bundle to fine-tune (all model variables restored)")
     p.add_argument("--freeze", action="append", default=[], metavar="LAYER",
                    help="keep a layer fixed while fine-tuning: cell_K, attention, fully_connected "
                         "(repeatable or comma-separated)")
     p.add_argument("--sequence_example_file", default=None,
                    help=cmd.data_help)
     p.add_argument("--eval_file", default=None, help="eval SequenceExample TFRecord file or glob")
-    p.add_argument("--num_training_steps", type=int, default=None, help="total steps of the run")
+    p.add_argument("--num_training_steps", "--num_steps", "--train_steps", dest="num_training_steps", type=int,
+                   default=None, help="total steps of the run (trainer.train_steps)")
     p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'batch_size=64,rnn_layer_sizes=[64,64]'")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
                    help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)")
@@ -264,6 +305,42 @@ def run_overrides(args) -> List[str]:
     return out + list(args.overrides)
 
 
+def run_flags(args, base=None) -> dict:
+    """The flags that pick what the run is (:class:`tfmusic.config.RunFlag` by name): a resume must not
+    contradict them. ``base``: the new run's experiment before ``--set`` (None on a resume)."""
+    from tfmusic.config import RunFlag
+
+    preset = args.preset or (base.model.config_id if base is not None else None)
+    return {
+        "--config": RunFlag(args.config, given=args.config is not None, field="model.config_id"),
+        "--preset": RunFlag(preset, given=args.preset is not None),
+        "--bundle": RunFlag(os.path.abspath(args.bundle) if args.bundle else "", given=bool(args.bundle),
+                            field="warm_start.bundle_path"),
+    }
+
+
+def check_data(prog: str, cfg, args, parser: argparse.ArgumentParser) -> None:
+    """Exits 2 with one line naming the file unless the training data (unless ``--eval``) holds readable
+    SequenceExamples of the model's encoding, and ``--eval_file`` (when given) readable ones."""
+    import functools
+
+    from events_rnn import data as data_lib
+    from pipelines import tfrecord_io
+    from pipelines.errors import InputError
+
+    validate = functools.partial(data_lib.sequence_example_problem, input_size=cfg.model.input_size)
+    checks = [("--eval_file", cfg.data.eval_data_path, True)]
+    if not args.eval:
+        checks.insert(0, ("--sequence_example_file", cfg.data.train_data_path, False))
+    for flag, pattern, allow_empty in checks:
+        if not pattern:
+            continue
+        try:
+            tfrecord_io.check_records(pattern, validate=validate, allow_empty=allow_empty)
+        except InputError as e:
+            parser.exit(2, f"{prog}: {flag} {e}\n")
+
+
 def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None) -> dict:
     """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout)."""
     from events_rnn import data
@@ -275,11 +352,21 @@ def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None
                              pad_to_multiple=cfg.data.pad_to_multiple, jit_compile=cfg.runtime.jit_compile)
 
 
-def main(cmd: TrainCommand, argv: Optional[Sequence[str]] = None, description: Optional[str] = None) -> int:
-    """Entry point of ``cmd.prog``; returns 0, or 2 for bad arguments / missing data / a misfit bundle."""
-    prog = cmd.prog
-    parser = build_parser(cmd, description)
+def main(cmd: Union[TrainCommand, Callable[[], TrainCommand]], argv: Optional[Sequence[str]] = None,
+         description: Optional[str] = None, line: Optional[TrainCommandLine] = None) -> int:
+    """Entry point of ``cmd.prog``; returns 0, or 2 for bad arguments / missing data / a misfit bundle.
+
+    ``cmd``: the :class:`TrainCommand`, or a function returning it (called after parsing, with ``line``,
+    the command's :class:`TrainCommandLine`, building the parser).
+    """
+    cli_support.start(argv)
+    if line is None and not isinstance(cmd, TrainCommand):
+        cmd = cmd()  # no TrainCommandLine: the parser needs the command itself
+    parser = build_parser(line if line is not None else cmd, description)
     args = parser.parse_args(argv)
+    if not isinstance(cmd, TrainCommand):
+        cmd = cmd()
+    prog = cmd.prog
     from tfmusic import config as config_lib
     from tfmusic import files
     from tfmusic import runtime as runtime_lib
@@ -289,32 +376,23 @@ def main(cmd: TrainCommand, argv: Optional[Sequence[str]] = None, description: O
         resuming = (os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
                     and config_lib.has_checkpoint(args.run_dir))
         base = initial_config(cmd, args, parser) if not resuming else cmd.experiment_class()
-        cfg, resumed = config_lib.resolve_run_config(args.run_dir, base, overrides)
+        plan = config_lib.plan_run_config(args.run_dir, base, overrides, run_flags(args, None if resuming else base))
     except (config_lib.ConfigError, ValueError) as e:
         parser.exit(2, f"{prog}: {e}\n")
-    if resumed and args.bundle and os.path.abspath(args.bundle) != cfg.warm_start.bundle_path:
-        print(f"{prog}: {args.run_dir} already holds a run; --bundle {args.bundle} is ignored "
-              "(the run's own checkpoints are restored)", file=sys.stderr)
+    cfg, resumed = plan.config, plan.resumed
     if not args.eval and not cfg.data.train_data_path:
         parser.exit(2, f"{prog}: no training data: pass --sequence_example_file\n")
     if args.eval and not cfg.data.eval_data_path:
         parser.exit(2, f"{prog}: --eval needs --eval_file\n")
+    check_data(prog, cfg, args, parser)  # before anything is written to the run folder
+    plan.write()
     # The strategy before any other TensorFlow op (MultiWorkerMirroredStrategy's rule).
     strategy = runtime_lib.make_strategy(cfg.runtime)
     from events_rnn import bundle as bundle_lib
     from events_rnn import data as data_lib
     from events_rnn import task as task_lib
-    from pipelines import tfrecord_io
     from tfmusic import training
 
-    for flag, pattern in (("--sequence_example_file", cfg.data.train_data_path),
-                          ("--eval_file", cfg.data.eval_data_path)):
-        try:
-            found = tfrecord_io.list_files(pattern) if pattern else True
-        except FileNotFoundError:
-            found = False
-        if not found:
-            parser.exit(2, f"{prog}: {flag} {pattern!r} matches no file\n")
     source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
     if cfg.warm_start.magenta_checkpoint:
         source = f"continuing Magenta's {cfg.warm_start.magenta_checkpoint}"
@@ -354,6 +432,7 @@ def main(cmd: TrainCommand, argv: Optional[Sequence[str]] = None, description: O
               ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
         if runtime_lib.is_chief(strategy):
             files.atomic_write_json(os.path.join(args.run_dir, EVAL_METRICS_FILENAME), metrics)
+            training.write_eval_summaries(args.run_dir, metrics, result_step)  # eval/* beside the training scalars
     if args.export_bundle and runtime_lib.is_chief(strategy):
         path = bundle_lib.write_bundle(cmd.family, task.model, cfg.model, args.export_bundle,
                                        description=args.bundle_description, global_step=result_step)

@@ -27,6 +27,8 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
+from tfmusic import cli_support
+
 
 def parse_pitches(text: str) -> List[int]:
     """``"60"``, ``"60,64,67"`` or ranges ``"48-72"`` (inclusive), mixed: -> list of MIDI ints."""
@@ -76,7 +78,8 @@ def load_latent_file(path: str, latent_size: int):
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model_dir", "--ckpt_dir", dest="model_dir", default=None,
+    cli_support.add_verbose_flag(p, suppress_default=True)
+    p.add_argument("--model_dir", "--ckpt_dir", "--run_dir", dest="model_dir", default=None,
                    help="training run folder (config.json, ckpt-N.*, normalizer.json), an unzipped Magenta GANSynth "
                         "folder (experiment.json, stage_NNNNN/), or a zoo model's name (default: the zoo's GANSynth "
                         "model)")
@@ -87,8 +90,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gansynth_generate", description="Generate audio with a trained GANSynth model, or export it.")
+    parser = cli_support.make_parser(
+        "gansynth_generate", "Generate audio with a trained GANSynth model, or export it.", raw=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     notes = sub.add_parser("notes", help="single notes: one wav per (pitch, latent)")
@@ -232,8 +235,8 @@ def _run_export(args) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``gansynth_generate``; returns the exit status (2 on bad input)."""
+    cli_support.start(argv)
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gansynth_tf.synthesize import MidiFileError
     from tfmusic.config import ConfigError
     from tfmusic.zoo import ZooError

@@ -14,7 +14,10 @@ stage initialises the generator, its moving average and the discriminator (the o
 and its normaliser is saved as the run's ``normalizer.json``.
 A folder that already holds ``config.json`` resumes: its saved config is reloaded (``--set``
 still applies on top, e.g. a longer ``trainer.train_steps``) and training continues from the
-newest checkpoint, in the middle of a progressive stage if that is where it stopped.
+newest checkpoint, in the middle of a progressive stage if that is where it stopped; a ``--preset``
+or ``--warm_start`` that contradicts the run is refused, naming both values. ``--train_data`` is
+checked before the run folder is touched (one line naming the file: nothing matches, an empty or
+text file, no usable note).
 
 Run folder: ``config.json`` (+ ``ckpt-N.config.json`` beside each checkpoint), ``ckpt-N.*``,
 ``normalizer.json`` (fitted once from ``data.normalizer_num_examples`` notes unless
@@ -28,7 +31,15 @@ import os
 import sys
 from typing import Optional, Sequence
 
+from tfmusic import cli_support
+
 NORMALIZER_FILENAME = "normalizer.json"
+#: ``--preset`` names (``gansynth_tf.config.PRESETS``), listed here so that ``--help`` imports no TensorFlow;
+#: tests/test_commands.py checks them against the registry.
+PRESET_NAMES = ("cpu_learn", "cpu_small", "cpu_zoo", "if", "if_h", "if_mel", "if_mel_h", "if_noprog_hires",
+                "if_noprog_lores", "if_prog_hires", "if_prog_lores", "mel_noprog_hires", "mel_noprog_lores",
+                "mel_prog_hires", "mel_prog_lores", "phase", "phase_h", "phase_noprog_hires", "phase_noprog_lores",
+                "phase_prog_hires", "phase_prog_lores", "tiny")
 
 
 def open_nsynth(path: str, num_input_pipelines: int = 1, input_pipeline_id: int = 0):
@@ -98,14 +109,13 @@ def make_dataset_fn(cfg, helper, normalizer, pitch_range):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``gansynth_train``."""
-    from gansynth_tf.config import PRESETS
-
-    parser = argparse.ArgumentParser(prog="gansynth_train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model_dir", required=True, help="run folder (created; resumed if it holds a run)")
+    """The command line of ``gansynth_train`` (built without importing TensorFlow). Aliases: ``--run_dir`` of
+    ``--model_dir``; ``--num_training_steps`` / ``--num_steps`` / ``--train_steps`` (``trainer.train_steps``)."""
+    parser = cli_support.make_parser("gansynth_train", __doc__)
+    parser.add_argument("--model_dir", "--run_dir", dest="model_dir", required=True,
+                        help="run folder (created; resumed if it holds a run)")
     parser.add_argument("--train_data", default=None, help="NSynth TFRecord glob or NSynth-format folder")
-    parser.add_argument("--preset", default=None, choices=PRESETS.names(),
+    parser.add_argument("--preset", default=None, choices=PRESET_NAMES,
                         help="named config (default: mel_prog_hires, the paper's IF-Mel + H)")
     parser.add_argument("--warm_start", default=None, metavar="MAGENTA_DIR",
                         help="fine-tune from an unzipped Magenta GANSynth folder (experiment.json + stage_NNNNN/, "
@@ -114,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "normaliser the specgram scaling; training runs at full resolution")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
                         help="override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)")
+    parser.add_argument("--num_training_steps", "--num_steps", "--train_steps", dest="num_training_steps",
+                        type=int, default=None, help="total steps of the run (trainer.train_steps)")
     parser.add_argument("--max_steps_this_run", type=int, default=None,
                         help="stop after this many steps even if trainer.train_steps is not reached")
     return parser
@@ -121,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``gansynth_train``; returns the exit code."""
+    cli_support.start(argv)
     args = build_parser().parse_args(argv)
     from gansynth_tf.config import get_preset
     from tfmusic import config as config_lib
@@ -128,6 +141,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from tfmusic import training
 
     overrides = list(args.overrides)
+    if args.num_training_steps is not None:  # before --set, which wins
+        overrides.insert(0, f"trainer.train_steps={args.num_training_steps}")
     if args.train_data:
         overrides.append(f"data.train_data_path={os.path.abspath(args.train_data) if os.path.exists(args.train_data) else args.train_data}")
     if args.warm_start:
@@ -147,8 +162,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      *overrides]
     else:
         base, magenta_normalizer = get_preset(args.preset or "mel_prog_hires"), None
+    flags = {"--preset": config_lib.RunFlag(None if args.warm_start else (args.preset or "mel_prog_hires"),
+                                            given=args.preset is not None),
+             "--warm_start": config_lib.RunFlag(os.path.abspath(args.warm_start) if args.warm_start else "",
+                                                given=bool(args.warm_start), field="warm_start.magenta_dir")}
+    from pipelines import nsynth
+    from pipelines.errors import InputError
+
     # Pure Python (no TensorFlow op), so it may precede the strategy; every worker writes the same file.
-    cfg, resumed = config_lib.resolve_run_config(args.model_dir, base, overrides)
+    try:
+        plan = config_lib.plan_run_config(args.model_dir, base, overrides, flags)
+    except ValueError as e:  # ConfigError: a bad --set, or --preset against the run's
+        print(f"gansynth_train: {e}", file=sys.stderr)
+        return 2
+    cfg, resumed = plan.config, plan.resumed
+    # The data is checked before anything is written to the run folder.
+    if not cfg.data.train_data_path:
+        print("gansynth_train: no training data: pass --train_data (NSynth TFRecords or an NSynth-format folder)",
+              file=sys.stderr)
+        return 2
+    try:
+        nsynth.check_nsynth_data(cfg.data.train_data_path, cfg.data.min_pitch, cfg.data.max_pitch)
+    except InputError as e:
+        print(f"gansynth_train: --train_data {e}", file=sys.stderr)
+        return 2
+    plan.write()
     normalizer_file = os.path.join(args.model_dir, NORMALIZER_FILENAME)
     if magenta_normalizer is not None and not cfg.data.normalizer_path and not os.path.exists(normalizer_file):
         # The networks were trained on specgrams scaled by Magenta's normaliser: keep it, never refit.

@@ -20,23 +20,28 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn.create_dataset_cli import build_family_parser, family_main
+from improv_rnn_ext import CONFIG_IDS
+from tfmusic import cli_support
 
 PROG = "improv_rnn_create_dataset"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``improv_rnn_create_dataset``."""
-    from improv_rnn_ext.config import CONFIG_IDS
-    from improv_rnn_ext.data import ImprovPipelineConfig
+    return build_family_parser(PROG, __doc__, None, CONFIG_IDS, "basic_improv")
 
-    return build_family_parser(PROG, __doc__, ImprovPipelineConfig, CONFIG_IDS, "basic_improv")
+
+def load():
+    """(pipeline config class, dataset format) of the family: its data module (note-seq)."""
+    from improv_rnn_ext import data
+
+    return data.ImprovPipelineConfig, data.FORMAT
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``improv_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
-    from improv_rnn_ext import data
-
-    return family_main(build_parser(), data.ImprovPipelineConfig, data.FORMAT, argv)
+    cli_support.start(argv)
+    return family_main(build_parser(), argv=argv, load=load)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,9 @@ import note_seq
 
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
 from events_rnn.generate import primer_from_midi, quantize_primer  # noqa: F401
+from improv_rnn_ext import DEFAULT_BACKING_CHORDS  # noqa: F401  (Magenta's --backing_chords default)
 
 DEFAULT_QPM = 120.0
-#: Magenta's ``--backing_chords`` default.
-DEFAULT_BACKING_CHORDS = "C G Am F C G F C"
 #: Velocity of chords rendered as notes (Magenta's ``CHORD_VELOCITY``).
 CHORD_VELOCITY = 50
 

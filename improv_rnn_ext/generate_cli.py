@@ -20,17 +20,16 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn.generate_cli import add_absl_bool, add_model_arguments, run
+from improv_rnn_ext import CONFIG_IDS, DEFAULT_BACKING_CHORDS
+from tfmusic import cli_support
 
 PROG = "improv_rnn_generate"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``improv_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    from improv_rnn_ext import bundle as bundle_lib
-    from improv_rnn_ext.generate import DEFAULT_BACKING_CHORDS
-
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(p, bundle_lib.FAMILY, "basic_improv", PROG)
+    p = cli_support.make_parser(PROG, __doc__)
+    add_model_arguments(p, CONFIG_IDS, "basic_improv", PROG)
     p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
     p.add_argument("--num_outputs", type=int, default=10, help="files to write (default 10)")
     p.add_argument("--backing_chords", default=DEFAULT_BACKING_CHORDS,
@@ -75,13 +74,24 @@ def make_generator(args, loaded):
     return generate.ImprovGenerator(loaded.model, loaded.config, chords, args.render_chords), primer
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``improv_rnn_generate``; 0, 1 on a bad bundle / run / primer / chord, 2 on bad flags."""
+def family():
+    """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
     from improv_rnn_ext import bundle as bundle_lib
+
+    return bundle_lib.FAMILY
+
+
+def make_options(args):
+    """Generation options of the flags."""
     from improv_rnn_ext import generate
 
-    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, lambda args: generate.options(
-        args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed), make_generator)
+    return generate.options(args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``improv_rnn_generate``; 0, 1 on a bad bundle / run / primer / chord, 2 on bad flags."""
+    cli_support.start(argv)
+    return run(PROG, build_parser(), argv, family, make_options, make_generator)
 
 
 if __name__ == "__main__":

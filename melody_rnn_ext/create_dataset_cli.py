@@ -24,22 +24,23 @@ from typing import Optional, Sequence
 
 from events_rnn.create_dataset_cli import (DIRECT_RUNNERS, add_common_arguments, beam_pipeline_args,  # noqa: F401
                                            parse_args, parse_transposition_range, run)
-from melody_rnn_ext import encodings
+from melody_rnn_ext import CONFIG_IDS
+from tfmusic import cli_support
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``melody_rnn_create_dataset``."""
-    defaults = _default_config()
-    p = argparse.ArgumentParser(
-        prog="melody_rnn_create_dataset",
+    """The command line of ``melody_rnn_create_dataset`` (built without importing note-seq: the pipeline's
+    defaults apply where a flag is not given)."""
+    p = cli_support.make_parser(
+        "melody_rnn_create_dataset", raw=False,
         description="Extract melodies from NoteSequence TFRecords and write Melody RNN SequenceExamples "
                     "(training_melodies.tfrecord, eval_melodies.tfrecord), as Magenta's command does. "
                     "Options after '--' and options this command does not know are passed to Beam's "
                     "PipelineOptions (with --runner beam or a Beam runner name).")
-    p.add_argument("--config", choices=encodings.CONFIG_IDS, default="basic_rnn",
+    p.add_argument("--config", choices=CONFIG_IDS, default="basic_rnn",
                    help="which encoding to write (default basic_rnn)")
-    add_common_arguments(p, defaults)
-    p.add_argument("--transposition_range", type=parse_transposition_range, default=defaults.transposition_range,
+    add_common_arguments(p)
+    p.add_argument("--transposition_range", type=parse_transposition_range, default=None,
                    help="semitone shifts for augmentation: LOW:HIGH (half-open, write --transposition_range=-5:6) "
                         "or a list such as 0,2; default 0 (none, as Magenta's melody pipeline)")
     p.add_argument("--discard_polyphonic_tracks", action="store_true",
@@ -48,24 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _default_config():
-    from melody_rnn_ext.data import MelodyPipelineConfig
-
-    return MelodyPipelineConfig()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``melody_rnn_create_dataset``; returns 0, 1 when the input is missing, 2 for bad arguments."""
+    cli_support.start(argv)
+    parser = build_parser()
+    args, beam_args = parse_args(parser, argv)
     from melody_rnn_ext import data
     from tfmusic.config import ConfigError, apply_overrides
 
-    parser = build_parser()
-    args, beam_args = parse_args(parser, argv)
+    given = dict(eval_ratio=args.eval_ratio, seed=args.seed, transposition_range=args.transposition_range)
     try:
         config = data.MelodyPipelineConfig(
-            config_id=args.config, eval_ratio=args.eval_ratio, seed=args.seed,
-            transposition_range=args.transposition_range,
-            ignore_polyphonic_notes=not args.discard_polyphonic_tracks)
+            config_id=args.config, ignore_polyphonic_notes=not args.discard_polyphonic_tracks,
+            **{k: v for k, v in given.items() if v is not None})
         config = apply_overrides(config, args.overrides)
     except (ConfigError, ValueError) as err:
         parser.error(str(err))

@@ -33,18 +33,20 @@ import sys
 import time
 from typing import List, Optional, Sequence
 
+from melody_rnn_ext import CONFIG_IDS
+from tfmusic import cli_support
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``melody_rnn_generate``."""
-    from melody_rnn_ext import encodings
-
-    p = argparse.ArgumentParser(prog="melody_rnn_generate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bundle_file", help=".mag bundle, or a zoo model's name, to generate from (default with no "
-                                         "--run_dir either: the zoo's Melody RNN); with --save_generator_bundle: "
-                                         "the .mag to write")
-    p.add_argument("--run_dir", help="run folder of melody_rnn_train, this toolkit's or Magenta's (newest checkpoint)")
-    p.add_argument("--config", choices=encodings.CONFIG_IDS, default=None,
+    """The command line of ``melody_rnn_generate`` (``--bundle`` is an alias of ``--bundle_file``,
+    ``--model_dir`` of ``--run_dir``)."""
+    p = cli_support.make_parser("melody_rnn_generate", __doc__)
+    p.add_argument("--bundle_file", "--bundle", dest="bundle_file",
+                   help=".mag bundle, or a zoo model's name, to generate from (default with no "
+                        "--run_dir either: the zoo's Melody RNN); with --save_generator_bundle: the .mag to write")
+    p.add_argument("--run_dir", "--model_dir", dest="run_dir",
+                   help="run folder of melody_rnn_train, this toolkit's or Magenta's (newest checkpoint)")
+    p.add_argument("--config", choices=CONFIG_IDS, default=None,
                    help="config id: checked against a bundle / our run; required for a Magenta run folder")
     p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'attn_length=40' (see above)")
     p.add_argument("--save_generator_bundle", action="store_true",
@@ -208,6 +210,7 @@ def generate_files(generator, primer, output_dir: str, num_outputs: int, options
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``melody_rnn_generate``; returns 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
+    cli_support.start(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_flags(args, parser)

@@ -44,17 +44,23 @@ from typing import List, Optional, Sequence
 from events_rnn import train_cli as _core
 from events_rnn.train_cli import (EVAL_METRICS_FILENAME, MODEL_VARIABLES_ITEM, TrainCommand,  # noqa: F401
                                   parse_hparams, run_overrides, tracked_model_variables)
+from melody_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
+from tfmusic import cli_support
+
+#: What ``--help`` lists, known without importing TensorFlow.
+LINE = _core.TrainCommandLine(prog="melody_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
+                              default_config="basic_rnn",
+                              data_help="training SequenceExample TFRecord file or glob "
+                                        "(melody_rnn_create_dataset's output)")
 
 
 def command() -> TrainCommand:
     """``melody_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand` (continues Magenta's run folders)."""
     from melody_rnn_ext import bundle, config, magenta_run, task
 
-    return TrainCommand(prog="melody_rnn_train", family=bundle.FAMILY, presets=config.PRESETS,
+    return TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
                         experiment_class=config.MelodyRnnExperiment, task_class=task.MelodyRnnTask,
-                        default_config="basic_rnn", magenta_run=magenta_run,
-                        data_help="training SequenceExample TFRecord file or glob "
-                                  "(melody_rnn_create_dataset's output)")
+                        default_config=LINE.default_config, magenta_run=magenta_run, data_help=LINE.data_help)
 
 
 def make_task(cfg, dataset_fn=None):
@@ -66,8 +72,8 @@ def make_task(cfg, dataset_fn=None):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``melody_rnn_train``."""
-    return _core.build_parser(command(), __doc__)
+    """The command line of ``melody_rnn_train`` (built without importing TensorFlow)."""
+    return _core.build_parser(LINE, __doc__)
 
 
 def initial_config(args, parser: argparse.ArgumentParser):
@@ -82,7 +88,8 @@ def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``melody_rnn_train``; returns 0, or 2 for bad arguments / missing data."""
-    return _core.main(command(), argv, __doc__)
+    cli_support.start(argv)
+    return _core.main(command, argv, __doc__, line=LINE)
 
 
 __all__: List[str] = ["EVAL_METRICS_FILENAME", "MODEL_VARIABLES_ITEM", "build_parser", "command", "evaluate_run",

@@ -14,7 +14,8 @@ layer (the penultimate layer, used for FID) and a dense layer of logits over the
 Training goes through the shared :class:`tfmusic.training.Runner` (XLA step, checkpoints, config
 JSON beside every checkpoint, resume). The spectrograms of the training notes are computed once
 and cached in memory. A seeded share of the notes (``data.holdout_fraction``) is held out and
-the accuracy on it is written to ``MODEL_DIR/classifier_metrics.json``.
+the accuracy on it is written to ``MODEL_DIR/classifier_metrics.json`` and, as
+``eval/heldout_accuracy``, into the run's TensorBoard logs.
 
 A trained classifier is the folder ``MODEL_DIR``: ``config.json`` + ``ckpt-N`` files;
 :func:`load_classifier` rebuilds it.
@@ -634,6 +635,9 @@ def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSy
                "skipped_notes": int(skipped), "final_step": int(result.final_step),
                "final_logs": result.logs}
     config_lib.write_text_atomic(os.path.join(model_dir, METRICS_FILENAME), json.dumps(metrics, indent=2) + "\n")
+    if runner.is_chief:  # eval/train_accuracy, eval/heldout_accuracy beside the training scalars
+        training.write_eval_summaries(model_dir, {k: metrics[k] for k in ("train_accuracy", "heldout_accuracy")},
+                                      int(result.final_step))
     return TrainResult(classifier, metrics)
 
 
@@ -641,28 +645,40 @@ def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSy
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``music_eval_train_classifier`` argument parser."""
-    p = argparse.ArgumentParser(
-        prog="music_eval_train_classifier",
-        description="Train the pitch classifier used by GANSynth's metrics (IS, PA, PE, FID) on an "
-                    "NSynth jsonwav folder; resumes from MODEL_DIR's newest checkpoint.")
-    p.add_argument("model_dir", help="run folder (checkpoints, config.json, classifier_metrics.json)")
-    p.add_argument("--train_dir", help="NSynth jsonwav folder (sets data.train_dir)")
-    p.add_argument("--preset", default="gansynth", choices=PRESETS.names())
-    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="A.B=VALUE",
-                   help="override a config field, e.g. trainer.train_steps=500 (repeatable)")
-    p.add_argument("--eval_dir", action="append", default=[],
-                   help="also report accuracy on this NSynth folder (repeatable), e.g. ../shared/data/nsynth_sample")
-    return p
+    """The ``music_eval_train_classifier`` argument parser (:func:`music_eval.cli.build_train_classifier_parser`)."""
+    from music_eval import cli
+
+    return cli.build_train_classifier_parser()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``music_eval_train_classifier``; prints accuracies, returns 0."""
-    args = build_parser().parse_args(argv)
+    from music_eval import cli
+
+    args = cli.parse_train_classifier_args(argv)
     overrides = list(args.overrides)
     if args.train_dir:
         overrides.append(f"data.train_dir={args.train_dir}")
-    cfg, resumed = config_lib.resolve_run_config(args.model_dir, PRESETS.get(args.preset), overrides)
+    from pipelines import nsynth
+    from pipelines.errors import InputError
+
+    flags = {"--preset": config_lib.RunFlag(args.preset or "gansynth", given=args.preset is not None)}
+    try:
+        plan = config_lib.plan_run_config(args.model_dir, PRESETS.get(args.preset or "gansynth"), overrides, flags)
+    except ValueError as e:  # ConfigError: a bad --set, or --preset against the run's
+        print(f"music_eval_train_classifier: {e}", file=sys.stderr)
+        return 2
+    cfg, resumed = plan.config, plan.resumed
+    if not cfg.data.train_dir:
+        print("music_eval_train_classifier: no training data: pass --train_dir (an NSynth jsonwav folder)",
+              file=sys.stderr)
+        return 2
+    try:  # before anything is written to the run folder
+        nsynth.check_jsonwav_dir(cfg.data.train_dir, cfg.data.acoustic_only, cfg.model.min_pitch, cfg.model.max_pitch)
+    except InputError as e:
+        print(f"music_eval_train_classifier: --train_dir {e}", file=sys.stderr)
+        return 2
+    plan.write()
     print(f"{'resuming' if resumed else 'training'} pitch classifier in {args.model_dir}")
     result = train_classifier(cfg, args.model_dir)
     print(f"train accuracy {result.metrics['train_accuracy']:.3f} on {result.metrics['num_train']} notes; "

@@ -21,7 +21,12 @@ import os
 import sys
 from typing import Optional, Sequence
 
+from tfmusic import cli_support
+
 DEFAULT_CLASSIFIER = "pitch_classifier"  # the zoo's (models/pitch_classifier), as Magenta shipped one
+#: ``music_eval_train_classifier --preset`` names (``music_eval.classifier.PRESETS``), here so that ``--help``
+#: imports no TensorFlow; tests/test_commands.py checks them against the registry.
+CLASSIFIER_PRESETS = ("gansynth", "tiny")
 
 
 def _compare(args) -> int:
@@ -83,11 +88,11 @@ def _validate(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``music_eval`` parser with its subcommands."""
-    p = argparse.ArgumentParser(prog="music_eval",
-                                description="Evaluation suite: MIR comparisons and GANSynth metrics.")
+    p = cli_support.make_parser("music_eval", "Evaluation suite: MIR comparisons and GANSynth metrics.", raw=False)
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compare", help="compare an original piece with generated ones (MIDI/MusicXML/audio)")
+    cli_support.add_verbose_flag(c, suppress_default=True)
     c.add_argument("original", help="the original piece (file)")
     c.add_argument("generated", nargs="+", help="generated pieces: files or folders")
     c.add_argument("--out", default="music_eval_report", help="output folder (default: music_eval_report)")
@@ -97,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_compare)
 
     g = sub.add_parser("gan", help="GANSynth's metrics of generated notes against real notes")
+    cli_support.add_verbose_flag(g, suppress_default=True)
     g.add_argument("real_dir", help="NSynth jsonwav folder or folder of 16 kHz wavs")
     g.add_argument("generated_dir", help="same formats; pitches from examples.json or pitch_NN paths")
     g.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
@@ -108,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--k", type=int, default=50, help="NDB k-means cells (paper: 50)")
     g.add_argument("--alpha", type=float, default=0.05, help="NDB per-cell significance")
     g.add_argument("--pitch_tolerance", type=int, default=0, help="PA slack in semitones (Magenta's code: 1)")
-    g.add_argument("--train_steps", type=int, default=1500, help="steps with --train_classifier")
+    g.add_argument("--train_steps", "--num_training_steps", "--num_steps", dest="train_steps", type=int, default=1500,
+                   help="steps with --train_classifier")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=_gan)
 
     v = sub.add_parser("validate", help="key / meter / tempo estimation against music21's Bach chorales")
+    cli_support.add_verbose_flag(v, suppress_default=True)
     v.add_argument("--num", type=int, default=None, help="number of chorales (default: all 371)")
     v.add_argument("--no_audio", action="store_true")
     v.add_argument("--out", default=None, help="JSON file for per-chorale results")
@@ -122,13 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``music_eval`` console script; returns the exit status."""
+    cli_support.start(argv)
+    args = build_parser().parse_args(argv)
     from music_eval.io import MusicFileError
     from pipelines.errors import InputError
     from music_eval.classifier import ClassifierFileError
     from tfmusic.audio import AudioFileError
     from tfmusic.zoo import ZooError
 
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (MusicFileError, InputError, AudioFileError, FileNotFoundError, ZooError, ClassifierFileError) as e:
@@ -136,8 +145,50 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
 
+def build_train_classifier_parser() -> argparse.ArgumentParser:
+    """The ``music_eval_train_classifier`` parser (no heavy import; :func:`parse_train_classifier_args` reads it).
+
+    The run folder is ``--model_dir`` (alias ``--run_dir``) or, as before, the positional argument; the step
+    count ``--num_training_steps`` (aliases ``--num_steps``, ``--train_steps``) is ``--set trainer.train_steps``.
+    """
+    p = cli_support.make_parser(
+        "music_eval_train_classifier", raw=False,
+        description="Train the pitch classifier used by GANSynth's metrics (IS, PA, PE, FID) on an "
+                    "NSynth jsonwav folder; resumes from MODEL_DIR's newest checkpoint.")
+    p.add_argument("model_dir", nargs="?", default=None, metavar="MODEL_DIR",
+                   help="run folder (checkpoints, config.json, classifier_metrics.json); or --model_dir")
+    p.add_argument("--model_dir", "--run_dir", dest="model_dir_flag", default=None, metavar="MODEL_DIR",
+                   help="the run folder, named (the positional MODEL_DIR's other form)")
+    p.add_argument("--train_dir", help="NSynth jsonwav folder (sets data.train_dir)")
+    p.add_argument("--preset", default=None, choices=CLASSIFIER_PRESETS, help="default: gansynth")
+    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="A.B=VALUE",
+                   help="override a config field, e.g. trainer.train_steps=500 (repeatable)")
+    p.add_argument("--num_training_steps", "--num_steps", "--train_steps", dest="num_training_steps", type=int,
+                   default=None, help="total training steps (trainer.train_steps)")
+    p.add_argument("--eval_dir", action="append", default=[],
+                   help="also report accuracy on this NSynth folder (repeatable), e.g. ../shared/data/nsynth_sample")
+    return p
+
+
+def parse_train_classifier_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parsed ``music_eval_train_classifier`` flags: ``model_dir`` from either form (exit 2 with neither, or two
+    different ones), the step count put in front of ``overrides`` (an explicit ``--set`` wins)."""
+    parser = build_train_classifier_parser()
+    args = parser.parse_args(argv)
+    if args.model_dir and args.model_dir_flag and args.model_dir != args.model_dir_flag:
+        parser.error(f"two run folders: {args.model_dir} and --model_dir {args.model_dir_flag}")
+    args.model_dir = args.model_dir or args.model_dir_flag
+    if not args.model_dir:
+        parser.error("the run folder is required: --model_dir RUN (or RUN as the first argument)")
+    if args.num_training_steps is not None:
+        args.overrides = [f"trainer.train_steps={args.num_training_steps}"] + list(args.overrides)
+    return args
+
+
 def train_classifier_main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``music_eval_train_classifier`` console script."""
+    cli_support.start(argv)
+    parse_train_classifier_args(argv)  # --help and flag errors before TensorFlow is imported
     from music_eval import classifier
 
     return classifier.main(argv)

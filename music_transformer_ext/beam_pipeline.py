@@ -163,14 +163,16 @@ def create_dataset(inputs, output_dir: str, config: data.DatasetConfig, num_shar
     import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
-    from pipelines.beam import pipeline_options
+    from pipelines.beam import NewOutputs, pipeline_options, run_pipeline
 
+    outputs = NewOutputs(output_dir)
     if "://" not in output_dir:
         os.makedirs(output_dir, exist_ok=True)
     _remove_outputs(output_dir, data.output_splits(inputs, config))
     options = pipeline_options(pipeline_args)
-    with beam.Pipeline(options=options) as pipeline:
-        path = build_pipeline(pipeline, inputs, output_dir, config, num_shards)
+    pipeline = beam.Pipeline(options=options)
+    path = build_pipeline(pipeline, inputs, output_dir, config, num_shards)
+    run_pipeline(pipeline, outputs)  # Ctrl-C: stops at once, takes back what it wrote
     with FileSystems.open(path) as f:
         summary = json.loads(f.read().decode("utf-8"))
     return Counters.from_dict(summary)

@@ -23,6 +23,8 @@ import sys
 from typing import Optional, Sequence
 
 from music_transformer_ext import data
+from tfmusic import cli_support
+from tfmusic.workers import exit_on_interrupt
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -43,8 +45,8 @@ def _fractions(text: str) -> tuple[tuple[str, float], ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser (options it does not know go to Beam)."""
-    p = argparse.ArgumentParser(
-        prog="music_transformer_create_dataset",
+    p = cli_support.make_parser(
+        "music_transformer_create_dataset", raw=False,
         description="Turn NoteSequence TFRecords into Music Transformer training examples (score2perf's "
                     "datagen: augmentation, melody extraction, cropping, splits). Options this command "
                     "does not know are passed to Beam's PipelineOptions.")
@@ -115,8 +117,10 @@ def config_from_args(args) -> data.DatasetConfig:
     return data.config_for_problem(args.problem, **overrides)
 
 
+@exit_on_interrupt("music_transformer_create_dataset")
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point; returns 0 on success, 1 when no example was written, 2 on bad arguments."""
+    cli_support.start(argv)
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]  # the separator itself is not a Beam option

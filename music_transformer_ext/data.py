@@ -271,6 +271,24 @@ def parse_example(data: bytes) -> dict:
     return {k: list(v.int64_list.value) for k, v in ex.features.feature.items()}
 
 
+def example_problem(record: bytes, has_inputs: bool = False) -> Optional[str]:
+    """What keeps ``record`` from being a training example of ``music_transformer_create_dataset``
+    (a ``tf.train.Example`` with int64 ``targets``, and ``inputs`` when ``has_inputs``); None when it is one."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.example import example_pb2
+
+    hint = " (NoteSequences? music_transformer_create_dataset makes training examples from them)"
+    try:
+        features = example_pb2.Example.FromString(record).features.feature
+    except DecodeError:
+        return "its first record is not a tf.Example" + hint
+    wanted = ("targets", "inputs") if has_inputs else ("targets",)
+    missing = [k for k in wanted if k not in features or features[k].WhichOneof("kind") != "int64_list"]
+    if missing:
+        return f"its first record has no int64 {' or '.join(missing)} feature" + hint
+    return None
+
+
 # --------------------------------------------------------------------------- one sequence
 
 
@@ -463,7 +481,7 @@ def create_dataset(inputs, output_dir: str, config: DatasetConfig, num_shards: i
     """
     import contextlib
 
-    from tqdm import tqdm
+    from tfmusic.progress import progress_bar
 
     pairs = resolve_inputs(inputs)
     splits = output_splits(inputs, config)
@@ -472,7 +490,7 @@ def create_dataset(inputs, output_dir: str, config: DatasetConfig, num_shards: i
     for split in splits:
         counters.increment(f"split.{split}", 0)
         counters.increment(f"examples.{split}", 0)
-    bar = tqdm(desc="music_transformer_create_dataset", unit="seq", disable=not progress)
+    bar = progress_bar(desc="music_transformer_create_dataset", unit="seq", disable=not progress)
     with contextlib.ExitStack() as stack:
         writers = {s: stack.enter_context(ShardedTFRecordWriter(os.path.join(output_dir, s), num_shards))
                    for s in splits}

@@ -24,6 +24,8 @@ import os
 import sys
 from typing import Optional, Sequence
 
+from tfmusic import cli_support
+
 
 def load_model(model_dir: Optional[str] = None, checkpoint: Optional[str] = None, preset: Optional[str] = None):
     """A :class:`MusicTransformer` with trained weights.
@@ -78,10 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``music_transformer_generate``."""
     from music_transformer_ext.config import PRESETS
 
-    parser = argparse.ArgumentParser(prog="music_transformer_generate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli_support.make_parser("music_transformer_generate", __doc__)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model_dir", default=None,
+    source.add_argument("--model_dir", "--run_dir", dest="model_dir", default=None,
                         help="music_transformer_train run folder, or a zoo model's name (default, with no "
                              "--checkpoint either: the zoo's Music Transformer)")
     source.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint (ported by name)")
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``music_transformer_generate``; returns the exit code (2 for bad input)."""
+    cli_support.start(argv)
     args = build_parser().parse_args(argv)
     import numpy as np
 

@@ -20,7 +20,8 @@ fit the checkpoint (an error names every field that does not).
 ``tiny_conditioned``); ``--set`` overrides any field of the experiment (``model.*``,
 ``optimizer.*``, ``data.sequence_length``, ``trainer.*``, ``runtime.*``). A folder that already holds
 ``config.json`` resumes from its newest checkpoint with its saved config (``--set`` and
-``--num_steps`` still apply on top).
+``--num_steps`` still apply on top; a ``--preset`` or ``--checkpoint`` that contradicts the run is
+refused, naming both values). ``--train_data`` is checked before the run folder is touched.
 
 Run folder: ``config.json`` (+ ``ckpt-N.config.json``), ``ckpt-N.*`` (our format: model,
 optimizer and input position), ``train/`` TensorBoard logs (loss, nll, accuracy, learning
@@ -30,9 +31,12 @@ as ``DIR/model.ckpt-STEP`` (what t2t, Magenta's notebook or ``--checkpoint`` rea
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from typing import Optional, Sequence
+
+from tfmusic import cli_support
 
 
 def _default_preset(args) -> Optional[str]:
@@ -110,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``music_transformer_train``."""
     from music_transformer_ext.config import PRESETS
 
-    parser = argparse.ArgumentParser(prog="music_transformer_train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model_dir", required=True, help="run folder (created; resumed if it holds a run)")
+    parser = cli_support.make_parser("music_transformer_train", __doc__)
+    parser.add_argument("--model_dir", "--run_dir", dest="model_dir", required=True,
+                        help="run folder (created; resumed if it holds a run)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--train_data", default=None, help="tf.Example shards from music_transformer_create_dataset")
     source.add_argument("--jsb", action="store_true", help="train on the JSB Chorales training split")
@@ -123,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint to fine-tune (ported by name)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
                         help="override an experiment field, e.g. --set trainer.global_batch_size=4 (repeatable)")
-    parser.add_argument("--num_steps", type=int, default=None, help="total optimizer steps (trainer.train_steps)")
+    parser.add_argument("--num_steps", "--num_training_steps", "--train_steps", dest="num_steps", type=int,
+                        default=None, help="total optimizer steps (trainer.train_steps)")
     parser.add_argument("--export_t2t", default=None, metavar="DIR",
                         help="also save the final weights under tensor2tensor's names in DIR")
     return parser
@@ -131,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``music_transformer_train``; returns the exit code (2 for bad input)."""
+    cli_support.start(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.train_data and not args.jsb:
@@ -147,10 +153,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         overrides.append(f"trainer.train_steps={args.num_steps}")
     try:
         base = base_experiment(_default_preset(args), args.checkpoint)
-        cfg, resumed = config_lib.resolve_run_config(args.model_dir, base, overrides)
+        flags = {"--preset": config_lib.RunFlag(_default_preset(args), given=args.preset is not None),
+                 "--checkpoint": config_lib.RunFlag(base.init_checkpoint, given=bool(args.checkpoint),
+                                                    field="init_checkpoint")}
+        plan = config_lib.plan_run_config(args.model_dir, base, overrides, flags)
     except (CheckpointReadError, PortingError, config_lib.ConfigError, ValueError) as e:
         print(f"music_transformer_train: {e}", file=sys.stderr)
         return 2
+    cfg, resumed = plan.config, plan.resumed
+    if args.train_data:  # checked before anything is written to the run folder
+        from music_transformer_ext import data as data_lib
+        from pipelines import tfrecord_io
+
+        try:
+            tfrecord_io.check_records(args.train_data, validate=functools.partial(
+                data_lib.example_problem, has_inputs=cfg.model.conditioned))
+        except InputError as e:
+            print(f"music_transformer_train: --train_data {e}", file=sys.stderr)
+            return 2
+    plan.write()
     strategy = runtime_lib.make_strategy(cfg.runtime)
     try:
         if args.jsb:

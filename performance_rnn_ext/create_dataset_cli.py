@@ -18,23 +18,28 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn.create_dataset_cli import build_family_parser, family_main
+from performance_rnn_ext import CONFIG_IDS
+from tfmusic import cli_support
 
 PROG = "performance_rnn_create_dataset"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``performance_rnn_create_dataset``."""
-    from performance_rnn_ext.config import CONFIG_IDS
-    from performance_rnn_ext.data import PerformancePipelineConfig
+    return build_family_parser(PROG, __doc__, None, CONFIG_IDS, "performance")
 
-    return build_family_parser(PROG, __doc__, PerformancePipelineConfig, CONFIG_IDS, "performance")
+
+def load():
+    """(pipeline config class, dataset format) of the family: its data module (note-seq)."""
+    from performance_rnn_ext import data
+
+    return data.PerformancePipelineConfig, data.FORMAT
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``performance_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
-    from performance_rnn_ext import data
-
-    return family_main(build_parser(), data.PerformancePipelineConfig, data.FORMAT, argv)
+    cli_support.start(argv)
+    return family_main(build_parser(), argv=argv, load=load)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn.generate_cli import add_generation_arguments, add_model_arguments, run
+from performance_rnn_ext import CONFIG_IDS
+from tfmusic import cli_support
 
 PROG = "performance_rnn_generate"
 #: Magenta's control-signal flags (note-seq's ``all_performance_control_signals``).
@@ -36,10 +38,8 @@ CONTROL_FLAGS = ("notes_per_second", "pitch_class_histogram")
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``performance_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    from performance_rnn_ext import bundle as bundle_lib
-
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(p, bundle_lib.FAMILY, "performance", PROG)
+    p = cli_support.make_parser(PROG, __doc__)
+    add_model_arguments(p, CONFIG_IDS, "performance", PROG)
     add_generation_arguments(p, "length in 10 ms steps, primer included (default 3000)")
     p.set_defaults(num_steps=3000)
     primer = p.add_mutually_exclusive_group()
@@ -106,14 +106,25 @@ def make_generator(args, loaded):
     return generate.PerformanceGenerator(loaded.model, loaded.config, conditioning), primer
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``performance_rnn_generate``; 0, 1 on a bad bundle / run / primer / control value, 2 on bad flags."""
+def family():
+    """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
     from performance_rnn_ext import bundle as bundle_lib
+
+    return bundle_lib.FAMILY
+
+
+def make_options(args):
+    """Generation options of the flags."""
     from performance_rnn_ext import generate
 
-    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, lambda args: generate.options(
-        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed),
-        make_generator)
+    return generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
+                            args.steps_per_iteration, args.seed)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``performance_rnn_generate``; 0, 1 on a bad bundle / run / primer / control value, 2 on bad flags."""
+    cli_support.start(argv)
+    return run(PROG, build_parser(), argv, family, make_options, make_generator)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ can read (a shared or mounted filesystem on a cluster).
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import pathlib
@@ -55,14 +57,112 @@ def pipeline_options(pipeline_args: Optional[Sequence[str]] = None):
     return PipelineOptions(args)
 
 
+def _listing(folder: str):
+    """{entry: (inode, mtime_ns)} of a folder, or None when it is missing."""
+    if not os.path.isdir(folder):
+        return None
+    out = {}
+    for entry in os.listdir(folder):
+        try:
+            st = os.lstat(os.path.join(folder, entry))
+        except FileNotFoundError:
+            continue
+        out[entry] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+class NewOutputs:
+    """What a run writes into local output folders, so that an interrupted run can take it back.
+
+    Made before the run: lists each folder (or notes that it is missing). :meth:`remove` deletes
+    every entry that is new or was replaced since (Beam's ``beam-temp-*`` folders, shards already
+    renamed into place, a summary) and the folders the run created, if they are left empty.
+    Folders on other filesystems (``gs://...``) are not tracked.
+    """
+
+    def __init__(self, *folders: str):
+        self._before = {os.path.abspath(f): _listing(os.path.abspath(f)) for f in folders if "://" not in f}
+
+    def remove(self) -> list:
+        """Deletes what appeared or changed since; returns the deleted paths."""
+        import shutil
+
+        removed = []
+        for folder, before in self._before.items():
+            now = _listing(folder)
+            for entry, stamp in sorted((now or {}).items()):
+                path = os.path.join(folder, entry)
+                if before is not None and entry in before and (before[entry] == stamp or os.path.isdir(path)):
+                    continue  # unchanged, or a folder that was there (only files are taken back from those)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.remove(path)
+                    except FileNotFoundError:
+                        continue
+                removed.append(path)
+            if before is None and now is not None:
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass
+        return removed
+
+
+@contextlib.contextmanager
+def _sdk_workers_in_their_own_session():
+    """While the block runs, the DirectRunner's SDK worker processes (``multi_processing`` mode) start in
+    a session of their own, so that a terminal's Ctrl-C reaches this process only; it then stops them.
+    (Beam starts them through ``/bin/sh -c``, which clears an inherited signal mask, so blocking
+    SIGINT would not reach them; a new session does.)"""
+    import subprocess
+    import types
+
+    try:
+        from apache_beam.runners.portability import local_job_service
+    except ImportError:
+        yield
+        return
+    original = getattr(local_job_service, "subprocess", None)
+    if original is not subprocess:  # another Beam layout: leave it alone
+        yield
+        return
+    shim = types.ModuleType("subprocess")
+    shim.__dict__.update(subprocess.__dict__)
+    shim.Popen = functools.partial(subprocess.Popen, start_new_session=True)
+    local_job_service.subprocess = shim
+    try:
+        yield
+    finally:
+        local_job_service.subprocess = original
+
+
+def run_pipeline(pipeline, outputs: Optional[NewOutputs] = None) -> None:
+    """Runs a built ``beam.Pipeline`` and waits for it (what leaving ``with beam.Pipeline() as p`` does),
+    so that one Ctrl-C stops it at once: the SDK worker processes never see the terminal's SIGINT; this
+    process stops them (:func:`tfmusic.workers.stop_after_interrupt`), deletes what the run wrote into
+    ``outputs`` and raises ``KeyboardInterrupt``."""
+    from tfmusic import workers
+
+    with _sdk_workers_in_their_own_session():
+        try:
+            workers.call_interruptibly(lambda: pipeline.run().wait_until_finish(), name="beam-pipeline")
+        except KeyboardInterrupt:
+            workers.stop_after_interrupt()
+            if outputs is not None:
+                outputs.remove()
+            raise
+
+
 def _status(result, num_partitions):
     return {WRITTEN: 0, FILTERED: 1, SKIPPED: 2}[result[0]]
 
 
-def _convert(item, input_dir, acoustic_only, min_pitch, max_pitch):
+def _convert(item, input_dir, acoustic_only, min_pitch, max_pitch, resample=False, mono=False):
     from apache_beam.metrics import Metrics
 
-    result = convert_note(input_dir, item[0], item[1], acoustic_only, min_pitch, max_pitch)
+    result = convert_note(input_dir, item[0], item[1], acoustic_only, min_pitch, max_pitch, resample, mono)
     Metrics.counter("nsynth_to_tfrecord", result[0]).inc()
     return result
 
@@ -97,7 +197,8 @@ def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
 
 
 def build_nsynth_pipeline(pipeline, input_dir: str, output_dir: str, name: str, num_shards: int,
-                          acoustic_only: bool, min_pitch: Optional[int], max_pitch: Optional[int]) -> str:
+                          acoustic_only: bool, min_pitch: Optional[int], max_pitch: Optional[int],
+                          resample: bool = False, mono: bool = False) -> str:
     """Adds the NSynth conversion to ``pipeline``; returns the path its summary will have.
 
     Reads ``examples.json`` now (it is small); wavs are read by the workers.
@@ -109,7 +210,7 @@ def build_nsynth_pipeline(pipeline, input_dir: str, output_dir: str, name: str, 
     results = (
         pipeline
         | "ListNotes" >> beam.Create(items, reshuffle=True)
-        | "Convert" >> beam.Map(_convert, input_dir, acoustic_only, min_pitch, max_pitch)
+        | "Convert" >> beam.Map(_convert, input_dir, acoustic_only, min_pitch, max_pitch, resample, mono)
     )
     written, filtered, skipped = results | "ByStatus" >> beam.Partition(_status, 3)
     shards = (
@@ -142,11 +243,13 @@ def nsynth_to_tfrecord(
     min_pitch: Optional[int] = None,
     max_pitch: Optional[int] = None,
     pipeline_args: Optional[Sequence[str]] = None,
+    resample: bool = False,
+    mono: bool = False,
 ) -> Counters:
     """Runs the NSynth jsonwav -> TFRecord conversion as a Beam pipeline and waits for it.
 
     Args:
-      input_dir, output_dir, name, num_shards, acoustic_only, min_pitch, max_pitch: as for
+      input_dir, output_dir, name, num_shards, acoustic_only, min_pitch, max_pitch, resample, mono: as for
         ``pipelines.nsynth_to_tfrecord.convert``. Paths may be any Beam filesystem for
         output_dir; input_dir must be readable by the workers.
       pipeline_args: Beam options, e.g. ``["--runner=DataflowRunner", "--project=p"]``.
@@ -157,12 +260,14 @@ def nsynth_to_tfrecord(
     import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
+    outputs = NewOutputs(output_dir)
     if "://" not in output_dir:
         os.makedirs(output_dir, exist_ok=True)
     options = pipeline_options(pipeline_args)
-    with beam.Pipeline(options=options) as pipeline:
-        path = build_nsynth_pipeline(pipeline, input_dir, output_dir, name, num_shards,
-                                     acoustic_only, min_pitch, max_pitch)
+    pipeline = beam.Pipeline(options=options)
+    path = build_nsynth_pipeline(pipeline, input_dir, output_dir, name, num_shards,
+                                 acoustic_only, min_pitch, max_pitch, resample, mono)
+    run_pipeline(pipeline, outputs)
     with FileSystems.open(path) as f:
         data = json.loads(f.read().decode("utf-8"))
     _remove_other_shard_counts(output_dir, name, data["shards"])
@@ -184,12 +289,12 @@ def _remove_other_shard_counts(output_dir: str, name: str, keep: Sequence[str]) 
 # --------------------------------------------------------------------------- NoteSequences
 
 
-def _convert_music_file(relpath: str, input_dir: str, collection_name: str):
+def _convert_music_file(relpath: str, input_dir: str, collection_name: str, parser: str = "symusic"):
     from apache_beam.metrics import Metrics
 
     from pipelines import note_sequences
 
-    result = note_sequences.convert_file(input_dir, relpath, collection_name)
+    result = note_sequences.convert_file(input_dir, relpath, collection_name, parser)
     for name, value in result.counters.counts.items():
         Metrics.counter("convert_dir_to_note_sequences", name).inc(value)
     return result
@@ -210,11 +315,12 @@ def _write_note_sequence_counters(_, path, files_found, files_ignored, counters,
 
 
 def build_note_sequences_pipeline(pipeline, input_dir: str, output_file: str, num_shards: int = 1,
-                                  recursive: bool = True) -> str:
+                                  recursive: bool = True, parser: str = "symusic") -> str:
     """Adds the folder -> NoteSequence TFRecords conversion to ``pipeline``.
 
     Lists ``input_dir`` now (in the launching process); workers parse the files with
-    ``pipelines.note_sequences.convert_file``, Beam's ``WriteToTFRecord`` writes
+    ``pipelines.note_sequences.convert_file`` (MIDI with ``parser``: ``"symusic"`` or ``"note_seq"``),
+    Beam's ``WriteToTFRecord`` writes
     ``<prefix>-IIIII-of-NNNNN.tfrecord`` and a final step writes the counters JSON.
 
     Returns:
@@ -229,7 +335,7 @@ def build_note_sequences_pipeline(pipeline, input_dir: str, output_file: str, nu
     results = (
         pipeline
         | "ListMusicFiles" >> beam.Create(relpaths, reshuffle=True)
-        | "Parse" >> beam.Map(_convert_music_file, input_dir, collection)
+        | "Parse" >> beam.Map(_convert_music_file, input_dir, collection, parser)
     )
     shards = (
         results
@@ -258,6 +364,7 @@ def convert_dir_to_note_sequences(
     num_shards: int = 1,
     recursive: bool = True,
     pipeline_args: Optional[Sequence[str]] = None,
+    parser: str = "symusic",
 ) -> Counters:
     """Runs the folder -> NoteSequence TFRecords conversion as a Beam pipeline and waits for it.
 
@@ -267,6 +374,8 @@ def convert_dir_to_note_sequences(
         filesystem); ``num_shards``, ``recursive``: as there.
       pipeline_args: Beam options, e.g. ``["--runner=DataflowRunner", "--project=p", ...]``;
         default: DirectRunner, multi-processing.
+      parser: the MIDI parser, ``"symusic"`` (default) or ``"note_seq"`` (see
+        ``pipelines.note_sequences.parse_midi``).
 
     Returns:
       Counters read back from the counters JSON; the same counts and skipped inputs as the
@@ -278,15 +387,17 @@ def convert_dir_to_note_sequences(
     from pipelines import note_sequences
 
     prefix = note_sequences.output_prefix(output_file)
+    outputs = NewOutputs(os.path.dirname(os.path.abspath(prefix)) if "://" not in prefix else prefix)
     if "://" not in prefix:
         os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    with beam.Pipeline(options=pipeline_options(pipeline_args)) as pipeline:
-        path = build_note_sequences_pipeline(pipeline, input_dir, output_file, num_shards, recursive)
+    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args))
+    path = build_note_sequences_pipeline(pipeline, input_dir, output_file, num_shards, recursive, parser)
+    run_pipeline(pipeline, outputs)
     with FileSystems.open(path) as f:
         data = json.loads(f.read().decode("utf-8"))
     _remove_other_shard_counts(os.path.dirname(prefix) or ".", os.path.basename(prefix), data["shards"])
     return Counters.from_dict(data)
 
 
-__all__ = ["pipeline_options", "build_nsynth_pipeline", "nsynth_to_tfrecord", "build_note_sequences_pipeline",
+__all__ = ["NewOutputs", "run_pipeline", "pipeline_options", "build_nsynth_pipeline", "nsynth_to_tfrecord", "build_note_sequences_pipeline",
            "convert_dir_to_note_sequences"]

@@ -70,7 +70,7 @@ def read_collection(name: str, limit: int = 0, progress: bool = True, only=None)
     ``bach_soprano`` gives part 0 (the soprano line) of every chorale of
     ``music21.corpus.chorales.Iterator``; the folk collections give every tune of every ABC file.
     """
-    from tqdm import tqdm
+    from tfmusic.progress import progress_bar
 
     if name == "bach_soprano":
         sources = _bach_soprano(limit)
@@ -79,7 +79,7 @@ def read_collection(name: str, limit: int = 0, progress: bool = True, only=None)
     else:
         raise ValueError(f"unknown music21 collection {name!r} (known: {', '.join(COLLECTIONS)})")
     out, skipped = [], []
-    bar = tqdm(desc=name, unit="piece", disable=not progress, total=limit or None)
+    bar = progress_bar(desc=name, unit="piece", disable=not progress, total=limit or None)
     for source_id, parse in sources:
         if only is not None and source_id not in only:
             continue

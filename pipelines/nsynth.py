@@ -36,7 +36,7 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from pipelines.errors import InputError, MetadataError
-from pipelines.tfrecord_io import Counters, tfrecord_dataset
+from pipelines.tfrecord_io import Counters, check_records, tfrecord_dataset
 from tfmusic.audio import AudioFileError, read_wav
 
 SAMPLE_RATE = 16000
@@ -144,12 +144,14 @@ def _check_int(note_str, entry, key, low, high):
     return value
 
 
-def validate_metadata(note_str: str, entry) -> dict:
+def validate_metadata(note_str: str, entry, any_sample_rate: bool = False) -> dict:
     """Checks one ``examples.json`` entry and returns it with plain Python values.
 
     Args:
       note_str: the entry's key in examples.json.
       entry: its value.
+      any_sample_rate: accept a ``sample_rate`` other than 16000 (the wav is resampled to 16 kHz
+        when read, see :func:`load_audio_for`); the returned ``sample_rate`` is then 16000.
 
     Returns:
       dict with every key of ``METADATA_KEYS``.
@@ -172,7 +174,9 @@ def validate_metadata(note_str: str, entry) -> dict:
     meta["pitch"] = _check_int(note_str, entry, "pitch", 0, 127)
     meta["velocity"] = _check_int(note_str, entry, "velocity", 0, 127)
     meta["sample_rate"] = _check_int(note_str, entry, "sample_rate", 1, 10**6)
-    if meta["sample_rate"] != SAMPLE_RATE:
+    if any_sample_rate:
+        meta["sample_rate"] = SAMPLE_RATE
+    elif meta["sample_rate"] != SAMPLE_RATE:
         raise MetadataError(note_str, f"sample_rate is {meta['sample_rate']}, expected {SAMPLE_RATE}")
     for key in STR_KEYS:
         if not isinstance(entry[key], str):
@@ -246,11 +250,33 @@ def load_note(root: Union[str, os.PathLike], note_str: str, entry) -> dict:
     return load_audio_for(root, meta)
 
 
-def load_audio_for(root: Union[str, os.PathLike], meta: dict) -> dict:
-    """Reads ``audio/<note_str>.wav`` (16 kHz, mono, 64000 samples) for validated metadata."""
+def load_audio_for(root: Union[str, os.PathLike], meta: dict, resample: bool = False, mono: bool = False) -> dict:
+    """Reads ``audio/<note_str>.wav`` (16 kHz, mono, 64000 samples) for validated metadata.
+
+    Args:
+      root: the jsonwav folder.
+      meta: from :func:`validate_metadata`.
+      resample: accept a wav at another sample rate and resample it to 16 kHz with soxr
+        (``tfmusic.audio.resample``); it must then last 4 s, i.e. 64000 samples after resampling.
+      mono: accept a multi-channel wav and average its channels.
+
+    Raises:
+      AudioFileError: missing or unreadable wav, or one of the wrong rate, channel count or length.
+    """
+    from tfmusic.audio import resample as resample_audio
+
     wav = pathlib.Path(root) / "audio" / f"{meta['note_str']}.wav"
-    audio, _ = read_wav(wav, expected_sample_rate=SAMPLE_RATE, expected_num_samples=NUM_SAMPLES,
-                        expected_channels=1)
+    audio, rate = read_wav(wav, expected_sample_rate=None if resample else SAMPLE_RATE,
+                           expected_num_samples=None if resample else NUM_SAMPLES,
+                           expected_channels=None if mono else 1)
+    if rate != SAMPLE_RATE:
+        audio = resample_audio(audio, rate, SAMPLE_RATE)
+        if len(audio) != NUM_SAMPLES:
+            raise AudioFileError(wav, f"has {len(audio)} samples after resampling from {rate} Hz to "
+                                      f"{SAMPLE_RATE} Hz, expected {NUM_SAMPLES}")
+        audio = np.clip(audio, -1.0, 1.0 - 1.0 / 32768).astype(np.float32, copy=False)
+    elif len(audio) != NUM_SAMPLES:
+        raise AudioFileError(wav, f"has {len(audio)} samples, expected {NUM_SAMPLES}")
     return make_element(meta, audio)
 
 
@@ -318,6 +344,80 @@ def read_jsonwav_dir(
         yield from iter_jsonwav_dir(path, acoustic_only, min_pitch, max_pitch, skip_bad)
 
     return tf.data.Dataset.from_generator(generator, output_signature=_element_spec())
+
+
+# --------------------------------------------------------------------------- checking data before use
+
+
+def check_jsonwav_dir(path: Union[str, os.PathLike], acoustic_only: bool = False, min_pitch: Optional[int] = None,
+                      max_pitch: Optional[int] = None) -> int:
+    """Checks that ``path`` is an NSynth jsonwav folder with a usable note; returns its number of entries.
+
+    Reads ``examples.json`` and the wavs of its notes in order until one passes the filters and
+    reads as 16 kHz mono 64000 samples (usually the first).
+
+    Raises:
+      InputError: naming the folder or file: missing, a file rather than a folder, no or an
+        unreadable ``examples.json``, no notes listed, or none of them usable (with the first reason).
+    """
+    root = pathlib.Path(path)
+    if not root.exists():
+        raise InputError(root, "no such folder")
+    if not root.is_dir():
+        raise InputError(root, "is a file, not an NSynth jsonwav folder (examples.json + audio/)")
+    if not (root / "examples.json").is_file():
+        raise InputError(root, "holds no examples.json: not an NSynth jsonwav folder (examples.json + audio/)")
+    examples = load_examples_json(root / "examples.json")
+    if not examples:
+        raise InputError(root / "examples.json", "lists no notes")
+    first_problem, filtered = None, 0
+    for note_str in sorted(examples):
+        try:
+            meta = validate_metadata(note_str, examples[note_str])
+            if not keep_note(meta, acoustic_only, min_pitch, max_pitch):
+                filtered += 1
+                continue
+            load_audio_for(root, meta)
+            return len(examples)
+        except (InputError, AudioFileError) as e:
+            first_problem = first_problem or f"{note_str}: {e.problem}"
+    if first_problem is None:
+        bounds = f"pitches {'' if min_pitch is None else min_pitch}..{'' if max_pitch is None else max_pitch}"
+        raise InputError(root, f"none of its {len(examples)} notes passes the filters ({bounds}"
+                               f"{', acoustic only' if acoustic_only else ''})")
+    raise InputError(root, f"none of its {len(examples)} notes is usable ({filtered} filtered out; "
+                           f"first problem: {first_problem})")
+
+
+def _nsynth_record_problem(record: bytes) -> Optional[str]:
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.example import example_pb2
+
+    try:
+        example = example_pb2.Example.FromString(record)
+    except DecodeError:
+        return "its first record is not a tf.Example (not NSynth TFRecords)"
+    features = example.features.feature
+    missing = [k for k in ("audio", "pitch") if k not in features]
+    if missing:
+        return f"its first record has no {' or '.join(missing)} feature (not NSynth TFRecords)"
+    return None
+
+
+def check_nsynth_data(path: str, min_pitch: Optional[int] = None, max_pitch: Optional[int] = None) -> str:
+    """Checks NSynth training data before use: an NSynth jsonwav folder (see :func:`check_jsonwav_dir`;
+    a usable note within the pitch bounds) or NSynth tf.Example TFRecords (a file, glob or sharded name;
+    see :func:`pipelines.tfrecord_io.check_records`). Returns ``"jsonwav"`` or ``"tfrecord"``.
+
+    Raises:
+      InputError: naming the file or folder and the problem.
+    """
+    path = os.fspath(path)
+    if "://" not in path and os.path.isdir(path):
+        check_jsonwav_dir(path, min_pitch=min_pitch, max_pitch=max_pitch)
+        return "jsonwav"
+    check_records(path, validate=_nsynth_record_problem)
+    return "tfrecord"
 
 
 # --------------------------------------------------------------------------- tf.Example

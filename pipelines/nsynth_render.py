@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import os
 import pathlib
 import re
@@ -59,6 +58,8 @@ import numpy as np
 
 from pipelines.nsynth import FAMILY_NAMES, NUM_SAMPLES, QUALITY_NAMES, SAMPLE_RATE, SOURCE_NAMES, qualities_to_str
 from pipelines.tfrecord_io import Counters, atomic_write_json
+from tfmusic import cli_support
+from tfmusic.workers import exit_on_interrupt
 
 DEFAULT_VELOCITIES = (25, 50, 75, 100, 127)
 MIN_PITCH, MAX_PITCH = 21, 108
@@ -591,6 +592,86 @@ def _render_one(spec: NoteSpec) -> tuple[NoteSpec, Optional[dict], str]:
     return spec, meta, ""
 
 
+class _StagedOutput:
+    """One NSynth folder written so that it is complete or absent: wavs are rendered into
+    ``OUT/audio.tmp-XXXX/audio/``; :meth:`commit` moves them into ``OUT/audio/`` and writes
+    ``examples.json`` last; :meth:`abort` (any exception, Ctrl-C included) deletes the staging folder,
+    and ``OUT`` / ``OUT/audio`` too when this run made them and they are still empty."""
+
+    def __init__(self, out_dir: str):
+        import glob
+        import shutil
+        import tempfile
+
+        from tfmusic.files import TEMP_MARK
+
+        self.out_dir = out_dir
+        audio = os.path.join(out_dir, "audio")
+        self._made = [d for d in (out_dir, audio) if not os.path.isdir(d)]
+        os.makedirs(audio, exist_ok=True)
+        for stale in glob.glob(os.path.join(glob.escape(out_dir), "audio" + TEMP_MARK + "*")):
+            if os.path.isdir(stale):  # left by a run that was killed outright
+                shutil.rmtree(stale, ignore_errors=True)
+        self.path = tempfile.mkdtemp(prefix="audio" + TEMP_MARK, dir=out_dir)
+        os.makedirs(os.path.join(self.path, "audio"))
+
+    def commit(self, examples: dict) -> None:
+        import shutil
+
+        staged = os.path.join(self.path, "audio")
+        for name in sorted(os.listdir(staged)):
+            os.replace(os.path.join(staged, name), os.path.join(self.out_dir, "audio", name))
+        atomic_write_json(os.path.join(self.out_dir, "examples.json"), dict(sorted(examples.items())))
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def abort(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
+        for folder in reversed(self._made):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+
+
+def _render_into(stage_dir: str, notes: Sequence[NoteSpec], settings: RenderSettings, workers: Optional[int],
+                 progress: bool) -> Tuple[Counters, dict]:
+    """Renders ``notes`` into ``stage_dir/audio/``; returns (counters, examples.json entries)."""
+    from tfmusic.progress import progress_bar
+
+    from tfmusic import workers as workers_lib
+
+    notes = sorted(set(notes))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(notes) or 1))
+    counters = Counters()
+    counters.increment("requested", len(notes))
+    examples = {}
+    with progress_bar(total=len(notes), desc="nsynth_render", unit="note", disable=not progress) as bar:
+        def collect(results):
+            for spec, meta, reason in results:
+                if meta is None:
+                    counters.skip(spec.note_str, reason)
+                else:
+                    examples[spec.note_str] = meta
+                    counters.increment("rendered")
+                bar.update(1)
+
+        if workers == 1:
+            _init_worker(settings, stage_dir)
+            try:
+                collect(map(_render_one, notes))
+            finally:
+                _close_worker()
+        else:
+            # spawn: the parent may hold TensorFlow or FluidSynth state that must not be forked. The workers
+            # ignore Ctrl-C; this process stops them at once on its way out.
+            with workers_lib.worker_pool(workers, _init_worker, (settings, stage_dir)) as pool:
+                chunksize = max(1, min(16, len(notes) // (4 * workers)))
+                collect(workers_lib.imap_unordered(pool, _render_one, notes, chunksize=chunksize))
+    return counters, examples
+
+
 def render_dataset(
     out_dir,
     notes: Sequence[NoteSpec],
@@ -611,41 +692,21 @@ def render_dataset(
       Counters with ``requested``, ``rendered`` and ``skipped`` counts and the skipped
       notes' reasons. ``examples.json`` lists the notes rendered by this call only; wavs
       of other notes already in ``audio/`` are left alone.
-    """
-    from tqdm import tqdm
 
-    out_dir = os.fspath(out_dir)
-    os.makedirs(os.path.join(out_dir, "audio"), exist_ok=True)
-    notes = sorted(set(notes))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(notes) or 1))
-    counters = Counters()
-    counters.increment("requested", len(notes))
-    examples = {}
-    bar = tqdm(total=len(notes), desc="nsynth_render", unit="note", disable=not progress)
-    if workers == 1:
-        _init_worker(settings, out_dir)
-        results = map(_render_one, notes)
-        pool = None
-    else:
-        # spawn: the parent may hold TensorFlow or FluidSynth state that must not be forked
-        pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (settings, out_dir))
-        results = pool.imap_unordered(_render_one, notes, chunksize=max(1, min(16, len(notes) // (4 * workers))))
+    The wavs are rendered into a staging folder beside ``audio/`` and moved into place, with
+    ``examples.json`` written last, only when every note is done: an interrupted call (Ctrl-C
+    included, which stops the workers at once) leaves ``out_dir`` as it was.
+    """
+    from tfmusic import workers as workers_lib
+
+    stage = _StagedOutput(os.fspath(out_dir))
     try:
-        for spec, meta, reason in results:
-            if meta is None:
-                counters.skip(spec.note_str, reason)
-            else:
-                examples[spec.note_str] = meta
-                counters.increment("rendered")
-            bar.update(1)
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.close()
-            pool.join()
-        if workers == 1:
-            _close_worker()
-    atomic_write_json(os.path.join(out_dir, "examples.json"), dict(sorted(examples.items())))
+        counters, examples = _render_into(stage.path, notes, settings, workers, progress)
+        with workers_lib.interrupts_deferred():
+            stage.commit(examples)
+    except BaseException:
+        stage.abort()
+        raise
     return counters
 
 
@@ -710,16 +771,36 @@ def render_splits(out_dir, splits: Dict[str, Sequence[NoteSpec]], settings: Rend
     Returns:
       ``{split: Counters}`` (see :func:`render_dataset`).
     """
+    from tfmusic import workers as workers_lib
+
     out_dir = os.fspath(out_dir)
     soundfonts = settings.soundfont_list()
     counters, summary = {}, {"soundfonts": [dataclasses.asdict(sf) for sf in soundfonts], "splits": {}}
-    for name, notes in splits.items():
-        counters[name] = render_dataset(os.path.join(out_dir, name), notes, settings, workers, progress)
-        instruments = {n.instrument_str: {"soundfont": soundfonts[n.soundfont].name, "program": n.program}
-                       for n in notes if n.soundfont < len(soundfonts)}
-        summary["splits"][name] = {"requested": len(notes), "rendered": counters[name].get("rendered"),
-                                   "instruments": dict(sorted(instruments.items()))}
-    atomic_write_json(os.path.join(out_dir, "splits.json"), summary)
+    made = not os.path.isdir(out_dir)
+    stages, rendered = {}, {}
+    try:
+        # Every split is rendered before any is moved into place: an interrupted run leaves none.
+        for name, notes in splits.items():
+            stages[name] = _StagedOutput(os.path.join(out_dir, name))
+            counters[name], rendered[name] = _render_into(stages[name].path, notes, settings, workers, progress)
+        with workers_lib.interrupts_deferred():
+            for name, stage in stages.items():
+                stage.commit(rendered[name])
+            for name, notes in splits.items():
+                instruments = {n.instrument_str: {"soundfont": soundfonts[n.soundfont].name, "program": n.program}
+                               for n in notes if n.soundfont < len(soundfonts)}
+                summary["splits"][name] = {"requested": len(notes), "rendered": counters[name].get("rendered"),
+                                           "instruments": dict(sorted(instruments.items()))}
+            atomic_write_json(os.path.join(out_dir, "splits.json"), summary)
+    except BaseException:
+        for stage in stages.values():
+            stage.abort()
+        if made:
+            try:
+                os.rmdir(out_dir)
+            except OSError:
+                pass
+        raise
     return counters
 
 
@@ -759,8 +840,8 @@ def _name_list(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``nsynth_render`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="nsynth_render",
+    parser = cli_support.make_parser(
+        "nsynth_render", raw=False,
         description="Render an NSynth-format dataset (examples.json + audio/*.wav) from a GM SoundFont.")
     parser.add_argument("--output_dir", help="folder to write examples.json and audio/ into (required)")
     parser.add_argument("--soundfont", action="append", default=None, metavar="[NAME=]PATH",
@@ -801,8 +882,10 @@ def program_table() -> str:
     return "\n".join(lines)
 
 
+@exit_on_interrupt("nsynth_render")
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``nsynth_render``; returns the exit status (0, or 2 for bad arguments)."""
+    """Entry point of ``nsynth_render``; returns the exit status (0, 2 for bad arguments, 130 on Ctrl-C)."""
+    cli_support.start(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_programs:

@@ -17,11 +17,13 @@ import glob
 import hashlib
 import os
 import re
+import struct
 import uuid
-from typing import Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 from tfmusic.files import TEMP_MARK as _TEMP_MARK
 from tfmusic.files import atomic_write_bytes, atomic_write_json  # noqa: F401  (re-exported)
+from pipelines.errors import InputError
 
 SHARD_SUFFIX = ".tfrecord"
 
@@ -241,6 +243,152 @@ def iter_records(file_pattern, compression: Optional[str] = None) -> Iterator[by
     """Yields the serialized records (bytes) of the matching files, in deterministic order."""
     for record in tfrecord_dataset(file_pattern, compression).as_numpy_iterator():
         yield bytes(record)
+
+
+# --------------------------------------------------------------------------- checking data before use
+
+
+def _crc32c_table() -> list:
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``, as TFRecord framing uses (pure Python; fine for a few records)."""
+    crc = 0xFFFFFFFF
+    table = _CRC32C_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """TFRecord's masked CRC-32C of ``data``."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _open_binary(path: str):
+    if "://" in path:
+        import tensorflow as tf
+
+        return tf.io.gfile.GFile(path, "rb")
+    return open(path, "rb")
+
+
+def _is_dir(path: str) -> bool:
+    if "://" in path:
+        import tensorflow as tf
+
+        return tf.io.gfile.isdir(path)
+    return os.path.isdir(path)
+
+
+def _looks_like_text(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def first_record(path: str, full: bool = True) -> Optional[bytes]:
+    """The first record of the TFRecord file ``path`` (None when the file holds no record), read and
+    checked without TensorFlow ops (so it may run before a distribution strategy is made).
+
+    Args:
+      path: a local path or any ``tf.io.gfile`` path.
+      full: also read the record and check its data CRC; False checks the 12-byte header only
+        (and returns ``b""`` for a file that has a record).
+
+    Raises:
+      InputError: naming the file: not a TFRecord file (text, GZIP-compressed or other bytes), or
+        one whose first record is cut short or corrupt.
+    """
+    with _open_binary(path) as f:
+        header = f.read(12)
+        if not header:
+            return None
+        if header[:2] == b"\x1f\x8b":
+            raise InputError(path, "is GZIP-compressed; give uncompressed TFRecords")
+        if len(header) < 12 or masked_crc32c(header[:8]) != struct.unpack("<I", header[8:12])[0]:
+            kind = "a text file" if _looks_like_text(header) else "other bytes"
+            raise InputError(path, f"not a TFRecord file ({kind}: its first bytes are no record header)")
+        if not full:
+            return b""
+        (length,) = struct.unpack("<Q", header[:8])
+        data = f.read(length)
+        footer = f.read(4)
+    if len(data) < length or len(footer) < 4:
+        raise InputError(path, f"truncated TFRecord file: its first record ({length} bytes) is cut short")
+    if masked_crc32c(data) != struct.unpack("<I", footer)[0]:
+        raise InputError(path, "corrupt TFRecord file: its first record fails its CRC check")
+    return data
+
+
+def check_records(
+    file_pattern,
+    validate: Optional[Callable[[bytes], Optional[str]]] = None,
+    allow_empty: bool = False,
+) -> list[str]:
+    """Checks that training data can be used before anything is built on it; returns its files.
+
+    Every matching file must be a TFRecord file (its first record header is read: an empty
+    file is an empty TFRecord file), and the first file that holds a record must hold a readable
+    one, which ``validate`` (``record bytes -> problem or None``) may check further (the kind
+    of record, its sizes). No TensorFlow op runs, so this may precede a distribution strategy.
+
+    Args:
+      file_pattern: a file, glob, sharded name (see :func:`list_files`) or a list of them.
+      validate: optional check of the first record.
+      allow_empty: accept files that hold no record at all.
+
+    Raises:
+      InputError: naming the pattern or the file and the problem: nothing matches, a folder,
+        not a TFRecord file (e.g. text), a truncated or corrupt first record, no record at all,
+        or a record that ``validate`` refuses.
+    """
+    patterns = [os.fspath(file_pattern)] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    name = patterns[0] if len(patterns) == 1 else ", ".join(patterns)
+    try:
+        files = list_files(patterns)
+    except FileNotFoundError:
+        raise InputError(name, "matches no file") from None
+    folders = [f for f in files if _is_dir(f)]
+    if folders:
+        inside = os.path.join(folders[0], "*" + SHARD_SUFFIX)
+        try:
+            has_records = bool(list_files(inside))
+        except FileNotFoundError:
+            has_records = False
+        if not has_records:
+            raise InputError(folders[0], f"is a folder, and it holds no {SHARD_SUFFIX} files")
+        raise InputError(folders[0], f"is a folder; name its TFRecord files instead, e.g. '{inside}'")
+    checked = None
+    for path in files:
+        try:
+            record = first_record(path, full=checked is None)
+        except OSError as e:
+            raise InputError(path, f"cannot read file ({e.strerror or e})") from None
+        if record is None or checked is not None:
+            continue
+        checked = path
+        problem = validate(record) if validate is not None else None
+        if problem:
+            raise InputError(path, problem)
+    if checked is None and not allow_empty:
+        if len(files) == 1:
+            raise InputError(files[0], "holds no records (an empty TFRecord file)")
+        raise InputError(name, f"the {len(files)} files it matches hold no records (empty TFRecord files)")
+    return files
 
 
 # --------------------------------------------------------------------------- counters

@@ -19,22 +19,27 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn.create_dataset_cli import build_family_parser, family_main
+from tfmusic import cli_support
 
 PROG = "polyphony_rnn_create_dataset"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``polyphony_rnn_create_dataset``."""
-    from polyphony_rnn_ext.data import PolyphonyPipelineConfig
+    return build_family_parser(PROG, __doc__)
 
-    return build_family_parser(PROG, __doc__, PolyphonyPipelineConfig)
+
+def load():
+    """(pipeline config class, dataset format) of the family: its data module (note-seq)."""
+    from polyphony_rnn_ext import data
+
+    return data.PolyphonyPipelineConfig, data.FORMAT
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``polyphony_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
-    from polyphony_rnn_ext import data
-
-    return family_main(build_parser(), data.PolyphonyPipelineConfig, data.FORMAT, argv)
+    cli_support.start(argv)
+    return family_main(build_parser(), argv=argv, load=load)
 
 
 if __name__ == "__main__":

@@ -28,16 +28,16 @@ from typing import Optional, Sequence
 from events_rnn.generate_cli import (LoadedModel, add_absl_bool, add_generation_arguments,  # noqa: F401
                                      add_model_arguments, generate_files, run)
 from events_rnn.generate_cli import load_model as _load_model
+from polyphony_rnn_ext import CONFIG_IDS
+from tfmusic import cli_support
 
 PROG = "polyphony_rnn_generate"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``polyphony_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    from polyphony_rnn_ext import bundle as bundle_lib
-
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(p, bundle_lib.FAMILY, "polyphony", PROG)
+    p = cli_support.make_parser(PROG, __doc__)
+    add_model_arguments(p, CONFIG_IDS, "polyphony", PROG)
     add_generation_arguments(p, "length in 16th-note steps, primer included")
     primer = p.add_mutually_exclusive_group()
     primer.add_argument("--primer_pitches", default="", help='a starting chord one quarter long, e.g. "[60, 64, 67]"')
@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_absl_bool(p, "condition_on_primer", False, "the RNN reads the primer before generating")
     add_absl_bool(p, "inject_primer_during_generation", True, "force the primer's notes into the generated track")
     return p
+
+
+def family():
+    """The Polyphony RNN's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
+    from polyphony_rnn_ext import bundle as bundle_lib
+
+    return bundle_lib.FAMILY
 
 
 def load_model(bundle_file: Optional[str] = None, run_dir: Optional[str] = None, config_id: str = "polyphony",
@@ -99,9 +106,8 @@ def make_generator(args, loaded):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``polyphony_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
-    from polyphony_rnn_ext import bundle as bundle_lib
-
-    return run(PROG, build_parser(), argv, bundle_lib.FAMILY, make_options, make_generator,
+    cli_support.start(argv)
+    return run(PROG, build_parser(), argv, family, make_options, make_generator,
                load=lambda args: load_model(None if args.save_generator_bundle else args.bundle_file, args.run_dir,
                                             args.config, args.hparams))
 

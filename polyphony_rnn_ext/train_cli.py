@@ -24,22 +24,34 @@ import sys
 from typing import Optional, Sequence
 
 from events_rnn import train_cli as _core
+from polyphony_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
+from tfmusic import cli_support
+
+#: What ``--help`` lists, known without importing TensorFlow.
+LINE = _core.TrainCommandLine(prog="polyphony_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
+                              default_config="polyphony",
+                              data_help="training SequenceExample TFRecord file or glob "
+                                        "(polyphony_rnn_create_dataset's training_poly_tracks.tfrecord)")
 
 
 def command() -> _core.TrainCommand:
     """``polyphony_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
     from polyphony_rnn_ext import bundle, config, task
 
-    return _core.TrainCommand(prog="polyphony_rnn_train", family=bundle.FAMILY, presets=config.PRESETS,
+    return _core.TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
                               experiment_class=config.PolyphonyRnnExperiment, task_class=task.PolyphonyRnnTask,
-                              default_config="polyphony",
-                              data_help="training SequenceExample TFRecord file or glob "
-                                        "(polyphony_rnn_create_dataset's training_poly_tracks.tfrecord)")
+                              default_config=LINE.default_config, data_help=LINE.data_help)
+
+
+def build_parser():
+    """The command line of ``polyphony_rnn_train`` (built without importing TensorFlow)."""
+    return _core.build_parser(LINE, __doc__)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``polyphony_rnn_train``; 0, or 2 for bad arguments / missing data / a misfit bundle."""
-    return _core.main(command(), argv, __doc__)
+    cli_support.start(argv)
+    return _core.main(command, argv, __doc__, line=LINE)
 
 
 if __name__ == "__main__":

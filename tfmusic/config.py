@@ -11,7 +11,8 @@ machinery only:
 * :class:`PresetRegistry` maps preset names (the paper's rows, the released checkpoints)
   to config factories.
 * :func:`save_json` / :func:`load_json` write configs atomically, and
-  :func:`resolve_run_config` implements "reload the saved config on resume".
+  :func:`resolve_run_config` (or :func:`plan_run_config`, which writes nothing until asked)
+  implements "reload the saved config on resume", and refuses a resume whose flags contradict it.
 """
 from __future__ import annotations
 
@@ -301,23 +302,133 @@ def has_checkpoint(model_dir: str) -> bool:
     return os.path.isfile(os.path.join(model_dir, "checkpoint"))
 
 
-def resolve_run_config(model_dir: str, config: T, overrides: Sequence[str] = ()) -> Tuple[T, bool]:
-    """The config a run in ``model_dir`` must use, and whether it resumes.
+RUN_FLAGS_FILENAME = "run_flags.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFlag:
+    """A command-line flag that picks what a run is (a preset, a Magenta config, a bundle), for
+    :func:`plan_run_config`'s check that a resume does not contradict the run.
+
+    Attributes:
+      value: what the flag asks for; for a flag the user left out, what the command used instead
+        (recorded when the run starts; None: nothing).
+      given: whether the user passed the flag (only given flags are compared on resume).
+      field: the config field that holds the flag's value (``"model.config_id"``), compared with
+        the saved config; "" when no field does: the value is then recorded in ``run_flags.json``
+        when the run starts and compared with that record (a run without a record is not checked).
+    """
+
+    value: Any
+    given: bool = True
+    field: str = ""
+
+
+def _field_value(config: Any, path: str) -> Any:
+    value = config
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def _shown(value: Any) -> str:
+    return "none" if value in (None, "") else str(value)
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """What :func:`plan_run_config` decided: the run's ``config``, whether it ``resumed``, and what
+    :meth:`write` will put into ``model_dir``. Nothing is written before :meth:`write`, so a command
+    can check its data between the two and leave the run folder untouched when it refuses."""
+
+    model_dir: str
+    config: Any
+    resumed: bool
+    saved: Any = None
+    flags: Optional[Mapping[str, RunFlag]] = None
+
+    def write(self) -> None:
+        """Saves ``config.json`` (on a resume only when ``--set`` changed it) and, on a new start with
+        flags, ``run_flags.json``; creates ``model_dir`` if needed."""
+        path = os.path.join(self.model_dir, CONFIG_FILENAME)
+        if self.resumed:
+            if self.config != self.saved:
+                save_json(self.config, path)
+            return
+        save_json(self.config, path)
+        record_path = os.path.join(self.model_dir, RUN_FLAGS_FILENAME)
+        if self.flags is not None:
+            record = {name: flag.value for name, flag in sorted(self.flags.items()) if not flag.field}
+            files.atomic_write_text(record_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        elif os.path.exists(record_path):  # left by an earlier start: it does not describe this run
+            os.remove(record_path)
+
+
+def _check_flags(model_dir: str, saved: Any, flags: Mapping[str, RunFlag]) -> None:
+    """Raises :class:`ConfigError` when a given flag asks for something else than the run in ``model_dir``."""
+    record = None
+    record_path = os.path.join(model_dir, RUN_FLAGS_FILENAME)
+    for name, flag in sorted(flags.items()):
+        if not flag.given:
+            continue
+        if flag.field:
+            try:
+                was = _field_value(saved, flag.field)
+            except AttributeError:
+                continue
+            where = f"{flag.field} {_shown(was)}"
+        else:
+            if record is None:
+                try:
+                    with open(record_path, encoding="utf-8") as f:
+                        record = json.load(f)
+                except (OSError, ValueError):
+                    record = {}
+                if not isinstance(record, dict):
+                    record = {}
+            if name not in record:
+                continue
+            was = record[name]
+            where = f"{name} {_shown(was)}" if was not in (None, "") else f"no {name}"
+        if was != flag.value:
+            raise ConfigError(
+                f"{model_dir} holds a run started with {where}, but {name} {_shown(flag.value)} was given; "
+                f"resume it without {name} (--set still changes single fields) or start another run folder")
+
+
+def plan_run_config(model_dir: str, config: T, overrides: Sequence[str] = (),
+                    flags: Optional[Mapping[str, RunFlag]] = None) -> RunPlan:
+    """Decides the config a run in ``model_dir`` must use and whether it resumes, writing nothing.
 
     If ``model_dir`` already holds ``config.json`` and a checkpoint the run resumes: the saved
     config is reloaded (the ``config`` argument only gives its type), and ``overrides`` are
     applied on top, so a resumed run can change e.g. its step budget explicitly. Otherwise
-    ``config`` with ``overrides`` is used and saved there: a ``config.json`` left by a start that
-    failed before its first checkpoint (a mistyped data path, say) does not bind the next start.
-    Returns (config, resumed).
+    ``config`` with ``overrides`` is used: a ``config.json`` left by a start that failed before
+    its first checkpoint (a mistyped data path, say) does not bind the next start.
+
+    ``flags``: the command's flags that pick what the run is (see :class:`RunFlag`), by name
+    (``"--config"``). On a resume, each one the user gave must agree with the run, else
+    :class:`ConfigError` names both values. ``--set`` overrides are not flags here: they stay
+    allowed on a resume.
+
+    Call :meth:`RunPlan.write` to save the config once the command has checked what it needs.
+
+    Raises:
+      ConfigError: an unreadable saved config, a bad override, or a flag that contradicts the run.
     """
     path = os.path.join(model_dir, CONFIG_FILENAME)
     if os.path.exists(path) and has_checkpoint(model_dir):
         saved = load_json(type(config), path)
-        resolved = apply_overrides(saved, overrides)
-        if resolved != saved:
-            save_json(resolved, path)
-        return resolved, True
-    resolved = apply_overrides(config, overrides)
-    save_json(resolved, path)
-    return resolved, False
+        if flags:
+            _check_flags(model_dir, saved, flags)
+        return RunPlan(model_dir, apply_overrides(saved, overrides), True, saved=saved, flags=flags)
+    return RunPlan(model_dir, apply_overrides(config, overrides), False, flags=flags)
+
+
+def resolve_run_config(model_dir: str, config: T, overrides: Sequence[str] = (),
+                       flags: Optional[Mapping[str, RunFlag]] = None) -> Tuple[T, bool]:
+    """:func:`plan_run_config`, then its :meth:`RunPlan.write` at once: the config a run in
+    ``model_dir`` must use (saved there), and whether it resumes. Returns (config, resumed)."""
+    plan = plan_run_config(model_dir, config, overrides, flags)
+    plan.write()
+    return plan.config, plan.resumed

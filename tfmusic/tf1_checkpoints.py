@@ -11,6 +11,7 @@ slots) and every Keras variable never assigned.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -60,21 +61,44 @@ def _read_path(path: str, label: str) -> Dict[str, np.ndarray]:
         raise CheckpointReadError(f"{label}: not a readable TensorFlow checkpoint ({message})") from e
 
 
+class _V1BannerFilter(logging.Filter):
+    """Drops the six lines of TensorFlow's "V1 checkpoint format has been deprecated" banner, which
+    ``Saver.save`` logs on every V1 save: V1 is what a ``.mag`` must hold, so the advice does not apply."""
+
+    LINES = frozenset(("*" * 55, "TensorFlow's V1 checkpoint format has been deprecated.",
+                       "Consider switching to the more efficient V2 format:",
+                       "   `tf.train.Saver(write_version=tf.train.SaverDef.V2)`", "now on by default."))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return str(record.msg) not in self.LINES
+
+
 def write_v1_checkpoint(variables: Dict[str, np.ndarray], path: str) -> str:
     """Write ``{name: array}`` as a single-file V1 checkpoint at ``path`` (TF1 ``Saver`` in a graph).
 
     This is the format inside Magenta's ``.mag`` bundles; used to write fixtures and bundles.
+    TensorFlow's V1-deprecation banner is not logged (unless a command runs with ``--verbose``).
     Returns ``path``.
     """
+    from tfmusic import cli_support
+
     graph = tf.Graph()
     with graph.as_default():
         tf_vars = [tf.compat.v1.Variable(np.asarray(v), name=k) for k, v in variables.items()]
         saver = tf.compat.v1.train.Saver(
             {k: v for k, v in zip(variables, tf_vars)}, sharded=False,
             write_version=tf.compat.v1.train.SaverDef.V1)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            saver.save(sess, path, write_meta_graph=False, write_state=False)
+        banner = None if cli_support.is_verbose() else _V1BannerFilter()
+        logger = tf.get_logger()
+        if banner is not None:
+            logger.addFilter(banner)
+        try:
+            with tf.compat.v1.Session(graph=graph) as sess:
+                sess.run(tf.compat.v1.global_variables_initializer())
+                saver.save(sess, path, write_meta_graph=False, write_state=False)
+        finally:
+            if banner is not None:
+                logger.removeFilter(banner)
     return path
 
 

@@ -13,8 +13,10 @@ two: discriminator then generator; a language model has one). :class:`Runner` do
   checkpoint (``ckpt-N.config.json``) and as ``config.json`` in the run folder;
 * no checkpoint is written while any weight or loss is non-finite: training stops with
   :class:`NonFiniteError` instead;
-* TensorBoard gets scalars every ``summary_every`` steps and the task's audio and images
-  every ``media_every`` steps; a tqdm bar shows steps/s.
+* TensorBoard gets the run's config as text (tag ``config``, at the step each start of the run
+  begins from: 0 for a new run), scalars every ``summary_every`` steps and the task's audio and
+  images every ``media_every`` steps; evaluations write ``eval/*`` scalars into the same logs with
+  :func:`write_eval_summaries`; a tqdm bar shows steps/s.
 """
 from __future__ import annotations
 
@@ -171,17 +173,26 @@ class RunResult:
     checkpoint: Optional[str]
 
 
-def log_audio(name: str, audio: np.ndarray, sample_rate: int, step: int, max_outputs: int = 4) -> None:
-    """Write audio to the default TensorBoard writer. ``audio``: [batch, samples] floats in [-1, 1]."""
+#: Folder of a run's TensorBoard logs, under ``model_dir``.
+LOG_SUBDIR = "train"
+#: Tag prefix of evaluation metrics written beside the training scalars (:func:`write_eval_summaries`).
+EVAL_PREFIX = "eval"
+
+
+def log_audio(name: str, audio: np.ndarray, sample_rate: int, step: int, max_outputs: int = 4,
+              description: Optional[str] = None) -> None:
+    """Write audio to the default TensorBoard writer. ``audio``: [batch, samples] floats in [-1, 1].
+    ``description`` (Markdown) shows under the clip in TensorBoard, e.g. what it is and its pitch."""
     audio = np.asarray(audio, np.float32)
     if audio.ndim == 1:
         audio = audio[None]
-    tf.summary.audio(name, audio[..., None], sample_rate, step=step, max_outputs=max_outputs)
+    tf.summary.audio(name, audio[..., None], sample_rate, step=step, max_outputs=max_outputs,
+                     description=description)
 
 
-def log_image(name: str, image: Any, step: int) -> None:
+def log_image(name: str, image: Any, step: int, description: Optional[str] = None) -> None:
     """Write an image to the default TensorBoard writer: a PNG path, or an array [H, W, C] / [B, H, W, C]
-    of uint8 or floats in [0, 1]."""
+    of uint8 or floats in [0, 1]. ``description`` (Markdown) shows beside it in TensorBoard."""
     if isinstance(image, (str, os.PathLike)):
         with open(image, "rb") as f:
             image = tf.io.decode_png(f.read(), channels=4)
@@ -190,7 +201,35 @@ def log_image(name: str, image: Any, step: int) -> None:
         image = tf.image.convert_image_dtype(tf.clip_by_value(image, 0.0, 1.0), tf.uint8)
     if image.shape.rank == 3:
         image = image[None]
-    tf.summary.image(name, image, step=step)
+    tf.summary.image(name, image, step=step, description=description)
+
+
+def config_text(config: Any) -> str:
+    """A run's config as TensorBoard's text plugin shows it: the JSON of ``config.json`` as a Markdown
+    code block."""
+    import json
+
+    body = json.dumps(config_lib.to_dict(config), indent=2, sort_keys=False)
+    return "\n".join("    " + line for line in body.splitlines())
+
+
+def write_eval_summaries(model_dir: str, metrics: Mapping[str, Any], step: int, prefix: str = EVAL_PREFIX) -> List[str]:
+    """Writes evaluation metrics as scalars ``PREFIX/NAME`` into the run's own TensorBoard logs
+    (``model_dir/train``, beside the training scalars), at ``step``. Non-numeric and non-finite
+    values are left out (and bookkeeping such as ``global_step``). Returns the tags written."""
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, LOG_SUBDIR))
+    tags = []
+    with writer.as_default():
+        for name, value in metrics.items():
+            numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+            if name in ("global_step", "step") or not numeric or not math.isfinite(float(value)):
+                continue
+            tag = f"{prefix}/{name}"
+            tf.summary.scalar(tag, float(value), step=int(step))
+            tags.append(tag)
+    writer.flush()
+    writer.close()
+    return tags
 
 
 def _all_finite(tensors: Sequence[tf.Tensor]) -> bool:
@@ -387,7 +426,7 @@ class Runner:
 
     def _writer(self):
         if self.is_chief:
-            return tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+            return tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_SUBDIR))
         return tf.summary.create_noop_writer()
 
     def train(self, stop_after: Optional[int] = None) -> RunResult:
@@ -407,9 +446,10 @@ class Runner:
         writer = self._writer()
         bar = None
         if self.trainer.progress and self.is_chief:
-            from tqdm.auto import tqdm
+            from tfmusic.progress import progress_bar
 
-            bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, desc=os.path.basename(self.model_dir))
+            bar = progress_bar(total=total, initial=start, unit="step", dynamic_ncols=True,
+                               desc=os.path.basename(self.model_dir))
         t_last, step_last = time.perf_counter(), start
         if self.trainer.max_minutes and isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise ValueError("trainer.max_minutes stops one process on its own clock; multi-worker runs "
@@ -417,6 +457,9 @@ class Runner:
         deadline = time.monotonic() + 60.0 * self.trainer.max_minutes if self.trainer.max_minutes else None
         try:
             with writer.as_default():
+                if self.is_chief:  # the run's config.json, at the step this start of the run begins from
+                    tf.summary.text("config", config_text(self.config), step=start,
+                                    description="the run's config.json (as this start of the run uses it)")
                 consecutive_skips = 0
                 while int(self.step.numpy()) < end:
                     if self.trainer.on_nonfinite == "skip":

@@ -51,6 +51,17 @@ def test_train_from_scratch_writes_run_eval_and_bundle(scratch_run):
     metrics = json.loads((run_dir / train_cli.EVAL_METRICS_FILENAME).read_text())
     assert metrics["global_step"] == 30 and metrics["steps"] > 0
     np.testing.assert_allclose(metrics["perplexity"], np.exp(metrics["loss"]), rtol=1e-6)
+    # TensorBoard: the evaluation beside the training scalars, under eval/, at the final step; the config as text
+    logged = {}
+    for path in (run_dir / "train").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                logged.setdefault(v.tag, []).append((event.step, tf.make_ndarray(v.tensor)))
+    for name in ("loss", "perplexity", "accuracy", "event_accuracy"):
+        [(step, value)] = logged[f"eval/{name}"]
+        assert step == 30 and float(value) == pytest.approx(metrics[name], rel=1e-6), name
+    assert "metrics/loss" in logged  # the training scalar the evaluation sits beside
+    assert [step for step, _ in logged["config"]] == [0]
     # The bundle holds exactly the trained weights.
     model, config, parsed = bundle_lib.load_bundle(str(bundle))
     assert parsed.generator_id == "basic_rnn" and config.hparams.rnn_layer_sizes == (16, 12)
@@ -133,9 +144,8 @@ def test_generate_from_bundle_and_run_dir(files, scratch_run, capsys):
 
 
 def test_a_failed_start_does_not_bind_the_next_one(tmp_path, capsys):
-    """A mistyped data path fails before any checkpoint; the next start with --config X is a new run of X."""
-    import json
-
+    """A mistyped data path fails before anything is written: no run folder, so the next start with --config X
+    is a new run of X."""
     run = tmp_path / "run"
     for config_id in ("basic_rnn", "lookback_rnn"):
         with pytest.raises(SystemExit) as exit_info:
@@ -143,7 +153,29 @@ def test_a_failed_start_does_not_bind_the_next_one(tmp_path, capsys):
                             "--sequence_example_file", str(tmp_path / "typo*.tfrecord")])
         assert exit_info.value.code == 2
         assert "matches no file" in capsys.readouterr().err
-        assert json.loads((run / "config.json").read_text())["model"]["config_id"] == config_id
+        assert not run.exists()
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_resume_that_contradicts_the_run_is_refused(files, scratch_run, capsys):
+    """scratch_run is a `--preset tiny` run (config basic_rnn): --config attention_rnn or another --preset on it is
+    an error naming both values, and the folder is left as it was."""
+    run_dir, bundle = scratch_run
+    before = _snapshot(run_dir)
+    base = ["--run_dir", str(run_dir), "--sequence_example_file", files["train"]]
+    for flags, saved, given in ((["--config", "attention_rnn"], "model.config_id basic_rnn", "--config attention_rnn"),
+                                (["--preset", "basic_rnn"], "--preset tiny", "--preset basic_rnn"),
+                                (["--bundle", str(bundle)], "warm_start.bundle_path none", f"--bundle {bundle}")):
+        with pytest.raises(SystemExit) as info:
+            train_cli.main(base + flags + ["--set", "trainer.train_steps=40"])
+        err = capsys.readouterr().err
+        assert info.value.code == 2, err
+        assert saved in err and given in err and str(run_dir) in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    assert _snapshot(run_dir) == before
 
 
 def test_create_dataset_that_writes_nothing_exits_nonzero(tmp_path, capsys):

@@ -161,10 +161,11 @@ def continued_run(magenta_run_dir, tmp_path_factory):
             "--hparams", f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
             "--set", "trainer.global_batch_size=8", "--set", "runtime.jit_compile=false",
             "--set", "runtime.distribution=one_device", "--set", "trainer.progress=false"]
-    # A start that fails after writing config.json (no data) leaves a folder that is still Magenta's.
+    # A start that fails on its data (nothing matches) writes nothing: the folder is still Magenta's, untouched.
     with pytest.raises(SystemExit):
         train_cli.main(argv[:4] + ["--sequence_example_file", str(tmp / "none*.tfrecord")] + argv[6:])
-    assert (run / "config.json").exists() and magenta_run.run_folder_kind(str(run)) == "magenta"
+    assert not (run / "config.json").exists() and magenta_run.run_folder_kind(str(run)) == "magenta"
+    assert digest(run / "train") == before
     outs = []
     for total in ("4", "5"):
         buf = io.StringIO()

@@ -70,6 +70,17 @@ def test_classifier_learns_pitch(trained, rendered):
     saved = json.loads((model_dir / clf.METRICS_FILENAME).read_text())
     assert saved["heldout_accuracy"] == m["heldout_accuracy"]
     assert (model_dir / "config.json").is_file()
+    # the held-out accuracy also lands in the run's TensorBoard logs, under eval/, beside the training scalars
+    import pathlib
+
+    import tensorflow as tf
+
+    logged = {(v.tag, e.step): float(tf.make_ndarray(v.tensor))
+              for path in pathlib.Path(model_dir, "train").glob("events.out.tfevents.*")
+              for e in tf.compat.v1.train.summary_iterator(str(path)) for v in e.summary.value
+              if v.tag.startswith(("eval/", "xent/"))}
+    assert logged[("eval/heldout_accuracy", m["final_step"])] == pytest.approx(m["heldout_accuracy"])
+    assert ("eval/train_accuracy", m["final_step"]) in logged and any(t.startswith("xent/") for t, _ in logged)
 
 
 def test_reload_gives_same_outputs(trained, rendered):
@@ -130,6 +141,9 @@ def test_gan_command(trained, rendered, tmp_path, capsys):
     assert 0 <= gen_row["pitch_accuracy"] <= 1 and gen_row["fid"] > 0
     assert (out / "gan_report.html").read_text().count("<audio") >= 2
     assert len(table["skipped"]) == 1
+    from tests.browser import check_if_chromium
+
+    check_if_chromium(out / "gan_report.html", tmp_path / "screenshots")
 
 
 def test_gan_command_rejects_missing_folder(tmp_path, capsys):

@@ -2,7 +2,9 @@
 import json
 import os
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from pipelines import nsynth, nsynth_to_tfrecord, tfrecord_io
 from tests.pipelines.test_nsynth_readers import assert_elements_equal
@@ -126,3 +128,91 @@ def test_nothing_written_exits_nonzero(nsynth_sample_dir, tmp_path, capsys):
                                   "--min_pitch", "61", "--no_progress"])
     assert rc == 1
     assert "no note written" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- --resample / --mono
+
+HI_RATE = 44100
+
+
+def _reference_16k(audio_44k: np.ndarray) -> np.ndarray:
+    """An independent resampling to 16 kHz (scipy's polyphase filter, 160/441), as a reference."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(audio_44k.astype(np.float64), 160, 441)
+
+
+@pytest.fixture(scope="module")
+def foreign_rate_dir(nsynth_sample_dir, tmp_path_factory):
+    """Three real NSynth notes rewritten as wavs NSynth's format does not allow: 44.1 kHz mono
+    (``examples.json`` says 44100), 16 kHz stereo, and 44.1 kHz stereo (``examples.json`` still
+    says 16000). Returns (folder, {note_str: the wav's channels as float [frames, channels]})."""
+    from scipy.signal import resample_poly
+
+    out = tmp_path_factory.mktemp("foreign_rate")
+    (out / "audio").mkdir()
+    source = json.loads((nsynth_sample_dir / "examples.json").read_text())
+    names = sorted(source)[:3]
+    kinds = {names[0]: (HI_RATE, 1), names[1]: (nsynth.SAMPLE_RATE, 2), names[2]: (HI_RATE, 2)}
+    examples, written = {}, {}
+    for note_str, (rate, channels) in kinds.items():
+        x, _ = sf.read(nsynth_sample_dir / "audio" / f"{note_str}.wav", dtype="float64")
+        if rate != nsynth.SAMPLE_RATE:
+            x = resample_poly(x, 441, 160)  # 64000 -> 176400 frames: 4 s at 44.1 kHz
+        x = 0.9 * x / np.max(np.abs(x))
+        frames = x[:, None] if channels == 1 else np.stack([x, 0.5 * x], axis=1)
+        sf.write(out / "audio" / f"{note_str}.wav", frames, rate, subtype="PCM_16")
+        written[note_str], _ = sf.read(out / "audio" / f"{note_str}.wav", dtype="float32", always_2d=True)
+        entry = dict(source[note_str])
+        entry["sample_rate"] = HI_RATE if note_str == names[0] else nsynth.SAMPLE_RATE
+        examples[note_str] = entry
+    (out / "examples.json").write_text(json.dumps(examples, indent=1, sort_keys=True))
+    return out, written
+
+
+def test_foreign_rates_and_stereo_are_skipped_with_the_flag_to_use(foreign_rate_dir, tmp_path, capsys):
+    folder, written = foreign_rate_dir
+    rc = nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path), "--no_progress"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "no note written" in captured.err
+    summary = json.loads((tmp_path / "nsynth-summary.json").read_text())
+    assert summary["counts"]["skipped"] == 3 and summary["counts"]["written"] == 0
+    reasons = {s["name"]: s["reason"] for s in summary["skipped"]}
+    hi_mono, stereo, hi_stereo = sorted(written)
+    assert "sample_rate is 44100, expected 16000" in reasons[hi_mono]  # the entry says 44100
+    assert "has 2 channels, expected 1" in reasons[stereo]
+    assert "sample rate is 44100 Hz, expected 16000 Hz" in reasons[hi_stereo]  # the entry says 16000
+    assert "2 note(s) skipped for their sample rate: --resample resamples them to 16 kHz" in captured.err
+    assert "1 note(s) skipped for their channel count: --mono averages their channels" in captured.err
+    # with --resample only, the stereo notes are still skipped, and only --mono is suggested
+    rc = nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path / "r"), "--resample",
+                                  "--no_progress"])
+    captured = capsys.readouterr()
+    assert rc == 0 and "written: 1" in captured.out
+    assert "2 note(s) skipped for their channel count: --mono" in captured.err and "--resample" not in captured.err
+
+
+def test_resample_and_mono_convert_them(foreign_rate_dir, tmp_path, capsys):
+    folder, written = foreign_rate_dir
+    assert nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path), "--resample",
+                                    "--mono", "--num_shards", "1", "--no_progress"]) == 0
+    assert "skipped for their" not in capsys.readouterr().err
+    records = {e["note_str"].decode(): e for e in nsynth.read_tfrecords(str(tmp_path / "nsynth-*.tfrecord"))
+               .as_numpy_iterator()}
+    assert sorted(records) == sorted(written)
+    for note_str, frames in written.items():
+        element = records[note_str]
+        audio = element["audio"]
+        assert audio.shape == (nsynth.NUM_SAMPLES,) and audio.dtype == np.float32
+        assert element["sample_rate"] == nsynth.SAMPLE_RATE
+        mono = frames.mean(axis=1)
+        if len(mono) == nsynth.NUM_SAMPLES:  # stereo at 16 kHz: only the downmix
+            np.testing.assert_allclose(audio, mono, atol=1e-6)
+            continue
+        assert len(mono) == 176400
+        reference = _reference_16k(mono)
+        assert reference.shape == audio.shape
+        error = np.sqrt(np.mean((audio - reference) ** 2)) / np.sqrt(np.mean(reference ** 2))
+        assert error < 0.01, (note_str, error)
+        assert np.max(np.abs(audio - reference)) < 0.01
+        assert np.max(np.abs(audio)) < 1.0

@@ -86,3 +86,35 @@ def test_resolve_run_config_reloads_saved(tmp_path):
     assert resumed and again == cfg
     longer, _ = config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=9"])
     assert longer.steps == 9 and config_lib.load_json(Outer, str(tmp_path / "config.json")).steps == 9
+
+
+def test_plan_writes_nothing_until_asked(tmp_path):
+    run = tmp_path / "run"
+    plan = config_lib.plan_run_config(str(run), Outer(), ["steps=3"])
+    assert not plan.resumed and plan.config.steps == 3 and not run.exists()
+    plan.write()
+    assert config_lib.load_json(Outer, str(run / "config.json")).steps == 3
+
+
+def test_a_resume_whose_flags_contradict_the_run_names_both_values(tmp_path):
+    flags = {"--config": config_lib.RunFlag("basic_rnn", given=True, field="inner.name"),
+             "--preset": config_lib.RunFlag("small", given=False)}  # left out: the default is recorded
+    config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=3"], flags)
+    assert (tmp_path / config_lib.RUN_FLAGS_FILENAME).exists()
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(config_lib.ConfigError, match="inner.name basic_rnn, but --config attention_rnn"):
+        config_lib.plan_run_config(str(tmp_path), Outer(), [],
+                                   {"--config": config_lib.RunFlag("attention_rnn", field="inner.name")})
+    with pytest.raises(config_lib.ConfigError, match="--preset small, but --preset big"):
+        config_lib.plan_run_config(str(tmp_path), Outer(), [], {"--preset": config_lib.RunFlag("big")})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # flags that agree, flags left out, and --set overrides resume
+    plan = config_lib.plan_run_config(str(tmp_path), Outer(), ["steps=5", "inner.rate=0.25"],
+                                      {"--config": config_lib.RunFlag("basic_rnn", field="inner.name"),
+                                       "--preset": config_lib.RunFlag("small"),
+                                       "--other": config_lib.RunFlag("x", given=False)})
+    assert plan.resumed and plan.config.steps == 5 and plan.config.inner.rate == 0.25
+    # a run without a record of a flag (started by an older version) is not checked for it
+    (tmp_path / config_lib.RUN_FLAGS_FILENAME).unlink()
+    assert config_lib.plan_run_config(str(tmp_path), Outer(), [], {"--preset": config_lib.RunFlag("big")}).resumed

@@ -67,6 +67,50 @@ def test_checkpoints_carry_config_and_resume(tmp_path):
     assert list((model_dir / "train").glob("events.out.tfevents.*"))
 
 
+def _events(log_dir):
+    """[(step, tag, value)] of every summary in ``log_dir``'s event files, read back with
+    tf.compat.v1.train.summary_iterator; value: the float of scalars, the text of text summaries."""
+    out = []
+    for path in sorted(pathlib.Path(log_dir).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                data = tf.make_ndarray(v.tensor) if v.HasField("tensor") else None
+                if data is not None and data.dtype == object:
+                    data = data.item().decode() if data.ndim == 0 else [d.decode() for d in data.ravel()]
+                elif data is not None:
+                    data = float(data)
+                out.append((event.step, v.tag, data))
+    return out
+
+
+def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    model_dir = tmp_path / "run"
+    cfg, _ = config_lib.resolve_run_config(str(model_dir), ToyExperiment(),
+                                           ["model.hidden=7", "trainer.train_steps=2", "trainer.summary_every=1"])
+    training.Runner(ToyTask(cfg), cfg, str(model_dir), strategy=one).train()
+    events = _events(model_dir / "train")
+    config_events = [(step, text) for step, tag, text in events if tag == "config"]
+    assert [step for step, _ in config_events] == [0]
+    shown = config_events[0][1]
+    assert all(line.startswith("    ") for line in shown.splitlines())  # a Markdown code block
+    assert json.loads(shown) == json.loads((model_dir / "config.json").read_text())
+    assert {"fit/loss", "perf/steps_per_sec"} <= {tag for _, tag, _ in events}
+    # an evaluation lands under eval/ in the same logs, at its step; bookkeeping and NaN are left out
+    tags = training.write_eval_summaries(str(model_dir), {"loss": 0.5, "accuracy": 0.75, "global_step": 2,
+                                                           "note": "text", "perplexity": float("nan")}, step=2)
+    assert tags == ["eval/loss", "eval/accuracy"]
+    events = _events(model_dir / "train")
+    assert (2, "eval/loss", 0.5) in events and (2, "eval/accuracy", 0.75) in events
+    assert not [t for _, t, _ in events if t in ("eval/global_step", "eval/note", "eval/perplexity")]
+    # a resumed start writes the config it runs with, at the step it resumes from
+    cfg2, resumed = config_lib.resolve_run_config(str(model_dir), ToyExperiment(), ["trainer.train_steps=3"])
+    training.Runner(ToyTask(cfg2), cfg2, str(model_dir), strategy=one).train()
+    config_events = [(step, json.loads(text)) for step, tag, text in _events(model_dir / "train") if tag == "config"]
+    assert resumed and [step for step, _ in config_events] == [0, 2]
+    assert config_events[1][1]["trainer"]["train_steps"] == 3
+
+
 def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
     model_dir = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
