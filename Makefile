@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps zoo-deps test-deps demo test bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
+.PHONY: install system-deps zoo-deps test-deps lint demo test test-fast bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
 
 install: $(STAMP)
 
@@ -51,8 +51,16 @@ test-deps: install
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: test-deps
+# ruff (settings in pyproject.toml): lint and formatting, checked before the tests
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+test: test-deps lint
 	MPLBACKEND=Agg $(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+# the quick loop: everything not marked slow
+test-fast: test-deps
+	MPLBACKEND=Agg $(PY) -m pytest -q -m "not slow" tests $(PYTEST_ARGS)
 
 bench: install
 	MPLBACKEND=Agg $(PY) bench/run_all.py --out bench/results

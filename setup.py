@@ -1,5 +1,6 @@
 """tfmusic: GANSynth, Melody RNN and Music Transformer in TensorFlow 2 / Keras 3, with their
 data pipelines and an evaluation suite. See README.md."""
+
 import pathlib
 
 from setuptools import setup
@@ -10,7 +11,11 @@ HERE = pathlib.Path(__file__).parent
 def _requirements():
     lines = (HERE / "requirements.txt").read_text().splitlines()
     reqs = [l.strip() for l in lines if l.strip() and not l.startswith("#")]
-    return [r for r in reqs if not r.startswith(("pytest", "hypothesis", "apache-beam", "nbclient", "nbformat", "ipykernel"))]
+    return [
+        r
+        for r in reqs
+        if not r.startswith(("pytest", "hypothesis", "apache-beam", "nbclient", "nbformat", "ipykernel"))
+    ]
 
 
 setup(
@@ -20,9 +25,20 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["tfmusic", "pipelines", "gansynth_tf", "events_rnn", "melody_rnn_ext", "polyphony_rnn_ext", "drums_rnn_ext",
-              "performance_rnn_ext", "improv_rnn_ext",
-              "music_transformer_ext", "music_eval", "case_study"],
+    packages=[
+        "tfmusic",
+        "pipelines",
+        "gansynth_tf",
+        "events_rnn",
+        "melody_rnn_ext",
+        "polyphony_rnn_ext",
+        "drums_rnn_ext",
+        "performance_rnn_ext",
+        "improv_rnn_ext",
+        "music_transformer_ext",
+        "music_eval",
+        "case_study",
+    ],
     install_requires=_requirements(),
     extras_require={
         "beam": ["apache-beam[tfrecord]==2.77.0"],

@@ -17,10 +17,10 @@ size; they are measured anyway to show it.
 Default presets: ``cpu_small`` on a CPU; ``cpu_small`` and the full ``mel_prog_hires`` (128x1024)
 when a GPU is visible. Writes ``gansynth.json`` and ``gansynth.md`` to ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -40,16 +40,24 @@ import tensorflow as tf  # noqa: E402
 
 from gansynth_tf import gan  # noqa: E402
 from gansynth_tf.config import get_preset  # noqa: E402
-from tfmusic import config as config_lib  # noqa: E402
 from tfmusic import training  # noqa: E402
 
 
 def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: int):
     """Time one configuration; returns a dict of figures (seconds, images/s)."""
-    cfg = get_preset(preset, [f"runtime.jit_compile={jit}", f"runtime.precision={precision}",
-                              "trainer.progress=false", "trainer.media_every=0", "trainer.summary_every=1000000",
-                              "trainer.checkpoint_every=1000000", f"trainer.global_batch_size={batch}",
-                              "trainer.train_steps=1000000"])
+    cfg = get_preset(
+        preset,
+        [
+            f"runtime.jit_compile={jit}",
+            f"runtime.precision={precision}",
+            "trainer.progress=false",
+            "trainer.media_every=0",
+            "trainer.summary_every=1000000",
+            "trainer.checkpoint_every=1000000",
+            f"trainer.global_batch_size={batch}",
+            "trainer.train_steps=1000000",
+        ],
+    )
     shape = tuple(cfg.data.spectral.spec_shape)
     dataset_fn = gan.synthetic_dataset_fn(64, shape, cfg.data.num_pitches, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,9 +83,16 @@ def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: i
     import keras
 
     keras.mixed_precision.set_global_policy("float32")
-    return {"preset": preset, "xla": jit, "precision": precision, "batch": batch, "first_step_s": first,
-            "stages": per_stage, "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-            "spec_shape": list(shape)}
+    return {
+        "preset": preset,
+        "xla": jit,
+        "precision": precision,
+        "batch": batch,
+        "first_step_s": first,
+        "stages": per_stage,
+        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "spec_shape": list(shape),
+    }
 
 
 def main(argv=None) -> int:
@@ -98,25 +113,47 @@ def main(argv=None) -> int:
                 try:
                     rows.append(measure(preset, jit, precision, args.steps, stages, args.batch))
                 except Exception as e:  # a combination the platform cannot run is reported, not fatal
-                    rows.append({"preset": preset, "xla": jit, "precision": precision, "error": f"{type(e).__name__}: {e}"[:300]})
+                    rows.append(
+                        {
+                            "preset": preset,
+                            "xla": jit,
+                            "precision": precision,
+                            "error": f"{type(e).__name__}: {e}"[:300],
+                        }
+                    )
                 print(json.dumps(rows[-1]), flush=True)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": platform.platform(),
-            "cpus": os.cpu_count(), "tensorflow": tf.__version__,
-            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")], "load_avg": os.getloadavg()}
+    meta = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "load_avg": os.getloadavg(),
+    }
     (out / "gansynth.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    lines = [f"# GANSynth training step ({'GPU' if meta['gpus'] else 'CPU'}, {meta['cpus']} cores, TF {tf.__version__}, "
-             f"batch {args.batch})", "",
-             "| preset | XLA | precision | first step (s) | " + " | ".join(f"progress {s}: step s / images/s" for s in stages) + " |",
-             "|---|---|---|---:|" + "---:|" * len(stages)]
+    lines = [
+        f"# GANSynth training step ({'GPU' if meta['gpus'] else 'CPU'}, {meta['cpus']} cores, TF {tf.__version__}, "
+        f"batch {args.batch})",
+        "",
+        "| preset | XLA | precision | first step (s) | "
+        + " | ".join(f"progress {s}: step s / images/s" for s in stages)
+        + " |",
+        "|---|---|---|---:|" + "---:|" * len(stages),
+    ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['preset']} | {r['xla']} | {r['precision']} | error: {r['error'][:80]} |" + " |" * len(stages))
+            lines.append(
+                f"| {r['preset']} | {r['xla']} | {r['precision']} | error: {r['error'][:80]} |" + " |" * len(stages)
+            )
             continue
         cells = [f"{r['stages'][str(s)]['step_s']:.3f} / {r['stages'][str(s)]['images_per_s']:.1f}" for s in stages]
-        lines.append(f"| {r['preset']} | {'on' if r['xla'] else 'off'} | {r['precision']} | {r['first_step_s']:.1f} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['preset']} | {'on' if r['xla'] else 'off'} | {r['precision']} | {r['first_step_s']:.1f} | "
+            + " | ".join(cells)
+            + " |"
+        )
     (out / "gansynth.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -194,9 +194,11 @@ def main(argv=None) -> dict:
         for p in paths:
             symusic.Score(p)
 
-    variants = {"note-seq midi_file_to_note_sequence": note_seq_pass,
-                "pipelines.midi_fast (symusic)": fast_pass,
-                "symusic.Score alone (no NoteSequence)": symusic_pass}
+    variants = {
+        "note-seq midi_file_to_note_sequence": note_seq_pass,
+        "pipelines.midi_fast (symusic)": fast_pass,
+        "symusic.Score alone (no NoteSequence)": symusic_pass,
+    }
     load_before = os.getloadavg()
     times, cpu = time_interleaved(variants, args.repeats)
     load_after = os.getloadavg()
@@ -204,23 +206,29 @@ def main(argv=None) -> dict:
     base = "note-seq midi_file_to_note_sequence"
     rows = []
     for name, ts in times.items():
-        rows.append({
-            "implementation": name,
-            "files_per_s": n / min(ts),
-            "files_per_s_median": n / float(np.median(ts)),
-            "ratio": min(times[base]) / min(ts),
-            "ratio_median": float(np.median(times[base])) / float(np.median(ts)),
-            "cpu_ratio": float(np.median(cpu[base])) / float(np.median(cpu[name])),
-            "times_s": ts,
-            "cpu_times_s": cpu[name],
-        })
+        rows.append(
+            {
+                "implementation": name,
+                "files_per_s": n / min(ts),
+                "files_per_s_median": n / float(np.median(ts)),
+                "ratio": min(times[base]) / min(ts),
+                "ratio_median": float(np.median(times[base])) / float(np.median(ts)),
+                "cpu_ratio": float(np.median(cpu[base])) / float(np.median(cpu[name])),
+                "times_s": ts,
+                "cpu_times_s": cpu[name],
+            }
+        )
     fast_row = rows[1]
     result = {
         "benchmark": "midi_parse",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "python": platform.python_version(), "load_avg_1min_before": load_before[0],
-                    "load_avg_1min_after": load_after[0]},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1min_before": load_before[0],
+            "load_avg_1min_after": load_after[0],
+        },
         "versions": {name: importlib.metadata.version(name) for name in ("symusic", "note-seq", "pretty_midi", "mido")},
         "files": n,
         "bytes": int(sum(sizes)),
@@ -253,14 +261,18 @@ def main(argv=None) -> dict:
         "|---|---:|---:|---:|",
     ]
     for row in rows:
-        lines.append(f"| {row['implementation']} | {row['files_per_s']:.1f} ({row['files_per_s_median']:.1f}) | "
-                     f"{row['ratio']:.1f}x ({row['ratio_median']:.1f}x) | {row['cpu_ratio']:.1f}x |")
+        lines.append(
+            f"| {row['implementation']} | {row['files_per_s']:.1f} ({row['files_per_s_median']:.1f}) | "
+            f"{row['ratio']:.1f}x ({row['ratio_median']:.1f}x) | {row['cpu_ratio']:.1f}x |"
+        )
     lines += [
         "",
         f"Fast path taken for {used_fast} of {n} files; fell back to note-seq for {n - used_fast}"
-        + (": " + ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items())) if reasons else "") + ".",
+        + (": " + ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items())) if reasons else "")
+        + ".",
         f"NoteSequences equal to note-seq's: {n - len(unequal) - both_failed} of {n - both_failed}"
-        + (f" (unequal: {', '.join(unequal)})" if unequal else "") + ".",
+        + (f" (unequal: {', '.join(unequal)})" if unequal else "")
+        + ".",
         "The symusic row only parses (no NoteSequence): the floor for any symusic-based reader.",
         "",
     ]

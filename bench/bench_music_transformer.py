@@ -15,6 +15,7 @@
 
 Writes ``OUT/music_transformer.json`` and ``OUT/music_transformer.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,19 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 HIDDEN, HEADS = 256, 8
-GEN_MODEL = dict(vocab_size=310, num_layers=4, hidden_size=128, filter_size=512, num_heads=8,
-                 self_attention_type="dot_product_relative_v2", max_relative_position=512, max_length=1088,
-                 layer_prepostprocess_dropout=0.0, attention_dropout=0.0, relu_dropout=0.0)
+GEN_MODEL = dict(
+    vocab_size=310,
+    num_layers=4,
+    hidden_size=128,
+    filter_size=512,
+    num_heads=8,
+    self_attention_type="dot_product_relative_v2",
+    max_relative_position=512,
+    max_length=1088,
+    layer_prepostprocess_dropout=0.0,
+    attention_dropout=0.0,
+    relu_dropout=0.0,
+)
 
 
 def _status_kib(field: str) -> int:
@@ -51,8 +62,9 @@ def attention_child(method: str, length: int, repeats: int) -> dict:
     from music_transformer_ext import attention
 
     gpu = bool(tf.config.list_physical_devices("GPU"))
-    layer = attention.MultiHeadAttention(HIDDEN, HEADS, attention_type="dot_product_relative_v2",
-                                         max_relative_position=length, relative_method=method)
+    layer = attention.MultiHeadAttention(
+        HIDDEN, HEADS, attention_type="dot_product_relative_v2", max_relative_position=length, relative_method=method
+    )
     layer.build((None, None, HIDDEN))
     x = tf.constant(np.random.default_rng(0).normal(size=(1, length, HIDDEN)).astype(np.float32))
     bias = attention.causal_bias(length)
@@ -74,16 +86,24 @@ def attention_child(method: str, length: int, repeats: int) -> dict:
     out = step(x)
     float(out[1])
     first = time.perf_counter() - t0
-    peak_mib = ((tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20) if gpu
-                else (_status_kib("VmHWM") - base) / 1024)
+    peak_mib = (
+        (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)
+        if gpu
+        else (_status_kib("VmHWM") - base) / 1024
+    )
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         float(step(x)[1])
         times.append(time.perf_counter() - t0)
-    return {"method": method, "length": length, "peak_mib": round(peak_mib, 1),
-            "memory_measure": "GPU allocator peak" if gpu else "process RSS high-water mark - RSS before the step",
-            "first_step_s": round(first, 4), "step_s": round(sorted(times)[len(times) // 2], 4)}
+    return {
+        "method": method,
+        "length": length,
+        "peak_mib": round(peak_mib, 1),
+        "memory_measure": "GPU allocator peak" if gpu else "process RSS high-water mark - RSS before the step",
+        "first_step_s": round(first, 4),
+        "step_s": round(sorted(times)[len(times) // 2], 4),
+    }
 
 
 def analytic_mib(method: str, length: int) -> float:
@@ -105,14 +125,15 @@ def attention_rows(lengths, cap_gib: float, repeats: int) -> list:
             row = {"method": method, "length": length, "analytic_relative_mib": analytic_mib(method, length)}
             pairs_gib = HEADS * length * length * (HIDDEN // HEADS) * 4 / 2**30
             if method == "naive" and pairs_gib > cap_gib:
-                row["skipped"] = (f"per-pair tensor alone {pairs_gib:.1f} GiB (x3 with its gradients) > cap "
-                                  f"{cap_gib} GiB on this shared CPU machine")
+                row["skipped"] = (
+                    f"per-pair tensor alone {pairs_gib:.1f} GiB (x3 with its gradients) > cap "
+                    f"{cap_gib} GiB on this shared CPU machine"
+                )
                 rows.append(row)
                 print(f"  {method:5s} L={length}: skipped ({row['skipped']})", flush=True)
                 continue
             cmd = [sys.executable, __file__, "--_attention_child", method, str(length), str(repeats)]
-            proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
             if proc.returncode:
                 row["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
             else:
@@ -143,13 +164,15 @@ def generation_figures(events: int) -> dict:
     cached_s = time.perf_counter() - t0
 
     # the uncached reference, traced/compiled before timing (same steps as sampling.generate_uncached)
-    forward = tf.function(lambda prefix: model(prefix, training=False)[:, -1],
-                          input_signature=[tf.TensorSpec([1, None], tf.int32)])
+    forward = tf.function(
+        lambda prefix: model(prefix, training=False)[:, -1], input_signature=[tf.TensorSpec([1, None], tf.int32)]
+    )
 
     @tf.function(jit_compile=True)
     def choose(logits, tokens, position, finished):
-        sampled = sampling.sample_logits(logits, config.temperature, config.top_k, config.top_p,
-                                         sampling.step_seed(config.seed, position))
+        sampled = sampling.sample_logits(
+            logits, config.temperature, config.top_k, config.top_p, sampling.step_seed(config.seed, position)
+        )
         return sampling._next_tokens(tokens, sampled, position, 0, finished, False)
 
     tokens = tf.zeros([1, events], tf.int32)
@@ -157,46 +180,65 @@ def generation_figures(events: int) -> dict:
     choose(forward(tokens[:, :1]), tokens, tf.constant(0), finished)  # warm up both
     t0 = time.perf_counter()
     for i in range(events):
-        tokens, finished = choose(forward(tokens[:, :i + 1]), tokens, tf.constant(i), finished)
+        tokens, finished = choose(forward(tokens[:, : i + 1]), tokens, tf.constant(i), finished)
     uncached_s = time.perf_counter() - t0
     uncached = tokens.numpy()
-    return {"events": events, "model": {**GEN_MODEL, "parameters": params},
-            "cached_events_per_s": round(events / cached_s, 1), "cached_s": round(cached_s, 3),
-            "cached_first_call_s_with_compile": round(cached_first, 2),
-            "uncached_events_per_s": round(events / uncached_s, 1), "uncached_s": round(uncached_s, 3),
-            "speedup": round(uncached_s / cached_s, 1),
-            "identical_tokens": bool(np.array_equal(cached, uncached)),
-            "matching_prefix": int(np.argmin(np.append(cached[0] == uncached[0], False)))}
+    return {
+        "events": events,
+        "model": {**GEN_MODEL, "parameters": params},
+        "cached_events_per_s": round(events / cached_s, 1),
+        "cached_s": round(cached_s, 3),
+        "cached_first_call_s_with_compile": round(cached_first, 2),
+        "uncached_events_per_s": round(events / uncached_s, 1),
+        "uncached_s": round(uncached_s, 3),
+        "speedup": round(uncached_s / cached_s, 1),
+        "identical_tokens": bool(np.array_equal(cached, uncached)),
+        "matching_prefix": int(np.argmin(np.append(cached[0] == uncached[0], False))),
+    }
 
 
 def markdown(result: dict) -> str:
     load = result.get("load_average_1min", {})
-    lines = ["## Music Transformer", "",
-             f"Machine: {result['machine']}; 1-minute load average {load.get('start')} at the start, "
-             f"{load.get('end')} at the end (other work shares these cores: absolute times are inflated).", "",
-             f"Relative self-attention, forward + backward of one layer (batch 1, hidden {HIDDEN}, {HEADS} heads, "
-             "max_relative_position = L, graph mode without XLA). Peak memory: "
-             f"{result['memory_measure']}; analytic: the relative-position tensors of the forward pass.", "",
-             "| L | method | step (s) | peak memory (MiB) | analytic relative tensors (MiB) |",
-             "|---:|---|---:|---:|---:|"]
+    lines = [
+        "## Music Transformer",
+        "",
+        f"Machine: {result['machine']}; 1-minute load average {load.get('start')} at the start, "
+        f"{load.get('end')} at the end (other work shares these cores: absolute times are inflated).",
+        "",
+        f"Relative self-attention, forward + backward of one layer (batch 1, hidden {HIDDEN}, {HEADS} heads, "
+        "max_relative_position = L, graph mode without XLA). Peak memory: "
+        f"{result['memory_measure']}; analytic: the relative-position tensors of the forward pass.",
+        "",
+        "| L | method | step (s) | peak memory (MiB) | analytic relative tensors (MiB) |",
+        "|---:|---|---:|---:|---:|",
+    ]
     for row in result["attention"]:
         if "skipped" in row or "error" in row:
             note = row.get("skipped") or f"error: {row['error']}"
             lines.append(f"| {row['length']} | {row['method']} | - | - ({note}) | {row['analytic_relative_mib']} |")
         else:
-            lines.append(f"| {row['length']} | {row['method']} | {row['step_s']:.3f} | {row['peak_mib']:.0f} | "
-                         f"{row['analytic_relative_mib']} |")
+            lines.append(
+                f"| {row['length']} | {row['method']} | {row['step_s']:.3f} | {row['peak_mib']:.0f} | "
+                f"{row['analytic_relative_mib']} |"
+            )
     g = result["generation"]
     m = g["model"]
-    lines += ["", f"Generation of {g['events']} events, batch 1, model: {m['num_layers']} layers, hidden "
-              f"{m['hidden_size']}, filter {m['filter_size']}, {m['num_heads']} heads, relative "
-              f"(M = {m['max_relative_position']}), {m['parameters']:,} parameters; top-p 0.95, same seed.", "",
-              "| decoding | events/s | time (s) |", "|---|---:|---:|",
-              f"| key/value cache, XLA while_loop | {g['cached_events_per_s']} | {g['cached_s']} |",
-              f"| whole prefix recomputed each step | {g['uncached_events_per_s']} | {g['uncached_s']} |", "",
-              f"Speed-up: **{g['speedup']}x** (goal >= 10x). Identical tokens: {g['identical_tokens']} "
-              f"(first {g['matching_prefix']} equal). Cached first call incl. XLA compile: "
-              f"{g['cached_first_call_s_with_compile']} s.", ""]
+    lines += [
+        "",
+        f"Generation of {g['events']} events, batch 1, model: {m['num_layers']} layers, hidden "
+        f"{m['hidden_size']}, filter {m['filter_size']}, {m['num_heads']} heads, relative "
+        f"(M = {m['max_relative_position']}), {m['parameters']:,} parameters; top-p 0.95, same seed.",
+        "",
+        "| decoding | events/s | time (s) |",
+        "|---|---:|---:|",
+        f"| key/value cache, XLA while_loop | {g['cached_events_per_s']} | {g['cached_s']} |",
+        f"| whole prefix recomputed each step | {g['uncached_events_per_s']} | {g['uncached_s']} |",
+        "",
+        f"Speed-up: **{g['speedup']}x** (goal >= 10x). Identical tokens: {g['identical_tokens']} "
+        f"(first {g['matching_prefix']} equal). Cached first call incl. XLA compile: "
+        f"{g['cached_first_call_s_with_compile']} s.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -206,8 +248,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lengths", default="512,1024,2048")
     parser.add_argument("--events", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--naive_cap_gib", type=float, default=1.5,
-                        help="skip naive cases whose per-pair tensor exceeds this (GiB)")
+    parser.add_argument(
+        "--naive_cap_gib", type=float, default=1.5, help="skip naive cases whose per-pair tensor exceeds this (GiB)"
+    )
     parser.add_argument("--_attention_child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._attention_child:
@@ -222,9 +265,13 @@ def main(argv=None) -> int:
     gen = generation_figures(args.events)
     print(f"  {gen}", flush=True)
     measured = next((r["memory_measure"] for r in rows if "memory_measure" in r), "n/a")
-    result = {"machine": f"{platform.platform()}, {os.cpu_count()} CPU cores", "memory_measure": measured,
-              "load_average_1min": {"start": round(load_before, 1), "end": round(os.getloadavg()[0], 1)},
-              "attention": rows, "generation": gen}
+    result = {
+        "machine": f"{platform.platform()}, {os.cpu_count()} CPU cores",
+        "memory_measure": measured,
+        "load_average_1min": {"start": round(load_before, 1), "end": round(os.getloadavg()[0], 1)},
+        "attention": rows,
+        "generation": gen,
+    }
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "music_transformer.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover
     def threadpool_limits(limits=None, user_api=None):
         return contextlib.nullcontext()
 
+
 from gansynth_tf import data as gdata  # noqa: E402
 from gansynth_tf.specgrams import PRESETS, SpecgramsHelper  # noqa: E402
 
@@ -147,15 +148,16 @@ def main(argv=None) -> dict:
 
     variants = {}
     for name, jit in (("tf.data batch+map, XLA", True), ("tf.data batch+map, no XLA", False)):
-        ds = gdata.make_specgram_dataset(
-            source, helper, None, args.batch_size, drop_remainder=False, jit_compile=jit
-        )
+        ds = gdata.make_specgram_dataset(source, helper, None, args.batch_size, drop_remainder=False, jit_compile=jit)
         variants[name] = tf_pass(ds)
     # The same XLA-compiled batch function called directly on pre-made batches (no tf.data):
     # shows how much of the pipeline's time is the transform itself.
     batch_fn = gdata.make_batch_fn(helper, None)
     premade = [
-        {"audio": tf.constant(waves[i : i + args.batch_size]), "pitch": tf.constant(elements["pitch"][i : i + args.batch_size])}
+        {
+            "audio": tf.constant(waves[i : i + args.batch_size]),
+            "pitch": tf.constant(elements["pitch"][i : i + args.batch_size]),
+        }
         for i in range(0, n, args.batch_size)
     ]
 

@@ -43,6 +43,7 @@ Usage::
     python bench/jsb_experiment.py --preset both --scale cpu --max_minutes 50 --eval_every 250
     python bench/jsb_experiment.py --preset both --scale paper --steps 20000 --max_minutes 120  # GPU
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,37 +94,68 @@ class ScaleSettings:
 
 
 SCALE_SETTINGS = {
-    "paper": ScaleSettings(model={}, crop_length=1024, batch_size=16, warmup_steps=4000, learning_rate_constant=2.0,
-                           steps=20000, eval_every=1000),
-    "cpu": ScaleSettings(model=dict(num_layers=3, hidden_size=128, filter_size=512, num_heads=8),
-                         crop_length=256, batch_size=16, warmup_steps=400, learning_rate_constant=1.0, steps=100000,
-                         eval_every=300),
-    "tiny": ScaleSettings(model=dict(num_layers=2, hidden_size=32, filter_size=64, num_heads=4),
-                          crop_length=64, batch_size=8, warmup_steps=20, learning_rate_constant=1.0, steps=60,
-                          eval_every=30),
+    "paper": ScaleSettings(
+        model={},
+        crop_length=1024,
+        batch_size=16,
+        warmup_steps=4000,
+        learning_rate_constant=2.0,
+        steps=20000,
+        eval_every=1000,
+    ),
+    "cpu": ScaleSettings(
+        model=dict(num_layers=3, hidden_size=128, filter_size=512, num_heads=8),
+        crop_length=256,
+        batch_size=16,
+        warmup_steps=400,
+        learning_rate_constant=1.0,
+        steps=100000,
+        eval_every=300,
+    ),
+    "tiny": ScaleSettings(
+        model=dict(num_layers=2, hidden_size=32, filter_size=64, num_heads=4),
+        crop_length=64,
+        batch_size=8,
+        warmup_steps=20,
+        learning_rate_constant=1.0,
+        steps=60,
+        eval_every=30,
+    ),
 }
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--preset", default="both", choices=PRESETS + ("both",))
     p.add_argument("--scale", default="cpu", choices=SCALES)
     p.add_argument("--steps", type=int, default=None, help="training steps per model (default: the scale's)")
-    p.add_argument("--max_minutes", type=float, default=0.0,
-                   help="wall-clock budget per model, training + evaluation (0 = none)")
+    p.add_argument(
+        "--max_minutes", type=float, default=0.0, help="wall-clock budget per model, training + evaluation (0 = none)"
+    )
     p.add_argument("--eval_every", type=int, default=None, help="steps between validation evaluations")
     p.add_argument("--crop_length", type=int, default=None, help="training crop in tokens (multiple of 4)")
     p.add_argument("--batch_size", type=int, default=None)
     p.add_argument("--warmup_steps", type=int, default=None)
     p.add_argument("--learning_rate_constant", type=float, default=None)
-    p.add_argument("--set", action="append", default=[], metavar="model.FIELD=VALUE",
-                   help="override an experiment field, e.g. model.layer_prepostprocess_dropout=0.2 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="model.FIELD=VALUE",
+        help="override an experiment field, e.g. model.layer_prepostprocess_dropout=0.2 (repeatable)",
+    )
     p.add_argument("--data", default=None, help="Jsb16thSeparated.json (default: ../shared/data/jsb_chorales/)")
     p.add_argument("--valid_limit", type=int, default=0, help="score only the first N validation chorales (tests)")
     p.add_argument("--eval_batch_tokens", type=int, default=16384, help="padded tokens per evaluation batch")
-    p.add_argument("--eval_window", type=int, default=None,
-                   help="score chorales in windows of this many tokens, half-overlapping (jsb.scoring_windows); "
-                        "default the crop length (the positions training saw); 0 = each chorale whole")
+    p.add_argument(
+        "--eval_window",
+        type=int,
+        default=None,
+        help="score chorales in windows of this many tokens, half-overlapping (jsb.scoring_windows); "
+        "default the crop length (the positions training saw); 0 = each chorale whole",
+    )
     p.add_argument("--model_dir", default=None, help="checkpoints (default: a temporary folder, deleted)")
     p.add_argument("--out", default=str(_REPO / "bench" / "results"))
     p.add_argument("--seed", type=int, default=0)
@@ -145,8 +177,9 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 # --------------------------------------------------------------------------- evaluation
 
 
-def eval_batches(sequences: Sequence, max_batch_tokens: int, pad_multiple: int = 64,
-                 first_scored: Optional[Sequence[int]] = None) -> List:
+def eval_batches(
+    sequences: Sequence, max_batch_tokens: int, pad_multiple: int = 64, first_scored: Optional[Sequence[int]] = None
+) -> List:
     """Sequences -> ``(targets, scored)`` int32/float32 batches ``[B, L]``, sorted by length so
     little is padded.
 
@@ -173,8 +206,8 @@ def eval_batches(sequences: Sequence, max_batch_tokens: int, pad_multiple: int =
         arr = np.full((len(current), width), jsb.PAD_ID, np.int32)
         scored = np.zeros((len(current), width), np.float32)
         for row, i in enumerate(current):
-            arr[row, :len(sequences[i])] = sequences[i]
-            scored[row, first_scored[i]:len(sequences[i])] = 1.0
+            arr[row, : len(sequences[i])] = sequences[i]
+            scored[row, first_scored[i] : len(sequences[i])] = 1.0
         batches.append((arr, scored))
 
     for i in order:
@@ -203,8 +236,10 @@ def describe_evaluation(window: int) -> str:
     if window <= 0:
         return "each validation chorale scored whole (no sliding window), EOS/PAD excluded"
     stride = jsb.default_stride(window)
-    return (f"windows of {window} tokens every {stride} (each token scored once; after the first window "
-            f"with at least {window - stride} tokens of context), EOS/PAD excluded")
+    return (
+        f"windows of {window} tokens every {stride} (each token scored once; after the first window "
+        f"with at least {window - stride} tokens of context), EOS/PAD excluded"
+    )
 
 
 def make_evaluator(model):
@@ -214,8 +249,10 @@ def make_evaluator(model):
 
     from music_transformer_ext import jsb
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)],
-                 reduce_retracing=True)
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)],
+        reduce_retracing=True,
+    )
     def sums(targets, scored):
         logits = model(targets, training=False)
         return jsb.note_nll_sums(logits, targets, scored)
@@ -255,15 +292,22 @@ def experiment_config(preset: str, scale: str, args: argparse.Namespace, max_len
     exp = task_lib.MusicTransformerExperiment(
         model=model,
         optimizer=task_lib.OptimizerConfig(
-            name="adam", learning_rate_constant=args.learning_rate_constant or settings.learning_rate_constant,
-            warmup_steps=args.warmup_steps or settings.warmup_steps),
+            name="adam",
+            learning_rate_constant=args.learning_rate_constant or settings.learning_rate_constant,
+            warmup_steps=args.warmup_steps or settings.warmup_steps,
+        ),
         data=task_lib.DataConfig(sequence_length=crop),
         seed=args.seed,
-        trainer=training.TrainerConfig(train_steps=args.steps or settings.steps,
-                                       global_batch_size=args.batch_size or settings.batch_size,
-                                       checkpoint_every=10 ** 9, max_checkpoints=1, summary_every=50,
-                                       progress=not args.no_progress),
-        runtime=runtime_lib.RuntimeConfig(distribution="one_device", jit_compile=not args.no_jit))
+        trainer=training.TrainerConfig(
+            train_steps=args.steps or settings.steps,
+            global_batch_size=args.batch_size or settings.batch_size,
+            checkpoint_every=10**9,
+            max_checkpoints=1,
+            summary_every=50,
+            progress=not args.no_progress,
+        ),
+        runtime=runtime_lib.RuntimeConfig(distribution="one_device", jit_compile=not args.no_jit),
+    )
     return config_lib.apply_overrides(exp, args.set)
 
 
@@ -274,8 +318,9 @@ def train_dataset_fn(sequences, crop_length: int, seed: int):
     from music_transformer_ext import jsb
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        ds = jsb.make_dataset(sequences, crop_length, 1, random_crop=True, shuffle=True, repeat=True,
-                              seed=seed + ctx.input_pipeline_id)
+        ds = jsb.make_dataset(
+            sequences, crop_length, 1, random_crop=True, shuffle=True, repeat=True, seed=seed + ctx.input_pipeline_id
+        )
         return ds.unbatch()
 
     return dataset_fn
@@ -293,7 +338,7 @@ def run_model(preset: str, scale: str, args: argparse.Namespace, data: Dict[str,
 
     encoding = jsb.JsbEncoding()
     train = encoding.serialize_split(data["train"])
-    valid_chorales = data["valid"][:args.valid_limit] if args.valid_limit else data["valid"]
+    valid_chorales = data["valid"][: args.valid_limit] if args.valid_limit else data["valid"]
     valid = encoding.serialize_split(valid_chorales)
     longest = max(len(s) for s in valid)
     exp = experiment_config(preset, scale, args, max_length=-(-longest // 64) * 64)
@@ -306,8 +351,9 @@ def run_model(preset: str, scale: str, args: argparse.Namespace, data: Dict[str,
         tmp = model_dir = tempfile.mkdtemp(prefix=f"jsb_{preset}_")
     t0 = time.perf_counter()
     try:
-        task = task_lib.MusicTransformerTask(exp, train_dataset_fn(train, exp.data.sequence_length, args.seed),
-                                             skip_consumed_on_resume=False)
+        task = task_lib.MusicTransformerTask(
+            exp, train_dataset_fn(train, exp.data.sequence_length, args.seed), skip_consumed_on_resume=False
+        )
         runner = training.Runner(task, exp, model_dir)
         evaluate = make_evaluator(task.model)
         window = exp.data.sequence_length if args.eval_window is None else args.eval_window
@@ -324,12 +370,20 @@ def run_model(preset: str, scale: str, args: argparse.Namespace, data: Dict[str,
             result = evaluate(batches)
             last_eval = time.perf_counter() - t
             eval_seconds += last_eval
-            entry = {"step": step, "valid_nll_per_note": result["nll_per_note"], "notes": result["notes"],
-                     "wall_s": round(time.perf_counter() - t0, 1), "eval_s": round(last_eval, 1)}
+            entry = {
+                "step": step,
+                "valid_nll_per_note": result["nll_per_note"],
+                "notes": result["notes"],
+                "wall_s": round(time.perf_counter() - t0, 1),
+                "eval_s": round(last_eval, 1),
+            }
             entry.update({f"train_{k}": v for k, v in train_logs.items() if k in ("nll", "accuracy", "learning_rate")})
             history.append(entry)
-            print(f"[{preset}@{scale}] step {step}: valid NLL/note {result['nll_per_note']:.4f} "
-                  f"({result['notes']:.0f} notes, eval {last_eval:.0f} s, wall {entry['wall_s']:.0f} s)", flush=True)
+            print(
+                f"[{preset}@{scale}] step {step}: valid NLL/note {result['nll_per_note']:.4f} "
+                f"({result['notes']:.0f} notes, eval {last_eval:.0f} s, wall {entry['wall_s']:.0f} s)",
+                flush=True,
+            )
             if best is None or result["nll_per_note"] < best["valid_nll_per_note"]:
                 best = dict(entry)
                 if args.model_dir:
@@ -407,12 +461,16 @@ def markdown(runs: Dict[str, Dict[str, Any]]) -> str:
     """The results table beside the paper's Table 2 (nats per note, validation split)."""
     from music_transformer_ext import jsb
 
-    lines = ["## JSB Chorales: validation NLL per note (Music Transformer, Table 2)", "",
-             "Note-wise NLL: mean nats per voice-step token (S, A, T, B per 16th note; EOS/PAD excluded), "
-             "pooled over the whole validation split; how each chorale is scored is given per run below.", "",
-             "| Model | Paper | Ours (best) | at step | Ours (last) | steps | scale | layers / hidden / ffn / heads "
-             "| params | wall |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## JSB Chorales: validation NLL per note (Music Transformer, Table 2)",
+        "",
+        "Note-wise NLL: mean nats per voice-step token (S, A, T, B per 16th note; EOS/PAD excluded), "
+        "pooled over the whole validation split; how each chorale is scored is given per run below.",
+        "",
+        "| Model | Paper | Ours (best) | at step | Ours (last) | steps | scale | layers / hidden / ffn / heads "
+        "| params | wall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for key in sorted(runs):
         r = runs[key]
         m = r["model"]
@@ -420,10 +478,12 @@ def markdown(runs: Dict[str, Dict[str, Any]]) -> str:
         if m["self_attention_type"] != "dot_product":
             size += f", rel {m['max_relative_position']}"
         best = r["best"] or {}
-        lines.append(f"| {r['paper_row']} (`{r['preset']}`) | {r['paper_nll']:.3f} | "
-                     f"{best.get('valid_nll_per_note', float('nan')):.3f} | {best.get('step', 0)} | "
-                     f"{r['final_valid_nll_per_note']:.3f} | {r['steps']} | {r['scale']} | {size} | "
-                     f"{r['parameters'] / 1e6:.2f} M | {r['wall_s'] / 60:.1f} min |")
+        lines.append(
+            f"| {r['paper_row']} (`{r['preset']}`) | {r['paper_nll']:.3f} | "
+            f"{best.get('valid_nll_per_note', float('nan')):.3f} | {best.get('step', 0)} | "
+            f"{r['final_valid_nll_per_note']:.3f} | {r['steps']} | {r['scale']} | {size} | "
+            f"{r['parameters'] / 1e6:.2f} M | {r['wall_s'] / 60:.1f} min |"
+        )
     shown = {runs[k]["paper_row"] for k in runs}
     for row, value in jsb.PAPER_TABLE_2.items():
         if row not in shown:
@@ -431,11 +491,13 @@ def markdown(runs: Dict[str, Dict[str, Any]]) -> str:
     lines += ["", f"Uniform over the 49 ids: ln 49 = {math.log(49):.3f} nats.", ""]
     for key in sorted(runs):
         r = runs[key]
-        lines.append(f"- `{key}`: crops of {r['crop_length']} tokens, batch {r['batch_size']}, Adam with t2t schedule "
-                     f"(constant {r['optimizer']['learning_rate_constant']}, warmup {r['optimizer']['warmup_steps']}), "
-                     f"dropout {r['model']['layer_prepostprocess_dropout']}; stopped by {r['stopped_by']} "
-                     f"({r['steps']} steps, {r['sec_per_step']} s/step); {r.get('machine', '')}; scored in "
-                     f"{r.get('evaluation', 'whole chorales')}.")
+        lines.append(
+            f"- `{key}`: crops of {r['crop_length']} tokens, batch {r['batch_size']}, Adam with t2t schedule "
+            f"(constant {r['optimizer']['learning_rate_constant']}, warmup {r['optimizer']['warmup_steps']}), "
+            f"dropout {r['model']['layer_prepostprocess_dropout']}; stopped by {r['stopped_by']} "
+            f"({r['steps']} steps, {r['sec_per_step']} s/step); {r.get('machine', '')}; scored in "
+            f"{r.get('evaluation', 'whole chorales')}."
+        )
     return "\n".join(lines) + "\n"
 
 

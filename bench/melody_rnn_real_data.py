@@ -26,11 +26,11 @@ probability of a note change where the melody changes and where it holds; ``--re
 them to an earlier run's results without training); beside the case study's LSTM (perplexity
 2.16, accuracy 0.77 after 20k steps on its own data). Writes ``melody_rnn_real_data.json`` and ``.md`` to ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime
-import glob
 import json
 import os
 import pathlib
@@ -112,8 +112,9 @@ def make_dataset(sequences, work: pathlib.Path, name: str) -> dict:
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
     ns_path = write_note_sequence_tfrecord(str(folder / "notesequences.tfrecord"), sequences)
-    summary = data.create_dataset(ns_path, str(folder), data.MelodyPipelineConfig(config_id="basic_rnn",
-                                                                                  eval_ratio=0.1), progress=False)
+    summary = data.create_dataset(
+        ns_path, str(folder), data.MelodyPipelineConfig(config_id="basic_rnn", eval_ratio=0.1), progress=False
+    )
     return summary.to_dict()
 
 
@@ -122,10 +123,23 @@ def train(run_dir: pathlib.Path, data_dir: pathlib.Path, steps: int, preset: str
     from melody_rnn_ext import train_cli
 
     t0 = time.time()
-    argv = ["--preset", preset, "--run_dir", str(run_dir),
-            "--sequence_example_file", str(data_dir / "training_melodies.tfrecord"),
-            "--eval_file", str(data_dir / "eval_melodies.tfrecord"), "--num_training_steps", str(steps),
-            "--set", "trainer.progress=false", "--set", "trainer.checkpoint_every=100000", *extra]
+    argv = [
+        "--preset",
+        preset,
+        "--run_dir",
+        str(run_dir),
+        "--sequence_example_file",
+        str(data_dir / "training_melodies.tfrecord"),
+        "--eval_file",
+        str(data_dir / "eval_melodies.tfrecord"),
+        "--num_training_steps",
+        str(steps),
+        "--set",
+        "trainer.progress=false",
+        "--set",
+        "trainer.checkpoint_every=100000",
+        *extra,
+    ]
     rc = train_cli.main(argv)
     if rc:
         raise SystemExit(f"melody_rnn_train failed ({rc}): {argv}")
@@ -141,8 +155,9 @@ def evaluate_bundle(bundle_path: str, data_dir: pathlib.Path) -> dict:
     from melody_rnn_ext import task as task_lib
 
     model, config, _ = bundle_lib.load_bundle(bundle_path)
-    ds = data.make_sequence_example_dataset(str(data_dir / "eval_melodies.tfrecord"), config.input_size, 64,
-                                            shuffle=False)
+    ds = data.make_sequence_example_dataset(
+        str(data_dir / "eval_melodies.tfrecord"), config.input_size, 64, shuffle=False
+    )
     return task_lib.evaluate(model, ds, config.no_event_label)
 
 
@@ -160,8 +175,9 @@ def rhythm_diagnostics(model, config, data_dir: pathlib.Path) -> dict:
 
     from melody_rnn_ext import data
 
-    ds = data.make_sequence_example_dataset(str(data_dir / "eval_melodies.tfrecord"), config.input_size, 32,
-                                            shuffle=False)
+    ds = data.make_sequence_example_dataset(
+        str(data_dir / "eval_melodies.tfrecord"), config.input_size, 32, shuffle=False
+    )
     ne = config.no_event_label
     at_events, at_rest, event_wins = [], [], []
     for inputs, labels, lengths in ds:
@@ -175,18 +191,22 @@ def rhythm_diagnostics(model, config, data_dir: pathlib.Path) -> dict:
             others = p[event].copy()
             others[:, ne] = 0.0
             event_wins.append(others.max(-1) > p[event, ne])
-    return {"p_event_at_event_steps": float(np.concatenate(at_events).mean()),
-            "p_event_at_no_event_steps": float(np.concatenate(at_rest).mean()),
-            "event_beats_no_event": float(np.concatenate(event_wins).mean())}
+    return {
+        "p_event_at_event_steps": float(np.concatenate(at_events).mean()),
+        "p_event_at_no_event_steps": float(np.concatenate(at_rest).mean()),
+        "event_beats_no_event": float(np.concatenate(event_wins).mean()),
+    }
 
 
 def run_diagnostics(work: pathlib.Path, runs: dict) -> None:
     """Adds :func:`rhythm_diagnostics` on the chorale eval set to ``runs`` (the bundle and each run)."""
     from melody_rnn_ext.generate import MelodyGenerator
 
-    for key, load in (("folk_bundle_zero_shot", lambda: MelodyGenerator.from_bundle(str(work / "folk.mag"))),
-                      ("scratch", lambda: MelodyGenerator.from_run_dir(str(work / "run_scratch"))),
-                      ("finetuned", lambda: MelodyGenerator.from_run_dir(str(work / "run_finetuned")))):
+    for key, load in (
+        ("folk_bundle_zero_shot", lambda: MelodyGenerator.from_bundle(str(work / "folk.mag"))),
+        ("scratch", lambda: MelodyGenerator.from_run_dir(str(work / "run_scratch"))),
+        ("finetuned", lambda: MelodyGenerator.from_run_dir(str(work / "run_finetuned"))),
+    ):
         gen = load()
         runs[key].update(rhythm_diagnostics(gen.model, gen.config, work / "chorales"))
 
@@ -207,23 +227,38 @@ def markdown(result: dict) -> str:
         "| train time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key, label, steps in (("folk_bundle_zero_shot", "folk bundle, not fine-tuned", 0),
-                              ("scratch", "from scratch", r["steps"]),
-                              ("finetuned", "fine-tuned from folk bundle", r["steps"])):
+    for key, label, steps in (
+        ("folk_bundle_zero_shot", "folk bundle, not fine-tuned", 0),
+        ("scratch", "from scratch", r["steps"]),
+        ("finetuned", "fine-tuned from folk bundle", r["steps"]),
+    ):
         m = r["runs"][key]
-        rhythm = (f"{m['p_event_at_event_steps']:.2f} / {m['p_event_at_no_event_steps']:.2f}"
-                  if "p_event_at_event_steps" in m else "-")
-        lines.append(f"| {label} | {steps} | {m['perplexity']:.3f} | {m['accuracy']:.3f} | "
-                     f"{m['event_accuracy']:.3f} | {rhythm} | {m.get('seconds', 0):.0f} |")
+        rhythm = (
+            f"{m['p_event_at_event_steps']:.2f} / {m['p_event_at_no_event_steps']:.2f}"
+            if "p_event_at_event_steps" in m
+            else "-"
+        )
+        lines.append(
+            f"| {label} | {steps} | {m['perplexity']:.3f} | {m['accuracy']:.3f} | "
+            f"{m['event_accuracy']:.3f} | {rhythm} | {m.get('seconds', 0):.0f} |"
+        )
     cs = r["case_study"]
-    lines.append(f"| case study's LSTM (its own data) | {cs['steps']} | {cs['perplexity']:.2f} | {cs['accuracy']:.2f} | "
-                 "- | - | - |")
-    lines += ["", f"Folk bundle's own held-out folk melodies: perplexity {r['runs']['folk']['perplexity']:.3f}, "
-                  f"accuracy {r['runs']['folk']['accuracy']:.3f} after {r['steps']} steps.",
-              "", "P(event): the mean probability of a note change (1 - P(no event)) at steps where the melody "
-                  "changes and where it holds. Event accuracy asks for the exact pitch, so it stays 0 while that "
-                  "probability is spread over many pitches and \"no event\" remains the single likeliest class.",
-              "", f"Machine: {r['machine']}; total {r['total_seconds']:.0f} s; {r['date']}.", ""]
+    lines.append(
+        f"| case study's LSTM (its own data) | {cs['steps']} | {cs['perplexity']:.2f} | {cs['accuracy']:.2f} | "
+        "- | - | - |"
+    )
+    lines += [
+        "",
+        f"Folk bundle's own held-out folk melodies: perplexity {r['runs']['folk']['perplexity']:.3f}, "
+        f"accuracy {r['runs']['folk']['accuracy']:.3f} after {r['steps']} steps.",
+        "",
+        "P(event): the mean probability of a note change (1 - P(no event)) at steps where the melody "
+        "changes and where it holds. Event accuracy asks for the exact pitch, so it stays 0 while that "
+        'probability is spread over many pitches and "no event" remains the single likeliest class.',
+        "",
+        f"Machine: {r['machine']}; total {r['total_seconds']:.0f} s; {r['date']}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -235,11 +270,18 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="basic_rnn")
     parser.add_argument("--max_folk_tunes", type=int, default=1500)
     parser.add_argument("--max_chorales", type=int, default=0, help="0 = all")
-    parser.add_argument("--rescore", action="store_true",
-                        help="no training: add the rhythm diagnostics of the runs in --work to --out's JSON "
-                             "and rewrite the table")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        help="config overrides for every run, e.g. trainer.global_batch_size=64")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="no training: add the rhythm diagnostics of the runs in --work to --out's JSON and rewrite the table",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="config overrides for every run, e.g. trainer.global_batch_size=64",
+    )
     args = parser.parse_args(argv)
     t_start = time.time()
     work = pathlib.Path(args.work)
@@ -254,8 +296,10 @@ def main(argv=None) -> int:
         return 0
     work.mkdir(parents=True, exist_ok=True)
     summaries = {}
-    for name, make in (("chorales", lambda: chorale_sequences(args.max_chorales)),
-                       ("folk", lambda: folk_sequences(args.max_folk_tunes))):
+    for name, make in (
+        ("chorales", lambda: chorale_sequences(args.max_chorales)),
+        ("folk", lambda: folk_sequences(args.max_folk_tunes)),
+    ):
         stats = work / name / "melody_rnn_create_dataset_stats.json"
         if not stats.exists():
             seqs = make()
@@ -263,9 +307,11 @@ def main(argv=None) -> int:
             summary["pieces"] = len(seqs)
             (work / name / "pieces.json").write_text(json.dumps({"pieces": len(seqs)}))
         summary = json.loads(stats.read_text())
-        summaries[name] = {"pieces": json.loads((work / name / "pieces.json").read_text())["pieces"],
-                           "train_melodies": summary["outputs"]["training"]["examples"],
-                           "eval_melodies": summary["outputs"]["eval"]["examples"]}
+        summaries[name] = {
+            "pieces": json.loads((work / name / "pieces.json").read_text())["pieces"],
+            "train_melodies": summary["outputs"]["training"]["examples"],
+            "eval_melodies": summary["outputs"]["eval"]["examples"],
+        }
         print(name, summaries[name], flush=True)
     from melody_rnn_ext import config as config_lib
 
@@ -277,22 +323,29 @@ def main(argv=None) -> int:
 
         shutil.rmtree(work / f"run_{d}", ignore_errors=True)
     bundle = str(work / "folk.mag")
-    runs["folk"] = train(work / "run_folk", work / "folk", args.steps, args.preset,
-                         extra + ["--export_bundle", bundle])
+    runs["folk"] = train(work / "run_folk", work / "folk", args.steps, args.preset, extra + ["--export_bundle", bundle])
     print("folk", runs["folk"], flush=True)
     runs["folk_bundle_zero_shot"] = evaluate_bundle(bundle, work / "chorales")
     print("zero-shot", runs["folk_bundle_zero_shot"], flush=True)
     runs["scratch"] = train(work / "run_scratch", work / "chorales", args.steps, args.preset, extra)
     print("scratch", runs["scratch"], flush=True)
-    runs["finetuned"] = train(work / "run_finetuned", work / "chorales", args.steps, args.preset,
-                              extra + ["--bundle", bundle])
+    runs["finetuned"] = train(
+        work / "run_finetuned", work / "chorales", args.steps, args.preset, extra + ["--bundle", bundle]
+    )
     print("finetuned", runs["finetuned"], flush=True)
     run_diagnostics(work, runs)
     result = {
-        "config_id": cfg.model.config_id, "preset": args.preset, "overrides": args.overrides, "steps": args.steps,
-        "rnn_layer_sizes": list(cfg.model.hparams.rnn_layer_sizes), "batch_size": cfg.trainer.global_batch_size,
-        "learning_rate": cfg.model.hparams.learning_rate, "data": summaries, "runs": runs,
-        "case_study": CASE_STUDY, "total_seconds": time.time() - t_start,
+        "config_id": cfg.model.config_id,
+        "preset": args.preset,
+        "overrides": args.overrides,
+        "steps": args.steps,
+        "rnn_layer_sizes": list(cfg.model.hparams.rnn_layer_sizes),
+        "batch_size": cfg.trainer.global_batch_size,
+        "learning_rate": cfg.model.hparams.learning_rate,
+        "data": summaries,
+        "runs": runs,
+        "case_study": CASE_STUDY,
+        "total_seconds": time.time() - t_start,
         "machine": f"{platform.platform()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }

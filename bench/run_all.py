@@ -4,6 +4,7 @@ Each benchmark is run as ``python bench/bench_X.py --out DIR`` and must write ``
 ``DIR/X.md``. This script writes ``DIR/summary.md`` (all tables, with the machine they ran on) and
 exits non-zero if any benchmark failed. Never part of ``make test``.
 """
+
 import argparse
 import os
 import pathlib
@@ -23,7 +24,7 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     wanted = {w for w in args.only.split(",") if w}
-    scripts = sorted(p for p in HERE.glob("bench_*.py") if not wanted or p.stem[len("bench_"):] in wanted)
+    scripts = sorted(p for p in HERE.glob("bench_*.py") if not wanted or p.stem[len("bench_") :] in wanted)
     failures = []
     env = dict(os.environ, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for script in scripts:
@@ -33,10 +34,14 @@ def main(argv=None) -> int:
         print(f"== {script.name}: exit {rc} in {time.time() - t0:.0f} s", flush=True)
         if rc:
             failures.append(script.name)
-    lines = [f"# Benchmarks", "", f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, "
-             f"Python {platform.python_version()}.", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}.",
+        "",
+    ]
     for script in scripts:
-        table = out / f"{script.stem[len('bench_'):]}.md"
+        table = out / f"{script.stem[len('bench_') :]}.md"
         if table.exists():
             lines += [table.read_text().strip(), ""]
     (out / "summary.md").write_text("\n".join(lines) + "\n")

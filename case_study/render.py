@@ -1,5 +1,6 @@
 """Rendering of the study's MIDI results to audio: FluidSynth from a SoundFont, and GANSynth as the
 instrument with a fixed and with an interpolated timbre."""
+
 from __future__ import annotations
 
 import pathlib
@@ -25,8 +26,9 @@ def render_fluidsynth(midi_path: pathlib.Path, wav_path: pathlib.Path, soundfont
     return wav_path
 
 
-def render_gansynth(synth, midi_path: pathlib.Path, out_dir: pathlib.Path, stem: str,
-                    seed: int = 0) -> Dict[str, pathlib.Path]:
+def render_gansynth(
+    synth, midi_path: pathlib.Path, out_dir: pathlib.Path, stem: str, seed: int = 0
+) -> Dict[str, pathlib.Path]:
     """``midi_path`` played by a GANSynth model (a :class:`gansynth_tf.synthesize.GANSynthSynthesizer`)
     with one latent for the whole piece (``fixed``) and with latents interpolated over it
     (``interpolate``); both start from the same seed. Returns {timbre: wav path} (16 kHz mono,

@@ -13,6 +13,7 @@ The models are given by path; those not given come from the zoo (``models/``, :m
 see :data:`ZOO_DEFAULTS`), then from the demo's manifest (``DEMO_DIR/models.json``, written by
 ``make demo``) for any family the zoo does not hold yet. ``--no_zoo`` leaves the zoo out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,8 +90,9 @@ def default_primer(path: pathlib.Path, seconds: float = 8.0) -> pathlib.Path:
     out = pretty_midi.PrettyMIDI(initial_tempo=float(tempi[0]) if len(tempi) else 120.0)
     for inst in midi.instruments:
         new = pretty_midi.Instrument(program=0, name=inst.name)
-        new.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, min(n.end, seconds))
-                     for n in inst.notes if n.start < seconds]
+        new.notes = [
+            pretty_midi.Note(n.velocity, n.pitch, n.start, min(n.end, seconds)) for n in inst.notes if n.start < seconds
+        ]
         out.instruments.append(new)
     for ts in midi.time_signature_changes:
         if ts.time < seconds:
@@ -110,8 +112,9 @@ def top_line(midi_path: pathlib.Path, out_path: pathlib.Path) -> pathlib.Path:
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(str(midi_path))
-    notes = sorted((n for inst in midi.instruments if not inst.is_drum for n in inst.notes),
-                   key=lambda n: (n.start, -n.pitch))
+    notes = sorted(
+        (n for inst in midi.instruments if not inst.is_drum for n in inst.notes), key=lambda n: (n.start, -n.pitch)
+    )
     line: List = []
     for n in notes:
         if line and abs(n.start - line[-1].start) < 1e-3:
@@ -136,8 +139,12 @@ def _zoo_defaults() -> Dict[str, str]:
     from tfmusic import zoo
 
     # zoo Transformers are tensor2tensor-named checkpoints, so they fill the *_checkpoint fields
-    return {"melody_rnn_bundle": zoo.DEFAULTS["melody_rnn"], "transformer_checkpoint": zoo.DEFAULTS["music_transformer"],
-            "transformer_accompany_dir": "transformer_harmonizer", "gansynth_run": zoo.DEFAULTS["gansynth"]}
+    return {
+        "melody_rnn_bundle": zoo.DEFAULTS["melody_rnn"],
+        "transformer_checkpoint": zoo.DEFAULTS["music_transformer"],
+        "transformer_accompany_dir": "transformer_harmonizer",
+        "gansynth_run": zoo.DEFAULTS["gansynth"],
+    }
 
 
 ZOO_DEFAULTS = _zoo_defaults()
@@ -174,10 +181,20 @@ def resolve_models(config: StudyConfig, demo_dir: Optional[str], use_zoo: bool =
     except json.JSONDecodeError as e:
         raise StudyError(f"{manifest}: not valid JSON ({e})") from None
     updates = {}
-    for field in ("melody_rnn_bundle", "melody_rnn_run", "transformer_model_dir", "transformer_accompany_dir",
-                  "transformer_checkpoint", "transformer_preset", "gansynth_run"):
-        alternatives = (field, *_ALTERNATIVES.get(field, ()),
-                        *[f for f, alts in _ALTERNATIVES.items() if field in alts])
+    for field in (
+        "melody_rnn_bundle",
+        "melody_rnn_run",
+        "transformer_model_dir",
+        "transformer_accompany_dir",
+        "transformer_checkpoint",
+        "transformer_preset",
+        "gansynth_run",
+    ):
+        alternatives = (
+            field,
+            *_ALTERNATIVES.get(field, ()),
+            *[f for f, alts in _ALTERNATIVES.items() if field in alts],
+        )
         if not any(getattr(config, f) for f in alternatives) and models.get(field):
             updates[field] = str(models[field])
     return dataclasses.replace(config, **updates)
@@ -186,55 +203,110 @@ def resolve_models(config: StudyConfig, demo_dir: Optional[str], use_zoo: bool =
 def _melody_rnn(config: StudyConfig, melody_midi: pathlib.Path, out: pathlib.Path) -> List[pathlib.Path]:
     from melody_rnn_ext import generate_cli
 
-    source = (["--bundle_file", config.melody_rnn_bundle] if config.melody_rnn_bundle
-              else ["--run_dir", config.melody_rnn_run])
-    rc = generate_cli.main(source + ["--output_dir", str(out), "--primer_midi", str(melody_midi),
-                                     "--num_outputs", str(config.num_outputs), "--num_steps", str(config.melody_steps),
-                                     "--temperature", str(config.temperature), "--seed", str(config.seed)])
+    source = (
+        ["--bundle_file", config.melody_rnn_bundle]
+        if config.melody_rnn_bundle
+        else ["--run_dir", config.melody_rnn_run]
+    )
+    rc = generate_cli.main(
+        source
+        + [
+            "--output_dir",
+            str(out),
+            "--primer_midi",
+            str(melody_midi),
+            "--num_outputs",
+            str(config.num_outputs),
+            "--num_steps",
+            str(config.melody_steps),
+            "--temperature",
+            str(config.temperature),
+            "--seed",
+            str(config.seed),
+        ]
+    )
     if rc:
         raise StudyError(f"melody_rnn_generate failed (exit code {rc}) with {' '.join(source)}")
     return sorted(out.glob("*.mid"))
 
 
-def _transformer(source: Sequence[str], args: Sequence[str], out: pathlib.Path, config: StudyConfig) -> List[pathlib.Path]:
+def _transformer(
+    source: Sequence[str], args: Sequence[str], out: pathlib.Path, config: StudyConfig
+) -> List[pathlib.Path]:
     from music_transformer_ext import generate_cli
 
-    rc = generate_cli.main(list(source) + ["--output_dir", str(out), "--num_outputs",
-                            str(config.num_outputs), "--temperature", str(config.temperature),
-                            "--seed", str(config.seed)] + list(args))
+    rc = generate_cli.main(
+        list(source)
+        + [
+            "--output_dir",
+            str(out),
+            "--num_outputs",
+            str(config.num_outputs),
+            "--temperature",
+            str(config.temperature),
+            "--seed",
+            str(config.seed),
+        ]
+        + list(args)
+    )
     if rc:
         raise StudyError(f"music_transformer_generate failed (exit code {rc}) with {' '.join(source)}")
     return sorted(out.glob("*.mid"))
 
 
-def generate(config: StudyConfig, primer: pathlib.Path, melody: pathlib.Path, out: pathlib.Path
-             ) -> Dict[str, List[pathlib.Path]]:
+def generate(
+    config: StudyConfig, primer: pathlib.Path, melody: pathlib.Path, out: pathlib.Path
+) -> Dict[str, List[pathlib.Path]]:
     """Step 1: {label: MIDI files} for every model given (at least one is needed)."""
     results: Dict[str, List[pathlib.Path]] = {}
     if config.melody_rnn_bundle or config.melody_rnn_run:
         t0 = time.perf_counter()
         results["melody_rnn"] = _melody_rnn(config, melody, out / "melody_rnn")
-        _log(f"Melody RNN continued the top line: {len(results['melody_rnn'])} file(s), {time.perf_counter() - t0:.1f} s")
+        _log(
+            f"Melody RNN continued the top line: {len(results['melody_rnn'])} file(s), {time.perf_counter() - t0:.1f} s"
+        )
     if config.transformer_model_dir or config.transformer_checkpoint:
-        source = (["--model_dir", config.transformer_model_dir] if config.transformer_model_dir else
-                  ["--checkpoint", config.transformer_checkpoint]
-                  + (["--preset", config.transformer_preset] if config.transformer_preset else []))
+        source = (
+            ["--model_dir", config.transformer_model_dir]
+            if config.transformer_model_dir
+            else ["--checkpoint", config.transformer_checkpoint]
+            + (["--preset", config.transformer_preset] if config.transformer_preset else [])
+        )
         t0 = time.perf_counter()
         results["transformer"] = _transformer(
-            source, ["--primer_midi", str(primer), "--decode_length", str(config.transformer_events),
-                     "--max_primer_events", str(config.transformer_primer_events)],
-            out / "transformer", config)
-        _log(f"Music Transformer continued the primer: {len(results['transformer'])} file(s), "
-             f"{time.perf_counter() - t0:.1f} s")
+            source,
+            [
+                "--primer_midi",
+                str(primer),
+                "--decode_length",
+                str(config.transformer_events),
+                "--max_primer_events",
+                str(config.transformer_primer_events),
+            ],
+            out / "transformer",
+            config,
+        )
+        _log(
+            f"Music Transformer continued the primer: {len(results['transformer'])} file(s), "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
     if config.transformer_accompany_dir:
         t0 = time.perf_counter()
         results["transformer_accompaniment"] = _transformer(
-            ["--model_dir", config.transformer_accompany_dir], ["--melody_midi", str(melody)], out / "transformer_accompaniment", config)
-        _log(f"Music Transformer accompanied the top line: {len(results['transformer_accompaniment'])} file(s), "
-             f"{time.perf_counter() - t0:.1f} s")
+            ["--model_dir", config.transformer_accompany_dir],
+            ["--melody_midi", str(melody)],
+            out / "transformer_accompaniment",
+            config,
+        )
+        _log(
+            f"Music Transformer accompanied the top line: {len(results['transformer_accompaniment'])} file(s), "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
     if not results:
-        raise StudyError("no model to generate with: pass --melody_rnn_bundle/--melody_rnn_run and/or "
-                         "--transformer_model_dir, or run `make demo` first so that demo_output/models.json exists")
+        raise StudyError(
+            "no model to generate with: pass --melody_rnn_bundle/--melody_rnn_run and/or "
+            "--transformer_model_dir, or run `make demo` first so that demo_output/models.json exists"
+        )
     for label, files in results.items():
         if not files:
             raise StudyError(f"{label}: the generator wrote no MIDI file into {out / label}")
@@ -242,11 +314,16 @@ def generate(config: StudyConfig, primer: pathlib.Path, melody: pathlib.Path, ou
 
 
 # generate()'s labels -> (model family as people call it, the config field naming the model, role)
-_OUTPUTS = {"melody_rnn": ("Melody RNN", ("melody_rnn_bundle", "melody_rnn_run"), "continuation"),
-            "transformer": ("Music Transformer", ("transformer_model_dir", "transformer_checkpoint"), "continuation"),
-            "transformer_accompaniment": ("Music Transformer", ("transformer_accompany_dir",), "accompaniment")}
-_RENDERINGS = {"fluidsynth": "FluidSynth", "gansynth_fixed": "GANSynth {model}, fixed timbre",
-               "gansynth_interpolate": "GANSynth {model}, interpolated timbre"}
+_OUTPUTS = {
+    "melody_rnn": ("Melody RNN", ("melody_rnn_bundle", "melody_rnn_run"), "continuation"),
+    "transformer": ("Music Transformer", ("transformer_model_dir", "transformer_checkpoint"), "continuation"),
+    "transformer_accompaniment": ("Music Transformer", ("transformer_accompany_dir",), "accompaniment"),
+}
+_RENDERINGS = {
+    "fluidsynth": "FluidSynth",
+    "gansynth_fixed": "GANSynth {model}, fixed timbre",
+    "gansynth_interpolate": "GANSynth {model}, interpolated timbre",
+}
 
 
 def model_name(path: Optional[str]) -> str:
@@ -277,8 +354,9 @@ def output_names(config: StudyConfig, midis: Dict[str, List[pathlib.Path]]) -> D
     return names
 
 
-def render(config: StudyConfig, midis: Dict[str, List[pathlib.Path]], out: pathlib.Path,
-           names: Optional[Dict[str, str]] = None) -> List[pathlib.Path]:
+def render(
+    config: StudyConfig, midis: Dict[str, List[pathlib.Path]], out: pathlib.Path, names: Optional[Dict[str, str]] = None
+) -> List[pathlib.Path]:
     """Step 2: each MIDI result (and the primer) by FluidSynth, and by GANSynth with both timbres.
     ``names`` (``{MIDI path: row name}``, see :func:`output_names`) gets an entry for each wav:
     the MIDI's name and how it was rendered."""
@@ -299,8 +377,12 @@ def render(config: StudyConfig, midis: Dict[str, List[pathlib.Path]], out: pathl
             t0 = time.perf_counter()
             made = {"fluidsynth": render_lib.render_fluidsynth(midi, out / f"{stem}_fluidsynth.wav", config.soundfont)}
             if synth is not None:
-                made.update({f"gansynth_{timbre}": path for timbre, path in
-                             render_lib.render_gansynth(synth, midi, out, stem, seed=config.seed).items()})
+                made.update(
+                    {
+                        f"gansynth_{timbre}": path
+                        for timbre, path in render_lib.render_gansynth(synth, midi, out, stem, seed=config.seed).items()
+                    }
+                )
             wavs.extend(made.values())
             if names is not None and str(midi) in names:
                 for kind, path in made.items():
@@ -323,14 +405,22 @@ def run(config: StudyConfig) -> Dict[str, object]:
     melody = top_line(primer, out / "generated" / "primer_top_line.mid")
     midis = generate(config, primer, melody, out / "generated")
     names = output_names(config, midis)
-    names[str(primer)] = (f"primer: {primer.name}" if config.primer else
-                          f"primer: Bach chorale bwv66.6, first {config.primer_seconds:g} s")
+    names[str(primer)] = (
+        f"primer: {primer.name}"
+        if config.primer
+        else f"primer: Bach chorale bwv66.6, first {config.primer_seconds:g} s"
+    )
     wavs = render(config, midis, out / "audio", names)
     import music_eval
 
     generated = [str(p) for files in midis.values() for p in files] + [str(p) for p in wavs]
-    report = music_eval.write_report(str(primer), generated, str(out / "evaluation"),
-                                     title=f"tfmusic study: {primer.name} against its continuations", names=names)
+    report = music_eval.write_report(
+        str(primer),
+        generated,
+        str(out / "evaluation"),
+        title=f"tfmusic study: {primer.name} against its continuations",
+        names=names,
+    )
     table = pathlib.Path(report).parent / "comparison.md"
     if table.exists():
         print(table.read_text().split("\n## Columns")[0])  # the table; the glossary is in the file
@@ -342,13 +432,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli_support.make_parser("tfmusic_study", __doc__)
     parser.add_argument("primer", nargs="?", default=None, help="primer MIDI (default: a Bach chorale opening)")
     parser.add_argument("--out_dir", default="study_output")
-    parser.add_argument("--demo_dir", default="demo_output",
-                        help="take models given neither below nor by the zoo from DEMO_DIR/models.json "
-                             "(written by make demo)")
-    parser.add_argument("--no_zoo", action="store_true",
-                        help="do not use the zoo's models (models/) for the models not given")
-    for field in ("melody_rnn_bundle", "melody_rnn_run", "transformer_model_dir", "transformer_accompany_dir",
-                  "transformer_checkpoint", "transformer_preset", "gansynth_run", "soundfont"):
+    parser.add_argument(
+        "--demo_dir",
+        default="demo_output",
+        help="take models given neither below nor by the zoo from DEMO_DIR/models.json (written by make demo)",
+    )
+    parser.add_argument(
+        "--no_zoo", action="store_true", help="do not use the zoo's models (models/) for the models not given"
+    )
+    for field in (
+        "melody_rnn_bundle",
+        "melody_rnn_run",
+        "transformer_model_dir",
+        "transformer_accompany_dir",
+        "transformer_checkpoint",
+        "transformer_preset",
+        "gansynth_run",
+        "soundfont",
+    ):
         parser.add_argument(f"--{field}", default=None)
     parser.add_argument("--primer_seconds", type=float, default=8.0)
     parser.add_argument("--melody_steps", type=int, default=128)

@@ -13,9 +13,9 @@
 
 About 1-2 minutes on 2 CPU cores. Returns the paths of what it wrote.
 """
+
 from __future__ import annotations
 
-import glob
 import os
 import pathlib
 import shutil
@@ -31,9 +31,20 @@ NUM_CHORALES = 40
 BASE_STEPS = 60
 FINETUNE_STEPS = 40
 #: a small basic_rnn: two 64-unit layers, batch 32, no XLA (compiling costs more than it saves here).
-SMALL = ["--preset", "basic_rnn", "--hparams", "rnn_layer_sizes=[64,64],batch_size=32",
-         "--set", "trainer.global_batch_size=32", "--set", "runtime.jit_compile=false",
-         "--set", "trainer.progress=false", "--set", "data.pad_to_multiple=32"]
+SMALL = [
+    "--preset",
+    "basic_rnn",
+    "--hparams",
+    "rnn_layer_sizes=[64,64],batch_size=32",
+    "--set",
+    "trainer.global_batch_size=32",
+    "--set",
+    "runtime.jit_compile=false",
+    "--set",
+    "trainer.progress=false",
+    "--set",
+    "data.pad_to_multiple=32",
+]
 PRIMER_BARS = 2
 NUM_STEPS = 128
 
@@ -51,7 +62,7 @@ def primer_from_sequence(sequence, bars: int = PRIMER_BARS):
     from melody_rnn_ext import generate
 
     melody = generate.melody_from_sequence(sequence)
-    events = list(melody)[:bars * 16]
+    events = list(melody)[: bars * 16]
     primer = generate.parse_primer_melody(str(events))
     return primer
 
@@ -70,52 +81,99 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
         shutil.copy(path, src / os.path.basename(path))
     counters = note_sequences.convert_directory(str(src), str(out_dir / "notesequences"), progress=False)
     records = note_sequences.shard_pattern(str(out_dir / "notesequences"))
-    log(f"convert_dir_to_note_sequences: {counters.get(note_sequences.WRITTEN)} sequences "
-        f"({time.perf_counter() - t0:.0f} s)")
+    log(
+        f"convert_dir_to_note_sequences: {counters.get(note_sequences.WRITTEN)} sequences "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
 
     data_dir = out_dir / "melodies"
-    rc = create_dataset_cli.main(["--config", "basic_rnn", "--input", records, "--output_dir", str(data_dir),
-                                  "--eval_ratio", "0.1", "--no_progress"])
+    rc = create_dataset_cli.main(
+        [
+            "--config",
+            "basic_rnn",
+            "--input",
+            records,
+            "--output_dir",
+            str(data_dir),
+            "--eval_ratio",
+            "0.1",
+            "--no_progress",
+        ]
+    )
     if rc:
         raise SystemExit(f"melody_rnn_create_dataset failed ({rc})")
     train_file, eval_file = str(data_dir / "training_melodies.tfrecord"), str(data_dir / "eval_melodies.tfrecord")
     log(f"melody_rnn_create_dataset: {data_dir} ({time.perf_counter() - t0:.0f} s)")
 
     base_bundle = out_dir / "basic_rnn_small.mag"
-    rc = train_cli.main(SMALL + ["--run_dir", str(out_dir / "run_base"), "--sequence_example_file", train_file,
-                                 "--eval_file", eval_file, "--num_training_steps", str(BASE_STEPS),
-                                 "--export_bundle", str(base_bundle)])
+    rc = train_cli.main(
+        SMALL
+        + [
+            "--run_dir",
+            str(out_dir / "run_base"),
+            "--sequence_example_file",
+            train_file,
+            "--eval_file",
+            eval_file,
+            "--num_training_steps",
+            str(BASE_STEPS),
+            "--export_bundle",
+            str(base_bundle),
+        ]
+    )
     if rc:
         raise SystemExit(f"melody_rnn_train failed ({rc})")
     log(f"melody_rnn_train from scratch: {BASE_STEPS} steps -> {base_bundle} ({time.perf_counter() - t0:.0f} s)")
 
     tuned_bundle = out_dir / "basic_rnn_finetuned.mag"
-    rc = train_cli.main(SMALL + ["--bundle", str(base_bundle), "--run_dir", str(out_dir / "run_finetune"),
-                                 "--sequence_example_file", train_file, "--eval_file", eval_file,
-                                 "--num_training_steps", str(FINETUNE_STEPS), "--export_bundle", str(tuned_bundle)])
+    rc = train_cli.main(
+        SMALL
+        + [
+            "--bundle",
+            str(base_bundle),
+            "--run_dir",
+            str(out_dir / "run_finetune"),
+            "--sequence_example_file",
+            train_file,
+            "--eval_file",
+            eval_file,
+            "--num_training_steps",
+            str(FINETUNE_STEPS),
+            "--export_bundle",
+            str(tuned_bundle),
+        ]
+    )
     if rc:
         raise SystemExit(f"melody_rnn_train --bundle failed ({rc})")
     log(f"melody_rnn_train --bundle: {FINETUNE_STEPS} steps -> {tuned_bundle} ({time.perf_counter() - t0:.0f} s)")
 
-    import note_seq
-
     first = next(note_sequences.read_note_sequences(records))
     primer = primer_from_sequence(first)
     generator = generate.MelodyGenerator.from_bundle(str(tuned_bundle))
-    options = generate.GenerationOptions(num_steps=NUM_STEPS, temperature=1.0, beam_size=2, branch_factor=2,
-                                         steps_per_iteration=4, seed=0)
+    options = generate.GenerationOptions(
+        num_steps=NUM_STEPS, temperature=1.0, beam_size=2, branch_factor=2, steps_per_iteration=4, seed=0
+    )
     midi_dir = out_dir / "generated"
-    (midi_path, loglik), = generate_cli.generate_files(generator, primer, str(midi_dir), 1, options, qpm=90)
+    ((midi_path, loglik),) = generate_cli.generate_files(generator, primer, str(midi_dir), 1, options, qpm=90)
     wav_path = out_dir / "generated.wav"
     import pretty_midi
 
     audio_data = audio.render_midi(pretty_midi.PrettyMIDI(midi_path), sample_rate=16000)
     audio.write_wav(str(wav_path), audio_data, 16000)
-    log(f"melody_rnn_generate: {midi_path} (primer: {PRIMER_BARS} bars of {first.filename}, log-likelihood "
-        f"{loglik:.1f}) -> {wav_path} ({time.perf_counter() - t0:.0f} s)")
-    return {"chorales": str(src), "notesequences": records, "dataset": str(data_dir), "bundle": str(base_bundle),
-            "finetuned_bundle": str(tuned_bundle), "midi": midi_path, "wav": str(wav_path),
-            "eval_metrics": str(out_dir / "run_finetune" / train_cli.EVAL_METRICS_FILENAME)}
+    log(
+        f"melody_rnn_generate: {midi_path} (primer: {PRIMER_BARS} bars of {first.filename}, log-likelihood "
+        f"{loglik:.1f}) -> {wav_path} ({time.perf_counter() - t0:.0f} s)"
+    )
+    return {
+        "chorales": str(src),
+        "notesequences": records,
+        "dataset": str(data_dir),
+        "bundle": str(base_bundle),
+        "finetuned_bundle": str(tuned_bundle),
+        "midi": midi_path,
+        "wav": str(wav_path),
+        "eval_metrics": str(out_dir / "run_finetune" / train_cli.EVAL_METRICS_FILENAME),
+    }
 
 
 if __name__ == "__main__":

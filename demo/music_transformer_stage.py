@@ -15,10 +15,10 @@ Steps (all through the public commands and APIs):
 
 About a minute on 2 CPU cores. ``run(out_dir, log)`` returns the output paths.
 """
+
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import pathlib
 import shutil
@@ -74,8 +74,9 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
             raise RuntimeError(f"{what} failed with exit code {rc}")
 
     # 1. a t2t-named checkpoint
-    arch = dataclasses.replace(model_config.get("tiny"), hidden_size=64, filter_size=256, num_heads=4,
-                               max_relative_position=64, max_length=512)
+    arch = dataclasses.replace(
+        model_config.get("tiny"), hidden_size=64, filter_size=256, num_heads=4, max_relative_position=64, max_length=512
+    )
     t2t_dir = out_dir / "t2t_checkpoint"
     fixture = checkpoints.write_t2t_fixture(arch, str(t2t_dir / "model.ckpt-100000"), seed=0)
     log(f"t2t-named checkpoint (stand-in for a released one): {fixture}")
@@ -87,26 +88,67 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
     for path in train_files:
         shutil.copy(path, chorale_dir / os.path.basename(path))
     ns_prefix = out_dir / "note_sequences" / "chorales"
-    check(note_sequences.main(["--input_dir", str(chorale_dir), "--output_file", str(ns_prefix), "--no_progress"]),
-          "convert_dir_to_note_sequences")
+    check(
+        note_sequences.main(["--input_dir", str(chorale_dir), "--output_file", str(ns_prefix), "--no_progress"]),
+        "convert_dir_to_note_sequences",
+    )
     dataset_dir = out_dir / "dataset"
-    check(create_dataset_cli.main(["--input", f"train={ns_prefix}-*.tfrecord", "--output_dir", str(dataset_dir),
-                                   "--max_length", "256", "--num_shards", "1", "--stretch_factors", "1.0",
-                                   "--transpose_amounts=-2,0,2", "--no_progress"]),
-          "music_transformer_create_dataset")
+    check(
+        create_dataset_cli.main(
+            [
+                "--input",
+                f"train={ns_prefix}-*.tfrecord",
+                "--output_dir",
+                str(dataset_dir),
+                "--max_length",
+                "256",
+                "--num_shards",
+                "1",
+                "--stretch_factors",
+                "1.0",
+                "--transpose_amounts=-2,0,2",
+                "--no_progress",
+            ]
+        ),
+        "music_transformer_create_dataset",
+    )
 
     # 3. port + fine-tune, export in t2t names
     run_dir = out_dir / "run"
     export_dir = out_dir / "t2t_export"
-    check(train_cli.main(["--model_dir", str(run_dir), "--checkpoint", str(t2t_dir),
-                          "--train_data", data.split_file_pattern(str(dataset_dir), "train"),
-                          "--num_steps", str(TRAIN_STEPS), "--export_t2t", str(export_dir),
-                          "--set", "data.sequence_length=256", "--set", "model.max_length=512",
-                          "--set", "trainer.global_batch_size=8", "--set", "trainer.checkpoint_every=20",
-                          "--set", "trainer.progress=false",
-                          "--set", "optimizer.schedule=constant*linear_warmup",
-                          "--set", "optimizer.learning_rate_constant=0.002", "--set", "optimizer.warmup_steps=10"]),
-          "music_transformer_train")
+    check(
+        train_cli.main(
+            [
+                "--model_dir",
+                str(run_dir),
+                "--checkpoint",
+                str(t2t_dir),
+                "--train_data",
+                data.split_file_pattern(str(dataset_dir), "train"),
+                "--num_steps",
+                str(TRAIN_STEPS),
+                "--export_t2t",
+                str(export_dir),
+                "--set",
+                "data.sequence_length=256",
+                "--set",
+                "model.max_length=512",
+                "--set",
+                "trainer.global_batch_size=8",
+                "--set",
+                "trainer.checkpoint_every=20",
+                "--set",
+                "trainer.progress=false",
+                "--set",
+                "optimizer.schedule=constant*linear_warmup",
+                "--set",
+                "optimizer.learning_rate_constant=0.002",
+                "--set",
+                "optimizer.warmup_steps=10",
+            ]
+        ),
+        "music_transformer_train",
+    )
 
     # 4. continue the opening of a chorale not trained on
     ns = note_seq.musicxml_file_to_sequence_proto(held_out)
@@ -116,18 +158,39 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
     gen_dir = out_dir / "continuation"
     if gen_dir.exists():
         shutil.rmtree(gen_dir)
-    check(generate_cli.main(["--model_dir", str(run_dir), "--primer_midi", str(primer_midi), "--output_dir",
-                             str(gen_dir), "--decode_length", str(DECODE_LENGTH), "--top_p", "0.95",
-                             "--seed", "0"]), "music_transformer_generate")
+    check(
+        generate_cli.main(
+            [
+                "--model_dir",
+                str(run_dir),
+                "--primer_midi",
+                str(primer_midi),
+                "--output_dir",
+                str(gen_dir),
+                "--decode_length",
+                str(DECODE_LENGTH),
+                "--top_p",
+                "0.95",
+                "--seed",
+                "0",
+            ]
+        ),
+        "music_transformer_generate",
+    )
     continuation_midi = sorted(gen_dir.glob("*.mid"))[0]
     outputs = {
-        "t2t_fixture": pathlib.Path(fixture), "run_dir": run_dir, "t2t_export": export_dir,
-        "primer_midi": primer_midi, "primer_wav": _render(primer_midi, out_dir / "primer.wav"),
+        "t2t_fixture": pathlib.Path(fixture),
+        "run_dir": run_dir,
+        "t2t_export": export_dir,
+        "primer_midi": primer_midi,
+        "primer_wav": _render(primer_midi, out_dir / "primer.wav"),
         "continuation_midi": continuation_midi,
         "continuation_wav": _render(continuation_midi, out_dir / "continuation.wav"),
     }
-    log(f"continuation of {os.path.basename(held_out)}'s first {PRIMER_SECONDS:.0f} s: {outputs['continuation_wav']}"
-        f" ({time.perf_counter() - t0:.0f} s)")
+    log(
+        f"continuation of {os.path.basename(held_out)}'s first {PRIMER_SECONDS:.0f} s: {outputs['continuation_wav']}"
+        f" ({time.perf_counter() - t0:.0f} s)"
+    )
     return outputs
 
 

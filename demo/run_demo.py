@@ -26,6 +26,7 @@ Stages (each prints where its outputs are):
 
 It lives outside the packages because it joins packages that must not import each other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,18 @@ def render(out: pathlib.Path) -> pathlib.Path:
 
     t0 = _stage("1. nsynth_render: NSynth-format notes from the General MIDI SoundFont")
     nsynth_dir = out / "nsynth"
-    rc = nsynth_render.main(["--output_dir", str(nsynth_dir), "--programs", DEMO_PROGRAMS,
-                             "--pitches", DEMO_PITCHES, "--velocities", DEMO_VELOCITIES])
+    rc = nsynth_render.main(
+        [
+            "--output_dir",
+            str(nsynth_dir),
+            "--programs",
+            DEMO_PROGRAMS,
+            "--pitches",
+            DEMO_PITCHES,
+            "--velocities",
+            DEMO_VELOCITIES,
+        ]
+    )
     if rc:
         raise SystemExit(f"nsynth_render failed with exit code {rc}")
     count = len(json.loads((nsynth_dir / "examples.json").read_text()))
@@ -87,8 +98,9 @@ def convert(nsynth_dir: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
 
     t0 = _stage("2. nsynth_to_tfrecord: sharded tf.Example records (acoustic, pitch 24-84)")
     tfr_dir = out / "tfrecords"
-    rc = nsynth_to_tfrecord.main(["--input_dir", str(nsynth_dir), "--output_dir", str(tfr_dir),
-                                  "--num_shards", "2", "--gansynth_subset"])
+    rc = nsynth_to_tfrecord.main(
+        ["--input_dir", str(nsynth_dir), "--output_dir", str(tfr_dir), "--num_shards", "2", "--gansynth_subset"]
+    )
     if rc:
         raise SystemExit(f"nsynth_to_tfrecord failed with exit code {rc}")
     _done(t0, f"shards and summary in {tfr_dir}")
@@ -108,14 +120,18 @@ def specgrams(tfr_dir: pathlib.Path, out: pathlib.Path):
     helper = SpecgramsHelper(HIGH_FREQ_RES)
     normalizer = gdata.fit_normalizer(nsynth.read_tfrecords(pattern), helper, num_examples=1000)
     normalizer_path = normalizer.save(out / "specgram_normalizer.json")
-    batches = gdata.make_specgram_dataset(nsynth.read_tfrecords(pattern), helper, normalizer, batch_size=8,
-                                          drop_remainder=False)
+    batches = gdata.make_specgram_dataset(
+        nsynth.read_tfrecords(pattern), helper, normalizer, batch_size=8, drop_remainder=False
+    )
     n, lo, hi = 0, np.inf, -np.inf
     for spec, _ in batches:
         n += int(spec.shape[0])
         lo, hi = min(lo, float(np.min(spec))), max(hi, float(np.max(spec)))
-    _done(t0, f"{n} specgrams of shape {helper.config.spec_shape} x 2, normalized range [{lo:.2f}, {hi:.2f}]; "
-              f"normalizer in {normalizer_path}")
+    _done(
+        t0,
+        f"{n} specgrams of shape {helper.config.spec_shape} x 2, normalized range [{lo:.2f}, {hi:.2f}]; "
+        f"normalizer in {normalizer_path}",
+    )
     return helper
 
 
@@ -141,9 +157,14 @@ def rainbowgrams(tfr_dir: pathlib.Path, helper, out: pathlib.Path) -> pathlib.Pa
         mel = helper.waves_to_melspecgrams(waves).numpy()[0]
         back = helper.melspecgrams_to_waves(mel[None]).numpy()[0, :, 0]
         plotting.plot_rainbowgram(plot_dir / f"{name}.audio.png", audio=element["audio"], title=f"{name} (audio)")
-        plotting.plot_rainbowgram(plot_dir / f"{name}.melif.png", specgram=mel, bin_frequencies=mel_freqs,
-                                  frame_step=helper.config.frame_step,
-                                  start_time=-helper.config.pad_left / 16000, title=f"{name} (mel-IF specgram)")
+        plotting.plot_rainbowgram(
+            plot_dir / f"{name}.melif.png",
+            specgram=mel,
+            bin_frequencies=mel_freqs,
+            frame_step=helper.config.frame_step,
+            start_time=-helper.config.pad_left / 16000,
+            title=f"{name} (mel-IF specgram)",
+        )
         audio.write_wav(wav_dir / f"{name}.original.wav", element["audio"], 16000)
         audio.write_wav(wav_dir / f"{name}.mel_if_resynth.wav", np.clip(back, -1, 1), 16000)
     _done(t0, f"{2 * len(chosen)} rainbowgrams in {plot_dir}; original and resynthesised wavs in {wav_dir}")
@@ -156,13 +177,38 @@ def gansynth(nsynth_dir: pathlib.Path, out: pathlib.Path, steps: int) -> pathlib
 
     t0 = _stage(f"5. gansynth_train: cpu_small preset, {steps} steps on the rendered notes (resumes if rerun)")
     run = out / "gansynth_run"
-    rc = train_cli.main(["--model_dir", str(run), "--train_data", str(nsynth_dir), "--preset", "cpu_small",
-                         "--set", f"trainer.train_steps={steps}", "--set", "trainer.checkpoint_every=50",
-                         "--set", "trainer.media_every=50"])
+    rc = train_cli.main(
+        [
+            "--model_dir",
+            str(run),
+            "--train_data",
+            str(nsynth_dir),
+            "--preset",
+            "cpu_small",
+            "--set",
+            f"trainer.train_steps={steps}",
+            "--set",
+            "trainer.checkpoint_every=50",
+            "--set",
+            "trainer.media_every=50",
+        ]
+    )
     if rc:
         raise SystemExit(f"gansynth_train failed with exit code {rc}")
-    rc = generate_cli.main(["notes", "--model_dir", str(run), "--output_dir", str(out / "gansynth_notes"),
-                            "--pitches", "48,55,60,64,67,72", "--seeds", "0,1", "--rainbowgrams"])
+    rc = generate_cli.main(
+        [
+            "notes",
+            "--model_dir",
+            str(run),
+            "--output_dir",
+            str(out / "gansynth_notes"),
+            "--pitches",
+            "48,55,60,64,67,72",
+            "--seeds",
+            "0,1",
+            "--rainbowgrams",
+        ]
+    )
     if rc:
         raise SystemExit(f"gansynth_generate notes failed with exit code {rc}")
     _done(t0, f"run (checkpoints, TensorBoard logs) in {run}; generated notes in {out / 'gansynth_notes'}")
@@ -191,8 +237,21 @@ def midi_to_audio(run: pathlib.Path, out: pathlib.Path) -> tuple[pathlib.Path, l
     outputs = []
     for timbre in ("fixed", "interpolate"):
         wav = rendered / f"chorale_gansynth_{timbre}.wav"
-        rc = generate_cli.main(["midi", "--model_dir", str(run), "--midi_file", str(midi_path),
-                                "--output_file", str(wav), "--timbre", timbre, "--seed", "0"])
+        rc = generate_cli.main(
+            [
+                "midi",
+                "--model_dir",
+                str(run),
+                "--midi_file",
+                str(midi_path),
+                "--output_file",
+                str(wav),
+                "--timbre",
+                timbre,
+                "--seed",
+                "0",
+            ]
+        )
         if rc:
             raise SystemExit(f"gansynth_generate midi failed with exit code {rc}")
         outputs.append(wav)
@@ -217,8 +276,13 @@ def evaluation(midi_path: pathlib.Path, renderings: list[pathlib.Path], out: pat
             names[str(path)] = f"{gansynth} rendering, fixed timbre"
         elif path.stem.endswith("_interpolate"):
             names[str(path)] = f"{gansynth} rendering, interpolated timbre"
-    html = music_eval.write_report(str(midi_path), [str(p) for p in renderings], str(out / "evaluation"),
-                                   title="Demo: chorale line vs its renderings", names=names)
+    html = music_eval.write_report(
+        str(midi_path),
+        [str(p) for p in renderings],
+        str(out / "evaluation"),
+        title="Demo: chorale line vs its renderings",
+        names=names,
+    )
     table = pathlib.Path(html).parent / "comparison.md"
     if table.exists():
         print(table.read_text().split("\n## Columns")[0])  # the table; the glossary is in the file
@@ -231,8 +295,10 @@ def melody_rnn(out: pathlib.Path) -> dict:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     import melody_rnn_stage
 
-    t0 = _stage("8. Melody RNN: convert_dir_to_note_sequences -> melody_rnn_create_dataset -> melody_rnn_train "
-                "(and --bundle fine-tune) -> melody_rnn_generate -> FluidSynth")
+    t0 = _stage(
+        "8. Melody RNN: convert_dir_to_note_sequences -> melody_rnn_create_dataset -> melody_rnn_train "
+        "(and --bundle fine-tune) -> melody_rnn_generate -> FluidSynth"
+    )
     outputs = melody_rnn_stage.run(out / "melody_rnn", log=lambda text: print(f"  {text}", flush=True))
     _done(t0, f"bundles {outputs['bundle']} and {outputs['finetuned_bundle']}; melody {outputs['midi']}")
     return outputs
@@ -243,8 +309,10 @@ def music_transformer(out: pathlib.Path) -> dict:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     import music_transformer_stage
 
-    t0 = _stage("9. Music Transformer: t2t checkpoint ported -> music_transformer_create_dataset -> "
-                "music_transformer_train -> music_transformer_generate -> FluidSynth")
+    t0 = _stage(
+        "9. Music Transformer: t2t checkpoint ported -> music_transformer_create_dataset -> "
+        "music_transformer_train -> music_transformer_generate -> FluidSynth"
+    )
     outputs = music_transformer_stage.run(out / "music_transformer", log=lambda text: print(f"  {text}", flush=True))
     _done(t0, f"run {outputs['run_dir']}; continuation {outputs['continuation_midi']}")
     return outputs
@@ -255,8 +323,11 @@ def write_manifest(out: pathlib.Path, gansynth_run: pathlib.Path, melody: dict, 
     from case_study import study
     from tfmusic import files
 
-    manifest = {"melody_rnn_bundle": str(melody["finetuned_bundle"]),
-                "transformer_model_dir": str(transformer["run_dir"]), "gansynth_run": str(gansynth_run)}
+    manifest = {
+        "melody_rnn_bundle": str(melody["finetuned_bundle"]),
+        "transformer_model_dir": str(transformer["run_dir"]),
+        "gansynth_run": str(gansynth_run),
+    }
     path = out / study.MANIFEST
     files.atomic_write_json(path, manifest)
     return path
@@ -266,10 +337,26 @@ def case_study(out: pathlib.Path) -> str:
     """Stage 10: ``tfmusic_study`` on the demo's models and a Bach chorale opening."""
     from case_study import study
 
-    t0 = _stage("10. tfmusic_study: the chorale opening continued by Melody RNN and Music Transformer, rendered by "
-                "FluidSynth and GANSynth, compared in one report")
-    rc = study.main(["--out_dir", str(out / "study"), "--demo_dir", str(out), "--primer_seconds", "8",
-                     "--melody_steps", "96", "--transformer_events", "256", "--transformer_primer_events", "192"])
+    t0 = _stage(
+        "10. tfmusic_study: the chorale opening continued by Melody RNN and Music Transformer, rendered by "
+        "FluidSynth and GANSynth, compared in one report"
+    )
+    rc = study.main(
+        [
+            "--out_dir",
+            str(out / "study"),
+            "--demo_dir",
+            str(out),
+            "--primer_seconds",
+            "8",
+            "--melody_steps",
+            "96",
+            "--transformer_events",
+            "256",
+            "--transformer_primer_events",
+            "192",
+        ]
+    )
     if rc:
         raise SystemExit(f"tfmusic_study failed with exit code {rc}")
     report = out / "study" / "evaluation" / "report.html"

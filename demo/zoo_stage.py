@@ -13,6 +13,7 @@
 
 A family the zoo does not hold yet is skipped with a line saying so. About a minute on 2 CPU cores.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,22 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
 
         gen_dir = out_dir / "melody_rnn"
         shutil.rmtree(gen_dir, ignore_errors=True)
-        if generate_cli.main(["--bundle_file", name, "--output_dir", str(gen_dir), "--primer_melody", TWINKLE,
-                              "--num_outputs", "3", "--num_steps", "128", "--seed", "0"]):
+        if generate_cli.main(
+            [
+                "--bundle_file",
+                name,
+                "--output_dir",
+                str(gen_dir),
+                "--primer_melody",
+                TWINKLE,
+                "--num_outputs",
+                "3",
+                "--num_steps",
+                "128",
+                "--seed",
+                "0",
+            ]
+        ):
             raise RuntimeError(f"melody_rnn_generate with zoo model {name} failed")
         outputs["melody_rnn"] = [_render(p, 73) for p in sorted(gen_dir.glob("*.mid"))]
         log(f"zoo {name}: 3 melodies continuing 'Twinkle, Twinkle' -> {gen_dir}")
@@ -76,8 +91,22 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
         gen_dir = out_dir / "transformer"
         shutil.rmtree(gen_dir, ignore_errors=True)
         primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
-        if generate_cli.main(["--model_dir", name, "--primer_midi", str(primer), "--output_dir", str(gen_dir),
-                              "--decode_length", "512", "--top_p", "0.95", "--seed", "0"]):
+        if generate_cli.main(
+            [
+                "--model_dir",
+                name,
+                "--primer_midi",
+                str(primer),
+                "--output_dir",
+                str(gen_dir),
+                "--decode_length",
+                "512",
+                "--top_p",
+                "0.95",
+                "--seed",
+                "0",
+            ]
+        ):
             raise RuntimeError(f"music_transformer_generate with zoo model {name} failed")
         outputs["transformer"] = [_render(p, 0) for p in sorted(gen_dir.glob("*.mid"))]
         log(f"zoo {name}: bwv66.6's first 8 s continued -> {gen_dir}")
@@ -91,13 +120,25 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
 
         gen_dir = out_dir / "gansynth"
         shutil.rmtree(gen_dir, ignore_errors=True)
-        if generate_cli.main(["--model_dir", name, "notes", "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84",
-                              "--seeds", "0"]):
+        if generate_cli.main(
+            ["--model_dir", name, "notes", "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84", "--seeds", "0"]
+        ):
             raise RuntimeError(f"gansynth_generate notes with zoo model {name} failed")
         primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
         line = study.top_line(primer, out_dir / "bwv66.6_top_line.mid")
-        if generate_cli.main(["--model_dir", name, "midi", "--midi_file", str(line), "--timbre", "fixed",
-                              "--output_file", str(gen_dir / "bwv66.6_top_line.wav")]):
+        if generate_cli.main(
+            [
+                "--model_dir",
+                name,
+                "midi",
+                "--midi_file",
+                str(line),
+                "--timbre",
+                "fixed",
+                "--output_file",
+                str(gen_dir / "bwv66.6_top_line.wav"),
+            ]
+        ):
             raise RuntimeError(f"gansynth_generate midi with zoo model {name} failed")
         outputs["gansynth"] = sorted(str(p) for p in gen_dir.glob("*.wav"))
         log(f"zoo {name}: notes C2-C6 and bwv66.6's top line in one timbre -> {gen_dir}")

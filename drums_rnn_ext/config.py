@@ -13,6 +13,7 @@ Both: ``batch_size`` 128, ``learning_rate`` 0.001. ``one_drum`` maps every drum 
 combinations per step). :data:`MODEL_PRESETS` adds ``tiny`` / ``tiny_kit`` (16-unit layers) for tests.
 :class:`DrumsRnnExperiment` and :data:`PRESETS` are whole training runs (``drums_rnn_train``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,14 +29,23 @@ from tfmusic import config as config_lib
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("one_drum", "drum_kit")
-DESCRIPTIONS = {"one_drum": "Drums RNN with 2-state encoding.",
-                "drum_kit": "Drums RNN with multiple drums and binary counters."}
+DESCRIPTIONS = {
+    "one_drum": "Drums RNN with 2-state encoding.",
+    "drum_kit": "Drums RNN with multiple drums and binary counters.",
+}
 STEPS_PER_QUARTER = {"one_drum": 2, "drum_kit": 4}
 HPARAMS = {
-    "one_drum": dict(batch_size=128, rnn_layer_sizes=(128, 128), dropout_keep_prob=0.5, clip_norm=5.0,
-                     learning_rate=0.001),
-    "drum_kit": dict(batch_size=128, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5, attn_length=32,
-                     clip_norm=3.0, learning_rate=0.001),
+    "one_drum": dict(
+        batch_size=128, rnn_layer_sizes=(128, 128), dropout_keep_prob=0.5, clip_norm=5.0, learning_rate=0.001
+    ),
+    "drum_kit": dict(
+        batch_size=128,
+        rnn_layer_sizes=(256, 256, 256),
+        dropout_keep_prob=0.5,
+        attn_length=32,
+        clip_norm=3.0,
+        learning_rate=0.001,
+    ),
 }
 
 
@@ -45,8 +55,9 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
         one_class = [39] + list(range(constants.MIN_MIDI_PITCH, 39)) + list(range(39, constants.MAX_MIDI_PITCH + 1))
         return _ed.OneHotEventSequenceEncoderDecoder(_dd.MultiDrumOneHotEncoding([one_class]))
     if config_id == "drum_kit":
-        return _ed.LookbackEventSequenceEncoderDecoder(_dd.MultiDrumOneHotEncoding(), lookback_distances=[],
-                                                       binary_counter_bits=6)
+        return _ed.LookbackEventSequenceEncoderDecoder(
+            _dd.MultiDrumOneHotEncoding(), lookback_distances=[], binary_counter_bits=6
+        )
     raise ValueError(f"unknown Drums RNN config {config_id!r}; expected one of {', '.join(CONFIG_IDS)}")
 
 
@@ -72,9 +83,13 @@ class DrumsRnnConfig(FamilyConfigMixin):
 
 
 MODEL_PRESETS: config_lib.PresetRegistry[DrumsRnnConfig] = config_lib.PresetRegistry("drums_rnn model")
-register_model_presets(MODEL_PRESETS, DrumsRnnConfig, CONFIG_IDS, HPARAMS.get,
-                       {"tiny": ("one_drum", {}), "tiny_kit": ("drum_kit", {"rnn_layer_sizes": (16, 12),
-                                                                             "attn_length": 5})})
+register_model_presets(
+    MODEL_PRESETS,
+    DrumsRnnConfig,
+    CONFIG_IDS,
+    HPARAMS.get,
+    {"tiny": ("one_drum", {}), "tiny_kit": ("drum_kit", {"rnn_layer_sizes": (16, 12), "attn_length": 5})},
+)
 
 
 @dataclasses.dataclass(frozen=True)

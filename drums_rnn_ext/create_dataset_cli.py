@@ -10,6 +10,7 @@ bars, truncated at 512 steps, ended by 1 bar without drums; see :mod:`drums_rnn_
 changeable with ``--set``. Runners as
 :mod:`events_rnn.create_dataset_cli`.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -12,6 +12,7 @@ config's encoder/decoder. No transposition (drums are not pitched). Outputs keep
 :func:`extract_drum_tracks` is Magenta's (``magenta/pipelines/drum_pipelines.py``; note-seq 0.0.5
 lacks it), also used by generation to read a primer (``gap_bars=inf``, ``ignore_is_drum=True``).
 """
+
 from __future__ import annotations
 
 import collections
@@ -29,10 +30,16 @@ OUTPUT_FILENAMES = {"training": "training_drum_tracks.tfrecord", "eval": "eval_d
 STATS_FILENAME = "drums_rnn_create_dataset_stats.json"
 
 
-def extract_drum_tracks(quantized_sequence, search_start_step: int = 0, min_bars: int = 7,
-                        max_steps_truncate: Optional[int] = None, max_steps_discard: Optional[int] = None,
-                        gap_bars: float = 1.0, pad_end: bool = False, ignore_is_drum: bool = False
-                        ) -> Tuple[List[note_seq.DrumTrack], collections.Counter]:
+def extract_drum_tracks(
+    quantized_sequence,
+    search_start_step: int = 0,
+    min_bars: int = 7,
+    max_steps_truncate: Optional[int] = None,
+    max_steps_discard: Optional[int] = None,
+    gap_bars: float = 1.0,
+    pad_end: bool = False,
+    ignore_is_drum: bool = False,
+) -> Tuple[List[note_seq.DrumTrack], collections.Counter]:
     """Magenta's ``extract_drum_tracks``: the drum tracks of a quantized NoteSequence, one after another.
 
     A track ends after ``gap_bars`` bars without drums; tracks shorter than ``min_bars`` bars are
@@ -45,8 +52,13 @@ def extract_drum_tracks(quantized_sequence, search_start_step: int = 0, min_bars
     steps_per_bar = int(sequences_lib.steps_per_bar_in_quantized_sequence(quantized_sequence))
     while True:
         track = note_seq.DrumTrack()
-        track.from_quantized_sequence(quantized_sequence, search_start_step=search_start_step, gap_bars=gap_bars,
-                                      pad_end=pad_end, ignore_is_drum=ignore_is_drum)
+        track.from_quantized_sequence(
+            quantized_sequence,
+            search_start_step=search_start_step,
+            gap_bars=gap_bars,
+            pad_end=pad_end,
+            ignore_is_drum=ignore_is_drum,
+        )
         # Magenta's next search start (as written there).
         search_start_step = track.end_step + (search_start_step - track.end_step) % steps_per_bar
         if not track:
@@ -107,8 +119,9 @@ class DrumsExtractor(Stage):
     def transform(self, quantized, counters):
         self._count(counters, "sequences_in")
         try:
-            tracks, stats = extract_drum_tracks(quantized, min_bars=self.min_bars, max_steps_truncate=self.max_steps,
-                                                gap_bars=self.gap_bars)
+            tracks, stats = extract_drum_tracks(
+                quantized, min_bars=self.min_bars, max_steps_truncate=self.max_steps, gap_bars=self.gap_bars
+            )
         except events_lib.NonIntegerStepsPerBarError:
             self._count(counters, "discarded_non_integer_steps_per_bar")
             return []
@@ -127,9 +140,12 @@ class DrumsPipeline(_core.EventsPipeline):
 
     def __init__(self, config: DrumsPipelineConfig):
         model = config_lib.DrumsRnnConfig(config_id=config.config_id)
-        self.set_stages(config, Quantizer(model.steps_per_quarter),
-                        DrumsExtractor(config.min_bars, config.max_steps, config.gap_bars),
-                        EncoderStage(model.encoder_decoder()))
+        self.set_stages(
+            config,
+            Quantizer(model.steps_per_quarter),
+            DrumsExtractor(config.min_bars, config.max_steps, config.gap_bars),
+            EncoderStage(model.encoder_decoder()),
+        )
 
 
 _SUMMARIES = _core.FamilySummaries(DrumsPipelineConfig, config_lib.DrumsRnnConfig, "Drums RNN", "bars")
@@ -140,12 +156,22 @@ summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``drums_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(command="drums_rnn_create_dataset", pipeline_class=DrumsPipeline,
-                             output_filenames=OUTPUT_FILENAMES, stats_filename=STATS_FILENAME,
-                             make_summary=make_summary, summary_from_dict=summary_from_dict)
+FORMAT = _core.DatasetFormat(
+    command="drums_rnn_create_dataset",
+    pipeline_class=DrumsPipeline,
+    output_filenames=OUTPUT_FILENAMES,
+    stats_filename=STATS_FILENAME,
+    make_summary=make_summary,
+    summary_from_dict=summary_from_dict,
+)
 
 
-def create_dataset(input_pattern, output_dir: str, config: DrumsPipelineConfig = DrumsPipelineConfig(),
-                   num_workers: int = 1, progress: bool = True) -> DatasetSummary:
+def create_dataset(
+    input_pattern,
+    output_dir: str,
+    config: DrumsPipelineConfig = DrumsPipelineConfig(),
+    num_workers: int = 1,
+    progress: bool = True,
+) -> DatasetSummary:
     """Run the drums pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
     return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)

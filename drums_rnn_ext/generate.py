@@ -15,6 +15,7 @@ quarter: ``drum_kit`` 4, ``one_drum`` 2):
 Primers: :func:`primer_from_drums` (``--primer_drums "[(36, 42), (), (42,)]"``), a MIDI file
 (:func:`primer_from_midi`), or, with none, Magenta's default: a single bass drum hit (36).
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,10 @@ def parse_primer_drums(text: str) -> Tuple[Tuple[int, ...], ...]:
         value = ast.literal_eval(text)
         steps = tuple(tuple(int(p) for p in step) for step in value)
     except (ValueError, SyntaxError, TypeError) as e:
-        raise GenerationError(f"--primer_drums {text!r}: expected a list of tuples of MIDI drum pitches, "
-                              f'e.g. "[(36, 42), (), (42,)]" ({e})') from None
+        raise GenerationError(
+            f"--primer_drums {text!r}: expected a list of tuples of MIDI drum pitches, "
+            f'e.g. "[(36, 42), (), (42,)]" ({e})'
+        ) from None
     for step in steps:
         for p in step:
             if not 0 <= p <= 127:
@@ -76,30 +79,39 @@ class DrumsGenerator:
         from note_seq import sequences_lib
 
         spq = self.config.steps_per_quarter
-        qpm = primer_sequence.tempos[0].qpm if primer_sequence.tempos and primer_sequence.tempos[0].qpm \
-            else DEFAULT_QPM
+        qpm = primer_sequence.tempos[0].qpm if primer_sequence.tempos and primer_sequence.tempos[0].qpm else DEFAULT_QPM
         seconds_per_step = 60.0 / qpm / spq
         steps_per_second = sequences_lib.steps_per_quarter_to_steps_per_second(spq, qpm)
         last_end = max((n.end_time for n in primer_sequence.notes), default=0.0)
         start_time = last_end + seconds_per_step if primer_sequence.notes else 0.0
         end_time = options.num_steps * seconds_per_step
         if start_time >= end_time:
-            raise GenerationError(f"the primer ({start_time:.3f} s with the step after it) is not shorter than the "
-                                  f"{options.num_steps} steps requested ({end_time:.3f} s)")
+            raise GenerationError(
+                f"the primer ({start_time:.3f} s with the step after it) is not shorter than the "
+                f"{options.num_steps} steps requested ({end_time:.3f} s)"
+            )
         quantized = quantize_primer(primer_sequence, qpm, spq)
-        tracks, _ = extract_drum_tracks(quantized, search_start_step=0, min_bars=0, gap_bars=float("inf"),
-                                        ignore_is_drum=True)
+        tracks, _ = extract_drum_tracks(
+            quantized, search_start_step=0, min_bars=0, gap_bars=float("inf"), ignore_is_drum=True
+        )
         start = sequences_lib.quantize_to_step(start_time, steps_per_second, quantize_cutoff=0.0)
         end = sequences_lib.quantize_to_step(end_time, steps_per_second, quantize_cutoff=1.0)
         if tracks and tracks[0]:
             drums = tracks[0]
         else:
             steps_per_bar = int(sequences_lib.steps_per_bar_in_quantized_sequence(quantized))
-            drums = note_seq.DrumTrack([], start_step=max(0, start - 1), steps_per_bar=steps_per_bar,
-                                       steps_per_quarter=spq)
+            drums = note_seq.DrumTrack(
+                [], start_step=max(0, start - 1), steps_per_bar=steps_per_bar, steps_per_quarter=spq
+            )
         drums.set_length(start - drums.start_step)
-        gen = GenerationOptions(end - drums.start_step, options.temperature, options.beam_size,
-                                options.branch_factor, options.steps_per_iteration, options.seed)
+        gen = GenerationOptions(
+            end - drums.start_step,
+            options.temperature,
+            options.beam_size,
+            options.branch_factor,
+            options.steps_per_iteration,
+            options.seed,
+        )
         track, score = self.events.generate_events(drums, gen)
         return track.to_sequence(qpm=qpm), score
 
@@ -109,7 +121,13 @@ def default_primer(qpm: float = DEFAULT_QPM, steps_per_quarter: int = 4):
     return primer_from_drums(DEFAULT_PRIMER_DRUMS, qpm, steps_per_quarter)
 
 
-def options(num_steps: int = 128, temperature: float = 1.0, beam_size: int = 1, branch_factor: int = 1,
-            steps_per_iteration: int = 1, seed: Optional[int] = None) -> GenerationOptions:
+def options(
+    num_steps: int = 128,
+    temperature: float = 1.0,
+    beam_size: int = 1,
+    branch_factor: int = 1,
+    steps_per_iteration: int = 1,
+    seed: Optional[int] = None,
+) -> GenerationOptions:
     """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``drums_rnn_generate`` defaults."""
     return GenerationOptions(num_steps, temperature, beam_size, branch_factor, steps_per_iteration, seed)

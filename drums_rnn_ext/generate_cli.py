@@ -15,6 +15,7 @@ tuples of drum pitches, one per step; ``--primer_midi`` a MIDI file (its tempo i
 counts as a drum). ``--num_steps`` counts steps at the config's resolution, primer included.
 Files are named ``<date>_<time>_<index>.mid``. See :mod:`drums_rnn_ext.generate`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,9 @@ def make_options(args):
     """Generation options of the flags."""
     from drums_rnn_ext import generate
 
-    return generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
-                            args.steps_per_iteration, args.seed)
+    return generate.options(
+        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,4 +1,5 @@
 """Training the Drums RNN: :class:`events_rnn.task.EventsRnnTask` bound to the Drums RNN family."""
+
 from __future__ import annotations
 
 from drums_rnn_ext import bundle as bundle_lib

@@ -13,6 +13,7 @@ A ``--run_dir`` holding a run of Magenta's own ``drums_rnn_train`` (``train/chec
 continued: weights, Adam slots and ``global_step`` restored by name before the first step
 (:mod:`events_rnn.magenta_run`, as for every family).
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,19 +24,29 @@ from drums_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
 from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
-LINE = _core.TrainCommandLine(prog="drums_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
-                              default_config="drum_kit",
-                              data_help="training SequenceExample TFRecord file or glob "
-                                        "(drums_rnn_create_dataset's training_drum_tracks.tfrecord)")
+LINE = _core.TrainCommandLine(
+    prog="drums_rnn_train",
+    config_ids=CONFIG_IDS,
+    preset_names=TRAIN_PRESETS,
+    default_config="drum_kit",
+    data_help="training SequenceExample TFRecord file or glob "
+    "(drums_rnn_create_dataset's training_drum_tracks.tfrecord)",
+)
 
 
 def command() -> _core.TrainCommand:
     """``drums_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
     from drums_rnn_ext import bundle, config, task
 
-    return _core.TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
-                              experiment_class=config.DrumsRnnExperiment, task_class=task.DrumsRnnTask,
-                              default_config=LINE.default_config, data_help=LINE.data_help)
+    return _core.TrainCommand(
+        prog=LINE.prog,
+        family=bundle.FAMILY,
+        presets=config.PRESETS,
+        experiment_class=config.DrumsRnnExperiment,
+        task_class=task.DrumsRnnTask,
+        default_config=LINE.default_config,
+        data_help=LINE.data_help,
+    )
 
 
 def build_parser():

@@ -27,6 +27,7 @@ cell's flat state, then ``attns``, then ``attn_states``.
 Wrapped cells follow a small protocol: ``state_size`` (tuple of ints, flat), ``output_size``,
 ``build(input_shape)`` and ``call(inputs, states, dropout_masks=None) -> (output, new_states)``.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Sequence, Tuple
@@ -46,8 +47,9 @@ def tf1_linear(args: Sequence[tf.Tensor], kernel, bias) -> tf.Tensor:
     return tf.matmul(x, kernel) + bias
 
 
-def attention_read(query: tf.Tensor, attn_states: tf.Tensor, attn_w, attn_v, query_kernel,
-                   query_bias) -> Tuple[tf.Tensor, tf.Tensor]:
+def attention_read(
+    query: tf.Tensor, attn_states: tf.Tensor, attn_w, attn_v, query_kernel, query_bias
+) -> Tuple[tf.Tensor, tf.Tensor]:
     """TF1 ``AttentionCellWrapper._attention``.
 
     Args:
@@ -65,10 +67,22 @@ def attention_read(query: tf.Tensor, attn_states: tf.Tensor, attn_w, attn_v, que
     return new_attns, attn_states[:, 1:, :]
 
 
-def attention_wrapper_step(inputs: tf.Tensor, state: State, cell_fn: Callable[[tf.Tensor, State], Tuple[tf.Tensor, State]],
-                           num_cell_states: int, attn_length: int, attn_size: int, input_kernel, input_bias,
-                           attn_w, attn_v, query_kernel, query_bias, output_kernel, output_bias
-                           ) -> Tuple[tf.Tensor, State]:
+def attention_wrapper_step(
+    inputs: tf.Tensor,
+    state: State,
+    cell_fn: Callable[[tf.Tensor, State], Tuple[tf.Tensor, State]],
+    num_cell_states: int,
+    attn_length: int,
+    attn_size: int,
+    input_kernel,
+    input_bias,
+    attn_w,
+    attn_v,
+    query_kernel,
+    query_bias,
+    output_kernel,
+    output_bias,
+) -> Tuple[tf.Tensor, State]:
     """One step of TF1 ``AttentionCellWrapper.call`` (state_is_tuple=True) on a flat state.
 
     Args:
@@ -164,8 +178,14 @@ class AttentionCellWrapper(keras.layers.Layer):
     through to the wrapped cell.
     """
 
-    def __init__(self, cell: keras.layers.Layer, attn_length: int, attn_size: Optional[int] = None,
-                 attn_vec_size: Optional[int] = None, **kwargs):
+    def __init__(
+        self,
+        cell: keras.layers.Layer,
+        attn_length: int,
+        attn_size: Optional[int] = None,
+        attn_vec_size: Optional[int] = None,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "attention_cell_wrapper")
         super().__init__(**kwargs)
         if attn_length <= 0:
@@ -191,9 +211,12 @@ class AttentionCellWrapper(keras.layers.Layer):
         in_dim = int(input_shape[-1])
         if self.input_projection is None:
             self.input_projection = TF1Linear(in_dim, name="input_projection")
-        for layer, shape in ((self.input_projection, (None, in_dim + self.attn_size)), (self.cell, (None, in_dim)),
-                             (self.attention, (None, sum(self.cell.state_size))),
-                             (self.output_projection, (None, self.cell.output_size + self.attn_size))):
+        for layer, shape in (
+            (self.input_projection, (None, in_dim + self.attn_size)),
+            (self.cell, (None, in_dim)),
+            (self.attention, (None, sum(self.cell.state_size))),
+            (self.output_projection, (None, self.cell.output_size + self.attn_size)),
+        ):
             if not layer.built:
                 layer.build(shape)
 
@@ -204,17 +227,34 @@ class AttentionCellWrapper(keras.layers.Layer):
             return self.cell(x, cell_state, dropout_masks=dropout_masks)
 
         return attention_wrapper_step(
-            inputs, states, cell_fn, len(self.cell.state_size), self.attn_length, self.attn_size,
-            self.input_projection.kernel, self.input_projection.bias, self.attention.attn_w, self.attention.attn_v,
-            self.attention.kernel, self.attention.bias, self.output_projection.kernel, self.output_projection.bias)
+            inputs,
+            states,
+            cell_fn,
+            len(self.cell.state_size),
+            self.attn_length,
+            self.attn_size,
+            self.input_projection.kernel,
+            self.input_projection.bias,
+            self.attention.attn_w,
+            self.attention.attn_v,
+            self.attention.kernel,
+            self.attention.bias,
+            self.output_projection.kernel,
+            self.output_projection.bias,
+        )
 
     def own_layers(self) -> Tuple[keras.layers.Layer, ...]:
         """The wrapper's own sublayers (not the wrapped cell): input projection, attention, output projection."""
         return (self.input_projection, self.attention, self.output_projection)
 
     def get_config(self):
-        return {**super().get_config(), "cell": keras.saving.serialize_keras_object(self.cell),
-                "attn_length": self.attn_length, "attn_size": self.attn_size, "attn_vec_size": self.attn_vec_size}
+        return {
+            **super().get_config(),
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "attn_length": self.attn_length,
+            "attn_size": self.attn_size,
+            "attn_vec_size": self.attn_vec_size,
+        }
 
     @classmethod
     def from_config(cls, config):

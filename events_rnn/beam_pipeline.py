@@ -18,6 +18,7 @@ local run does. Records are then reshuffled across workers.
 Runs on the DirectRunner here and on Dataflow / Flink / Spark with the options passed through
 ``pipeline_args`` (:func:`pipelines.beam.pipeline_options`).
 """
+
 from __future__ import annotations
 
 import json
@@ -101,8 +102,9 @@ def _write_stats(_, fmt, path, output_dir, config, counts, lengths, skipped, exa
     from pipelines.tfrecord_io import Counters, Skipped
 
     counters = Counters(dict(counts), sorted(Skipped(n, r) for n, r in skipped))
-    outputs = {p: {"path": fmt.output_path(output_dir, p), "examples": int(examples.get(p, 0))}
-               for p in data.PARTITIONS}
+    outputs = {
+        p: {"path": fmt.output_path(output_dir, p), "examples": int(examples.get(p, 0))} for p in data.PARTITIONS
+    }
     summary = fmt.make_summary(config, counters, lengths, outputs)
     _write_json_beam(path, summary.to_dict())
 
@@ -132,18 +134,21 @@ def build_pipeline(fmt: data.DatasetFormat, pipeline, input_pattern, output_dir:
     results = (
         read.records
         | "Reshuffle" >> beam.Reshuffle()
-        | "Process" >> beam.ParDo(ProcessRecords(fmt, config, files), sizes).with_outputs(
-            _COUNTS, _LENGTHS, _SKIPPED, main="examples")
+        | "Process"
+        >> beam.ParDo(ProcessRecords(fmt, config, files), sizes).with_outputs(
+            _COUNTS, _LENGTHS, _SKIPPED, main="examples"
+        )
     )
     shards = []
     for partition in data.PARTITIONS:
-        prefix = fmt.output_path(output_dir, partition)[:-len(".tfrecord")]
+        prefix = fmt.output_path(output_dir, partition)[: -len(".tfrecord")]
         shards.append(
             results.examples
             | f"Select_{partition}" >> beam.Filter(lambda r, p=partition: r[0] == p)
             | f"Bytes_{partition}" >> beam.Map(lambda r: r[1])
-            | f"Write_{partition}" >> beam.io.WriteToTFRecord(
-                prefix, file_name_suffix=".tfrecord", num_shards=1, shard_name_template=""))
+            | f"Write_{partition}"
+            >> beam.io.WriteToTFRecord(prefix, file_name_suffix=".tfrecord", num_shards=1, shard_name_template="")
+        )
     examples = (
         results.examples
         | "PartitionOnes" >> beam.Map(lambda r: {r[0]: 1})
@@ -155,17 +160,26 @@ def build_pipeline(fmt: data.DatasetFormat, pipeline, input_pattern, output_dir:
     _ = (
         pipeline
         | "Once" >> beam.Create([None])
-        | "WriteStats" >> beam.Map(
-            _write_stats, fmt, path, output_dir, config,
-            beam.pvalue.AsSingleton(counts), beam.pvalue.AsSingleton(lengths),
-            beam.pvalue.AsList(results[_SKIPPED]), beam.pvalue.AsSingleton(examples),
-            beam.pvalue.AsList(tuple(shards) | "AllShards" >> beam.Flatten()))
+        | "WriteStats"
+        >> beam.Map(
+            _write_stats,
+            fmt,
+            path,
+            output_dir,
+            config,
+            beam.pvalue.AsSingleton(counts),
+            beam.pvalue.AsSingleton(lengths),
+            beam.pvalue.AsList(results[_SKIPPED]),
+            beam.pvalue.AsSingleton(examples),
+            beam.pvalue.AsList(tuple(shards) | "AllShards" >> beam.Flatten()),
+        )
     )
     return path
 
 
-def create_dataset(fmt: data.DatasetFormat, input_pattern, output_dir: str, config,
-                   pipeline_args: Optional[Sequence[str]] = None):
+def create_dataset(
+    fmt: data.DatasetFormat, input_pattern, output_dir: str, config, pipeline_args: Optional[Sequence[str]] = None
+):
     """Runs ``fmt``'s dataset conversion as a Beam pipeline and waits for it.
 
     Args:

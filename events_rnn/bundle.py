@@ -26,13 +26,14 @@ generation graph for batch size 1 (``inputs``, ``temperature``, ``softmax``, ``i
 ``final_state`` collections and a V1 saver), so Magenta's own ``<model>_generate --bundle_file``
 can load what we write. The file is replaced atomically.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
 import re
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -123,13 +124,19 @@ def read_bundle(path: str) -> MagBundle:
     if not bundle.generator_details.id:
         raise BundleError(f"{path}: not a Magenta .mag bundle (no generator_details.id)")
     if len(bundle.checkpoint_file) != 1:
-        raise BundleError(f"{path}: expected exactly one checkpoint_file (a single-file V1 checkpoint), "
-                          f"found {len(bundle.checkpoint_file)}")
+        raise BundleError(
+            f"{path}: expected exactly one checkpoint_file (a single-file V1 checkpoint), "
+            f"found {len(bundle.checkpoint_file)}"
+        )
     variables = read_checkpoint(bundle.checkpoint_file[0], name=f"{path} (checkpoint_file[0])")
-    return MagBundle(path=path, generator_id=bundle.generator_details.id,
-                     generator_description=bundle.generator_details.description,
-                     bundle_description=bundle.bundle_details.description, variables=variables,
-                     metagraph_size=len(bundle.metagraph_file))
+    return MagBundle(
+        path=path,
+        generator_id=bundle.generator_details.id,
+        generator_description=bundle.generator_details.description,
+        bundle_description=bundle.bundle_details.description,
+        variables=variables,
+        metagraph_size=len(bundle.metagraph_file),
+    )
 
 
 def _shape(variables: Dict[str, np.ndarray], name: str, source: str) -> Tuple[int, ...]:
@@ -151,19 +158,25 @@ def infer_model_spec(variables: Dict[str, np.ndarray], source: str = "checkpoint
     elif any(n.endswith("basic_lstm_cell/weights") for n in names):
         naming = "weights"
     else:
-        raise PortingError(f"{source}: no BasicLSTMCell variables (.../basic_lstm_cell/kernel); "
-                           "not an events-RNN (Magenta RNN model) checkpoint")
+        raise PortingError(
+            f"{source}: no BasicLSTMCell variables (.../basic_lstm_cell/kernel); "
+            "not an events-RNN (Magenta RNN model) checkpoint"
+        )
     w, b = NAMINGS[naming]
     if any(n.startswith(f"{RNN_SCOPE}/attention_cell_wrapper/") for n in names):
         layout, multi = "whole_stack", f"{RNN_SCOPE}/attention_cell_wrapper/multi_rnn_cell"
     else:
         multi = f"{RNN_SCOPE}/multi_rnn_cell"
-        layout = "first_layer" if any(n.startswith(f"{multi}/cell_0/attention_cell_wrapper/") for n in names) else "none"
+        layout = (
+            "first_layer" if any(n.startswith(f"{multi}/cell_0/attention_cell_wrapper/") for n in names) else "none"
+        )
     indices = sorted({int(m.group(1)) for n in names for m in [re.match(rf"^{re.escape(multi)}/cell_(\d+)/", n)] if m})
     if not indices:
         raise PortingError(f"{source}: no LSTM layers under {multi}/cell_K")
     if indices != list(range(len(indices))):
-        raise PortingError(f"{source}: LSTM layers under {multi} are numbered {indices}, expected 0..{len(indices) - 1}")
+        raise PortingError(
+            f"{source}: LSTM layers under {multi} are numbered {indices}, expected 0..{len(indices) - 1}"
+        )
     sizes = []
     for i in indices:
         scope = f"{multi}/cell_{i}"
@@ -171,7 +184,9 @@ def infer_model_spec(variables: Dict[str, np.ndarray], source: str = "checkpoint
             scope += "/attention_cell_wrapper"
         shape = _shape(variables, f"{scope}/basic_lstm_cell/{w}", source)
         if len(shape) != 2 or shape[1] % 4:
-            raise PortingError(f"{source}: {scope}/basic_lstm_cell/{w} has shape {shape}, expected [in + units, 4 units]")
+            raise PortingError(
+                f"{source}: {scope}/basic_lstm_cell/{w} has shape {shape}, expected [in + units, 4 units]"
+            )
         sizes.append(shape[1] // 4)
     if layout == "whole_stack":
         input_size = _shape(variables, f"{RNN_SCOPE}/attention_cell_wrapper/{w}", source)[-1]
@@ -182,8 +197,13 @@ def infer_model_spec(variables: Dict[str, np.ndarray], source: str = "checkpoint
     out_shape = _shape(variables, f"{OUTPUT_SCOPE}/weights", source)
     if len(out_shape) != 2:
         raise PortingError(f"{source}: {OUTPUT_SCOPE}/weights has shape {out_shape}, expected [units, classes]")
-    return ModelSpec(input_size=int(input_size), num_classes=int(out_shape[1]), rnn_layer_sizes=tuple(sizes),
-                     attention_layout=layout, naming=naming)
+    return ModelSpec(
+        input_size=int(input_size),
+        num_classes=int(out_shape[1]),
+        rnn_layer_sizes=tuple(sizes),
+        attention_layout=layout,
+        naming=naming,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,18 +235,21 @@ def check_generator_id(family: ModelFamily, generator_id: str, spec: ModelSpec, 
     Attention in another config is accepted: Magenta lets ``--hparams attn_length=N`` add it to any.
     """
     if generator_id not in family.config_ids:
-        raise BundleError(f"{source}: generator id {generator_id!r} is not a {family.name} config "
-                          f"({', '.join(family.config_ids)})")
+        raise BundleError(
+            f"{source}: generator id {generator_id!r} is not a {family.name} config ({', '.join(family.config_ids)})"
+        )
     want_in, want_classes = family.widths(generator_id)
     if (want_in, want_classes) != (spec.input_size, spec.num_classes):
         matches = [c for c in family.config_ids if tuple(family.widths(c)) == (spec.input_size, spec.num_classes)]
         hint = f" (they fit {', '.join(matches)})" if matches else ""
         raise BundleError(
             f"{source}: generator id {generator_id!r} means {want_in} inputs and {want_classes} classes, but the "
-            f"checkpoint's variables have {spec.input_size} inputs and {spec.num_classes} classes{hint}")
+            f"checkpoint's variables have {spec.input_size} inputs and {spec.num_classes} classes{hint}"
+        )
     if generator_id in family.attention_ids and not spec.has_attention:
-        raise BundleError(f"{source}: generator id {generator_id!r} but the checkpoint holds no "
-                          "attention_cell_wrapper variables")
+        raise BundleError(
+            f"{source}: generator id {generator_id!r} but the checkpoint holds no attention_cell_wrapper variables"
+        )
 
 
 def hparams_for_spec(hparams, spec: ModelSpec, attn_length: Optional[int] = None):
@@ -234,8 +257,12 @@ def hparams_for_spec(hparams, spec: ModelSpec, attn_length: Optional[int] = None
     with the spec's layer sizes and attention (``attn_length``: given, else the hparams', else 40)."""
     if spec.has_attention:
         length = attn_length or hparams.attn_length or DEFAULT_ATTN_LENGTH
-        return dataclasses.replace(hparams, rnn_layer_sizes=spec.rnn_layer_sizes, attn_length=int(length),
-                                   attention_layout=spec.attention_layout)
+        return dataclasses.replace(
+            hparams,
+            rnn_layer_sizes=spec.rnn_layer_sizes,
+            attn_length=int(length),
+            attention_layout=spec.attention_layout,
+        )
     return dataclasses.replace(hparams, rnn_layer_sizes=spec.rnn_layer_sizes, attn_length=0)
 
 
@@ -244,8 +271,9 @@ def spec_of_model(model: EventSequenceRnnModel, naming: str = "kernel") -> Model
     return ModelSpec(model.input_size, model.num_classes, model.rnn_layer_sizes, model.layout, naming)
 
 
-def port_variables(model: EventSequenceRnnModel, variables: Dict[str, np.ndarray], source: str = "checkpoint",
-                   naming: str = "kernel") -> None:
+def port_variables(
+    model: EventSequenceRnnModel, variables: Dict[str, np.ndarray], source: str = "checkpoint", naming: str = "kernel"
+) -> None:
     """Assign every model variable from ``variables`` (TF1 names) and prove nothing is left over.
 
     Raises:
@@ -262,7 +290,7 @@ def port_variables(model: EventSequenceRnnModel, variables: Dict[str, np.ndarray
     try:
         porter.finish()
     except PortingError as e:
-        problems.append(str(e)[len(source) + 2:] if str(e).startswith(source) else str(e))
+        problems.append(str(e)[len(source) + 2 :] if str(e).startswith(source) else str(e))
     if problems:
         raise PortingError(f"{source}: " + "; ".join(problems))
 
@@ -276,8 +304,15 @@ def read_bundle_config(family: ModelFamily, path: str, attn_length: Optional[int
     return family.config_for_spec(bundle.generator_id, spec, attn_length, bundle.generator_description), bundle
 
 
-def load_variables(family: ModelFamily, variables: Dict[str, np.ndarray], generator_id: str, source: str,
-                   attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0, description: str = ""):
+def load_variables(
+    family: ModelFamily,
+    variables: Dict[str, np.ndarray],
+    generator_id: str,
+    source: str,
+    attn_length: Optional[int] = None,
+    dropout_keep_prob: float = 1.0,
+    description: str = "",
+):
     """Build ``family``'s model for TF1-named ``variables`` (a bundle's or a Magenta run's checkpoint)
     and port them strictly; ``generator_id`` is checked against them. Returns (model, config, spec)."""
     spec = infer_model_spec(variables, source=source)
@@ -301,8 +336,9 @@ def load_bundle(family: ModelFamily, path: str, attn_length: Optional[int] = Non
     return model, config, bundle
 
 
-def warm_start_from_bundle(family: ModelFamily, model: EventSequenceRnnModel, path: str,
-                           config_id: Optional[str] = None) -> MagBundle:
+def warm_start_from_bundle(
+    family: ModelFamily, model: EventSequenceRnnModel, path: str, config_id: Optional[str] = None
+) -> MagBundle:
     """Load every variable of an existing ``model`` from the bundle at ``path`` (Magenta's warm start).
 
     Raises :class:`BundleError` when the bundle's architecture or id (if ``config_id`` is given)
@@ -323,8 +359,9 @@ def warm_start_from_bundle(family: ModelFamily, model: EventSequenceRnnModel, pa
 # --------------------------------------------------------------------------- the TF1 step, by names
 
 
-def tf1_step_fn(spec: ModelSpec, attn_length: int, get: Callable[[str], tf.Tensor], forget_bias: float = 1.0
-                ) -> Callable[[tf.Tensor, Tuple[tf.Tensor, ...]], Tuple[tf.Tensor, Tuple[tf.Tensor, ...]]]:
+def tf1_step_fn(
+    spec: ModelSpec, attn_length: int, get: Callable[[str], tf.Tensor], forget_bias: float = 1.0
+) -> Callable[[tf.Tensor, Tuple[tf.Tensor, ...]], Tuple[tf.Tensor, Tuple[tf.Tensor, ...]]]:
     """Magenta's cell (without dropout) as a function of its TF1 variables.
 
     ``get(name)`` returns the tensor of TF1 variable ``name``. The returned function maps
@@ -339,14 +376,29 @@ def tf1_step_fn(spec: ModelSpec, attn_length: int, get: Callable[[str], tf.Tenso
     def wrapper(scope, cell_fn, num_cell_states, attn_size):
         def fn(x, s):
             return attention_wrapper_step(
-                x, s, cell_fn, num_cell_states, attn_length, attn_size, get(f"{scope}/{w}"), get(f"{scope}/{b}"),
-                get(f"{scope}/attention/attn_w"), get(f"{scope}/attention/attn_v"), get(f"{scope}/attention/{w}"),
-                get(f"{scope}/attention/{b}"), get(f"{scope}/attn_output_projection/{w}"),
-                get(f"{scope}/attn_output_projection/{b}"))
+                x,
+                s,
+                cell_fn,
+                num_cell_states,
+                attn_length,
+                attn_size,
+                get(f"{scope}/{w}"),
+                get(f"{scope}/{b}"),
+                get(f"{scope}/attention/attn_w"),
+                get(f"{scope}/attention/attn_v"),
+                get(f"{scope}/attention/{w}"),
+                get(f"{scope}/attention/{b}"),
+                get(f"{scope}/attn_output_projection/{w}"),
+                get(f"{scope}/attn_output_projection/{b}"),
+            )
+
         return fn
 
-    multi = (f"{RNN_SCOPE}/attention_cell_wrapper/multi_rnn_cell" if spec.attention_layout == "whole_stack"
-             else f"{RNN_SCOPE}/multi_rnn_cell")
+    multi = (
+        f"{RNN_SCOPE}/attention_cell_wrapper/multi_rnn_cell"
+        if spec.attention_layout == "whole_stack"
+        else f"{RNN_SCOPE}/multi_rnn_cell"
+    )
     cells, counts = [], []
     for i, units in enumerate(spec.rnn_layer_sizes):
         if i == 0 and spec.attention_layout == "first_layer":
@@ -360,7 +412,7 @@ def tf1_step_fn(spec: ModelSpec, attn_length: int, get: Callable[[str], tf.Tenso
     def multi_fn(x, s):
         s, new, k = tuple(s), [], 0
         for cell, n in zip(cells, counts):
-            x, st = cell(x, s[k:k + n])
+            x, st = cell(x, s[k : k + n])
             new.extend(st)
             k += n
         return x, tuple(new)
@@ -386,15 +438,18 @@ def state_sizes(spec: ModelSpec, attn_length: int) -> Tuple[int, ...]:
 # --------------------------------------------------------------------------- writing
 
 
-def bundle_variables(model: EventSequenceRnnModel, global_step: int = 0, naming: str = "kernel") -> Dict[str, np.ndarray]:
+def bundle_variables(
+    model: EventSequenceRnnModel, global_step: int = 0, naming: str = "kernel"
+) -> Dict[str, np.ndarray]:
     """The model's variables as ``{TF1 name: float32 array}``, plus ``global_step`` (int64 scalar)."""
     out = {name: np.asarray(v.numpy(), np.float32) for name, v in model.tf1_variables(naming).items()}
     out["global_step"] = np.asarray(global_step, np.int64)
     return out
 
 
-def generation_metagraph(spec: ModelSpec, attn_length: int, shapes: Dict[str, Tuple[int, ...]],
-                         batch_size: int = 1) -> bytes:
+def generation_metagraph(
+    spec: ModelSpec, attn_length: int, shapes: Dict[str, Tuple[int, ...]], batch_size: int = 1
+) -> bytes:
     """A serialized MetaGraphDef of Magenta's generation graph (``events_rnn_graph`` in ``generate`` mode).
 
     Placeholders ``inputs`` [batch, None, input_size] and ``temperature`` []; zero ``initial_state``
@@ -404,13 +459,16 @@ def generation_metagraph(spec: ModelSpec, attn_length: int, shapes: Dict[str, Tu
     """
     graph = tf.Graph()
     with graph.as_default():
-        tf_vars = {name: tf.compat.v1.Variable(tf.zeros(shape, tf.float32), name=name)
-                   for name, shape in shapes.items()}
+        tf_vars = {
+            name: tf.compat.v1.Variable(tf.zeros(shape, tf.float32), name=name) for name, shape in shapes.items()
+        }
         get = lambda name: tf_vars[name].value()
         inputs = tf.compat.v1.placeholder(tf.float32, [batch_size, None, spec.input_size], name="inputs")
         temperature = tf.compat.v1.placeholder(tf.float32, [], name="temperature")
-        initial_state = tuple(tf.zeros([batch_size, n], tf.float32, name=f"initial_state_{i}")
-                              for i, n in enumerate(state_sizes(spec, attn_length)))
+        initial_state = tuple(
+            tf.zeros([batch_size, n], tf.float32, name=f"initial_state_{i}")
+            for i, n in enumerate(state_sizes(spec, attn_length))
+        )
         step = tf1_step_fn(spec, attn_length, get)
         out_size = spec.rnn_layer_sizes[-1]
         x_tm = tf.transpose(inputs, [1, 0, 2])
@@ -422,10 +480,12 @@ def generation_metagraph(spec: ModelSpec, attn_length: int, shapes: Dict[str, Tu
             return t + 1, out_ta.write(t, out), tuple(new)
 
         _, outputs, final_state = tf.compat.v1.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(0), outputs, initial_state))
+            lambda t, *_: t < steps, body, (tf.constant(0), outputs, initial_state)
+        )
         outputs = tf.transpose(outputs.stack(), [1, 0, 2])
         logits_flat = tf.matmul(tf.reshape(outputs, [-1, out_size]), get(f"{OUTPUT_SCOPE}/weights")) + get(
-            f"{OUTPUT_SCOPE}/biases")
+            f"{OUTPUT_SCOPE}/biases"
+        )
         softmax_flat = tf.nn.softmax(logits_flat / temperature)
         softmax = tf.reshape(softmax_flat, [batch_size, -1, spec.num_classes], name="softmax")
         tf.compat.v1.add_to_collection("inputs", inputs)
@@ -440,8 +500,16 @@ def generation_metagraph(spec: ModelSpec, attn_length: int, shapes: Dict[str, Tu
     return meta.SerializeToString()
 
 
-def write_bundle(family: ModelFamily, model: EventSequenceRnnModel, config, path: str, description: str = "",
-                 global_step: int = 0, naming: str = "kernel", include_metagraph: bool = True) -> str:
+def write_bundle(
+    family: ModelFamily,
+    model: EventSequenceRnnModel,
+    config,
+    path: str,
+    description: str = "",
+    global_step: int = 0,
+    naming: str = "kernel",
+    include_metagraph: bool = True,
+) -> str:
     """Write ``model`` as a Magenta ``.mag`` bundle at ``path`` (atomically); returns ``path``.
 
     Args:
@@ -458,15 +526,25 @@ def write_bundle(family: ModelFamily, model: EventSequenceRnnModel, config, path
     check_generator_id(family, config.config_id, spec, f"write_bundle({path})")
     want = family.config_for_spec(config.config_id, spec, model.attn_length or None, "")
     if tuple(config.hparams.rnn_layer_sizes) != spec.rnn_layer_sizes or config.hparams.attn_length != model.attn_length:
-        raise BundleError(f"write_bundle({path}): config {config.hparams} does not describe the model {spec} "
-                          f"(attn_length {model.attn_length}); expected e.g. {want.hparams}")
-    return write_bundle_file(model, config.config_id, config.generator_description, path, description, global_step,
-                             naming, include_metagraph)
+        raise BundleError(
+            f"write_bundle({path}): config {config.hparams} does not describe the model {spec} "
+            f"(attn_length {model.attn_length}); expected e.g. {want.hparams}"
+        )
+    return write_bundle_file(
+        model, config.config_id, config.generator_description, path, description, global_step, naming, include_metagraph
+    )
 
 
-def write_bundle_file(model: EventSequenceRnnModel, generator_id: str, generator_description: str, path: str,
-                      description: str = "", global_step: int = 0, naming: str = "kernel",
-                      include_metagraph: bool = True) -> str:
+def write_bundle_file(
+    model: EventSequenceRnnModel,
+    generator_id: str,
+    generator_description: str,
+    path: str,
+    description: str = "",
+    global_step: int = 0,
+    naming: str = "kernel",
+    include_metagraph: bool = True,
+) -> str:
     """Write ``model`` as a ``.mag`` with the given ``generator_details`` (no config checks; see
     :func:`write_bundle`); atomically; returns ``path``."""
     from note_seq.protobuf import generator_pb2
@@ -492,9 +570,15 @@ def write_bundle_file(model: EventSequenceRnnModel, generator_id: str, generator
     return path
 
 
-def preset_family(name: str, config_class: type, model_presets, config_ids: Tuple[str, ...],
-                  make_encoder_decoder: Callable[[str], object], model_name: str,
-                  attention_ids: Tuple[str, ...] = ()) -> ModelFamily:
+def preset_family(
+    name: str,
+    config_class: type,
+    model_presets,
+    config_ids: Tuple[str, ...],
+    make_encoder_decoder: Callable[[str], object],
+    model_name: str,
+    attention_ids: Tuple[str, ...] = (),
+) -> ModelFamily:
     """The :class:`ModelFamily` of a family whose configs are ``config_class(config_id, hparams, description)``:
     widths from ``make_encoder_decoder(config_id)``, ``config_for_spec`` from the id's preset in
     ``model_presets`` (hparams fitted by :func:`hparams_for_spec`), Keras models named ``model_name``."""
@@ -504,12 +588,16 @@ def preset_family(name: str, config_class: type, model_presets, config_ids: Tupl
         enc = make_encoder_decoder(config_id)
         return int(enc.input_size), int(enc.num_classes)
 
-    def config_for_spec(generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None,
-                        description: str = ""):
+    def config_for_spec(generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None, description: str = ""):
         """Magenta's config for ``generator_id`` with the spec's layer sizes and attention."""
         hp = hparams_for_spec(model_presets.get(generator_id).hparams, spec, attn_length)
         return config_class(config_id=generator_id, hparams=hp, description=description)
 
-    return ModelFamily(name=name, config_ids=config_ids, widths=widths, config_for_spec=config_for_spec,
-                       build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep, name=model_name),
-                       attention_ids=attention_ids)
+    return ModelFamily(
+        name=name,
+        config_ids=config_ids,
+        widths=widths,
+        config_for_spec=config_for_spec,
+        build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep, name=model_name),
+        attention_ids=attention_ids,
+    )

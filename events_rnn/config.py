@@ -11,6 +11,7 @@ supported (no released bundle uses them), so they are absent rather than silentl
 :class:`EventsRnnDataConfig` (SequenceExample files, shuffling, padding) and :class:`WarmStartConfig`
 (fine-tuning a ``.mag``) are the parts of every family's training experiment that do not depend on the model.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,9 @@ class EventsRnnHParams:
         if self.learning_rate <= 0:
             raise ValueError(f"hparams.learning_rate must be positive, got {self.learning_rate}")
         if self.attention_layout not in ATTENTION_LAYOUTS:
-            raise ValueError(f"hparams.attention_layout must be one of {ATTENTION_LAYOUTS}, "
-                             f"got {self.attention_layout!r}")
+            raise ValueError(
+                f"hparams.attention_layout must be one of {ATTENTION_LAYOUTS}, got {self.attention_layout!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,8 +112,9 @@ def default_trainer(batch_size: int, **overrides):
     ``hparams.batch_size``), 20,000 steps, a checkpoint every 1,000 (3 kept), summaries every 10."""
     from tfmusic import training
 
-    values = dict(train_steps=20_000, global_batch_size=batch_size, checkpoint_every=1000, max_checkpoints=3,
-                  summary_every=10)
+    values = dict(
+        train_steps=20_000, global_batch_size=batch_size, checkpoint_every=1000, max_checkpoints=3, summary_every=10
+    )
     values.update(overrides)
     return training.TrainerConfig(**values)
 
@@ -132,10 +135,18 @@ def register_experiment_presets(presets, experiment_class: type, model_presets, 
     def tiny(name):
         model = model_presets.get(name)
         return experiment_class(
-            model=model, data=EventsRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
-            trainer=default_trainer(model.hparams.batch_size, train_steps=40, checkpoint_every=20,
-                                    max_checkpoints=2, summary_every=5, progress=False),
-            runtime=runtime_lib.RuntimeConfig(distribution="one_device"))
+            model=model,
+            data=EventsRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
+            trainer=default_trainer(
+                model.hparams.batch_size,
+                train_steps=40,
+                checkpoint_every=20,
+                max_checkpoints=2,
+                summary_every=5,
+                progress=False,
+            ),
+            runtime=runtime_lib.RuntimeConfig(distribution="one_device"),
+        )
 
     for name in magenta_ids:
         presets.add(name, lambda n=name: magenta(n))

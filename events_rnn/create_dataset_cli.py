@@ -8,6 +8,7 @@ own flags, turns them into its pipeline config and calls :func:`run` with its
 DirectRunner, and a Beam runner name (``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it
 there. Options the command does not know, and everything after ``--``, go to Beam's ``PipelineOptions``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,23 +48,44 @@ def add_common_arguments(p: argparse.ArgumentParser, defaults=None) -> None:
     p.add_argument("--input", required=True, help="TFRecord file (or glob) of serialized NoteSequences")
     p.add_argument("--output_dir", required=True, help="folder for the two TFRecords and the stats JSON")
     if defaults is None:
-        p.add_argument("--eval_ratio", type=float, default=None,
-                       help="fraction of input sequences set aside for eval (default 0.1, Magenta's)")
+        p.add_argument(
+            "--eval_ratio",
+            type=float,
+            default=None,
+            help="fraction of input sequences set aside for eval (default 0.1, Magenta's)",
+        )
         p.add_argument("--seed", type=int, default=None, help="seed of the train/eval split (default 0)")
         fields = "an unknown name is refused with the list of them; the stats JSON records all"
     else:
-        p.add_argument("--eval_ratio", type=float, default=defaults.eval_ratio,
-                       help="fraction of input sequences set aside for eval (default %(default)s)")
+        p.add_argument(
+            "--eval_ratio",
+            type=float,
+            default=defaults.eval_ratio,
+            help="fraction of input sequences set aside for eval (default %(default)s)",
+        )
         p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the train/eval split")
         fields = f"fields: {', '.join(f.name for f in dataclasses.fields(defaults))}"
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help=f"override a pipeline setting, repeatable ({fields})")
-    p.add_argument("--num_workers", type=int, default=None,
-                   help="processes running the stages (default 1; with --runner beam: the DirectRunner's "
-                        "--direct_num_workers, default one per core)")
-    p.add_argument("--runner", default="direct",
-                   help="direct (default: this process), beam (Beam DirectRunner, multi-processing), or a Beam "
-                        "runner name such as DataflowRunner, FlinkRunner, SparkRunner")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"override a pipeline setting, repeatable ({fields})",
+    )
+    p.add_argument(
+        "--num_workers",
+        type=int,
+        default=None,
+        help="processes running the stages (default 1; with --runner beam: the DirectRunner's "
+        "--direct_num_workers, default one per core)",
+    )
+    p.add_argument(
+        "--runner",
+        default="direct",
+        help="direct (default: this process), beam (Beam DirectRunner, multi-processing), or a Beam "
+        "runner name such as DataflowRunner, FlinkRunner, SparkRunner",
+    )
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
 
 
@@ -93,7 +115,7 @@ def parse_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -
     passthrough: List[str] = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1:]
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args, unknown = parser.parse_known_args(argv)
     if args.num_workers is not None and args.num_workers < 1:
         parser.error("--num_workers must be >= 1")
@@ -113,13 +135,15 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
                 parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
             from events_rnn import data
 
-            summary = data.create_dataset(fmt, input_pattern, output_dir, config, num_workers=args.num_workers or 1,
-                                          progress=not args.no_progress)
+            summary = data.create_dataset(
+                fmt, input_pattern, output_dir, config, num_workers=args.num_workers or 1, progress=not args.no_progress
+            )
         else:
             from events_rnn import beam_pipeline
 
-            summary = beam_pipeline.create_dataset(fmt, input_pattern, output_dir, config,
-                                                   pipeline_args=beam_pipeline_args(args, beam_args))
+            summary = beam_pipeline.create_dataset(
+                fmt, input_pattern, output_dir, config, pipeline_args=beam_pipeline_args(args, beam_args)
+            )
     except FileNotFoundError as err:
         print(f"{fmt.command}: --input {args.input}: {err}", file=sys.stderr)
         return 1
@@ -130,27 +154,40 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
     print(summary.summary())
     print(f"stats: {os.path.join(output_dir, fmt.stats_filename)}")
     if not sum(int(out.get("examples", 0)) for out in summary.outputs.values()):
-        print(f"{fmt.command}: error: no example written from {args.input} (every input was skipped or held "
-              f"nothing to extract; reasons in {fmt.stats_filename})", file=sys.stderr)
+        print(
+            f"{fmt.command}: error: no example written from {args.input} (every input was skipped or held "
+            f"nothing to extract; reasons in {fmt.stats_filename})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
-def build_family_parser(prog: str, description: str, config_class=None, config_ids: Sequence[str] = (),
-                        default_config: str = "") -> argparse.ArgumentParser:
+def build_family_parser(
+    prog: str, description: str, config_class=None, config_ids: Sequence[str] = (), default_config: str = ""
+) -> argparse.ArgumentParser:
     """A family's ``<model>_create_dataset`` parser: ``--config`` (when the family has ``config_ids``) and
     :func:`add_common_arguments` with the defaults of ``config_class()`` (the family's pipeline config; None:
     the parser is built without importing it, see :func:`add_common_arguments`)."""
     p = cli_support.make_parser(prog, description)
     if config_ids:
-        p.add_argument("--config", choices=config_ids, default=default_config,
-                       help=f"which encoding to write (default {default_config})")
+        p.add_argument(
+            "--config",
+            choices=config_ids,
+            default=default_config,
+            help=f"which encoding to write (default {default_config})",
+        )
     add_common_arguments(p, config_class() if config_class is not None else None)
     return p
 
 
-def family_main(parser: argparse.ArgumentParser, config_class=None, fmt=None, argv: Optional[Sequence[str]] = None,
-                load: Optional[Callable[[], tuple]] = None) -> int:
+def family_main(
+    parser: argparse.ArgumentParser,
+    config_class=None,
+    fmt=None,
+    argv: Optional[Sequence[str]] = None,
+    load: Optional[Callable[[], tuple]] = None,
+) -> int:
     """Parse ``argv``, build ``config_class`` (``--config`` when the parser has it, ``--eval_ratio``, ``--seed``,
     then the ``--set`` overrides; an error is a flag error) and :func:`run` it with ``fmt``.
 

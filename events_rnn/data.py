@@ -15,6 +15,7 @@
   (:func:`make_sequence_example_dataset`): padded batches ``(inputs [B, T, input_size] float32,
   labels [B, T] int64, lengths [B] int32)``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -113,8 +114,12 @@ class Transposer(Stage):
     input_type = note_seq.NoteSequence
     output_type = note_seq.NoteSequence
 
-    def __init__(self, transposition_range: Sequence[int], min_pitch: int = note_seq.MIN_MIDI_PITCH,
-                 max_pitch: int = note_seq.MAX_MIDI_PITCH):
+    def __init__(
+        self,
+        transposition_range: Sequence[int],
+        min_pitch: int = note_seq.MIN_MIDI_PITCH,
+        max_pitch: int = note_seq.MAX_MIDI_PITCH,
+    ):
         self.transposition_range = tuple(transposition_range)
         self.min_pitch = min_pitch
         self.max_pitch = max_pitch
@@ -137,7 +142,6 @@ class Transposer(Stage):
             out.append(shifted)
         self._count(counters, "transpositions_generated", len(out))
         return out
-
 
 
 class EncoderStage(Stage):
@@ -184,10 +188,14 @@ def make_sequence_example(inputs: Sequence[Sequence[float]], labels: Sequence[in
         tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)] if np.ndim(v) == 0 else [int(x) for x in v]))
         for v in labels
     ]
-    return tf.train.SequenceExample(feature_lists=tf.train.FeatureLists(feature_list={
-        "inputs": tf.train.FeatureList(feature=input_features),
-        "labels": tf.train.FeatureList(feature=label_features),
-    }))
+    return tf.train.SequenceExample(
+        feature_lists=tf.train.FeatureLists(
+            feature_list={
+                "inputs": tf.train.FeatureList(feature=input_features),
+                "labels": tf.train.FeatureList(feature=label_features),
+            }
+        )
+    )
 
 
 def sequence_example_problem(record: bytes, input_size: Optional[int] = None) -> Optional[str]:
@@ -207,8 +215,10 @@ def sequence_example_problem(record: bytes, input_size: Optional[int] = None) ->
         return f"its first record is not a training SequenceExample: no {' or '.join(missing)} feature list" + hint
     steps = lists["inputs"].feature
     if input_size is not None and steps and len(steps[0].float_list.value) != input_size:
-        return (f"its SequenceExamples have {len(steps[0].float_list.value)} inputs per step, the model's "
-                f"encoding {input_size} (data of another config?)")
+        return (
+            f"its SequenceExamples have {len(steps[0].float_list.value)} inputs per step, the model's "
+            f"encoding {input_size} (data of another config?)"
+        )
     return None
 
 
@@ -224,14 +234,13 @@ def sequence_example_to_arrays(example) -> Tuple[np.ndarray, np.ndarray]:
     return inputs, labels
 
 
-
 # --------------------------------------------------------------------------- the pipeline
 
 
 def partition_of(key: str, eval_ratio: float, seed: int = 0) -> str:
     """``"eval"`` with probability ``eval_ratio``, else ``"training"``, from a seeded hash of ``key``."""
     digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
-    u = int.from_bytes(digest[:8], "big") / 2.0 ** 64
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
     return "eval" if u < eval_ratio else "training"
 
 
@@ -248,8 +257,6 @@ def sequence_name(sequence, index: Optional[int] = None) -> str:
     if sequence.id or sequence.filename:
         return sequence.id or sequence.filename
     return f"record {index}" if index is not None else sequence_key(sequence)
-
-
 
 
 class EventsPipeline:
@@ -275,8 +282,15 @@ class EventsPipeline:
     encoder: Stage
     counters: Counters
 
-    def set_stages(self, config, quantizer: Stage, extractor: Stage, encoder: Stage,
-                   transposer: Optional[Stage] = None, splitter: Optional[Stage] = None) -> None:
+    def set_stages(
+        self,
+        config,
+        quantizer: Stage,
+        extractor: Stage,
+        encoder: Stage,
+        transposer: Optional[Stage] = None,
+        splitter: Optional[Stage] = None,
+    ) -> None:
         """Set ``config``, the stages (``splitter`` defaults to a :class:`TimeChangeSplitter`) and fresh
         ``counters``: what a subclass's ``__init__`` does."""
         self.config = config
@@ -340,8 +354,11 @@ def why_nothing(local: Counters, what: str = "sequence") -> str:
     """A short reason, from one input's counts, why it produced no example."""
     if not local.get("time_change_splitter/pieces_out"):
         return "no notes"
-    reasons = [f"{k.split('/', 1)[1]}={v}" for k, v in sorted(local.counts.items())
-               if v and ("discarded" in k or "skipped" in k)]
+    reasons = [
+        f"{k.split('/', 1)[1]}={v}"
+        for k, v in sorted(local.counts.items())
+        if v and ("discarded" in k or "skipped" in k)
+    ]
     if not reasons:
         reasons = [f"no {what} found"]
     return ", ".join(reasons)
@@ -354,7 +371,6 @@ def parse_note_sequence(record: bytes, name: str):
     except Exception as err:  # protobuf's DecodeError and friends
         raise NoteSequenceRecordError(name, f"not a serialized NoteSequence ({type(err).__name__}: {err})") from err
     return sequence
-
 
 
 # --------------------------------------------------------------------------- running over files
@@ -401,8 +417,6 @@ class AtomicTFRecordWriter:
 
 
 @dataclasses.dataclass
-
-
 @dataclasses.dataclass(frozen=True)
 class DatasetFormat:
     """What one family's ``<model>_create_dataset`` writes.
@@ -455,19 +469,31 @@ class DatasetSummary:
     def to_dict(self) -> dict:
         """Plain-JSON form, as written to the stats file."""
         d = self.counters.to_dict()
-        return {"config": dataclasses.asdict(self.config), "input_size": self.input_size,
-                "num_classes": self.num_classes, "counts": d["counts"], "skipped": d["skipped"],
-                f"lengths_in_{self.lengths_unit}": {str(k): v for k, v in sorted(self.lengths.items())},
-                "outputs": self.outputs}
+        return {
+            "config": dataclasses.asdict(self.config),
+            "input_size": self.input_size,
+            "num_classes": self.num_classes,
+            "counts": d["counts"],
+            "skipped": d["skipped"],
+            f"lengths_in_{self.lengths_unit}": {str(k): v for k, v in sorted(self.lengths.items())},
+            "outputs": self.outputs,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict, config_class: type, title: str = "dataset",
-                  lengths_unit: str = "steps") -> "DatasetSummary":
+    def from_dict(
+        cls, d: dict, config_class: type, title: str = "dataset", lengths_unit: str = "steps"
+    ) -> "DatasetSummary":
         """Inverse of :meth:`to_dict`."""
-        return cls(config=config_class(**d["config"]), counters=Counters.from_dict(d),
-                   lengths={int(k): int(v) for k, v in d[f"lengths_in_{lengths_unit}"].items()},
-                   outputs={k: dict(v) for k, v in d["outputs"].items()}, input_size=int(d["input_size"]),
-                   num_classes=int(d["num_classes"]), title=title, lengths_unit=lengths_unit)
+        return cls(
+            config=config_class(**d["config"]),
+            counters=Counters.from_dict(d),
+            lengths={int(k): int(v) for k, v in d[f"lengths_in_{lengths_unit}"].items()},
+            outputs={k: dict(v) for k, v in d["outputs"].items()},
+            input_size=int(d["input_size"]),
+            num_classes=int(d["num_classes"]),
+            title=title,
+            lengths_unit=lengths_unit,
+        )
 
     def summary(self) -> str:
         """Human-readable multi-line summary (counts per stage, then outputs)."""
@@ -497,9 +523,15 @@ def _chunks(records: Iterable[bytes], size: int) -> Iterator[list]:
         yield chunk
 
 
-
-def create_dataset(fmt: DatasetFormat, input_pattern, output_dir: str, config, num_workers: int = 1,
-                   progress: bool = True, chunk_size: int = 8):
+def create_dataset(
+    fmt: DatasetFormat,
+    input_pattern,
+    output_dir: str,
+    config,
+    num_workers: int = 1,
+    progress: bool = True,
+    chunk_size: int = 8,
+):
     """Runs ``fmt``'s pipeline over NoteSequence TFRecords and writes its training and eval files.
 
     Args:
@@ -569,8 +601,9 @@ def create_dataset(fmt: DatasetFormat, input_pattern, output_dir: str, config, n
     from tfmusic.workers import interrupts_deferred
 
     with interrupts_deferred():  # both partitions and the stats, or (on an earlier Ctrl-C) none
-        outputs = {partition: {"path": writer.commit(), "examples": writer.count}
-                   for partition, writer in writers.items()}
+        outputs = {
+            partition: {"path": writer.commit(), "examples": writer.count} for partition, writer in writers.items()
+        }
         summary = fmt.make_summary(config, counters, lengths, outputs)
         atomic_write_json(os.path.join(output_dir, fmt.stats_filename), summary.to_dict())
     return summary
@@ -596,7 +629,8 @@ def parse_sequence_example(serialized, input_size: int):
         sequence_features={
             "inputs": tf.io.FixedLenSequenceFeature([input_size], dtype=tf.float32),
             "labels": tf.io.FixedLenSequenceFeature([], dtype=tf.int64),
-        })
+        },
+    )
     length = tf.shape(seq["inputs"], out_type=tf.int32)[0]
     return seq["inputs"], seq["labels"], length
 
@@ -654,9 +688,12 @@ def make_sequence_example_dataset(
             shard_records = True
     if shuffle and len(files) > 1:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=compression or ""),
-                       cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True)
+    ds = ds.interleave(
+        lambda f: tf.data.TFRecordDataset(f, compression_type=compression or ""),
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     if shard_records:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if shuffle:
@@ -665,8 +702,9 @@ def make_sequence_example_dataset(
         ds = ds.repeat()
     # Deterministic order: with a seed the batches are reproducible, and no example of the next pass
     # overtakes one of this pass (a batch as large as the data holds each example once).
-    ds = ds.map(lambda s: parse_sequence_example(s, input_size), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
+    ds = ds.map(
+        lambda s: parse_sequence_example(s, input_size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     if max_length:
         ds = ds.map(lambda x, y, n: (x[:max_length], y[:max_length], tf.minimum(n, max_length)))
     t = max_length if pad_to_max_length else None
@@ -701,12 +739,22 @@ class FamilySummaries:
     def make_summary(self, config, counters, lengths, outputs) -> DatasetSummary:
         """The :class:`DatasetSummary` of a finished run."""
         model = self.model_config_class(config_id=config.config_id)
-        return DatasetSummary(config=config, counters=counters, lengths=dict(lengths), outputs=outputs,
-                              input_size=model.input_size, num_classes=model.num_classes,
-                              title=f"{self.model_name} dataset ({config.config_id})", lengths_unit=self.lengths_unit)
+        return DatasetSummary(
+            config=config,
+            counters=counters,
+            lengths=dict(lengths),
+            outputs=outputs,
+            input_size=model.input_size,
+            num_classes=model.num_classes,
+            title=f"{self.model_name} dataset ({config.config_id})",
+            lengths_unit=self.lengths_unit,
+        )
 
     def summary_from_dict(self, d: dict) -> DatasetSummary:
         """A stats JSON back as a :class:`DatasetSummary`."""
-        return DatasetSummary.from_dict(d, self.pipeline_config_class,
-                                        title=f"{self.model_name} dataset ({d['config']['config_id']})",
-                                        lengths_unit=self.lengths_unit)
+        return DatasetSummary.from_dict(
+            d,
+            self.pipeline_config_class,
+            title=f"{self.model_name} dataset ({d['config']['config_id']})",
+            lengths_unit=self.lengths_unit,
+        )

@@ -6,6 +6,7 @@ mixes in :class:`FamilyConfigMixin` and names its ids, descriptions and encoder/
 class attributes. :func:`register_model_presets` fills a family's ``MODEL_PRESETS`` (Magenta's configs
 plus tiny test presets), and :class:`EventsRnnExperiment` is the base of each family's ``*Experiment``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,11 +60,17 @@ class FamilyConfigMixin:
         return int(self.encoder_decoder().default_event_label)
 
 
-def register_model_presets(presets, config_class: type, config_ids: Sequence[str],
-                           hparams_of: Callable[[str], dict], tiny: Mapping[str, Tuple[str, dict]]) -> None:
+def register_model_presets(
+    presets,
+    config_class: type,
+    config_ids: Sequence[str],
+    hparams_of: Callable[[str], dict],
+    tiny: Mapping[str, Tuple[str, dict]],
+) -> None:
     """Fill ``presets`` (a ``tfmusic.config.PresetRegistry``) with one ``config_class`` per Magenta id
     (hparams ``hparams_of(id)``), then the tiny test presets: ``tiny[name] = (config_id, overrides)``, whose
     hparams are the id's with :data:`TINY_HPARAMS` and then ``overrides`` applied."""
+
     def magenta(config_id):
         return config_class(config_id=config_id, hparams=EventsRnnHParams(**hparams_of(config_id)))
 

@@ -24,6 +24,7 @@ Semantics of Magenta's ``EventSequenceRnnModel._generate_events`` and ``beam_sea
 
 Everything is deterministic given the seed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -153,8 +154,9 @@ class EventSequenceGenerator:
         for b, x in zip(beams, batch):
             b.inputs = [list(v) for v in x]
 
-    def _extend(self, beams: List[_Beam], steps: int, temperature: float, rng: np.random.Generator,
-                modify_events_callback) -> None:
+    def _extend(
+        self, beams: List[_Beam], steps: int, temperature: float, rng: np.random.Generator, modify_events_callback
+    ) -> None:
         for _ in range(steps):
             logits = self._step(beams)
             idx, logp = choose(logits, temperature, rng)
@@ -167,9 +169,15 @@ class EventSequenceGenerator:
 
     # ------------------------------------------------------------------ generation
 
-    def generate_events(self, primer, options: GenerationOptions, modify_events_callback: Optional[Callable] = None,
-                        control_events=None, control_state=None,
-                        extend_control_events: Callable = extend_control_events_default) -> Tuple[object, float]:
+    def generate_events(
+        self,
+        primer,
+        options: GenerationOptions,
+        modify_events_callback: Optional[Callable] = None,
+        control_events=None,
+        control_state=None,
+        extend_control_events: Callable = extend_control_events_default,
+    ) -> Tuple[object, float]:
         """Extend ``primer`` (a note-seq event sequence, not modified) to ``options.num_steps`` events.
 
         Returns (the best sequence, its score: the summed log-probabilities of the sampled events).
@@ -178,8 +186,9 @@ class EventSequenceGenerator:
         if len(primer) == 0:
             raise GenerationError("the primer sequence is empty")
         if len(primer) >= options.num_steps:
-            raise GenerationError(f"the primer ({len(primer)} events) must be shorter than num_steps "
-                                  f"({options.num_steps})")
+            raise GenerationError(
+                f"the primer ({len(primer)} events) must be shorter than num_steps ({options.num_steps})"
+            )
         from note_seq.encoder_decoder import ConditionalEventSequenceEncoderDecoder
 
         if control_events is not None and not isinstance(self.encoder_decoder, ConditionalEventSequenceEncoderDecoder):
@@ -188,9 +197,13 @@ class EventSequenceGenerator:
         rng = np.random.default_rng(options.seed)
         n = options.num_steps - len(primer)
         zero = tuple(np.zeros([s], np.float32) for s in self.model.state_size)
-        first = _Beam(copy.deepcopy(primer), [], zero,
-                      copy.deepcopy(control_events) if control_events is not None else None,
-                      copy.deepcopy(control_state))
+        first = _Beam(
+            copy.deepcopy(primer),
+            [],
+            zero,
+            copy.deepcopy(control_events) if control_events is not None else None,
+            copy.deepcopy(control_state),
+        )
         self._next_inputs([first], full_length=True)
         if modify_events_callback is not None:
             modify_events_callback(self.encoder_decoder, [first.events], [first.inputs])
@@ -201,7 +214,7 @@ class EventSequenceGenerator:
             beams = [copy.deepcopy(b) for _ in range(options.branch_factor) for b in beams]
             self._extend(beams, options.steps_per_iteration, options.temperature, rng, modify_events_callback)
             scores = np.asarray([b.score for b in beams])
-            beams = [beams[i] for i in np.argsort(-scores, kind="stable")[:options.beam_size]]
+            beams = [beams[i] for i in np.argsort(-scores, kind="stable")[: options.beam_size]]
         best = max(beams, key=lambda b: b.score)
         return best.events, best.score
 
@@ -214,7 +227,7 @@ class EventSequenceGenerator:
             inputs, labels = ed.encode(events)
         logits = self.model(np.asarray([inputs], np.float32), training=False).numpy()[0].astype(np.float64)
         logp = log_softmax(logits)[np.arange(len(labels)), labels]
-        return float(logp[start - 1:].sum())
+        return float(logp[start - 1 :].sum())
 
 
 def parse_int_list(text: str, flag: str) -> List[int]:

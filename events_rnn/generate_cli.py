@@ -7,6 +7,7 @@ run of this toolkit's ``<model>_train`` (``config.json`` + ``ckpt-N``),
 writing a bundle from a run folder, and writing the generated MIDI files as Magenta names them
 (``<date>_<time>_<index>.mid``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,9 @@ def _bool(text: str) -> bool:
 
 def add_absl_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
     """An absl-style boolean flag: ``--name``, ``--name=false`` and ``--noname``."""
-    parser.add_argument(f"--{name}", nargs="?", const=True, default=default, type=_bool,
-                        help=f"{help} (default {str(default).lower()})")
+    parser.add_argument(
+        f"--{name}", nargs="?", const=True, default=default, type=_bool, help=f"{help} (default {str(default).lower()})"
+    )
     parser.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
 
 
@@ -40,18 +42,33 @@ def add_model_arguments(p: argparse.ArgumentParser, family, default_config: str,
     ``--bundle`` is an alias of ``--bundle_file``, ``--model_dir`` of ``--run_dir``.
     """
     config_ids = tuple(getattr(family, "config_ids", family))
-    p.add_argument("--bundle_file", "--bundle", dest="bundle_file",
-                   help=".mag bundle to generate from (with --save_generator_bundle: to write)")
-    p.add_argument("--run_dir", "--model_dir", dest="run_dir",
-                   help=f"run folder of {prog.replace('_generate', '_train')}, Magenta's "
-                        "(RUN/train/model.ckpt-N) or this toolkit's (config.json, ckpt-N)")
-    p.add_argument("--config", choices=config_ids, default=None,
-                   help=f"config id of a Magenta --run_dir (default {default_config}); a bundle and a run of this "
-                        "toolkit carry their own (if given, it must match)")
+    p.add_argument(
+        "--bundle_file",
+        "--bundle",
+        dest="bundle_file",
+        help=".mag bundle to generate from (with --save_generator_bundle: to write)",
+    )
+    p.add_argument(
+        "--run_dir",
+        "--model_dir",
+        dest="run_dir",
+        help=f"run folder of {prog.replace('_generate', '_train')}, Magenta's "
+        "(RUN/train/model.ckpt-N) or this toolkit's (config.json, ckpt-N)",
+    )
+    p.add_argument(
+        "--config",
+        choices=config_ids,
+        default=None,
+        help=f"config id of a Magenta --run_dir (default {default_config}); a bundle and a run of this "
+        "toolkit carry their own (if given, it must match)",
+    )
     p.set_defaults(default_config=default_config)
     p.add_argument("--hparams", default="", help="Magenta-style hparams; only attn_length matters here")
-    p.add_argument("--save_generator_bundle", action="store_true",
-                   help="write --run_dir's model as the .mag --bundle_file instead of generating")
+    p.add_argument(
+        "--save_generator_bundle",
+        action="store_true",
+        help="write --run_dir's model as the .mag --bundle_file instead of generating",
+    )
     p.add_argument("--bundle_description", default="", help="bundle_details.description of --save_generator_bundle")
 
 
@@ -145,15 +162,24 @@ def read_own_run(run_dir: str, prog: str = "generate"):
         raise ValueError(f"{run_dir}: holds no checkpoint (ckpt-N) yet")
     head, tail = MODEL_VARIABLES_ITEM + "/", "/.ATTRIBUTES/VARIABLE_VALUE"
     reader = tf.train.load_checkpoint(prefix)
-    variables = {key[len(head):-len(tail)].replace("__", "/"): reader.get_tensor(key)
-                 for key, _ in tf.train.list_variables(prefix) if key.startswith(head) and key.endswith(tail)}
+    variables = {
+        key[len(head) : -len(tail)].replace("__", "/"): reader.get_tensor(key)
+        for key, _ in tf.train.list_variables(prefix)
+        if key.startswith(head) and key.endswith(tail)
+    }
     if not variables:
         raise ValueError(f"{prefix}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (the model's TF1-named variables)")
     return variables, config_id, attn_length or None, prefix
 
 
-def load_model(family, bundle_file: Optional[str] = None, run_dir: Optional[str] = None,
-               config_id: Optional[str] = None, hparams: str = "", prog: str = "generate") -> LoadedModel:
+def load_model(
+    family,
+    bundle_file: Optional[str] = None,
+    run_dir: Optional[str] = None,
+    config_id: Optional[str] = None,
+    hparams: str = "",
+    prog: str = "generate",
+) -> LoadedModel:
     """The model of a ``.mag`` or of a run folder, ported strictly.
 
     A run folder is Magenta's (``train/checkpoint``: its newest ``train/model.ckpt-N``, see
@@ -190,8 +216,10 @@ def save_generator_bundle(family, loaded: LoadedModel, path: str, description: s
     from events_rnn import bundle as core
 
     core.write_bundle(family, loaded.model, loaded.config, path, description, loaded.global_step, loaded.naming)
-    return (f"wrote bundle {path} ({loaded.config.config_id} {list(loaded.config.hparams.rnn_layer_sizes)}, "
-            f"step {loaded.global_step}, from {loaded.source})")
+    return (
+        f"wrote bundle {path} ({loaded.config.config_id} {list(loaded.config.hparams.rnn_layer_sizes)}, "
+        f"step {loaded.global_step}, from {loaded.source})"
+    )
 
 
 def generate_files(generator, primer, output_dir: str, num_outputs: int, options) -> List[tuple]:
@@ -222,12 +250,25 @@ def report_written(prog: str, written: Sequence[tuple], output_dir: str) -> None
 def load_from_flags(family, args, prog: str) -> LoadedModel:
     """:func:`load_model` of the model flags: ``--bundle_file`` (unless saving one), ``--run_dir``, ``--config``
     (only with a run folder or when saving a bundle) and ``--hparams``."""
-    return load_model(family, None if args.save_generator_bundle else args.bundle_file, args.run_dir,
-                      args.config if (args.run_dir or args.save_generator_bundle) else None, args.hparams, prog)
+    return load_model(
+        family,
+        None if args.save_generator_bundle else args.bundle_file,
+        args.run_dir,
+        args.config if (args.run_dir or args.save_generator_bundle) else None,
+        args.hparams,
+        prog,
+    )
 
 
-def run(prog: str, parser: argparse.ArgumentParser, argv, family, make_options: Callable,
-        make_generator: Callable, load: Optional[Callable] = None) -> int:
+def run(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    argv,
+    family,
+    make_options: Callable,
+    make_generator: Callable,
+    load: Optional[Callable] = None,
+) -> int:
     """The body of every family's ``<model>_generate``: parse and check the flags, load the model (or write it
     as a bundle with ``--save_generator_bundle``), then generate and write ``--num_outputs`` MIDI files.
 

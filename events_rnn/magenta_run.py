@@ -32,6 +32,7 @@ do not match its step is refused), so the first update after resuming is TF1's.
 :class:`FamilyRuns` binds these functions to one family and command name; it is what
 :mod:`events_rnn.train_cli` uses for every ``<model>_train``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -106,9 +107,11 @@ class RestoredState:
 
     def describe(self) -> str:
         """One line for the console."""
-        return (f"restored from Magenta's {self.source}: {self.weights} weights, {self.slots} Adam slots "
-                f"(m, v), beta1_power {self.beta1_power:.6g}, beta2_power {self.beta2_power:.6g}, "
-                f"step {self.step}")
+        return (
+            f"restored from Magenta's {self.source}: {self.weights} weights, {self.slots} Adam slots "
+            f"(m, v), beta1_power {self.beta1_power:.6g}, beta2_power {self.beta2_power:.6g}, "
+            f"step {self.step}"
+        )
 
 
 # --------------------------------------------------------------------------- detection
@@ -151,7 +154,8 @@ def run_folder_kind(run_dir: str, prog: str = ANY_TRAIN) -> str:
     raise RunFolderError(
         f"{run_dir}: not a run folder: expected either {OUR_CONFIG} (a run of this toolkit's {prog}) "
         f"or {TRAIN_SUBDIR}/{CHECKPOINT_STATE} with {TRAIN_SUBDIR}/model.ckpt-N.* (a run of Magenta's "
-        f"{prog}); pass the folder given to {prog} as --run_dir")
+        f"{prog}); pass the folder given to {prog} as --run_dir"
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -186,8 +190,16 @@ def newest_checkpoint(run_dir: str) -> str:
     for prefix in candidates:
         if os.path.isfile(prefix + ".index"):
             return prefix
-    found = sorted((int(m.group(1)), os.path.join(tdir, f[: -len(".index")]))
-                   for f in os.listdir(tdir) for m in [_CKPT_RE.match(f)] if m) if os.path.isdir(tdir) else []
+    found = (
+        sorted(
+            (int(m.group(1)), os.path.join(tdir, f[: -len(".index")]))
+            for f in os.listdir(tdir)
+            for m in [_CKPT_RE.match(f)]
+            if m
+        )
+        if os.path.isdir(tdir)
+        else []
+    )
     if not found:
         named = f" (its {CHECKPOINT_STATE} file names {candidates[0]})" if candidates else ""
         raise RunFolderError(f"{tdir}: no model.ckpt-N.index checkpoint{named}")
@@ -210,8 +222,9 @@ def read_magenta_checkpoint(run_dir: str, path: Optional[str] = None, prog: str 
     spec = bundle_lib.infer_model_spec(variables, source=path)
     if "global_step" not in variables:
         raise RunFolderError(f"{path}: no global_step variable; not a checkpoint of Magenta's {prog}")
-    return MagentaCheckpoint(run_dir=os.fspath(run_dir), path=path, variables=variables, spec=spec,
-                             global_step=int(variables["global_step"]))
+    return MagentaCheckpoint(
+        run_dir=os.fspath(run_dir), path=path, variables=variables, spec=spec, global_step=int(variables["global_step"])
+    )
 
 
 def fitting_configs(family: bundle_lib.ModelFamily, spec: bundle_lib.ModelSpec) -> List[str]:
@@ -219,8 +232,9 @@ def fitting_configs(family: bundle_lib.ModelFamily, spec: bundle_lib.ModelSpec) 
     return [c for c in family.config_ids if tuple(family.widths(c)) == (spec.input_size, spec.num_classes)]
 
 
-def magenta_run_config(family: bundle_lib.ModelFamily, ckpt: MagentaCheckpoint, config_id: Optional[str],
-                       attn_length: Optional[int] = None):
+def magenta_run_config(
+    family: bundle_lib.ModelFamily, ckpt: MagentaCheckpoint, config_id: Optional[str], attn_length: Optional[int] = None
+):
     """``family``'s config of a Magenta run: ``config_id``'s Magenta config with the variables' layer sizes
     and attention layout (``attn_length``: given, else the config's, else 40).
 
@@ -232,7 +246,8 @@ def magenta_run_config(family: bundle_lib.ModelFamily, ckpt: MagentaCheckpoint, 
         raise RunFolderError(
             f"{ckpt.run_dir} is a Magenta run folder, which does not record its config: pass --config "
             f"(its variables ({ckpt.spec.input_size} inputs, {ckpt.spec.num_classes} classes) fit "
-            f"{', '.join(fits) or f'no {family.name} config'})")
+            f"{', '.join(fits) or f'no {family.name} config'})"
+        )
     try:
         bundle_lib.check_generator_id(family, config_id, ckpt.spec, f"{ckpt.path} with --config {config_id}")
     except bundle_lib.BundleError as e:
@@ -240,8 +255,14 @@ def magenta_run_config(family: bundle_lib.ModelFamily, ckpt: MagentaCheckpoint, 
     return family.config_for_spec(config_id, ckpt.spec, attn_length, "")
 
 
-def load_magenta_model(family: bundle_lib.ModelFamily, run_dir: str, config_id: Optional[str],
-                       attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0, prog: str = ANY_TRAIN):
+def load_magenta_model(
+    family: bundle_lib.ModelFamily,
+    run_dir: str,
+    config_id: Optional[str],
+    attn_length: Optional[int] = None,
+    dropout_keep_prob: float = 1.0,
+    prog: str = ANY_TRAIN,
+):
     """Build ``family``'s Keras model of Magenta's run folder and port its newest checkpoint's weights strictly.
 
     Returns (model, config, :class:`MagentaCheckpoint`). Adam's state and ``global_step`` are read but
@@ -323,12 +344,20 @@ def restore_training_state(model, optimizer, ckpt: MagentaCheckpoint, step_varia
         raise PortingError(
             f"{src}: beta1_power {b1p:.6g} / beta2_power {b2p:.6g} are not beta^(global_step + 1) for global_step "
             f"{step} with betas {optimizer.beta_1} / {optimizer.beta_2} (bias correction {stored:.6g}, from the step "
-            f"{ours:.6g}); the Adam state cannot be continued")
+            f"{ours:.6g}); the Adam state cannot be continued"
+        )
     optimizer.iterations.assign(step)
     if step_variable is not None:
         step_variable.assign(step)
-    return RestoredState(source=src, step=step, weights=len(targets), slots=slots, beta1_power=b1p,
-                         beta2_power=b2p, bias_correction_rel_diff=float(rel))
+    return RestoredState(
+        source=src,
+        step=step,
+        weights=len(targets),
+        slots=slots,
+        beta1_power=b1p,
+        beta2_power=b2p,
+        bias_correction_rel_diff=float(rel),
+    )
 
 
 # --------------------------------------------------------------------------- one family's view
@@ -366,13 +395,13 @@ class FamilyRuns:
         """See :func:`read_magenta_checkpoint`."""
         return read_magenta_checkpoint(run_dir, path, self.prog)
 
-    def magenta_run_config(self, ckpt: MagentaCheckpoint, config_id: Optional[str],
-                           attn_length: Optional[int] = None):
+    def magenta_run_config(self, ckpt: MagentaCheckpoint, config_id: Optional[str], attn_length: Optional[int] = None):
         """See :func:`magenta_run_config`."""
         return magenta_run_config(self.family, ckpt, config_id, attn_length)
 
-    def load_magenta_model(self, run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None,
-                           dropout_keep_prob: float = 1.0):
+    def load_magenta_model(
+        self, run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
+    ):
         """See :func:`load_magenta_model`."""
         return load_magenta_model(self.family, run_dir, config_id, attn_length, dropout_keep_prob, self.prog)
 

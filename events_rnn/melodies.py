@@ -1,6 +1,7 @@
 """Monophonic melody extraction shared by the Melody RNN and the Improv RNN (Magenta's ``extract_melodies``,
 ``magenta/pipelines/melody_pipelines.py``; note-seq 0.0.5 lacks it) as an :class:`events_rnn.data.Stage`.
 """
+
 from __future__ import annotations
 
 import collections
@@ -25,8 +26,15 @@ class MelodyExtractor(Stage):
     input_type = note_seq.NoteSequence
     output_type = note_seq.Melody
 
-    def __init__(self, min_bars=7, max_steps=512, min_unique_pitches=5, gap_bars=1.0,
-                 ignore_polyphonic_notes=True, filter_drums=True):
+    def __init__(
+        self,
+        min_bars=7,
+        max_steps=512,
+        min_unique_pitches=5,
+        gap_bars=1.0,
+        ignore_polyphonic_notes=True,
+        filter_drums=True,
+    ):
         self.min_bars = min_bars
         self.max_steps = max_steps
         self.min_unique_pitches = min_unique_pitches
@@ -46,8 +54,11 @@ class MelodyExtractor(Stage):
 
     @staticmethod
     def _has_simultaneous_onsets(quantized, instrument, filter_drums) -> bool:
-        starts = [n.quantized_start_step for n in quantized.notes
-                  if n.instrument == instrument and n.velocity and not (filter_drums and n.is_drum)]
+        starts = [
+            n.quantized_start_step
+            for n in quantized.notes
+            if n.instrument == instrument and n.velocity and not (filter_drums and n.is_drum)
+        ]
         return len(starts) != len(set(starts))
 
     def transform(self, quantized, counters):
@@ -59,17 +70,20 @@ class MelodyExtractor(Stage):
         steps_per_bar = int(steps_per_bar)
         melodies = []
         for instrument in sorted({n.instrument for n in quantized.notes}):
-            if self.ignore_polyphonic_notes and self._has_simultaneous_onsets(
-                    quantized, instrument, self.filter_drums):
+            if self.ignore_polyphonic_notes and self._has_simultaneous_onsets(quantized, instrument, self.filter_drums):
                 self._count(counters, "polyphonic_tracks_reduced_to_top_note")
             search_start = 0
             while True:
                 melody = note_seq.Melody()
                 try:
                     melody.from_quantized_sequence(
-                        quantized, search_start_step=search_start, instrument=instrument,
-                        gap_bars=self.gap_bars, ignore_polyphonic_notes=self.ignore_polyphonic_notes,
-                        filter_drums=self.filter_drums)
+                        quantized,
+                        search_start_step=search_start,
+                        instrument=instrument,
+                        gap_bars=self.gap_bars,
+                        ignore_polyphonic_notes=self.ignore_polyphonic_notes,
+                        filter_drums=self.filter_drums,
+                    )
                 except note_seq.PolyphonicMelodyError:
                     self._count(counters, "polyphonic_tracks_discarded")
                     break

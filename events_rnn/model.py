@@ -33,6 +33,7 @@ attention wrapper appends ``(attns, attn_states)`` after its cell's states.
 (``rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel`` ...), which is what
 :mod:`events_rnn.bundle` ports and writes.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -62,8 +63,9 @@ def tf1_lstm_step(inputs, state: State, kernel, bias, forget_bias: float = 1.0) 
     return new_h, (new_c, new_h)
 
 
-def tf1_lstm_to_keras(kernel: np.ndarray, bias: np.ndarray, input_size: int,
-                      forget_bias: float = 1.0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tf1_lstm_to_keras(
+    kernel: np.ndarray, bias: np.ndarray, input_size: int, forget_bias: float = 1.0
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """TF1 ``BasicLSTMCell`` weights -> ``keras.layers.LSTMCell`` (kernel, recurrent_kernel, bias).
 
     kernel [in + u, 4u] is split into the input rows [in, 4u] and the recurrent rows [u, 4u];
@@ -76,17 +78,18 @@ def tf1_lstm_to_keras(kernel: np.ndarray, bias: np.ndarray, input_size: int,
     k = kernel[:, order]
     b = bias[order].copy()
     u = kernel.shape[1] // 4
-    b[u:2 * u] += forget_bias
+    b[u : 2 * u] += forget_bias
     return k[:input_size], k[input_size:], b
 
 
-def keras_lstm_to_tf1(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray,
-                      forget_bias: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+def keras_lstm_to_tf1(
+    kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, forget_bias: float = 1.0
+) -> Tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`tf1_lstm_to_keras`: Keras (kernel, recurrent_kernel, bias) -> TF1 (kernel, bias)."""
     k = np.concatenate([np.asarray(kernel), np.asarray(recurrent_kernel)], axis=0)
     b = np.asarray(bias).copy()
     u = k.shape[1] // 4
-    b[u:2 * u] -= forget_bias
+    b[u : 2 * u] -= forget_bias
     i, f, c, o = np.split(np.arange(k.shape[1]), 4)
     order = np.concatenate([i, c, f, o])
     return k[:, order], b[order]
@@ -120,8 +123,9 @@ class TF1LSTMCell(keras.layers.Layer):
 
     def build(self, input_shape):
         in_dim = int(input_shape[-1])
-        self.kernel = self.add_weight(name="kernel", shape=(in_dim + self.units, 4 * self.units),
-                                      initializer="glorot_uniform")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(in_dim + self.units, 4 * self.units), initializer="glorot_uniform"
+        )
         self.bias = self.add_weight(name="bias", shape=(4 * self.units,), initializer="zeros")
 
     def call(self, inputs, states, dropout_masks=None):
@@ -179,7 +183,7 @@ class TF1MultiRNNCell(keras.layers.Layer):
         x, new_states, k = inputs, [], 0
         for i, cell in enumerate(self.cells):
             n = len(cell.state_size)
-            x, cell_state = cell(x, states[k:k + n])
+            x, cell_state = cell(x, states[k : k + n])
             k += n
             if dropout_masks is not None:
                 x = x * dropout_masks[i]
@@ -222,9 +226,17 @@ class EventSequenceRnnModel(keras.Model):
     change earlier logits); losses mask them.
     """
 
-    def __init__(self, input_size: int, num_classes: int, rnn_layer_sizes: Sequence[int] = (128, 128),
-                 dropout_keep_prob: float = 1.0, attn_length: int = 0, attention_layout: str = "first_layer",
-                 forget_bias: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        input_size: int,
+        num_classes: int,
+        rnn_layer_sizes: Sequence[int] = (128, 128),
+        dropout_keep_prob: float = 1.0,
+        attn_length: int = 0,
+        attention_layout: str = "first_layer",
+        forget_bias: float = 1.0,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "events_rnn")
         super().__init__(**kwargs)
         if attention_layout not in ATTENTION_LAYOUTS:
@@ -239,8 +251,11 @@ class EventSequenceRnnModel(keras.Model):
         cells: List[keras.layers.Layer] = []
         for i, units in enumerate(self.rnn_layer_sizes):
             if i == 0 and self.attn_length and attention_layout == "first_layer":
-                cells.append(AttentionCellWrapper(TF1LSTMCell(units, forget_bias, name="basic_lstm_cell"),
-                                                  self.attn_length, name="cell_0"))
+                cells.append(
+                    AttentionCellWrapper(
+                        TF1LSTMCell(units, forget_bias, name="basic_lstm_cell"), self.attn_length, name="cell_0"
+                    )
+                )
             else:
                 cells.append(TF1LSTMCell(units, forget_bias, name=f"cell_{i}"))
         self.multi_cell = TF1MultiRNNCell(cells, name="multi_rnn_cell")
@@ -291,8 +306,11 @@ class EventSequenceRnnModel(keras.Model):
         x = tf.convert_to_tensor(inputs)
         x = tf.cast(x, self.compute_dtype)
         batch, steps = tf.shape(x)[0], tf.shape(x)[1]
-        state = tuple(initial_state) if initial_state is not None else tuple(
-            tf.zeros(tf.stack([batch, n]), self.compute_dtype) for n in self.state_size)
+        state = (
+            tuple(initial_state)
+            if initial_state is not None
+            else tuple(tf.zeros(tf.stack([batch, n]), self.compute_dtype) for n in self.state_size)
+        )
         x_tm = tf.transpose(x, [1, 0, 2])
         use_dropout = bool(training) and self.dropout_keep_prob < 1.0
         masks = self._dropout_masks(tf.stack([steps, batch]), dropout_seed) if use_dropout else None
@@ -303,8 +321,9 @@ class EventSequenceRnnModel(keras.Model):
             out, new = self.rnn(x_tm[t], st, dropout_masks=step_masks)
             return t + 1, out_ta.write(t, out), tuple(new)
 
-        _, outputs, final = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), outputs, state),
-                                          maximum_iterations=steps)
+        _, outputs, final = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), outputs, state), maximum_iterations=steps
+        )
         seq = tf.transpose(outputs.stack(), [1, 0, 2])
         logits = self.fully_connected(seq)
         return (logits, final) if return_state else logits
@@ -369,7 +388,8 @@ class EventSequenceRnnModel(keras.Model):
         """Freezable groups: ``cell_K`` (K-th layer; in the ``first_layer`` layout cell_0 includes its
         attention wrapper), ``attention`` (the wrapper's own sublayers), ``fully_connected``."""
         groups: Dict[str, List[keras.layers.Layer]] = {
-            f"cell_{i}": [cell] for i, cell in enumerate(self.multi_cell.cells)}
+            f"cell_{i}": [cell] for i, cell in enumerate(self.multi_cell.cells)
+        }
         wrappers = [layer for _, layer in self._cells_with_scopes() if isinstance(layer, AttentionCellWrapper)]
         if wrappers:
             groups["attention"] = [sub for wrapper in wrappers for sub in wrapper.own_layers()]
@@ -387,10 +407,16 @@ class EventSequenceRnnModel(keras.Model):
                 layer.trainable = False
 
     def get_config(self):
-        return {**super().get_config(), "input_size": self.input_size, "num_classes": self.num_classes,
-                "rnn_layer_sizes": list(self.rnn_layer_sizes), "dropout_keep_prob": self.dropout_keep_prob,
-                "attn_length": self.attn_length, "attention_layout": self.attention_layout,
-                "forget_bias": self.forget_bias}
+        return {
+            **super().get_config(),
+            "input_size": self.input_size,
+            "num_classes": self.num_classes,
+            "rnn_layer_sizes": list(self.rnn_layer_sizes),
+            "dropout_keep_prob": self.dropout_keep_prob,
+            "attn_length": self.attn_length,
+            "attention_layout": self.attention_layout,
+            "forget_bias": self.forget_bias,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -400,8 +426,9 @@ class EventSequenceRnnModel(keras.Model):
         return cls(**config)
 
 
-def build_model(config, dropout_keep_prob: Optional[float] = None, name: str = "events_rnn",
-                model_class=None) -> EventSequenceRnnModel:
+def build_model(
+    config, dropout_keep_prob: Optional[float] = None, name: str = "events_rnn", model_class=None
+) -> EventSequenceRnnModel:
     """The model of any events-RNN config (``config.input_size``, ``config.num_classes`` and
     ``config.hparams`` with ``rnn_layer_sizes``, ``dropout_keep_prob``, ``attn_length``,
     ``attention_layout``); dropout from its hparams unless given. ``model_class``: a subclass of
@@ -409,5 +436,12 @@ def build_model(config, dropout_keep_prob: Optional[float] = None, name: str = "
     hp = config.hparams
     keep = hp.dropout_keep_prob if dropout_keep_prob is None else dropout_keep_prob
     cls = model_class or EventSequenceRnnModel
-    return cls(config.input_size, config.num_classes, hp.rnn_layer_sizes, keep, hp.attn_length,
-               getattr(hp, "attention_layout", "first_layer"), name=name)
+    return cls(
+        config.input_size,
+        config.num_classes,
+        hp.rnn_layer_sizes,
+        keep,
+        hp.attn_length,
+        getattr(hp, "attention_layout", "first_layer"),
+        name=name,
+    )

@@ -33,6 +33,7 @@ The experiment given to a task is any frozen dataclass with ``model`` (a family 
 (:class:`events_rnn.config.WarmStartConfig`), ``trainer``, ``runtime`` and ``seed``; each model
 package binds the task to its family by subclassing :class:`EventsRnnTask` with ``family`` set.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,9 @@ _LOG_ONLY_CLIP = 1e30
 _no_autograph = tf.autograph.experimental.do_not_convert
 
 
-def step_statistics(logits: tf.Tensor, labels: tf.Tensor, lengths: tf.Tensor, no_event_label: int) -> Dict[str, tf.Tensor]:
+def step_statistics(
+    logits: tf.Tensor, labels: tf.Tensor, lengths: tf.Tensor, no_event_label: int
+) -> Dict[str, tf.Tensor]:
     """Sums over the valid steps of a batch (steps ``t < lengths[b]``).
 
     Args:
@@ -90,11 +93,14 @@ def metrics_from_sums(sums: Dict[str, float]) -> Dict[str, float]:
     """Magenta's metrics from :func:`step_statistics` sums (NaN where a denominator is 0)."""
     div = lambda a, b: float(a) / float(b) if b else float("nan")
     loss = div(sums["cross_entropy"], sums["steps"])
-    return {"loss": loss, "perplexity": math.exp(loss) if math.isfinite(loss) else float("nan"),
-            "accuracy": div(sums["correct"], sums["steps"]),
-            "event_accuracy": div(sums["event_correct"], sums["events"]),
-            "no_event_accuracy": div(sums["no_event_correct"], sums["no_events"]),
-            "steps": float(sums["steps"])}
+    return {
+        "loss": loss,
+        "perplexity": math.exp(loss) if math.isfinite(loss) else float("nan"),
+        "accuracy": div(sums["correct"], sums["steps"]),
+        "event_accuracy": div(sums["event_correct"], sums["events"]),
+        "no_event_accuracy": div(sums["no_event_correct"], sums["no_events"]),
+        "steps": float(sums["steps"]),
+    }
 
 
 def pad_time(inputs, labels, lengths, multiple: int):
@@ -106,8 +112,14 @@ def pad_time(inputs, labels, lengths, multiple: int):
     return inputs, labels, lengths
 
 
-def evaluate(model: EventSequenceRnnModel, dataset: Iterable, no_event_label: int, max_batches: Optional[int] = None,
-             pad_to_multiple: int = 64, jit_compile: bool = True) -> Dict[str, float]:
+def evaluate(
+    model: EventSequenceRnnModel,
+    dataset: Iterable,
+    no_event_label: int,
+    max_batches: Optional[int] = None,
+    pad_to_multiple: int = 64,
+    jit_compile: bool = True,
+) -> Dict[str, float]:
     """Magenta's eval metrics over a dataset of (inputs, labels, lengths) batches, without dropout.
 
     Returns ``loss``, ``perplexity``, ``accuracy``, ``event_accuracy``, ``no_event_accuracy`` and
@@ -123,9 +135,12 @@ def evaluate(model: EventSequenceRnnModel, dataset: Iterable, no_event_label: in
     for i, (inputs, labels, lengths) in enumerate(dataset):
         if max_batches is not None and i >= max_batches:
             break
-        inputs, labels, lengths = pad_time(tf.convert_to_tensor(inputs, tf.float32),
-                                           tf.convert_to_tensor(labels, tf.int64),
-                                           tf.convert_to_tensor(lengths, tf.int32), pad_to_multiple)
+        inputs, labels, lengths = pad_time(
+            tf.convert_to_tensor(inputs, tf.float32),
+            tf.convert_to_tensor(labels, tf.int64),
+            tf.convert_to_tensor(lengths, tf.int32),
+            pad_to_multiple,
+        )
         for k, v in batch_sums(inputs, labels, lengths).items():
             totals[k] = totals.get(k, 0.0) + float(v.numpy())
     if not totals:
@@ -133,8 +148,7 @@ def evaluate(model: EventSequenceRnnModel, dataset: Iterable, no_event_label: in
     return metrics_from_sums(totals)
 
 
-def sequence_example_dataset_fn(config: Any, file_pattern: Optional[str] = None,
-                                shuffle: bool = True) -> DatasetFn:
+def sequence_example_dataset_fn(config: Any, file_pattern: Optional[str] = None, shuffle: bool = True) -> DatasetFn:
     """A :data:`DatasetFn` over Magenta SequenceExample TFRecords (``data.train_data_path`` by default):
     sharded by input pipeline, shuffled, repeated forever, full batches only."""
     from events_rnn import data
@@ -145,8 +159,16 @@ def sequence_example_dataset_fn(config: Any, file_pattern: Optional[str] = None,
 
     def dataset_fn(ctx, batch_size):
         return data.make_sequence_example_dataset(
-            pattern, config.model.input_size, batch_size, shuffle=shuffle, shuffle_buffer=config.data.shuffle_buffer,
-            repeat=True, seed=config.seed, drop_remainder=True, input_context=ctx)
+            pattern,
+            config.model.input_size,
+            batch_size,
+            shuffle=shuffle,
+            shuffle_buffer=config.data.shuffle_buffer,
+            repeat=True,
+            seed=config.seed,
+            drop_remainder=True,
+            input_context=ctx,
+        )
 
     return dataset_fn
 
@@ -168,8 +190,9 @@ class EventsRnnTask(training.Task):
 
     family: Optional[bundle_lib.ModelFamily] = None
 
-    def __init__(self, config: Any, dataset_fn: Optional[DatasetFn] = None,
-                 family: Optional[bundle_lib.ModelFamily] = None):
+    def __init__(
+        self, config: Any, dataset_fn: Optional[DatasetFn] = None, family: Optional[bundle_lib.ModelFamily] = None
+    ):
         if family is not None:
             self.family = family
         if self.family is None:
@@ -191,12 +214,14 @@ class EventsRnnTask(training.Task):
         self.model = self.family.build_model(self.config.model, hp.dropout_keep_prob)
         if self.config.warm_start.bundle_path:
             self.warm_start_bundle = bundle_lib.warm_start_from_bundle(
-                self.family, self.model, self.config.warm_start.bundle_path, self.config.model.config_id)
+                self.family, self.model, self.config.warm_start.bundle_path, self.config.model.config_id
+            )
         if self.config.warm_start.frozen_layers:
             self.model.freeze(self.config.warm_start.frozen_layers)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.optimizer = keras.optimizers.Adam(hp.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                                               clipnorm=hp.clip_norm / replicas, name="adam")
+        self.optimizer = keras.optimizers.Adam(
+            hp.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8, clipnorm=hp.clip_norm / replicas, name="adam"
+        )
         self.optimizer.build(self.model.trainable_variables)
 
     def checkpoint_items(self) -> Dict[str, Any]:
@@ -217,18 +242,24 @@ class EventsRnnTask(training.Task):
 
         @_no_autograph
         def prepare(inputs, labels, lengths):
-            inputs, labels, lengths = pad_time(tf.cast(inputs, tf.float32), tf.cast(labels, tf.int64),
-                                               tf.cast(lengths, tf.int32), multiple)
+            inputs, labels, lengths = pad_time(
+                tf.cast(inputs, tf.float32), tf.cast(labels, tf.int64), tf.cast(lengths, tf.int32), multiple
+            )
             mask = tf.sequence_mask(lengths, tf.shape(labels)[1], dtype=tf.float32)
             events = tf.reduce_sum(tf.cast(tf.not_equal(labels, no_event), tf.float32) * mask)
             steps = tf.reduce_sum(mask)
             # Global counts: this worker's, times the number of workers (exact on one worker).
             counts = tf.stack([steps, events, steps - events]) * float(pipelines)
             shape_r = lambda x: tf.reshape(x, tf.concat([[replicas_here, per_replica], tf.shape(x)[1:]], 0))
-            return tf.data.Dataset.from_tensor_slices({
-                "inputs": shape_r(inputs), "labels": shape_r(labels), "lengths": shape_r(lengths),
-                "counts": tf.tile(counts[None], [replicas_here, 1]),
-                "slot": tf.range(first_slot, first_slot + replicas_here, dtype=tf.int64)})
+            return tf.data.Dataset.from_tensor_slices(
+                {
+                    "inputs": shape_r(inputs),
+                    "labels": shape_r(labels),
+                    "lengths": shape_r(lengths),
+                    "counts": tf.tile(counts[None], [replicas_here, 1]),
+                    "slot": tf.range(first_slot, first_slot + replicas_here, dtype=tf.int64),
+                }
+            )
 
         ds = ds.flat_map(prepare)
         return ds.prefetch(tf.data.AUTOTUNE)
@@ -261,8 +292,11 @@ class EventsRnnTask(training.Task):
     def phases(self) -> Sequence[training.GradientPhase]:
         # Clipping is the optimizer's (per variable, as Magenta); the phase's huge global clip only
         # makes the runner log the gradient norm.
-        return [training.GradientPhase(PHASE, self._loss, lambda: self.model.trainable_variables, self.optimizer,
-                                       clip_norm=_LOG_ONLY_CLIP)]
+        return [
+            training.GradientPhase(
+                PHASE, self._loss, lambda: self.model.trainable_variables, self.optimizer, clip_norm=_LOG_ONLY_CLIP
+            )
+        ]
 
     @staticmethod
     def reduce_logs(logs: Dict[str, float]) -> Dict[str, float]:

@@ -42,6 +42,7 @@ restored from it by name, so the first update is TF1 Adam's from the restored st
 is ours (``config.json``, ``ckpt-N`` at the top of ``--run_dir``; Magenta's files in ``train/`` are
 never modified); ``--num_training_steps`` counts from Magenta's step 0, as Magenta's does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,9 +110,13 @@ def command_line(cmd: Union[TrainCommand, TrainCommandLine]) -> TrainCommandLine
     """``cmd``'s :class:`TrainCommandLine` (``cmd`` itself if it is one)."""
     if isinstance(cmd, TrainCommandLine):
         return cmd
-    return TrainCommandLine(prog=cmd.prog, config_ids=tuple(cmd.family.config_ids),
-                            preset_names=tuple(cmd.presets.names()), default_config=cmd.default_config,
-                            data_help=cmd.data_help)
+    return TrainCommandLine(
+        prog=cmd.prog,
+        config_ids=tuple(cmd.family.config_ids),
+        preset_names=tuple(cmd.presets.names()),
+        default_config=cmd.default_config,
+        data_help=cmd.data_help,
+    )
 
 
 def magenta_runs(cmd: TrainCommand):
@@ -179,8 +184,9 @@ def parse_hparams(text: str) -> List[str]:
     return out
 
 
-def build_parser(cmd: Union[TrainCommand, TrainCommandLine],
-                 description: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(
+    cmd: Union[TrainCommand, TrainCommandLine], description: Optional[str] = None
+) -> argparse.ArgumentParser:
     """The command line of ``cmd.prog`` (a :class:`TrainCommandLine` builds it without heavy imports).
 
     Aliases (one dest each): ``--run_dir`` / ``--model_dir``; ``--bundle`` / ``--bundle_file``;
@@ -188,28 +194,65 @@ def build_parser(cmd: Union[TrainCommand, TrainCommandLine],
     """
     cmd = command_line(cmd)
     p = cli_support.make_parser(cmd.prog, description or __doc__)
-    p.add_argument("--run_dir", "--model_dir", dest="run_dir", required=True,
-                   help="run folder: checkpoints, config.json, TensorBoard logs (resumed if it holds a run)")
-    p.add_argument("--config", choices=cmd.config_ids, default=None,
-                   help=f"Magenta config to train from scratch (default {cmd.default_config}; with --bundle: "
-                        "must match it)")
-    p.add_argument("--preset", choices=cmd.preset_names, default=None,
-                   help="named experiment instead of --config's Magenta preset (e.g. tiny)")
-    p.add_argument("--bundle", "--bundle_file", dest="bundle", default=None,
-                   help=".mag bundle to fine-tune (all model variables restored)")
-    p.add_argument("--freeze", action="append", default=[], metavar="LAYER",
-                   help="keep a layer fixed while fine-tuning: cell_K, attention, fully_connected "
-                        "(repeatable or comma-separated)")
-    p.add_argument("--sequence_example_file", default=None,
-                   help=cmd.data_help)
+    p.add_argument(
+        "--run_dir",
+        "--model_dir",
+        dest="run_dir",
+        required=True,
+        help="run folder: checkpoints, config.json, TensorBoard logs (resumed if it holds a run)",
+    )
+    p.add_argument(
+        "--config",
+        choices=cmd.config_ids,
+        default=None,
+        help=f"Magenta config to train from scratch (default {cmd.default_config}; with --bundle: must match it)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=cmd.preset_names,
+        default=None,
+        help="named experiment instead of --config's Magenta preset (e.g. tiny)",
+    )
+    p.add_argument(
+        "--bundle",
+        "--bundle_file",
+        dest="bundle",
+        default=None,
+        help=".mag bundle to fine-tune (all model variables restored)",
+    )
+    p.add_argument(
+        "--freeze",
+        action="append",
+        default=[],
+        metavar="LAYER",
+        help="keep a layer fixed while fine-tuning: cell_K, attention, fully_connected (repeatable or comma-separated)",
+    )
+    p.add_argument("--sequence_example_file", default=None, help=cmd.data_help)
     p.add_argument("--eval_file", default=None, help="eval SequenceExample TFRecord file or glob")
-    p.add_argument("--num_training_steps", "--num_steps", "--train_steps", dest="num_training_steps", type=int,
-                   default=None, help="total steps of the run (trainer.train_steps)")
+    p.add_argument(
+        "--num_training_steps",
+        "--num_steps",
+        "--train_steps",
+        dest="num_training_steps",
+        type=int,
+        default=None,
+        help="total steps of the run (trainer.train_steps)",
+    )
     p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'batch_size=64,rnn_layer_sizes=[64,64]'")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
-                   help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)")
-    p.add_argument("--max_steps_this_run", type=int, default=None,
-                   help="stop after this many steps even if the total is not reached")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="A.B=VALUE",
+        help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)",
+    )
+    p.add_argument(
+        "--max_steps_this_run",
+        type=int,
+        default=None,
+        help="stop after this many steps even if the total is not reached",
+    )
     p.add_argument("--eval", action="store_true", help="only evaluate the newest checkpoint on --eval_file")
     p.add_argument("--eval_batches", type=int, default=None, help="evaluate on at most this many batches")
     p.add_argument("--export_bundle", default=None, metavar="OUT.mag", help="write the trained model as a .mag")
@@ -235,17 +278,22 @@ def initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentParser):
         except (bundle_lib.BundleError, OSError, ValueError) as e:
             parser.exit(2, f"{cmd.prog}: --bundle: {e}\n")
         if args.config and args.config != bundle.generator_id:
-            parser.exit(2, f"{cmd.prog}: --config {args.config} but {args.bundle} is a "
-                           f"{bundle.generator_id!r} bundle\n")
+            parser.exit(
+                2, f"{cmd.prog}: --config {args.config} but {args.bundle} is a {bundle.generator_id!r} bundle\n"
+            )
         if not args.preset:
             cfg = cmd.presets.get(bundle.generator_id)
         # The bundle fixes the architecture; the rest of the hyperparameters are the preset's.
-        hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=bundle_model.hparams.rnn_layer_sizes,
-                                 attn_length=bundle_model.hparams.attn_length,
-                                 attention_layout=bundle_model.hparams.attention_layout)
+        hp = dataclasses.replace(
+            cfg.model.hparams,
+            rnn_layer_sizes=bundle_model.hparams.rnn_layer_sizes,
+            attn_length=bundle_model.hparams.attn_length,
+            attention_layout=bundle_model.hparams.attention_layout,
+        )
         model = dataclasses.replace(cfg.model, config_id=bundle.generator_id, hparams=hp)
-        cfg = dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
-            cfg.warm_start, bundle_path=os.path.abspath(args.bundle)))
+        cfg = dataclasses.replace(
+            cfg, model=model, warm_start=dataclasses.replace(cfg.warm_start, bundle_path=os.path.abspath(args.bundle))
+        )
     return cfg
 
 
@@ -261,8 +309,7 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
     if args.bundle:
         parser.exit(2, f"{cmd.prog}: {where}, which is continued; --bundle cannot be used with it\n")
     if args.freeze:
-        parser.exit(2, f"{cmd.prog}: {where}, which is continued as it was trained; --freeze cannot be "
-                       "used with it\n")
+        parser.exit(2, f"{cmd.prog}: {where}, which is continued as it was trained; --freeze cannot be used with it\n")
     try:
         ckpt = magenta_run.read_magenta_checkpoint(args.run_dir)
         # A family with a single config (polyphony) needs no --config; otherwise Magenta's folder must be told.
@@ -271,12 +318,16 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
     except (magenta_run.RunFolderError, bundle_lib.PortingError, CheckpointReadError) as e:
         parser.exit(2, f"{cmd.prog}: {e}\n")
     cfg = cmd.presets.get(args.preset or model_cfg.config_id)
-    hp = dataclasses.replace(cfg.model.hparams, rnn_layer_sizes=model_cfg.hparams.rnn_layer_sizes,
-                             attn_length=model_cfg.hparams.attn_length,
-                             attention_layout=model_cfg.hparams.attention_layout)
+    hp = dataclasses.replace(
+        cfg.model.hparams,
+        rnn_layer_sizes=model_cfg.hparams.rnn_layer_sizes,
+        attn_length=model_cfg.hparams.attn_length,
+        attention_layout=model_cfg.hparams.attention_layout,
+    )
     model = dataclasses.replace(cfg.model, config_id=model_cfg.config_id, hparams=hp)
-    return dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(
-        cfg.warm_start, magenta_checkpoint=os.path.abspath(ckpt.path)))
+    return dataclasses.replace(
+        cfg, model=model, warm_start=dataclasses.replace(cfg.warm_start, magenta_checkpoint=os.path.abspath(ckpt.path))
+    )
 
 
 def continue_magenta_run(cmd: TrainCommand, task, runner, cfg):
@@ -314,8 +365,9 @@ def run_flags(args, base=None) -> dict:
     return {
         "--config": RunFlag(args.config, given=args.config is not None, field="model.config_id"),
         "--preset": RunFlag(preset, given=args.preset is not None),
-        "--bundle": RunFlag(os.path.abspath(args.bundle) if args.bundle else "", given=bool(args.bundle),
-                            field="warm_start.bundle_path"),
+        "--bundle": RunFlag(
+            os.path.abspath(args.bundle) if args.bundle else "", given=bool(args.bundle), field="warm_start.bundle_path"
+        ),
     }
 
 
@@ -348,12 +400,22 @@ def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None
 
     batch = min(cfg.trainer.global_batch_size, 64)
     ds = data.make_sequence_example_dataset(eval_pattern, cfg.model.input_size, batch, shuffle=False)
-    return task_lib.evaluate(task.model, ds, task.no_event_label, max_batches=max_batches,
-                             pad_to_multiple=cfg.data.pad_to_multiple, jit_compile=cfg.runtime.jit_compile)
+    return task_lib.evaluate(
+        task.model,
+        ds,
+        task.no_event_label,
+        max_batches=max_batches,
+        pad_to_multiple=cfg.data.pad_to_multiple,
+        jit_compile=cfg.runtime.jit_compile,
+    )
 
 
-def main(cmd: Union[TrainCommand, Callable[[], TrainCommand]], argv: Optional[Sequence[str]] = None,
-         description: Optional[str] = None, line: Optional[TrainCommandLine] = None) -> int:
+def main(
+    cmd: Union[TrainCommand, Callable[[], TrainCommand]],
+    argv: Optional[Sequence[str]] = None,
+    description: Optional[str] = None,
+    line: Optional[TrainCommandLine] = None,
+) -> int:
     """Entry point of ``cmd.prog``; returns 0, or 2 for bad arguments / missing data / a misfit bundle.
 
     ``cmd``: the :class:`TrainCommand`, or a function returning it (called after parsing, with ``line``,
@@ -373,8 +435,9 @@ def main(cmd: Union[TrainCommand, Callable[[], TrainCommand]], argv: Optional[Se
 
     try:
         overrides = run_overrides(args)
-        resuming = (os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME))
-                    and config_lib.has_checkpoint(args.run_dir))
+        resuming = os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME)) and config_lib.has_checkpoint(
+            args.run_dir
+        )
         base = initial_config(cmd, args, parser) if not resuming else cmd.experiment_class()
         plan = config_lib.plan_run_config(args.run_dir, base, overrides, run_flags(args, None if resuming else base))
     except (config_lib.ConfigError, ValueError) as e:
@@ -396,9 +459,12 @@ def main(cmd: Union[TrainCommand, Callable[[], TrainCommand]], argv: Optional[Se
     source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
     if cfg.warm_start.magenta_checkpoint:
         source = f"continuing Magenta's {cfg.warm_start.magenta_checkpoint}"
-    print(f"{prog}: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
-          f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
-          f"XLA {'on' if cfg.runtime.jit_compile else 'off'})", flush=True)
+    print(
+        f"{prog}: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
+        f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
+        f"XLA {'on' if cfg.runtime.jit_compile else 'off'})",
+        flush=True,
+    )
     try:
         task = make_task(cmd.task_class, cfg)
         runner = training.Runner(task, cfg, args.run_dir, strategy=strategy)
@@ -423,19 +489,22 @@ def main(cmd: Union[TrainCommand, Callable[[], TrainCommand]], argv: Optional[Se
         for key in sorted(logs):
             print(f"  {key} = {logs[key]:.4g}")
     if cfg.data.eval_data_path and data_lib.count_records(cfg.data.eval_data_path) == 0:
-        print(f"{prog}: --eval_file {cfg.data.eval_data_path} holds no examples; no evaluation",
-              file=sys.stderr)
+        print(f"{prog}: --eval_file {cfg.data.eval_data_path} holds no examples; no evaluation", file=sys.stderr)
     elif cfg.data.eval_data_path:
         metrics = evaluate_run(task, cfg, cfg.data.eval_data_path, args.eval_batches)
         metrics["global_step"] = result_step
-        print(f"{prog}: eval at step {result_step}: " +
-              ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
+        print(f"{prog}: eval at step {result_step}: " + ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
         if runtime_lib.is_chief(strategy):
             files.atomic_write_json(os.path.join(args.run_dir, EVAL_METRICS_FILENAME), metrics)
             training.write_eval_summaries(args.run_dir, metrics, result_step)  # eval/* beside the training scalars
     if args.export_bundle and runtime_lib.is_chief(strategy):
-        path = bundle_lib.write_bundle(cmd.family, task.model, cfg.model, args.export_bundle,
-                                       description=args.bundle_description, global_step=result_step)
+        path = bundle_lib.write_bundle(
+            cmd.family,
+            task.model,
+            cfg.model,
+            args.export_bundle,
+            description=args.bundle_description,
+            global_step=result_step,
+        )
         print(f"{prog}: wrote bundle {path}")
     return 0
-

@@ -17,6 +17,7 @@ Presets (:data:`PRESETS`): ``{phase,if,mel}_{prog,noprog}_{hires,lores}`` (Magen
 released config), the paper's row names as aliases (``phase``, ``if``, ``if_mel``,
 ``phase_h``, ``if_h``, ``if_mel_h``), and ``tiny`` for CPU tests.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -106,8 +107,17 @@ class GANConfig:
         object.__setattr__(self, "start_shape", tuple(int(s) for s in self.start_shape))
         if len(self.start_shape) != 2 or min(self.start_shape) < 1:
             raise ValueError(f"model.start_shape must be two positive ints, got {self.start_shape}")
-        for name in ("latent_size", "kernel_size", "num_resolutions", "fmap_base", "fmap_max", "num_channels",
-                     "stable_stage_num_images", "transition_stage_num_images", "total_num_images"):
+        for name in (
+            "latent_size",
+            "kernel_size",
+            "num_resolutions",
+            "fmap_base",
+            "fmap_max",
+            "num_channels",
+            "stable_stage_num_images",
+            "transition_stage_num_images",
+            "total_num_images",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.scale_base < 2:
@@ -119,8 +129,9 @@ class GANConfig:
         if not 0.0 <= self.generator_ema_decay < 1.0:
             raise ValueError(f"model.generator_ema_decay must be in [0, 1), got {self.generator_ema_decay}")
         if self.gradient_penalty_space not in ("specgram", "normalized"):
-            raise ValueError("model.gradient_penalty_space must be 'specgram' or 'normalized', "
-                             f"got {self.gradient_penalty_space!r}")
+            raise ValueError(
+                f"model.gradient_penalty_space must be 'specgram' or 'normalized', got {self.gradient_penalty_space!r}"
+            )
         if self.gradient_penalty_target <= 0:
             raise ValueError("model.gradient_penalty_target must be positive")
 
@@ -206,8 +217,13 @@ class GANSynthExperiment:
     data: DataConfig = DataConfig()
     warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = training.TrainerConfig(
-        train_steps=11_000_000 // 8, global_batch_size=8, checkpoint_every=5000, max_checkpoints=3,
-        summary_every=100, media_every=1250)
+        train_steps=11_000_000 // 8,
+        global_batch_size=8,
+        checkpoint_every=5000,
+        max_checkpoints=3,
+        summary_every=100,
+        media_every=1250,
+    )
     runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
 
     def __post_init__(self):
@@ -215,7 +231,8 @@ class GANSynthExperiment:
             raise ValueError(
                 f"model.start_shape {self.model.start_shape} grown {self.model.num_resolutions - 1} times by "
                 f"{self.model.scale_base} gives {self.model.final_shape}, but data.spectral.spec_shape is "
-                f"{self.data.spectral.spec_shape}")
+                f"{self.data.spectral.spec_shape}"
+            )
         if self.model.num_channels != 2:
             raise ValueError("GANSynth specgrams have 2 channels (log magnitude, phase/IF)")
 
@@ -227,13 +244,17 @@ def steps_for_images(num_images: int, global_batch_size: int) -> int:
 
 PRESETS: config_lib.PresetRegistry[GANSynthExperiment] = config_lib.PresetRegistry("gansynth")
 
-_REPRESENTATIONS = {"phase": dict(mel=False, ifreq=False), "if": dict(mel=False, ifreq=True),
-                    "mel": dict(mel=True, ifreq=True)}
+_REPRESENTATIONS = {
+    "phase": dict(mel=False, ifreq=False),
+    "if": dict(mel=False, ifreq=True),
+    "mel": dict(mel=True, ifreq=True),
+}
 _RESOLUTIONS = {"hires": ((128, 1024), (2, 16)), "lores": ((256, 512), (4, 8))}
 
 
-def make_experiment(representation: str = "mel", progressive: bool = True, hires: bool = True,
-                    global_batch_size: int = 8) -> GANSynthExperiment:
+def make_experiment(
+    representation: str = "mel", progressive: bool = True, hires: bool = True, global_batch_size: int = 8
+) -> GANSynthExperiment:
     """The paper's configuration for one representation (``phase``, ``if``, ``mel``),
     progressive or not, 128x1024 (``hires``) or 256x512 frequency resolution."""
     if representation not in _REPRESENTATIONS:
@@ -242,16 +263,21 @@ def make_experiment(representation: str = "mel", progressive: bool = True, hires
     total = 11_000_000 if progressive else 4_000_000
     model = GANConfig(start_shape=start_shape, progressive=progressive, total_num_images=total)
     data = DataConfig(spectral=SpectralConfig(spec_shape=spec_shape, **_REPRESENTATIONS[representation]))
-    trainer = dataclasses.replace(GANSynthExperiment().trainer, global_batch_size=global_batch_size,
-                                  train_steps=steps_for_images(total, global_batch_size))
+    trainer = dataclasses.replace(
+        GANSynthExperiment().trainer,
+        global_batch_size=global_batch_size,
+        train_steps=steps_for_images(total, global_batch_size),
+    )
     return GANSynthExperiment(model=model, data=data, trainer=trainer)
 
 
 for _rep in ("phase", "if", "mel"):
     for _prog in (True, False):
         for _res in ("hires", "lores"):
-            PRESETS.add(f"{_rep}_{'prog' if _prog else 'noprog'}_{_res}",
-                        lambda r=_rep, p=_prog, h=(_res == "hires"): make_experiment(r, p, h))
+            PRESETS.add(
+                f"{_rep}_{'prog' if _prog else 'noprog'}_{_res}",
+                lambda r=_rep, p=_prog, h=(_res == "hires"): make_experiment(r, p, h),
+            )
 
 # The paper's row names (Table 1): "+ H" is the 128x1024 resolution; all progressive.
 for _alias, _rep in (("phase", "phase"), ("if", "if"), ("if_mel", "mel")):
@@ -263,13 +289,29 @@ for _alias, _rep in (("phase", "phase"), ("if", "if"), ("if_mel", "mel")):
 def tiny() -> GANSynthExperiment:
     """A CPU-sized run: 3 resolutions 2x4 -> 8x16, 8 channels, 4 pitches, 8-d latent,
     stages of 16 images, 88 images (22 steps at batch 4) in all; 64-sample audio."""
-    model = GANConfig(latent_size=8, start_shape=(2, 4), num_resolutions=3, fmap_base=32, fmap_max=8,
-                      stable_stage_num_images=16, transition_stage_num_images=16, total_num_images=88,
-                      generator_ema_decay=0.9)
-    data = DataConfig(spectral=SpectralConfig(audio_length=64, spec_shape=(8, 16)), min_pitch=60, max_pitch=63,
-                      shuffle_buffer=16)
-    trainer = training.TrainerConfig(train_steps=steps_for_images(88, 4), global_batch_size=4, checkpoint_every=4,
-                                     max_checkpoints=2, summary_every=1, media_every=0, progress=False)
+    model = GANConfig(
+        latent_size=8,
+        start_shape=(2, 4),
+        num_resolutions=3,
+        fmap_base=32,
+        fmap_max=8,
+        stable_stage_num_images=16,
+        transition_stage_num_images=16,
+        total_num_images=88,
+        generator_ema_decay=0.9,
+    )
+    data = DataConfig(
+        spectral=SpectralConfig(audio_length=64, spec_shape=(8, 16)), min_pitch=60, max_pitch=63, shuffle_buffer=16
+    )
+    trainer = training.TrainerConfig(
+        train_steps=steps_for_images(88, 4),
+        global_batch_size=4,
+        checkpoint_every=4,
+        max_checkpoints=2,
+        summary_every=1,
+        media_every=0,
+        progress=False,
+    )
     runtime = runtime_lib.RuntimeConfig(distribution="one_device")
     return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
 
@@ -280,13 +322,32 @@ def cpu_small() -> GANSynthExperiment:
     (0.51 s) of each note as 64x256 mel-IF specgrams (512-sample frames, hop 128, 75 % overlap),
     6 resolutions from 2x8, at most 32 channels, a 64-d latent, pitches 48..72 (25 classes),
     not progressive (all blocks train from the start), batch 8, 2,000 steps."""
-    model = GANConfig(latent_size=64, start_shape=(2, 8), num_resolutions=6, fmap_base=256, fmap_max=32,
-                      progressive=False, stable_stage_num_images=16_000, transition_stage_num_images=16_000,
-                      total_num_images=16_000, generator_ema_decay=0.99)
-    data = DataConfig(spectral=SpectralConfig(audio_length=8192, spec_shape=(64, 256)), min_pitch=48, max_pitch=72,
-                      shuffle_buffer=2048)
-    trainer = training.TrainerConfig(train_steps=steps_for_images(16_000, 8), global_batch_size=8,
-                                     checkpoint_every=250, max_checkpoints=2, summary_every=25, media_every=500)
+    model = GANConfig(
+        latent_size=64,
+        start_shape=(2, 8),
+        num_resolutions=6,
+        fmap_base=256,
+        fmap_max=32,
+        progressive=False,
+        stable_stage_num_images=16_000,
+        transition_stage_num_images=16_000,
+        total_num_images=16_000,
+        generator_ema_decay=0.99,
+    )
+    data = DataConfig(
+        spectral=SpectralConfig(audio_length=8192, spec_shape=(64, 256)),
+        min_pitch=48,
+        max_pitch=72,
+        shuffle_buffer=2048,
+    )
+    trainer = training.TrainerConfig(
+        train_steps=steps_for_images(16_000, 8),
+        global_batch_size=8,
+        checkpoint_every=250,
+        max_checkpoints=2,
+        summary_every=25,
+        media_every=500,
+    )
     runtime = runtime_lib.RuntimeConfig(distribution="one_device")
     return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
 
@@ -304,15 +365,36 @@ def cpu_zoo() -> GANSynthExperiment:
     (75 %: half the frames, half the cost), Adam learning rate 2e-3 (8e-4), the gradient penalty
     on the normalised network input, generator EMA decay 0.99 (0.999).
     """
-    model = GANConfig(latent_size=64, start_shape=(1, 16), num_resolutions=6, fmap_base=512, fmap_max=64,
-                      progressive=False, stable_stage_num_images=160_000, transition_stage_num_images=160_000,
-                      total_num_images=160_000, gradient_penalty_space="normalized", generator_learning_rate=2e-3,
-                      discriminator_learning_rate=2e-3, generator_ema_decay=0.99)
-    data = DataConfig(spectral=SpectralConfig(audio_length=16384, spec_shape=(32, 512), overlap=0.5),
-                      min_pitch=24, max_pitch=84,
-                      normalizer_num_examples=1000, shuffle_buffer=4096)
-    trainer = training.TrainerConfig(train_steps=steps_for_images(160_000, 8), global_batch_size=8,
-                                     checkpoint_every=250, max_checkpoints=3, summary_every=50, media_every=1000)
+    model = GANConfig(
+        latent_size=64,
+        start_shape=(1, 16),
+        num_resolutions=6,
+        fmap_base=512,
+        fmap_max=64,
+        progressive=False,
+        stable_stage_num_images=160_000,
+        transition_stage_num_images=160_000,
+        total_num_images=160_000,
+        gradient_penalty_space="normalized",
+        generator_learning_rate=2e-3,
+        discriminator_learning_rate=2e-3,
+        generator_ema_decay=0.99,
+    )
+    data = DataConfig(
+        spectral=SpectralConfig(audio_length=16384, spec_shape=(32, 512), overlap=0.5),
+        min_pitch=24,
+        max_pitch=84,
+        normalizer_num_examples=1000,
+        shuffle_buffer=4096,
+    )
+    trainer = training.TrainerConfig(
+        train_steps=steps_for_images(160_000, 8),
+        global_batch_size=8,
+        checkpoint_every=250,
+        max_checkpoints=3,
+        summary_every=50,
+        media_every=1000,
+    )
     runtime = runtime_lib.RuntimeConfig(distribution="one_device")
     return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
 
@@ -336,15 +418,37 @@ def cpu_learn() -> GANSynthExperiment:
     run away from the generator on so little data); generator EMA decay 0.95 (0.999).
     """
     steps = 1400
-    model = GANConfig(latent_size=16, start_shape=(1, 64), num_resolutions=3, fmap_base=16, fmap_decay=0.0,
-                      fmap_max=16, progressive=False, stable_stage_num_images=steps * 16,
-                      transition_stage_num_images=steps * 16, total_num_images=steps * 16,
-                      gradient_penalty_space="normalized", generator_learning_rate=8e-3,
-                      discriminator_learning_rate=8e-3, generator_ema_decay=0.95)
-    data = DataConfig(spectral=SpectralConfig(audio_length=896, spec_shape=(4, 256), mel=False, ifreq=True),
-                      min_pitch=72, max_pitch=79, shuffle_buffer=256)
-    trainer = training.TrainerConfig(train_steps=steps, global_batch_size=16, checkpoint_every=steps,
-                                     max_checkpoints=1, summary_every=100, media_every=0, progress=False)
+    model = GANConfig(
+        latent_size=16,
+        start_shape=(1, 64),
+        num_resolutions=3,
+        fmap_base=16,
+        fmap_decay=0.0,
+        fmap_max=16,
+        progressive=False,
+        stable_stage_num_images=steps * 16,
+        transition_stage_num_images=steps * 16,
+        total_num_images=steps * 16,
+        gradient_penalty_space="normalized",
+        generator_learning_rate=8e-3,
+        discriminator_learning_rate=8e-3,
+        generator_ema_decay=0.95,
+    )
+    data = DataConfig(
+        spectral=SpectralConfig(audio_length=896, spec_shape=(4, 256), mel=False, ifreq=True),
+        min_pitch=72,
+        max_pitch=79,
+        shuffle_buffer=256,
+    )
+    trainer = training.TrainerConfig(
+        train_steps=steps,
+        global_batch_size=16,
+        checkpoint_every=steps,
+        max_checkpoints=1,
+        summary_every=100,
+        media_every=0,
+        progress=False,
+    )
     runtime = runtime_lib.RuntimeConfig(distribution="one_device")
     return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
 

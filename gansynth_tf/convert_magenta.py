@@ -29,6 +29,7 @@ or refuses it by name; :func:`find_stage_checkpoint` picks the checkpoint Magent
 would; :func:`convert_weights` ports the variables strictly (every checkpoint variable used or
 ignored by a stated rule, every Keras variable assigned); :func:`load_magenta_gansynth` does all three.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,21 +62,56 @@ MAGENTA_EMA_DECAY = 0.999
 
 #: ``model.set_flags``: the value a flag has when ``experiment.json`` lacks it.
 MAGENTA_DEFAULTS: Dict[str, Any] = {
-    "train_root_dir": "/tmp/gansynth/train", "train_data_path": "/tmp/gansynth/nsynth-test.tfrecord",
-    "dataset_name": "nsynth_tfrecord", "data_type": "mel", "audio_length": 64000, "sample_rate": 16000,
-    "data_normalizer": "specgrams_prespecified_normalizer", "normalizer_margin": 0.8,
-    "normalizer_num_examples": 1000, "mag_normalizer_a": 0.0661371661726, "mag_normalizer_b": 0.113718730221,
-    "p_normalizer_a": 0.8, "p_normalizer_b": 0.0,
-    "gradient_penalty_target": 1.0, "gradient_penalty_weight": 10.0, "real_score_penalty_weight": 0.001,
-    "generator_ac_loss_weight": 1.0, "discriminator_ac_loss_weight": 1.0, "gen_gl_consistency_loss_weight": 0.0,
-    "generator_learning_rate": 0.0004, "discriminator_learning_rate": 0.0004, "adam_beta1": 0.0,
-    "adam_beta2": 0.99, "fake_batch_size": 16, "master": "", "ps_tasks": 0, "task": 0, "debug_hook": False,
-    "batch_size_schedule": [16, 8], "stable_stage_num_images": 32, "transition_stage_num_images": 32,
-    "total_num_images": 320, "save_summaries_num_images": 100, "train_progressive": True,
-    "train_time_limit": None, "train_time_stage_multiplier": 1.0, "g_fn": "specgram", "d_fn": "specgram",
-    "latent_vector_size": 256, "kernel_size": 3, "start_height": 4, "start_width": 8, "scale_mode": "ALL",
-    "scale_base": 2, "num_resolutions": 7, "simple_arch": False, "to_rgb_activation": "tanh",
-    "fmap_base": 512, "fmap_decay": 1.0, "fmap_max": 128,
+    "train_root_dir": "/tmp/gansynth/train",
+    "train_data_path": "/tmp/gansynth/nsynth-test.tfrecord",
+    "dataset_name": "nsynth_tfrecord",
+    "data_type": "mel",
+    "audio_length": 64000,
+    "sample_rate": 16000,
+    "data_normalizer": "specgrams_prespecified_normalizer",
+    "normalizer_margin": 0.8,
+    "normalizer_num_examples": 1000,
+    "mag_normalizer_a": 0.0661371661726,
+    "mag_normalizer_b": 0.113718730221,
+    "p_normalizer_a": 0.8,
+    "p_normalizer_b": 0.0,
+    "gradient_penalty_target": 1.0,
+    "gradient_penalty_weight": 10.0,
+    "real_score_penalty_weight": 0.001,
+    "generator_ac_loss_weight": 1.0,
+    "discriminator_ac_loss_weight": 1.0,
+    "gen_gl_consistency_loss_weight": 0.0,
+    "generator_learning_rate": 0.0004,
+    "discriminator_learning_rate": 0.0004,
+    "adam_beta1": 0.0,
+    "adam_beta2": 0.99,
+    "fake_batch_size": 16,
+    "master": "",
+    "ps_tasks": 0,
+    "task": 0,
+    "debug_hook": False,
+    "batch_size_schedule": [16, 8],
+    "stable_stage_num_images": 32,
+    "transition_stage_num_images": 32,
+    "total_num_images": 320,
+    "save_summaries_num_images": 100,
+    "train_progressive": True,
+    "train_time_limit": None,
+    "train_time_stage_multiplier": 1.0,
+    "g_fn": "specgram",
+    "d_fn": "specgram",
+    "latent_vector_size": 256,
+    "kernel_size": 3,
+    "start_height": 4,
+    "start_width": 8,
+    "scale_mode": "ALL",
+    "scale_base": 2,
+    "num_resolutions": 7,
+    "simple_arch": False,
+    "to_rgb_activation": "tanh",
+    "fmap_base": 512,
+    "fmap_decay": 1.0,
+    "fmap_max": 128,
 }
 
 #: Flags that only steer Magenta's training infrastructure, summaries or file locations: they change
@@ -84,23 +120,59 @@ IGNORED_FLAGS: Dict[str, str] = {
     "train_root_dir": "the training machine's output folder",
     "train_data_path": "the training machine's data path (pass --train_data)",
     "tfds_data_dir": "the training machine's TFDS folder (pass --train_data)",
-    "master": "TF1 distributed-session address", "ps_tasks": "TF1 parameter servers", "task": "TF1 worker id",
-    "debug_hook": "weight-statistics printing", "save_summaries_num_images": "summary frequency",
-    "fake_batch_size": "batch of generated summary images", "eval_batch_size": "generation batch size",
+    "master": "TF1 distributed-session address",
+    "ps_tasks": "TF1 parameter servers",
+    "task": "TF1 worker id",
+    "debug_hook": "weight-statistics printing",
+    "save_summaries_num_images": "summary frequency",
+    "fake_batch_size": "batch of generated summary images",
+    "eval_batch_size": "generation batch size",
     "train_time_stage_multiplier": "only used with train_time_limit, which must be null",
 }
 
 #: Every other flag this converter knows, and where it goes (``read_experiment`` maps each one).
 MAPPED_FLAGS = (
-    "dataset_name", "data_type", "audio_length", "sample_rate", "data_normalizer", "normalizer_margin",
+    "dataset_name",
+    "data_type",
+    "audio_length",
+    "sample_rate",
+    "data_normalizer",
+    "normalizer_margin",
     "normalizer_num_examples",
-    "mag_normalizer_a", "mag_normalizer_b", "p_normalizer_a", "p_normalizer_b", "gradient_penalty_target",
-    "gradient_penalty_weight", "real_score_penalty_weight", "generator_ac_loss_weight",
-    "discriminator_ac_loss_weight", "gen_gl_consistency_loss_weight", "generator_learning_rate",
-    "discriminator_learning_rate", "adam_beta1", "adam_beta2", "batch_size_schedule", "stable_stage_num_images",
-    "transition_stage_num_images", "total_num_images", "train_progressive", "train_time_limit", "g_fn", "d_fn",
-    "latent_vector_size", "kernel_size", "start_height", "start_width", "scale_mode", "scale_base",
-    "num_resolutions", "simple_arch", "to_rgb_activation", "fmap_base", "fmap_decay", "fmap_max",
+    "mag_normalizer_a",
+    "mag_normalizer_b",
+    "p_normalizer_a",
+    "p_normalizer_b",
+    "gradient_penalty_target",
+    "gradient_penalty_weight",
+    "real_score_penalty_weight",
+    "generator_ac_loss_weight",
+    "discriminator_ac_loss_weight",
+    "gen_gl_consistency_loss_weight",
+    "generator_learning_rate",
+    "discriminator_learning_rate",
+    "adam_beta1",
+    "adam_beta2",
+    "batch_size_schedule",
+    "stable_stage_num_images",
+    "transition_stage_num_images",
+    "total_num_images",
+    "train_progressive",
+    "train_time_limit",
+    "g_fn",
+    "d_fn",
+    "latent_vector_size",
+    "kernel_size",
+    "start_height",
+    "start_width",
+    "scale_mode",
+    "scale_base",
+    "num_resolutions",
+    "simple_arch",
+    "to_rgb_activation",
+    "fmap_base",
+    "fmap_decay",
+    "fmap_max",
 )
 
 #: Checkpoint variables that are deliberately not ported: TF1 Adam's slots and beta powers (the
@@ -108,8 +180,11 @@ MAPPED_FLAGS = (
 #: ``model.Model``'s unnamed ``train_time`` variable.
 IGNORED_VARIABLES = (r".*/Adam(_\d+)?$", r"(.*/)?beta[12]_power(_\d+)?$", r"global_step$", r"Variable(_\d+)?$")
 
-_DATA_TYPES = {"mel": dict(mel=True, ifreq=True), "linear": dict(mel=False, ifreq=True),
-               "phase": dict(mel=False, ifreq=False)}
+_DATA_TYPES = {
+    "mel": dict(mel=True, ifreq=True),
+    "linear": dict(mel=False, ifreq=True),
+    "phase": dict(mel=False, ifreq=False),
+}
 _DATASETS = ("nsynth_tfrecord", "nsynth_tfds")
 
 
@@ -127,8 +202,10 @@ def _experiment_path(ckpt_dir: str) -> str:
     parent = os.path.join(os.path.dirname(os.path.abspath(ckpt_dir)), EXPERIMENT_FILENAME)
     if os.path.exists(parent):
         return parent
-    raise MagentaCheckpointError(f"{ckpt_dir}: no {EXPERIMENT_FILENAME} (Magenta's training flags) in the folder "
-                                 "or the one above it; is this an unzipped Magenta GANSynth checkpoint?")
+    raise MagentaCheckpointError(
+        f"{ckpt_dir}: no {EXPERIMENT_FILENAME} (Magenta's training flags) in the folder "
+        "or the one above it; is this an unzipped Magenta GANSynth checkpoint?"
+    )
 
 
 def read_experiment_flags(ckpt_dir: str) -> Dict[str, Any]:
@@ -181,8 +258,9 @@ def _refuse(source: str, key: str, value: Any, why: str):
     raise MagentaCheckpointError(f"{source}: flag {key}={value!r} is not supported: {why}")
 
 
-def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, ckpt_dir: str = ""
-                   ) -> Tuple[gconfig.GANSynthExperiment, Optional[SpecgramNormalizer]]:
+def convert_config(
+    flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, ckpt_dir: str = ""
+) -> Tuple[gconfig.GANSynthExperiment, Optional[SpecgramNormalizer]]:
     """Map Magenta's GANSynth flags onto our experiment config, refusing what cannot be expressed.
 
     Args:
@@ -202,8 +280,9 @@ def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, 
     """
     unknown = sorted(k for k in flags if k not in IGNORED_FLAGS and k not in MAPPED_FLAGS)
     if unknown:
-        raise MagentaCheckpointError(f"{source}: unknown flags {', '.join(unknown)} (neither mapped nor known to "
-                                     "be safe to ignore)")
+        raise MagentaCheckpointError(
+            f"{source}: unknown flags {', '.join(unknown)} (neither mapped nor known to be safe to ignore)"
+        )
     need = lambda key, kind: _need(flags, key, kind, source)
 
     if need("dataset_name", str) not in _DATASETS:
@@ -218,8 +297,12 @@ def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, 
     if flags["train_time_limit"] is not None:
         _refuse(source, "train_time_limit", flags["train_time_limit"], "the schedule here counts images, not time")
     if need("gen_gl_consistency_loss_weight", float) != 0.0:
-        _refuse(source, "gen_gl_consistency_loss_weight", flags["gen_gl_consistency_loss_weight"],
-                "the Griffin-Lim consistency loss is not implemented here")
+        _refuse(
+            source,
+            "gen_gl_consistency_loss_weight",
+            flags["gen_gl_consistency_loss_weight"],
+            "the Griffin-Lim consistency loss is not implemented here",
+        )
     data_type = need("data_type", str)
     if data_type not in _DATA_TYPES:
         _refuse(source, "data_type", data_type, f"only {sorted(_DATA_TYPES)} (specgram representations)")
@@ -227,8 +310,11 @@ def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, 
     if activation not in ("tanh", "linear"):
         _refuse(source, "to_rgb_activation", activation, "only 'tanh' or 'linear'")
     schedule = flags["batch_size_schedule"]
-    if (not isinstance(schedule, list) or not schedule
-            or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in schedule)):
+    if (
+        not isinstance(schedule, list)
+        or not schedule
+        or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in schedule)
+    ):
         _refuse(source, "batch_size_schedule", schedule, "must be a non-empty list of positive ints")
 
     num_resolutions = need("num_resolutions", int)
@@ -237,31 +323,51 @@ def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, 
     factor = scale_base ** (num_resolutions - 1)
     spec_shape = (start_shape[0] * factor, start_shape[1] * factor)
     try:
-        spectral = SpectralConfig(audio_length=need("audio_length", int), sample_rate=need("sample_rate", int),
-                                  spec_shape=spec_shape, overlap=0.75, **_DATA_TYPES[data_type])
+        spectral = SpectralConfig(
+            audio_length=need("audio_length", int),
+            sample_rate=need("sample_rate", int),
+            spec_shape=spec_shape,
+            overlap=0.75,
+            **_DATA_TYPES[data_type],
+        )
     except ValueError as e:
-        raise MagentaCheckpointError(f"{source}: the specgram shape {spec_shape} (start_height/start_width grown "
-                                     f"num_resolutions - 1 times) does not fit audio_length: {e}") from None
+        raise MagentaCheckpointError(
+            f"{source}: the specgram shape {spec_shape} (start_height/start_width grown "
+            f"num_resolutions - 1 times) does not fit audio_length: {e}"
+        ) from None
 
     normalizer = None
-    prespecified = tuple(need(k, float) for k in ("mag_normalizer_a", "mag_normalizer_b",
-                                                  "p_normalizer_a", "p_normalizer_b"))
+    prespecified = tuple(
+        need(k, float) for k in ("mag_normalizer_a", "mag_normalizer_b", "p_normalizer_a", "p_normalizer_b")
+    )
     kind = need("data_normalizer", str)
     if kind == "specgrams_prespecified_normalizer":
         normalizer = SpecgramNormalizer.prespecified(*prespecified)
     elif kind == "specgrams_simple_normalizer":
         normalizer = _read_simple_normalizer(ckpt_dir, source)
     else:
-        _refuse(source, "data_normalizer", kind, "only 'specgrams_prespecified_normalizer' and "
-                "'specgrams_simple_normalizer' (one scale per channel) exist here")
+        _refuse(
+            source,
+            "data_normalizer",
+            kind,
+            "only 'specgrams_prespecified_normalizer' and "
+            "'specgrams_simple_normalizer' (one scale per channel) exist here",
+        )
 
     fmap_base = need("fmap_base", int)
     try:
         model = gconfig.GANConfig(
-            latent_size=need("latent_vector_size", int), kernel_size=need("kernel_size", int),
-            start_shape=start_shape, num_resolutions=num_resolutions, scale_base=scale_base,
-            fmap_base=fmap_base, fmap_decay=need("fmap_decay", float), fmap_max=need("fmap_max", int),
-            num_channels=2, output_activation=activation, minibatch_stddev_group_size=0,
+            latent_size=need("latent_vector_size", int),
+            kernel_size=need("kernel_size", int),
+            start_shape=start_shape,
+            num_resolutions=num_resolutions,
+            scale_base=scale_base,
+            fmap_base=fmap_base,
+            fmap_decay=need("fmap_decay", float),
+            fmap_max=need("fmap_max", int),
+            num_channels=2,
+            output_activation=activation,
+            minibatch_stddev_group_size=0,
             progressive=need("train_progressive", bool),
             stable_stage_num_images=need("stable_stage_num_images", int),
             transition_stage_num_images=need("transition_stage_num_images", int),
@@ -274,15 +380,25 @@ def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, 
             discriminator_ac_loss_weight=need("discriminator_ac_loss_weight", float),
             generator_learning_rate=need("generator_learning_rate", float),
             discriminator_learning_rate=need("discriminator_learning_rate", float),
-            adam_beta1=need("adam_beta1", float), adam_beta2=need("adam_beta2", float), adam_epsilon=1e-8,
-            generator_ema_decay=MAGENTA_EMA_DECAY)
+            adam_beta1=need("adam_beta1", float),
+            adam_beta2=need("adam_beta2", float),
+            adam_epsilon=1e-8,
+            generator_ema_decay=MAGENTA_EMA_DECAY,
+        )
         data = gconfig.DataConfig(
-            spectral=spectral, min_pitch=MAGENTA_PITCHES[0], max_pitch=MAGENTA_PITCHES[1],
-            prespecified_normalizer=prespecified, normalizer_num_examples=need("normalizer_num_examples", int),
-            normalizer_margin=need("normalizer_margin", float))
+            spectral=spectral,
+            min_pitch=MAGENTA_PITCHES[0],
+            max_pitch=MAGENTA_PITCHES[1],
+            prespecified_normalizer=prespecified,
+            normalizer_num_examples=need("normalizer_num_examples", int),
+            normalizer_margin=need("normalizer_margin", float),
+        )
         batch = int(schedule[-1])  # get_batch_size of the final stage: the schedule's last entry
-        trainer = dataclasses.replace(gconfig.GANSynthExperiment().trainer, global_batch_size=batch,
-                                      train_steps=gconfig.steps_for_images(model.total_num_images, batch))
+        trainer = dataclasses.replace(
+            gconfig.GANSynthExperiment().trainer,
+            global_batch_size=batch,
+            train_steps=gconfig.steps_for_images(model.total_num_images, batch),
+        )
         config = gconfig.GANSynthExperiment(model=model, data=data, trainer=trainer)
     except ValueError as e:
         raise MagentaCheckpointError(f"{source}: flags give an invalid config: {e}") from None
@@ -292,8 +408,10 @@ def convert_config(flags: Mapping[str, Any], source: str = EXPERIMENT_FILENAME, 
 def _read_simple_normalizer(ckpt_dir: str, source: str) -> SpecgramNormalizer:
     path = os.path.join(ckpt_dir, "assets", "specgrams_simple_normalizer.npz")
     if not os.path.exists(path):
-        raise MagentaCheckpointError(f"{source}: data_normalizer='specgrams_simple_normalizer' needs the fitted "
-                                     f"values in {path}, which is missing")
+        raise MagentaCheckpointError(
+            f"{source}: data_normalizer='specgrams_simple_normalizer' needs the fitted "
+            f"values in {path}, which is missing"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             values = np.asarray(z["normalizer"], np.float64).reshape(-1)
@@ -350,8 +468,10 @@ def find_stage_checkpoint(ckpt_dir: str) -> StageCheckpoint:
     stage_id = max(i for i, _ in numbered)
     last = names[-1]
     if int(last.split("_")[-1]) != stage_id:
-        raise MagentaCheckpointError(f"{ckpt_dir}: the highest stage is {stage_id} but the last folder in sorted "
-                                     f"order is {last}; Magenta would load the wrong weights")
+        raise MagentaCheckpointError(
+            f"{ckpt_dir}: the highest stage is {stage_id} but the last folder in sorted "
+            f"order is {last}; Magenta would load the wrong weights"
+        )
     stage_dir = os.path.join(ckpt_dir, last)
     prefix = tf.train.latest_checkpoint(stage_dir)
     if not prefix or not os.path.exists(prefix + ".index"):
@@ -362,8 +482,9 @@ def find_stage_checkpoint(ckpt_dir: str) -> StageCheckpoint:
 def stage_num_blocks(stage_id: int, num_resolutions: int) -> int:
     """Blocks built at stage ``stage_id`` (``train_util.get_stage_info``); raises ValueError out of range."""
     if not 0 <= stage_id < 2 * num_resolutions - 1:
-        raise ValueError(f"stage {stage_id} is outside [0, {2 * num_resolutions - 1}) for {num_resolutions} "
-                         "resolutions")
+        raise ValueError(
+            f"stage {stage_id} is outside [0, {2 * num_resolutions - 1}) for {num_resolutions} resolutions"
+        )
     return (stage_id + 1) // 2 + 1
 
 
@@ -390,8 +511,10 @@ def generator_variable_names(model: gconfig.GANConfig, num_blocks: Optional[int]
     out = []
     for b in range(1, (num_blocks or model.num_resolutions) + 1):
         for layer in ("conv0", "conv1", "to_rgb"):
-            out += [f"{GENERATOR_SCOPE}/{block_name(b)}/{layer}/conv2d/kernel",
-                    f"{GENERATOR_SCOPE}/{block_name(b)}/{layer}/bias"]
+            out += [
+                f"{GENERATOR_SCOPE}/{block_name(b)}/{layer}/conv2d/kernel",
+                f"{GENERATOR_SCOPE}/{block_name(b)}/{layer}/bias",
+            ]
     return out
 
 
@@ -414,16 +537,24 @@ def _discriminator_pairs(discriminator: Discriminator, num_blocks: int):
             base = f"{DISCRIMINATOR_SCOPE}/{block_name(block.block_id)}/{layer_name}"
             pairs += [(layer.kernel, f"{base}/conv2d/kernel"), (layer.bias, f"{base}/bias")]
     logits = f"{DISCRIMINATOR_SCOPE}/{block_name(1)}/logits"
-    pairs += [(discriminator.logits.kernel, f"{logits}/dense/kernel"), (discriminator.logits.bias, f"{logits}/bias"),
-              (discriminator.classification_logits.kernel, f"{CLASSIFIER_SCOPE}/dense/kernel"),
-              (discriminator.classification_logits.bias, f"{CLASSIFIER_SCOPE}/bias")]
+    pairs += [
+        (discriminator.logits.kernel, f"{logits}/dense/kernel"),
+        (discriminator.logits.bias, f"{logits}/bias"),
+        (discriminator.classification_logits.kernel, f"{CLASSIFIER_SCOPE}/dense/kernel"),
+        (discriminator.classification_logits.bias, f"{CLASSIFIER_SCOPE}/bias"),
+    ]
     return pairs
 
 
-def convert_weights(variables: Mapping[str, np.ndarray], generator: Optional[Generator] = None,
-                    discriminator: Optional[Discriminator] = None, use_ema: bool = True,
-                    generator_ema: Optional[Sequence[tf.Variable]] = None, num_blocks: Optional[int] = None,
-                    source: str = "checkpoint") -> None:
+def convert_weights(
+    variables: Mapping[str, np.ndarray],
+    generator: Optional[Generator] = None,
+    discriminator: Optional[Discriminator] = None,
+    use_ema: bool = True,
+    generator_ema: Optional[Sequence[tf.Variable]] = None,
+    num_blocks: Optional[int] = None,
+    source: str = "checkpoint",
+) -> None:
     """Port a Magenta GANSynth checkpoint's variables into Keras networks, strictly.
 
     Args:
@@ -474,11 +605,15 @@ def convert_weights(variables: Mapping[str, np.ndarray], generator: Optional[Gen
                 porter.port(generator_ema[index[id(var)]], name + EMA_SUFFIX)
         for block in generator.blocks[n:]:
             for var in block.weights:
-                porter.assign(var, np.zeros(var.shape, np.float32), f"zeros (block {block.block_id} is not in "
-                                                                     f"this stage)")
+                porter.assign(
+                    var, np.zeros(var.shape, np.float32), f"zeros (block {block.block_id} is not in this stage)"
+                )
                 if generator_ema is not None:
-                    porter.assign(generator_ema[[id(w) for w in generator.weights].index(id(var))],
-                                  np.zeros(var.shape, np.float32), "zeros")
+                    porter.assign(
+                        generator_ema[[id(w) for w in generator.weights].index(id(var))],
+                        np.zeros(var.shape, np.float32),
+                        "zeros",
+                    )
     if discriminator is not None:
         n = num_blocks or discriminator.num_resolutions
         for var, name in _discriminator_pairs(discriminator, n):
@@ -521,8 +656,7 @@ def is_magenta_dir(path: str) -> bool:
     return any(n.startswith("stage_") for n in os.listdir(path))
 
 
-def load_magenta_gansynth(ckpt_dir: str, use_ema: bool = True, with_discriminator: bool = False
-                          ) -> MagentaGANSynth:
+def load_magenta_gansynth(ckpt_dir: str, use_ema: bool = True, with_discriminator: bool = False) -> MagentaGANSynth:
     """Read, check and port a Magenta GANSynth folder (``experiment.json`` + ``stage_NNNNN/``).
 
     Args:
@@ -547,15 +681,20 @@ def load_magenta_gansynth(ckpt_dir: str, use_ema: bool = True, with_discriminato
     global_step = int(np.asarray(variables["global_step"]))
     progress = magenta_progress(global_step, stage.stage_id, config.model)
     generator = build_generator(config.model, config.data.num_pitches, name="generator")
-    discriminator = (build_discriminator(config.model, config.data.num_pitches, name="discriminator")
-                     if with_discriminator else None)
-    convert_weights(variables, generator, discriminator, use_ema=use_ema, num_blocks=num_blocks,
-                    source=stage.prefix)
+    discriminator = (
+        build_discriminator(config.model, config.data.num_pitches, name="discriminator") if with_discriminator else None
+    )
+    convert_weights(variables, generator, discriminator, use_ema=use_ema, num_blocks=num_blocks, source=stage.prefix)
     return MagentaGANSynth(config, normalizer, generator, discriminator, stage, global_step, progress, flags, use_ema)
 
 
-def warm_start_from_magenta(ckpt_dir: str, generator: Generator, discriminator: Discriminator,
-                            generator_ema: Optional[Sequence[tf.Variable]], num_resolutions: int) -> StageCheckpoint:
+def warm_start_from_magenta(
+    ckpt_dir: str,
+    generator: Generator,
+    discriminator: Discriminator,
+    generator_ema: Optional[Sequence[tf.Variable]],
+    num_resolutions: int,
+) -> StageCheckpoint:
     """Initialise networks for fine-tuning from a Magenta GANSynth folder's final stage, strictly.
 
     The generator gets the raw (trained) weights, ``generator_ema`` (parallel to ``generator.weights``;
@@ -570,13 +709,22 @@ def warm_start_from_magenta(ckpt_dir: str, generator: Generator, discriminator: 
     variables = tf1.read_checkpoint(stage.prefix)
     m = config.model
     if m.num_resolutions != num_resolutions:
-        raise MagentaCheckpointError(f"{ckpt_dir}: its network has {m.num_resolutions} resolutions, the run's "
-                                     f"config {num_resolutions}")
+        raise MagentaCheckpointError(
+            f"{ckpt_dir}: its network has {m.num_resolutions} resolutions, the run's config {num_resolutions}"
+        )
     step = int(np.asarray(variables.get("global_step", 0)))
     final = 2 * m.num_resolutions - 2
     if stage.stage_id != final or magenta_progress(step, stage.stage_id, m) != m.num_resolutions - 1:
-        raise MagentaCheckpointError(f"{stage.stage_dir}: fine-tuning needs the final stage (stage_{final:05d}, "
-                                     "all resolutions grown); this folder stops earlier")
-    convert_weights(variables, generator, discriminator, use_ema=False,
-                    generator_ema=list(generator_ema) if generator_ema is not None else None, source=stage.prefix)
+        raise MagentaCheckpointError(
+            f"{stage.stage_dir}: fine-tuning needs the final stage (stage_{final:05d}, "
+            "all resolutions grown); this folder stops earlier"
+        )
+    convert_weights(
+        variables,
+        generator,
+        discriminator,
+        use_ema=False,
+        generator_ema=list(generator_ema) if generator_ema is not None else None,
+        source=stage.prefix,
+    )
     return stage

@@ -17,6 +17,7 @@ Mirror of the generator (Magenta's ``networks.discriminator`` plus
 Input float [B, frames, freq, 2]; output ``(logits float32 [B], classification_logits
 float32 [B, num_pitches])``.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -45,8 +46,17 @@ class DiscriminatorBlock(keras.layers.Layer):
       minibatch_stddev_group_size: block 1's :class:`MinibatchStddev` group size.
     """
 
-    def __init__(self, block_id: int, filters: int, next_filters: int, start_shape: Sequence[int] = (2, 16),
-                 kernel_size: int = 3, scale_base: int = 2, minibatch_stddev_group_size: int = 0, **kwargs):
+    def __init__(
+        self,
+        block_id: int,
+        filters: int,
+        next_filters: int,
+        start_shape: Sequence[int] = (2, 16),
+        kernel_size: int = 3,
+        scale_base: int = 2,
+        minibatch_stddev_group_size: int = 0,
+        **kwargs,
+    ):
         kwargs.setdefault("name", block_name(block_id))
         super().__init__(**kwargs)
         self.block_id = int(block_id)
@@ -89,10 +99,16 @@ class DiscriminatorBlock(keras.layers.Layer):
         return self.downscale(self.conv1(self.conv0(x)))
 
     def get_config(self):
-        return {**super().get_config(), "block_id": self.block_id, "filters": self.filters,
-                "next_filters": self.next_filters, "start_shape": list(self.start_shape),
-                "kernel_size": self.kernel_size, "scale_base": self.scale_base,
-                "minibatch_stddev_group_size": self.minibatch_stddev_group_size}
+        return {
+            **super().get_config(),
+            "block_id": self.block_id,
+            "filters": self.filters,
+            "next_filters": self.next_filters,
+            "start_shape": list(self.start_shape),
+            "kernel_size": self.kernel_size,
+            "scale_base": self.scale_base,
+            "minibatch_stddev_group_size": self.minibatch_stddev_group_size,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
@@ -106,9 +122,20 @@ class Discriminator(keras.Model):
     num_channels] -> (logits float32 [B], classification_logits float32 [B, num_pitches]).
     """
 
-    def __init__(self, num_pitches: int = 61, start_shape: Sequence[int] = (2, 16), num_resolutions: int = 7,
-                 fmap_base: int = 4096, fmap_decay: float = 1.0, fmap_max: int = 256, kernel_size: int = 3,
-                 scale_base: int = 2, num_channels: int = 2, minibatch_stddev_group_size: int = 0, **kwargs):
+    def __init__(
+        self,
+        num_pitches: int = 61,
+        start_shape: Sequence[int] = (2, 16),
+        num_resolutions: int = 7,
+        fmap_base: int = 4096,
+        fmap_decay: float = 1.0,
+        fmap_max: int = 256,
+        kernel_size: int = 3,
+        scale_base: int = 2,
+        num_channels: int = 2,
+        minibatch_stddev_group_size: int = 0,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
         self.num_pitches = int(num_pitches)
@@ -122,8 +149,16 @@ class Discriminator(keras.Model):
         self.num_channels = int(num_channels)
         self.minibatch_stddev_group_size = int(minibatch_stddev_group_size)
         self.blocks = [
-            DiscriminatorBlock(b, self.num_filters(b), self.num_filters(b - 1), self.start_shape, self.kernel_size,
-                               self.scale_base, self.minibatch_stddev_group_size, name=block_name(b))
+            DiscriminatorBlock(
+                b,
+                self.num_filters(b),
+                self.num_filters(b - 1),
+                self.start_shape,
+                self.kernel_size,
+                self.scale_base,
+                self.minibatch_stddev_group_size,
+                name=block_name(b),
+            )
             for b in range(1, self.num_resolutions + 1)
         ]
         # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
@@ -133,8 +168,9 @@ class Discriminator(keras.Model):
             setattr(self, block.name, block)
         # Scores and class logits stay float32 under mixed precision.
         self.logits = L.EqualizedDense(1, he_slope=1.0, name="logits", dtype="float32")
-        self.classification_logits = L.EqualizedDense(self.num_pitches, he_slope=1.0, name="classification_logits",
-                                                      dtype="float32")
+        self.classification_logits = L.EqualizedDense(
+            self.num_pitches, he_slope=1.0, name="classification_logits", dtype="float32"
+        )
 
     def num_filters(self, block_id: int) -> int:
         """``int(min(fmap_base / 2 ** (block_id * fmap_decay), fmap_max))``."""
@@ -172,19 +208,35 @@ class Discriminator(keras.Model):
         return logits, class_logits
 
     def get_config(self):
-        return {"name": self.name, "num_pitches": self.num_pitches, "start_shape": list(self.start_shape),
-                "num_resolutions": self.num_resolutions, "fmap_base": self.fmap_base, "fmap_decay": self.fmap_decay,
-                "fmap_max": self.fmap_max, "kernel_size": self.kernel_size, "scale_base": self.scale_base,
-                "num_channels": self.num_channels, "minibatch_stddev_group_size": self.minibatch_stddev_group_size}
+        return {
+            "name": self.name,
+            "num_pitches": self.num_pitches,
+            "start_shape": list(self.start_shape),
+            "num_resolutions": self.num_resolutions,
+            "fmap_base": self.fmap_base,
+            "fmap_decay": self.fmap_decay,
+            "fmap_max": self.fmap_max,
+            "kernel_size": self.kernel_size,
+            "scale_base": self.scale_base,
+            "num_channels": self.num_channels,
+            "minibatch_stddev_group_size": self.minibatch_stddev_group_size,
+        }
 
 
 def build_discriminator(model_config, num_pitches: int, name: str = "discriminator") -> Discriminator:
     """A built :class:`Discriminator` from a :class:`gansynth_tf.config.GANConfig`."""
-    d = Discriminator(num_pitches=num_pitches, start_shape=model_config.start_shape,
-                      num_resolutions=model_config.num_resolutions, fmap_base=model_config.fmap_base,
-                      fmap_decay=model_config.fmap_decay, fmap_max=model_config.fmap_max,
-                      kernel_size=model_config.kernel_size, scale_base=model_config.scale_base,
-                      num_channels=model_config.num_channels,
-                      minibatch_stddev_group_size=model_config.minibatch_stddev_group_size, name=name)
+    d = Discriminator(
+        num_pitches=num_pitches,
+        start_shape=model_config.start_shape,
+        num_resolutions=model_config.num_resolutions,
+        fmap_base=model_config.fmap_base,
+        fmap_decay=model_config.fmap_decay,
+        fmap_max=model_config.fmap_max,
+        kernel_size=model_config.kernel_size,
+        scale_base=model_config.scale_base,
+        num_channels=model_config.num_channels,
+        minibatch_stddev_group_size=model_config.minibatch_stddev_group_size,
+        name=name,
+    )
     d.build()
     return d

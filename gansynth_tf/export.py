@@ -16,6 +16,7 @@ Metadata: the module's scalar variables ``latent_size``, ``min_pitch``, ``max_pi
 ``sample_rate``, ``audio_length``, and ``config_json`` (the run's config as JSON);
 the same as ``gansynth_export.json`` beside ``saved_model.pb``.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,12 @@ class GANSynthServingModule(tf.Module):
         self.max_pitch = tf.Variable(synth.max_pitch, dtype=tf.int32, trainable=False, name="max_pitch")
         self.sample_rate = tf.Variable(spectral.sample_rate, dtype=tf.int32, trainable=False, name="sample_rate")
         self.audio_length = tf.Variable(spectral.audio_length, dtype=tf.int32, trainable=False, name="audio_length")
-        self.config_json = tf.Variable(json.dumps(config_lib.to_dict(synth.config), sort_keys=True),
-                                       dtype=tf.string, trainable=False, name="config_json")
+        self.config_json = tf.Variable(
+            json.dumps(config_lib.to_dict(synth.config), sort_keys=True),
+            dtype=tf.string,
+            trainable=False,
+            name="config_json",
+        )
 
     @tf.function
     def synthesize(self, latent, pitch):
@@ -59,22 +64,24 @@ class GANSynthServingModule(tf.Module):
         latent = tf.ensure_shape(tf.cast(latent, tf.float32), [None, synth.latent_size])
         pitch = tf.cast(pitch, tf.int32)
         checks = [
-            tf.debugging.assert_equal(tf.shape(pitch)[0], tf.shape(latent)[0],
-                                      message="latent and pitch must have the same batch size"),
-            tf.debugging.assert_greater_equal(pitch, synth.min_pitch,
-                                              message=f"pitch below the model's range {synth.min_pitch}.."
-                                                      f"{synth.max_pitch}"),
-            tf.debugging.assert_less_equal(pitch, synth.max_pitch,
-                                           message=f"pitch above the model's range {synth.min_pitch}.."
-                                                   f"{synth.max_pitch}"),
+            tf.debugging.assert_equal(
+                tf.shape(pitch)[0], tf.shape(latent)[0], message="latent and pitch must have the same batch size"
+            ),
+            tf.debugging.assert_greater_equal(
+                pitch, synth.min_pitch, message=f"pitch below the model's range {synth.min_pitch}..{synth.max_pitch}"
+            ),
+            tf.debugging.assert_less_equal(
+                pitch, synth.max_pitch, message=f"pitch above the model's range {synth.min_pitch}..{synth.max_pitch}"
+            ),
         ]
         with tf.control_dependencies(checks):
             pitch = tf.identity(pitch)
         return {"audio": tf.identity(synth.synthesis_graph(latent, pitch)["audio"], name="audio")}
 
 
-def export_saved_model(source: Union[GANSynthSynthesizer, str, os.PathLike], export_dir: Union[str, os.PathLike],
-                       **from_model_dir_kwargs) -> str:
+def export_saved_model(
+    source: Union[GANSynthSynthesizer, str, os.PathLike], export_dir: Union[str, os.PathLike], **from_model_dir_kwargs
+) -> str:
     """Write a SavedModel of a GANSynth generator with a ``serving_default`` signature.
 
     Args:
@@ -84,31 +91,43 @@ def export_saved_model(source: Union[GANSynthSynthesizer, str, os.PathLike], exp
       export_dir: the SavedModel folder to write (created; must not hold a SavedModel yet).
     Returns the export folder. Raises FileExistsError if it already holds ``saved_model.pb``.
     """
-    synth = source if isinstance(source, GANSynthSynthesizer) else GANSynthSynthesizer.from_model_dir(
-        source, **from_model_dir_kwargs)
+    synth = (
+        source
+        if isinstance(source, GANSynthSynthesizer)
+        else GANSynthSynthesizer.from_model_dir(source, **from_model_dir_kwargs)
+    )
     export_dir = os.fspath(export_dir)
     if os.path.exists(os.path.join(export_dir, "saved_model.pb")):
         raise FileExistsError(f"{export_dir}: already holds a SavedModel; choose a new folder")
     module = GANSynthServingModule(synth)
     serving = module.synthesize.get_concrete_function(
         tf.TensorSpec([None, synth.latent_size], tf.float32, name="latent"),
-        tf.TensorSpec([None], tf.int32, name="pitch"))
+        tf.TensorSpec([None], tf.int32, name="pitch"),
+    )
     # Also trace int64 pitches so `loaded.synthesize` accepts both.
     module.synthesize.get_concrete_function(
         tf.TensorSpec([None, synth.latent_size], tf.float32, name="latent"),
-        tf.TensorSpec([None], tf.int64, name="pitch"))
+        tf.TensorSpec([None], tf.int64, name="pitch"),
+    )
     tf.saved_model.save(module, export_dir, signatures={"serving_default": serving})
     from tfmusic import config as config_lib
 
     metadata = {
         "format": "tfmusic.gansynth.saved_model/1",
-        "latent_size": synth.latent_size, "min_pitch": synth.min_pitch, "max_pitch": synth.max_pitch,
-        "sample_rate": synth.sample_rate, "audio_length": synth.audio_length,
-        "checkpoint": synth.checkpoint, "uses_ema": synth.uses_ema,
-        "signature": {"inputs": {"latent": ["float32", [None, synth.latent_size]], "pitch": ["int32", [None]]},
-                      "outputs": {"audio": ["float32", [None, synth.audio_length]]}},
+        "latent_size": synth.latent_size,
+        "min_pitch": synth.min_pitch,
+        "max_pitch": synth.max_pitch,
+        "sample_rate": synth.sample_rate,
+        "audio_length": synth.audio_length,
+        "checkpoint": synth.checkpoint,
+        "uses_ema": synth.uses_ema,
+        "signature": {
+            "inputs": {"latent": ["float32", [None, synth.latent_size]], "pitch": ["int32", [None]]},
+            "outputs": {"audio": ["float32", [None, synth.audio_length]]},
+        },
         "config": config_lib.to_dict(synth.config),
     }
-    config_lib.write_text_atomic(os.path.join(export_dir, METADATA_FILENAME),
-                                 json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    config_lib.write_text_atomic(
+        os.path.join(export_dir, METADATA_FILENAME), json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    )
     return export_dir

@@ -19,6 +19,7 @@ All randomness (latents, fake pitches, gradient-penalty mixing) comes from the i
 pipeline, keyed by each example's position in the stream, so a run on R replicas sees the
 same numbers as a run on one replica with the same global batch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,8 +60,12 @@ class ProgressiveSchedule:
 
     @classmethod
     def from_config(cls, model_config: config_lib.GANConfig) -> "ProgressiveSchedule":
-        return cls(model_config.num_resolutions, model_config.stable_stage_num_images,
-                   model_config.transition_stage_num_images, model_config.progressive)
+        return cls(
+            model_config.num_resolutions,
+            model_config.stable_stage_num_images,
+            model_config.transition_stage_num_images,
+            model_config.progressive,
+        )
 
     @property
     def min_total_num_images(self) -> int:
@@ -91,8 +96,9 @@ class ProgressiveSchedule:
         if not self.progressive:
             return tf.constant(float(self.num_resolutions - 1))
         whole, rest = self._split(images)
-        frac = tf.maximum(0.0, tf.cast(rest - self.stable_stage_num_images, tf.float32)
-                          / float(self.transition_stage_num_images))
+        frac = tf.maximum(
+            0.0, tf.cast(rest - self.stable_stage_num_images, tf.float32) / float(self.transition_stage_num_images)
+        )
         return tf.cast(whole, tf.float32) + frac
 
     def in_transition(self, images) -> tf.Tensor:
@@ -123,9 +129,15 @@ class ProgressiveSchedule:
 
 
 @_no_autograph
-def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real: tf.Tensor, fake: tf.Tensor,
-                     mix: tf.Tensor, target: float = 1.0, epsilon: float = 1e-10,
-                     channel_scale: Optional[Sequence[float]] = None) -> tf.Tensor:
+def gradient_penalty(
+    critic: Callable[[tf.Tensor], tf.Tensor],
+    real: tf.Tensor,
+    fake: tf.Tensor,
+    mix: tf.Tensor,
+    target: float = 1.0,
+    epsilon: float = 1e-10,
+    channel_scale: Optional[Sequence[float]] = None,
+) -> tf.Tensor:
     """WGAN-GP per example: ``(||grad_x critic(x)|| / target - 1)^2`` at ``x = real + mix * (fake - real)``.
 
     Args:
@@ -176,8 +188,12 @@ class GeneratorEMA(tf.Module):
         super().__init__(name="generator_ema")
         self.decay = float(decay)
         self.averages = [
-            tf.Variable(v.numpy(), trainable=False, name=v.path.replace("/", "__"),
-                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            tf.Variable(
+                v.numpy(),
+                trainable=False,
+                name=v.path.replace("/", "__"),
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
             for v in generator.weights
         ]
         self._sources = list(generator.weights)
@@ -195,8 +211,9 @@ class GeneratorEMA(tf.Module):
 # --------------------------------------------------------------------------- task
 
 
-def synthetic_specgrams(num_examples: int, spec_shape: Tuple[int, int], num_pitches: int,
-                        seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def synthetic_specgrams(
+    num_examples: int, spec_shape: Tuple[int, int], num_pitches: int, seed: int = 0
+) -> Tuple[np.ndarray, np.ndarray]:
     """Sinusoid-like normalised specgrams and their one-hot pitches, for tests and demos.
 
     Each example is a harmonic stack whose fundamental's frequency row rises with its pitch:
@@ -240,8 +257,13 @@ class InputState(tf.Module):
 
     def __init__(self):
         super().__init__(name="input_state")
-        self.images_seen = tf.Variable(0, dtype=tf.int64, trainable=False, name="images_seen",
-                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.images_seen = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="images_seen",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
 
 
 class GANSynthTask(training.Task):
@@ -268,8 +290,15 @@ class GANSynthTask(training.Task):
     is restored over them.
     """
 
-    def __init__(self, config: config_lib.GANSynthExperiment, dataset_fn: DatasetFn, specgrams_helper=None,
-                 normalizer=None, pitch_prior: Optional[Sequence[float]] = None, num_media_examples: int = 4):
+    def __init__(
+        self,
+        config: config_lib.GANSynthExperiment,
+        dataset_fn: DatasetFn,
+        specgrams_helper=None,
+        normalizer=None,
+        pitch_prior: Optional[Sequence[float]] = None,
+        num_media_examples: int = 4,
+    ):
         self.config = config
         self.model_config = config.model
         self.dataset_fn = dataset_fn
@@ -296,8 +325,10 @@ class GANSynthTask(training.Task):
         if self.normalizer is not None:
             return tuple(float(a) for a in self.normalizer.a)
         if self.config.data.normalizer_path:
-            raise ValueError("model.gradient_penalty_space='specgram' needs the fitted normaliser of "
-                             f"data.normalizer_path={self.config.data.normalizer_path!r}: pass it as `normalizer`")
+            raise ValueError(
+                "model.gradient_penalty_space='specgram' needs the fitted normaliser of "
+                f"data.normalizer_path={self.config.data.normalizer_path!r}: pass it as `normalizer`"
+            )
         mag_a, _, p_a, _ = self.config.data.prespecified_normalizer
         return (float(mag_a), float(p_a))
 
@@ -308,27 +339,42 @@ class GANSynthTask(training.Task):
         keras.utils.set_random_seed(m.seed)
         self.generator = build_generator(m, self.num_pitches)
         self.discriminator = build_discriminator(m, self.num_pitches)
-        self.g_optimizer = keras.optimizers.Adam(m.generator_learning_rate, beta_1=m.adam_beta1,
-                                                 beta_2=m.adam_beta2, epsilon=m.adam_epsilon, name="g_adam")
-        self.d_optimizer = keras.optimizers.Adam(m.discriminator_learning_rate, beta_1=m.adam_beta1,
-                                                 beta_2=m.adam_beta2, epsilon=m.adam_epsilon, name="d_adam")
+        self.g_optimizer = keras.optimizers.Adam(
+            m.generator_learning_rate, beta_1=m.adam_beta1, beta_2=m.adam_beta2, epsilon=m.adam_epsilon, name="g_adam"
+        )
+        self.d_optimizer = keras.optimizers.Adam(
+            m.discriminator_learning_rate,
+            beta_1=m.adam_beta1,
+            beta_2=m.adam_beta2,
+            epsilon=m.adam_epsilon,
+            name="d_adam",
+        )
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.ema = GeneratorEMA(self.generator, m.generator_ema_decay) if m.generator_ema_decay > 0 else None
         if self.config.warm_start.magenta_dir:
             from gansynth_tf.convert_magenta import warm_start_from_magenta
 
-            warm_start_from_magenta(self.config.warm_start.magenta_dir, self.generator, self.discriminator,
-                                    self.ema.averages if self.ema is not None else None,
-                                    self.model_config.num_resolutions)
+            warm_start_from_magenta(
+                self.config.warm_start.magenta_dir,
+                self.generator,
+                self.discriminator,
+                self.ema.averages if self.ema is not None else None,
+                self.model_config.num_resolutions,
+            )
         # Set at the start of every step from the global step; derived, so not checkpointed.
-        self.progress_var = tf.Variable(0.0, trainable=False, name="progress",
-                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.progress_var = tf.Variable(
+            0.0, trainable=False, name="progress", aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA
+        )
         self.input_state = InputState()
 
     def checkpoint_items(self) -> Dict[str, Any]:
-        items = {"generator": self.generator, "discriminator": self.discriminator,
-                 "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+        items = {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "g_optimizer": self.g_optimizer,
+            "d_optimizer": self.d_optimizer,
+        }
         if self.ema is not None:
             items["generator_ema"] = self.ema
         items["input_state"] = self.input_state
@@ -393,17 +439,27 @@ class GANSynthTask(training.Task):
         m = self.model_config
         progress = tf.convert_to_tensor(self.progress_var)
         real = L.blend_resolutions(inputs["real"], progress, m.num_resolutions, m.scale_base)
-        fake = tf.stop_gradient(self.generator((inputs["z_d"], inputs["fake_pitch_d"]), progress=progress,
-                                               training=True))
+        fake = tf.stop_gradient(
+            self.generator((inputs["z_d"], inputs["fake_pitch_d"]), progress=progress, training=True)
+        )
         d_real, cls_real = self.discriminator(real, progress=progress, training=True)
         d_fake, cls_fake = self.discriminator(fake, progress=progress, training=True)
-        gp = gradient_penalty(lambda x: self.discriminator(x, progress=progress, training=True)[0], real, fake,
-                              inputs["gp_mix"], target=m.gradient_penalty_target,
-                              channel_scale=self.gp_channel_scale)
+        gp = gradient_penalty(
+            lambda x: self.discriminator(x, progress=progress, training=True)[0],
+            real,
+            fake,
+            inputs["gp_mix"],
+            target=m.gradient_penalty_target,
+            channel_scale=self.gp_channel_scale,
+        )
         ac_real = _ce(inputs["real_pitch"], cls_real)
-        per_example = (d_fake - d_real + m.gradient_penalty_weight * gp
-                       + m.real_score_penalty_weight * tf.square(d_real)
-                       + m.discriminator_ac_loss_weight * ac_real)
+        per_example = (
+            d_fake
+            - d_real
+            + m.gradient_penalty_weight * gp
+            + m.real_score_penalty_weight * tf.square(d_real)
+            + m.discriminator_ac_loss_weight * ac_real
+        )
         mean = lambda x: training.global_batch_mean(x, gbs)
         logs = {
             "wasserstein": mean(d_fake - d_real),
@@ -436,8 +492,7 @@ class GANSynthTask(training.Task):
 
     def phases(self) -> Sequence[training.GradientPhase]:
         return [
-            training.GradientPhase("d", self._d_loss, lambda: self.discriminator.trainable_variables,
-                                   self.d_optimizer),
+            training.GradientPhase("d", self._d_loss, lambda: self.discriminator.trainable_variables, self.d_optimizer),
             training.GradientPhase("g", self._g_loss, lambda: self.generator.trainable_variables, self.g_optimizer),
         ]
 
@@ -487,9 +542,11 @@ class GANSynthTask(training.Task):
 
         def label(i: int, kind: str) -> Tuple[str, str]:
             pitch = int(pitches[i])
-            return (f"generated/{kind}/pitch_{pitch:02d}",
-                    f"MIDI pitch {pitch} ({note_name(pitch)}), media latent {i}, smoothed generator at "
-                    f"progress {progress:.2f}")
+            return (
+                f"generated/{kind}/pitch_{pitch:02d}",
+                f"MIDI pitch {pitch} ({note_name(pitch)}), media latent {i}, smoothed generator at "
+                f"progress {progress:.2f}",
+            )
 
         # Channels as greyscale images [freq, frames, 1], low frequencies at the bottom.
         for c, name in enumerate(("log_magnitude", "ifreq")):
@@ -511,8 +568,9 @@ class GANSynthTask(training.Task):
             waves = waves / np.maximum(np.abs(waves).max(axis=1, keepdims=True), 1.0)
             for i in range(n):
                 tag, text = label(i, "audio")
-                training.log_audio(tag, waves[i], self.specgrams_helper.config.sample_rate, step, max_outputs=1,
-                                   description=text)
+                training.log_audio(
+                    tag, waves[i], self.specgrams_helper.config.sample_rate, step, max_outputs=1, description=text
+                )
 
 
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

@@ -20,6 +20,7 @@ specgram beside each. ``midi`` renders every non-drum note of a MIDI file and re
 many pitches were moved into the model's range. ``export`` writes a SavedModel whose
 ``serving_default(latent, pitch) -> {"audio"}`` needs only TensorFlow.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,9 @@ def load_latent_file(path: str, latent_size: int):
     if z.ndim == 1:
         z = z[None]
     if z.ndim != 2 or z.shape[1] != latent_size or not np.issubdtype(z.dtype, np.floating):
-        raise ValueError(f"{path}: latents must be float [{latent_size}] or [N, {latent_size}], "
-                         f"got {z.dtype} {z.shape}")
+        raise ValueError(
+            f"{path}: latents must be float [{latent_size}] or [N, {latent_size}], got {z.dtype} {z.shape}"
+        )
     if not np.all(np.isfinite(z)):
         raise ValueError(f"{path}: latents hold NaN or infinite values")
     return z.astype(np.float32)
@@ -79,45 +81,75 @@ def load_latent_file(path: str, latent_size: int):
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     cli_support.add_verbose_flag(p, suppress_default=True)
-    p.add_argument("--model_dir", "--ckpt_dir", "--run_dir", dest="model_dir", default=None,
-                   help="training run folder (config.json, ckpt-N.*, normalizer.json), an unzipped Magenta GANSynth "
-                        "folder (experiment.json, stage_NNNNN/), or a zoo model's name (default: the zoo's GANSynth "
-                        "model)")
+    p.add_argument(
+        "--model_dir",
+        "--ckpt_dir",
+        "--run_dir",
+        dest="model_dir",
+        default=None,
+        help="training run folder (config.json, ckpt-N.*, normalizer.json), an unzipped Magenta GANSynth "
+        "folder (experiment.json, stage_NNNNN/), or a zoo model's name (default: the zoo's GANSynth "
+        "model)",
+    )
     p.add_argument("--checkpoint", default=None, help="checkpoint number N or prefix path (default: the newest)")
-    p.add_argument("--raw_weights", action="store_true",
-                   help="use the trained generator weights instead of their moving average (EMA)")
+    p.add_argument(
+        "--raw_weights",
+        action="store_true",
+        help="use the trained generator weights instead of their moving average (EMA)",
+    )
     p.add_argument("--batch_size", type=int, default=16, help="notes per generator call")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli_support.make_parser(
-        "gansynth_generate", "Generate audio with a trained GANSynth model, or export it.", raw=False)
+        "gansynth_generate", "Generate audio with a trained GANSynth model, or export it.", raw=False
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     notes = sub.add_parser("notes", help="single notes: one wav per (pitch, latent)")
     _add_model_args(notes)
     notes.add_argument("--output_dir", required=True)
     notes.add_argument("--pitches", type=parse_pitches, required=True, help="e.g. 60,64,67 or 48-72")
-    notes.add_argument("--seeds", type=parse_ints, default=None,
-                       help="latent seeds, e.g. 0,1,2 or 0-7 (default 0 unless --latents is given)")
-    notes.add_argument("--latents", action="append", default=[], metavar="NPY",
-                       help=".npy file of latents [latent_size] or [N, latent_size]; repeatable")
+    notes.add_argument(
+        "--seeds",
+        type=parse_ints,
+        default=None,
+        help="latent seeds, e.g. 0,1,2 or 0-7 (default 0 unless --latents is given)",
+    )
+    notes.add_argument(
+        "--latents",
+        action="append",
+        default=[],
+        metavar="NPY",
+        help=".npy file of latents [latent_size] or [N, latent_size]; repeatable",
+    )
     notes.add_argument("--rainbowgrams", action="store_true", help="also write a rainbowgram PNG per note")
 
     midi = sub.add_parser("midi", help="render a MIDI file")
     _add_model_args(midi)
     midi.add_argument("--midi_file", required=True)
-    midi.add_argument("--output_file", default=None,
-                      help="wav to write (default: OUTPUT_DIR/<midi name>.wav)")
+    midi.add_argument("--output_file", default=None, help="wav to write (default: OUTPUT_DIR/<midi name>.wav)")
     midi.add_argument("--output_dir", default=".", help="folder for the default output file")
-    midi.add_argument("--timbre", choices=("fixed", "interpolate"), default="interpolate",
-                      help="one latent for the whole piece, or latents interpolated over time (the default, "
-                           "as the GANSynth demo)")
+    midi.add_argument(
+        "--timbre",
+        choices=("fixed", "interpolate"),
+        default="interpolate",
+        help="one latent for the whole piece, or latents interpolated over time (the default, as the GANSynth demo)",
+    )
     midi.add_argument("--seed", type=int, default=0, help="seed of the random latent(s)")
-    midi.add_argument("--latent_file", default=None,
-                      help=".npy latents: [latent_size] fixes the timbre, [A, latent_size] are the anchors")
-    midi.add_argument("--seconds_per_anchor", "--secs_per_instrument", dest="seconds_per_anchor", type=float,
-                      default=2.0, help="spacing of the random anchor latents (interpolate)")
+    midi.add_argument(
+        "--latent_file",
+        default=None,
+        help=".npy latents: [latent_size] fixes the timbre, [A, latent_size] are the anchors",
+    )
+    midi.add_argument(
+        "--seconds_per_anchor",
+        "--secs_per_instrument",
+        dest="seconds_per_anchor",
+        type=float,
+        default=2.0,
+        help="spacing of the random anchor latents (interpolate)",
+    )
     midi.add_argument("--interpolation", choices=("slerp", "linear"), default="slerp")
     midi.add_argument("--attack", type=float, default=0.01, help="note fade-in, seconds")
     midi.add_argument("--release", type=float, default=0.3, help="fade-out after each note's end, seconds")
@@ -137,12 +169,14 @@ def _load(args):
     model_dir = zoo.resolve(args.model_dir, "gansynth")
     if is_magenta_dir(model_dir):
         if args.checkpoint is not None:
-            raise ValueError(f"{model_dir}: --checkpoint does not apply to a Magenta GANSynth folder (the last "
-                             "stage's newest checkpoint is used, as Magenta's gansynth_generate does)")
-        return GANSynthSynthesizer.from_magenta_dir(model_dir, use_ema=not args.raw_weights,
-                                                    batch_size=args.batch_size)
-    return GANSynthSynthesizer.from_model_dir(model_dir, checkpoint=args.checkpoint,
-                                              use_ema=not args.raw_weights, batch_size=args.batch_size)
+            raise ValueError(
+                f"{model_dir}: --checkpoint does not apply to a Magenta GANSynth folder (the last "
+                "stage's newest checkpoint is used, as Magenta's gansynth_generate does)"
+            )
+        return GANSynthSynthesizer.from_magenta_dir(model_dir, use_ema=not args.raw_weights, batch_size=args.batch_size)
+    return GANSynthSynthesizer.from_model_dir(
+        model_dir, checkpoint=args.checkpoint, use_ema=not args.raw_weights, batch_size=args.batch_size
+    )
 
 
 def _run_notes(args) -> int:
@@ -154,8 +188,10 @@ def _run_notes(args) -> int:
     synth = _load(args)
     bad = [p for p in args.pitches if not synth.min_pitch <= p <= synth.max_pitch]
     if bad:
-        print(f"gansynth_generate: pitches {bad} are outside the model's range {synth.min_pitch}.."
-              f"{synth.max_pitch}", file=sys.stderr)
+        print(
+            f"gansynth_generate: pitches {bad} are outside the model's range {synth.min_pitch}..{synth.max_pitch}",
+            file=sys.stderr,
+        )
         return 2
     named = []  # (name, latent)
     seeds = args.seeds if args.seeds is not None else ([] if args.latents else [0])
@@ -176,8 +212,10 @@ def _run_notes(args) -> int:
         audio.write_wav(base + ".wav", S.peak_limit(wave), synth.sample_rate)
         if args.rainbowgrams:
             _plot_specgram(synth, spec, base + ".png", title=f"pitch {p}, {name}")
-    print(f"wrote {len(jobs)} notes ({synth.audio_length} samples at {synth.sample_rate} Hz) to {args.output_dir}"
-          f" from {synth.checkpoint}{' (EMA weights)' if synth.uses_ema else ''}")
+    print(
+        f"wrote {len(jobs)} notes ({synth.audio_length} samples at {synth.sample_rate} Hz) to {args.output_dir}"
+        f" from {synth.checkpoint}{' (EMA weights)' if synth.uses_ema else ''}"
+    )
     return 0
 
 
@@ -186,9 +224,16 @@ def _plot_specgram(synth, spec, path: str, title: str) -> None:
 
     spectral = synth.config.data.spectral
     bins = synth.helper.mel_bin_frequencies() if spectral.mel else synth.helper.linear_bin_frequencies()
-    plotting.plot_rainbowgram(path, specgram=spec, sample_rate=spectral.sample_rate, frame_step=spectral.frame_step,
-                              bin_frequencies=bins, log_power=spectral.mel,
-                              start_time=-spectral.pad_left / spectral.sample_rate, title=title)
+    plotting.plot_rainbowgram(
+        path,
+        specgram=spec,
+        sample_rate=spectral.sample_rate,
+        frame_step=spectral.frame_step,
+        bin_frequencies=bins,
+        log_power=spectral.mel,
+        start_time=-spectral.pad_left / spectral.sample_rate,
+        title=title,
+    )
 
 
 def _run_midi(args) -> int:
@@ -198,8 +243,14 @@ def _run_midi(args) -> int:
     # Read the MIDI first: a bad file fails before the model loads.
     notes = S.load_midi_notes(args.midi_file)
     synth = _load(args)
-    kwargs = dict(timbre=args.timbre, seed=args.seed, seconds_per_anchor=args.seconds_per_anchor,
-                  interpolation=args.interpolation, attack_s=args.attack, release_s=args.release)
+    kwargs = dict(
+        timbre=args.timbre,
+        seed=args.seed,
+        seconds_per_anchor=args.seconds_per_anchor,
+        interpolation=args.interpolation,
+        attack_s=args.attack,
+        release_s=args.release,
+    )
     if args.latent_file:
         z = load_latent_file(args.latent_file, synth.latent_size)
         if args.timbre == "fixed":
@@ -210,15 +261,20 @@ def _run_midi(args) -> int:
             kwargs["anchors"] = z
     result = S.render_midi(synth, notes, **kwargs)
     out = args.output_file or os.path.join(
-        args.output_dir, os.path.splitext(os.path.basename(args.midi_file))[0] + ".wav")
+        args.output_dir, os.path.splitext(os.path.basename(args.midi_file))[0] + ".wav"
+    )
     audio.write_wav(out, result.audio, result.sample_rate)
-    print(f"wrote {out}: {len(notes)} notes, {len(result.audio) / result.sample_rate:.2f} s, "
-          f"{result.num_generated} generated, timbre {args.timbre}"
-          + (f" ({len(result.anchors)} anchors)" if args.timbre == "interpolate" else ""))
+    print(
+        f"wrote {out}: {len(notes)} notes, {len(result.audio) / result.sample_rate:.2f} s, "
+        f"{result.num_generated} generated, timbre {args.timbre}"
+        + (f" ({len(result.anchors)} anchors)" if args.timbre == "interpolate" else "")
+    )
     if result.num_transposed or result.num_clipped:
-        print(f"gansynth_generate: {args.midi_file}: {result.num_transposed} notes transposed by octaves, "
-              f"{result.num_clipped} clipped into the model's pitch range {synth.min_pitch}..{synth.max_pitch}",
-              file=sys.stderr)
+        print(
+            f"gansynth_generate: {args.midi_file}: {result.num_transposed} notes transposed by octaves, "
+            f"{result.num_clipped} clipped into the model's pitch range {synth.min_pitch}..{synth.max_pitch}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -227,9 +283,11 @@ def _run_export(args) -> int:
 
     synth = _load(args)
     path = export_saved_model(synth, args.export_dir)
-    print(f"wrote SavedModel {path}: serving_default(latent float32 [None, {synth.latent_size}], pitch int32 "
-          f"[None] in {synth.min_pitch}..{synth.max_pitch}) -> audio float32 [None, {synth.audio_length}] "
-          f"at {synth.sample_rate} Hz")
+    print(
+        f"wrote SavedModel {path}: serving_default(latent float32 [None, {synth.latent_size}], pitch int32 "
+        f"[None] in {synth.min_pitch}..{synth.max_pitch}) -> audio float32 [None, {synth.audio_length}] "
+        f"at {synth.sample_rate} Hz"
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ Python branching on it, so one compiled step serves every stage. Blocks whose we
 
 Output: float32 [B, frames, freq, 2] in (-1, 1), the normalised (mel) log magnitude and IF.
 """
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple
@@ -51,8 +52,17 @@ class GeneratorBlock(keras.layers.Layer):
       output_activation: ``tanh`` or ``linear``.
     """
 
-    def __init__(self, block_id: int, filters: int, start_shape: Sequence[int] = (2, 16), kernel_size: int = 3,
-                 scale_base: int = 2, num_channels: int = 2, output_activation: str = "tanh", **kwargs):
+    def __init__(
+        self,
+        block_id: int,
+        filters: int,
+        start_shape: Sequence[int] = (2, 16),
+        kernel_size: int = 3,
+        scale_base: int = 2,
+        num_channels: int = 2,
+        output_activation: str = "tanh",
+        **kwargs,
+    ):
         kwargs.setdefault("name", block_name(block_id))
         super().__init__(**kwargs)
         self.block_id = int(block_id)
@@ -71,9 +81,14 @@ class GeneratorBlock(keras.layers.Layer):
             self.conv0 = L.EqualizedConv2D(self.filters, self.kernel_size, name="conv0", **conv)
         self.conv1 = L.EqualizedConv2D(self.filters, self.kernel_size, name="conv1", **conv)
         # The specgram head stays float32 under mixed precision: it is the network's output.
-        self.to_rgb = L.EqualizedConv2D(self.num_channels, 1, he_slope=1.0,
-                                        activation=None if output_activation == "linear" else output_activation,
-                                        name="to_rgb", dtype="float32")
+        self.to_rgb = L.EqualizedConv2D(
+            self.num_channels,
+            1,
+            he_slope=1.0,
+            activation=None if output_activation == "linear" else output_activation,
+            name="to_rgb",
+            dtype="float32",
+        )
 
     def build(self, input_shape):
         h, w = self.start_shape
@@ -106,10 +121,16 @@ class GeneratorBlock(keras.layers.Layer):
         return feats, self.to_rgb(feats)
 
     def get_config(self):
-        return {**super().get_config(), "block_id": self.block_id, "filters": self.filters,
-                "start_shape": list(self.start_shape), "kernel_size": self.kernel_size,
-                "scale_base": self.scale_base, "num_channels": self.num_channels,
-                "output_activation": self.output_activation}
+        return {
+            **super().get_config(),
+            "block_id": self.block_id,
+            "filters": self.filters,
+            "start_shape": list(self.start_shape),
+            "kernel_size": self.kernel_size,
+            "scale_base": self.scale_base,
+            "num_channels": self.num_channels,
+            "output_activation": self.output_activation,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
@@ -129,10 +150,21 @@ class Generator(keras.Model):
     (None: the last, full-resolution stage) -> float32 [B, frames, freq, num_channels].
     """
 
-    def __init__(self, num_pitches: int = 61, latent_size: int = 256, start_shape: Sequence[int] = (2, 16),
-                 num_resolutions: int = 7, fmap_base: int = 4096, fmap_decay: float = 1.0, fmap_max: int = 256,
-                 kernel_size: int = 3, scale_base: int = 2, num_channels: int = 2, output_activation: str = "tanh",
-                 **kwargs):
+    def __init__(
+        self,
+        num_pitches: int = 61,
+        latent_size: int = 256,
+        start_shape: Sequence[int] = (2, 16),
+        num_resolutions: int = 7,
+        fmap_base: int = 4096,
+        fmap_decay: float = 1.0,
+        fmap_max: int = 256,
+        kernel_size: int = 3,
+        scale_base: int = 2,
+        num_channels: int = 2,
+        output_activation: str = "tanh",
+        **kwargs,
+    ):
         kwargs.setdefault("name", "generator")
         super().__init__(**kwargs)
         self.num_pitches = int(num_pitches)
@@ -147,8 +179,16 @@ class Generator(keras.Model):
         self.num_channels = int(num_channels)
         self.output_activation = output_activation
         self.blocks = [
-            GeneratorBlock(b, self.num_filters(b), self.start_shape, self.kernel_size, self.scale_base,
-                           self.num_channels, self.output_activation, name=block_name(b))
+            GeneratorBlock(
+                b,
+                self.num_filters(b),
+                self.start_shape,
+                self.kernel_size,
+                self.scale_base,
+                self.num_channels,
+                self.output_activation,
+                name=block_name(b),
+            )
             for b in range(1, self.num_resolutions + 1)
         ]
         # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
@@ -172,8 +212,9 @@ class Generator(keras.Model):
         shape = (None, self.latent_size + self.num_pitches)
         for block in self.blocks:
             block.build(shape)
-            h, w = block.start_shape if block.block_id == 1 else (shape[1] * self.scale_base,
-                                                                   shape[2] * self.scale_base)
+            h, w = (
+                block.start_shape if block.block_id == 1 else (shape[1] * self.scale_base, shape[2] * self.scale_base)
+            )
             shape = (None, h, w, block.filters)
         self.built = True
 
@@ -200,21 +241,38 @@ class Generator(keras.Model):
         return out
 
     def get_config(self):
-        return {"name": self.name, "num_pitches": self.num_pitches, "latent_size": self.latent_size,
-                "start_shape": list(self.start_shape), "num_resolutions": self.num_resolutions,
-                "fmap_base": self.fmap_base, "fmap_decay": self.fmap_decay, "fmap_max": self.fmap_max,
-                "kernel_size": self.kernel_size, "scale_base": self.scale_base, "num_channels": self.num_channels,
-                "output_activation": self.output_activation}
+        return {
+            "name": self.name,
+            "num_pitches": self.num_pitches,
+            "latent_size": self.latent_size,
+            "start_shape": list(self.start_shape),
+            "num_resolutions": self.num_resolutions,
+            "fmap_base": self.fmap_base,
+            "fmap_decay": self.fmap_decay,
+            "fmap_max": self.fmap_max,
+            "kernel_size": self.kernel_size,
+            "scale_base": self.scale_base,
+            "num_channels": self.num_channels,
+            "output_activation": self.output_activation,
+        }
 
 
 def build_generator(model_config, num_pitches: int, name: str = "generator") -> Generator:
     """A built :class:`Generator` from a :class:`gansynth_tf.config.GANConfig`."""
-    g = Generator(num_pitches=num_pitches, latent_size=model_config.latent_size,
-                  start_shape=model_config.start_shape, num_resolutions=model_config.num_resolutions,
-                  fmap_base=model_config.fmap_base, fmap_decay=model_config.fmap_decay,
-                  fmap_max=model_config.fmap_max, kernel_size=model_config.kernel_size,
-                  scale_base=model_config.scale_base, num_channels=model_config.num_channels,
-                  output_activation=model_config.output_activation, name=name)
+    g = Generator(
+        num_pitches=num_pitches,
+        latent_size=model_config.latent_size,
+        start_shape=model_config.start_shape,
+        num_resolutions=model_config.num_resolutions,
+        fmap_base=model_config.fmap_base,
+        fmap_decay=model_config.fmap_decay,
+        fmap_max=model_config.fmap_max,
+        kernel_size=model_config.kernel_size,
+        scale_base=model_config.scale_base,
+        num_channels=model_config.num_channels,
+        output_activation=model_config.output_activation,
+        name=name,
+    )
     g.build()
     return g
 
@@ -222,5 +280,8 @@ def build_generator(model_config, num_pitches: int, name: str = "generator") -> 
 def generate_specgrams(generator: Generator, latents, one_hot_pitches, progress=None) -> tf.Tensor:
     """Normalised specgrams float32 [B, frames, freq, 2] for latents [B, latent] and one-hot
     pitches [B, num_pitches] (progress None: full resolution)."""
-    return generator((tf.convert_to_tensor(latents, tf.float32), tf.convert_to_tensor(one_hot_pitches, tf.float32)),
-                     progress=progress, training=False)
+    return generator(
+        (tf.convert_to_tensor(latents, tf.float32), tf.convert_to_tensor(one_hot_pitches, tf.float32)),
+        progress=progress,
+        training=False,
+    )

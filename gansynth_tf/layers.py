@@ -20,6 +20,7 @@ Progressive-growing helpers (pure tensor functions; ``progress`` is a float scal
 
 Tensors are NHWC: [batch, frames (height), freq bins (width), channels].
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ def he_scale(fan_in: int, slope: float) -> float:
     ``slope`` is the negative slope of the ReLU-like activation the layer feeds
     (0 for a ReLU: ``sqrt(2 / fan_in)``; 1 for a linear output: ``sqrt(1 / fan_in)``).
     """
-    return math.sqrt(2.0 / ((1.0 + slope ** 2) * fan_in))
+    return math.sqrt(2.0 / ((1.0 + slope**2) * fan_in))
 
 
 def _pair(value: IntPair) -> Tuple[int, int]:
@@ -178,9 +179,17 @@ class EqualizedConv2D(keras.layers.Layer):
 
     ACTIVATIONS = (None, "linear", "leaky_relu", "tanh", "leaky_relu_pixel_norm")
 
-    def __init__(self, filters: int, kernel_size: IntPair = 3, padding: str = "same", he_slope: float = 0.0,
-                 use_weight_scaling: bool = True, activation: Optional[str] = None, leaky_slope: float = 0.2,
-                 **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: IntPair = 3,
+        padding: str = "same",
+        he_slope: float = 0.0,
+        use_weight_scaling: bool = True,
+        activation: Optional[str] = None,
+        leaky_slope: float = 0.2,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation {activation!r} not in {self.ACTIVATIONS}")
@@ -200,8 +209,11 @@ class EqualizedConv2D(keras.layers.Layer):
         kh, kw = self.kernel_size
         scale = he_scale(kh * kw * c_in, self.he_slope)
         init_std, self.runtime_scale = (1.0, scale) if self.use_weight_scaling else (scale, 1.0)
-        self.kernel = self.add_weight(name="kernel", shape=(kh, kw, c_in, self.filters),
-                                      initializer=keras.initializers.RandomNormal(stddev=init_std))
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(kh, kw, c_in, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=init_std),
+        )
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
     def effective_kernel(self):
@@ -221,9 +233,16 @@ class EqualizedConv2D(keras.layers.Layer):
         return (b, h, w, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "padding": self.padding, "he_slope": self.he_slope, "use_weight_scaling": self.use_weight_scaling,
-                "activation": self.activation, "leaky_slope": self.leaky_slope}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "padding": self.padding,
+            "he_slope": self.he_slope,
+            "use_weight_scaling": self.use_weight_scaling,
+            "activation": self.activation,
+            "leaky_slope": self.leaky_slope,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
@@ -233,8 +252,15 @@ class EqualizedDense(keras.layers.Layer):
     Inputs of any rank >= 2 are flattened after the batch axis. [B, ...] -> [B, units].
     """
 
-    def __init__(self, units: int, he_slope: float = 1.0, use_weight_scaling: bool = True,
-                 activation: Optional[str] = None, leaky_slope: float = 0.2, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        he_slope: float = 1.0,
+        use_weight_scaling: bool = True,
+        activation: Optional[str] = None,
+        leaky_slope: float = 0.2,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if activation not in EqualizedConv2D.ACTIVATIONS:
             raise ValueError(f"activation {activation!r} not in {EqualizedConv2D.ACTIVATIONS}")
@@ -249,8 +275,9 @@ class EqualizedDense(keras.layers.Layer):
         fan_in = int(np.prod([int(d) for d in input_shape[1:]]))
         scale = he_scale(fan_in, self.he_slope)
         init_std, self.runtime_scale = (1.0, scale) if self.use_weight_scaling else (scale, 1.0)
-        self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.units),
-                                      initializer=keras.initializers.RandomNormal(stddev=init_std))
+        self.kernel = self.add_weight(
+            name="kernel", shape=(fan_in, self.units), initializer=keras.initializers.RandomNormal(stddev=init_std)
+        )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
     def effective_kernel(self):
@@ -266,9 +293,14 @@ class EqualizedDense(keras.layers.Layer):
         return (input_shape[0], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "he_slope": self.he_slope,
-                "use_weight_scaling": self.use_weight_scaling, "activation": self.activation,
-                "leaky_slope": self.leaky_slope}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "he_slope": self.he_slope,
+            "use_weight_scaling": self.use_weight_scaling,
+            "activation": self.activation,
+            "leaky_slope": self.leaky_slope,
+        }
 
 
 def _activate(y, activation, leaky_slope):

@@ -85,9 +85,7 @@ class SpecgramNormalizer:
         )
 
     @classmethod
-    def fit(
-        cls, batches: Iterable, margin: float = 0.8, num_examples: int | None = 1000
-    ) -> "SpecgramNormalizer":
+    def fit(cls, batches: Iterable, margin: float = 0.8, num_examples: int | None = 1000) -> "SpecgramNormalizer":
         """Fit to specgrams.
 
         Args:

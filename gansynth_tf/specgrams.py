@@ -165,9 +165,7 @@ class SpecgramsHelper:
     @functools.cached_property
     def mel_to_linear_matrix(self) -> np.ndarray:
         """float32 [freq, freq]: mel bins -> linear bins (GANSynth's normalised transpose)."""
-        return spectral_ops.mel_to_linear_weight_matrix(self.linear_to_mel_matrix.astype(np.float64)).astype(
-            np.float32
-        )
+        return spectral_ops.mel_to_linear_weight_matrix(self.linear_to_mel_matrix.astype(np.float64)).astype(np.float32)
 
     @functools.cached_property
     def _l2m_banded(self) -> spectral_ops.BlockBandedMatrix:

@@ -24,6 +24,7 @@ MIDI rendering (:func:`render_midi`, :func:`synthesize_midi`), after the GANSynt
 Units: times in seconds, audio float32 in [-1, 1] at ``sample_rate`` (16 kHz for GANSynth),
 pitches as MIDI note numbers.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,8 +97,9 @@ def slerp(p0: np.ndarray, p1: np.ndarray, t) -> np.ndarray:
 INTERPOLATIONS = {"slerp": slerp, "linear": lerp}
 
 
-def interpolate_latents(times: Sequence[float], anchor_times: Sequence[float], anchors: np.ndarray,
-                        method: str = "slerp") -> np.ndarray:
+def interpolate_latents(
+    times: Sequence[float], anchor_times: Sequence[float], anchors: np.ndarray, method: str = "slerp"
+) -> np.ndarray:
     """The latent at each time, interpolated between the two anchors around it.
 
     Args:
@@ -181,7 +183,8 @@ def load_run_normalizer(model_dir: PathLike, config: gconfig.GANSynthExperiment)
     if config.data.normalizer_path:
         raise FileNotFoundError(
             f"{model_dir}: the run was trained with the normaliser {config.data.normalizer_path!r}, which is "
-            f"missing, and there is no {NORMALIZER_FILENAME} in the run folder")
+            f"missing, and there is no {NORMALIZER_FILENAME} in the run folder"
+        )
     return SpecgramNormalizer.prespecified(*config.data.prespecified_normalizer)
 
 
@@ -216,9 +219,14 @@ class GANSynthSynthesizer:
     moving-average weights).
     """
 
-    def __init__(self, config: gconfig.GANSynthExperiment, generator: Generator,
-                 normalizer: Optional[SpecgramNormalizer] = None, batch_size: int = 16,
-                 progress: Optional[float] = None):
+    def __init__(
+        self,
+        config: gconfig.GANSynthExperiment,
+        generator: Generator,
+        normalizer: Optional[SpecgramNormalizer] = None,
+        batch_size: int = 16,
+        progress: Optional[float] = None,
+    ):
         self.config = config
         self.generator = generator
         self.progress = None if progress is None else float(progress)
@@ -234,8 +242,9 @@ class GANSynthSynthesizer:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_model_dir(cls, model_dir: PathLike, checkpoint: Union[None, int, str] = None, use_ema: bool = True,
-                       batch_size: int = 16) -> "GANSynthSynthesizer":
+    def from_model_dir(
+        cls, model_dir: PathLike, checkpoint: Union[None, int, str] = None, use_ema: bool = True, batch_size: int = 16
+    ) -> "GANSynthSynthesizer":
         """Rebuild a synthesizer from a training run folder.
 
         Args:
@@ -272,15 +281,15 @@ class GANSynthSynthesizer:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise GANSynthCheckpointError(
                 f"{prefix}: checkpoint truncated, corrupt or not made for the generator that {config_path} "
-                f"describes ({type(e).__name__}: {first[:300]})") from None
+                f"describes ({type(e).__name__}: {first[:300]})"
+            ) from None
         synth = cls(config, generator, load_run_normalizer(model_dir, config), batch_size=batch_size)
         synth.checkpoint = prefix
         synth.uses_ema = ema_wanted
         return synth
 
     @classmethod
-    def from_magenta_dir(cls, ckpt_dir: PathLike, use_ema: bool = True, batch_size: int = 16
-                         ) -> "GANSynthSynthesizer":
+    def from_magenta_dir(cls, ckpt_dir: PathLike, use_ema: bool = True, batch_size: int = 16) -> "GANSynthSynthesizer":
         """A synthesizer from an unzipped Magenta GANSynth folder (``experiment.json`` + ``stage_NNNNN/``),
         e.g. the released ``acoustic_only`` / ``all_instruments``: the flags are mapped (or refused by
         name), the stage checkpoint Magenta's generation takes is ported (the generator's moving
@@ -294,8 +303,13 @@ class GANSynthSynthesizer:
 
         m = convert_magenta.load_magenta_gansynth(os.fspath(ckpt_dir), use_ema=use_ema)
         full = float(m.config.model.num_resolutions - 1)
-        synth = cls(m.config, m.generator, m.normalizer, batch_size=batch_size,
-                    progress=None if m.progress == full else m.progress)
+        synth = cls(
+            m.config,
+            m.generator,
+            m.normalizer,
+            batch_size=batch_size,
+            progress=None if m.progress == full else m.progress,
+        )
         synth.checkpoint = m.stage.prefix
         synth.uses_ema = m.uses_ema
         return synth
@@ -372,8 +386,10 @@ class GANSynthSynthesizer:
         pitches = pitches.astype(np.int32)
         bad = pitches[(pitches < self.min_pitch) | (pitches > self.max_pitch)]
         if bad.size:
-            raise ValueError(f"pitches {sorted(set(bad.tolist()))} are outside the model's range "
-                             f"{self.min_pitch}..{self.max_pitch} (see fit_pitch_range)")
+            raise ValueError(
+                f"pitches {sorted(set(bad.tolist()))} are outside the model's range "
+                f"{self.min_pitch}..{self.max_pitch} (see fit_pitch_range)"
+            )
         if not np.all(np.isfinite(latents)):
             raise ValueError("latents hold NaN or infinite values")
         return latents, pitches
@@ -391,7 +407,7 @@ class GANSynthSynthesizer:
         latents, pitches = self._check(latents, pitches)
         audio, specs = [], []
         for i in range(0, len(latents), self.batch_size):
-            out = self._fn(tf.constant(latents[i:i + self.batch_size]), tf.constant(pitches[i:i + self.batch_size]))
+            out = self._fn(tf.constant(latents[i : i + self.batch_size]), tf.constant(pitches[i : i + self.batch_size]))
             audio.append(out["audio"].numpy())
             specs.append(out["specgrams"].numpy())
         if not audio:
@@ -451,8 +467,13 @@ class MidiNotes:
         return float(np.max(self.end_times)) if len(self) else 0.0
 
 
-def make_notes(pitches: Sequence[int], start_times: Sequence[float], end_times: Sequence[float],
-               velocities: Optional[Sequence[int]] = None, source: str = "<notes>") -> MidiNotes:
+def make_notes(
+    pitches: Sequence[int],
+    start_times: Sequence[float],
+    end_times: Sequence[float],
+    velocities: Optional[Sequence[int]] = None,
+    source: str = "<notes>",
+) -> MidiNotes:
     """A sorted :class:`MidiNotes` from parallel lists (velocities default to 100)."""
     pitches = np.asarray(pitches, np.int64).reshape(-1)
     start = np.asarray(start_times, np.float64).reshape(-1)
@@ -461,8 +482,9 @@ def make_notes(pitches: Sequence[int], start_times: Sequence[float], end_times: 
     if not len(pitches) == len(start) == len(end) == len(vel):
         raise ValueError("pitches, start_times, end_times and velocities must have the same length")
     order = np.lexsort((pitches, start))
-    return MidiNotes(pitches[order], start[order], np.maximum(end[order], start[order]),
-                     np.clip(vel[order], 0, 127), source)
+    return MidiNotes(
+        pitches[order], start[order], np.maximum(end[order], start[order]), np.clip(vel[order], 0, 127), source
+    )
 
 
 def load_midi_notes(midi) -> MidiNotes:
@@ -533,8 +555,9 @@ def fit_pitch_range(pitches: Sequence[int], min_pitch: int, max_pitch: int) -> P
     return PitchFit(out, transposed, clipped)
 
 
-def note_envelope(duration_s: float, num_samples: int, sample_rate: int, attack_s: float = 0.01,
-                  release_s: float = 0.3) -> np.ndarray:
+def note_envelope(
+    duration_s: float, num_samples: int, sample_rate: int, attack_s: float = 0.01, release_s: float = 0.3
+) -> np.ndarray:
     """Amplitude envelope of one note: linear attack, held for ``duration_s``, then a linear release.
 
     Args:
@@ -595,10 +618,20 @@ def default_num_anchors(span_s: float, seconds_per_anchor: float) -> int:
     return max(2, 1 + int(round(span_s / seconds_per_anchor)))
 
 
-def render_midi(synth: GANSynthSynthesizer, midi, timbre: str = "fixed", seed: int = 0,
-                latent: Optional[np.ndarray] = None, anchors: Optional[np.ndarray] = None,
-                seconds_per_anchor: float = 2.0, interpolation: str = "slerp", attack_s: float = 0.01,
-                release_s: float = 0.3, normalize_notes: bool = True, max_peak: float = 0.99) -> MidiRendering:
+def render_midi(
+    synth: GANSynthSynthesizer,
+    midi,
+    timbre: str = "fixed",
+    seed: int = 0,
+    latent: Optional[np.ndarray] = None,
+    anchors: Optional[np.ndarray] = None,
+    seconds_per_anchor: float = 2.0,
+    interpolation: str = "slerp",
+    attack_s: float = 0.01,
+    release_s: float = 0.3,
+    normalize_notes: bool = True,
+    max_peak: float = 0.99,
+) -> MidiRendering:
     """Render a MIDI piece with a GANSynth model.
 
     Args:
@@ -630,8 +663,14 @@ def render_midi(synth: GANSynthSynthesizer, midi, timbre: str = "fixed", seed: i
     sr = synth.sample_rate
     fit = fit_pitch_range(notes.pitches, synth.min_pitch, synth.max_pitch)
     if fit.num_transposed or fit.num_clipped:
-        log.info("%s: %d notes transposed by octaves and %d clipped into the model's range %d..%d",
-                 notes.source, fit.num_transposed, fit.num_clipped, synth.min_pitch, synth.max_pitch)
+        log.info(
+            "%s: %d notes transposed by octaves and %d clipped into the model's range %d..%d",
+            notes.source,
+            fit.num_transposed,
+            fit.num_clipped,
+            synth.min_pitch,
+            synth.max_pitch,
+        )
 
     first, last = float(notes.start_times.min()), float(notes.start_times.max())
     if timbre == "fixed":
@@ -662,21 +701,32 @@ def render_midi(synth: GANSynthSynthesizer, midi, timbre: str = "fixed", seed: i
         peaks = np.max(np.abs(waves), axis=1, keepdims=True)
         waves = waves / np.where(peaks > 0, peaks, 1.0)
 
-    envelopes = [note_envelope(e - s, synth.audio_length, sr, attack_s, release_s)
-                 for s, e in zip(notes.start_times, notes.end_times)]
+    envelopes = [
+        note_envelope(e - s, synth.audio_length, sr, attack_s, release_s)
+        for s, e in zip(notes.start_times, notes.end_times)
+    ]
     onsets = np.round(notes.start_times * sr).astype(np.int64)
     total = int(max(o + len(env) for o, env in zip(onsets, envelopes)))
     mix = np.zeros(max(total, 1), np.float64)
     for onset, env, k, vel in zip(onsets, envelopes, note_index, notes.velocities):
         n = len(env)
-        mix[onset:onset + n] += waves[k, :n] * env * (float(vel) / 127.0)
+        mix[onset : onset + n] += waves[k, :n] * env * (float(vel) / 127.0)
     peak = float(np.max(np.abs(mix)))
     gain = max_peak / peak if peak > max_peak else 1.0
     audio = (mix * gain).astype(np.float32)
-    return MidiRendering(audio=audio, sample_rate=sr, notes=notes, pitches=fit.pitches, latents=latents,
-                         anchors=np.asarray(anchor_arr, np.float32), anchor_times=np.asarray(anchor_times),
-                         num_transposed=fit.num_transposed, num_clipped=fit.num_clipped,
-                         num_generated=len(keys), gain=float(gain))
+    return MidiRendering(
+        audio=audio,
+        sample_rate=sr,
+        notes=notes,
+        pitches=fit.pitches,
+        latents=latents,
+        anchors=np.asarray(anchor_arr, np.float32),
+        anchor_times=np.asarray(anchor_times),
+        num_transposed=fit.num_transposed,
+        num_clipped=fit.num_clipped,
+        num_generated=len(keys),
+        gain=float(gain),
+    )
 
 
 def synthesize_midi(synth: GANSynthSynthesizer, midi, timbre: str = "fixed", seed: int = 0, **kwargs) -> np.ndarray:

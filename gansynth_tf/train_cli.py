@@ -24,6 +24,7 @@ Run folder: ``config.json`` (+ ``ckpt-N.config.json`` beside each checkpoint), `
 ``data.normalizer_path`` names one), ``train/`` TensorBoard logs with losses, gradient penalty,
 classifier accuracy, fade alpha, images/s, and generated audio and rainbowgrams.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +37,30 @@ from tfmusic import cli_support
 NORMALIZER_FILENAME = "normalizer.json"
 #: ``--preset`` names (``gansynth_tf.config.PRESETS``), listed here so that ``--help`` imports no TensorFlow;
 #: tests/test_commands.py checks them against the registry.
-PRESET_NAMES = ("cpu_learn", "cpu_small", "cpu_zoo", "if", "if_h", "if_mel", "if_mel_h", "if_noprog_hires",
-                "if_noprog_lores", "if_prog_hires", "if_prog_lores", "mel_noprog_hires", "mel_noprog_lores",
-                "mel_prog_hires", "mel_prog_lores", "phase", "phase_h", "phase_noprog_hires", "phase_noprog_lores",
-                "phase_prog_hires", "phase_prog_lores", "tiny")
+PRESET_NAMES = (
+    "cpu_learn",
+    "cpu_small",
+    "cpu_zoo",
+    "if",
+    "if_h",
+    "if_mel",
+    "if_mel_h",
+    "if_noprog_hires",
+    "if_noprog_lores",
+    "if_prog_hires",
+    "if_prog_lores",
+    "mel_noprog_hires",
+    "mel_noprog_lores",
+    "mel_prog_hires",
+    "mel_prog_lores",
+    "phase",
+    "phase_h",
+    "phase_noprog_hires",
+    "phase_noprog_lores",
+    "phase_prog_hires",
+    "phase_prog_lores",
+    "tiny",
+)
 
 
 def open_nsynth(path: str, num_input_pipelines: int = 1, input_pipeline_id: int = 0):
@@ -83,9 +104,13 @@ def load_or_fit_normalizer(cfg, model_dir: str, is_chief: bool = True):
             return SpecgramNormalizer.load(path)
     helper, pitch_range = spectral_pipeline(cfg)
     normalizer = gdata.fit_normalizer(
-        open_nsynth(cfg.data.train_data_path), helper, num_examples=cfg.data.normalizer_num_examples,
-        margin=cfg.data.normalizer_margin, pitch_range=pitch_range,
-        instrument_sources=cfg.data.instrument_sources or None)
+        open_nsynth(cfg.data.train_data_path),
+        helper,
+        num_examples=cfg.data.normalizer_num_examples,
+        margin=cfg.data.normalizer_margin,
+        pitch_range=pitch_range,
+        instrument_sources=cfg.data.instrument_sources or None,
+    )
     if is_chief:
         normalizer.save(os.path.join(model_dir, NORMALIZER_FILENAME))
     return normalizer
@@ -100,9 +125,16 @@ def make_dataset_fn(cfg, helper, normalizer, pitch_range):
     def dataset_fn(ctx):
         ds = open_nsynth(cfg.data.train_data_path, ctx.num_input_pipelines, ctx.input_pipeline_id)
         ds = gdata.make_specgram_dataset(
-            ds, helper, normalizer, batch_size=32, pitch_range=pitch_range,
-            instrument_sources=cfg.data.instrument_sources or None, shuffle_buffer=cfg.data.shuffle_buffer,
-            seed=cfg.model.seed, drop_remainder=False)
+            ds,
+            helper,
+            normalizer,
+            batch_size=32,
+            pitch_range=pitch_range,
+            instrument_sources=cfg.data.instrument_sources or None,
+            shuffle_buffer=cfg.data.shuffle_buffer,
+            seed=cfg.model.seed,
+            drop_remainder=False,
+        )
         return ds.unbatch()
 
     return dataset_fn
@@ -112,22 +144,52 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gansynth_train`` (built without importing TensorFlow). Aliases: ``--run_dir`` of
     ``--model_dir``; ``--num_training_steps`` / ``--num_steps`` / ``--train_steps`` (``trainer.train_steps``)."""
     parser = cli_support.make_parser("gansynth_train", __doc__)
-    parser.add_argument("--model_dir", "--run_dir", dest="model_dir", required=True,
-                        help="run folder (created; resumed if it holds a run)")
+    parser.add_argument(
+        "--model_dir",
+        "--run_dir",
+        dest="model_dir",
+        required=True,
+        help="run folder (created; resumed if it holds a run)",
+    )
     parser.add_argument("--train_data", default=None, help="NSynth TFRecord glob or NSynth-format folder")
-    parser.add_argument("--preset", default=None, choices=PRESET_NAMES,
-                        help="named config (default: mel_prog_hires, the paper's IF-Mel + H)")
-    parser.add_argument("--warm_start", default=None, metavar="MAGENTA_DIR",
-                        help="fine-tune from an unzipped Magenta GANSynth folder (experiment.json + stage_NNNNN/, "
-                             "e.g. the released acoustic_only): its flags give the config (instead of --preset), "
-                             "its final stage the weights (generator, moving average, discriminator) and its "
-                             "normaliser the specgram scaling; training runs at full resolution")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
-                        help="override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)")
-    parser.add_argument("--num_training_steps", "--num_steps", "--train_steps", dest="num_training_steps",
-                        type=int, default=None, help="total steps of the run (trainer.train_steps)")
-    parser.add_argument("--max_steps_this_run", type=int, default=None,
-                        help="stop after this many steps even if trainer.train_steps is not reached")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=PRESET_NAMES,
+        help="named config (default: mel_prog_hires, the paper's IF-Mel + H)",
+    )
+    parser.add_argument(
+        "--warm_start",
+        default=None,
+        metavar="MAGENTA_DIR",
+        help="fine-tune from an unzipped Magenta GANSynth folder (experiment.json + stage_NNNNN/, "
+        "e.g. the released acoustic_only): its flags give the config (instead of --preset), "
+        "its final stage the weights (generator, moving average, discriminator) and its "
+        "normaliser the specgram scaling; training runs at full resolution",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="A.B=VALUE",
+        help="override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)",
+    )
+    parser.add_argument(
+        "--num_training_steps",
+        "--num_steps",
+        "--train_steps",
+        dest="num_training_steps",
+        type=int,
+        default=None,
+        help="total steps of the run (trainer.train_steps)",
+    )
+    parser.add_argument(
+        "--max_steps_this_run",
+        type=int,
+        default=None,
+        help="stop after this many steps even if trainer.train_steps is not reached",
+    )
     return parser
 
 
@@ -144,13 +206,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.num_training_steps is not None:  # before --set, which wins
         overrides.insert(0, f"trainer.train_steps={args.num_training_steps}")
     if args.train_data:
-        overrides.append(f"data.train_data_path={os.path.abspath(args.train_data) if os.path.exists(args.train_data) else args.train_data}")
+        overrides.append(
+            f"data.train_data_path={os.path.abspath(args.train_data) if os.path.exists(args.train_data) else args.train_data}"
+        )
     if args.warm_start:
         from gansynth_tf.convert_magenta import MagentaCheckpointError, read_experiment
 
         if args.preset:
-            print("gansynth_train: --warm_start takes the config from the Magenta folder's experiment.json; "
-                  "drop --preset (use --set to change fields)", file=sys.stderr)
+            print(
+                "gansynth_train: --warm_start takes the config from the Magenta folder's experiment.json; "
+                "drop --preset (use --set to change fields)",
+                file=sys.stderr,
+            )
             return 2
         try:
             base, magenta_normalizer = read_experiment(args.warm_start)
@@ -158,14 +225,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"gansynth_train: {e}", file=sys.stderr)
             return 2
         # The checkpoint has finished growing: fine-tuning runs every block at full resolution.
-        overrides = ["model.progressive=false", f"warm_start.magenta_dir={os.path.abspath(args.warm_start)}",
-                     *overrides]
+        overrides = [
+            "model.progressive=false",
+            f"warm_start.magenta_dir={os.path.abspath(args.warm_start)}",
+            *overrides,
+        ]
     else:
         base, magenta_normalizer = get_preset(args.preset or "mel_prog_hires"), None
-    flags = {"--preset": config_lib.RunFlag(None if args.warm_start else (args.preset or "mel_prog_hires"),
-                                            given=args.preset is not None),
-             "--warm_start": config_lib.RunFlag(os.path.abspath(args.warm_start) if args.warm_start else "",
-                                                given=bool(args.warm_start), field="warm_start.magenta_dir")}
+    flags = {
+        "--preset": config_lib.RunFlag(
+            None if args.warm_start else (args.preset or "mel_prog_hires"), given=args.preset is not None
+        ),
+        "--warm_start": config_lib.RunFlag(
+            os.path.abspath(args.warm_start) if args.warm_start else "",
+            given=bool(args.warm_start),
+            field="warm_start.magenta_dir",
+        ),
+    }
     from pipelines import nsynth
     from pipelines.errors import InputError
 
@@ -178,8 +254,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg, resumed = plan.config, plan.resumed
     # The data is checked before anything is written to the run folder.
     if not cfg.data.train_data_path:
-        print("gansynth_train: no training data: pass --train_data (NSynth TFRecords or an NSynth-format folder)",
-              file=sys.stderr)
+        print(
+            "gansynth_train: no training data: pass --train_data (NSynth TFRecords or an NSynth-format folder)",
+            file=sys.stderr,
+        )
         return 2
     try:
         nsynth.check_nsynth_data(cfg.data.train_data_path, cfg.data.min_pitch, cfg.data.max_pitch)
@@ -193,9 +271,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         magenta_normalizer.save(normalizer_file)
     # The strategy next: MultiWorkerMirroredStrategy must exist before other TensorFlow ops run.
     strategy = runtime_lib.make_strategy(cfg.runtime)
-    print(f"gansynth_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
-          f"({strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}, "
-          f"{cfg.runtime.precision})", flush=True)
+    print(
+        f"gansynth_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
+        f"({strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}, "
+        f"{cfg.runtime.precision})",
+        flush=True,
+    )
 
     from gansynth_tf.gan import GANSynthTask
 
@@ -207,8 +288,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"gansynth_train: {e}", file=sys.stderr)
         return 2
     helper, pitch_range = spectral_pipeline(cfg)
-    task = GANSynthTask(cfg, make_dataset_fn(cfg, helper, normalizer, pitch_range), specgrams_helper=helper,
-                        normalizer=normalizer)
+    task = GANSynthTask(
+        cfg, make_dataset_fn(cfg, helper, normalizer, pitch_range), specgrams_helper=helper, normalizer=normalizer
+    )
     try:
         runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
     except (PortingError, CheckpointReadError, ValueError) as e:

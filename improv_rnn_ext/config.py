@@ -14,6 +14,7 @@ All: ``batch_size`` 128, ``learning_rate`` 0.001, 4 steps per quarter, melodies 
 (``min_note`` 48, ``max_note`` 84 exclusive), ``transpose_to_key`` None (octave shifts only).
 :data:`MODEL_PRESETS` adds ``tiny`` / ``tiny_attention`` (16-unit layers) for tests.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,18 +32,26 @@ CONFIG_IDS: Tuple[str, ...] = ("basic_improv", "attention_improv", "chord_pitche
 DESCRIPTIONS = {
     "basic_improv": "Basic melody-given-chords RNN with one-hot triad encoding for chords.",
     "attention_improv": "Melody-given-chords RNN with one-hot triad encoding for chords, attention, and binary "
-                        "counters.",
+    "counters.",
     "chord_pitches_improv": "Melody-given-chords RNN with chord pitches encoding.",
 }
 MIN_NOTE, MAX_NOTE = 48, 84
 STEPS_PER_QUARTER = 4
 HPARAMS = {
-    "basic_improv": dict(batch_size=128, rnn_layer_sizes=(64, 64), dropout_keep_prob=0.5, clip_norm=5.0,
-                         learning_rate=0.001),
-    "attention_improv": dict(batch_size=128, rnn_layer_sizes=(128, 128, 128), dropout_keep_prob=0.5, attn_length=40,
-                             clip_norm=3.0, learning_rate=0.001),
-    "chord_pitches_improv": dict(batch_size=128, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5,
-                                 clip_norm=3.0, learning_rate=0.001),
+    "basic_improv": dict(
+        batch_size=128, rnn_layer_sizes=(64, 64), dropout_keep_prob=0.5, clip_norm=5.0, learning_rate=0.001
+    ),
+    "attention_improv": dict(
+        batch_size=128,
+        rnn_layer_sizes=(128, 128, 128),
+        dropout_keep_prob=0.5,
+        attn_length=40,
+        clip_norm=3.0,
+        learning_rate=0.001,
+    ),
+    "chord_pitches_improv": dict(
+        batch_size=128, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5, clip_norm=3.0, learning_rate=0.001
+    ),
 }
 
 
@@ -54,7 +63,8 @@ def make_encoder_decoder(config_id: str) -> _ed.ConditionalEventSequenceEncoderD
         return _ed.ConditionalEventSequenceEncoderDecoder(triads, melody)
     if config_id == "attention_improv":
         return _ed.ConditionalEventSequenceEncoderDecoder(
-            triads, note_seq.KeyMelodyEncoderDecoder(min_note=MIN_NOTE, max_note=MAX_NOTE))
+            triads, note_seq.KeyMelodyEncoderDecoder(min_note=MIN_NOTE, max_note=MAX_NOTE)
+        )
     if config_id == "chord_pitches_improv":
         return _ed.ConditionalEventSequenceEncoderDecoder(note_seq.PitchChordsEncoderDecoder(), melody)
     raise ValueError(f"unknown Improv RNN config {config_id!r}; expected one of {', '.join(CONFIG_IDS)}")
@@ -87,9 +97,16 @@ class ImprovRnnConfig(FamilyConfigMixin):
 
 
 MODEL_PRESETS: config_lib.PresetRegistry[ImprovRnnConfig] = config_lib.PresetRegistry("improv_rnn model")
-register_model_presets(MODEL_PRESETS, ImprovRnnConfig, CONFIG_IDS, HPARAMS.get,
-                       {"tiny": ("basic_improv", {}),
-                        "tiny_attention": ("attention_improv", {"rnn_layer_sizes": (16, 12), "attn_length": 5})})
+register_model_presets(
+    MODEL_PRESETS,
+    ImprovRnnConfig,
+    CONFIG_IDS,
+    HPARAMS.get,
+    {
+        "tiny": ("basic_improv", {}),
+        "tiny_attention": ("attention_improv", {"rnn_layer_sizes": (16, 12), "attn_length": 5}),
+    },
+)
 
 
 @dataclasses.dataclass(frozen=True)

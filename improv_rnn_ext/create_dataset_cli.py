@@ -13,6 +13,7 @@ least 7 bars with 3 pitch classes, truncated at 512 steps, ended by 1 bar of sil
 all 12 keys; see :mod:`improv_rnn_ext.data`), changeable with ``--set``. Runners as
 :mod:`events_rnn.create_dataset_cli`.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -13,6 +13,7 @@ the melody into MIDI 48..83, chords moved along, then the config's conditional e
 ``training_lead_sheets.tfrecord`` and ``eval_lead_sheets.tfrecord``, plus
 ``improv_rnn_create_dataset_stats.json``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -87,9 +88,16 @@ class LeadSheetExtractor(Stage):
         local = Counters()
         try:
             sheets, local = lead_sheets_lib.extract_lead_sheet_fragments(
-                quantized, min_bars=c.min_bars, max_steps_truncate=c.max_steps, gap_bars=c.gap_bars,
-                min_unique_pitches=c.min_unique_pitches, ignore_polyphonic_notes=c.ignore_polyphonic_notes,
-                require_chords=c.require_chords, all_transpositions=c.all_transpositions, counters=local)
+                quantized,
+                min_bars=c.min_bars,
+                max_steps_truncate=c.max_steps,
+                gap_bars=c.gap_bars,
+                min_unique_pitches=c.min_unique_pitches,
+                ignore_polyphonic_notes=c.ignore_polyphonic_notes,
+                require_chords=c.require_chords,
+                all_transpositions=c.all_transpositions,
+                counters=local,
+            )
         except events_lib.NonIntegerStepsPerBarError:
             self._count(counters, "discarded_non_integer_steps_per_bar")
             return []
@@ -155,12 +163,22 @@ summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``improv_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(command="improv_rnn_create_dataset", pipeline_class=ImprovPipeline,
-                             output_filenames=OUTPUT_FILENAMES, stats_filename=STATS_FILENAME,
-                             make_summary=make_summary, summary_from_dict=summary_from_dict)
+FORMAT = _core.DatasetFormat(
+    command="improv_rnn_create_dataset",
+    pipeline_class=ImprovPipeline,
+    output_filenames=OUTPUT_FILENAMES,
+    stats_filename=STATS_FILENAME,
+    make_summary=make_summary,
+    summary_from_dict=summary_from_dict,
+)
 
 
-def create_dataset(input_pattern, output_dir: str, config: ImprovPipelineConfig = ImprovPipelineConfig(),
-                   num_workers: int = 1, progress: bool = True) -> DatasetSummary:
+def create_dataset(
+    input_pattern,
+    output_dir: str,
+    config: ImprovPipelineConfig = ImprovPipelineConfig(),
+    num_workers: int = 1,
+    progress: bool = True,
+) -> DatasetSummary:
     """Run the lead-sheet pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
     return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)

@@ -20,6 +20,7 @@ From a primer NoteSequence, a backing chord progression (``--backing_chords "C G
 Primers: :func:`primer_from_melody` (``--primer_melody``), a MIDI file (:func:`primer_from_midi`), or
 Magenta's default: a single middle C.
 """
+
 from __future__ import annotations
 
 import copy
@@ -76,13 +77,13 @@ def read_primer_melody(quantized, start_step: int, steps_per_quarter: int) -> no
     from note_seq import sequences_lib
 
     melody = note_seq.Melody()
-    melody.from_quantized_sequence(quantized, search_start_step=0, gap_bars=float("inf"),
-                                   ignore_polyphonic_notes=True)
+    melody.from_quantized_sequence(quantized, search_start_step=0, gap_bars=float("inf"), ignore_polyphonic_notes=True)
     if melody and len({e for e in melody if e >= 0}) >= 1:
         return melody
     steps_per_bar = int(sequences_lib.steps_per_bar_in_quantized_sequence(quantized))
-    return note_seq.Melody([], start_step=max(0, start_step - 1), steps_per_bar=steps_per_bar,
-                           steps_per_quarter=steps_per_quarter)
+    return note_seq.Melody(
+        [], start_step=max(0, start_step - 1), steps_per_bar=steps_per_bar, steps_per_quarter=steps_per_quarter
+    )
 
 
 class ImprovGenerator:
@@ -95,16 +96,23 @@ class ImprovGenerator:
         self.render_chords = render_chords
         self.events = EventSequenceGenerator(model, config.encoder_decoder())
 
-    def generate_melody(self, melody: note_seq.Melody, chords: note_seq.ChordProgression,
-                        options: GenerationOptions) -> Tuple[note_seq.Melody, float]:
+    def generate_melody(
+        self, melody: note_seq.Melody, chords: note_seq.ChordProgression, options: GenerationOptions
+    ) -> Tuple[note_seq.Melody, float]:
         """Magenta's ``ImprovRnnModel.generate_melody``: ``melody`` extended to ``len(chords)`` events over
         ``chords`` (both starting at the same step); returns (melody, score)."""
         melody, chords = copy.deepcopy(melody), copy.deepcopy(chords)
         low, high = self.config.note_range
         amount = melody.squash(low, high, None)
         chords.transpose(amount)
-        opts = GenerationOptions(len(chords), options.temperature, options.beam_size, options.branch_factor,
-                                 options.steps_per_iteration, options.seed)
+        opts = GenerationOptions(
+            len(chords),
+            options.temperature,
+            options.beam_size,
+            options.branch_factor,
+            options.steps_per_iteration,
+            options.seed,
+        )
         out, score = self.events.generate_events(melody, opts, control_events=chords)
         out.transpose(-amount)
         return out, score
@@ -118,8 +126,7 @@ class ImprovGenerator:
         from note_seq import sequences_lib
 
         spq = self.config.steps_per_quarter
-        qpm = primer_sequence.tempos[0].qpm if primer_sequence.tempos and primer_sequence.tempos[0].qpm \
-            else DEFAULT_QPM
+        qpm = primer_sequence.tempos[0].qpm if primer_sequence.tempos and primer_sequence.tempos[0].qpm else DEFAULT_QPM
         end = len(self.chords)
         last_end = max((n.end_time for n in primer_sequence.notes), default=0.0)
         seconds_per_step = 60.0 / qpm / spq
@@ -127,14 +134,17 @@ class ImprovGenerator:
         steps_per_second = sequences_lib.steps_per_quarter_to_steps_per_second(spq, qpm)
         start = sequences_lib.quantize_to_step(start_time, steps_per_second, quantize_cutoff=0.0)
         if start >= end:
-            raise GenerationError(f"the primer ({start_time:.3f} s with the step after it) is not shorter than the "
-                                  f"backing chords ({end} steps, {end * seconds_per_step:.3f} s)")
+            raise GenerationError(
+                f"the primer ({start_time:.3f} s with the step after it) is not shorter than the "
+                f"backing chords ({end} steps, {end * seconds_per_step:.3f} s)"
+            )
         quantized = quantize_primer(primer_sequence, qpm, spq)
         melody = read_primer_melody(quantized, start, spq)
         if melody.start_step >= start:
-            melody = note_seq.Melody([], start_step=max(0, start - 1), steps_per_bar=melody.steps_per_bar,
-                                     steps_per_quarter=spq)
-        chords = note_seq.ChordProgression(list(self.chords)[melody.start_step:end], start_step=melody.start_step)
+            melody = note_seq.Melody(
+                [], start_step=max(0, start - 1), steps_per_bar=melody.steps_per_bar, steps_per_quarter=spq
+            )
+        chords = note_seq.ChordProgression(list(self.chords)[melody.start_step : end], start_step=melody.start_step)
         melody.set_length(start - melody.start_step)
         generated, score = self.generate_melody(melody, chords, options)
         sequence = note_seq.LeadSheet(generated, chords).to_sequence(qpm=qpm)
@@ -143,8 +153,13 @@ class ImprovGenerator:
         return sequence, score
 
 
-def options(temperature: float = 1.0, beam_size: int = 1, branch_factor: int = 1, steps_per_iteration: int = 1,
-            seed: Optional[int] = None) -> GenerationOptions:
+def options(
+    temperature: float = 1.0,
+    beam_size: int = 1,
+    branch_factor: int = 1,
+    steps_per_iteration: int = 1,
+    seed: Optional[int] = None,
+) -> GenerationOptions:
     """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``improv_rnn_generate`` defaults (the
     length comes from the chords)."""
     return GenerationOptions(2, temperature, beam_size, branch_factor, steps_per_iteration, seed)

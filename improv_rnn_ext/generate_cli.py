@@ -13,6 +13,7 @@ The output is as long as the chords (``steps_per_chord`` sixteenth-note steps pe
 without a primer, Magenta's single middle C. ``--render_chords`` adds the chords as notes. Files are named
 ``<date>_<time>_<index>.mid``. See :mod:`improv_rnn_ext.generate`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p, CONFIG_IDS, "basic_improv", PROG)
     p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
     p.add_argument("--num_outputs", type=int, default=10, help="files to write (default 10)")
-    p.add_argument("--backing_chords", default=DEFAULT_BACKING_CHORDS,
-                   help=f'chord symbols separated by spaces (default "{DEFAULT_BACKING_CHORDS}")')
+    p.add_argument(
+        "--backing_chords",
+        default=DEFAULT_BACKING_CHORDS,
+        help=f'chord symbols separated by spaces (default "{DEFAULT_BACKING_CHORDS}")',
+    )
     p.add_argument("--steps_per_chord", type=int, default=16, help="sixteenth-note steps per chord (default 16)")
     primer = p.add_mutually_exclusive_group()
     primer.add_argument("--primer_melody", default="", help='note-seq Melody events: "[60, -2, 60, -2, 67, -2]"')

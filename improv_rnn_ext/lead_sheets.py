@@ -10,6 +10,7 @@ on one step make that melody's progression fail (``coincident_chords``); with ``
 progression of only ``NO_CHORD`` is dropped (``empty_chord_progressions``); with ``all_transpositions``
 each lead sheet is emitted 12 times, transposed by -6..5 semitones (melody and chords).
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,9 @@ from pipelines.tfrecord_io import Counters
 ALL_TRANSPOSITIONS = tuple(range(-6, 6))
 
 
-def extract_chords_for_melodies(quantized_sequence, melodies, counters: Optional[Counters] = None
-                                ) -> List[Optional[note_seq.ChordProgression]]:
+def extract_chords_for_melodies(
+    quantized_sequence, melodies, counters: Optional[Counters] = None
+) -> List[Optional[note_seq.ChordProgression]]:
     """The chord progression under each melody (same span), or None where two chords share a step
     (counted as ``discarded_coincident_chords`` in ``counters``). Magenta's ``extract_chords_for_melodies``."""
     out = []
@@ -42,12 +44,19 @@ def extract_chords_for_melodies(quantized_sequence, melodies, counters: Optional
     return out
 
 
-def extract_lead_sheet_fragments(quantized_sequence, search_start_step: int = 0, min_bars: int = 7,
-                                 max_steps_truncate: Optional[int] = None, gap_bars: float = 1.0,
-                                 min_unique_pitches: int = 5, ignore_polyphonic_notes: bool = True,
-                                 filter_drums: bool = True, require_chords: bool = False,
-                                 all_transpositions: bool = False, counters: Optional[Counters] = None
-                                 ) -> Tuple[List[note_seq.LeadSheet], Counters]:
+def extract_lead_sheet_fragments(
+    quantized_sequence,
+    search_start_step: int = 0,
+    min_bars: int = 7,
+    max_steps_truncate: Optional[int] = None,
+    gap_bars: float = 1.0,
+    min_unique_pitches: int = 5,
+    ignore_polyphonic_notes: bool = True,
+    filter_drums: bool = True,
+    require_chords: bool = False,
+    all_transpositions: bool = False,
+    counters: Optional[Counters] = None,
+) -> Tuple[List[note_seq.LeadSheet], Counters]:
     """Lead sheets of a quantized NoteSequence (Magenta's function, same arguments and defaults; see the
     module docstring). ``search_start_step`` must be 0 (every Magenta caller passes 0).
 
@@ -66,11 +75,17 @@ def extract_lead_sheet_fragments(quantized_sequence, search_start_step: int = 0,
     if steps_per_bar % 1 != 0:
         raise note_seq.NonIntegerStepsPerBarError(
             f"there are {steps_per_bar:g} steps per bar (time signature "
-            f"{quantized_sequence.time_signatures[0].numerator}/{quantized_sequence.time_signatures[0].denominator})")
+            f"{quantized_sequence.time_signatures[0].numerator}/{quantized_sequence.time_signatures[0].denominator})"
+        )
     counters = Counters() if counters is None else counters
-    extractor = MelodyExtractor(min_bars=min_bars, max_steps=max_steps_truncate, min_unique_pitches=min_unique_pitches,
-                                gap_bars=gap_bars, ignore_polyphonic_notes=ignore_polyphonic_notes,
-                                filter_drums=filter_drums)
+    extractor = MelodyExtractor(
+        min_bars=min_bars,
+        max_steps=max_steps_truncate,
+        min_unique_pitches=min_unique_pitches,
+        gap_bars=gap_bars,
+        ignore_polyphonic_notes=ignore_polyphonic_notes,
+        filter_drums=filter_drums,
+    )
     melodies = extractor.transform(quantized_sequence, counters)
     lead_sheets = []
     for melody, chords in zip(melodies, extract_chords_for_melodies(quantized_sequence, melodies, counters)):

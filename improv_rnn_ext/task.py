@@ -1,4 +1,5 @@
 """Training the Improv RNN: :class:`events_rnn.task.EventsRnnTask` bound to the Improv RNN family."""
+
 from __future__ import annotations
 
 from improv_rnn_ext import bundle as bundle_lib

@@ -15,6 +15,7 @@ A ``--run_dir`` holding a run of Magenta's own ``improv_rnn_train`` (``train/che
 continued: weights, Adam slots and ``global_step`` restored by name before the first step
 (:mod:`events_rnn.magenta_run`, as for every family).
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,19 +26,29 @@ from improv_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
 from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
-LINE = _core.TrainCommandLine(prog="improv_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
-                              default_config="basic_improv",
-                              data_help="training SequenceExample TFRecord file or glob "
-                                        "(Magenta's improv_rnn_create_dataset's training_lead_sheets.tfrecord)")
+LINE = _core.TrainCommandLine(
+    prog="improv_rnn_train",
+    config_ids=CONFIG_IDS,
+    preset_names=TRAIN_PRESETS,
+    default_config="basic_improv",
+    data_help="training SequenceExample TFRecord file or glob "
+    "(Magenta's improv_rnn_create_dataset's training_lead_sheets.tfrecord)",
+)
 
 
 def command() -> _core.TrainCommand:
     """``improv_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
     from improv_rnn_ext import bundle, config, task
 
-    return _core.TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
-                              experiment_class=config.ImprovRnnExperiment, task_class=task.ImprovRnnTask,
-                              default_config=LINE.default_config, data_help=LINE.data_help)
+    return _core.TrainCommand(
+        prog=LINE.prog,
+        family=bundle.FAMILY,
+        presets=config.PRESETS,
+        experiment_class=config.ImprovRnnExperiment,
+        task_class=task.ImprovRnnTask,
+        default_config=LINE.default_config,
+        data_help=LINE.data_help,
+    )
 
 
 def build_parser():

@@ -5,5 +5,12 @@
 #: Magenta's config ids of this family.
 CONFIG_IDS = ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn")
 #: ``<model>_train --preset`` names (the configs and small test presets).
-TRAIN_PRESETS = ("attention_rnn", "basic_rnn", "lookback_rnn", "mono_rnn", "tiny", "tiny_attention",
-                 "tiny_attention_whole_stack")
+TRAIN_PRESETS = (
+    "attention_rnn",
+    "basic_rnn",
+    "lookback_rnn",
+    "mono_rnn",
+    "tiny",
+    "tiny_attention",
+    "tiny_attention_whole_stack",
+)

@@ -2,5 +2,13 @@
 
 Re-exported here so ``melody_rnn_ext.attention`` keeps working.
 """
-from events_rnn.attention import (AttentionCellWrapper, AttentionReader, State, TF1Linear,  # noqa: F401
-                                  attention_read, attention_wrapper_step, tf1_linear)
+
+from events_rnn.attention import (
+    AttentionCellWrapper,
+    AttentionReader,
+    State,
+    TF1Linear,  # noqa: F401
+    attention_read,
+    attention_wrapper_step,
+    tf1_linear,
+)

@@ -2,6 +2,7 @@
 :data:`melody_rnn_ext.data.FORMAT` (``training_melodies.tfrecord``, ``eval_melodies.tfrecord`` and
 ``melody_rnn_create_dataset_stats.json``, the same records and counts as the local run).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -20,9 +21,12 @@ def build_pipeline(pipeline, input_pattern, output_dir: str, config: data.Melody
     return _core.build_pipeline(data.FORMAT, pipeline, input_pattern, output_dir, config)
 
 
-def create_dataset(input_pattern, output_dir: str,
-                   config: data.MelodyPipelineConfig = data.MelodyPipelineConfig(),
-                   pipeline_args: Optional[Sequence[str]] = None) -> data.DatasetSummary:
+def create_dataset(
+    input_pattern,
+    output_dir: str,
+    config: data.MelodyPipelineConfig = data.MelodyPipelineConfig(),
+    pipeline_args: Optional[Sequence[str]] = None,
+) -> data.DatasetSummary:
     """Runs the melody dataset conversion as a Beam pipeline and waits for it; returns the
     :class:`melody_rnn_ext.data.DatasetSummary` read back from its stats JSON
     (see :func:`events_rnn.beam_pipeline.create_dataset`)."""

@@ -6,14 +6,28 @@ module only binds them to :data:`FAMILY` (the config ids, their encodings' width
 hparams per id, ``attention_rnn`` requiring attention) and keeps the functions' Melody RNN
 signatures.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
 
 from events_rnn import bundle as _core
-from events_rnn.bundle import (DEFAULT_ATTN_LENGTH, IGNORED_VARIABLES, BundleError, MagBundle,  # noqa: F401
-                               ModelFamily, ModelSpec, bundle_variables, generation_metagraph, infer_model_spec,
-                               port_variables, read_bundle, spec_of_model, state_sizes, tf1_step_fn)
+from events_rnn.bundle import (
+    DEFAULT_ATTN_LENGTH,
+    IGNORED_VARIABLES,
+    BundleError,
+    MagBundle,  # noqa: F401
+    ModelFamily,
+    ModelSpec,
+    bundle_variables,
+    generation_metagraph,
+    infer_model_spec,
+    port_variables,
+    read_bundle,
+    spec_of_model,
+    state_sizes,
+    tf1_step_fn,
+)
 from events_rnn.model import NAMINGS, OUTPUT_SCOPE, RNN_SCOPE, tf1_lstm_step  # noqa: F401
 from tfmusic.tf1_checkpoints import PortingError, WeightPorter, read_checkpoint, write_v1_checkpoint  # noqa: F401
 from melody_rnn_ext import config as config_lib
@@ -21,8 +35,9 @@ from melody_rnn_ext import encodings
 from melody_rnn_ext.model import MelodyRnnModel, build_model
 
 
-def config_for_spec(generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None,
-                    description: str = "") -> config_lib.MelodyRnnConfig:
+def config_for_spec(
+    generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None, description: str = ""
+) -> config_lib.MelodyRnnConfig:
     """A :class:`MelodyRnnConfig`: Magenta's preset for ``generator_id`` with the spec's layer sizes and
     attention (``attn_length``: given, else the preset's, else 40)."""
     hp = _core.hparams_for_spec(config_lib.MODEL_PRESETS.get(generator_id).hparams, spec, attn_length)
@@ -34,10 +49,14 @@ def _widths(config_id: str) -> Tuple[int, int]:
 
 
 #: The Melody RNN as the bundle core sees it.
-FAMILY = ModelFamily(name="Melody RNN", config_ids=encodings.CONFIG_IDS, widths=_widths,
-                     config_for_spec=config_for_spec,
-                     build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep),
-                     attention_ids=("attention_rnn",))
+FAMILY = ModelFamily(
+    name="Melody RNN",
+    config_ids=encodings.CONFIG_IDS,
+    widths=_widths,
+    config_for_spec=config_for_spec,
+    build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep),
+    attention_ids=("attention_rnn",),
+)
 
 
 def check_generator_id(generator_id: str, spec: ModelSpec, source: str) -> None:
@@ -46,14 +65,14 @@ def check_generator_id(generator_id: str, spec: ModelSpec, source: str) -> None:
     _core.check_generator_id(FAMILY, generator_id, spec, source)
 
 
-def read_bundle_config(path: str, attn_length: Optional[int] = None
-                       ) -> Tuple[config_lib.MelodyRnnConfig, MagBundle]:
+def read_bundle_config(path: str, attn_length: Optional[int] = None) -> Tuple[config_lib.MelodyRnnConfig, MagBundle]:
     """The :class:`MelodyRnnConfig` a ``.mag`` describes (id checked, sizes inferred), and the bundle."""
     return _core.read_bundle_config(FAMILY, path, attn_length)
 
 
-def load_bundle(path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
-                ) -> Tuple[MelodyRnnModel, config_lib.MelodyRnnConfig, MagBundle]:
+def load_bundle(
+    path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
+) -> Tuple[MelodyRnnModel, config_lib.MelodyRnnConfig, MagBundle]:
     """Read a ``.mag``, check it is a Melody RNN, build the Keras model and port every variable strictly.
 
     Returns (model with the bundle's weights, its config, the parsed bundle)."""
@@ -65,7 +84,14 @@ def warm_start_from_bundle(model: MelodyRnnModel, path: str, config_id: Optional
     return _core.warm_start_from_bundle(FAMILY, model, path, config_id)
 
 
-def write_bundle(model: MelodyRnnModel, config: config_lib.MelodyRnnConfig, path: str, description: str = "",
-                 global_step: int = 0, naming: str = "kernel", include_metagraph: bool = True) -> str:
+def write_bundle(
+    model: MelodyRnnModel,
+    config: config_lib.MelodyRnnConfig,
+    path: str,
+    description: str = "",
+    global_step: int = 0,
+    naming: str = "kernel",
+    include_metagraph: bool = True,
+) -> str:
     """Write ``model`` as a Magenta ``.mag`` at ``path`` (see :func:`events_rnn.bundle.write_bundle`)."""
     return _core.write_bundle(FAMILY, model, config, path, description, global_step, naming, include_metagraph)

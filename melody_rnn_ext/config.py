@@ -19,10 +19,11 @@
 ``hparams.batch_size`` keeps Magenta's value; training batches come from
 ``trainer.global_batch_size`` (the presets set both to 128).
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 from events_rnn.config import ATTENTION_LAYOUTS, EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig  # noqa: F401
 from melody_rnn_ext import encodings
@@ -138,11 +139,24 @@ MODEL_PRESETS.add("mono_rnn", lambda: _magenta("mono_rnn"))
 MODEL_PRESETS.add("lookback_rnn", lambda: _magenta("lookback_rnn"))
 MODEL_PRESETS.add("attention_rnn", lambda: _magenta("attention_rnn", attn_length=40, clip_norm=3.0))
 MODEL_PRESETS.add("tiny", lambda: _magenta("basic_rnn", batch_size=8, rnn_layer_sizes=(16, 16), learning_rate=0.01))
-MODEL_PRESETS.add("tiny_attention", lambda: _magenta(
-    "attention_rnn", batch_size=8, rnn_layer_sizes=(16, 12), attn_length=5, clip_norm=3.0, learning_rate=0.01))
-MODEL_PRESETS.add("tiny_attention_whole_stack", lambda: _magenta(
-    "attention_rnn", batch_size=8, rnn_layer_sizes=(16, 12), attn_length=5, clip_norm=3.0, learning_rate=0.01,
-    attention_layout="whole_stack"))
+MODEL_PRESETS.add(
+    "tiny_attention",
+    lambda: _magenta(
+        "attention_rnn", batch_size=8, rnn_layer_sizes=(16, 12), attn_length=5, clip_norm=3.0, learning_rate=0.01
+    ),
+)
+MODEL_PRESETS.add(
+    "tiny_attention_whole_stack",
+    lambda: _magenta(
+        "attention_rnn",
+        batch_size=8,
+        rnn_layer_sizes=(16, 12),
+        attn_length=5,
+        clip_norm=3.0,
+        learning_rate=0.01,
+        attention_layout="whole_stack",
+    ),
+)
 
 
 # --------------------------------------------------------------------------- experiments
@@ -160,7 +174,8 @@ class MelodyRnnExperiment:
     data: MelodyRnnDataConfig = MelodyRnnDataConfig()
     warm_start: WarmStartConfig = WarmStartConfig()
     trainer: training.TrainerConfig = training.TrainerConfig(
-        train_steps=20_000, global_batch_size=128, checkpoint_every=1000, max_checkpoints=3, summary_every=10)
+        train_steps=20_000, global_batch_size=128, checkpoint_every=1000, max_checkpoints=3, summary_every=10
+    )
     runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
     seed: int = 0
 
@@ -170,8 +185,9 @@ PRESETS: config_lib.PresetRegistry[MelodyRnnExperiment] = config_lib.PresetRegis
 
 def make_experiment(model: MelodyRnnConfig, **trainer_overrides) -> MelodyRnnExperiment:
     """An experiment around ``model`` whose global batch is ``model.hparams.batch_size``."""
-    trainer = dataclasses.replace(MelodyRnnExperiment().trainer, global_batch_size=model.hparams.batch_size,
-                                  **trainer_overrides)
+    trainer = dataclasses.replace(
+        MelodyRnnExperiment().trainer, global_batch_size=model.hparams.batch_size, **trainer_overrides
+    )
     return MelodyRnnExperiment(model=model, trainer=trainer)
 
 
@@ -179,11 +195,21 @@ for _name in ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"):
     PRESETS.add(_name, lambda n=_name: make_experiment(MODEL_PRESETS.get(n)))
 
 for _name in ("tiny", "tiny_attention", "tiny_attention_whole_stack"):
-    PRESETS.add(_name, lambda n=_name: dataclasses.replace(
-        make_experiment(MODEL_PRESETS.get(n), train_steps=40, checkpoint_every=20, max_checkpoints=2,
-                        summary_every=5, progress=False),
-        data=MelodyRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
-        runtime=runtime_lib.RuntimeConfig(distribution="one_device")))
+    PRESETS.add(
+        _name,
+        lambda n=_name: dataclasses.replace(
+            make_experiment(
+                MODEL_PRESETS.get(n),
+                train_steps=40,
+                checkpoint_every=20,
+                max_checkpoints=2,
+                summary_every=5,
+                progress=False,
+            ),
+            data=MelodyRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
+            runtime=runtime_lib.RuntimeConfig(distribution="one_device"),
+        ),
+    )
 
 
 def get_preset(name: str, overrides: Sequence[str] = ()) -> MelodyRnnExperiment:

@@ -16,14 +16,21 @@ The counts are printed too. See :mod:`melody_rnn_ext.data` for the stages and th
 name (``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it there. Options this command does
 not know, and everything after ``--``, go to Beam's ``PipelineOptions``.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.create_dataset_cli import (DIRECT_RUNNERS, add_common_arguments, beam_pipeline_args,  # noqa: F401
-                                           parse_args, parse_transposition_range, run)
+from events_rnn.create_dataset_cli import (
+    DIRECT_RUNNERS,
+    add_common_arguments,
+    beam_pipeline_args,  # noqa: F401
+    parse_args,
+    parse_transposition_range,
+    run,
+)
 from melody_rnn_ext import CONFIG_IDS
 from tfmusic import cli_support
 
@@ -32,20 +39,30 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``melody_rnn_create_dataset`` (built without importing note-seq: the pipeline's
     defaults apply where a flag is not given)."""
     p = cli_support.make_parser(
-        "melody_rnn_create_dataset", raw=False,
+        "melody_rnn_create_dataset",
+        raw=False,
         description="Extract melodies from NoteSequence TFRecords and write Melody RNN SequenceExamples "
-                    "(training_melodies.tfrecord, eval_melodies.tfrecord), as Magenta's command does. "
-                    "Options after '--' and options this command does not know are passed to Beam's "
-                    "PipelineOptions (with --runner beam or a Beam runner name).")
-    p.add_argument("--config", choices=CONFIG_IDS, default="basic_rnn",
-                   help="which encoding to write (default basic_rnn)")
+        "(training_melodies.tfrecord, eval_melodies.tfrecord), as Magenta's command does. "
+        "Options after '--' and options this command does not know are passed to Beam's "
+        "PipelineOptions (with --runner beam or a Beam runner name).",
+    )
+    p.add_argument(
+        "--config", choices=CONFIG_IDS, default="basic_rnn", help="which encoding to write (default basic_rnn)"
+    )
     add_common_arguments(p)
-    p.add_argument("--transposition_range", type=parse_transposition_range, default=None,
-                   help="semitone shifts for augmentation: LOW:HIGH (half-open, write --transposition_range=-5:6) "
-                        "or a list such as 0,2; default 0 (none, as Magenta's melody pipeline)")
-    p.add_argument("--discard_polyphonic_tracks", action="store_true",
-                   help="discard tracks where notes start together (Magenta melody_rnn's "
-                        "ignore_polyphonic_notes=False) instead of keeping the top note")
+    p.add_argument(
+        "--transposition_range",
+        type=parse_transposition_range,
+        default=None,
+        help="semitone shifts for augmentation: LOW:HIGH (half-open, write --transposition_range=-5:6) "
+        "or a list such as 0,2; default 0 (none, as Magenta's melody pipeline)",
+    )
+    p.add_argument(
+        "--discard_polyphonic_tracks",
+        action="store_true",
+        help="discard tracks where notes start together (Magenta melody_rnn's "
+        "ignore_polyphonic_notes=False) instead of keeping the top note",
+    )
     return p
 
 
@@ -60,8 +77,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     given = dict(eval_ratio=args.eval_ratio, seed=args.seed, transposition_range=args.transposition_range)
     try:
         config = data.MelodyPipelineConfig(
-            config_id=args.config, ignore_polyphonic_notes=not args.discard_polyphonic_tracks,
-            **{k: v for k, v in given.items() if v is not None})
+            config_id=args.config,
+            ignore_polyphonic_notes=not args.discard_polyphonic_tracks,
+            **{k: v for k, v in given.items() if v is not None},
+        )
         config = apply_overrides(config, args.overrides)
     except (ConfigError, ValueError) as err:
         parser.error(str(err))

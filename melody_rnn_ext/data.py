@@ -31,6 +31,7 @@ with the reason.
 ``(inputs [B, T, input_size] float32, labels [B, T] int64, lengths [B] int32)``, as Magenta's
 ``get_padded_batch`` does.
 """
+
 from __future__ import annotations
 
 import collections
@@ -42,10 +43,24 @@ from typing import Dict, List, Optional, Tuple
 import note_seq
 
 from events_rnn import data as _core
-from events_rnn.data import (PARTITIONS, AtomicTFRecordWriter, NoteSequenceRecordError, Quantizer, Stage,  # noqa: F401
-                             TimeChangeSplitter, Transposer, count_records, make_sequence_example,
-                             make_sequence_example_dataset, parse_note_sequence, parse_sequence_example,
-                             partition_of, sequence_example_to_arrays, sequence_key, sequence_name)
+from events_rnn.data import (
+    PARTITIONS,
+    AtomicTFRecordWriter,
+    NoteSequenceRecordError,
+    Quantizer,
+    Stage,  # noqa: F401
+    TimeChangeSplitter,
+    Transposer,
+    count_records,
+    make_sequence_example,
+    make_sequence_example_dataset,
+    parse_note_sequence,
+    parse_sequence_example,
+    partition_of,
+    sequence_example_to_arrays,
+    sequence_key,
+    sequence_name,
+)
 from events_rnn.melodies import MelodyExtractor  # noqa: F401 (public here too)
 from melody_rnn_ext import encodings
 from pipelines.tfrecord_io import Counters
@@ -100,8 +115,7 @@ class MelodyPipelineConfig:
         if not self.transposition_range:
             raise ValueError("transposition_range must hold at least one shift (0 for none)")
         if self.min_bars < 0 or self.max_steps < 2 or self.min_unique_pitches < 0 or self.gap_bars <= 0:
-            raise ValueError(
-                f"need min_bars >= 0, max_steps >= 2, min_unique_pitches >= 0, gap_bars > 0; got {self}")
+            raise ValueError(f"need min_bars >= 0, max_steps >= 2, min_unique_pitches >= 0, gap_bars > 0; got {self}")
 
 
 # --------------------------------------------------------------------------- stages
@@ -164,9 +178,13 @@ class MelodyPipeline(_core.EventsPipeline):
         self.quantizer = Quantizer(config.steps_per_quarter)
         self.transposer = Transposer(config.transposition_range)
         self.extractor = MelodyExtractor(
-            min_bars=config.min_bars, max_steps=config.max_steps, min_unique_pitches=config.min_unique_pitches,
-            gap_bars=config.gap_bars, ignore_polyphonic_notes=config.ignore_polyphonic_notes,
-            filter_drums=config.filter_drums)
+            min_bars=config.min_bars,
+            max_steps=config.max_steps,
+            min_unique_pitches=config.min_unique_pitches,
+            gap_bars=config.gap_bars,
+            ignore_polyphonic_notes=config.ignore_polyphonic_notes,
+            filter_drums=config.filter_drums,
+        )
         self.encoder = MelodyEncoder(config.config_id)
         self.counters = Counters()
 
@@ -214,10 +232,14 @@ class DatasetSummary:
     @classmethod
     def from_dict(cls, d: dict) -> "DatasetSummary":
         """Inverse of :meth:`to_dict` (reads a stats JSON back)."""
-        return cls(config=MelodyPipelineConfig(**d["config"]), counters=Counters.from_dict(d),
-                   lengths_in_bars={int(k): int(v) for k, v in d["melody_lengths_in_bars"].items()},
-                   outputs={k: dict(v) for k, v in d["outputs"].items()},
-                   input_size=int(d["input_size"]), num_classes=int(d["num_classes"]))
+        return cls(
+            config=MelodyPipelineConfig(**d["config"]),
+            counters=Counters.from_dict(d),
+            lengths_in_bars={int(k): int(v) for k, v in d["melody_lengths_in_bars"].items()},
+            outputs={k: dict(v) for k, v in d["outputs"].items()},
+            input_size=int(d["input_size"]),
+            num_classes=int(d["num_classes"]),
+        )
 
     def summary(self) -> str:
         """Human-readable multi-line summary (counts per stage, then outputs)."""
@@ -261,15 +283,26 @@ def output_path(output_dir: str, partition: str) -> str:
     return os.path.join(output_dir, OUTPUT_FILENAMES[partition])
 
 
-def make_summary(config: MelodyPipelineConfig, counters: Counters, lengths_in_bars: Dict[int, int],
-                 outputs: Dict[str, dict]) -> DatasetSummary:
+def make_summary(
+    config: MelodyPipelineConfig, counters: Counters, lengths_in_bars: Dict[int, int], outputs: Dict[str, dict]
+) -> DatasetSummary:
     """The :class:`DatasetSummary` of a finished run (both runners build their stats JSON with this)."""
     return DatasetSummary(
-        config=config, counters=counters, lengths_in_bars=dict(lengths_in_bars), outputs=outputs,
-        input_size=encodings.input_size(config.config_id), num_classes=encodings.num_classes(config.config_id))
+        config=config,
+        counters=counters,
+        lengths_in_bars=dict(lengths_in_bars),
+        outputs=outputs,
+        input_size=encodings.input_size(config.config_id),
+        num_classes=encodings.num_classes(config.config_id),
+    )
 
 
 #: What ``melody_rnn_create_dataset`` writes (:func:`events_rnn.data.create_dataset` runs it).
-FORMAT = _core.DatasetFormat(command="melody_rnn_create_dataset", pipeline_class=MelodyPipeline,
-                             output_filenames=OUTPUT_FILENAMES, stats_filename=STATS_FILENAME,
-                             make_summary=make_summary, summary_from_dict=DatasetSummary.from_dict)
+FORMAT = _core.DatasetFormat(
+    command="melody_rnn_create_dataset",
+    pipeline_class=MelodyPipeline,
+    output_filenames=OUTPUT_FILENAMES,
+    stats_filename=STATS_FILENAME,
+    make_summary=make_summary,
+    summary_from_dict=DatasetSummary.from_dict,
+)

@@ -19,6 +19,7 @@ key-melody encodings add "repeat the event 1 / 2 bars ago" classes (see :func:`n
 This module holds only the encodings (no TensorFlow import); the SequenceExample layout lives in
 :mod:`melody_rnn_ext.data`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,10 +67,16 @@ class MelodyEncodingSpec:
 
 
 _SPECS = {
-    "basic_rnn": MelodyEncodingSpec("basic_rnn", "one_hot", DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE, DEFAULT_TRANSPOSE_TO_KEY),
+    "basic_rnn": MelodyEncodingSpec(
+        "basic_rnn", "one_hot", DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE, DEFAULT_TRANSPOSE_TO_KEY
+    ),
     "mono_rnn": MelodyEncodingSpec("mono_rnn", "one_hot", 0, 128, None),
-    "lookback_rnn": MelodyEncodingSpec("lookback_rnn", "lookback", DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE, DEFAULT_TRANSPOSE_TO_KEY),
-    "attention_rnn": MelodyEncodingSpec("attention_rnn", "key_melody", DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE, DEFAULT_TRANSPOSE_TO_KEY),
+    "lookback_rnn": MelodyEncodingSpec(
+        "lookback_rnn", "lookback", DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE, DEFAULT_TRANSPOSE_TO_KEY
+    ),
+    "attention_rnn": MelodyEncodingSpec(
+        "attention_rnn", "key_melody", DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE, DEFAULT_TRANSPOSE_TO_KEY
+    ),
 }
 
 
@@ -93,10 +100,12 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
     spec = encoding_spec(config_id)
     if spec.encoding == "one_hot":
         return _ed.OneHotEventSequenceEncoderDecoder(
-            _med.MelodyOneHotEncoding(min_note=spec.min_note, max_note=spec.max_note))
+            _med.MelodyOneHotEncoding(min_note=spec.min_note, max_note=spec.max_note)
+        )
     if spec.encoding == "lookback":
         return _ed.LookbackEventSequenceEncoderDecoder(
-            _med.MelodyOneHotEncoding(min_note=spec.min_note, max_note=spec.max_note))
+            _med.MelodyOneHotEncoding(min_note=spec.min_note, max_note=spec.max_note)
+        )
     from melody_rnn_ext.key_melody import KeyMelodyEncoderDecoder  # note-seq's, with a one-pass encode
 
     return KeyMelodyEncoderDecoder(min_note=spec.min_note, max_note=spec.max_note)

@@ -3,6 +3,7 @@
 What ``melody_rnn_create_dataset`` then ``melody_rnn_train --eval`` would report, for pieces held in
 memory: used to check a zoo model's card against a fresh evaluation on a sample of its held-out data.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,11 +33,13 @@ def evaluate_sequences(model, config, sequences: Sequence, batch_size: int = 64)
 
     with tempfile.TemporaryDirectory(prefix="melody_eval") as tmp:
         ns_path = music21_corpus.write_sequences(os.path.join(tmp, "notesequences.tfrecord"), sequences)
-        summary = data.create_dataset(ns_path, tmp, data.MelodyPipelineConfig(config_id=config.config_id,
-                                                                             eval_ratio=0.0), progress=False)
+        summary = data.create_dataset(
+            ns_path, tmp, data.MelodyPipelineConfig(config_id=config.config_id, eval_ratio=0.0), progress=False
+        )
         if not summary.to_dict()["outputs"]["training"]["examples"]:
             raise ValueError(f"no melody extracted from {len(sequences)} sequences")
-        ds = data.make_sequence_example_dataset(data.output_path(tmp, "training"), config.input_size,
-                                                batch_size, shuffle=False)
+        ds = data.make_sequence_example_dataset(
+            data.output_path(tmp, "training"), config.input_size, batch_size, shuffle=False
+        )
         metrics = task_lib.evaluate(model, ds, config.no_event_label)
     return {k: float(v) for k, v in metrics.items()}

@@ -20,12 +20,13 @@ Semantics follow Magenta's ``MelodyRnnModel.generate_melody`` / ``EventSequenceR
 
 Everything is deterministic given ``seed``.
 """
+
 from __future__ import annotations
 
 import copy
 import dataclasses
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -101,8 +102,13 @@ def melody_from_sequence(sequence, source: str = "primer"):
     for instrument in sorted({n.instrument for n in quantized.notes if not n.is_drum}):
         melody = note_seq.Melody()
         try:
-            melody.from_quantized_sequence(quantized, search_start_step=0, instrument=instrument,
-                                           gap_bars=float("inf"), ignore_polyphonic_notes=True)
+            melody.from_quantized_sequence(
+                quantized,
+                search_start_step=0,
+                instrument=instrument,
+                gap_bars=float("inf"),
+                ignore_polyphonic_notes=True,
+            )
         except Exception:  # noqa: BLE001 - an instrument note-seq cannot make a melody of is skipped
             continue
         if len(melody) and (best is None or melody.start_step < best.start_step):
@@ -168,8 +174,9 @@ class MelodyGenerator:
         return cls(model, config)
 
     @classmethod
-    def from_magenta_run(cls, run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None
-                         ) -> "MelodyGenerator":
+    def from_magenta_run(
+        cls, run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None
+    ) -> "MelodyGenerator":
         """A generator over the newest checkpoint of Magenta's own ``melody_rnn_train`` folder
         (``RUN/train/model.ckpt-N``): architecture from the variables, ``config_id`` checked against them
         (see :mod:`melody_rnn_ext.magenta_run`)."""
@@ -184,7 +191,9 @@ class MelodyGenerator:
         logits, final = self._run(np.asarray(inputs, np.float32), tuple(state))
         return logits.numpy().astype(np.float64), tuple(final)
 
-    def _choose(self, logits: np.ndarray, temperature: float, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    def _choose(
+        self, logits: np.ndarray, temperature: float, rng: np.random.Generator
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """(class index [B], its log-probability [B]) drawn from softmax(logits / temperature)."""
         if temperature <= 0:
             logp = _log_softmax(logits)
@@ -196,8 +205,16 @@ class MelodyGenerator:
             idx = np.minimum((cdf < u * cdf[:, -1:]).sum(axis=-1), logits.shape[-1] - 1)
         return idx, logp[np.arange(len(idx)), idx]
 
-    def _extend(self, sequences: List, states, scores: np.ndarray, steps: int, temperature: float,
-                rng: np.random.Generator, inputs: Optional[np.ndarray]):
+    def _extend(
+        self,
+        sequences: List,
+        states,
+        scores: np.ndarray,
+        steps: int,
+        temperature: float,
+        rng: np.random.Generator,
+        inputs: Optional[np.ndarray],
+    ):
         """Extend each sequence by ``steps`` events; ``inputs`` are the first call's (None: the last events')."""
         for _ in range(steps):
             if inputs is None:
@@ -217,8 +234,9 @@ class MelodyGenerator:
         if len(primer) == 0:
             raise GenerationError("the primer melody is empty")
         if len(primer) >= options.num_steps:
-            raise GenerationError(f"the primer ({len(primer)} steps) must be shorter than num_steps "
-                                  f"({options.num_steps})")
+            raise GenerationError(
+                f"the primer ({len(primer)} steps) must be shorter than num_steps ({options.num_steps})"
+            )
         rng = np.random.default_rng(options.seed)
         n = options.num_steps - len(primer)
         beam = options.beam_size
@@ -227,15 +245,17 @@ class MelodyGenerator:
         states = tuple(tf.zeros([beam, s]) for s in self.model.state_size)
         scores = np.zeros(beam)
         first = (n - 1) % options.steps_per_iteration + 1
-        sequences, states, scores = self._extend(sequences, states, scores, first, options.temperature, rng,
-                                                 primer_inputs)
+        sequences, states, scores = self._extend(
+            sequences, states, scores, first, options.temperature, rng, primer_inputs
+        )
         for _ in range((n - first) // options.steps_per_iteration):
             k = options.branch_factor
             sequences = [copy.deepcopy(s) for _ in range(k) for s in sequences]
             states = tuple(tf.tile(s, [k, 1]) for s in states)
             scores = np.tile(scores, k)
-            sequences, states, scores = self._extend(sequences, states, scores, options.steps_per_iteration,
-                                                     options.temperature, rng, None)
+            sequences, states, scores = self._extend(
+                sequences, states, scores, options.steps_per_iteration, options.temperature, rng, None
+            )
             keep = np.argsort(-scores, kind="stable")[:beam]
             sequences = [sequences[i] for i in keep]
             states = tuple(tf.gather(s, keep) for s in states)
@@ -265,7 +285,7 @@ class MelodyGenerator:
         inputs, labels = self.encoder_decoder.encode(m)
         logits = self.model(np.asarray([inputs], np.float32), training=False).numpy()[0].astype(np.float64)
         logp = _log_softmax(logits)[np.arange(len(labels)), labels]
-        return float(logp[start - 1:].sum())
+        return float(logp[start - 1 :].sum())
 
 
 def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
@@ -285,7 +305,8 @@ def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
     if not os.path.exists(cfg_path):
         raise GenerationError(
             f"{run_dir}: no {config_lib.CONFIG_FILENAME}: not a run folder of this toolkit's melody_rnn_train "
-            "(a run of Magenta's melody_rnn_train holds train/checkpoint instead)")
+            "(a run of Magenta's melody_rnn_train holds train/checkpoint instead)"
+        )
     cfg = config_lib.load_json(MelodyRnnExperiment, cfg_path)
     path = checkpoint or tf.train.latest_checkpoint(run_dir)
     if not path:
@@ -295,8 +316,10 @@ def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
     model = build_model(cfg.model, dropout_keep_prob=1.0)
     names = {name for name, _ in tf.train.list_variables(path)}
     if not any(n.startswith(MODEL_VARIABLES_ITEM + "/") for n in names):
-        raise GenerationError(f"{path}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (LSTM weights); "
-                              "train with melody_rnn_train (melody_rnn_ext.train_cli.make_task)")
+        raise GenerationError(
+            f"{path}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (LSTM weights); "
+            "train with melody_rnn_train (melody_rnn_ext.train_cli.make_task)"
+        )
     items = {"model": model, MODEL_VARIABLES_ITEM: tracked_model_variables(model)}
     tf.train.Checkpoint(**items).restore(path).expect_partial().assert_existing_objects_matched()
     return model, cfg.model, path

@@ -24,6 +24,7 @@ event per 16th note). ``--primer_midi``: the first melody of a MIDI file (its te
 the whole melody, primer included. Files are named ``<date>_<time>_<index>.mid`` (Magenta's
 naming); the log-likelihood of each output is printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,16 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``melody_rnn_generate`` (``--bundle`` is an alias of ``--bundle_file``,
     ``--model_dir`` of ``--run_dir``)."""
     p = cli_support.make_parser("melody_rnn_generate", __doc__)
-    p.add_argument("--bundle_file", "--bundle", dest="bundle_file",
-                   help=".mag bundle, or a zoo model's name, to generate from (default with no "
-                        "--run_dir either: the zoo's Melody RNN); with --save_generator_bundle: the .mag to write")
-    p.add_argument("--run_dir", "--model_dir", dest="run_dir",
-                   help="run folder of melody_rnn_train, this toolkit's or Magenta's (newest checkpoint)")
-    p.add_argument("--config", choices=CONFIG_IDS, default=None,
-                   help="config id: checked against a bundle / our run; required for a Magenta run folder")
+    p.add_argument(
+        "--bundle_file",
+        "--bundle",
+        dest="bundle_file",
+        help=".mag bundle, or a zoo model's name, to generate from (default with no "
+        "--run_dir either: the zoo's Melody RNN); with --save_generator_bundle: the .mag to write",
+    )
+    p.add_argument(
+        "--run_dir",
+        "--model_dir",
+        dest="run_dir",
+        help="run folder of melody_rnn_train, this toolkit's or Magenta's (newest checkpoint)",
+    )
+    p.add_argument(
+        "--config",
+        choices=CONFIG_IDS,
+        default=None,
+        help="config id: checked against a bundle / our run; required for a Magenta run folder",
+    )
     p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'attn_length=40' (see above)")
-    p.add_argument("--save_generator_bundle", action="store_true",
-                   help="write --run_dir's model as the .mag --bundle_file instead of generating")
+    p.add_argument(
+        "--save_generator_bundle",
+        action="store_true",
+        help="write --run_dir's model as the .mag --bundle_file instead of generating",
+    )
     p.add_argument("--bundle_description", default="", help="bundle_details.description of --save_generator_bundle")
     p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
     p.add_argument("--num_outputs", type=int, default=10, help="melodies to write (default 10)")
@@ -72,8 +88,9 @@ def _check_flags(args, parser: argparse.ArgumentParser) -> None:
     --save_generator_bundle takes --run_dir (the source) and --bundle_file (the output)."""
     if args.save_generator_bundle:
         if not (args.run_dir and args.bundle_file):
-            parser.error("--save_generator_bundle needs --run_dir (the run to bundle) and --bundle_file (the .mag "
-                         "to write)")
+            parser.error(
+                "--save_generator_bundle needs --run_dir (the run to bundle) and --bundle_file (the .mag to write)"
+            )
         return
     if args.bundle_file and args.run_dir:
         parser.error("pass either --bundle_file or --run_dir (both only with --save_generator_bundle)")
@@ -131,13 +148,17 @@ def check_hparams(config, overrides: Sequence[str], source: str) -> None:
     have = config.hparams
     for field in ("rnn_layer_sizes", "attn_length", "attention_layout"):
         if any(o.startswith(f"model.hparams.{field}=") for o in overrides) and getattr(wanted, field) != getattr(
-                have, field):
-            raise ValueError(f"--hparams {field}={getattr(wanted, field)} but {source} holds a model with "
-                             f"{field}={getattr(have, field)}")
+            have, field
+        ):
+            raise ValueError(
+                f"--hparams {field}={getattr(wanted, field)} but {source} holds a model with "
+                f"{field}={getattr(have, field)}"
+            )
 
 
-def load_model(bundle_file: Optional[str] = None, run_dir: Optional[str] = None, config_id: Optional[str] = None,
-               hparams: str = "") -> LoadedModel:
+def load_model(
+    bundle_file: Optional[str] = None, run_dir: Optional[str] = None, config_id: Optional[str] = None, hparams: str = ""
+) -> LoadedModel:
     """The model of a ``.mag`` bundle or of a run folder (this toolkit's or Magenta's, see
     :func:`melody_rnn_ext.magenta_run.run_folder_kind`), ``config_id`` and ``hparams`` checked against it.
 
@@ -165,8 +186,9 @@ def load_model(bundle_file: Optional[str] = None, run_dir: Optional[str] = None,
     return loaded
 
 
-def load_generator(bundle_file: Optional[str] = None, run_dir: Optional[str] = None,
-                   config_id: Optional[str] = None, hparams: str = ""):
+def load_generator(
+    bundle_file: Optional[str] = None, run_dir: Optional[str] = None, config_id: Optional[str] = None, hparams: str = ""
+):
     """A :class:`melody_rnn_ext.generate.MelodyGenerator` from a bundle or a run folder (see :func:`load_model`)."""
     from melody_rnn_ext.generate import MelodyGenerator
 
@@ -179,8 +201,9 @@ def save_generator_bundle(loaded: LoadedModel, path: str, description: str = "")
     bit for bit under their TF1 names (the source's naming kept), its step as ``global_step``."""
     from melody_rnn_ext import bundle as bundle_lib
 
-    return bundle_lib.write_bundle(loaded.model, loaded.config, path, description=description,
-                                   global_step=loaded.global_step, naming=loaded.naming)
+    return bundle_lib.write_bundle(
+        loaded.model, loaded.config, path, description=description, global_step=loaded.global_step, naming=loaded.naming
+    )
 
 
 def generate_files(generator, primer, output_dir: str, num_outputs: int, options, qpm: float) -> List[tuple]:
@@ -226,13 +249,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except load_errors as e:
             print(f"melody_rnn_generate: {e}", file=sys.stderr)
             return 1
-        print(f"melody_rnn_generate: wrote bundle {path} ({loaded.config.config_id} "
-              f"{list(loaded.config.hparams.rnn_layer_sizes)}, step {loaded.global_step}, from {loaded.source})")
+        print(
+            f"melody_rnn_generate: wrote bundle {path} ({loaded.config.config_id} "
+            f"{list(loaded.config.hparams.rnn_layer_sizes)}, step {loaded.global_step}, from {loaded.source})"
+        )
         return 0
     try:
-        options = generate.GenerationOptions(num_steps=args.num_steps, temperature=args.temperature,
-                                             beam_size=args.beam_size, branch_factor=args.branch_factor,
-                                             steps_per_iteration=args.steps_per_iteration, seed=args.seed)
+        options = generate.GenerationOptions(
+            num_steps=args.num_steps,
+            temperature=args.temperature,
+            beam_size=args.beam_size,
+            branch_factor=args.branch_factor,
+            steps_per_iteration=args.steps_per_iteration,
+            seed=args.seed,
+        )
     except generate.GenerationError as e:
         parser.error(str(e))
     qpm = args.qpm
@@ -253,15 +283,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not args.run_dir:  # a bundle path, a zoo model's name, or (neither given) the zoo's default
             bundle_file = zoo.resolve(args.bundle_file, "melody_rnn")
             if bundle_file != args.bundle_file:
-                print(f"melody_rnn_generate: zoo model {args.bundle_file or zoo.DEFAULTS['melody_rnn']} "
-                      f"({bundle_file})", file=sys.stderr)
+                print(
+                    f"melody_rnn_generate: zoo model {args.bundle_file or zoo.DEFAULTS['melody_rnn']} ({bundle_file})",
+                    file=sys.stderr,
+                )
         generator = load_generator(bundle_file, args.run_dir, args.config, args.hparams)
     except (*load_errors, zoo.ZooError) as e:
         print(f"melody_rnn_generate: {e}", file=sys.stderr)
         return 1
     try:
-        written = generate_files(generator, primer, args.output_dir, args.num_outputs, options,
-                                 qpm or generate.DEFAULT_QPM)
+        written = generate_files(
+            generator, primer, args.output_dir, args.num_outputs, options, qpm or generate.DEFAULT_QPM
+        )
     except generate.GenerationError as e:
         print(f"melody_rnn_generate: {e}", file=sys.stderr)
         return 1

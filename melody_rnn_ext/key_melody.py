@@ -9,6 +9,7 @@ the state note-seq recomputes (current note, attack, direction, the last three n
 pitch-class histogram). Everything else (labels, generation-time ``events_to_input``, sizes) is
 note-seq's own; the tests compare both on real and random melodies, value for value.
 """
+
 from __future__ import annotations
 
 import collections
@@ -83,18 +84,18 @@ class KeyMelodyEncoderDecoder(_med.KeyMelodyEncoderDecoder):
                 offset += 1
             length = position + 1
             for i in range(self._binary_counter_bits):
-                input_[offset] = 1.0 if (length // 2 ** i) % 2 else -1.0
+                input_[offset] = 1.0 if (length // 2**i) % 2 else -1.0
                 offset += 1
             if length % DEFAULT_STEPS_PER_BAR == 0:
                 input_[offset] = 1.0
             offset += 1
-            input_[offset:offset + NOTES_PER_OCTAVE] = _max_keys(histogram).tolist()
+            input_[offset : offset + NOTES_PER_OCTAVE] = _max_keys(histogram).tolist()
             offset += NOTES_PER_OCTAVE
             recent = np.zeros(NOTES_PER_OCTAVE)
             for pitch in last_3_notes:
                 if pitch >= MIN_MIDI_PITCH:
                     recent[pitch % NOTES_PER_OCTAVE] += 1
-            input_[offset:offset + NOTES_PER_OCTAVE] = _max_keys(recent).tolist()
+            input_[offset : offset + NOTES_PER_OCTAVE] = _max_keys(recent).tolist()
             offset += NOTES_PER_OCTAVE
             assert offset == self.input_size
             inputs.append(input_)

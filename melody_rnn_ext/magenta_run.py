@@ -5,15 +5,32 @@ strict loading and continuing training (weights, Adam slots and ``global_step`` 
 so the first update is TF1 Adam's) are the shared core's, for every family; this module keeps the
 Melody RNN signatures (no family argument) and messages naming ``melody_rnn_train``.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional
 
 from events_rnn import magenta_run as _core
-from events_rnn.magenta_run import (ADAM_M, ADAM_V, BETA1, BETA2, BIAS_CORRECTION_RTOL,  # noqa: F401
-                                    CHECKPOINT_STATE, OUR_CONFIG, TRAIN_SUBDIR, MagentaCheckpoint, RestoredState,
-                                    RunFolderError, adam_slots, checkpoint_step_from_prefix, has_own_checkpoint,
-                                    is_magenta_run, newest_checkpoint, restore_training_state, train_dir)
+from events_rnn.magenta_run import (
+    ADAM_M,
+    ADAM_V,
+    BETA1,
+    BETA2,
+    BIAS_CORRECTION_RTOL,  # noqa: F401
+    CHECKPOINT_STATE,
+    OUR_CONFIG,
+    TRAIN_SUBDIR,
+    MagentaCheckpoint,
+    RestoredState,
+    RunFolderError,
+    adam_slots,
+    checkpoint_step_from_prefix,
+    has_own_checkpoint,
+    is_magenta_run,
+    newest_checkpoint,
+    restore_training_state,
+    train_dir,
+)
 from melody_rnn_ext import bundle as bundle_lib
 from melody_rnn_ext import config as config_lib
 
@@ -36,14 +53,16 @@ def fitting_configs(spec: bundle_lib.ModelSpec) -> List[str]:
     return _core.fitting_configs(bundle_lib.FAMILY, spec)
 
 
-def magenta_run_config(ckpt: MagentaCheckpoint, config_id: Optional[str], attn_length: Optional[int] = None
-                       ) -> config_lib.MelodyRnnConfig:
+def magenta_run_config(
+    ckpt: MagentaCheckpoint, config_id: Optional[str], attn_length: Optional[int] = None
+) -> config_lib.MelodyRnnConfig:
     """The :class:`MelodyRnnConfig` of a Magenta run (see :func:`events_rnn.magenta_run.magenta_run_config`)."""
     return _core.magenta_run_config(bundle_lib.FAMILY, ckpt, config_id, attn_length)
 
 
-def load_magenta_model(run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None,
-                       dropout_keep_prob: float = 1.0):
+def load_magenta_model(
+    run_dir: str, config_id: Optional[str], attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
+):
     """(model, :class:`MelodyRnnConfig`, :class:`MagentaCheckpoint`) of Magenta's run folder, ported strictly."""
     return _core.load_magenta_model(bundle_lib.FAMILY, run_dir, config_id, attn_length, dropout_keep_prob, PROG)
 

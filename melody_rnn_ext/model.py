@@ -3,6 +3,7 @@
 The TF1-exact LSTM stack, attention wrapper and TF1 naming live in :mod:`events_rnn.model` (shared
 by every events-RNN model); they are re-exported here so ``melody_rnn_ext.model`` keeps working.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -10,9 +11,19 @@ from typing import Optional
 import keras
 import tensorflow as tf  # noqa: F401  (re-exported for callers that import it from here)
 
-from events_rnn.model import (ATTENTION_LAYOUTS, NAMINGS, OUTPUT_SCOPE, RNN_SCOPE,  # noqa: F401
-                              EventSequenceRnnModel, State, TF1LSTMCell, TF1MultiRNNCell, keras_lstm_to_tf1,
-                              tf1_lstm_step, tf1_lstm_to_keras)
+from events_rnn.model import (
+    ATTENTION_LAYOUTS,
+    NAMINGS,
+    OUTPUT_SCOPE,
+    RNN_SCOPE,  # noqa: F401
+    EventSequenceRnnModel,
+    State,
+    TF1LSTMCell,
+    TF1MultiRNNCell,
+    keras_lstm_to_tf1,
+    tf1_lstm_step,
+    tf1_lstm_to_keras,
+)
 from events_rnn import model as _core
 
 

@@ -4,6 +4,7 @@
 deterministic synthetic melodies (no files), so that two worker processes train in step,
 checkpoint, get killed and resume.
 """
+
 from __future__ import annotations
 
 from typing import Callable, List, Tuple
@@ -16,8 +17,9 @@ SYNTHETIC_EXAMPLES = 64
 SYNTHETIC_STEPS = 32
 
 
-def synthetic_melodies(config_id: str = "basic_rnn", count: int = SYNTHETIC_EXAMPLES, steps: int = SYNTHETIC_STEPS,
-                       seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthetic_melodies(
+    config_id: str = "basic_rnn", count: int = SYNTHETIC_EXAMPLES, steps: int = SYNTHETIC_STEPS, seed: int = 0
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encoded arpeggio melodies with holds and note-offs (the real encoder, fixed seed).
 
     Returns (inputs [count, steps - 1, input_size] float32, labels [count, steps - 1] int64,
@@ -36,8 +38,8 @@ def synthetic_melodies(config_id: str = "basic_rnn", count: int = SYNTHETIC_EXAM
         pattern = [base, -2, base + 4, -2, base + 7, -1, base + 12, -2]
         length = int(rng.integers(steps // 2 + 1, steps + 1))
         x, y = encodings.squash_and_encode(config_id, note_seq.Melody((pattern * steps)[:length]), enc)
-        inputs[i, :len(y)] = x
-        labels[i, :len(y)] = y
+        inputs[i, : len(y)] = x
+        labels[i, : len(y)] = y
         lengths[i] = len(y)
     return inputs, labels, lengths
 
@@ -72,9 +74,17 @@ def tiny_job(steps: int, ckpt_every: int) -> Tuple[object, Callable[[], object],
 
     # XLA off: on the loaded 2-core test machine, compiling in each of the drill's three two-process
     # phases pushed the resumed phase past the drill's 300 s limit (the XLA clean phase passed).
-    cfg = config_lib.get_preset("tiny", [
-        "runtime.distribution=multi_worker", "runtime.jit_compile=false", f"trainer.train_steps={steps}",
-        f"trainer.checkpoint_every={ckpt_every}", "trainer.max_checkpoints=3", "trainer.progress=false"])
+    cfg = config_lib.get_preset(
+        "tiny",
+        [
+            "runtime.distribution=multi_worker",
+            "runtime.jit_compile=false",
+            f"trainer.train_steps={steps}",
+            f"trainer.checkpoint_every={ckpt_every}",
+            "trainer.max_checkpoints=3",
+            "trainer.progress=false",
+        ],
+    )
 
     def build_task():
         return train_cli.make_task(cfg, synthetic_dataset_fn(cfg.model.config_id, seed=cfg.seed))

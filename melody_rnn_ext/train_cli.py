@@ -35,6 +35,7 @@ is TF1 Adam's from the restored state. The run itself is ours (``config.json``, 
 top of ``--run_dir``; Magenta's files in ``train/`` are never modified, our TensorBoard events are
 added beside Magenta's); ``--num_training_steps`` counts from Magenta's step 0, as Magenta's does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,25 +43,41 @@ import sys
 from typing import List, Optional, Sequence
 
 from events_rnn import train_cli as _core
-from events_rnn.train_cli import (EVAL_METRICS_FILENAME, MODEL_VARIABLES_ITEM, TrainCommand,  # noqa: F401
-                                  parse_hparams, run_overrides, tracked_model_variables)
+from events_rnn.train_cli import (
+    EVAL_METRICS_FILENAME,
+    MODEL_VARIABLES_ITEM,
+    TrainCommand,  # noqa: F401
+    parse_hparams,
+    run_overrides,
+    tracked_model_variables,
+)
 from melody_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
 from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
-LINE = _core.TrainCommandLine(prog="melody_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
-                              default_config="basic_rnn",
-                              data_help="training SequenceExample TFRecord file or glob "
-                                        "(melody_rnn_create_dataset's output)")
+LINE = _core.TrainCommandLine(
+    prog="melody_rnn_train",
+    config_ids=CONFIG_IDS,
+    preset_names=TRAIN_PRESETS,
+    default_config="basic_rnn",
+    data_help="training SequenceExample TFRecord file or glob (melody_rnn_create_dataset's output)",
+)
 
 
 def command() -> TrainCommand:
     """``melody_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand` (continues Magenta's run folders)."""
     from melody_rnn_ext import bundle, config, magenta_run, task
 
-    return TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
-                        experiment_class=config.MelodyRnnExperiment, task_class=task.MelodyRnnTask,
-                        default_config=LINE.default_config, magenta_run=magenta_run, data_help=LINE.data_help)
+    return TrainCommand(
+        prog=LINE.prog,
+        family=bundle.FAMILY,
+        presets=config.PRESETS,
+        experiment_class=config.MelodyRnnExperiment,
+        task_class=task.MelodyRnnTask,
+        default_config=LINE.default_config,
+        magenta_run=magenta_run,
+        data_help=LINE.data_help,
+    )
 
 
 def make_task(cfg, dataset_fn=None):
@@ -92,9 +109,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return _core.main(command, argv, __doc__, line=LINE)
 
 
-__all__: List[str] = ["EVAL_METRICS_FILENAME", "MODEL_VARIABLES_ITEM", "build_parser", "command", "evaluate_run",
-                      "initial_config", "main", "make_task", "parse_hparams", "run_overrides",
-                      "tracked_model_variables"]
+__all__: List[str] = [
+    "EVAL_METRICS_FILENAME",
+    "MODEL_VARIABLES_ITEM",
+    "build_parser",
+    "command",
+    "evaluate_run",
+    "initial_config",
+    "main",
+    "make_task",
+    "parse_hparams",
+    "run_overrides",
+    "tracked_model_variables",
+]
 
 if __name__ == "__main__":
     sys.exit(main())

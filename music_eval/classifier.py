@@ -20,6 +20,7 @@ the accuracy on it is written to ``MODEL_DIR/classifier_metrics.json`` and, as
 A trained classifier is the folder ``MODEL_DIR``: ``config.json`` + ``ckpt-N`` files;
 :func:`load_classifier` rebuilds it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,15 +128,21 @@ class ClassifierExperiment:
     model: ClassifierModelConfig = ClassifierModelConfig()
     data: ClassifierDataConfig = ClassifierDataConfig()
     trainer: training.TrainerConfig = training.TrainerConfig(
-        train_steps=1500, global_batch_size=32, checkpoint_every=500, summary_every=50, progress=True)
+        train_steps=1500, global_batch_size=32, checkpoint_every=500, summary_every=50, progress=True
+    )
     runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig(distribution="one_device", jit_compile=False)
 
 
 PRESETS: config_lib.PresetRegistry[ClassifierExperiment] = config_lib.PresetRegistry("pitch classifier")
 PRESETS.add("gansynth", ClassifierExperiment)
-PRESETS.add("tiny", lambda: ClassifierExperiment(
-    trainer=training.TrainerConfig(train_steps=150, global_batch_size=32, checkpoint_every=150,
-                                   summary_every=50, progress=False)))
+PRESETS.add(
+    "tiny",
+    lambda: ClassifierExperiment(
+        trainer=training.TrainerConfig(
+            train_steps=150, global_batch_size=32, checkpoint_every=150, summary_every=50, progress=False
+        )
+    ),
+)
 
 
 # --------------------------------------------------------------------------- features
@@ -156,14 +163,24 @@ def log_mel_spectrogram(audio, config: FeatureConfig = FeatureConfig()):
 
     audio = tf.convert_to_tensor(audio, tf.float32)
     n = tf.shape(audio)[-1]
-    audio = tf.cond(n >= config.num_samples, lambda: audio[..., :config.num_samples],
-                    lambda: tf.pad(audio, [[0, 0], [0, config.num_samples - n]]))
+    audio = tf.cond(
+        n >= config.num_samples,
+        lambda: audio[..., : config.num_samples],
+        lambda: tf.pad(audio, [[0, 0], [0, config.num_samples - n]]),
+    )
     audio = tf.ensure_shape(audio, [None, config.num_samples])
-    stft = tf.signal.stft(audio, config.frame_length, config.hop_length, fft_length=config.frame_length,
-                          window_fn=tf.signal.hann_window, pad_end=False)
+    stft = tf.signal.stft(
+        audio,
+        config.frame_length,
+        config.hop_length,
+        fft_length=config.frame_length,
+        window_fn=tf.signal.hann_window,
+        pad_end=False,
+    )
     power = tf.math.real(stft * tf.math.conj(stft))
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(
-        config.num_mel_bins, config.frame_length // 2 + 1, config.sample_rate, config.lower_hz, config.upper_hz)
+        config.num_mel_bins, config.frame_length // 2 + 1, config.sample_rate, config.lower_hz, config.upper_hz
+    )
     return tf.math.log(tf.tensordot(power, mel_matrix, 1) + 1e-6)
 
 
@@ -184,7 +201,7 @@ def classifier_features(audio, config: FeatureConfig = FeatureConfig(), batch_si
         audio = audio[None]
     out = []
     for i in range(0, len(audio), batch_size):
-        x = log_mel_spectrogram(audio[i:i + batch_size], config)
+        x = log_mel_spectrogram(audio[i : i + batch_size], config)
         mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
         out.append(((x - mean) / tf.sqrt(var + 1e-6)).numpy()[..., None])
     if not out:
@@ -216,8 +233,9 @@ def ndb_features(audio, config: FeatureConfig = FeatureConfig(), pool: Tuple[int
 # --------------------------------------------------------------------------- network
 
 
-def build_pitch_network(model_config: ClassifierModelConfig = ClassifierModelConfig(),
-                        feature_config: FeatureConfig = FeatureConfig()):
+def build_pitch_network(
+    model_config: ClassifierModelConfig = ClassifierModelConfig(), feature_config: FeatureConfig = FeatureConfig()
+):
     """The CNN ``[batch, frames, mel_bins, 1] -> logits [batch, num_classes]``.
 
     Its outputs are a dict-free single tensor; the penultimate layer is named ``embedding``
@@ -266,8 +284,9 @@ class NSynthArrays:
         return len(self.pitches)
 
 
-def load_nsynth_dir(path, min_pitch: Optional[int] = None, max_pitch: Optional[int] = None,
-                    acoustic_only: bool = False) -> NSynthArrays:
+def load_nsynth_dir(
+    path, min_pitch: Optional[int] = None, max_pitch: Optional[int] = None, acoustic_only: bool = False
+) -> NSynthArrays:
     """Reads an NSynth jsonwav folder with ``pipelines.nsynth``, skipping (and counting) bad notes.
 
     Args:
@@ -285,8 +304,9 @@ def load_nsynth_dir(path, min_pitch: Optional[int] = None, max_pitch: Optional[i
 
     counters = Counters()
     audio, pitches, names = [], [], []
-    for el in nsynth.iter_jsonwav_dir(path, acoustic_only=acoustic_only, min_pitch=min_pitch, max_pitch=max_pitch,
-                                      skip_bad=True, counters=counters):
+    for el in nsynth.iter_jsonwav_dir(
+        path, acoustic_only=acoustic_only, min_pitch=min_pitch, max_pitch=max_pitch, skip_bad=True, counters=counters
+    ):
         audio.append(el["audio"])
         pitches.append(int(el["pitch"]))
         names.append(el["note_str"].decode() if isinstance(el["note_str"], bytes) else str(el["note_str"]))
@@ -295,8 +315,13 @@ def load_nsynth_dir(path, min_pitch: Optional[int] = None, max_pitch: Optional[i
     return NSynthArrays(arr.astype(np.float32), np.asarray(pitches, np.int64), names, skipped)
 
 
-def load_features(path, feature_config: FeatureConfig = FeatureConfig(), min_pitch: Optional[int] = None,
-                  max_pitch: Optional[int] = None, chunk: int = 256) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+def load_features(
+    path,
+    feature_config: FeatureConfig = FeatureConfig(),
+    min_pitch: Optional[int] = None,
+    max_pitch: Optional[int] = None,
+    chunk: int = 256,
+) -> Tuple[np.ndarray, np.ndarray, List[str]]:
     """Classifier inputs of an NSynth jsonwav folder, computed ``chunk`` notes at a time.
 
     Holds only the features (about 31 kB a note) rather than the audio (256 kB a note).
@@ -315,8 +340,7 @@ def load_features(path, feature_config: FeatureConfig = FeatureConfig(), min_pit
             feats.append(classifier_features(np.stack(batch), feature_config))
             batch.clear()
 
-    for el in nsynth.iter_jsonwav_dir(path, min_pitch=min_pitch, max_pitch=max_pitch, skip_bad=True,
-                                      counters=counters):
+    for el in nsynth.iter_jsonwav_dir(path, min_pitch=min_pitch, max_pitch=max_pitch, skip_bad=True, counters=counters):
         batch.append(el["audio"])
         pitches.append(int(el["pitch"]))
         names.append(el["note_str"].decode() if isinstance(el["note_str"], bytes) else str(el["note_str"]))
@@ -447,11 +471,17 @@ class PitchClassifierTask(training.Task):
             logits = self.network(x, training=True)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
             correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32)
-            return training.global_batch_mean(per_example, gbs), {
-                "accuracy": training.global_batch_mean(correct, gbs)}
+            return training.global_batch_mean(per_example, gbs), {"accuracy": training.global_batch_mean(correct, gbs)}
 
-        return [training.GradientPhase("xent", loss_fn, lambda: self.network.trainable_variables,
-                                       self.optimizer, clip_norm=self.config.model.clip_norm)]
+        return [
+            training.GradientPhase(
+                "xent",
+                loss_fn,
+                lambda: self.network.trainable_variables,
+                self.optimizer,
+                clip_norm=self.config.model.clip_norm,
+            )
+        ]
 
 
 # --------------------------------------------------------------------------- classifier object
@@ -486,7 +516,7 @@ class PitchClassifier:
 
     def _run(self, model, audio, batch_size: int) -> np.ndarray:
         feats = self.features(audio)
-        out = [np.asarray(model(feats[i:i + batch_size], training=False)) for i in range(0, len(feats), batch_size)]
+        out = [np.asarray(model(feats[i : i + batch_size], training=False)) for i in range(0, len(feats), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
     def logits(self, audio, batch_size: int = 64) -> np.ndarray:
@@ -547,8 +577,10 @@ def load_classifier(model_dir) -> PitchClassifier:
         status.assert_existing_objects_matched()  # every network variable, with its own shape
     except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ClassifierFileError(f"{latest}: checkpoint truncated, corrupt or not made for the network in "
-                                  f"{cfg_path} ({type(e).__name__}: {first[:300]})") from None
+        raise ClassifierFileError(
+            f"{latest}: checkpoint truncated, corrupt or not made for the network in "
+            f"{cfg_path} ({type(e).__name__}: {first[:300]})"
+        ) from None
     return PitchClassifier(network, cfg)
 
 
@@ -560,8 +592,9 @@ def export_classifier(classifier: PitchClassifier, out_dir) -> str:
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     config_lib.save_json(classifier.config, os.path.join(out_dir, config_lib.CONFIG_FILENAME))
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=classifier.network), out_dir, max_to_keep=1,
-                                         checkpoint_name="ckpt")
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=classifier.network), out_dir, max_to_keep=1, checkpoint_name="ckpt"
+    )
     return manager.save(checkpoint_number=1)
 
 
@@ -581,8 +614,13 @@ class TrainResult:
 METRICS_FILENAME = "classifier_metrics.json"
 
 
-def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSynthArrays] = None,
-                     strategy=None, features: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> TrainResult:
+def train_classifier(
+    config: ClassifierExperiment,
+    model_dir,
+    data: Optional[NSynthArrays] = None,
+    strategy=None,
+    features: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+) -> TrainResult:
     """Trains (or resumes) a pitch classifier with :class:`tfmusic.training.Runner`.
 
     Args:
@@ -626,18 +664,25 @@ def train_classifier(config: ClassifierExperiment, model_dir, data: Optional[NSy
     def acc(idx):
         if len(idx) == 0:
             return float("nan")
-        logits = np.concatenate([np.asarray(task.network(feats[idx][i:i + 64], training=False))
-                                 for i in range(0, len(idx), 64)])
+        logits = np.concatenate(
+            [np.asarray(task.network(feats[idx][i : i + 64], training=False)) for i in range(0, len(idx), 64)]
+        )
         return float(np.mean(logits.argmax(-1) == labels[idx]))
 
-    metrics = {"train_accuracy": acc(train_idx), "heldout_accuracy": acc(held_idx),
-               "num_train": int(len(train_idx)), "num_heldout": int(len(held_idx)),
-               "skipped_notes": int(skipped), "final_step": int(result.final_step),
-               "final_logs": result.logs}
+    metrics = {
+        "train_accuracy": acc(train_idx),
+        "heldout_accuracy": acc(held_idx),
+        "num_train": int(len(train_idx)),
+        "num_heldout": int(len(held_idx)),
+        "skipped_notes": int(skipped),
+        "final_step": int(result.final_step),
+        "final_logs": result.logs,
+    }
     config_lib.write_text_atomic(os.path.join(model_dir, METRICS_FILENAME), json.dumps(metrics, indent=2) + "\n")
     if runner.is_chief:  # eval/train_accuracy, eval/heldout_accuracy beside the training scalars
-        training.write_eval_summaries(model_dir, {k: metrics[k] for k in ("train_accuracy", "heldout_accuracy")},
-                                      int(result.final_step))
+        training.write_eval_summaries(
+            model_dir, {k: metrics[k] for k in ("train_accuracy", "heldout_accuracy")}, int(result.final_step)
+        )
     return TrainResult(classifier, metrics)
 
 
@@ -670,8 +715,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     cfg, resumed = plan.config, plan.resumed
     if not cfg.data.train_dir:
-        print("music_eval_train_classifier: no training data: pass --train_dir (an NSynth jsonwav folder)",
-              file=sys.stderr)
+        print(
+            "music_eval_train_classifier: no training data: pass --train_dir (an NSynth jsonwav folder)",
+            file=sys.stderr,
+        )
         return 2
     try:  # before anything is written to the run folder
         nsynth.check_jsonwav_dir(cfg.data.train_dir, cfg.data.acoustic_only, cfg.model.min_pitch, cfg.model.max_pitch)
@@ -681,16 +728,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plan.write()
     print(f"{'resuming' if resumed else 'training'} pitch classifier in {args.model_dir}")
     result = train_classifier(cfg, args.model_dir)
-    print(f"train accuracy {result.metrics['train_accuracy']:.3f} on {result.metrics['num_train']} notes; "
-          f"held-out accuracy {result.metrics['heldout_accuracy']:.3f} on {result.metrics['num_heldout']} notes")
+    print(
+        f"train accuracy {result.metrics['train_accuracy']:.3f} on {result.metrics['num_train']} notes; "
+        f"held-out accuracy {result.metrics['heldout_accuracy']:.3f} on {result.metrics['num_heldout']} notes"
+    )
     for d in args.eval_dir:
         arrays = load_nsynth_dir(d, cfg.model.min_pitch, cfg.model.max_pitch)
         acc = result.classifier.accuracy(arrays.audio, arrays.pitches)
         acc1 = result.classifier.accuracy(arrays.audio, arrays.pitches, tolerance=1)
         result.metrics.setdefault("eval", {})[d] = {"accuracy": acc, "accuracy_within_1": acc1, "num": len(arrays)}
         print(f"accuracy on {d}: {acc:.3f} exact, {acc1:.3f} within a semitone ({len(arrays)} notes)")
-    config_lib.write_text_atomic(os.path.join(args.model_dir, METRICS_FILENAME),
-                                 json.dumps(result.metrics, indent=2) + "\n")
+    config_lib.write_text_atomic(
+        os.path.join(args.model_dir, METRICS_FILENAME), json.dumps(result.metrics, indent=2) + "\n"
+    )
     return 0
 
 

@@ -14,6 +14,7 @@ writes ``comparison.{md,csv,json}`` and a self-contained ``report.html`` into ``
 
 Exit status: 0 on success, 2 on bad input (the message names the file).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,13 @@ def _compare(args) -> int:
     from music_eval import report
     from music_eval.compare import compare_files
 
-    comparison = compare_files(args.original, args.generated, max_seconds=args.max_seconds,
-                               with_pitch_range=not args.no_pitch_range, soundfont=args.soundfont)
+    comparison = compare_files(
+        args.original,
+        args.generated,
+        max_seconds=args.max_seconds,
+        with_pitch_range=not args.no_pitch_range,
+        soundfont=args.soundfont,
+    )
     print(comparison.to_markdown())
     html_path = report.write_comparison_report(comparison, args.out)
     print(f"\nwrote {os.path.join(args.out, 'comparison.md')}, comparison.csv, comparison.json")
@@ -63,8 +69,9 @@ def _gan(args) -> int:
         result = clf.train_classifier(cfg, model_dir, data=real)
         classifier = result.classifier
         print(f"classifier held-out accuracy {result.metrics['heldout_accuracy']:.3f}", file=sys.stderr)
-    evaluation = gan_eval.evaluate_gan(real, gen, classifier, k=args.k, alpha=args.alpha,
-                                       pitch_tolerance=args.pitch_tolerance, seed=args.seed)
+    evaluation = gan_eval.evaluate_gan(
+        real, gen, classifier, k=args.k, alpha=args.alpha, pitch_tolerance=args.pitch_tolerance, seed=args.seed
+    )
     evaluation.skipped = list(real_bad) + list(gen_bad)
     print(evaluation.to_markdown())
     html_path = report.write_gan_report(evaluation, args.out, real, gen)
@@ -105,17 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     cli_support.add_verbose_flag(g, suppress_default=True)
     g.add_argument("real_dir", help="NSynth jsonwav folder or folder of 16 kHz wavs")
     g.add_argument("generated_dir", help="same formats; pitches from examples.json or pitch_NN paths")
-    g.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
-                   help="a zoo model name or a folder from music_eval_train_classifier (default: the zoo's "
-                        f"{DEFAULT_CLASSIFIER})")
-    g.add_argument("--train_classifier", action="store_true",
-                   help="train a classifier on REAL_DIR (OUT/classifier) instead of using --classifier")
+    g.add_argument(
+        "--classifier",
+        default=DEFAULT_CLASSIFIER,
+        help=f"a zoo model name or a folder from music_eval_train_classifier (default: the zoo's {DEFAULT_CLASSIFIER})",
+    )
+    g.add_argument(
+        "--train_classifier",
+        action="store_true",
+        help="train a classifier on REAL_DIR (OUT/classifier) instead of using --classifier",
+    )
     g.add_argument("--out", default="music_eval_gan", help="output folder")
     g.add_argument("--k", type=int, default=50, help="NDB k-means cells (paper: 50)")
     g.add_argument("--alpha", type=float, default=0.05, help="NDB per-cell significance")
     g.add_argument("--pitch_tolerance", type=int, default=0, help="PA slack in semitones (Magenta's code: 1)")
-    g.add_argument("--train_steps", "--num_training_steps", "--num_steps", dest="train_steps", type=int, default=1500,
-                   help="steps with --train_classifier")
+    g.add_argument(
+        "--train_steps",
+        "--num_training_steps",
+        "--num_steps",
+        dest="train_steps",
+        type=int,
+        default=1500,
+        help="steps with --train_classifier",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=_gan)
 
@@ -152,21 +171,51 @@ def build_train_classifier_parser() -> argparse.ArgumentParser:
     count ``--num_training_steps`` (aliases ``--num_steps``, ``--train_steps``) is ``--set trainer.train_steps``.
     """
     p = cli_support.make_parser(
-        "music_eval_train_classifier", raw=False,
+        "music_eval_train_classifier",
+        raw=False,
         description="Train the pitch classifier used by GANSynth's metrics (IS, PA, PE, FID) on an "
-                    "NSynth jsonwav folder; resumes from MODEL_DIR's newest checkpoint.")
-    p.add_argument("model_dir", nargs="?", default=None, metavar="MODEL_DIR",
-                   help="run folder (checkpoints, config.json, classifier_metrics.json); or --model_dir")
-    p.add_argument("--model_dir", "--run_dir", dest="model_dir_flag", default=None, metavar="MODEL_DIR",
-                   help="the run folder, named (the positional MODEL_DIR's other form)")
+        "NSynth jsonwav folder; resumes from MODEL_DIR's newest checkpoint.",
+    )
+    p.add_argument(
+        "model_dir",
+        nargs="?",
+        default=None,
+        metavar="MODEL_DIR",
+        help="run folder (checkpoints, config.json, classifier_metrics.json); or --model_dir",
+    )
+    p.add_argument(
+        "--model_dir",
+        "--run_dir",
+        dest="model_dir_flag",
+        default=None,
+        metavar="MODEL_DIR",
+        help="the run folder, named (the positional MODEL_DIR's other form)",
+    )
     p.add_argument("--train_dir", help="NSynth jsonwav folder (sets data.train_dir)")
     p.add_argument("--preset", default=None, choices=CLASSIFIER_PRESETS, help="default: gansynth")
-    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="A.B=VALUE",
-                   help="override a config field, e.g. trainer.train_steps=500 (repeatable)")
-    p.add_argument("--num_training_steps", "--num_steps", "--train_steps", dest="num_training_steps", type=int,
-                   default=None, help="total training steps (trainer.train_steps)")
-    p.add_argument("--eval_dir", action="append", default=[],
-                   help="also report accuracy on this NSynth folder (repeatable), e.g. ../shared/data/nsynth_sample")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="A.B=VALUE",
+        help="override a config field, e.g. trainer.train_steps=500 (repeatable)",
+    )
+    p.add_argument(
+        "--num_training_steps",
+        "--num_steps",
+        "--train_steps",
+        dest="num_training_steps",
+        type=int,
+        default=None,
+        help="total training steps (trainer.train_steps)",
+    )
+    p.add_argument(
+        "--eval_dir",
+        action="append",
+        default=[],
+        help="also report accuracy on this NSynth folder (repeatable), e.g. ../shared/data/nsynth_sample",
+    )
     return p
 
 

@@ -9,6 +9,7 @@ histogram distances, chroma similarity) are on the generated rows. MIDI is rende
 loudness (:data:`music_eval.io.LOUDNESS_REFERENCE`), so energy ratios compare like with like, and
 :data:`GLOSSARY` explains every column under its header and says which way is better.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,33 +62,61 @@ LABEL = "a label, not a score"
 GLOSSARY: Tuple[Tuple[str, str, str], ...] = (
     ("piece", "the piece: the model and role that made it where the caller names it, else the file name", LABEL),
     ("role", "original (the reference every other row is compared with) or generated", LABEL),
-    ("source", "where the row's statistics come from: midi (the notes; audio only for energy, loudness and "
-               "chroma) or audio (the sound)", LABEL),
+    (
+        "source",
+        "where the row's statistics come from: midi (the notes; audio only for energy, loudness and "
+        "chroma) or audio (the sound)",
+        LABEL,
+    ),
     ("duration (s)", "length of the analysed audio in seconds (at most the analysis limit)", CLOSER_TO_ORIGINAL),
-    ("tempo (BPM)", "tempo in beats per minute: from note onsets (midi) or librosa's beat tracker (audio)",
-     CLOSER_TO_ORIGINAL),
+    (
+        "tempo (BPM)",
+        "tempo in beats per minute: from note onsets (midi) or librosa's beat tracker (audio)",
+        CLOSER_TO_ORIGINAL,
+    ),
     ("tempo ratio", "generated tempo / original tempo", CLOSER_TO_1),
     ("beats/bar", "estimated beats per bar (meter) from accent patterns", CLOSER_TO_ORIGINAL),
     ("key", "Krumhansl-Schmuckler key estimate (note durations, or mean chroma for audio)", CLOSER_TO_ORIGINAL),
-    ("key score", "MIREX weighted key score against the original's key (mir_eval): 1 same key, 0.5 a fifth "
-                  "away, 0.3 relative, 0.2 parallel, 0 unrelated", HIGHER),
+    (
+        "key score",
+        "MIREX weighted key score against the original's key (mir_eval): 1 same key, 0.5 a fifth "
+        "away, 0.3 relative, 0.2 parallel, 0 unrelated",
+        HIGHER,
+    ),
     ("in scale", "share of note duration (or chroma energy) inside the piece's own key's scale", CLOSER_TO_ORIGINAL),
-    ("RMS (dBFS)", "mean frame RMS in dB re full scale; MIDI is rendered at the loudness reference, so MIDI "
-                   "rows read the reference", CLOSER_TO_ORIGINAL),
-    ("RMS ratio", "generated mean frame RMS / original mean frame RMS, both loudness-matched (MIDI rendered at "
-                  "the reference); 1 for a rendering of the same MIDI", CLOSER_TO_1),
+    (
+        "RMS (dBFS)",
+        "mean frame RMS in dB re full scale; MIDI is rendered at the loudness reference, so MIDI "
+        "rows read the reference",
+        CLOSER_TO_ORIGINAL,
+    ),
+    (
+        "RMS ratio",
+        "generated mean frame RMS / original mean frame RMS, both loudness-matched (MIDI rendered at "
+        "the reference); 1 for a rendering of the same MIDI",
+        CLOSER_TO_1,
+    ),
     ("loudness (dBA FS)", "A-weighted mean power in dB re full scale (uncalibrated)", CLOSER_TO_ORIGINAL),
-    ("pitch range", "lowest-highest MIDI pitch and the span in semitones (notes), or pYIN f0 5th-95th "
-                    "percentile (audio)", CLOSER_TO_ORIGINAL),
+    (
+        "pitch range",
+        "lowest-highest MIDI pitch and the span in semitones (notes), or pYIN f0 5th-95th percentile (audio)",
+        CLOSER_TO_ORIGINAL,
+    ),
     ("onsets/s", "distinct note onsets per second", CLOSER_TO_ORIGINAL),
     ("notes/s", "notes per second (MIDI only)", CLOSER_TO_ORIGINAL),
     ("polyphony", "mean number of sounding notes while any sounds (MIDI only)", CLOSER_TO_ORIGINAL),
     ("PC-hist JS", "Jensen-Shannon distance (0..1) of the pitch-class histogram to the original's", LOWER),
-    ("IOI-hist JS", "Jensen-Shannon distance (0..1) of the inter-onset-interval histogram (in beats) to the "
-                    "original's", LOWER),
+    (
+        "IOI-hist JS",
+        "Jensen-Shannon distance (0..1) of the inter-onset-interval histogram (in beats) to the original's",
+        LOWER,
+    ),
     ("chroma cos", "cosine similarity (0..1) of the mean chroma vector with the original's", HIGHER),
-    ("chroma DTW cos", "mean frame cosine similarity (0..1) of chroma with the original's along a DTW alignment",
-     HIGHER),
+    (
+        "chroma DTW cos",
+        "mean frame cosine similarity (0..1) of chroma with the original's along a DTW alignment",
+        HIGHER,
+    ),
 )
 # header -> "meaning (which way is better)"
 COLUMN_HELP: Dict[str, str] = {h: f"{text} ({better})" for h, text, better in GLOSSARY}
@@ -177,24 +206,41 @@ def piece_row(a: PieceAnalysis, original: Optional[PieceAnalysis] = None, role: 
         prange = ""
     in_scale = sym.in_scale_share if sym else a.audio.in_scale_share
     row = {
-        "piece": a.piece.name, "role": role, "source": "midi" if sym else "audio",
-        "duration_s": a.piece.duration, "tempo_bpm": a.tempo_bpm, "meter": a.meter.beats_per_bar or "?",
-        "key": a.key.name, "in_scale": in_scale, "rms_db": a.audio.rms_db, "loudness_dba": a.audio.loudness_dba,
-        "pitch_range": prange, "onset_density": a.onset_density,
-        "note_density": sym.note_density if sym else _nan(), "polyphony": sym.polyphony_mean if sym else _nan(),
-        "tempo_ratio": _nan(), "key_score": _nan(), "rms_ratio": _nan(), "pc_js": _nan(), "ioi_js": _nan(),
-        "chroma_cos": _nan(), "chroma_dtw": _nan(),
+        "piece": a.piece.name,
+        "role": role,
+        "source": "midi" if sym else "audio",
+        "duration_s": a.piece.duration,
+        "tempo_bpm": a.tempo_bpm,
+        "meter": a.meter.beats_per_bar or "?",
+        "key": a.key.name,
+        "in_scale": in_scale,
+        "rms_db": a.audio.rms_db,
+        "loudness_dba": a.audio.loudness_dba,
+        "pitch_range": prange,
+        "onset_density": a.onset_density,
+        "note_density": sym.note_density if sym else _nan(),
+        "polyphony": sym.polyphony_mean if sym else _nan(),
+        "tempo_ratio": _nan(),
+        "key_score": _nan(),
+        "rms_ratio": _nan(),
+        "pc_js": _nan(),
+        "ioi_js": _nan(),
+        "chroma_cos": _nan(),
+        "chroma_dtw": _nan(),
     }
     if original is not None and original is not a:
         sim = fa.chroma_similarity(original.audio.chroma, a.audio.chroma)
-        row.update({
-            "tempo_ratio": a.tempo_bpm / original.tempo_bpm if original.tempo_bpm > 0 else _nan(),
-            "key_score": theory.key_weighted_score(original.key, a.key),
-            "rms_ratio": a.audio.rms_mean / original.audio.rms_mean if original.audio.rms_mean > 0 else _nan(),
-            "pc_js": theory.histogram_distances(original.pitch_class_hist, a.pitch_class_hist)["js"],
-            "ioi_js": theory.histogram_distances(original.ioi_hist, a.ioi_hist)["js"],
-            "chroma_cos": sim["mean_cosine"], "chroma_dtw": sim["dtw_cosine"],
-        })
+        row.update(
+            {
+                "tempo_ratio": a.tempo_bpm / original.tempo_bpm if original.tempo_bpm > 0 else _nan(),
+                "key_score": theory.key_weighted_score(original.key, a.key),
+                "rms_ratio": a.audio.rms_mean / original.audio.rms_mean if original.audio.rms_mean > 0 else _nan(),
+                "pc_js": theory.histogram_distances(original.pitch_class_hist, a.pitch_class_hist)["js"],
+                "ioi_js": theory.histogram_distances(original.ioi_hist, a.ioi_hist)["js"],
+                "chroma_cos": sim["mean_cosine"],
+                "chroma_dtw": sim["dtw_cosine"],
+            }
+        )
     return row
 
 
@@ -230,8 +276,9 @@ class Comparison:
             lines.append("| " + " | ".join(_fmt(r.get(k), f).replace("|", "/") for k, _, f in COLUMNS) + " |")
         if self.skipped:
             lines.append("")
-            lines.append(f"{len(self.skipped)} input(s) skipped: " +
-                         "; ".join(f"{p} ({why})" for p, why in self.skipped))
+            lines.append(
+                f"{len(self.skipped)} input(s) skipped: " + "; ".join(f"{p} ({why})" for p, why in self.skipped)
+            )
         return "\n".join(lines)
 
     def to_csv(self) -> str:
@@ -245,18 +292,27 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """Everything as JSON-friendly data: rows, per-piece statistics, skipped inputs."""
+
         def analysis(a: PieceAnalysis) -> dict:
-            return {"name": a.piece.name, "path": a.piece.path, "kind": a.piece.kind,
-                    "audio": a.audio.summary(), "symbolic": a.symbolic.summary() if a.symbolic else None}
+            return {
+                "name": a.piece.name,
+                "path": a.piece.path,
+                "kind": a.piece.kind,
+                "audio": a.audio.summary(),
+                "symbolic": a.symbolic.summary() if a.symbolic else None,
+            }
 
         from music_eval.io import LOUDNESS_REFERENCE
 
-        return {"columns": {k: h for k, h, _ in COLUMNS}, "column_help": COLUMN_HELP,
-                "loudness_reference": LOUDNESS_REFERENCE,
-                "rows": [_json_clean(r) for r in self.rows],
-                "original": _json_clean(analysis(self.original)),
-                "generated": [_json_clean(analysis(a)) for a in self.generated],
-                "skipped": [{"path": p, "problem": why} for p, why in self.skipped]}
+        return {
+            "columns": {k: h for k, h, _ in COLUMNS},
+            "column_help": COLUMN_HELP,
+            "loudness_reference": LOUDNESS_REFERENCE,
+            "rows": [_json_clean(r) for r in self.rows],
+            "original": _json_clean(analysis(self.original)),
+            "generated": [_json_clean(analysis(a)) for a in self.generated],
+            "skipped": [{"path": p, "problem": why} for p, why in self.skipped],
+        }
 
 
 def _json_clean(x):
@@ -271,8 +327,9 @@ def _json_clean(x):
     return x
 
 
-def compare_pieces(original: Piece, generated: Sequence[Piece], with_pitch_range: bool = True,
-                   skipped: Sequence[Tuple[str, str]] = ()) -> Comparison:
+def compare_pieces(
+    original: Piece, generated: Sequence[Piece], with_pitch_range: bool = True, skipped: Sequence[Tuple[str, str]] = ()
+) -> Comparison:
     """Analyzes and compares in-memory pieces.
 
     Args:
@@ -303,8 +360,14 @@ def display_name(path, names: Optional[Mapping] = None) -> Optional[str]:
     return None
 
 
-def compare_files(original, generated: Sequence, max_seconds: Optional[float] = None,
-                  with_pitch_range: bool = True, soundfont=None, names: Optional[Mapping] = None) -> Comparison:
+def compare_files(
+    original,
+    generated: Sequence,
+    max_seconds: Optional[float] = None,
+    with_pitch_range: bool = True,
+    soundfont=None,
+    names: Optional[Mapping] = None,
+) -> Comparison:
     """Reads and compares files (or folders of them).
 
     Args:
@@ -332,9 +395,10 @@ def compare_files(original, generated: Sequence, max_seconds: Optional[float] = 
         piece.name = display_name(f, names) or piece.name
         pieces.append(piece)
     if not pieces:
-        raise MusicFileError(", ".join(str(g) for g in generated),
-                             f"no readable generated piece ({len(skipped)} skipped: "
-                             + "; ".join(f"{p}: {w}" for p, w in skipped) + ")")
+        raise MusicFileError(
+            ", ".join(str(g) for g in generated),
+            f"no readable generated piece ({len(skipped)} skipped: " + "; ".join(f"{p}: {w}" for p, w in skipped) + ")",
+        )
     return compare_pieces(orig_piece, pieces, with_pitch_range, skipped)
 
 

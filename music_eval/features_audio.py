@@ -14,6 +14,7 @@
   this is the range of the dominant (often the bass) line, not of all notes; MIDI pieces use
   their notes instead.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,7 +45,7 @@ def a_weighted_loudness_db(audio: np.ndarray, sample_rate: int) -> float:
     # Parseval: summing the one-sided power spectrum and scaling by 2 / (n_fft * sum(w^2)) gives the
     # frame's mean square, so a sine of amplitude A at 1 kHz (0 dB A-weighting) reads A^2 / 2.
     window = np.hanning(n_fft + 1)[:-1]  # librosa's periodic Hann
-    spec = spec * 2.0 / (n_fft * np.sum(window ** 2))
+    spec = spec * 2.0 / (n_fft * np.sum(window**2))
     with np.errstate(divide="ignore"):  # A-weighting is -inf dB at 0 Hz
         weights = 10.0 ** (librosa.A_weighting(librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)) / 10.0)
     power = (spec * weights[:, None]).sum(axis=0)
@@ -155,17 +156,27 @@ class AudioFeatures:
     def summary(self) -> dict:
         """Scalar fields as a JSON-friendly dict."""
         return {
-            "duration_s": self.duration_s, "tempo_bpm": self.tempo_bpm,
-            "beats_per_bar": self.meter.beats_per_bar, "meter_class": self.meter.meter_class,
-            "key": self.key.name, "key_correlation": self.key.correlation, "in_scale_share": self.in_scale_share,
-            "rms_mean": self.rms_mean, "rms_db": self.rms_db, "loudness_dba": self.loudness_dba,
-            "onset_density": self.onset_density, "pitch_low": self.pitch_low, "pitch_high": self.pitch_high,
-            "mean_chroma": [float(v) for v in self.mean_chroma], "ioi_hist": [float(v) for v in self.ioi_hist],
+            "duration_s": self.duration_s,
+            "tempo_bpm": self.tempo_bpm,
+            "beats_per_bar": self.meter.beats_per_bar,
+            "meter_class": self.meter.meter_class,
+            "key": self.key.name,
+            "key_correlation": self.key.correlation,
+            "in_scale_share": self.in_scale_share,
+            "rms_mean": self.rms_mean,
+            "rms_db": self.rms_db,
+            "loudness_dba": self.loudness_dba,
+            "onset_density": self.onset_density,
+            "pitch_low": self.pitch_low,
+            "pitch_high": self.pitch_high,
+            "mean_chroma": [float(v) for v in self.mean_chroma],
+            "ioi_hist": [float(v) for v in self.ioi_hist],
         }
 
 
-def audio_features(audio: np.ndarray, sample_rate: int, with_pitch_range: bool = True,
-                   max_pitch_seconds: float = 20.0) -> AudioFeatures:
+def audio_features(
+    audio: np.ndarray, sample_rate: int, with_pitch_range: bool = True, max_pitch_seconds: float = 20.0
+) -> AudioFeatures:
     """All audio statistics (see :class:`AudioFeatures`).
 
     Args:
@@ -193,12 +204,24 @@ def audio_features(audio: np.ndarray, sample_rate: int, with_pitch_range: bool =
     low, high = pitch_range(audio, sample_rate, max_pitch_seconds) if with_pitch_range else (float("nan"),) * 2
     rms_mean = float(rms.mean())
     return AudioFeatures(
-        duration_s=duration, tempo_bpm=bpm, beat_times=beats, tempo_times=times, tempo_bpm_curve=curve,
-        meter=meter, key=key, in_scale_share=theory.in_scale_share(mean_chroma, key), rms_mean=rms_mean,
-        rms_db=float(20 * np.log10(rms_mean + 1e-12)), loudness_dba=a_weighted_loudness_db(audio, sample_rate),
+        duration_s=duration,
+        tempo_bpm=bpm,
+        beat_times=beats,
+        tempo_times=times,
+        tempo_bpm_curve=curve,
+        meter=meter,
+        key=key,
+        in_scale_share=theory.in_scale_share(mean_chroma, key),
+        rms_mean=rms_mean,
+        rms_db=float(20 * np.log10(rms_mean + 1e-12)),
+        loudness_dba=a_weighted_loudness_db(audio, sample_rate),
         onset_density=float(len(onsets) / duration),
         ioi_hist=ioi_histogram(onsets, 60.0 / bpm if bpm > 0 else 0.0, IOI_BIN_EDGES),
-        pitch_low=low, pitch_high=high, chroma=chr_, mean_chroma=mean_chroma)
+        pitch_low=low,
+        pitch_high=high,
+        chroma=chr_,
+        mean_chroma=mean_chroma,
+    )
 
 
 def chroma_similarity(chroma_a: np.ndarray, chroma_b: np.ndarray, max_frames: int = 2000) -> dict:

@@ -5,6 +5,7 @@ Nothing here reads a time or key signature: tempo and meter are estimated from n
 (so they can be validated against the declared ones), and the declared tempo is reported
 beside the estimate.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,13 @@ IOI_BIN_EDGES = 2.0 ** ((np.arange(-8, 8) - 0.5) / 2.0)
 def note_array(midi) -> np.ndarray:
     """All pitched notes as float64 ``[num_notes, 4]``: start (s), end (s), MIDI pitch, velocity;
     sorted by start then pitch."""
-    rows = [(n.start, n.end, n.pitch, n.velocity) for inst in midi.instruments if not inst.is_drum
-            for n in inst.notes if n.end > n.start]
+    rows = [
+        (n.start, n.end, n.pitch, n.velocity)
+        for inst in midi.instruments
+        if not inst.is_drum
+        for n in inst.notes
+        if n.end > n.start
+    ]
     if not rows:
         return np.zeros((0, 4))
     arr = np.asarray(rows, dtype=np.float64)
@@ -95,8 +101,9 @@ def estimate_beats(midi, fps: int = ENVELOPE_FPS, start_bpm: float = 120.0):
     env = onset_envelope(midi, fps)
     # librosa's hop/sr only set the frame rate: sr = fps * hop.
     hop = 512
-    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps * hop, hop_length=hop,
-                                           start_bpm=start_bpm, units="time", trim=False)
+    tempo, beats = librosa.beat.beat_track(
+        onset_envelope=env, sr=fps * hop, hop_length=hop, start_bpm=start_bpm, units="time", trim=False
+    )
     return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.float64)
 
 
@@ -133,7 +140,9 @@ def polyphony(midi, fps: int = 100) -> Dict[str, float]:
     n = int(np.ceil(notes[:, 1].max() * fps)) + 1
     diff = np.zeros(n + 1)
     np.add.at(diff, np.round(notes[:, 0] * fps).astype(int), 1)
-    np.add.at(diff, np.maximum(np.round(notes[:, 1] * fps).astype(int), np.round(notes[:, 0] * fps).astype(int) + 1), -1)
+    np.add.at(
+        diff, np.maximum(np.round(notes[:, 1] * fps).astype(int), np.round(notes[:, 0] * fps).astype(int) + 1), -1
+    )
     count = np.cumsum(diff)[:n]
     active = count[count > 0]
     return {"mean": float(active.mean()) if active.size else 0.0, "max": float(count.max())}
@@ -176,12 +185,21 @@ class SymbolicFeatures:
     def summary(self) -> dict:
         """Scalar fields as a JSON-friendly dict."""
         return {
-            "num_notes": self.num_notes, "duration_s": self.duration_s, "declared_bpm": self.declared_bpm,
-            "tempo_bpm": self.tempo_bpm, "beats_per_bar": self.meter.beats_per_bar,
-            "meter_class": self.meter.meter_class, "key": self.key.name, "key_correlation": self.key.correlation,
-            "in_scale_share": self.in_scale_share, "pitch_min": self.pitch_min, "pitch_max": self.pitch_max,
-            "pitch_range": self.pitch_max - self.pitch_min, "pitch_mean": self.pitch_mean,
-            "note_density": self.note_density, "polyphony_mean": self.polyphony_mean,
+            "num_notes": self.num_notes,
+            "duration_s": self.duration_s,
+            "declared_bpm": self.declared_bpm,
+            "tempo_bpm": self.tempo_bpm,
+            "beats_per_bar": self.meter.beats_per_bar,
+            "meter_class": self.meter.meter_class,
+            "key": self.key.name,
+            "key_correlation": self.key.correlation,
+            "in_scale_share": self.in_scale_share,
+            "pitch_min": self.pitch_min,
+            "pitch_max": self.pitch_max,
+            "pitch_range": self.pitch_max - self.pitch_min,
+            "pitch_mean": self.pitch_mean,
+            "note_density": self.note_density,
+            "polyphony_mean": self.polyphony_mean,
             "polyphony_max": self.polyphony_max,
             "pitch_class_hist": [float(v) for v in self.pitch_class_hist],
             "ioi_hist": [float(v) for v in self.ioi_hist],
@@ -206,11 +224,23 @@ def symbolic_features(midi) -> SymbolicFeatures:
     tempi = midi.get_tempo_changes()[1]
     poly = polyphony(midi)
     return SymbolicFeatures(
-        num_notes=int(len(notes)), duration_s=duration, declared_bpm=float(tempi[0]) if len(tempi) else 120.0,
-        tempo_bpm=bpm, beat_times=beats, meter=meter, key=key, in_scale_share=theory.in_scale_share(pch, key),
-        pitch_min=int(notes[:, 2].min()), pitch_max=int(notes[:, 2].max()), pitch_mean=float(notes[:, 2].mean()),
-        note_density=float(len(notes) / duration), polyphony_mean=poly["mean"], polyphony_max=poly["max"],
-        pitch_class_hist=pch, ioi_hist=ioi_histogram(onset_times(midi), 60.0 / bpm if bpm > 0 else 0.0))
+        num_notes=int(len(notes)),
+        duration_s=duration,
+        declared_bpm=float(tempi[0]) if len(tempi) else 120.0,
+        tempo_bpm=bpm,
+        beat_times=beats,
+        meter=meter,
+        key=key,
+        in_scale_share=theory.in_scale_share(pch, key),
+        pitch_min=int(notes[:, 2].min()),
+        pitch_max=int(notes[:, 2].max()),
+        pitch_mean=float(notes[:, 2].mean()),
+        note_density=float(len(notes) / duration),
+        polyphony_mean=poly["mean"],
+        polyphony_max=poly["max"],
+        pitch_class_hist=pch,
+        ioi_hist=ioi_histogram(onset_times(midi), 60.0 / bpm if bpm > 0 else 0.0),
+    )
 
 
 def score_to_midi(score, bpm: float = 100.0, program: int = 0):

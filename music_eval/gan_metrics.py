@@ -25,6 +25,7 @@ Definitions (Engel et al., "GANSynth", ICLR 2019, section 4.2, and Magenta's eva
 Everything here is numpy / scipy / scikit-learn on arrays; the classifier lives in
 :mod:`music_eval.classifier`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,9 @@ def _check_probs(probs: np.ndarray, name: str = "probs") -> np.ndarray:
         raise ValueError(f"{name} must be finite and non-negative")
     sums = probs.sum(axis=1, keepdims=True)
     if np.any(np.abs(sums - 1.0) > 1e-3):
-        raise ValueError(f"{name} rows must sum to 1 (softmax outputs); got sums in "
-                         f"[{sums.min():.4f}, {sums.max():.4f}]")
+        raise ValueError(
+            f"{name} rows must sum to 1 (softmax outputs); got sums in [{sums.min():.4f}, {sums.max():.4f}]"
+        )
     return probs / sums
 
 
@@ -63,13 +65,15 @@ def inception_score(probs: np.ndarray) -> float:
     """
     probs = _check_probs(probs)
     marginal = probs.mean(axis=0, keepdims=True)
-    kl = np.sum(np.where(probs > 0, probs * (np.log(np.maximum(probs, EPS)) - np.log(np.maximum(marginal, EPS))),
-                         0.0), axis=1)
+    kl = np.sum(
+        np.where(probs > 0, probs * (np.log(np.maximum(probs, EPS)) - np.log(np.maximum(marginal, EPS))), 0.0), axis=1
+    )
     return float(np.exp(np.mean(kl)))
 
 
-def pitch_accuracy(probs_or_predictions: np.ndarray, pitches: np.ndarray, tolerance: int = 0,
-                   class_offset: int = 0) -> float:
+def pitch_accuracy(
+    probs_or_predictions: np.ndarray, pitches: np.ndarray, tolerance: int = 0, class_offset: int = 0
+) -> float:
     """Pitch Accuracy: share of samples whose predicted pitch is within ``tolerance`` semitones.
 
     Args:
@@ -134,6 +138,7 @@ def frechet_distance(embeddings_a: np.ndarray, embeddings_b: np.ndarray) -> floa
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     cov_a, cov_b = np.atleast_2d(cov_a), np.atleast_2d(cov_b)
+
     def sqrtm(m):
         import warnings
 
@@ -238,12 +243,19 @@ class NDBCells:
         gen_counts = np.bincount(self.assign(gen), minlength=self.k)
         p = two_proportion_z_test(self.real_counts, self.num_real, gen_counts, gen.shape[0])
         different = p < alpha
-        return NDBResult(int(different.sum()), self.k, different, self.real_counts / self.num_real,
-                         gen_counts / gen.shape[0], p)
+        return NDBResult(
+            int(different.sum()), self.k, different, self.real_counts / self.num_real, gen_counts / gen.shape[0], p
+        )
 
 
-def number_of_different_bins(real_features: np.ndarray, generated_features: np.ndarray, k: int = 50,
-                             alpha: float = 0.05, seed: int = 0, whiten: bool = False) -> NDBResult:
+def number_of_different_bins(
+    real_features: np.ndarray,
+    generated_features: np.ndarray,
+    k: int = 50,
+    alpha: float = 0.05,
+    seed: int = 0,
+    whiten: bool = False,
+) -> NDBResult:
     """NDB of generated against real samples (see the module docstring).
 
     Args:
@@ -258,8 +270,9 @@ def number_of_different_bins(real_features: np.ndarray, generated_features: np.n
     return NDBCells(real_features, k=k, seed=seed, whiten=whiten).evaluate(generated_features, alpha)
 
 
-def language_model_metrics(logits: np.ndarray, labels: np.ndarray, mask: Optional[np.ndarray] = None,
-                           no_event_label: Optional[int] = None) -> dict:
+def language_model_metrics(
+    logits: np.ndarray, labels: np.ndarray, mask: Optional[np.ndarray] = None, no_event_label: Optional[int] = None
+) -> dict:
     """NLL, perplexity and accuracy of a sequence model on held-out data (Melody RNN's metrics).
 
     Args:
@@ -287,8 +300,12 @@ def language_model_metrics(logits: np.ndarray, labels: np.ndarray, mask: Optiona
     if total <= 0:
         raise ValueError("mask selects no tokens")
     nll = float((nll_tok * mask).sum() / total)
-    out = {"nll": nll, "perplexity": float(np.exp(nll)), "accuracy": float((correct * mask).sum() / total),
-           "num_tokens": int(total)}
+    out = {
+        "nll": nll,
+        "perplexity": float(np.exp(nll)),
+        "accuracy": float((correct * mask).sum() / total),
+        "num_tokens": int(total),
+    }
     if no_event_label is not None:
         ev = mask * (labels != no_event_label)
         ne = mask * (labels == no_event_label)

@@ -8,6 +8,7 @@ General MIDI SoundFont of ``tfmusic.audio``) at a fixed loudness, :data:`LOUDNES
 Bad input raises :class:`MusicFileError` naming the file; :func:`expand_inputs` turns files and
 folders into a file list, and callers that walk folders skip and count bad files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,8 +48,9 @@ def file_kind(path: PathLike) -> str:
         return "symbolic"
     if suffix in AUDIO_SUFFIXES:
         return "audio"
-    raise MusicFileError(path, f"unsupported file type {suffix or '(none)'}; "
-                               f"use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    raise MusicFileError(
+        path, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+    )
 
 
 def load_symbolic(path: PathLike):
@@ -119,9 +121,11 @@ def load_audio(path: PathLike, sample_rate: int = ANALYSIS_RATE) -> np.ndarray:
 
 #: MIDI renderings are scaled to this mean frame RMS (librosa frame RMS, 2048-sample frames, hop 512).
 REFERENCE_RMS_DBFS = -23.0
-LOUDNESS_REFERENCE = (f"MIDI is rendered by FluidSynth and scaled to a mean frame RMS of {REFERENCE_RMS_DBFS:g} dBFS "
-                      "(frames of 2048 samples, hop 512); audio files are analysed at their own level. Players "
-                      "in the HTML report are peak-normalised to 0.9 for listening.")
+LOUDNESS_REFERENCE = (
+    f"MIDI is rendered by FluidSynth and scaled to a mean frame RMS of {REFERENCE_RMS_DBFS:g} dBFS "
+    "(frames of 2048 samples, hop 512); audio files are analysed at their own level. Players "
+    "in the HTML report are peak-normalised to 0.9 for listening."
+)
 
 
 def mean_frame_rms(audio: np.ndarray) -> float:
@@ -142,8 +146,12 @@ def to_reference_loudness(audio: np.ndarray, rms_dbfs: float = REFERENCE_RMS_DBF
     return (audio * (10.0 ** (rms_dbfs / 20.0) / rms)).astype(np.float32)
 
 
-def render_symbolic(midi, sample_rate: int = ANALYSIS_RATE, soundfont: Optional[PathLike] = None,
-                    rms_dbfs: Optional[float] = REFERENCE_RMS_DBFS) -> np.ndarray:
+def render_symbolic(
+    midi,
+    sample_rate: int = ANALYSIS_RATE,
+    soundfont: Optional[PathLike] = None,
+    rms_dbfs: Optional[float] = REFERENCE_RMS_DBFS,
+) -> np.ndarray:
     """Renders a PrettyMIDI with FluidSynth (pretty_midi's renderer, the GM SoundFont of
     ``tfmusic.audio.default_soundfont()`` unless given) at a fixed loudness.
 
@@ -196,8 +204,12 @@ class Piece:
         return len(self.audio) / float(self.sample_rate)
 
 
-def load_piece(path: PathLike, sample_rate: int = ANALYSIS_RATE, soundfont: Optional[PathLike] = None,
-               max_seconds: Optional[float] = None) -> Piece:
+def load_piece(
+    path: PathLike,
+    sample_rate: int = ANALYSIS_RATE,
+    soundfont: Optional[PathLike] = None,
+    max_seconds: Optional[float] = None,
+) -> Piece:
     """Reads a file into a :class:`Piece` (MIDI/MusicXML are also rendered to audio).
 
     Args:
@@ -226,16 +238,18 @@ def load_piece(path: PathLike, sample_rate: int = ANALYSIS_RATE, soundfont: Opti
     return piece
 
 
-def piece_from_midi(midi, name: str = "piece", sample_rate: int = ANALYSIS_RATE,
-                    soundfont: Optional[PathLike] = None) -> Piece:
+def piece_from_midi(
+    midi, name: str = "piece", sample_rate: int = ANALYSIS_RATE, soundfont: Optional[PathLike] = None
+) -> Piece:
     """A :class:`Piece` from an in-memory PrettyMIDI (or NoteSequence), rendered with FluidSynth."""
     if not hasattr(midi, "instruments"):
         midi = from_note_sequence(midi)
     return Piece(name, "", midi, render_symbolic(midi, sample_rate, soundfont), sample_rate, rendered=True)
 
 
-def piece_from_audio(audio: np.ndarray, sample_rate: int, name: str = "audio",
-                     analysis_rate: int = ANALYSIS_RATE) -> Piece:
+def piece_from_audio(
+    audio: np.ndarray, sample_rate: int, name: str = "audio", analysis_rate: int = ANALYSIS_RATE
+) -> Piece:
     """A :class:`Piece` from float audio ``[num_samples]`` at ``sample_rate`` (resampled for analysis)."""
     from tfmusic.audio import resample
 

@@ -2,6 +2,7 @@
 mel spectrograms and GAN-metric bars (legends outside the axes). Every function returns a
 ``matplotlib.figure.Figure``; :func:`figure_to_png` turns one into PNG bytes for embedding in HTML.
 """
+
 from __future__ import annotations
 
 import io
@@ -53,9 +54,16 @@ def piano_roll(midi, title: str = "", fs: int = 50, max_seconds: Optional[float]
     rows = np.nonzero(roll.any(axis=1))[0]
     lo, hi = (int(rows.min()) - 2, int(rows.max()) + 3) if rows.size else (0, 128)
     lo, hi = max(lo, 0), min(hi, 128)
-    ax.imshow(np.minimum(roll[lo:hi], 127), aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
-              vmin=0, vmax=127,
-              extent=(0, roll.shape[1] / fs, lo - 0.5, hi - 0.5))
+    ax.imshow(
+        np.minimum(roll[lo:hi], 127),
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        interpolation="nearest",
+        vmin=0,
+        vmax=127,
+        extent=(0, roll.shape[1] / fs, lo - 0.5, hi - 0.5),
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")
     ax.set_title(title or "piano roll")
@@ -69,8 +77,9 @@ def chromagram(chroma: np.ndarray, sample_rate: int, hop_length: int = 512, titl
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 2.5))
     dur = chroma.shape[1] * hop_length / sample_rate
-    ax.imshow(chroma, aspect="auto", origin="lower", cmap="viridis", extent=(0, dur, -0.5, 11.5),
-              interpolation="nearest")
+    ax.imshow(
+        chroma, aspect="auto", origin="lower", cmap="viridis", extent=(0, dur, -0.5, 11.5), interpolation="nearest"
+    )
     ax.set_yticks(range(12))
     ax.set_yticklabels(PITCH_CLASS_NAMES, fontsize=7)
     ax.set_xlabel("time (s)")
@@ -105,8 +114,14 @@ def mel_spectrogram(audio: np.ndarray, sample_rate: int, title: str = "", max_se
     mel = librosa.feature.melspectrogram(y=y, sr=sample_rate, n_fft=2048, hop_length=512, n_mels=128)
     db = librosa.power_to_db(mel, ref=np.max, top_db=80)
     fig, ax = plt.subplots(figsize=(9, 2.8))
-    ax.imshow(db, aspect="auto", origin="lower", cmap="magma",
-              extent=(0, len(y) / sample_rate, 0, 128), interpolation="nearest")
+    ax.imshow(
+        db,
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        extent=(0, len(y) / sample_rate, 0, 128),
+        interpolation="nearest",
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("mel band")
     ax.set_title(title or "mel spectrogram (dB)")
@@ -130,8 +145,9 @@ def histogram_bars(hists: Dict[str, Sequence[float]], labels: Sequence[str], tit
     return fig
 
 
-def ndb_bins(real_proportions: np.ndarray, generated_proportions: np.ndarray, different: np.ndarray,
-             title: str = "NDB cells"):
+def ndb_bins(
+    real_proportions: np.ndarray, generated_proportions: np.ndarray, different: np.ndarray, title: str = "NDB cells"
+):
     """Per-cell proportions of real and generated samples; significantly different cells marked."""
     plt = _plt()
     k = len(real_proportions)

@@ -8,6 +8,7 @@
   role) where the caller gives them. This is the function ``make demo`` calls.
 * :func:`write_gan_report` — GANSynth's metrics table with NDB cell plot and a few audio examples.
 """
+
 from __future__ import annotations
 
 import base64
@@ -83,10 +84,14 @@ def html_table(rows: Sequence[dict], columns) -> str:
 
 def glossary_html(glossary) -> str:
     """The glossary ``(header, meaning, which way is better)`` as a table, one row per column."""
-    rows = "".join(f"<tr><td><b>{html.escape(h)}</b></td><td>{html.escape(text)}</td>"
-                   f"<td>{html.escape(better)}</td></tr>" for h, text, better in glossary)
-    return ("<div class='scroll'><table class='glossary'><thead><tr><th>column</th><th>meaning</th>"
-            f"<th>better</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    rows = "".join(
+        f"<tr><td><b>{html.escape(h)}</b></td><td>{html.escape(text)}</td><td>{html.escape(better)}</td></tr>"
+        for h, text, better in glossary
+    )
+    return (
+        "<div class='scroll'><table class='glossary'><thead><tr><th>column</th><th>meaning</th>"
+        f"<th>better</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _unique_labels(analyses) -> list:
@@ -104,38 +109,49 @@ def comparison_html(comparison: compare_lib.Comparison, title: str = "music_eval
     """The full HTML page of a comparison (see the module docstring)."""
     from music_eval.io import LOUDNESS_REFERENCE
 
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
     parts.append(html_table(comparison.rows, compare_lib.COLUMNS))
     parts.append(f"<p class='note'>Loudness reference: {html.escape(LOUDNESS_REFERENCE)}</p>")
     parts.append("<h2>Columns</h2>" + glossary_html(compare_lib.GLOSSARY))
     if comparison.skipped:
-        parts.append(f"<p class='note'>{len(comparison.skipped)} input(s) skipped: " +
-                     "; ".join(html.escape(f"{p} ({w})") for p, w in comparison.skipped) + "</p>")
+        parts.append(
+            f"<p class='note'>{len(comparison.skipped)} input(s) skipped: "
+            + "; ".join(html.escape(f"{p} ({w})") for p, w in comparison.skipped)
+            + "</p>"
+        )
     analyses = [comparison.original] + list(comparison.generated)
     labels = _unique_labels(analyses)
     curves = {label: (a.audio.tempo_times, a.audio.tempo_bpm_curve) for label, a in zip(labels, analyses)}
     parts.append("<h2>Tempo curves</h2>" + _png_tag(plots.tempo_curves(curves, "local tempo (librosa)"), "tempo"))
     hists = {label: a.pitch_class_hist for label, a in zip(labels, analyses)}
-    parts.append("<h2>Pitch-class histograms</h2>" +
-                 _png_tag(plots.histogram_bars(hists, PITCH_CLASS_NAMES, "pitch classes"), "pitch classes"))
+    parts.append(
+        "<h2>Pitch-class histograms</h2>"
+        + _png_tag(plots.histogram_bars(hists, PITCH_CLASS_NAMES, "pitch classes"), "pitch classes")
+    )
     roles = ["original"] + ["generated"] * len(comparison.generated)
     for role, a, label in zip(roles, analyses, labels):
         parts.append(f"<div class='piece'><h2>{html.escape(role)}: {html.escape(label)}</h2>")
         if a.piece.path and os.path.basename(a.piece.path) != label:
             parts.append(f"<p class='note'>file: {html.escape(a.piece.path)}</p>")
-        src = ("FluidSynth rendering of the MIDI at the loudness reference" if a.piece.rendered
-               else "the audio file")
-        parts.append(f"<p class='note'>{html.escape(src)}, first {AUDIO_SECONDS:.0f} s, peak-normalized for "
-                     "listening</p>")
+        src = "FluidSynth rendering of the MIDI at the loudness reference" if a.piece.rendered else "the audio file"
+        parts.append(
+            f"<p class='note'>{html.escape(src)}, first {AUDIO_SECONDS:.0f} s, peak-normalized for listening</p>"
+        )
         parts.append(audio_tag(a.piece.audio, a.piece.sample_rate))
         if a.piece.midi is not None:
             parts.append(_png_tag(plots.piano_roll(a.piece.midi, f"piano roll: {label}"), "piano roll"))
-        parts.append(_png_tag(plots.chromagram(a.audio.chroma, a.piece.sample_rate, title=f"chroma: {label}"),
-                              "chroma"))
-        parts.append(_png_tag(plots.mel_spectrogram(a.piece.audio, a.piece.sample_rate,
-                                                    f"mel spectrogram: {label}"), "spectrogram"))
+        parts.append(
+            _png_tag(plots.chromagram(a.audio.chroma, a.piece.sample_rate, title=f"chroma: {label}"), "chroma")
+        )
+        parts.append(
+            _png_tag(
+                plots.mel_spectrogram(a.piece.audio, a.piece.sample_rate, f"mel spectrogram: {label}"), "spectrogram"
+            )
+        )
         parts.append("</div>")
     parts.append("</body></html>")
     return "".join(parts)
@@ -151,8 +167,14 @@ def write_comparison_report(comparison: compare_lib.Comparison, out_dir, title: 
     return path
 
 
-def write_report(original, generated, out_dir, max_seconds: Optional[float] = 120.0,
-                 title: str = "music_eval comparison", names: Optional[Mapping] = None) -> str:
+def write_report(
+    original,
+    generated,
+    out_dir,
+    max_seconds: Optional[float] = 120.0,
+    title: str = "music_eval comparison",
+    names: Optional[Mapping] = None,
+) -> str:
     """Compares an original piece with generated ones and writes the report; returns the HTML path.
 
     Args:
@@ -187,8 +209,9 @@ def write_report(original, generated, out_dir, max_seconds: Optional[float] = 12
     return write_comparison_report(comparison, out_dir, title)
 
 
-def write_gan_report(evaluation, out_dir, real=None, generated=None, num_audio: int = 4,
-                     title: str = "GANSynth metrics") -> str:
+def write_gan_report(
+    evaluation, out_dir, real=None, generated=None, num_audio: int = 4, title: str = "GANSynth metrics"
+) -> str:
     """Writes the GAN metrics tables and ``gan_report.html`` (table, NDB cells, audio examples).
 
     Args:
@@ -202,16 +225,18 @@ def write_gan_report(evaluation, out_dir, real=None, generated=None, num_audio: 
     from music_eval.gan_eval import GAN_COLUMNS, GAN_GLOSSARY, PAPER_ROWS, write_gan_tables
 
     write_gan_tables(evaluation, out_dir)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-             html_table(list(evaluation.rows) + list(PAPER_ROWS), GAN_COLUMNS),
-             "<h2>Columns</h2>" + glossary_html(GAN_GLOSSARY),
-             "<p class='note'>NDB: k-means cells on real log-mel spectrograms, two-proportion z-test per cell "
-             "(alpha 0.05). FID on the pitch classifier's penultimate layer. IS = exp E[KL(p(y|x)||p(y))]. "
-             "PA: arg-max pitch = requested pitch. PE: mean entropy (nats) of p(y|x). Real row: FID and NDB "
-             "between two halves of the real notes. Paper rows: GANSynth Table 1, other data and classifier, "
-             "for orientation only.</p>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        html_table(list(evaluation.rows) + list(PAPER_ROWS), GAN_COLUMNS),
+        "<h2>Columns</h2>" + glossary_html(GAN_GLOSSARY),
+        "<p class='note'>NDB: k-means cells on real log-mel spectrograms, two-proportion z-test per cell "
+        "(alpha 0.05). FID on the pitch classifier's penultimate layer. IS = exp E[KL(p(y|x)||p(y))]. "
+        "PA: arg-max pitch = requested pitch. PE: mean entropy (nats) of p(y|x). Real row: FID and NDB "
+        "between two halves of the real notes. Paper rows: GANSynth Table 1, other data and classifier, "
+        "for orientation only.</p>",
+    ]
     nd = evaluation.ndb
     parts.append(_png_tag(plots.ndb_bins(nd.real_proportions, nd.generated_proportions, nd.different), "NDB"))
     for label, arrays in (("real", real), ("generated", generated)):
@@ -220,8 +245,10 @@ def write_gan_report(evaluation, out_dir, real=None, generated=None, num_audio: 
         parts.append(f"<h2>{label} examples</h2>")
         for i in range(min(num_audio, len(arrays))):
             pitch = int(arrays.pitches[i])
-            parts.append(f"<p>{html.escape(arrays.names[i])} (pitch {pitch if pitch >= 0 else '?'})</p>"
-                         + audio_tag(arrays.audio[i], 16000))
+            parts.append(
+                f"<p>{html.escape(arrays.names[i])} (pitch {pitch if pitch >= 0 else '?'})</p>"
+                + audio_tag(arrays.audio[i], 16000)
+            )
     parts.append("</body></html>")
     path = os.path.join(os.fspath(out_dir), "gan_report.html")
     with open(path, "w", encoding="utf-8") as f:

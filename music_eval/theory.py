@@ -13,6 +13,7 @@
   :func:`estimate_meter`.
 * Histogram distances and tempo accuracy (MIREX-style ACC1 / ACC2).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -170,8 +171,9 @@ class MeterEstimate:
         return f"{self.beats_per_bar}/x" if self.beats_per_bar else "?"
 
 
-def estimate_meter(beat_accents: Sequence[float], candidates: Sequence[int] = (2, 3, 4),
-                   min_beats: int = 8) -> MeterEstimate:
+def estimate_meter(
+    beat_accents: Sequence[float], candidates: Sequence[int] = (2, 3, 4), min_beats: int = 8
+) -> MeterEstimate:
     """Beats per bar from a sequence of beat accents (one value per beat, in order).
 
     For each candidate bar length ``m`` and phase ``p``, the accents of beats ``p, p+m, p+2m, ...``
@@ -235,8 +237,11 @@ def histogram_distances(a: Sequence[float], b: Sequence[float]) -> Dict[str, flo
         raise ValueError(f"histograms have different bins: {pa.shape} vs {pb.shape}")
     if pa.sum() == 0 or pb.sum() == 0:
         return {"js": float("nan"), "overlap": float("nan"), "l1": float("nan")}
-    return {"js": float(jensenshannon(pa, pb, base=2)), "overlap": float(np.minimum(pa, pb).sum()),
-            "l1": float(np.abs(pa - pb).sum())}
+    return {
+        "js": float(jensenshannon(pa, pb, base=2)),
+        "overlap": float(np.minimum(pa, pb).sum()),
+        "l1": float(np.abs(pa - pb).sum()),
+    }
 
 
 def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
@@ -256,5 +261,4 @@ def tempo_accuracy(estimated_bpm: float, reference_bpm: float, tolerance: float 
     if not (estimated_bpm > 0 and reference_bpm > 0):
         return {"acc1": False, "acc2": False}
     ok = lambda ref: abs(estimated_bpm - ref) <= tolerance * ref  # noqa: E731
-    return {"acc1": ok(reference_bpm),
-            "acc2": any(ok(reference_bpm * f) for f in (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0))}
+    return {"acc1": ok(reference_bpm), "acc2": any(ok(reference_bpm * f) for f in (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0))}

@@ -18,6 +18,7 @@ For each chorale (``music21.corpus.chorales.Iterator()``, in corpus order):
 
 Run ``python -m music_eval.validation --num 371`` (or ``music_eval validate``) for all chorales.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,19 @@ def validate_chorale(name: str, index: int = 0, with_audio: bool = True) -> Chor
         audio_bpm, beats = fa.beats_and_tempo(audio, RENDER_RATE, env)
         audio_meter = theory.estimate_meter(fa.beat_accents(env, beats, RENDER_RATE)).beats_per_bar
         audio_key = theory.estimate_key(fa.chroma(audio, RENDER_RATE).mean(axis=1)).name
-    return ChoraleResult(name, declared_key, fifths, feats.key.name, audio_key, numerator,
-                         feats.meter.beats_per_bar, audio_meter, bpm, feats.tempo_bpm, audio_bpm)
+    return ChoraleResult(
+        name,
+        declared_key,
+        fifths,
+        feats.key.name,
+        audio_key,
+        numerator,
+        feats.meter.beats_per_bar,
+        audio_meter,
+        bpm,
+        feats.tempo_bpm,
+        audio_bpm,
+    )
 
 
 def _meter_ok(numerator, estimate, exact: bool) -> bool:
@@ -102,6 +114,7 @@ def _meter_ok(numerator, estimate, exact: bool) -> bool:
 def _meter_summary(metered: Sequence[ChoraleResult], field: str) -> dict:
     """Meter accuracies: class (duple/triple), exact numerator, recall per class and their mean
     (balanced accuracy: chorales are mostly in 4/4, so "always duple" already scores the duple share)."""
+
     def mean(xs):
         return float(np.mean(xs)) if len(xs) else float("nan")
 
@@ -113,7 +126,8 @@ def _meter_summary(metered: Sequence[ChoraleResult], field: str) -> dict:
         "n": len(metered),
         "class": mean([_meter_ok(r.declared_numerator, getattr(r, field), False) for r in metered]),
         "exact": mean([_meter_ok(r.declared_numerator, getattr(r, field), True) for r in metered]),
-        "recall_duple": recall_duple, "recall_triple": recall_triple,
+        "recall_duple": recall_duple,
+        "recall_triple": recall_triple,
         "balanced_class": mean([x for x in (recall_duple, recall_triple) if x == x]),
         "majority_baseline": max(len(duple), len(triple)) / len(metered) if metered else float("nan"),
         "declared": {str(k): sum(r.declared_numerator == k for r in metered) for k in (2, 3, 4)},
@@ -132,8 +146,12 @@ def summarize(results: Sequence[ChoraleResult]) -> dict:
             "n": len(keyed),
             "exact": mean([r.key == r.declared_key for r in keyed]),
             "same_signature": mean([theory.key_from_name(r.key).fifths == r.declared_fifths for r in results]),
-            "mirex_weighted": mean([theory.key_weighted_score(theory.key_from_name(r.declared_key),
-                                                              theory.key_from_name(r.key)) for r in keyed]),
+            "mirex_weighted": mean(
+                [
+                    theory.key_weighted_score(theory.key_from_name(r.declared_key), theory.key_from_name(r.key))
+                    for r in keyed
+                ]
+            ),
         },
         "meter": _meter_summary(metered, "beats_per_bar"),
         "tempo_symbolic": {
@@ -148,19 +166,25 @@ def summarize(results: Sequence[ChoraleResult]) -> dict:
             "acc1": mean([theory.tempo_accuracy(r.audio_bpm, r.rendered_bpm)["acc1"] for r in audio]),
             "acc2": mean([theory.tempo_accuracy(r.audio_bpm, r.rendered_bpm)["acc2"] for r in audio]),
         }
-        out["meter_audio"] = _meter_summary([r for r in audio if r.declared_numerator in (2, 3, 4)],
-                                            "audio_beats_per_bar")
+        out["meter_audio"] = _meter_summary(
+            [r for r in audio if r.declared_numerator in (2, 3, 4)], "audio_beats_per_bar"
+        )
         keyed_audio = [r for r in audio if r.declared_key]
         out["key_audio"] = {
             "exact": mean([r.audio_key == r.declared_key for r in keyed_audio]),
-            "mirex_weighted": mean([theory.key_weighted_score(theory.key_from_name(r.declared_key),
-                                                              theory.key_from_name(r.audio_key)) for r in keyed_audio]),
+            "mirex_weighted": mean(
+                [
+                    theory.key_weighted_score(theory.key_from_name(r.declared_key), theory.key_from_name(r.audio_key))
+                    for r in keyed_audio
+                ]
+            ),
         }
     return out
 
 
-def validate_chorales(num: Optional[int] = None, start: int = 0, with_audio: bool = True,
-                      progress: bool = False) -> dict:
+def validate_chorales(
+    num: Optional[int] = None, start: int = 0, with_audio: bool = True, progress: bool = False
+) -> dict:
     """Runs the validation on chorales ``start .. start + num`` of music21's chorale iterator.
 
     Args:
@@ -173,18 +197,24 @@ def validate_chorales(num: Optional[int] = None, start: int = 0, with_audio: boo
     from music21 import corpus
 
     names = list(corpus.chorales.Iterator(returnType="filename"))
-    names = names[start:] if num is None else names[start:start + num]
+    names = names[start:] if num is None else names[start : start + num]
     t0 = time.time()
     results: List[ChoraleResult] = []
     for i, name in enumerate(names):
         r = validate_chorale(name, start + i, with_audio)
         results.append(r)
         if progress:
-            print(f"{name}: key {r.key} (declared {r.declared_key}), beats/bar {r.beats_per_bar} "
-                  f"(declared {r.declared_numerator}), tempo {r.audio_bpm or r.symbolic_bpm:.1f} "
-                  f"(rendered {r.rendered_bpm:.0f})", flush=True)
-    return {"summary": summarize(results), "results": [dataclasses.asdict(r) for r in results],
-            "seconds": time.time() - t0}
+            print(
+                f"{name}: key {r.key} (declared {r.declared_key}), beats/bar {r.beats_per_bar} "
+                f"(declared {r.declared_numerator}), tempo {r.audio_bpm or r.symbolic_bpm:.1f} "
+                f"(rendered {r.rendered_bpm:.0f})",
+                flush=True,
+            )
+    return {
+        "summary": summarize(results),
+        "results": [dataclasses.asdict(r) for r in results],
+        "seconds": time.time() - t0,
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

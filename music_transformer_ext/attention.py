@@ -31,6 +31,7 @@ query at ``position`` attends to a fixed-size key/value cache ``[B, H, T, d]``; 
 value are written into the cache at ``position``, later slots are masked, and relative logits are
 gathered by distance, so its outputs equal row ``position`` of the full computation.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,9 @@ def _static_or_dynamic(x: tf.Tensor, axis: int):
     return static if static is not None else tf.shape(x)[axis]
 
 
-def timing_signal(length, channels: int, start=0, min_timescale: float = 1.0,
-                  max_timescale: float = 1.0e4) -> tf.Tensor:
+def timing_signal(
+    length, channels: int, start=0, min_timescale: float = 1.0, max_timescale: float = 1.0e4
+) -> tf.Tensor:
     """t2t's ``get_timing_signal_1d``: ``[1, length, channels]`` float32 sinusoids.
 
     Channel ``i < channels//2`` is ``sin(p * inv_i)``, channel ``channels//2 + i`` is
@@ -133,8 +135,8 @@ def relative_embeddings_left(embeddings: tf.Tensor, length) -> tf.Tensor:
     paddings = [[0, 0]] * (embeddings.shape.rank - 2) + [[pad_length, 0], [0, 0]]
     padded = tf.pad(embeddings, paddings)
     if embeddings.shape.rank == 2:
-        return padded[start:start + length]
-    return padded[:, start:start + length]
+        return padded[start : start + length]
+    return padded[:, start : start + length]
 
 
 def _matmul_relative_keys(q: tf.Tensor, embeddings: tf.Tensor) -> tf.Tensor:
@@ -224,9 +226,17 @@ class RelativeEmbeddings(keras.layers.Layer):
     ``value_relative_embeddings`` when ``add_relative_to_values``), each ``[M, d]`` when heads share
     them, else ``[H, M, d]``; initialised N(0, d^-0.5) as t2t does."""
 
-    def __init__(self, num_heads: int, max_relative_position: int, key_depth: int, value_depth: int,
-                 heads_share: bool = False, add_to_values: bool = False,
-                 name: str = "dot_product_self_attention_relative_v2", **kwargs):
+    def __init__(
+        self,
+        num_heads: int,
+        max_relative_position: int,
+        key_depth: int,
+        value_depth: int,
+        heads_share: bool = False,
+        add_to_values: bool = False,
+        name: str = "dot_product_self_attention_relative_v2",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.num_heads = num_heads
         self.max_relative_position = max_relative_position
@@ -242,21 +252,30 @@ class RelativeEmbeddings(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.key_relative_embeddings = self.add_weight(
-            name="key_relative_embeddings", shape=self._shape(self.key_depth),
-            initializer=keras.initializers.RandomNormal(stddev=self.key_depth ** -0.5))
+            name="key_relative_embeddings",
+            shape=self._shape(self.key_depth),
+            initializer=keras.initializers.RandomNormal(stddev=self.key_depth**-0.5),
+        )
         if self.add_to_values:
             self.value_relative_embeddings = self.add_weight(
-                name="value_relative_embeddings", shape=self._shape(self.value_depth),
-                initializer=keras.initializers.RandomNormal(stddev=self.value_depth ** -0.5))
+                name="value_relative_embeddings",
+                shape=self._shape(self.value_depth),
+                initializer=keras.initializers.RandomNormal(stddev=self.value_depth**-0.5),
+            )
         else:
             self.value_relative_embeddings = None
         self.built = True
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, max_relative_position=self.max_relative_position,
-                      key_depth=self.key_depth, value_depth=self.value_depth, heads_share=self.heads_share,
-                      add_to_values=self.add_to_values)
+        config.update(
+            num_heads=self.num_heads,
+            max_relative_position=self.max_relative_position,
+            key_depth=self.key_depth,
+            value_depth=self.value_depth,
+            heads_share=self.heads_share,
+            add_to_values=self.add_to_values,
+        )
         return config
 
 
@@ -274,10 +293,21 @@ class MultiHeadAttention(keras.layers.Layer):
       relative_method: ``skew`` (t2t's computation) or ``naive`` (per-pair tensor; causal use only).
     """
 
-    def __init__(self, output_depth: int, num_heads: int, key_channels: int = 0, value_channels: int = 0,
-                 attention_type: str = "dot_product", max_relative_position: int = 0,
-                 heads_share_relative_embedding: bool = False, add_relative_to_values: bool = False,
-                 dropout: float = 0.0, relative_method: str = "skew", name: str = "multihead_attention", **kwargs):
+    def __init__(
+        self,
+        output_depth: int,
+        num_heads: int,
+        key_channels: int = 0,
+        value_channels: int = 0,
+        attention_type: str = "dot_product",
+        max_relative_position: int = 0,
+        heads_share_relative_embedding: bool = False,
+        add_relative_to_values: bool = False,
+        dropout: float = 0.0,
+        relative_method: str = "skew",
+        name: str = "multihead_attention",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         if attention_type not in ATTENTION_TYPES:
             raise ValueError(f"attention_type {attention_type!r} not in {ATTENTION_TYPES}")
@@ -288,8 +318,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key_channels = key_channels or output_depth
         self.value_channels = value_channels or output_depth
         if self.key_channels % num_heads or self.value_channels % num_heads:
-            raise ValueError(f"key/value channels {self.key_channels}/{self.value_channels} not divisible by "
-                             f"{num_heads} heads")
+            raise ValueError(
+                f"key/value channels {self.key_channels}/{self.value_channels} not divisible by {num_heads} heads"
+            )
         self.attention_type = attention_type
         self.max_relative_position = max_relative_position
         self.heads_share_relative_embedding = heads_share_relative_embedding
@@ -300,16 +331,22 @@ class MultiHeadAttention(keras.layers.Layer):
         self.q = keras.layers.Dense(self.key_channels, use_bias=False, kernel_initializer=init(), name="q")
         self.k = keras.layers.Dense(self.key_channels, use_bias=False, kernel_initializer=init(), name="k")
         self.v = keras.layers.Dense(self.value_channels, use_bias=False, kernel_initializer=init(), name="v")
-        self.output_transform = keras.layers.Dense(output_depth, use_bias=False, kernel_initializer=init(),
-                                                   name="output_transform")
+        self.output_transform = keras.layers.Dense(
+            output_depth, use_bias=False, kernel_initializer=init(), name="output_transform"
+        )
         self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
         self.relative = None
         if self.is_relative:
             if max_relative_position <= 0:
                 raise ValueError("relative attention needs max_relative_position > 0")
             self.relative = RelativeEmbeddings(
-                num_heads, max_relative_position, self.key_channels // num_heads, self.value_channels // num_heads,
-                heads_share=heads_share_relative_embedding, add_to_values=add_relative_to_values)
+                num_heads,
+                max_relative_position,
+                self.key_channels // num_heads,
+                self.value_channels // num_heads,
+                heads_share=heads_share_relative_embedding,
+                add_to_values=add_relative_to_values,
+            )
 
     @property
     def is_relative(self) -> bool:
@@ -342,7 +379,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _query(self, query: tf.Tensor) -> tf.Tensor:
         q = split_heads(self.q(query), self.num_heads)
-        return q * tf.cast(self.key_depth ** -0.5, q.dtype)
+        return q * tf.cast(self.key_depth**-0.5, q.dtype)
 
     def _finish(self, weights: tf.Tensor, v: tf.Tensor, relative_values: Optional[tf.Tensor]) -> tf.Tensor:
         out = tf.matmul(tf.cast(weights, v.dtype), v)
@@ -352,8 +389,13 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # ------------------------------------------------------------------ full sequences
 
-    def call(self, query: tf.Tensor, memory: Optional[tf.Tensor] = None, bias: Optional[tf.Tensor] = None,
-             training: bool = False) -> tf.Tensor:
+    def call(
+        self,
+        query: tf.Tensor,
+        memory: Optional[tf.Tensor] = None,
+        bias: Optional[tf.Tensor] = None,
+        training: bool = False,
+    ) -> tf.Tensor:
         """Attention over whole sequences.
 
         Args:
@@ -372,7 +414,9 @@ class MultiHeadAttention(keras.layers.Layer):
         logits = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)
         if self.is_relative:
             table = tf.cast(self.relative.key_relative_embeddings, q.dtype)
-            rel = relative_logits_skewed(q, table) if self.relative_method == "skew" else relative_logits_naive(q, table)
+            rel = (
+                relative_logits_skewed(q, table) if self.relative_method == "skew" else relative_logits_naive(q, table)
+            )
             logits += tf.cast(rel, tf.float32)
         if bias is not None:
             logits += tf.cast(bias, tf.float32)
@@ -383,16 +427,18 @@ class MultiHeadAttention(keras.layers.Layer):
             table = tf.cast(self.relative.value_relative_embeddings, tf.float32)
             if self.relative_method == "skew":
                 length = _static_or_dynamic(weights, 2)
-                relative_values = _matmul_relative_values(absolute_to_relative_masked(weights),
-                                                          relative_embeddings_left(table, length))
+                relative_values = _matmul_relative_values(
+                    absolute_to_relative_masked(weights), relative_embeddings_left(table, length)
+                )
             else:
                 relative_values = relative_values_naive(weights, table)
         return self._finish(weights, v, relative_values)
 
     # ------------------------------------------------------------------ incremental decoding
 
-    def attend_projected(self, query: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: Optional[tf.Tensor] = None,
-                         training: bool = False) -> tf.Tensor:
+    def attend_projected(
+        self, query: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: Optional[tf.Tensor] = None, training: bool = False
+    ) -> tf.Tensor:
         """Dot-product attention of ``query [B, Lq, C]`` over projected ``k [B, H, S, dk]``,
         ``v [B, H, S, dv]`` (the encoder memory cached once per sequence); ``[B, Lq, output_depth]``."""
         q = self._query(query)
@@ -402,8 +448,15 @@ class MultiHeadAttention(keras.layers.Layer):
         weights = self.attention_dropout(tf.nn.softmax(logits), training=training)
         return self._finish(weights, v, None)
 
-    def step(self, query: tf.Tensor, cache_k: tf.Tensor, cache_v: tf.Tensor, position, layer: Optional[int] = None,
-             training: bool = False) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def step(
+        self,
+        query: tf.Tensor,
+        cache_k: tf.Tensor,
+        cache_v: tf.Tensor,
+        position,
+        layer: Optional[int] = None,
+        training: bool = False,
+    ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Self-attention of the token at ``position`` over a fixed-size cache.
 
         Args:
@@ -455,10 +508,16 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(output_depth=self.output_depth, num_heads=self.num_heads, key_channels=self.key_channels,
-                      value_channels=self.value_channels, attention_type=self.attention_type,
-                      max_relative_position=self.max_relative_position,
-                      heads_share_relative_embedding=self.heads_share_relative_embedding,
-                      add_relative_to_values=self.add_relative_to_values, dropout=self.dropout_rate,
-                      relative_method=self.relative_method)
+        config.update(
+            output_depth=self.output_depth,
+            num_heads=self.num_heads,
+            key_channels=self.key_channels,
+            value_channels=self.value_channels,
+            attention_type=self.attention_type,
+            max_relative_position=self.max_relative_position,
+            heads_share_relative_embedding=self.heads_share_relative_embedding,
+            add_relative_to_values=self.add_relative_to_values,
+            dropout=self.dropout_rate,
+            relative_method=self.relative_method,
+        )
         return config

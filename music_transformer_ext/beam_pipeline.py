@@ -13,6 +13,7 @@ is built and each is read whole by one worker through ``tf.io`` (local, gs://, .
 unreadable file is skipped and named as the local writer does; records are then reshuffled
 across workers.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,10 @@ def build_pipeline(pipeline, inputs, output_dir: str, config: data.DatasetConfig
             results.records
             | f"Select_{split}" >> beam.Filter(lambda r, s=split: r[0] == s)
             | f"Bytes_{split}" >> beam.Map(lambda r: r[1])
-            | f"Write_{split}" >> beam.io.WriteToTFRecord(os.path.join(output_dir, split),
-                                                          file_name_suffix=".tfrecord", num_shards=num_shards)
+            | f"Write_{split}"
+            >> beam.io.WriteToTFRecord(
+                os.path.join(output_dir, split), file_name_suffix=".tfrecord", num_shards=num_shards
+            )
         )
         shard_lists.append(shards)
     path = os.path.join(output_dir, data.SUMMARY_NAME)
@@ -129,11 +132,16 @@ def build_pipeline(pipeline, inputs, output_dir: str, config: data.DatasetConfig
     _ = (
         pipeline
         | "One" >> beam.Create([None])
-        | "Summary" >> beam.Map(
-            _write_summary, path, splits, config,
+        | "Summary"
+        >> beam.Map(
+            _write_summary,
+            path,
+            splits,
+            config,
             beam.pvalue.AsSingleton(counts | "SumCounts" >> beam.CombineGlobally(_sum_counts)),
             beam.pvalue.AsList(skipped),
-            beam.pvalue.AsList(all_shards))
+            beam.pvalue.AsList(all_shards),
+        )
     )
     return path
 
@@ -148,8 +156,13 @@ def _remove_outputs(output_dir: str, splits: Sequence[str]) -> None:
             os.remove(os.path.join(output_dir, entry))
 
 
-def create_dataset(inputs, output_dir: str, config: data.DatasetConfig, num_shards: int = 8,
-                   pipeline_args: Optional[Sequence[str]] = None) -> Counters:
+def create_dataset(
+    inputs,
+    output_dir: str,
+    config: data.DatasetConfig,
+    num_shards: int = 8,
+    pipeline_args: Optional[Sequence[str]] = None,
+) -> Counters:
     """Runs the conversion as a Beam pipeline and waits for it.
 
     Args:

@@ -30,6 +30,7 @@ t2t's ``transformer`` names its variables (``tensor2tensor/models/transformer.py
 * :func:`write_t2t_fixture` writes a checkpoint with t2t's exact names and shapes for a config,
   random values and Adafactor slots: what a released checkpoint looks like, for tests.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -257,16 +258,22 @@ def write_v2_checkpoint(variables: Mapping[str, np.ndarray], prefix: str, update
     names = sorted(variables)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp_ckpt_") as tmp:
         tmp_prefix = os.path.join(tmp, "ckpt")
-        tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names, shape_and_slices=[""] * len(names),
-                          tensors=[tf.constant(np.asarray(variables[n])) for n in names])
+        tf.raw_ops.SaveV2(
+            prefix=tmp_prefix,
+            tensor_names=names,
+            shape_and_slices=[""] * len(names),
+            tensors=[tf.constant(np.asarray(variables[n])) for n in names],
+        )
         data = sorted(glob.glob(tmp_prefix + ".data-*"))
         for src in data:
-            os.replace(src, prefix + src[len(tmp_prefix):])
+            os.replace(src, prefix + src[len(tmp_prefix) :])
         os.replace(tmp_prefix + ".index", prefix + ".index")
     if update_state:
         base = os.path.basename(prefix)
-        files.atomic_write_text(os.path.join(folder, "checkpoint"),
-                                f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n')
+        files.atomic_write_text(
+            os.path.join(folder, "checkpoint"),
+            f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n',
+        )
     return prefix
 
 
@@ -285,13 +292,12 @@ def _shard(name: str, value: np.ndarray, num_shards: int) -> Dict[str, np.ndarra
     base = name[: -len("weights_0")]
     out, start = {}, 0
     for i, rows in enumerate(shard_sizes(value.shape[0], num_shards)):
-        out[f"{base}weights_{i}"] = value[start:start + rows]
+        out[f"{base}weights_{i}"] = value[start : start + rows]
         start += rows
     return out
 
 
-def save_as_t2t(model: MusicTransformer, path: str, global_step: int = 0, num_shards: int = 1,
-                fmt: str = "v2") -> str:
+def save_as_t2t(model: MusicTransformer, path: str, global_step: int = 0, num_shards: int = 1, fmt: str = "v2") -> str:
     """Write ``model``'s weights under t2t's names (plus ``global_step``) at ``path``.
 
     Args:
@@ -313,8 +319,13 @@ def save_as_t2t(model: MusicTransformer, path: str, global_step: int = 0, num_sh
 # --------------------------------------------------------------------------- fixtures
 
 
-def fixture_variables(config: MusicTransformerConfig, seed: int = 0, num_shards: int = 1,
-                      optimizer_slots: bool = True, global_step: int = 100000) -> Dict[str, np.ndarray]:
+def fixture_variables(
+    config: MusicTransformerConfig,
+    seed: int = 0,
+    num_shards: int = 1,
+    optimizer_slots: bool = True,
+    global_step: int = 100000,
+) -> Dict[str, np.ndarray]:
     """Random float32 arrays under t2t's exact names and shapes for ``config`` (what
     :func:`write_t2t_fixture` writes).
 
@@ -328,7 +339,7 @@ def fixture_variables(config: MusicTransformerConfig, seed: int = 0, num_shards:
     for name, shape in sorted(t2t_variable_shapes(config, num_shards).items()):
         leaf = name.rsplit("/", 1)[-1]
         if leaf.startswith("weights_") or leaf == "kernel" and "target_space" in name:
-            value = rng.normal(0.0, config.hidden_size ** -0.5, shape)
+            value = rng.normal(0.0, config.hidden_size**-0.5, shape)
         elif leaf.endswith("relative_embeddings"):
             value = rng.normal(0.0, shape[-1] ** -0.5, shape)
         elif leaf == "kernel":
@@ -347,8 +358,15 @@ def fixture_variables(config: MusicTransformerConfig, seed: int = 0, num_shards:
     return out
 
 
-def write_t2t_fixture(config: MusicTransformerConfig, path: str, seed: int = 0, num_shards: int = 1,
-                      optimizer_slots: bool = True, global_step: int = 100000, fmt: str = "v2") -> str:
+def write_t2t_fixture(
+    config: MusicTransformerConfig,
+    path: str,
+    seed: int = 0,
+    num_shards: int = 1,
+    optimizer_slots: bool = True,
+    global_step: int = 100000,
+    fmt: str = "v2",
+) -> str:
     """Write a checkpoint shaped like one t2t trains for ``config``; returns its path prefix.
 
     ``path`` is a prefix (``dir/model.ckpt-100000``) or a folder (the prefix is then
@@ -399,8 +417,9 @@ def _modalities(variables, source) -> Dict[Tuple[int, int], Dict[str, int]]:
     return out
 
 
-def infer_config(variables: Mapping[str, np.ndarray], base: Optional[MusicTransformerConfig] = None,
-                 source: str = "checkpoint") -> MusicTransformerConfig:
+def infer_config(
+    variables: Mapping[str, np.ndarray], base: Optional[MusicTransformerConfig] = None, source: str = "checkpoint"
+) -> MusicTransformerConfig:
     """The architecture a t2t checkpoint holds, from its variable names and shapes.
 
     Read from the checkpoint: vocabularies and hidden size (modality tables), decoder / encoder
@@ -423,14 +442,19 @@ def infer_config(variables: Mapping[str, np.ndarray], base: Optional[MusicTransf
     if num_layers == 0:
         raise PortingError(f"{source}: no transformer/body/decoder/layer_0 variables")
     if encoder_layers == 0 and len(modalities) > 1:
-        raise PortingError(f"{source}: {len(modalities)} symbol modalities but no encoder: "
-                           + ", ".join(modality_name(*k) for k in sorted(modalities)))
+        raise PortingError(
+            f"{source}: {len(modalities)} symbol modalities but no encoder: "
+            + ", ".join(modality_name(*k) for k in sorted(modalities))
+        )
     if encoder_layers and len(modalities) == 1:
-        raise PortingError(f"{source}: an encoder-decoder whose inputs and targets share one modality "
-                           f"({modality_name(*next(iter(modalities)))}) is not supported")
+        raise PortingError(
+            f"{source}: an encoder-decoder whose inputs and targets share one modality "
+            f"({modality_name(*next(iter(modalities)))}) is not supported"
+        )
     if len(modalities) > 2:
-        raise PortingError(f"{source}: more than two symbol modalities: "
-                           + ", ".join(modality_name(*k) for k in sorted(modalities)))
+        raise PortingError(
+            f"{source}: more than two symbol modalities: " + ", ".join(modality_name(*k) for k in sorted(modalities))
+        )
     keys = sorted(modalities)
     if len(keys) == 1:
         target_key, input_key = keys[0], None
@@ -445,15 +469,19 @@ def infer_config(variables: Mapping[str, np.ndarray], base: Optional[MusicTransf
         input_key = next(k for k in keys if k != target_key)
     vocab_size, hidden = target_key
     if input_key is not None and input_key[1] != hidden:
-        raise PortingError(f"{source}: modality widths differ ({modality_name(*target_key)}, {modality_name(*input_key)})")
+        raise PortingError(
+            f"{source}: modality widths differ ({modality_name(*target_key)}, {modality_name(*input_key)})"
+        )
     target_scopes = set(modalities[target_key])
     if target_scopes == {"shared"}:
         shared = True
     elif target_scopes == {"target_emb", "softmax"}:
         shared = False
     else:
-        raise PortingError(f"{source}: {modality_name(*target_key)} has tables {sorted(target_scopes)}; expected "
-                           "'shared' or 'target_emb' + 'softmax'")
+        raise PortingError(
+            f"{source}: {modality_name(*target_key)} has tables {sorted(target_scopes)}; expected "
+            "'shared' or 'target_emb' + 'softmax'"
+        )
 
     mha = f"{ROOT}/body/decoder/layer_0/self_attention/multihead_attention"
     key_channels = _shape(variables, f"{mha}/q/kernel", source)[-1]
@@ -463,8 +491,12 @@ def infer_config(variables: Mapping[str, np.ndarray], base: Optional[MusicTransf
     rel_value = f"{ROOT}/body/decoder/layer_0/self_attention/{_RELATIVE}/value_relative_embeddings"
     default = base or MusicTransformerConfig()
     num_heads = default.num_heads
-    fields = dict(self_attention_type="dot_product", max_relative_position=0,
-                  heads_share_relative_embedding=False, add_relative_to_values=False)
+    fields = dict(
+        self_attention_type="dot_product",
+        max_relative_position=0,
+        heads_share_relative_embedding=False,
+        add_relative_to_values=False,
+    )
     if rel_key in variables:
         shape = _shape(variables, rel_key, source)
         if len(shape) == 3:
@@ -478,14 +510,24 @@ def infer_config(variables: Mapping[str, np.ndarray], base: Optional[MusicTransf
             num_heads = key_channels // depth
         else:
             raise PortingError(f"{source}: {rel_key} has shape {shape}; expected [heads, M, d] or [M, d]")
-        fields = dict(self_attention_type="dot_product_relative_v2", max_relative_position=int(max_rel),
-                      heads_share_relative_embedding=heads_share, add_relative_to_values=rel_value in variables)
+        fields = dict(
+            self_attention_type="dot_product_relative_v2",
+            max_relative_position=int(max_rel),
+            heads_share_relative_embedding=heads_share,
+            add_relative_to_values=rel_value in variables,
+        )
     inferred = dict(
-        vocab_size=int(vocab_size), hidden_size=int(hidden), num_layers=num_layers, encoder_layers=encoder_layers,
-        filter_size=int(filter_size), num_heads=int(num_heads),
+        vocab_size=int(vocab_size),
+        hidden_size=int(hidden),
+        num_layers=num_layers,
+        encoder_layers=encoder_layers,
+        filter_size=int(filter_size),
+        num_heads=int(num_heads),
         attention_key_channels=0 if key_channels == hidden else int(key_channels),
         attention_value_channels=0 if value_channels == hidden else int(value_channels),
-        shared_embedding_and_softmax=shared, **fields)
+        shared_embedding_and_softmax=shared,
+        **fields,
+    )
     if input_key is not None:
         inferred["input_vocab_size"] = int(input_key[0])
         inferred["use_target_space_embedding"] = f"{ROOT}/body/target_space_embedding/kernel" in variables
@@ -503,7 +545,9 @@ def infer_config(variables: Mapping[str, np.ndarray], base: Optional[MusicTransf
             if getattr(base, key) != value:
                 mismatched.append(f"{key}: checkpoint {value}, config {getattr(base, key)}")
         if mismatched:
-            raise PortingError(f"{source}: the checkpoint does not fit the given config: " + "; ".join(sorted(set(mismatched))))
+            raise PortingError(
+                f"{source}: the checkpoint does not fit the given config: " + "; ".join(sorted(set(mismatched)))
+            )
         return base
     try:
         return dataclasses.replace(default, **inferred)
@@ -522,8 +566,12 @@ def _fit(value: np.ndarray, shape: tuple) -> np.ndarray:
     return value
 
 
-def port_weights(model: MusicTransformer, variables: Mapping[str, np.ndarray], source: str = "checkpoint",
-                 ignore: Sequence[str] = IGNORE_PATTERNS) -> None:
+def port_weights(
+    model: MusicTransformer,
+    variables: Mapping[str, np.ndarray],
+    source: str = "checkpoint",
+    ignore: Sequence[str] = IGNORE_PATTERNS,
+) -> None:
     """Assign t2t-named ``variables`` to ``model`` strictly.
 
     Every Keras weight must receive a value of its exact shape, every foreign variable must be used
@@ -537,8 +585,9 @@ def port_weights(model: MusicTransformer, variables: Mapping[str, np.ndarray], s
         shape = tuple(var.shape)
         if name.endswith("/weights_0"):
             base = name[: -len("0")]
-            shards = sorted((int(n[len(base):]), n) for n in variables
-                            if n.startswith(base) and n[len(base):].isdigit())
+            shards = sorted(
+                (int(n[len(base) :]), n) for n in variables if n.startswith(base) and n[len(base) :].isdigit()
+            )
             if not shards:
                 missing.append(name)
                 continue
@@ -559,7 +608,7 @@ def port_weights(model: MusicTransformer, variables: Mapping[str, np.ndarray], s
     try:
         porter.finish()
     except PortingError as e:
-        problems.append(str(e)[len(source) + 2:] if str(e).startswith(source + ": ") else str(e))
+        problems.append(str(e)[len(source) + 2 :] if str(e).startswith(source + ": ") else str(e))
     if problems:
         raise PortingError(f"{source}: " + "; ".join(problems))
 
@@ -572,8 +621,9 @@ def read_t2t_variables(path: Union[str, bytes]) -> Tuple[Dict[str, np.ndarray], 
     return tf1_checkpoints.read_checkpoint(resolved), resolved
 
 
-def port_t2t_checkpoint(path: Union[str, bytes], config: Optional[MusicTransformerConfig] = None,
-                        relative_method: str = "skew") -> MusicTransformer:
+def port_t2t_checkpoint(
+    path: Union[str, bytes], config: Optional[MusicTransformerConfig] = None, relative_method: str = "skew"
+) -> MusicTransformer:
     """A :class:`MusicTransformer` holding a t2t checkpoint's weights.
 
     Args:

@@ -36,6 +36,7 @@ The released piano checkpoints are loaded by Magenta's notebook with ``transform
 ``num_hidden_layers=16``; the melody-conditioned one reads a melody vocabulary of 92 ids
 (``TextMelodyEncoderAbsolute``: 2 reserved + 2 events + 88 pitches) through a 16-layer encoder.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -155,9 +156,17 @@ PRESETS: config_lib.PresetRegistry[MusicTransformerConfig] = config_lib.PresetRe
 @PRESETS.register("unconditional_16")
 def unconditional_16() -> MusicTransformerConfig:
     """Magenta's released ``unconditional_model_16``: ``transformer_tpu`` with 16 decoder layers."""
-    return MusicTransformerConfig(vocab_size=310, num_layers=16, hidden_size=512, filter_size=2048, num_heads=8,
-                                  self_attention_type="dot_product", pos="timing",
-                                  shared_embedding_and_softmax=True, max_length=4096)
+    return MusicTransformerConfig(
+        vocab_size=310,
+        num_layers=16,
+        hidden_size=512,
+        filter_size=2048,
+        num_heads=8,
+        self_attention_type="dot_product",
+        pos="timing",
+        shared_embedding_and_softmax=True,
+        max_length=4096,
+    )
 
 
 @PRESETS.register("melody_conditioned_16")
@@ -172,11 +181,22 @@ def score2perf_relative() -> MusicTransformerConfig:
     """Magenta's ``t_rel_len2048_h384_att512_fs1024_n8_dropout10``: 8 layers, hidden 384, key channels
     512, filter 1024, relative attention with ``max_relative_position = 2048 / 2``, embedding and
     softmax not shared, timing signal kept."""
-    return MusicTransformerConfig(vocab_size=310, num_layers=8, hidden_size=384, filter_size=1024, num_heads=8,
-                                  attention_key_channels=512, self_attention_type="dot_product_relative_v2",
-                                  max_relative_position=1024, pos="timing", shared_embedding_and_softmax=False,
-                                  layer_prepostprocess_dropout=0.1, attention_dropout=0.1, relu_dropout=0.1,
-                                  max_length=2048)
+    return MusicTransformerConfig(
+        vocab_size=310,
+        num_layers=8,
+        hidden_size=384,
+        filter_size=1024,
+        num_heads=8,
+        attention_key_channels=512,
+        self_attention_type="dot_product_relative_v2",
+        max_relative_position=1024,
+        pos="timing",
+        shared_embedding_and_softmax=False,
+        layer_prepostprocess_dropout=0.1,
+        attention_dropout=0.1,
+        relu_dropout=0.1,
+        max_length=2048,
+    )
 
 
 @PRESETS.register("score2perf_baseline")
@@ -193,25 +213,46 @@ JSB_VOCAB_SIZE = 49
 @PRESETS.register("jsb_baseline")
 def jsb_baseline() -> MusicTransformerConfig:
     """The paper's JSB Chorales baseline Transformer: 5 layers, hidden 256, ffn 1024, 8 heads."""
-    return MusicTransformerConfig(vocab_size=JSB_VOCAB_SIZE, num_layers=5, hidden_size=256, filter_size=1024,
-                                  num_heads=8, self_attention_type="dot_product", max_length=2048)
+    return MusicTransformerConfig(
+        vocab_size=JSB_VOCAB_SIZE,
+        num_layers=5,
+        hidden_size=256,
+        filter_size=1024,
+        num_heads=8,
+        self_attention_type="dot_product",
+        max_length=2048,
+    )
 
 
 @PRESETS.register("jsb_relative")
 def jsb_relative() -> MusicTransformerConfig:
     """The paper's JSB Chorales relative Transformer: 5 layers, hidden 512, ffn 512, 8 heads,
     256 relative positions."""
-    return MusicTransformerConfig(vocab_size=JSB_VOCAB_SIZE, num_layers=5, hidden_size=512, filter_size=512,
-                                  num_heads=8, self_attention_type="dot_product_relative_v2",
-                                  max_relative_position=256, max_length=2048)
+    return MusicTransformerConfig(
+        vocab_size=JSB_VOCAB_SIZE,
+        num_layers=5,
+        hidden_size=512,
+        filter_size=512,
+        num_heads=8,
+        self_attention_type="dot_product_relative_v2",
+        max_relative_position=256,
+        max_length=2048,
+    )
 
 
 @PRESETS.register("tiny")
 def tiny() -> MusicTransformerConfig:
     """A 2-layer relative model for tests on CPU (hidden 32, 4 heads, 16 relative positions)."""
-    return MusicTransformerConfig(vocab_size=310, num_layers=2, hidden_size=32, filter_size=64, num_heads=4,
-                                  self_attention_type="dot_product_relative_v2", max_relative_position=16,
-                                  max_length=128)
+    return MusicTransformerConfig(
+        vocab_size=310,
+        num_layers=2,
+        hidden_size=32,
+        filter_size=64,
+        num_heads=4,
+        self_attention_type="dot_product_relative_v2",
+        max_relative_position=16,
+        max_length=128,
+    )
 
 
 @PRESETS.register("tiny_conditioned")

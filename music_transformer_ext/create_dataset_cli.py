@@ -14,6 +14,7 @@ for the stages. ``--runner direct`` (default) runs in this process; ``--runner b
 Beam pipeline on the DirectRunner; any other value (``DataflowRunner``, ``FlinkRunner``, ...) is
 a Beam runner, and every option this command does not know is passed to Beam.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,34 +47,69 @@ def _fractions(text: str) -> tuple[tuple[str, float], ...]:
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser (options it does not know go to Beam)."""
     p = cli_support.make_parser(
-        "music_transformer_create_dataset", raw=False,
+        "music_transformer_create_dataset",
+        raw=False,
         description="Turn NoteSequence TFRecords into Music Transformer training examples (score2perf's "
-                    "datagen: augmentation, melody extraction, cropping, splits). Options this command "
-                    "does not know are passed to Beam's PipelineOptions.")
-    p.add_argument("--input", action="append", required=True, metavar="[SPLIT=]PATTERN",
-                   help="glob of NoteSequence TFRecords; repeat for several. PATTERN alone: splits chosen by "
-                        "a hash of each sequence id; train=/eval=/test=PATTERN: data already split")
+        "datagen: augmentation, melody extraction, cropping, splits). Options this command "
+        "does not know are passed to Beam's PipelineOptions.",
+    )
+    p.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        metavar="[SPLIT=]PATTERN",
+        help="glob of NoteSequence TFRecords; repeat for several. PATTERN alone: splits chosen by "
+        "a hash of each sequence id; train=/eval=/test=PATTERN: data already split",
+    )
     p.add_argument("--output_dir", required=True)
     p.add_argument("--problem", choices=data.PROBLEMS, default=data.UNCONDITIONAL)
-    p.add_argument("--max_length", type=int, default=2048,
-                   help="events per example (train: random crop; eval/test: consecutive pieces; "
-                        "melody_conditioned: truncation); 0 keeps whole sequences")
+    p.add_argument(
+        "--max_length",
+        type=int,
+        default=2048,
+        help="events per example (train: random crop; eval/test: consecutive pieces; "
+        "melody_conditioned: truncation); 0 keeps whole sequences",
+    )
     p.add_argument("--num_shards", type=int, default=8, help="shards per split")
-    p.add_argument("--runner", default="direct",
-                   help="direct (this process, default), beam (Beam DirectRunner) or a Beam runner name")
-    p.add_argument("--stretch_factors", type=_floats, default=None,
-                   help=f"train time stretches, comma-separated (default {','.join(map(str, data.STRETCH_FACTORS))})")
-    p.add_argument("--transpose_amounts", type=_ints, default=None,
-                   help="train transpositions in semitones, comma-separated, written with '=' "
-                        "(--transpose_amounts=-3,0,3); default -3..3")
+    p.add_argument(
+        "--runner",
+        default="direct",
+        help="direct (this process, default), beam (Beam DirectRunner) or a Beam runner name",
+    )
+    p.add_argument(
+        "--stretch_factors",
+        type=_floats,
+        default=None,
+        help=f"train time stretches, comma-separated (default {','.join(map(str, data.STRETCH_FACTORS))})",
+    )
+    p.add_argument(
+        "--transpose_amounts",
+        type=_ints,
+        default=None,
+        help="train transpositions in semitones, comma-separated, written with '=' "
+        "(--transpose_amounts=-3,0,3); default -3..3",
+    )
     p.add_argument("--no_augmentation", action="store_true", help="same as --stretch_factors 1 --transpose_amounts 0")
-    p.add_argument("--num_replications", type=int, default=None,
-                   help="random segmentations per train sequence (melody_conditioned default 10)")
-    p.add_argument("--split_fractions", type=_fractions, default=None,
-                   help="hash split for un-split input, e.g. train=0.8,eval=0.1,test=0.1 (the default)")
+    p.add_argument(
+        "--num_replications",
+        type=int,
+        default=None,
+        help="random segmentations per train sequence (melody_conditioned default 10)",
+    )
+    p.add_argument(
+        "--split_fractions",
+        type=_fractions,
+        default=None,
+        help="hash split for un-split input, e.g. train=0.8,eval=0.1,test=0.1 (the default)",
+    )
     eos = p.add_mutually_exclusive_group()
-    eos.add_argument("--add_eos", dest="add_eos", action="store_true", default=None,
-                     help="append EOS to targets (default: melody_conditioned yes, unconditional no)")
+    eos.add_argument(
+        "--add_eos",
+        dest="add_eos",
+        action="store_true",
+        default=None,
+        help="append EOS to targets (default: melody_conditioned yes, unconditional no)",
+    )
     eos.add_argument("--no_add_eos", dest="add_eos", action="store_false")
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return p
@@ -135,8 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.runner == "direct":
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
-        counters = data.create_dataset(inputs, args.output_dir, config, args.num_shards,
-                                       progress=not args.no_progress)
+        counters = data.create_dataset(inputs, args.output_dir, config, args.num_shards, progress=not args.no_progress)
     else:
         from music_transformer_ext import beam_pipeline
 
@@ -144,15 +179,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # A Beam --runner among the pass-through options (after --) wins over ours.
         runner_given = any(a == "--runner" or a.startswith("--runner=") for a in beam_args)
         pipeline_args = list(beam_args) if runner_given else ["--runner", runner] + list(beam_args)
-        counters = beam_pipeline.create_dataset(inputs, args.output_dir, config, args.num_shards,
-                                                pipeline_args=pipeline_args)
+        counters = beam_pipeline.create_dataset(
+            inputs, args.output_dir, config, args.num_shards, pipeline_args=pipeline_args
+        )
     print(counters.summary())
     print("config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"summary: {os.path.join(args.output_dir, data.SUMMARY_NAME)}")
     written = sum(v for k, v in counters.counts.items() if k.startswith("examples."))
     if written == 0:
-        print(f"music_transformer_create_dataset: error: no example written from {args.input} "
-              f"({counters.get('read.records')} records read; reasons in the summary)", file=sys.stderr)
+        print(
+            f"music_transformer_create_dataset: error: no example written from {args.input} "
+            f"({counters.get('read.records')} records read; reasons in the summary)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

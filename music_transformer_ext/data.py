@@ -30,6 +30,7 @@ multiset of records. Records: ``tf.train.Example`` with int64 lists ``targets`` 
 in ``OUTPUT_DIR/<split>-IIIII-of-NNNNN.tfrecord``; per-stage counts and the skipped inputs go to
 ``OUTPUT_DIR/summary.json``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -98,8 +99,11 @@ class DatasetConfig:
             raise ValueError(f"split fractions must be >= 0 and sum to 1, got {self.split_fractions}")
         if self.num_replications < 1:
             raise ValueError("num_replications must be >= 1")
-        if self.max_hop_seconds and self.max_hop_seconds != self.min_hop_seconds \
-                and self.max_hop_seconds < 2 * self.min_hop_seconds:
+        if (
+            self.max_hop_seconds
+            and self.max_hop_seconds != self.min_hop_seconds
+            and self.max_hop_seconds < 2 * self.min_hop_seconds
+        ):
             raise ValueError("max_hop_seconds must be at least twice min_hop_seconds")
         if self.problem == MELODY_CONDITIONED and not self.max_hop_seconds:
             raise ValueError("the melody-conditioned problem needs segments (max_hop_seconds > 0)")
@@ -118,8 +122,9 @@ def unconditional_config(**overrides) -> DatasetConfig:
 def melody_conditioned_config(**overrides) -> DatasetConfig:
     """score2perf_maestro_absmel2perf_5s_to_30s_aug10x: 5..30 s segments, 10 replications,
     EOS on targets, melody inputs."""
-    base = DatasetConfig(problem=MELODY_CONDITIONED, add_eos=True, min_hop_seconds=5.0,
-                         max_hop_seconds=30.0, num_replications=10)
+    base = DatasetConfig(
+        problem=MELODY_CONDITIONED, add_eos=True, min_hop_seconds=5.0, max_hop_seconds=30.0, num_replications=10
+    )
     return dataclasses.replace(base, **overrides)
 
 
@@ -142,7 +147,7 @@ def _md5_int(text: str) -> int:
 def assign_split(key: str, split_fractions: Sequence[tuple[str, float]]) -> str:
     """The split of a sequence with id ``key``: md5(key) as a number in [0, 1) against the
     cumulative fractions (score2perf's ``select_split``)."""
-    r = _md5_int(key) / 2.0 ** 128
+    r = _md5_int(key) / 2.0**128
     total = 0.0
     for name, fraction in split_fractions:
         total += fraction
@@ -174,8 +179,9 @@ def parse_note_sequence(path: str, data: bytes):
     return key, ns
 
 
-def filter_invalid_notes(ns, counters: Counters, min_pitch: int = encoding.MIN_PITCH,
-                         max_pitch: int = encoding.MAX_PITCH):
+def filter_invalid_notes(
+    ns, counters: Counters, min_pitch: int = encoding.MIN_PITCH, max_pitch: int = encoding.MAX_PITCH
+):
     """Drops notes outside ``[min_pitch, max_pitch]`` (in place); counts affected sequences and notes."""
     kept = [n for n in ns.notes if min_pitch <= n.pitch <= max_pitch]
     dropped = len(ns.notes) - len(kept)
@@ -235,8 +241,8 @@ def augment(ns, stretch: float, transpose: int):
         return out
     try:
         out, deleted = sequences_lib.transpose_note_sequence(
-            out, transpose, min_allowed_pitch=encoding.MIN_PITCH, max_allowed_pitch=encoding.MAX_PITCH,
-            in_place=False)
+            out, transpose, min_allowed_pitch=encoding.MIN_PITCH, max_allowed_pitch=encoding.MAX_PITCH, in_place=False
+        )
     except chord_symbols_lib.ChordSymbolError:
         return None
     return None if deleted else out
@@ -249,8 +255,8 @@ def crop_targets(ids: list[int], max_length: int, split: str, rng: random.Random
         return [ids]
     if split == "train":
         offset = rng.randrange(len(ids) - max_length + 1)
-        return [ids[offset:offset + max_length]]
-    return [ids[i:i + max_length] for i in range(0, len(ids), max_length)]
+        return [ids[offset : offset + max_length]]
+    return [ids[i : i + max_length] for i in range(0, len(ids), max_length)]
 
 
 def make_example(targets: Sequence[int], inputs: Optional[Sequence[int]] = None) -> bytes:
@@ -326,14 +332,12 @@ def process_note_sequence(key: str, ns, split: str, config: DatasetConfig) -> Pr
         return ProcessResult([], counters)
     work = apply_sustain(work)
     if config.min_hop_seconds and work.total_time < config.min_hop_seconds:
-        counters.skip(key, f"shorter ({work.total_time:.2f} s) than the minimum segment "
-                           f"({config.min_hop_seconds:g} s)")
+        counters.skip(key, f"shorter ({work.total_time:.2f} s) than the minimum segment ({config.min_hop_seconds:g} s)")
         return ProcessResult([], counters)
 
     perf_encoder = encoding.PerformanceEncoder(add_eos=config.add_eos)
     mel_encoder = encoding.MelodyEncoder() if config.has_inputs else None
-    variants = list(itertools.product(config.stretch_factors, config.transpose_amounts)) if is_train \
-        else [(1.0, 0)]
+    variants = list(itertools.product(config.stretch_factors, config.transpose_amounts)) if is_train else [(1.0, 0)]
     segments = segments_of(work, config, config.num_replications if is_train else 1, rng)
     counters.increment("extract.segments", len(segments))
     records = []
@@ -365,10 +369,10 @@ def process_note_sequence(key: str, ns, split: str, config: DatasetConfig) -> Pr
                     counters.increment("encode.empty_inputs")
                     continue
                 if config.max_input_length and len(inputs) > config.max_input_length:
-                    inputs = inputs[:config.max_input_length]
+                    inputs = inputs[: config.max_input_length]
                     counters.increment("truncate.inputs")
                 if config.max_length and len(targets) > config.max_length:
-                    targets = targets[:config.max_length]
+                    targets = targets[: config.max_length]
                     counters.increment("truncate.targets")
                 records.append((split, base, make_example(targets, inputs)))
             else:
@@ -465,8 +469,9 @@ def iter_file_records(path: str) -> Iterator[bytes]:
         raise InputError(path, f"not a readable TFRecord file ({_op_error_text(e)})") from e
 
 
-def create_dataset(inputs, output_dir: str, config: DatasetConfig, num_shards: int = 8,
-                   progress: bool = True) -> Counters:
+def create_dataset(
+    inputs, output_dir: str, config: DatasetConfig, num_shards: int = 8, progress: bool = True
+) -> Counters:
     """Runs the conversion in this process, writing every split atomically.
 
     Args:
@@ -492,8 +497,9 @@ def create_dataset(inputs, output_dir: str, config: DatasetConfig, num_shards: i
         counters.increment(f"examples.{split}", 0)
     bar = progress_bar(desc="music_transformer_create_dataset", unit="seq", disable=not progress)
     with contextlib.ExitStack() as stack:
-        writers = {s: stack.enter_context(ShardedTFRecordWriter(os.path.join(output_dir, s), num_shards))
-                   for s in splits}
+        writers = {
+            s: stack.enter_context(ShardedTFRecordWriter(os.path.join(output_dir, s), num_shards)) for s in splits
+        }
         for split, path in pairs:
             try:
                 for data in iter_file_records(path):
@@ -513,10 +519,20 @@ def create_dataset(inputs, output_dir: str, config: DatasetConfig, num_shards: i
 # --------------------------------------------------------------------------- tf.data reader
 
 
-def make_dataset(file_pattern, max_length: int, batch_size: int, *, has_inputs: bool = False,
-                 max_input_length: Optional[int] = None, random_crop: bool = False, shuffle: bool = False,
-                 shuffle_buffer: int = 1024, repeat: bool = False, seed: Optional[int] = None,
-                 drop_remainder: bool = False):
+def make_dataset(
+    file_pattern,
+    max_length: int,
+    batch_size: int,
+    *,
+    has_inputs: bool = False,
+    max_input_length: Optional[int] = None,
+    random_crop: bool = False,
+    shuffle: bool = False,
+    shuffle_buffer: int = 1024,
+    repeat: bool = False,
+    seed: Optional[int] = None,
+    drop_remainder: bool = False,
+):
     """Batches of padded id sequences for training or evaluation.
 
     Args:
@@ -546,8 +562,12 @@ def make_dataset(file_pattern, max_length: int, batch_size: int, *, has_inputs: 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not shuffle,
+    )
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -560,7 +580,7 @@ def make_dataset(file_pattern, max_length: int, batch_size: int, *, has_inputs: 
         if random_crop:
             max_offset = tf.maximum(tf.shape(targets)[0] - max_length, 0)
             offset = tf.random.uniform([], 0, max_offset + 1, dtype=tf.int32, seed=seed)
-            targets = targets[offset:offset + max_length]
+            targets = targets[offset : offset + max_length]
         out["targets"] = targets[:max_length]
         if has_inputs:
             out["inputs"] = tf.cast(tf.sparse.to_dense(parsed["inputs"]), tf.int32)[:max_input_length]
@@ -570,17 +590,44 @@ def make_dataset(file_pattern, max_length: int, batch_size: int, *, has_inputs: 
     shapes = {"targets": [max_length]}
     if has_inputs:
         shapes["inputs"] = [max_input_length]
-    ds = ds.padded_batch(batch_size, padded_shapes=shapes,
-                         padding_values={k: tf.constant(encoding.PAD_ID, tf.int32) for k in shapes},
-                         drop_remainder=drop_remainder)
+    ds = ds.padded_batch(
+        batch_size,
+        padded_shapes=shapes,
+        padding_values={k: tf.constant(encoding.PAD_ID, tf.int32) for k in shapes},
+        drop_remainder=drop_remainder,
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 __all__ = [
-    "UNCONDITIONAL", "MELODY_CONDITIONED", "PROBLEMS", "SPLITS", "STRETCH_FACTORS", "TRANSPOSE_AMOUNTS",
-    "DatasetConfig", "unconditional_config", "melody_conditioned_config", "config_for_problem",
-    "assign_split", "parse_note_sequence", "filter_invalid_notes", "apply_sustain", "random_hop_times",
-    "segments_of", "augment", "crop_targets", "make_example", "parse_example", "ProcessResult",
-    "process_note_sequence", "process_record", "resolve_inputs", "output_splits", "split_file_pattern",
-    "summary_data", "iter_file_records", "create_dataset", "make_dataset",
+    "UNCONDITIONAL",
+    "MELODY_CONDITIONED",
+    "PROBLEMS",
+    "SPLITS",
+    "STRETCH_FACTORS",
+    "TRANSPOSE_AMOUNTS",
+    "DatasetConfig",
+    "unconditional_config",
+    "melody_conditioned_config",
+    "config_for_problem",
+    "assign_split",
+    "parse_note_sequence",
+    "filter_invalid_notes",
+    "apply_sustain",
+    "random_hop_times",
+    "segments_of",
+    "augment",
+    "crop_targets",
+    "make_example",
+    "parse_example",
+    "ProcessResult",
+    "process_note_sequence",
+    "process_record",
+    "resolve_inputs",
+    "output_splits",
+    "split_file_pattern",
+    "summary_data",
+    "iter_file_records",
+    "create_dataset",
+    "make_dataset",
 ]

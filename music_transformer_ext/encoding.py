@@ -27,6 +27,7 @@ nested inside a longer one comes back as two overlapping notes with swapped ends
 programs, control changes and drums are not represented: everything decodes as instrument 0,
 program 0. A melody is monophonic: a note that starts while another sounds ends it.
 """
+
 from __future__ import annotations
 
 import io
@@ -93,8 +94,14 @@ class PerformanceEncoder:
       add_eos: append EOS (id 1) to every encoded sequence.
     """
 
-    def __init__(self, steps_per_second: int = STEPS_PER_SECOND, num_velocity_bins: int = NUM_VELOCITY_BINS,
-                 min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH, add_eos: bool = False):
+    def __init__(
+        self,
+        steps_per_second: int = STEPS_PER_SECOND,
+        num_velocity_bins: int = NUM_VELOCITY_BINS,
+        min_pitch: int = MIN_PITCH,
+        max_pitch: int = MAX_PITCH,
+        add_eos: bool = False,
+    ):
         if steps_per_second < 1:
             raise ValueError(f"steps_per_second must be >= 1, got {steps_per_second}")
         if not 0 <= min_pitch <= max_pitch <= 127:
@@ -107,13 +114,21 @@ class PerformanceEncoder:
         self.max_pitch = int(max_pitch)
         self.add_eos = bool(add_eos)
         self._encoding = _note_seq().PerformanceOneHotEncoding(
-            num_velocity_bins=self.num_velocity_bins, max_shift_steps=self.steps_per_second,
-            min_pitch=self.min_pitch, max_pitch=self.max_pitch)
+            num_velocity_bins=self.num_velocity_bins,
+            max_shift_steps=self.steps_per_second,
+            min_pitch=self.min_pitch,
+            max_pitch=self.max_pitch,
+        )
 
     def get_config(self) -> dict:
         """Constructor arguments; ``PerformanceEncoder(**enc.get_config())`` rebuilds it."""
-        return dict(steps_per_second=self.steps_per_second, num_velocity_bins=self.num_velocity_bins,
-                    min_pitch=self.min_pitch, max_pitch=self.max_pitch, add_eos=self.add_eos)
+        return dict(
+            steps_per_second=self.steps_per_second,
+            num_velocity_bins=self.num_velocity_bins,
+            min_pitch=self.min_pitch,
+            max_pitch=self.max_pitch,
+            add_eos=self.add_eos,
+        )
 
     @property
     def num_reserved_ids(self) -> int:
@@ -156,8 +171,9 @@ class PerformanceEncoder:
 
     def _decode_id(self, i: int):
         if not NUM_RESERVED_IDS <= i < self.vocab_size:
-            raise EncodingError(f"id {i} is outside the performance vocabulary "
-                                f"{NUM_RESERVED_IDS}..{self.vocab_size - 1}")
+            raise EncodingError(
+                f"id {i} is outside the performance vocabulary {NUM_RESERVED_IDS}..{self.vocab_size - 1}"
+            )
         return self._encoding.decode_event(i - NUM_RESERVED_IDS)
 
     # ------------------------------------------------------------------ NoteSequence <-> ids
@@ -174,8 +190,10 @@ class PerformanceEncoder:
         from note_seq import sequences_lib
 
         if sequences_lib.is_quantized_sequence(ns):
-            raise EncodingError(f"NoteSequence {ns.id or ns.filename or '<unnamed>'} is already quantized; "
-                                "pass the unquantized sequence")
+            raise EncodingError(
+                f"NoteSequence {ns.id or ns.filename or '<unnamed>'} is already quantized; "
+                "pass the unquantized sequence"
+            )
         ns = _filter_pitch_range(ns, self.min_pitch, self.max_pitch)
         try:
             qns = note_seq.quantize_note_sequence_absolute(ns, self.steps_per_second)
@@ -183,15 +201,15 @@ class PerformanceEncoder:
             raise EncodingError(f"NoteSequence {ns.id or '<unnamed>'}: {e}") from e
         except sequences_lib.NegativeTimeError as e:
             raise EncodingError(f"NoteSequence {ns.id or ns.filename or '<unnamed>'}: {e}") from e
-        performance = note_seq.Performance(qns, num_velocity_bins=self.num_velocity_bins,
-                                           max_shift_steps=self.steps_per_second)
+        performance = note_seq.Performance(
+            qns, num_velocity_bins=self.num_velocity_bins, max_shift_steps=self.steps_per_second
+        )
         ids = [self._encoding.encode_event(ev) + NUM_RESERVED_IDS for ev in performance]
         if self.add_eos:
             ids.append(EOS_ID)
         return ids
 
-    def decode_to_note_sequence(self, ids: Iterable[int], strip_extraneous: bool = True,
-                                default_velocity: int = 100):
+    def decode_to_note_sequence(self, ids: Iterable[int], strip_extraneous: bool = True, default_velocity: int = 100):
         """Ids -> NoteSequence (seconds; instrument 0, program 0).
 
         Args:
@@ -206,9 +224,11 @@ class PerformanceEncoder:
         """
         note_seq = _note_seq()
         ids = _strip_reserved(ids) if strip_extraneous else [int(i) for i in ids]
-        performance = note_seq.Performance(steps_per_second=self.steps_per_second,
-                                           num_velocity_bins=self.num_velocity_bins,
-                                           max_shift_steps=self.steps_per_second)
+        performance = note_seq.Performance(
+            steps_per_second=self.steps_per_second,
+            num_velocity_bins=self.num_velocity_bins,
+            max_shift_steps=self.steps_per_second,
+        )
         for i in ids:
             performance.append(self._decode_id(i))
         ns = performance.to_sequence(velocity=default_velocity)
@@ -232,8 +252,9 @@ class PerformanceEncoder:
             raise EncodingError(f"{name}: not a readable MIDI file ({e})") from e
         return self.encode_note_sequence(ns)
 
-    def decode_to_midi(self, ids: Iterable[int], path: Union[str, os.PathLike, None] = None,
-                       strip_extraneous: bool = True) -> bytes:
+    def decode_to_midi(
+        self, ids: Iterable[int], path: Union[str, os.PathLike, None] = None, strip_extraneous: bool = True
+    ) -> bytes:
         """Ids -> standard MIDI file bytes; also written (atomically) to ``path`` if given."""
         note_seq = _note_seq()
         ns = self.decode_to_note_sequence(ids, strip_extraneous=strip_extraneous)
@@ -256,8 +277,9 @@ class MelodyEncoder:
       min_pitch, max_pitch: inclusive pitch range; other notes are dropped when encoding.
     """
 
-    def __init__(self, steps_per_second: int = MELODY_STEPS_PER_SECOND, min_pitch: int = MIN_PITCH,
-                 max_pitch: int = MAX_PITCH):
+    def __init__(
+        self, steps_per_second: int = MELODY_STEPS_PER_SECOND, min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH
+    ):
         if steps_per_second < 1:
             raise ValueError(f"steps_per_second must be >= 1, got {steps_per_second}")
         if not 0 <= min_pitch <= max_pitch <= 127:
@@ -301,8 +323,9 @@ class MelodyEncoder:
         for e in events:
             e = int(e)
             if not (e in (-1, -2) or self.min_pitch <= e <= self.max_pitch):
-                raise EncodingError(f"melody event {e} is neither -2, -1 nor a pitch in "
-                                    f"{self.min_pitch}..{self.max_pitch}")
+                raise EncodingError(
+                    f"melody event {e} is neither -2, -1 nor a pitch in {self.min_pitch}..{self.max_pitch}"
+                )
             out.append(self._encoding.encode_event(e) + NUM_RESERVED_IDS)
         return out
 
@@ -343,8 +366,9 @@ class MelodyEncoder:
         out = []
         for i in ids:
             if not NUM_RESERVED_IDS <= i < self.vocab_size:
-                raise EncodingError(f"id {i} is outside the melody vocabulary "
-                                    f"{NUM_RESERVED_IDS}..{self.vocab_size - 1}")
+                raise EncodingError(
+                    f"id {i} is outside the melody vocabulary {NUM_RESERVED_IDS}..{self.vocab_size - 1}"
+                )
             out.append(self._encoding.decode_event(i - NUM_RESERVED_IDS))
         return out
 
@@ -359,8 +383,14 @@ class MelodyEncoder:
 
         def close(end_step):
             if current is not None and end_step > start:
-                ns.notes.add(pitch=current, velocity=velocity, start_time=start * seconds,
-                             end_time=end_step * seconds, instrument=0, program=0)
+                ns.notes.add(
+                    pitch=current,
+                    velocity=velocity,
+                    start_time=start * seconds,
+                    end_time=end_step * seconds,
+                    instrument=0,
+                    program=0,
+                )
 
         for step, e in enumerate(events):
             if e == note_seq.MELODY_NO_EVENT:
@@ -393,8 +423,13 @@ def extract_melody(ns):
     work = type(ns)()
     work.CopyFrom(ns)
     instrument = melody_inference.infer_melody_for_sequence(
-        work, melody_interval_scale=2.0, rest_prob=0.1, instantaneous_non_max_pitch_prob=1e-15,
-        instantaneous_non_empty_rest_prob=0.0, instantaneous_missing_pitch_prob=1e-15)
+        work,
+        melody_interval_scale=2.0,
+        rest_prob=0.1,
+        instantaneous_non_max_pitch_prob=1e-15,
+        instantaneous_non_empty_rest_prob=0.0,
+        instantaneous_missing_pitch_prob=1e-15,
+    )
     melody = type(ns)()
     melody.CopyFrom(work)
     del melody.notes[:]
@@ -419,8 +454,20 @@ def melody_encoder() -> MelodyEncoder:
 
 
 __all__ = [
-    "PAD_ID", "EOS_ID", "NUM_RESERVED_IDS", "PERFORMANCE_VOCAB_SIZE", "MELODY_VOCAB_SIZE",
-    "STEPS_PER_SECOND", "NUM_VELOCITY_BINS", "MIN_PITCH", "MAX_PITCH", "MELODY_STEPS_PER_SECOND",
-    "EncodingError", "PerformanceEncoder", "MelodyEncoder", "extract_melody", "performance_encoder",
+    "PAD_ID",
+    "EOS_ID",
+    "NUM_RESERVED_IDS",
+    "PERFORMANCE_VOCAB_SIZE",
+    "MELODY_VOCAB_SIZE",
+    "STEPS_PER_SECOND",
+    "NUM_VELOCITY_BINS",
+    "MIN_PITCH",
+    "MAX_PITCH",
+    "MELODY_STEPS_PER_SECOND",
+    "EncodingError",
+    "PerformanceEncoder",
+    "MelodyEncoder",
+    "extract_melody",
+    "performance_encoder",
     "melody_encoder",
 ]

@@ -4,6 +4,7 @@ What ``music_transformer_create_dataset`` (eval split: consecutive ``max_length`
 augmentation) followed by :func:`music_transformer_ext.task.evaluate` reports, for pieces held in
 memory: used to check a zoo model's card against a fresh evaluation on a sample of its held-out data.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Sequence
@@ -11,8 +12,9 @@ from typing import Dict, Sequence
 import numpy as np
 
 
-def evaluate_note_sequences(model, sequences: Sequence, max_length: int = 512, batch_size: int = 8,
-                            jit_compile: bool = False) -> Dict[str, float]:
+def evaluate_note_sequences(
+    model, sequences: Sequence, max_length: int = 512, batch_size: int = 8, jit_compile: bool = False
+) -> Dict[str, float]:
     """Token-weighted NLL and accuracy of ``model`` on the eval-split examples of ``sequences``.
 
     Args:
@@ -39,10 +41,10 @@ def evaluate_note_sequences(model, sequences: Sequence, max_length: int = 512, b
         raise ValueError(f"no eval example from {len(sequences)} sequences")
     batches = []
     for start in range(0, len(targets), batch_size):
-        chunk = targets[start:start + batch_size]
+        chunk = targets[start : start + batch_size]
         padded = np.zeros((len(chunk), max_length), np.int32)
         for i, ids in enumerate(chunk):
-            padded[i, :len(ids)] = ids
+            padded[i, : len(ids)] = ids
         batches.append({"targets": padded})
     metrics = task_lib.evaluate(model, batches, jit_compile=jit_compile)
     return {**{k: float(v) for k, v in metrics.items()}, "examples": len(targets)}

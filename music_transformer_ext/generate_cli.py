@@ -16,6 +16,7 @@ reduced to a monophonic melody if it is polyphonic, encoded at 10 steps/s and ac
 Decoding uses the key/value cache in one XLA-compiled loop. Files: ``OUTPUT_DIR/
 music_transformer_{date}_{i}.mid``, one per output; the primer is part of each file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,9 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = cli_support.make_parser("music_transformer_generate", __doc__)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model_dir", "--run_dir", dest="model_dir", default=None,
-                        help="music_transformer_train run folder, or a zoo model's name (default, with no "
-                             "--checkpoint either: the zoo's Music Transformer)")
+    source.add_argument(
+        "--model_dir",
+        "--run_dir",
+        dest="model_dir",
+        default=None,
+        help="music_transformer_train run folder, or a zoo model's name (default, with no "
+        "--checkpoint either: the zoo's Music Transformer)",
+    )
     source.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint (ported by name)")
     parser.add_argument("--preset", default=None, choices=PRESETS.names(), help="architecture of --checkpoint")
     parser.add_argument("--output_dir", required=True, help="folder for the MIDI files (created)")
@@ -92,9 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_primer_events", type=int, default=0, help="keep only the primer's last N events")
     parser.add_argument("--melody_midi", default=None, help="melody to accompany (melody-conditioned model)")
     parser.add_argument("--num_outputs", type=int, default=1)
-    parser.add_argument("--decode_length", type=int, default=None,
-                        help="events to generate (default: 1024, capped at the model's max_length; "
-                             "with --melody_midi 40 per second of melody)")
+    parser.add_argument(
+        "--decode_length",
+        type=int,
+        default=None,
+        help="events to generate (default: 1024, capped at the model's max_length; "
+        "with --melody_midi 40 per second of melody)",
+    )
     parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
     parser.add_argument("--top_k", type=int, default=0, help="sample among the k most likely events (0 = all)")
     parser.add_argument("--top_p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
@@ -119,8 +129,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
     try:
-        config = sampling.SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                                         seed=args.seed)
+        config = sampling.SamplingConfig(
+            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed
+        )
         if args.num_outputs < 1:
             raise ValueError("--num_outputs must be >= 1")
         model_dir, checkpoint = args.model_dir, args.checkpoint
@@ -133,8 +144,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return fail(e)
     cfg = model.config
     if cfg.vocab_size != encoding.PERFORMANCE_VOCAB_SIZE:
-        return fail(f"the model's vocabulary has {cfg.vocab_size} ids, not score2perf's "
-                    f"{encoding.PERFORMANCE_VOCAB_SIZE}: it does not generate performances")
+        return fail(
+            f"the model's vocabulary has {cfg.vocab_size} ids, not score2perf's "
+            f"{encoding.PERFORMANCE_VOCAB_SIZE}: it does not generate performances"
+        )
     if args.melody_midi and not cfg.conditioned:
         return fail("--melody_midi needs a melody-conditioned model (this one has no encoder)")
     if cfg.conditioned and not args.melody_midi:
@@ -150,13 +163,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             length = args.decode_length
             if length is None:
                 length = min(int(40 * len(inputs) / encoding.MELODY_STEPS_PER_SECOND), cfg.max_length - used)
-            print(f"music_transformer_generate: accompanying {len(inputs)} melody steps with {length} events",
-                  flush=True)
+            print(
+                f"music_transformer_generate: accompanying {len(inputs)} melody steps with {length} events", flush=True
+            )
             ids = sampler.generate(primer, length, args.num_outputs, config, inputs=inputs)
         else:
             length = args.decode_length if args.decode_length is not None else min(1024, cfg.max_length - used)
-            print(f"music_transformer_generate: {args.num_outputs} x {length} events"
-                  + (f" after a {used}-event primer" if used else ""), flush=True)
+            print(
+                f"music_transformer_generate: {args.num_outputs} x {length} events"
+                + (f" after a {used}-event primer" if used else ""),
+                flush=True,
+            )
             ids = sampler.generate(primer, length, args.num_outputs, config)
     except (encoding.EncodingError, ValueError) as e:
         return fail(e)

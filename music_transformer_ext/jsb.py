@@ -26,6 +26,7 @@ per-chorale means), each token predicted from all tokens before it in raster ord
 "chronological" ordering of Coconet's note-wise evaluation, where each (voice, 16th) cell is
 one "note". ``NoteWiseNLL`` accumulates exactly that from model logits.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,8 +78,9 @@ def load_jsb_chorales(path: Union[str, os.PathLike, None] = None) -> dict[str, l
     """
     path = pathlib.Path(path) if path is not None else DEFAULT_PATH
     if path.suffix == ".npz":
-        raise JsbFormatError(str(path), "the .npz holds pickled object arrays, which are never loaded here; "
-                                        "pass the .json file")
+        raise JsbFormatError(
+            str(path), "the .npz holds pickled object arrays, which are never loaded here; pass the .json file"
+        )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
@@ -103,8 +105,12 @@ def _to_array(path, split: str, index: int, chorale) -> np.ndarray:
         raise JsbFormatError(str(path), f"{where}: not a numeric array ({e})") from e
     if arr.ndim != 2 or arr.shape[1] != NUM_VOICES or arr.shape[0] == 0:
         raise JsbFormatError(str(path), f"{where}: expected shape (T, 4), got {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any((arr < 0) & (arr != -1)) \
-            or np.any(arr > 127):
+    if (
+        not np.all(np.isfinite(arr))
+        or np.any(arr != np.round(arr))
+        or np.any((arr < 0) & (arr != -1))
+        or np.any(arr > 127)
+    ):
         raise JsbFormatError(str(path), f"{where}: values must be MIDI pitches 0..127 or -1 (rest)")
     arr[arr == -1] = np.nan
     return arr
@@ -206,8 +212,14 @@ def to_note_sequence(chorale: np.ndarray, qpm: float = 60.0, velocity: int = 80,
         for t in range(1, len(column) + 1):
             if t == len(column) or not (column[t] == column[start]):  # NaN != NaN ends rests too
                 if not np.isnan(column[start]):
-                    ns.notes.add(pitch=int(column[start]), start_time=start * step, end_time=t * step,
-                                 velocity=velocity, instrument=voice, program=program)
+                    ns.notes.add(
+                        pitch=int(column[start]),
+                        start_time=start * step,
+                        end_time=t * step,
+                        velocity=velocity,
+                        instrument=voice,
+                        program=program,
+                    )
                 start = t
     ns.total_time = len(chorale) * step
     return ns
@@ -216,9 +228,17 @@ def to_note_sequence(chorale: np.ndarray, qpm: float = 60.0, velocity: int = 80,
 # --------------------------------------------------------------------------- tf.data
 
 
-def make_dataset(sequences: Sequence[np.ndarray], max_length: int, batch_size: int, *, random_crop: bool = False,
-                 shuffle: bool = False, repeat: bool = False, seed: Optional[int] = None,
-                 drop_remainder: bool = False):
+def make_dataset(
+    sequences: Sequence[np.ndarray],
+    max_length: int,
+    batch_size: int,
+    *,
+    random_crop: bool = False,
+    shuffle: bool = False,
+    repeat: bool = False,
+    seed: Optional[int] = None,
+    drop_remainder: bool = False,
+):
     """Batches of serialised chorales, ``{"targets": int32 [B, max_length]}`` padded with PAD.
 
     Args:
@@ -245,7 +265,7 @@ def make_dataset(sequences: Sequence[np.ndarray], max_length: int, batch_size: i
         if random_crop or len(seq) <= max_length:
             pieces.append(seq)
         else:
-            pieces.extend(seq[i:i + window] for i in range(0, len(seq), window))
+            pieces.extend(seq[i : i + window] for i in range(0, len(seq), window))
     ragged = tf.ragged.constant([p.tolist() for p in pieces], dtype=tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(ragged)
     if shuffle:
@@ -258,11 +278,15 @@ def make_dataset(sequences: Sequence[np.ndarray], max_length: int, batch_size: i
             return {"targets": seq[:max_length]}
         steps = tf.maximum((tf.shape(seq)[0] - max_length) // NUM_VOICES, 0)
         offset = tf.random.uniform([], 0, steps + 1, dtype=tf.int32, seed=seed) * NUM_VOICES
-        return {"targets": seq[offset:offset + max_length]}
+        return {"targets": seq[offset : offset + max_length]}
 
     ds = ds.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
-    ds = ds.padded_batch(batch_size, padded_shapes={"targets": [max_length]},
-                         padding_values={"targets": tf.constant(PAD_ID, tf.int32)}, drop_remainder=drop_remainder)
+    ds = ds.padded_batch(
+        batch_size,
+        padded_shapes={"targets": [max_length]},
+        padding_values={"targets": tf.constant(PAD_ID, tf.int32)},
+        drop_remainder=drop_remainder,
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -380,7 +404,24 @@ PAPER_TABLE_2 = {
 }
 
 __all__ = [
-    "VOICES", "SPLITS", "PAD_ID", "EOS_ID", "REST_ID", "MIN_PITCH", "MAX_PITCH", "VOCAB_SIZE", "DEFAULT_PATH",
-    "JsbFormatError", "load_jsb_chorales", "JsbEncoding", "to_note_sequence", "make_dataset", "note_weights",
-    "note_nll_sums", "NoteWiseNLL", "PAPER_TABLE_2", "default_stride", "scoring_windows",
+    "VOICES",
+    "SPLITS",
+    "PAD_ID",
+    "EOS_ID",
+    "REST_ID",
+    "MIN_PITCH",
+    "MAX_PITCH",
+    "VOCAB_SIZE",
+    "DEFAULT_PATH",
+    "JsbFormatError",
+    "load_jsb_chorales",
+    "JsbEncoding",
+    "to_note_sequence",
+    "make_dataset",
+    "note_weights",
+    "note_nll_sums",
+    "NoteWiseNLL",
+    "PAPER_TABLE_2",
+    "default_stride",
+    "scoring_windows",
 ]

@@ -24,9 +24,9 @@ output: logits ``[B, L, V]`` float32 where position ``t`` predicts ``targets[:, 
 Incremental decoding: :meth:`MusicTransformer.init_cache` and :meth:`MusicTransformer.decode_step`
 with fixed-size tensors, so ``tf.function(model.decode_step, jit_compile=True)`` compiles once.
 """
+
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import keras
@@ -90,18 +90,31 @@ class LayerPrepostprocess(keras.layers.Layer):
 
 def _attention_from_config(config: MusicTransformerConfig, attention_type: str, relative_method: str):
     return attention_lib.MultiHeadAttention(
-        config.hidden_size, config.num_heads, config.key_channels, config.value_channels,
-        attention_type=attention_type, max_relative_position=config.max_relative_position,
+        config.hidden_size,
+        config.num_heads,
+        config.key_channels,
+        config.value_channels,
+        attention_type=attention_type,
+        max_relative_position=config.max_relative_position,
         heads_share_relative_embedding=config.heads_share_relative_embedding,
-        add_relative_to_values=config.add_relative_to_values, dropout=config.attention_dropout,
-        relative_method=relative_method, name="multihead_attention")
+        add_relative_to_values=config.add_relative_to_values,
+        dropout=config.attention_dropout,
+        relative_method=relative_method,
+        name="multihead_attention",
+    )
 
 
 class AttentionBlock(keras.layers.Layer):
     """``x + dropout(attention(layer_norm(x)))``, scope ``self_attention`` or ``encdec_attention``."""
 
-    def __init__(self, config: MusicTransformerConfig, attention_type: str = "dot_product",
-                 relative_method: str = "skew", name: str = "self_attention", **kwargs):
+    def __init__(
+        self,
+        config: MusicTransformerConfig,
+        attention_type: str = "dot_product",
+        relative_method: str = "skew",
+        name: str = "self_attention",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.config = config
         self.attention_type = attention_type
@@ -122,8 +135,9 @@ class AttentionBlock(keras.layers.Layer):
     def step(self, x, cache_k, cache_v, position, layer=None, training=False):
         """Incremental self-attention: ``x [B, 1, C]`` -> ``(x + y, cache_k, cache_v)`` (see
         :meth:`MultiHeadAttention.step`)."""
-        y, cache_k, cache_v = self.multihead_attention.step(self.layer_prepostprocess(x), cache_k, cache_v,
-                                                            position, layer=layer, training=training)
+        y, cache_k, cache_v = self.multihead_attention.step(
+            self.layer_prepostprocess(x), cache_k, cache_v, position, layer=layer, training=training
+        )
         return x + self.dropout(y, training=training), cache_k, cache_v
 
     def step_memory(self, x, k, v, bias, training=False):
@@ -133,8 +147,11 @@ class AttentionBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(config=config_lib.to_dict(self.config), attention_type=self.attention_type,
-                      relative_method=self.relative_method)
+        config.update(
+            config=config_lib.to_dict(self.config),
+            attention_type=self.attention_type,
+            relative_method=self.relative_method,
+        )
         return config
 
     @classmethod
@@ -182,8 +199,15 @@ class FeedForwardBlock(keras.layers.Layer):
 class TransformerLayer(keras.layers.Layer):
     """One ``layer_i``: ``self_attention``, ``encdec_attention`` (decoder of a conditioned model), ``ffn``."""
 
-    def __init__(self, config: MusicTransformerConfig, self_attention_type: str, encdec: bool = False,
-                 relative_method: str = "skew", name: str = "layer_0", **kwargs):
+    def __init__(
+        self,
+        config: MusicTransformerConfig,
+        self_attention_type: str,
+        encdec: bool = False,
+        relative_method: str = "skew",
+        name: str = "layer_0",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.config = config
         self.self_attention_type = self_attention_type
@@ -208,8 +232,12 @@ class TransformerLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(config=config_lib.to_dict(self.config), self_attention_type=self.self_attention_type,
-                      encdec=self.encdec, relative_method=self.relative_method)
+        config.update(
+            config=config_lib.to_dict(self.config),
+            self_attention_type=self.self_attention_type,
+            encdec=self.encdec,
+            relative_method=self.relative_method,
+        )
         return config
 
     @classmethod
@@ -223,16 +251,26 @@ class TransformerStack(keras.layers.Layer):
     """t2t's ``transformer_encoder`` / ``transformer_decoder`` (scope ``encoder`` / ``decoder``):
     ``layer_0 .. layer_{n-1}`` then a final ``layer_prepostprocess/layer_norm``."""
 
-    def __init__(self, config: MusicTransformerConfig, num_layers: int, self_attention_type: str,
-                 encdec: bool = False, relative_method: str = "skew", name: str = "decoder", **kwargs):
+    def __init__(
+        self,
+        config: MusicTransformerConfig,
+        num_layers: int,
+        self_attention_type: str,
+        encdec: bool = False,
+        relative_method: str = "skew",
+        name: str = "decoder",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.config = config
         self.num_layers = num_layers
         self.self_attention_type = self_attention_type
         self.encdec = encdec
         self.relative_method = relative_method
-        self.stack_layers = [TransformerLayer(config, self_attention_type, encdec, relative_method, name=f"layer_{i}")
-                             for i in range(num_layers)]
+        self.stack_layers = [
+            TransformerLayer(config, self_attention_type, encdec, relative_method, name=f"layer_{i}")
+            for i in range(num_layers)
+        ]
         # Keras 3 keeps a list of layers out of TensorFlow's object graph, so a tf.train.Checkpoint
         # of the model would silently skip them; an attribute per layer puts them in it.
         for i, layer in enumerate(self.stack_layers):
@@ -252,9 +290,13 @@ class TransformerStack(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(config=config_lib.to_dict(self.config), num_layers=self.num_layers,
-                      self_attention_type=self.self_attention_type, encdec=self.encdec,
-                      relative_method=self.relative_method)
+        config.update(
+            config=config_lib.to_dict(self.config),
+            num_layers=self.num_layers,
+            self_attention_type=self.self_attention_type,
+            encdec=self.encdec,
+            relative_method=self.relative_method,
+        )
         return config
 
     @classmethod
@@ -275,14 +317,16 @@ class EmbeddingTable(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.weights_0 = self.add_weight(
-            name="weights_0", shape=(self.vocab_size, self.hidden_size),
-            initializer=keras.initializers.RandomNormal(stddev=self.hidden_size ** -0.5))
+            name="weights_0",
+            shape=(self.vocab_size, self.hidden_size),
+            initializer=keras.initializers.RandomNormal(stddev=self.hidden_size**-0.5),
+        )
         self.built = True
 
     def embed(self, ids: tf.Tensor) -> tf.Tensor:
         """``ids [...]`` -> ``table[ids] * sqrt(hidden)``, zero where ``ids == 0``: ``[..., hidden]``."""
         ids = tf.cast(ids, tf.int32)
-        emb = tf.cast(tf.gather(self.weights_0, ids), self.compute_dtype) * (self.hidden_size ** 0.5)
+        emb = tf.cast(tf.gather(self.weights_0, ids), self.compute_dtype) * (self.hidden_size**0.5)
         return emb * tf.cast(tf.not_equal(ids, 0), emb.dtype)[..., None]
 
     def logits(self, x: tf.Tensor) -> tf.Tensor:
@@ -302,8 +346,15 @@ class SymbolModality(keras.layers.Layer):
     ``shared=False``: ``target_emb`` + ``softmax`` for targets, ``input_emb`` for inputs.
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, shared: bool, targets: bool = True,
-                 name: Optional[str] = None, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        shared: bool,
+        targets: bool = True,
+        name: Optional[str] = None,
+        **kwargs,
+    ):
         super().__init__(name=name or f"symbol_modality_{vocab_size}_{hidden_size}", **kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -330,8 +381,9 @@ class SymbolModality(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size, shared=self.shared,
-                      targets=self.targets)
+        config.update(
+            vocab_size=self.vocab_size, hidden_size=self.hidden_size, shared=self.shared, targets=self.targets
+        )
         return config
 
 
@@ -343,8 +395,11 @@ class TargetSpaceEmbedding(keras.layers.Layer):
         self.hidden_size = hidden_size
 
     def build(self, input_shape=None):
-        self.kernel = self.add_weight(name="kernel", shape=(32, self.hidden_size),
-                                      initializer=keras.initializers.RandomNormal(stddev=self.hidden_size ** -0.5))
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(32, self.hidden_size),
+            initializer=keras.initializers.RandomNormal(stddev=self.hidden_size**-0.5),
+        )
         self.built = True
 
     def row(self, target_space_id: int) -> tf.Tensor:
@@ -367,12 +422,19 @@ class Body(keras.layers.Layer):
         self.encoder = None
         self.target_space_embedding = None
         if config.conditioned:
-            self.encoder = TransformerStack(config, config.encoder_layers, config.self_attention_type,
-                                            relative_method="skew", name="encoder")
+            self.encoder = TransformerStack(
+                config, config.encoder_layers, config.self_attention_type, relative_method="skew", name="encoder"
+            )
             if config.use_target_space_embedding:
                 self.target_space_embedding = TargetSpaceEmbedding(config.hidden_size)
-        self.decoder = TransformerStack(config, config.num_layers, config.self_attention_type,
-                                        encdec=config.conditioned, relative_method=relative_method, name="decoder")
+        self.decoder = TransformerStack(
+            config,
+            config.num_layers,
+            config.self_attention_type,
+            encdec=config.conditioned,
+            relative_method=relative_method,
+            name="decoder",
+        )
 
     def build(self, input_shape=None):
         shape = (None, None, self.config.hidden_size)
@@ -412,18 +474,25 @@ class MusicTransformer(keras.Model):
     Weights are created in the constructor, so a fresh model can be ported into or saved at once.
     """
 
-    def __init__(self, config: Union[MusicTransformerConfig, Mapping[str, Any]], relative_method: str = "skew",
-                 name: str = "transformer", **kwargs):
+    def __init__(
+        self,
+        config: Union[MusicTransformerConfig, Mapping[str, Any]],
+        relative_method: str = "skew",
+        name: str = "transformer",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.config = _as_config(config)
         self.relative_method = relative_method
         cfg = self.config
-        self.target_modality = SymbolModality(cfg.vocab_size, cfg.hidden_size, cfg.shared_embedding_and_softmax,
-                                              targets=True)
+        self.target_modality = SymbolModality(
+            cfg.vocab_size, cfg.hidden_size, cfg.shared_embedding_and_softmax, targets=True
+        )
         self.input_modality = None
         if cfg.conditioned:
-            self.input_modality = SymbolModality(cfg.input_vocab_size, cfg.hidden_size,
-                                                 cfg.shared_embedding_and_softmax, targets=False)
+            self.input_modality = SymbolModality(
+                cfg.input_vocab_size, cfg.hidden_size, cfg.shared_embedding_and_softmax, targets=False
+            )
         self.body = Body(cfg, relative_method)
         self.input_dropout = keras.layers.Dropout(cfg.layer_prepostprocess_dropout, name="input_dropout")
         self.build()
@@ -482,14 +551,16 @@ class MusicTransformer(keras.Model):
             memory, memory_bias = self.encode(inputs, training=training)
         x = self.input_dropout(self.decoder_inputs(targets), training=training)
         length = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
-        x = self.body.decoder(x, self_bias=attention_lib.causal_bias(length), memory=memory,
-                              memory_bias=memory_bias, training=training)
+        x = self.body.decoder(
+            x, self_bias=attention_lib.causal_bias(length), memory=memory, memory_bias=memory_bias, training=training
+        )
         return self.target_modality.logits(x)
 
     # ------------------------------------------------------------------ incremental decoding
 
-    def init_cache(self, batch_size: int, inputs: Optional[tf.Tensor] = None,
-                   max_length: Optional[int] = None) -> Cache:
+    def init_cache(
+        self, batch_size: int, inputs: Optional[tf.Tensor] = None, max_length: Optional[int] = None
+    ) -> Cache:
         """Empty decoder cache for ``batch_size`` sequences of up to ``max_length`` (config.max_length).
 
         Returns ``{"k": [N tensors [B, H, T, dk]], "v": [N tensors [B, H, T, dv]]}`` of zeros, one per
@@ -502,9 +573,12 @@ class MusicTransformer(keras.Model):
         heads = cfg.num_heads
         dtype = self.compute_dtype
         cache = {
-            "k": [tf.zeros([batch_size, heads, length, cfg.key_channels // heads], dtype) for _ in range(cfg.num_layers)],
-            "v": [tf.zeros([batch_size, heads, length, cfg.value_channels // heads], dtype)
-                  for _ in range(cfg.num_layers)],
+            "k": [
+                tf.zeros([batch_size, heads, length, cfg.key_channels // heads], dtype) for _ in range(cfg.num_layers)
+            ],
+            "v": [
+                tf.zeros([batch_size, heads, length, cfg.value_channels // heads], dtype) for _ in range(cfg.num_layers)
+            ],
         }
         if cfg.conditioned:
             if inputs is None:
@@ -541,8 +615,9 @@ class MusicTransformer(keras.Model):
             new_k.append(k)
             new_v.append(v)
             if layer.encdec_attention is not None:
-                x = layer.encdec_attention.step_memory(x, cache["memory_k"][i], cache["memory_v"][i],
-                                                       cache["memory_bias"], training=training)
+                x = layer.encdec_attention.step_memory(
+                    x, cache["memory_k"][i], cache["memory_v"][i], cache["memory_bias"], training=training
+                )
             x = layer.ffn(x, training=training)
         x = self.body.decoder.layer_prepostprocess(x)
         logits = self.target_modality.logits(x)[:, 0]

@@ -21,6 +21,7 @@ MIDI: :func:`ids_to_note_sequence` / :func:`ids_to_midi` through score2perf's
 :class:`~music_transformer_ext.encoding.PerformanceEncoder`; melodies for the conditioned
 model go in through :class:`~music_transformer_ext.encoding.MelodyEncoder` (:func:`melody_inputs`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -145,7 +146,7 @@ def primer_buffer(primer: Primer, batch_size: int, decode_length: int) -> tuple[
     if decode_length < 0:
         raise ValueError(f"decode_length must be >= 0, got {decode_length}")
     buffer = np.zeros([batch_size, primer.shape[1] + decode_length], np.int32)
-    buffer[:, :primer.shape[1]] = primer
+    buffer[:, : primer.shape[1]] = primer
     return buffer, int(primer.shape[1])
 
 
@@ -154,8 +155,7 @@ def _check(model: MusicTransformer, buffer: np.ndarray, inputs) -> None:
     if buffer.shape[1] == 0:
         raise ValueError("nothing to generate: empty primer and decode_length 0")
     if buffer.shape[1] > cfg.max_length:
-        raise ValueError(f"primer + decode_length = {buffer.shape[1]} exceeds the model's max_length "
-                         f"{cfg.max_length}")
+        raise ValueError(f"primer + decode_length = {buffer.shape[1]} exceeds the model's max_length {cfg.max_length}")
     if buffer.max() >= cfg.vocab_size:
         raise ValueError(f"primer id {int(buffer.max())} is outside the model vocabulary of {cfg.vocab_size}")
     if cfg.conditioned and inputs is None:
@@ -183,6 +183,7 @@ class Sampler:
 
     def _loop(self, stop_at_eos: bool):
         if stop_at_eos not in self._loops:
+
             def run(tokens, primer_length, inputs, temperature, top_k, top_p, seed):
                 return self._run(tokens, primer_length, inputs, temperature, top_k, top_p, seed, stop_at_eos)
 
@@ -204,12 +205,19 @@ class Sampler:
             tokens, finished = _next_tokens(tokens, sampled, i, primer_length, finished, stop_at_eos)
             return i + 1, tokens, cache, finished
 
-        _, tokens, _, _ = tf.while_loop(cond, body, (tf.constant(0), tokens, cache, finished),
-                                        maximum_iterations=length)
+        _, tokens, _, _ = tf.while_loop(
+            cond, body, (tf.constant(0), tokens, cache, finished), maximum_iterations=length
+        )
         return tokens
 
-    def generate(self, primer: Primer = None, decode_length: int = 256, num_outputs: int = 1,
-                 config: SamplingConfig = SamplingConfig(), inputs: Optional[np.ndarray] = None) -> np.ndarray:
+    def generate(
+        self,
+        primer: Primer = None,
+        decode_length: int = 256,
+        num_outputs: int = 1,
+        config: SamplingConfig = SamplingConfig(),
+        inputs: Optional[np.ndarray] = None,
+    ) -> np.ndarray:
         """Continue ``primer`` by ``decode_length`` events, ``num_outputs`` times.
 
         Args:
@@ -229,23 +237,38 @@ class Sampler:
                 inputs = np.tile(inputs[None], [num_outputs, 1])
         _check(self.model, buffer, inputs)
         out = self._loop(bool(config.stop_at_eos))(
-            tf.constant(buffer), tf.constant(primer_length, tf.int32),
-            None if inputs is None else tf.constant(inputs), tf.constant(config.temperature, tf.float32),
-            tf.constant(config.top_k, tf.int32), tf.constant(config.top_p, tf.float32),
-            tf.constant(config.seed, tf.int32))
+            tf.constant(buffer),
+            tf.constant(primer_length, tf.int32),
+            None if inputs is None else tf.constant(inputs),
+            tf.constant(config.temperature, tf.float32),
+            tf.constant(config.top_k, tf.int32),
+            tf.constant(config.top_p, tf.float32),
+            tf.constant(config.seed, tf.int32),
+        )
         return out.numpy()
 
 
-def generate(model: MusicTransformer, primer: Primer = None, decode_length: int = 256, num_outputs: int = 1,
-             config: SamplingConfig = SamplingConfig(), inputs: Optional[np.ndarray] = None,
-             jit_compile: bool = True) -> np.ndarray:
+def generate(
+    model: MusicTransformer,
+    primer: Primer = None,
+    decode_length: int = 256,
+    num_outputs: int = 1,
+    config: SamplingConfig = SamplingConfig(),
+    inputs: Optional[np.ndarray] = None,
+    jit_compile: bool = True,
+) -> np.ndarray:
     """One-shot :meth:`Sampler.generate` (compiles each call; keep a :class:`Sampler` to reuse)."""
     return Sampler(model, jit_compile).generate(primer, decode_length, num_outputs, config, inputs)
 
 
-def generate_uncached(model: MusicTransformer, primer: Primer = None, decode_length: int = 256,
-                      num_outputs: int = 1, config: SamplingConfig = SamplingConfig(),
-                      inputs: Optional[np.ndarray] = None) -> np.ndarray:
+def generate_uncached(
+    model: MusicTransformer,
+    primer: Primer = None,
+    decode_length: int = 256,
+    num_outputs: int = 1,
+    config: SamplingConfig = SamplingConfig(),
+    inputs: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """The reference without a cache: each step runs the model over the whole prefix (a graph
     with a dynamic length, not XLA) and samples like :class:`Sampler` (same seeds, the sampling
     step XLA-compiled as there, so the random draws match). Same arguments and result as
@@ -261,13 +284,17 @@ def generate_uncached(model: MusicTransformer, primer: Primer = None, decode_len
         forward = tf.function(lambda prefix: model(prefix, training=False)[:, -1], input_signature=signature)
     else:
         memory = tf.constant(inputs)
-        forward = tf.function(lambda prefix: model({"targets": prefix, "inputs": memory}, training=False)[:, -1],
-                              input_signature=signature)
+        forward = tf.function(
+            lambda prefix: model({"targets": prefix, "inputs": memory}, training=False)[:, -1],
+            input_signature=signature,
+        )
     stop_at_eos = bool(config.stop_at_eos)
 
     @tf.function(jit_compile=True)
     def choose(logits, tokens, position, finished):
-        sampled = sample_logits(logits, config.temperature, config.top_k, config.top_p, step_seed(config.seed, position))
+        sampled = sample_logits(
+            logits, config.temperature, config.top_k, config.top_p, step_seed(config.seed, position)
+        )
         return _next_tokens(tokens, sampled, position, primer_length, finished, stop_at_eos)
 
     tokens = tf.constant(buffer)
@@ -275,7 +302,7 @@ def generate_uncached(model: MusicTransformer, primer: Primer = None, decode_len
     for i in range(buffer.shape[1]):
         if bool(tf.reduce_all(finished)):
             break
-        logits = forward(tokens[:, :i + 1])
+        logits = forward(tokens[:, : i + 1])
         tokens, finished = choose(logits, tokens, tf.constant(i), finished)
     return tokens.numpy()
 
@@ -319,8 +346,14 @@ def _is_polyphonic(ns) -> bool:
     return any(b.start_time < a.end_time - 1e-6 for a, b in zip(notes, notes[1:]))
 
 
-def accompany(sampler: Sampler, melody, decode_length: Optional[int] = None, num_outputs: int = 1,
-              config: SamplingConfig = SamplingConfig(), primer: Primer = None) -> np.ndarray:
+def accompany(
+    sampler: Sampler,
+    melody,
+    decode_length: Optional[int] = None,
+    num_outputs: int = 1,
+    config: SamplingConfig = SamplingConfig(),
+    primer: Primer = None,
+) -> np.ndarray:
     """Accompany ``melody`` (see :func:`melody_inputs`) with a melody-conditioned model: the encoder
     runs once over the melody ids, the decoder samples performance events.
 
@@ -343,15 +376,19 @@ def ids_to_note_sequence(ids: Sequence[int], encoder: Optional[encoding_lib.Perf
     return encoder.decode_to_note_sequence([int(i) for i in ids])
 
 
-def ids_to_midi(ids: Sequence[int], path: Union[str, os.PathLike, None] = None,
-                encoder: Optional[encoding_lib.PerformanceEncoder] = None) -> bytes:
+def ids_to_midi(
+    ids: Sequence[int],
+    path: Union[str, os.PathLike, None] = None,
+    encoder: Optional[encoding_lib.PerformanceEncoder] = None,
+) -> bytes:
     """Performance ids -> standard MIDI file bytes (written atomically to ``path`` if given)."""
     encoder = encoder or encoding_lib.PerformanceEncoder()
     return encoder.decode_to_midi([int(i) for i in ids], path)
 
 
-def primer_from_midi(path: Union[str, os.PathLike, bytes], max_events: int = 0,
-                     encoder: Optional[encoding_lib.PerformanceEncoder] = None) -> np.ndarray:
+def primer_from_midi(
+    path: Union[str, os.PathLike, bytes], max_events: int = 0, encoder: Optional[encoding_lib.PerformanceEncoder] = None
+) -> np.ndarray:
     """A MIDI file -> performance ids ``[P]`` to continue (the last ``max_events`` if > 0).
 
     Raises:
@@ -360,13 +397,26 @@ def primer_from_midi(path: Union[str, os.PathLike, bytes], max_events: int = 0,
     encoder = encoder or encoding_lib.PerformanceEncoder()
     ids = encoder.encode_midi(path)
     if not ids:
-        raise encoding_lib.EncodingError(f"{path if not isinstance(path, bytes) else '<bytes>'}: no notes to prime with")
+        raise encoding_lib.EncodingError(
+            f"{path if not isinstance(path, bytes) else '<bytes>'}: no notes to prime with"
+        )
     if max_events > 0:
         ids = ids[-max_events:]
     return np.asarray(ids, np.int32)
 
 
 __all__ = [
-    "SamplingConfig", "filter_logits", "sample_logits", "step_seed", "primer_buffer", "Sampler", "generate",
-    "generate_uncached", "melody_inputs", "accompany", "ids_to_note_sequence", "ids_to_midi", "primer_from_midi",
+    "SamplingConfig",
+    "filter_logits",
+    "sample_logits",
+    "step_seed",
+    "primer_buffer",
+    "Sampler",
+    "generate",
+    "generate_uncached",
+    "melody_inputs",
+    "accompany",
+    "ids_to_note_sequence",
+    "ids_to_midi",
+    "primer_from_midi",
 ]

@@ -18,6 +18,7 @@
   The number of examples consumed is checkpointed; a resumed run skips that many, so a
   deterministic dataset continues exactly where it stopped.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -115,8 +116,9 @@ class MusicTransformerExperiment:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.data.sequence_length > self.model.max_length:
-            raise ValueError(f"data.sequence_length {self.data.sequence_length} exceeds model.max_length "
-                             f"{self.model.max_length}")
+            raise ValueError(
+                f"data.sequence_length {self.data.sequence_length} exceeds model.max_length {self.model.max_length}"
+            )
 
 
 def experiment_for(model: str | MusicTransformerConfig, **fields) -> MusicTransformerExperiment:
@@ -156,30 +158,42 @@ class T2TLearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
             elif factor == "rsqrt_normalized_decay":
                 rate *= math.sqrt(warmup) * tf.math.rsqrt(tf.maximum(step, warmup))
             elif factor == "rsqrt_hidden_size":
-                rate *= self.hidden_size ** -0.5
+                rate *= self.hidden_size**-0.5
         return rate
 
     def get_config(self):
-        return {"schedule": self.schedule, "learning_rate_constant": self.learning_rate_constant,
-                "warmup_steps": self.warmup_steps, "hidden_size": self.hidden_size}
+        return {
+            "schedule": self.schedule,
+            "learning_rate_constant": self.learning_rate_constant,
+            "warmup_steps": self.warmup_steps,
+            "hidden_size": self.hidden_size,
+        }
 
 
 def make_optimizer(config: OptimizerConfig, hidden_size: int) -> keras.optimizers.Optimizer:
     """The Keras optimizer of ``config`` with its t2t schedule (``hidden_size`` for ``rsqrt_hidden_size``)."""
-    schedule = T2TLearningRateSchedule(config.schedule, config.learning_rate_constant, config.warmup_steps,
-                                       hidden_size)
+    schedule = T2TLearningRateSchedule(config.schedule, config.learning_rate_constant, config.warmup_steps, hidden_size)
     if config.name == "adam":
-        return keras.optimizers.Adam(schedule, beta_1=config.adam_beta1, beta_2=config.adam_beta2,
-                                     epsilon=config.adam_epsilon, name="adam")
-    return keras.optimizers.Adafactor(schedule, beta_2_decay=-config.adafactor_decay_exponent, epsilon_1=1e-30,
-                                      epsilon_2=1e-3, clip_threshold=1.0, relative_step=False, name="adafactor")
+        return keras.optimizers.Adam(
+            schedule, beta_1=config.adam_beta1, beta_2=config.adam_beta2, epsilon=config.adam_epsilon, name="adam"
+        )
+    return keras.optimizers.Adafactor(
+        schedule,
+        beta_2_decay=-config.adafactor_decay_exponent,
+        epsilon_1=1e-30,
+        epsilon_2=1e-3,
+        clip_threshold=1.0,
+        relative_step=False,
+        name="adafactor",
+    )
 
 
 # --------------------------------------------------------------------------- loss
 
 
-def sequence_cross_entropy(logits: tf.Tensor, targets: tf.Tensor, label_smoothing: float = 0.0,
-                           pad_id: int = 0) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def sequence_cross_entropy(
+    logits: tf.Tensor, targets: tf.Tensor, label_smoothing: float = 0.0, pad_id: int = 0
+) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Per-token losses of ``logits [B, L, V]`` against ``targets [B, L]``.
 
     Returns ``(loss, nll, weights)``, each ``[B, L]`` float32: ``loss`` is t2t's smoothed
@@ -209,10 +223,14 @@ def token_statistics(model: MusicTransformer, features: Dict[str, tf.Tensor]) ->
     model_features = features if model.config.conditioned else features["targets"]
     logits = model(model_features, training=False)
     _, nll, weights = sequence_cross_entropy(logits, features["targets"])
-    hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(features["targets"], tf.int32)),
-                   tf.float32)
-    return {"nll_sum": tf.reduce_sum(nll * weights), "tokens": tf.reduce_sum(weights),
-            "correct": tf.reduce_sum(hits * weights)}
+    hits = tf.cast(
+        tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(features["targets"], tf.int32)), tf.float32
+    )
+    return {
+        "nll_sum": tf.reduce_sum(nll * weights),
+        "tokens": tf.reduce_sum(weights),
+        "correct": tf.reduce_sum(hits * weights),
+    }
 
 
 def evaluate(model: MusicTransformer, batches: Iterable[Dict[str, Any]], jit_compile: bool = True) -> Dict[str, float]:
@@ -225,8 +243,11 @@ def evaluate(model: MusicTransformer, batches: Iterable[Dict[str, Any]], jit_com
         for key in total:
             total[key] += float(stats[key].numpy())
     tokens = max(total["tokens"], 1.0)
-    return {"nll_per_token": total["nll_sum"] / tokens, "accuracy": total["correct"] / tokens,
-            "tokens": total["tokens"]}
+    return {
+        "nll_per_token": total["nll_sum"] / tokens,
+        "accuracy": total["correct"] / tokens,
+        "tokens": total["tokens"],
+    }
 
 
 # --------------------------------------------------------------------------- data
@@ -237,8 +258,15 @@ def _fit_length(x: tf.Tensor, length: int) -> tf.Tensor:
     return tf.pad(x, [[0, length - tf.shape(x)[0]]])
 
 
-def synthetic_dataset_fn(num_examples: int, sequence_length: int, vocab_size: int, alphabet: int = 12,
-                         seed: int = 0, input_length: int = 0, input_vocab_size: int = 92) -> DatasetFn:
+def synthetic_dataset_fn(
+    num_examples: int,
+    sequence_length: int,
+    vocab_size: int,
+    alphabet: int = 12,
+    seed: int = 0,
+    input_length: int = 0,
+    input_vocab_size: int = 92,
+) -> DatasetFn:
     """Deterministic learnable token data for tests: example ``i`` is ``2 + (a + b*t) mod alphabet``
     with per-example ``a``, ``b`` (ids stay clear of PAD 0 and EOS 1). With ``input_length`` each
     example also has random ``inputs`` (a few trailing PADs)."""
@@ -267,8 +295,13 @@ class InputState(tf.Module):
 
     def __init__(self):
         super().__init__(name="input_state")
-        self.examples_seen = tf.Variable(0, dtype=tf.int64, trainable=False, name="examples_seen",
-                                         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.examples_seen = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="examples_seen",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
 
 
 # --------------------------------------------------------------------------- task
@@ -333,19 +366,25 @@ class MusicTransformerTask(training.Task):
         loss, nll, weights = sequence_cross_entropy(logits, batch["targets"], self.config.label_smoothing)
         tokens = tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
         per_example = tf.reduce_sum(loss * weights, axis=1) / tokens
-        hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(batch["targets"], tf.int32)),
-                       tf.float32)
+        hits = tf.cast(
+            tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(batch["targets"], tf.int32)), tf.float32
+        )
         gbs = self.global_batch_size
-        logs = {"nll": training.global_batch_mean(tf.reduce_sum(nll * weights, axis=1) / tokens, gbs),
-                "accuracy": training.global_batch_mean(tf.reduce_sum(hits * weights, axis=1) / tokens, gbs),
-                "learning_rate": self.optimizer.learning_rate / tf.cast(
-                    tf.distribute.get_replica_context().num_replicas_in_sync, tf.float32)}
+        logs = {
+            "nll": training.global_batch_mean(tf.reduce_sum(nll * weights, axis=1) / tokens, gbs),
+            "accuracy": training.global_batch_mean(tf.reduce_sum(hits * weights, axis=1) / tokens, gbs),
+            "learning_rate": self.optimizer.learning_rate
+            / tf.cast(tf.distribute.get_replica_context().num_replicas_in_sync, tf.float32),
+        }
         return training.global_batch_mean(per_example, gbs), logs
 
     def phases(self) -> Sequence[training.GradientPhase]:
         clip = self.config.optimizer.clip_norm or None
-        return [training.GradientPhase("lm", self._loss, lambda: self.model.trainable_variables, self.optimizer,
-                                       clip_norm=clip)]
+        return [
+            training.GradientPhase(
+                "lm", self._loss, lambda: self.model.trainable_variables, self.optimizer, clip_norm=clip
+            )
+        ]
 
     def export_t2t(self, path: str, global_step: int = 0) -> str:
         """Write the current weights under tensor2tensor's names (:func:`checkpoints.save_as_t2t`)."""

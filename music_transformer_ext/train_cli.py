@@ -28,6 +28,7 @@ optimizer and input position), ``train/`` TensorBoard logs (loss, nll, accuracy,
 rate, steps/s). ``--export_t2t DIR`` also writes the final weights under tensor2tensor's names
 as ``DIR/model.ckpt-STEP`` (what t2t, Magenta's notebook or ``--checkpoint`` read back).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,10 +80,19 @@ def tfrecord_dataset_fn(file_pattern: str, cfg, seed: int = 0):
     conditioned = cfg.model.conditioned
 
     def dataset_fn(ctx):
-        mine = files[ctx.input_pipeline_id::ctx.num_input_pipelines] if len(files) >= ctx.num_input_pipelines else files
-        ds = data_lib.make_dataset(mine, cfg.data.sequence_length, 1, has_inputs=conditioned,
-                                   max_input_length=cfg.data.input_length, random_crop=True, shuffle=True,
-                                   seed=seed)
+        mine = (
+            files[ctx.input_pipeline_id :: ctx.num_input_pipelines] if len(files) >= ctx.num_input_pipelines else files
+        )
+        ds = data_lib.make_dataset(
+            mine,
+            cfg.data.sequence_length,
+            1,
+            has_inputs=conditioned,
+            max_input_length=cfg.data.input_length,
+            random_crop=True,
+            shuffle=True,
+            seed=seed,
+        )
         ds = ds.unbatch()
         if len(files) < ctx.num_input_pipelines:
             ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
@@ -98,8 +108,10 @@ def jsb_dataset_fn(cfg, path: Optional[str] = None, seed: int = 0):
     from music_transformer_ext import jsb
 
     if cfg.model.vocab_size != jsb.VOCAB_SIZE or cfg.model.conditioned:
-        raise ValueError(f"--jsb needs an unconditioned model with vocab_size {jsb.VOCAB_SIZE} (e.g. --preset "
-                         f"jsb_relative), got vocab_size {cfg.model.vocab_size}")
+        raise ValueError(
+            f"--jsb needs an unconditioned model with vocab_size {jsb.VOCAB_SIZE} (e.g. --preset "
+            f"jsb_relative), got vocab_size {cfg.model.vocab_size}"
+        )
     chorales = jsb.load_jsb_chorales(path) if path else jsb.load_jsb_chorales()
     sequences = jsb.JsbEncoding().serialize_split(chorales["train"])
 
@@ -115,22 +127,47 @@ def build_parser() -> argparse.ArgumentParser:
     from music_transformer_ext.config import PRESETS
 
     parser = cli_support.make_parser("music_transformer_train", __doc__)
-    parser.add_argument("--model_dir", "--run_dir", dest="model_dir", required=True,
-                        help="run folder (created; resumed if it holds a run)")
+    parser.add_argument(
+        "--model_dir",
+        "--run_dir",
+        dest="model_dir",
+        required=True,
+        help="run folder (created; resumed if it holds a run)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--train_data", default=None, help="tf.Example shards from music_transformer_create_dataset")
     source.add_argument("--jsb", action="store_true", help="train on the JSB Chorales training split")
     parser.add_argument("--jsb_path", default=None, help="Jsb16thSeparated.json (default: ../shared/data/...)")
-    parser.add_argument("--preset", default=None, choices=PRESETS.names(),
-                        help="model preset (default: read from --checkpoint, else score2perf_relative, "
-                             "or jsb_relative with --jsb)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=PRESETS.names(),
+        help="model preset (default: read from --checkpoint, else score2perf_relative, or jsb_relative with --jsb)",
+    )
     parser.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint to fine-tune (ported by name)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=VALUE",
-                        help="override an experiment field, e.g. --set trainer.global_batch_size=4 (repeatable)")
-    parser.add_argument("--num_steps", "--num_training_steps", "--train_steps", dest="num_steps", type=int,
-                        default=None, help="total optimizer steps (trainer.train_steps)")
-    parser.add_argument("--export_t2t", default=None, metavar="DIR",
-                        help="also save the final weights under tensor2tensor's names in DIR")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="A.B=VALUE",
+        help="override an experiment field, e.g. --set trainer.global_batch_size=4 (repeatable)",
+    )
+    parser.add_argument(
+        "--num_steps",
+        "--num_training_steps",
+        "--train_steps",
+        dest="num_steps",
+        type=int,
+        default=None,
+        help="total optimizer steps (trainer.train_steps)",
+    )
+    parser.add_argument(
+        "--export_t2t",
+        default=None,
+        metavar="DIR",
+        help="also save the final weights under tensor2tensor's names in DIR",
+    )
     return parser
 
 
@@ -153,9 +190,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         overrides.append(f"trainer.train_steps={args.num_steps}")
     try:
         base = base_experiment(_default_preset(args), args.checkpoint)
-        flags = {"--preset": config_lib.RunFlag(_default_preset(args), given=args.preset is not None),
-                 "--checkpoint": config_lib.RunFlag(base.init_checkpoint, given=bool(args.checkpoint),
-                                                    field="init_checkpoint")}
+        flags = {
+            "--preset": config_lib.RunFlag(_default_preset(args), given=args.preset is not None),
+            "--checkpoint": config_lib.RunFlag(
+                base.init_checkpoint, given=bool(args.checkpoint), field="init_checkpoint"
+            ),
+        }
         plan = config_lib.plan_run_config(args.model_dir, base, overrides, flags)
     except (CheckpointReadError, PortingError, config_lib.ConfigError, ValueError) as e:
         print(f"music_transformer_train: {e}", file=sys.stderr)
@@ -166,8 +206,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from pipelines import tfrecord_io
 
         try:
-            tfrecord_io.check_records(args.train_data, validate=functools.partial(
-                data_lib.example_problem, has_inputs=cfg.model.conditioned))
+            tfrecord_io.check_records(
+                args.train_data, validate=functools.partial(data_lib.example_problem, has_inputs=cfg.model.conditioned)
+            )
         except InputError as e:
             print(f"music_transformer_train: --train_data {e}", file=sys.stderr)
             return 2
@@ -181,10 +222,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (FileNotFoundError, InputError, ValueError) as e:
         print(f"music_transformer_train: {e}", file=sys.stderr)
         return 2
-    print(f"music_transformer_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
-          f"({cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.self_attention_type}; "
-          f"{strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}"
-          + (f"; fine-tuning {cfg.init_checkpoint}" if cfg.init_checkpoint and not resumed else "") + ")", flush=True)
+    print(
+        f"music_transformer_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
+        f"({cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.self_attention_type}; "
+        f"{strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}"
+        + (f"; fine-tuning {cfg.init_checkpoint}" if cfg.init_checkpoint and not resumed else "")
+        + ")",
+        flush=True,
+    )
     task = task_lib.MusicTransformerTask(cfg, dataset_fn)
     runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
     result = runner.train()

@@ -25,6 +25,7 @@ Not supported: ``performance_with_dynamics_and_note_encoding`` (its multi-softma
 variables; its bundles load as ``performance_with_dynamics``). :data:`MODEL_PRESETS` adds ``tiny`` and
 ``tiny_conditioned`` (16-unit layers) for tests.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,9 +40,14 @@ from tfmusic import config as config_lib
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = (
-    "performance", "performance_with_dynamics", "performance_with_dynamics_and_modulo_encoding",
-    "density_conditioned_performance_with_dynamics", "pitch_conditioned_performance_with_dynamics",
-    "multiconditioned_performance_with_dynamics", "optional_multiconditioned_performance_with_dynamics")
+    "performance",
+    "performance_with_dynamics",
+    "performance_with_dynamics_and_modulo_encoding",
+    "density_conditioned_performance_with_dynamics",
+    "pitch_conditioned_performance_with_dynamics",
+    "multiconditioned_performance_with_dynamics",
+    "optional_multiconditioned_performance_with_dynamics",
+)
 DESCRIPTIONS = {
     "performance": "Performance RNN",
     "performance_with_dynamics": "Performance RNN with dynamics",
@@ -52,13 +58,13 @@ DESCRIPTIONS = {
     "optional_multiconditioned_performance_with_dynamics": "Optionally multiconditioned Performance RNN",
 }
 UNSUPPORTED = {
-    "performance_with_dynamics_and_note_encoding":
-        "its NotePerformanceEventSequenceEncoderDecoder uses several softmaxes (other variables than the "
-        "shared events-RNN core)",
+    "performance_with_dynamics_and_note_encoding": "its NotePerformanceEventSequenceEncoderDecoder uses several softmaxes (other variables than the "
+    "shared events-RNN core)",
 }
 STEPS_PER_SECOND = 100
-HPARAMS = dict(batch_size=64, rnn_layer_sizes=(512, 512, 512), dropout_keep_prob=1.0, clip_norm=3.0,
-               learning_rate=0.001)
+HPARAMS = dict(
+    batch_size=64, rnn_layer_sizes=(512, 512, 512), dropout_keep_prob=1.0, clip_norm=3.0, learning_rate=0.001
+)
 DENSITY_BIN_RANGES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
@@ -84,8 +90,9 @@ def optional_conditioning(config_id: str) -> bool:
 def make_control_signals(config_id: str) -> Optional[list]:
     """Fresh note-seq control signals of the config (None when unconditioned), in Magenta's order."""
     check_config_id(config_id)
-    density = note_seq.NoteDensityPerformanceControlSignal(window_size_seconds=3.0,
-                                                           density_bin_ranges=list(DENSITY_BIN_RANGES))
+    density = note_seq.NoteDensityPerformanceControlSignal(
+        window_size_seconds=3.0, density_bin_ranges=list(DENSITY_BIN_RANGES)
+    )
     pitch = note_seq.PitchHistogramPerformanceControlSignal(window_size_seconds=5.0)
     if config_id == "density_conditioned_performance_with_dynamics":
         return [density]
@@ -154,9 +161,13 @@ class PerformanceRnnConfig(FamilyConfigMixin):
 
 
 MODEL_PRESETS: config_lib.PresetRegistry[PerformanceRnnConfig] = config_lib.PresetRegistry("performance_rnn model")
-register_model_presets(MODEL_PRESETS, PerformanceRnnConfig, CONFIG_IDS, lambda _: HPARAMS,
-                       {"tiny": ("performance_with_dynamics", {}),
-                        "tiny_conditioned": ("multiconditioned_performance_with_dynamics", {})})
+register_model_presets(
+    MODEL_PRESETS,
+    PerformanceRnnConfig,
+    CONFIG_IDS,
+    lambda _: HPARAMS,
+    {"tiny": ("performance_with_dynamics", {}), "tiny_conditioned": ("multiconditioned_performance_with_dynamics", {})},
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ fixed values (sustain applied, training stretched by 0.95..1.05 and transposed b
 100 steps per second, 32 to 512 events; see :mod:`performance_rnn_ext.data`), changeable with ``--set``.
 Runners as :mod:`events_rnn.create_dataset_cli`.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -15,6 +15,7 @@ Outputs keep Magenta's names: ``training_performances.tfrecord`` and ``eval_perf
 :func:`extract_performances` is Magenta's (``magenta/pipelines/performance_pipeline.py``; note-seq 0.0.5
 lacks it) without ``NotePerformance``; generation also reads its primer with it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -26,8 +27,15 @@ import note_seq
 from note_seq import sequences_lib
 
 from events_rnn import data as _core
-from events_rnn.data import (DatasetSummary, Quantizer, Stage, Transposer, make_sequence_example, partition_of,
-                             sequence_key)
+from events_rnn.data import (
+    DatasetSummary,
+    Quantizer,
+    Stage,
+    Transposer,
+    make_sequence_example,
+    partition_of,
+    sequence_key,
+)
 from performance_rnn_ext import config as config_lib
 from pipelines.tfrecord_io import Counters
 
@@ -37,9 +45,14 @@ STRETCH_FACTORS = (0.95, 0.975, 1.0, 1.025, 1.05)
 TRANSPOSITION_RANGE = tuple(range(-3, 4))
 
 
-def extract_performances(quantized_sequence, start_step: int = 0, min_events_discard: Optional[int] = None,
-                         max_events_truncate: Optional[int] = None, max_steps_truncate: Optional[int] = None,
-                         num_velocity_bins: int = 0) -> Tuple[List[note_seq.Performance], collections.Counter]:
+def extract_performances(
+    quantized_sequence,
+    start_step: int = 0,
+    min_events_discard: Optional[int] = None,
+    max_events_truncate: Optional[int] = None,
+    max_steps_truncate: Optional[int] = None,
+    num_velocity_bins: int = 0,
+) -> Tuple[List[note_seq.Performance], collections.Counter]:
     """Magenta's ``extract_performances`` (one performance, no instrument split) of an absolutely
     quantized NoteSequence.
 
@@ -52,8 +65,7 @@ def extract_performances(quantized_sequence, start_step: int = 0, min_events_dis
     if len({n.program for n in quantized_sequence.notes}) > 1:
         stats["performances_discarded_more_than_1_program"] += 1
         return [], stats
-    performance = note_seq.Performance(quantized_sequence, start_step=start_step,
-                                       num_velocity_bins=num_velocity_bins)
+    performance = note_seq.Performance(quantized_sequence, start_step=start_step, num_velocity_bins=num_velocity_bins)
     if max_steps_truncate is not None and performance.num_steps > max_steps_truncate:
         performance.set_length(max_steps_truncate)
         stats["performances_truncated_timewise"] += 1
@@ -170,9 +182,12 @@ class PerformanceExtractor(Stage):
 
     def transform(self, quantized, counters):
         self._count(counters, "sequences_in")
-        performances, stats = extract_performances(quantized, min_events_discard=self.min_events,
-                                                   max_events_truncate=self.max_events,
-                                                   num_velocity_bins=self.num_velocity_bins)
+        performances, stats = extract_performances(
+            quantized,
+            min_events_discard=self.min_events,
+            max_events_truncate=self.max_events,
+            num_velocity_bins=self.num_velocity_bins,
+        )
         for name, n in stats.items():
             self._count(counters, name, n)
         sps = quantized.quantization_info.steps_per_second
@@ -207,8 +222,9 @@ class PerformanceEncoder(Stage):
     def transform(self, performance, counters):
         self._count(counters, "sequences_in")
         out = []
-        for inputs, labels in encode_performance(self.encoder_decoder, self.control_signals, self.optional,
-                                                 performance):
+        for inputs, labels in encode_performance(
+            self.encoder_decoder, self.control_signals, self.optional, performance
+        ):
             if not labels:
                 self._count(counters, "discarded_single_step")
                 continue
@@ -224,9 +240,13 @@ class PerformancePipeline(_core.EventsPipeline):
 
     def __init__(self, config: PerformancePipelineConfig):
         model = config_lib.PerformanceRnnConfig(config_id=config.config_id)
-        self.set_stages(config, AbsoluteQuantizer(model.steps_per_second),
-                        PerformanceExtractor(config.min_events, config.max_events, model.num_velocity_bins),
-                        PerformanceEncoder(model), splitter=HopSplitter(config.hop_size_seconds))
+        self.set_stages(
+            config,
+            AbsoluteQuantizer(model.steps_per_second),
+            PerformanceExtractor(config.min_events, config.max_events, model.num_velocity_bins),
+            PerformanceEncoder(model),
+            splitter=HopSplitter(config.hop_size_seconds),
+        )
         self.sustain = SustainStage()
         self.stretch = {"training": StretchStage(config.stretch_factors), "eval": StretchStage((1.0,))}
         self.transposers = {"training": Transposer(config.transposition_range), "eval": Transposer((0,))}
@@ -246,8 +266,9 @@ class PerformancePipeline(_core.EventsPipeline):
         return out
 
 
-_SUMMARIES = _core.FamilySummaries(PerformancePipelineConfig, config_lib.PerformanceRnnConfig, "Performance RNN",
-                                   "seconds")
+_SUMMARIES = _core.FamilySummaries(
+    PerformancePipelineConfig, config_lib.PerformanceRnnConfig, "Performance RNN", "seconds"
+)
 #: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
 make_summary = _SUMMARIES.make_summary
 #: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
@@ -255,13 +276,22 @@ summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``performance_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(command="performance_rnn_create_dataset", pipeline_class=PerformancePipeline,
-                             output_filenames=OUTPUT_FILENAMES, stats_filename=STATS_FILENAME,
-                             make_summary=make_summary, summary_from_dict=summary_from_dict)
+FORMAT = _core.DatasetFormat(
+    command="performance_rnn_create_dataset",
+    pipeline_class=PerformancePipeline,
+    output_filenames=OUTPUT_FILENAMES,
+    stats_filename=STATS_FILENAME,
+    make_summary=make_summary,
+    summary_from_dict=summary_from_dict,
+)
 
 
-def create_dataset(input_pattern, output_dir: str,
-                   config: PerformancePipelineConfig = PerformancePipelineConfig(), num_workers: int = 1,
-                   progress: bool = True) -> DatasetSummary:
+def create_dataset(
+    input_pattern,
+    output_dir: str,
+    config: PerformancePipelineConfig = PerformancePipelineConfig(),
+    num_workers: int = 1,
+    progress: bool = True,
+) -> DatasetSummary:
     """Run the performance pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
     return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)

@@ -21,6 +21,7 @@ Primers: :func:`primer_from_pitches` (``--primer_pitches``: a chord of one quart
 100), :func:`primer_from_melody` (``--primer_melody``, note-seq ``Melody`` events at 120 qpm, 4 steps per
 quarter), :func:`primer_from_midi`, or :func:`empty_primer`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -124,8 +125,13 @@ class PerformanceGenerator:
     """Generates performances from a Performance RNN model and its
     :class:`performance_rnn_ext.config.PerformanceRnnConfig`."""
 
-    def __init__(self, model, config, conditioning: Conditioning = Conditioning(),
-                 max_note_duration: float = MAX_NOTE_DURATION_SECONDS):
+    def __init__(
+        self,
+        model,
+        config,
+        conditioning: Conditioning = Conditioning(),
+        max_note_duration: float = MAX_NOTE_DURATION_SECONDS,
+    ):
         self.model = model
         self.config = config
         self.conditioning = conditioning
@@ -171,9 +177,13 @@ class PerformanceGenerator:
                 controls.append(self._controls(fns, disable_fn, step))
             return idx, step
 
-        return self.events.generate_events(performance, dataclasses.replace(options, num_steps=num_events),
-                                           control_events=[self._controls(fns, disable_fn, 0)],
-                                           control_state=(0, 0), extend_control_events=extend)
+        return self.events.generate_events(
+            performance,
+            dataclasses.replace(options, num_steps=num_events),
+            control_events=[self._controls(fns, disable_fn, 0)],
+            control_state=(0, 0),
+            extend_control_events=extend,
+        )
 
     def generate(self, primer_sequence, options: GenerationOptions = GenerationOptions(num_steps=3000)):
         """The primer continued to ``options.num_steps`` steps of 10 ms; returns (NoteSequence, score).
@@ -186,8 +196,10 @@ class PerformanceGenerator:
         start_time = primer_sequence.total_time
         end_time = options.num_steps / sps
         if start_time >= end_time:
-            raise GenerationError(f"the primer ({start_time:.3f} s) is not shorter than the {options.num_steps} "
-                                  f"steps requested ({end_time:.3f} s)")
+            raise GenerationError(
+                f"the primer ({start_time:.3f} s) is not shorter than the {options.num_steps} "
+                f"steps requested ({end_time:.3f} s)"
+            )
         last_end = max((n.end_time for n in primer_sequence.notes), default=0.0)
         if last_end > start_time:
             raise GenerationError(f"primer: a note ends at {last_end:.3f} s, after its total_time {start_time:.3f} s")
@@ -201,12 +213,16 @@ class PerformanceGenerator:
         if performances and performances[0]:
             performance = performances[0]
         else:
-            performance = note_seq.Performance(steps_per_second=sps, start_step=start,
-                                               num_velocity_bins=self.config.num_velocity_bins)
+            performance = note_seq.Performance(
+                steps_per_second=sps, start_step=start, num_velocity_bins=self.config.num_velocity_bins
+            )
         performance.set_length(start - performance.start_step)
         total_steps = performance.num_steps + (end - start)
-        density_values = self.conditioning.values.get("notes_per_second") if any(
-            s.name == "notes_per_second" for s in self.signals) else None
+        density_values = (
+            self.conditioning.values.get("notes_per_second")
+            if any(s.name == "notes_per_second" for s in self.signals)
+            else None
+        )
         if any(s.name == "notes_per_second" for s in self.signals) and not density_values:
             density_values = [DEFAULT_NOTE_DENSITY]
         mean_density = sum(density_values) / len(density_values) if density_values else DEFAULT_NOTE_DENSITY
@@ -217,18 +233,28 @@ class PerformanceGenerator:
         while performance.num_steps < total_steps:
             steps_left = total_steps - performance.num_steps
             rnn_steps = int(math.ceil(4.0 * max(1.0, mean_density) * steps_left / sps))
-            seed = None if options.seed is None else int(np.random.SeedSequence([options.seed, round_index])
-                                                         .generate_state(1)[0])
-            performance, round_score = self._generate_round(performance, len(performance) + rnn_steps,
-                                                            dataclasses.replace(options, seed=seed), fns, disable_fn)
+            seed = (
+                None
+                if options.seed is None
+                else int(np.random.SeedSequence([options.seed, round_index]).generate_state(1)[0])
+            )
+            performance, round_score = self._generate_round(
+                performance, len(performance) + rnn_steps, dataclasses.replace(options, seed=seed), fns, disable_fn
+            )
             score += round_score
             round_index += 1
         performance.set_length(total_steps)
         return performance.to_sequence(max_note_duration=self.max_note_duration), score
 
 
-def options(num_steps: int = 3000, temperature: float = 1.0, beam_size: int = 1, branch_factor: int = 1,
-            steps_per_iteration: int = 1, seed: Optional[int] = None) -> GenerationOptions:
+def options(
+    num_steps: int = 3000,
+    temperature: float = 1.0,
+    beam_size: int = 1,
+    branch_factor: int = 1,
+    steps_per_iteration: int = 1,
+    seed: Optional[int] = None,
+) -> GenerationOptions:
     """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``performance_rnn_generate`` defaults
     (``num_steps`` counts 10 ms steps, primer included)."""
     return GenerationOptions(num_steps, temperature, beam_size, branch_factor, steps_per_iteration, seed)

@@ -21,6 +21,7 @@ ignored with a warning, as in Magenta; a list of values is spread evenly over th
 is the tempo of ``--primer_melody`` (Magenta: 120). Files are named ``<date>_<time>_<index>.mid``.
 See :mod:`performance_rnn_ext.generate`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,12 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     primer.add_argument("--primer_pitches", default="", help='a starting chord, one quarter at 120 qpm: "[60, 64, 67]"')
     primer.add_argument("--primer_melody", default="", help='note-seq Melody events: "[60, -2, 60, -2, 67, -2]"')
     primer.add_argument("--primer_midi", default="", help="MIDI file whose notes prime the model")
-    p.add_argument("--notes_per_second", default=None,
-                   help='desired notes per second, or a list spread over the performance: "8" or "[4, 16]"')
-    p.add_argument("--pitch_class_histogram", default=None,
-                   help='desired weight of each of the 12 pitch classes: "[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]"')
-    p.add_argument("--disable_conditioning", default=None,
-                   help='optional-conditioning configs: "True", "False" or a list of them spread over the performance')
+    p.add_argument(
+        "--notes_per_second",
+        default=None,
+        help='desired notes per second, or a list spread over the performance: "8" or "[4, 16]"',
+    )
+    p.add_argument(
+        "--pitch_class_histogram",
+        default=None,
+        help='desired weight of each of the 12 pitch classes: "[2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]"',
+    )
+    p.add_argument(
+        "--disable_conditioning",
+        default=None,
+        help='optional-conditioning configs: "True", "False" or a list of them spread over the performance',
+    )
     return p
 
 
@@ -63,8 +73,9 @@ def read_primer(args):
     if args.primer_pitches:
         return generate.primer_from_pitches(parse_int_list(args.primer_pitches, "--primer_pitches"))
     if args.primer_melody:
-        return generate.primer_from_melody(parse_int_list(args.primer_melody, "--primer_melody"),
-                                           args.qpm or generate.DEFAULT_QPM)
+        return generate.primer_from_melody(
+            parse_int_list(args.primer_melody, "--primer_melody"), args.qpm or generate.DEFAULT_QPM
+        )
     if args.primer_midi:
         return generate.primer_from_midi(args.primer_midi)
     print(f"{PROG}: no primer given; starting from silence", file=sys.stderr)
@@ -83,15 +94,20 @@ def read_conditioning(args, config):
         if text is None:
             continue
         if name not in signals:
-            print(f"{PROG}: warning: --{name} ignored: config {config.config_id} is not conditioned on it",
-                  file=sys.stderr)
+            print(
+                f"{PROG}: warning: --{name} ignored: config {config.config_id} is not conditioned on it",
+                file=sys.stderr,
+            )
             continue
         values[name] = generate.parse_control_values(signals[name], text)
     disable = None
     if args.disable_conditioning is not None:
         if not config.optional_conditioning:
-            print(f"{PROG}: warning: --disable_conditioning ignored: config {config.config_id} has no optional "
-                  "conditioning", file=sys.stderr)
+            print(
+                f"{PROG}: warning: --disable_conditioning ignored: config {config.config_id} has no optional "
+                "conditioning",
+                file=sys.stderr,
+            )
         else:
             disable = generate.parse_disable_conditioning(args.disable_conditioning)
     return generate.Conditioning(values, disable)
@@ -117,8 +133,9 @@ def make_options(args):
     """Generation options of the flags."""
     from performance_rnn_ext import generate
 
-    return generate.options(args.num_steps, args.temperature, args.beam_size, args.branch_factor,
-                            args.steps_per_iteration, args.seed)
+    return generate.options(
+        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

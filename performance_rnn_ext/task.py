@@ -1,4 +1,5 @@
 """Training the Performance RNN: :class:`events_rnn.task.EventsRnnTask` bound to the Performance RNN family."""
+
 from __future__ import annotations
 
 from events_rnn.task import EventsRnnTask

@@ -15,6 +15,7 @@ A ``--run_dir`` holding a run of Magenta's own ``performance_rnn_train`` (``trai
 continued: weights, Adam slots and ``global_step`` restored by name before the first step
 (:mod:`events_rnn.magenta_run`, as for every family).
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,19 +26,29 @@ from performance_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
 from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
-LINE = _core.TrainCommandLine(prog="performance_rnn_train", config_ids=CONFIG_IDS, preset_names=TRAIN_PRESETS,
-                              default_config="performance",
-                              data_help="training SequenceExample TFRecord file or glob "
-                                        "(performance_rnn_create_dataset's training_performances.tfrecord)")
+LINE = _core.TrainCommandLine(
+    prog="performance_rnn_train",
+    config_ids=CONFIG_IDS,
+    preset_names=TRAIN_PRESETS,
+    default_config="performance",
+    data_help="training SequenceExample TFRecord file or glob "
+    "(performance_rnn_create_dataset's training_performances.tfrecord)",
+)
 
 
 def command() -> _core.TrainCommand:
     """``performance_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
     from performance_rnn_ext import bundle, config, task
 
-    return _core.TrainCommand(prog=LINE.prog, family=bundle.FAMILY, presets=config.PRESETS,
-                              experiment_class=config.PerformanceRnnExperiment, task_class=task.PerformanceRnnTask,
-                              default_config=LINE.default_config, data_help=LINE.data_help)
+    return _core.TrainCommand(
+        prog=LINE.prog,
+        family=bundle.FAMILY,
+        presets=config.PRESETS,
+        experiment_class=config.PerformanceRnnExperiment,
+        task_class=task.PerformanceRnnTask,
+        default_config=LINE.default_config,
+        data_help=LINE.data_help,
+    )
 
 
 def build_parser():

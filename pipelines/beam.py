@@ -16,6 +16,7 @@ and skipped files with the same reasons); again only the shard assignment differ
 listed by the launching process; workers read the files, so ``input_dir`` must be a path they
 can read (a shared or mounted filesystem on a cluster).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -196,9 +197,18 @@ def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
     _write_json_beam(path, data)
 
 
-def build_nsynth_pipeline(pipeline, input_dir: str, output_dir: str, name: str, num_shards: int,
-                          acoustic_only: bool, min_pitch: Optional[int], max_pitch: Optional[int],
-                          resample: bool = False, mono: bool = False) -> str:
+def build_nsynth_pipeline(
+    pipeline,
+    input_dir: str,
+    output_dir: str,
+    name: str,
+    num_shards: int,
+    acoustic_only: bool,
+    min_pitch: Optional[int],
+    max_pitch: Optional[int],
+    resample: bool = False,
+    mono: bool = False,
+) -> str:
     """Adds the NSynth conversion to ``pipeline``; returns the path its summary will have.
 
     Reads ``examples.json`` now (it is small); wavs are read by the workers.
@@ -216,20 +226,25 @@ def build_nsynth_pipeline(pipeline, input_dir: str, output_dir: str, name: str, 
     shards = (
         written
         | "Serialized" >> beam.Map(lambda r: r[2])
-        | "Write" >> beam.io.WriteToTFRecord(os.path.join(output_dir, name), file_name_suffix=".tfrecord",
-                                             num_shards=num_shards)
+        | "Write"
+        >> beam.io.WriteToTFRecord(os.path.join(output_dir, name), file_name_suffix=".tfrecord", num_shards=num_shards)
     )
     path = summary_path(output_dir, name)
     _ = (
         pipeline
         | "One" >> beam.Create([None])
-        | "Summary" >> beam.Map(
-            _write_summary, path, len(items),
+        | "Summary"
+        >> beam.Map(
+            _write_summary,
+            path,
+            len(items),
             beam.pvalue.AsSingleton(written | "CountWritten" >> beam.combiners.Count.Globally()),
             beam.pvalue.AsSingleton(filtered | "CountFiltered" >> beam.combiners.Count.Globally()),
-            beam.pvalue.AsSingleton(skipped | "Reasons" >> beam.Map(lambda r: (r[1], r[2]))
-                                    | "ListSkipped" >> beam.combiners.ToList()),
-            beam.pvalue.AsList(shards))
+            beam.pvalue.AsSingleton(
+                skipped | "Reasons" >> beam.Map(lambda r: (r[1], r[2])) | "ListSkipped" >> beam.combiners.ToList()
+            ),
+            beam.pvalue.AsList(shards),
+        )
     )
     return path
 
@@ -265,8 +280,9 @@ def nsynth_to_tfrecord(
         os.makedirs(output_dir, exist_ok=True)
     options = pipeline_options(pipeline_args)
     pipeline = beam.Pipeline(options=options)
-    path = build_nsynth_pipeline(pipeline, input_dir, output_dir, name, num_shards,
-                                 acoustic_only, min_pitch, max_pitch, resample, mono)
+    path = build_nsynth_pipeline(
+        pipeline, input_dir, output_dir, name, num_shards, acoustic_only, min_pitch, max_pitch, resample, mono
+    )
     run_pipeline(pipeline, outputs)
     with FileSystems.open(path) as f:
         data = json.loads(f.read().decode("utf-8"))
@@ -314,8 +330,9 @@ def _write_note_sequence_counters(_, path, files_found, files_ignored, counters,
     _write_json_beam(path, note_sequences.counters_document(total, shards))
 
 
-def build_note_sequences_pipeline(pipeline, input_dir: str, output_file: str, num_shards: int = 1,
-                                  recursive: bool = True, parser: str = "symusic") -> str:
+def build_note_sequences_pipeline(
+    pipeline, input_dir: str, output_file: str, num_shards: int = 1, recursive: bool = True, parser: str = "symusic"
+) -> str:
     """Adds the folder -> NoteSequence TFRecords conversion to ``pipeline``.
 
     Lists ``input_dir`` now (in the launching process); workers parse the files with
@@ -340,8 +357,10 @@ def build_note_sequences_pipeline(pipeline, input_dir: str, output_file: str, nu
     shards = (
         results
         | "Records" >> beam.FlatMap(lambda r: [record for _, record in r.records])
-        | "Write" >> beam.io.WriteToTFRecord(note_sequences.output_prefix(output_file),
-                                             file_name_suffix=".tfrecord", num_shards=num_shards)
+        | "Write"
+        >> beam.io.WriteToTFRecord(
+            note_sequences.output_prefix(output_file), file_name_suffix=".tfrecord", num_shards=num_shards
+        )
     )
     counters = (
         results
@@ -352,8 +371,15 @@ def build_note_sequences_pipeline(pipeline, input_dir: str, output_file: str, nu
     _ = (
         pipeline
         | "Once" >> beam.Create([None])
-        | "WriteCounters" >> beam.Map(_write_note_sequence_counters, path, len(relpaths), ignored,
-                                      beam.pvalue.AsSingleton(counters), beam.pvalue.AsList(shards))
+        | "WriteCounters"
+        >> beam.Map(
+            _write_note_sequence_counters,
+            path,
+            len(relpaths),
+            ignored,
+            beam.pvalue.AsSingleton(counters),
+            beam.pvalue.AsList(shards),
+        )
     )
     return path
 
@@ -399,5 +425,12 @@ def convert_dir_to_note_sequences(
     return Counters.from_dict(data)
 
 
-__all__ = ["NewOutputs", "run_pipeline", "pipeline_options", "build_nsynth_pipeline", "nsynth_to_tfrecord", "build_note_sequences_pipeline",
-           "convert_dir_to_note_sequences"]
+__all__ = [
+    "NewOutputs",
+    "run_pipeline",
+    "pipeline_options",
+    "build_nsynth_pipeline",
+    "nsynth_to_tfrecord",
+    "build_note_sequences_pipeline",
+    "convert_dir_to_note_sequences",
+]

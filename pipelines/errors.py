@@ -3,6 +3,7 @@
 Every error names the input (a file or an ``examples.json`` entry) and says what is wrong,
 so that converters can skip the input, count it and report the reason.
 """
+
 from __future__ import annotations
 
 

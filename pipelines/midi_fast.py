@@ -67,6 +67,7 @@ Fallback rules: the file goes to note-seq (``read_midi(...).reason`` names the r
 
 Files note-seq cannot read fail the same way through the fallback (note-seq's exception).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -86,11 +87,13 @@ _VLQ = rb"[\x80-\xff]{0,3}[\x00-\x7f]"
 # One event: delta time, then a channel message with 2 data bytes, one with 1 data byte, a
 # running-status message (2 data bytes; other cases are caught by the NumPy checks), a meta
 # event or a sysex with a short payload.
-_EVENT = (_VLQ + rb"(?:[\x80-\xbf\xe0-\xef][\x00-\x7f]{2}|[\xc0-\xdf][\x00-\x7f]|[\x00-\x7f]{2}"
-          rb"|\xff." + _SHORT_PAYLOAD + rb"|[\xf0\xf7]" + _SHORT_PAYLOAD + rb")")
+_EVENT = (
+    _VLQ + rb"(?:[\x80-\xbf\xe0-\xef][\x00-\x7f]{2}|[\xc0-\xdf][\x00-\x7f]|[\x00-\x7f]{2}"
+    rb"|\xff." + _SHORT_PAYLOAD + rb"|[\xf0\xf7]" + _SHORT_PAYLOAD + rb")"
+)
 _EVENT_RE = re.compile(_EVENT, re.DOTALL)
 
-MAX_TICK = 2 ** 31 - 1  # symusic keeps ticks as int32
+MAX_TICK = 2**31 - 1  # symusic keeps ticks as int32
 
 # mido's meta types that pretty_midi / note-seq use, and the shortest payload mido decodes.
 _TRACK_NAME, _END_OF_TRACK, _SET_TEMPO, _SMPTE, _TIME_SIGNATURE, _KEY_SIGNATURE = 0x03, 0x2F, 0x51, 0x54, 0x58, 0x59
@@ -98,14 +101,15 @@ _MIN_META_LENGTH = {0x20: 1, _SET_TEMPO: 3, _SMPTE: 5, _TIME_SIGNATURE: 4, _KEY_
 # Meta types read in Python (the others, text and lyrics among them, are only stepped over).
 _CHECKED_META_TYPES = np.array([0x00, _TRACK_NAME, 0x20, _END_OF_TRACK, *_MIN_META_LENGTH], np.uint8)
 # The meta types mido knows; it reads any other one with a delta time of 0 (whatever the file says).
-_MIDO_META_TYPES = np.array([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x09, 0x20, 0x21, 0x2F, 0x51, 0x54,
-                             0x58, 0x59, 0x7F], np.uint8)
+_MIDO_META_TYPES = np.array(
+    [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x09, 0x20, 0x21, 0x2F, 0x51, 0x54, 0x58, 0x59, 0x7F], np.uint8
+)
 _CHECKED_META_TABLE = np.zeros(256, bool)
 _CHECKED_META_TABLE[_CHECKED_META_TYPES] = True
 _MIDO_META_TABLE = np.zeros(256, bool)
 _MIDO_META_TABLE[_MIDO_META_TYPES] = True
 # Time signature denominators 2**k that mido refuses: it checks math.log(2**k, 2) == int(...).
-_MIDO_BAD_DENOMINATOR_POWERS = frozenset(k for k in range(256) if math.log(2 ** k, 2) != int(math.log(2 ** k, 2)))
+_MIDO_BAD_DENOMINATOR_POWERS = frozenset(k for k in range(256) if math.log(2**k, 2) != int(math.log(2**k, 2)))
 
 
 class Fallback(Exception):
@@ -149,7 +153,7 @@ def _python_token_lengths(data: bytes, start: int, end: int) -> np.ndarray:
             raise Fallback("a system message in a track")
         else:
             size, last, pos = (1 if 0xC0 <= status < 0xE0 else 2), status, pos + 1
-        if status < 0xF0 and max(data[pos:pos + size], default=0) > 0x7F:
+        if status < 0xF0 and max(data[pos : pos + size], default=0) > 0x7F:
             raise Fallback("a data byte >= 0x80")
         pos += size
         if pos > end:
@@ -201,9 +205,9 @@ def _chunks(data: bytes) -> tuple[int, list]:
         raise Fallback("no tracks")
     chunks, pos = [], 14
     for _ in range(num_tracks):
-        if pos + 8 > len(data) or data[pos:pos + 4] != b"MTrk":
+        if pos + 8 > len(data) or data[pos : pos + 4] != b"MTrk":
             raise Fallback("missing or unusual track chunk")
-        size = struct.unpack(">L", data[pos + 4:pos + 8])[0]
+        size = struct.unpack(">L", data[pos + 4 : pos + 8])[0]
         start, pos = pos + 8, pos + 8 + size
         if pos > len(data):
             raise Fallback("a track chunk runs past the end of the file")
@@ -285,13 +289,14 @@ def _scan(data: bytes, python_tokenizer: bool = False) -> _Scan:
         if ((b[sp] == 0xFF) & ~_MIDO_META_TABLE[b[sp + 1]] & (delta[special] != 0)).any():
             raise Fallback("an unknown meta event with a delta time (mido reads it as 0)")
         checked = special[(b[sp] != 0xFF) | _CHECKED_META_TABLE[b[sp + 1]]]
-        for e, p, t, tick in zip(checked.tolist(), pos[checked].tolist(), track_of[checked].tolist(),
-                                 ticks[checked].tolist()):
+        for e, p, t, tick in zip(
+            checked.tolist(), pos[checked].tolist(), track_of[checked].tolist(), ticks[checked].tolist()
+        ):
             end = chunks[t][1]
             if data[p] == 0xFF:
                 meta_type = data[p + 1]
                 length, q = _read_vlq(data, p + 2, end)
-                payload = data[q:q + length]
+                payload = data[q : q + length]
                 if length < _MIN_META_LENGTH.get(meta_type, 0) or (meta_type == 0x00 and length == 1):
                     raise Fallback("a meta event mido cannot decode")
                 if meta_type == _TRACK_NAME:
@@ -314,12 +319,13 @@ def _scan(data: bytes, python_tokenizer: bool = False) -> _Scan:
                     key = _key_number(payload[0] - 256 if payload[0] > 127 else payload[0], payload[1])
                     if t == 0:
                         key_signatures.append((tick, key))
-                elif meta_type == _SMPTE and (payload[0] >> 5 > 3 or payload[1] > 59 or payload[2] > 59
-                                              or payload[4] > 99):
+                elif meta_type == _SMPTE and (
+                    payload[0] >> 5 > 3 or payload[1] > 59 or payload[2] > 59 or payload[4] > 99
+                ):
                     raise Fallback("a meta event mido cannot decode")  # mido checks the SMPTE fields
             else:  # sysex: mido strips F0 ... F7 and refuses data bytes >= 0x80
                 length, q = _read_vlq(data, p + 1, end)
-                payload = data[q:q + length]
+                payload = data[q : q + length]
                 if payload[:1] == b"\xf0":
                     payload = payload[1:]
                 if payload[-1:] == b"\xf7":
@@ -330,9 +336,22 @@ def _scan(data: bytes, python_tokenizer: bool = False) -> _Scan:
     ci = np.flatnonzero(channel_event)
     d1pos = pos[ci] + explicit[ci]
     st = status[ci]
-    return _Scan(division, len(chunks), chunks[-1][1], ci, track_of[ci], ticks[ci], st >> 4, st & 0x0F,
-                 b[d1pos].astype(np.int64), b[d1pos + 1].astype(np.int64), tempos, time_signatures,
-                 key_signatures, track_names)
+    return _Scan(
+        division,
+        len(chunks),
+        chunks[-1][1],
+        ci,
+        track_of[ci],
+        ticks[ci],
+        st >> 4,
+        st & 0x0F,
+        b[d1pos].astype(np.int64),
+        b[d1pos + 1].astype(np.int64),
+        tempos,
+        time_signatures,
+        key_signatures,
+        track_names,
+    )
 
 
 # ----------------------------------------------------------------------------- instruments
@@ -376,8 +395,15 @@ def _note_events(scan: _Scan) -> _NoteEvents:
 
 def _notes_from(events: _NoteEvents, ons: np.ndarray, offs: np.ndarray) -> _Notes:
     """Notes opened by the note-ons at ``ons`` and closed by the note-offs at ``offs`` (positions in ``events``)."""
-    return _Notes(events.key[ons] >> 7, events.tick[ons], events.tick[offs], events.key[ons] & 0x7F,
-                  events.velocity[ons], events.position[ons], events.position[offs])
+    return _Notes(
+        events.key[ons] >> 7,
+        events.tick[ons],
+        events.tick[offs],
+        events.key[ons] & 0x7F,
+        events.velocity[ons],
+        events.position[ons],
+        events.position[offs],
+    )
 
 
 def _pretty_midi_pairing(events: _NoteEvents) -> tuple[_Notes, np.ndarray]:
@@ -475,7 +501,7 @@ def _instruments(scan: _Scan, closing: np.ndarray) -> tuple[list, dict]:
     """
     key = scan.track * 16 + scan.channel
     off_keys, first_idx = np.unique(key[closing], return_index=True)
-    first_off = np.full(16 * scan.num_tracks, 2 ** 62, np.int64)
+    first_off = np.full(16 * scan.num_tracks, 2**62, np.int64)
     first_off[off_keys] = scan.index[closing][first_idx]
     program_change = scan.kind == 0xC
     if (scan.index[program_change] > first_off[key[program_change]]).any():
@@ -557,7 +583,7 @@ def _encode_repeated(field_number: int, columns: list) -> bytes:
     col = 2
     for tag, block in encoded:
         out[:, col] = tag
-        out[:, col + 1:col + 1 + block.shape[1]] = block
+        out[:, col + 1 : col + 1 + block.shape[1]] = block
         col += 1 + block.shape[1]
     return out.tobytes()
 
@@ -591,7 +617,7 @@ def _check_with_symusic(data: bytes, scan: _Scan, events: _NoteEvents, programs:
     tracks of a MIDI track ordered by (channel, program), first-in-first-out note pairing, and
     (with one program per channel) every control change and pitch bend of the channel.
     """
-    score = _symusic_score(data[:scan.end] if scan.end < len(data) else data)
+    score = _symusic_score(data[: scan.end] if scan.end < len(data) else data)
     if score.ticks_per_quarter != scan.division:
         raise Fallback("symusic and the scan disagree (division)")
     fifo = _fifo_pairing(events)
@@ -620,8 +646,13 @@ def _check_with_symusic(data: bytes, scan: _Scan, events: _NoteEvents, programs:
     ours = np.searchsorted(keys, track_key)
     a = np.lexsort((velocity, pitch, end, start, theirs))
     b = np.lexsort((fifo.velocity, fifo.pitch, fifo.end, fifo.start, ours))
-    if not (_same(theirs[a], ours[b]) and _same(start[a], fifo.start[b]) and _same(end[a], fifo.end[b])
-            and _same(pitch[a], fifo.pitch[b]) and _same(velocity[a], fifo.velocity[b])):
+    if not (
+        _same(theirs[a], ours[b])
+        and _same(start[a], fifo.start[b])
+        and _same(end[a], fifo.end[b])
+        and _same(pitch[a], fifo.pitch[b])
+        and _same(velocity[a], fifo.velocity[b])
+    ):
         raise Fallback("symusic and the scan disagree (notes)")
     # control changes and pitch bends, on the channels with one symusic track: all of the channel's
     channel_of = keys >> 7
@@ -630,8 +661,10 @@ def _check_with_symusic(data: bytes, scan: _Scan, events: _NoteEvents, programs:
     single_table = np.zeros(16 * scan.num_tracks, bool)
     single_table[single_channels] = True
     single_tracks = [tracks[i] for i in np.flatnonzero(single_table[channel_of]).tolist()]
-    for kind, attribute, fields in ((0xB, "controls", ("time", "number", "value")),
-                                    (0xE, "pitch_bends", ("time", "value"))):
+    for kind, attribute, fields in (
+        (0xB, "controls", ("time", "number", "value")),
+        (0xE, "pitch_bends", ("time", "value")),
+    ):
         mask = (scan.kind == kind) & single_table[channel_key]
         lengths = [len(getattr(track, attribute)) for track in single_tracks]
         if sum(lengths) != int(mask.sum()):
@@ -682,39 +715,69 @@ def fast_note_sequence(data: bytes):
     scale_ticks, scales = _tick_scales(scan)
     meta_ticks = [t for t, *_ in scan.time_signatures] + [t for t, _ in scan.key_signatures] + scale_ticks.tolist()
     n, npb, ncc = len(order), len(pb), len(cc)
-    times = _seconds(np.concatenate([notes.start[order], notes.end[order], scan.tick[pb], scan.tick[cc],
-                                     np.array(meta_ticks, np.int64)]), scale_ticks, scales)
+    times = _seconds(
+        np.concatenate(
+            [notes.start[order], notes.end[order], scan.tick[pb], scan.tick[cc], np.array(meta_ticks, np.int64)]
+        ),
+        scale_ticks,
+        scales,
+    )
     programs_of = np.array([inst.program for inst in instruments], np.int64)
     drums_of = np.array([inst.channel == 9 for inst in instruments], np.int64)
-    encoded = b"".join([
-        _encode_repeated(8, [(1, "varint", notes.pitch[order]), (2, "varint", notes.velocity[order]),
-                             (3, "double", times[:n]), (4, "double", times[n:2 * n]), (7, "varint", note_inst),
-                             (8, "varint", programs_of[note_inst]), (9, "varint", drums_of[note_inst])]),
-        _encode_repeated(10, [(1, "double", times[2 * n:2 * n + npb]),
-                              (2, "varint", ((scan.data2[pb] << 7) | scan.data1[pb]) - 8192),
-                              (3, "varint", pb_inst), (4, "varint", programs_of[pb_inst]),
-                              (5, "varint", drums_of[pb_inst])]),
-        _encode_repeated(11, [(1, "double", times[2 * n + npb:2 * n + npb + ncc]), (2, "varint", scan.data1[cc]),
-                              (3, "varint", scan.data2[cc]), (4, "varint", cc_inst),
-                              (5, "varint", programs_of[cc_inst]), (6, "varint", drums_of[cc_inst])]),
-    ])
+    encoded = b"".join(
+        [
+            _encode_repeated(
+                8,
+                [
+                    (1, "varint", notes.pitch[order]),
+                    (2, "varint", notes.velocity[order]),
+                    (3, "double", times[:n]),
+                    (4, "double", times[n : 2 * n]),
+                    (7, "varint", note_inst),
+                    (8, "varint", programs_of[note_inst]),
+                    (9, "varint", drums_of[note_inst]),
+                ],
+            ),
+            _encode_repeated(
+                10,
+                [
+                    (1, "double", times[2 * n : 2 * n + npb]),
+                    (2, "varint", ((scan.data2[pb] << 7) | scan.data1[pb]) - 8192),
+                    (3, "varint", pb_inst),
+                    (4, "varint", programs_of[pb_inst]),
+                    (5, "varint", drums_of[pb_inst]),
+                ],
+            ),
+            _encode_repeated(
+                11,
+                [
+                    (1, "double", times[2 * n + npb : 2 * n + npb + ncc]),
+                    (2, "varint", scan.data1[cc]),
+                    (3, "varint", scan.data2[cc]),
+                    (4, "varint", cc_inst),
+                    (5, "varint", programs_of[cc_inst]),
+                    (6, "varint", drums_of[cc_inst]),
+                ],
+            ),
+        ]
+    )
     sequence = music_pb2.NoteSequence.FromString(encoded)
     sequence.ticks_per_quarter = scan.division
     sequence.source_info.parser = music_pb2.NoteSequence.SourceInfo.PRETTY_MIDI
     sequence.source_info.encoding_type = music_pb2.NoteSequence.SourceInfo.MIDI
-    meta_times = times[2 * n + npb + ncc:].tolist()
+    meta_times = times[2 * n + npb + ncc :].tolist()
     k = len(scan.time_signatures)
     for (_, numerator, denominator), time in zip(scan.time_signatures, meta_times):
         sequence.time_signatures.add(time=time, numerator=numerator, denominator=denominator)
     for (_, key_number), time in zip(scan.key_signatures, meta_times[k:]):
         sequence.key_signatures.add(time=time, key=key_number % 12, mode=key_number // 12)
-    for scale, time in zip(scales.tolist(), meta_times[k + len(scan.key_signatures):]):
+    for scale, time in zip(scales.tolist(), meta_times[k + len(scan.key_signatures) :]):
         sequence.tempos.add(time=time, qpm=60.0 / (scale * scan.division))
     for i, inst in enumerate(instruments):
         if inst.name:
             sequence.instrument_infos.add(name=inst.name, instrument=i)
     if n:
-        sequence.total_time = float(times[n:2 * n].max())
+        sequence.total_time = float(times[n : 2 * n].max())
     return sequence
 
 
@@ -784,5 +847,12 @@ def midi_file_to_note_sequence(path, parser: str = "symusic"):
         return midi_to_note_sequence(f.read(), parser)
 
 
-__all__ = ["PARSERS", "Fallback", "MidiReading", "fast_note_sequence", "read_midi", "midi_to_note_sequence",
-           "midi_file_to_note_sequence"]
+__all__ = [
+    "PARSERS",
+    "Fallback",
+    "MidiReading",
+    "fast_note_sequence",
+    "read_midi",
+    "midi_to_note_sequence",
+    "midi_file_to_note_sequence",
+]

@@ -9,6 +9,7 @@ a user's folder of MIDI files would hold. A piece music21 cannot read is skipped
 Ids are stable (``<collection>/<file>#<tune index>``; chorales keep music21's corpus file name
 with ``:soprano``), so the melody pipeline's hashed train/eval split is the same on every machine.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,16 +45,20 @@ def _bach_soprano(limit: int) -> Iterator[Tuple[str, Callable]]:
     import music21
 
     names = list(music21.corpus.chorales.Iterator(returnType="filename"))
-    for name in names[:limit or None]:
+    for name in names[: limit or None]:
         yield f"{name}:soprano", lambda name=name: [music21.corpus.parse(name).parts[0]]
 
 
 def _folk(folder: str) -> Iterator[Tuple[str, Callable]]:
     import music21
 
-    paths = sorted(str(p) for p in music21.corpus.getPaths(fileExtensions=("abc",))
-                   if os.path.basename(os.path.dirname(str(p))) == folder)
+    paths = sorted(
+        str(p)
+        for p in music21.corpus.getPaths(fileExtensions=("abc",))
+        if os.path.basename(os.path.dirname(str(p))) == folder
+    )
     for path in paths:
+
         def scores(path=path):
             opus = music21.converter.parse(path)
             return list(opus.scores) if hasattr(opus, "scores") and len(opus.scores) else [opus]

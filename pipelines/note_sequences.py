@@ -31,6 +31,7 @@ note_seq's reader for every file. Records are identical either way.
 Beam runner name (``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it there. Options
 after ``--`` and options this command does not know go to Beam's ``PipelineOptions``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,16 @@ ABC_TUNES_SKIPPED = "abc_tunes_skipped"
 SKIPPED = "skipped"  # incremented by Counters.skip: skipped files + skipped ABC tunes
 WRITTEN = "sequences_written"
 WITHOUT_NOTES = "sequences_without_notes"
-COUNTER_NAMES = (FILES_FOUND, FILES_IGNORED, FILES_CONVERTED, FILES_SKIPPED, ABC_TUNES_SKIPPED, SKIPPED,
-                 WRITTEN, WITHOUT_NOTES) + tuple(f"{WRITTEN}_{t}" for t in SOURCE_TYPES)
+COUNTER_NAMES = (
+    FILES_FOUND,
+    FILES_IGNORED,
+    FILES_CONVERTED,
+    FILES_SKIPPED,
+    ABC_TUNES_SKIPPED,
+    SKIPPED,
+    WRITTEN,
+    WITHOUT_NOTES,
+) + tuple(f"{WRITTEN}_{t}" for t in SOURCE_TYPES)
 
 
 class MusicFileError(InputError):
@@ -235,8 +244,9 @@ def parse_abc(path: str) -> tuple[dict, list[tuple[str, str]]]:
     if not tunes and not errors:
         raise MusicFileError(path, "no ABC tunes found")
     missing = [n for n in dict.fromkeys(int(x) for x in _X_FIELD.findall(text)) if n not in tunes]
-    labels = [f"X:{n}" for n in missing] if len(missing) == len(errors) else \
-        [f"tune {k + 1}" for k in range(len(errors))]
+    labels = (
+        [f"X:{n}" for n in missing] if len(missing) == len(errors) else [f"tune {k + 1}" for k in range(len(errors))]
+    )
     failed = [(label, f"ABC tune not parsed ({type(e).__name__}: {e})") for label, e in zip(labels, errors)]
     return dict(tunes), failed
 
@@ -265,8 +275,9 @@ def _label(sequence, relpath: str, collection_name: str, source: str, id_source:
     sequence.id = note_sequence_id(id_source, collection_name, source)
 
 
-def file_to_note_sequences(input_dir: str, relpath: str, collection_name: Optional[str] = None,
-                           parser: str = "symusic") -> list:
+def file_to_note_sequences(
+    input_dir: str, relpath: str, collection_name: Optional[str] = None, parser: str = "symusic"
+) -> list:
     """Parses one file of the collection and labels its sequences as Magenta does.
 
     Args:
@@ -314,8 +325,9 @@ def _parse_and_label(input_dir: str, relpath: str, collection_name: Optional[str
     return [sequence], []
 
 
-def convert_file(input_dir: str, relpath: str, collection_name: Optional[str] = None,
-                 parser: str = "symusic") -> FileResult:
+def convert_file(
+    input_dir: str, relpath: str, collection_name: Optional[str] = None, parser: str = "symusic"
+) -> FileResult:
     """Converts one file, never raising for bad input; shared by the direct and Beam pipelines.
 
     Returns:
@@ -455,27 +467,50 @@ DIRECT_RUNNERS = ("direct", "local")
 def build_parser() -> argparse.ArgumentParser:
     """The ``convert_dir_to_note_sequences`` argument parser (unknown options go to Beam)."""
     parser = cli_support.make_parser(
-        "convert_dir_to_note_sequences", raw=False,
+        "convert_dir_to_note_sequences",
+        raw=False,
         description="Convert a folder of MIDI (.mid .midi), MusicXML (.xml .mxl .musicxml) and ABC (.abc) "
-                    "files into sharded NoteSequence TFRecords. Files that fail to parse are skipped and "
-                    "listed with their reason. Options after '--' and options this command does not know "
-                    "are passed to Beam's PipelineOptions (with --runner beam or a Beam runner name).")
+        "files into sharded NoteSequence TFRecords. Files that fail to parse are skipped and "
+        "listed with their reason. Options after '--' and options this command does not know "
+        "are passed to Beam's PipelineOptions (with --runner beam or a Beam runner name).",
+    )
     parser.add_argument("--input_dir", required=True, help="folder of music files (its name is the collection name)")
-    parser.add_argument("--output_file", required=True,
-                        help="output prefix; shards are <prefix>-IIIII-of-NNNNN.tfrecord (a trailing .tfrecord "
-                             "is dropped from the prefix); counters go to <prefix>.counters.json")
+    parser.add_argument(
+        "--output_file",
+        required=True,
+        help="output prefix; shards are <prefix>-IIIII-of-NNNNN.tfrecord (a trailing .tfrecord "
+        "is dropped from the prefix); counters go to <prefix>.counters.json",
+    )
     parser.add_argument("--num_shards", type=int, default=1, help="number of output shards (default 1)")
-    parser.add_argument("--recursive", dest="recursive", action="store_true", default=True,
-                        help="convert files in subfolders too (default)")
-    parser.add_argument("--norecursive", "--no_recursive", "--no-recursive", dest="recursive",
-                        action="store_false", help="convert only the files directly in --input_dir")
-    parser.add_argument("--runner", default="direct",
-                        help="direct (default: this process), beam (Beam DirectRunner, multi-processing), "
-                             "or a Beam runner name such as DataflowRunner, FlinkRunner, SparkRunner")
+    parser.add_argument(
+        "--recursive",
+        dest="recursive",
+        action="store_true",
+        default=True,
+        help="convert files in subfolders too (default)",
+    )
+    parser.add_argument(
+        "--norecursive",
+        "--no_recursive",
+        "--no-recursive",
+        dest="recursive",
+        action="store_false",
+        help="convert only the files directly in --input_dir",
+    )
+    parser.add_argument(
+        "--runner",
+        default="direct",
+        help="direct (default: this process), beam (Beam DirectRunner, multi-processing), "
+        "or a Beam runner name such as DataflowRunner, FlinkRunner, SparkRunner",
+    )
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--parser", choices=("symusic", "note_seq"), default="symusic",
-                        help="MIDI parser: symusic (default; the same NoteSequences as note_seq, many times "
-                             "faster, note_seq's reading for files where that cannot be proved) or note_seq")
+    parser.add_argument(
+        "--parser",
+        choices=("symusic", "note_seq"),
+        default="symusic",
+        help="MIDI parser: symusic (default; the same NoteSequences as note_seq, many times "
+        "faster, note_seq's reading for files where that cannot be proved) or note_seq",
+    )
     return parser
 
 
@@ -488,7 +523,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     passthrough = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1:]
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     beam_args = unknown + passthrough
@@ -499,21 +534,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.runner in DIRECT_RUNNERS:
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
-        counters = convert_directory(args.input_dir, args.output_file, args.num_shards, args.recursive,
-                                     progress=not args.no_progress, parser=args.parser)
+        counters = convert_directory(
+            args.input_dir,
+            args.output_file,
+            args.num_shards,
+            args.recursive,
+            progress=not args.no_progress,
+            parser=args.parser,
+        )
     else:
         from pipelines import beam
 
         if args.runner != "beam" or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
             beam_args = ["--runner", "DirectRunner" if args.runner == "beam" else args.runner] + beam_args
-        counters = beam.convert_dir_to_note_sequences(args.input_dir, args.output_file, args.num_shards,
-                                                      args.recursive, pipeline_args=beam_args, parser=args.parser)
+        counters = beam.convert_dir_to_note_sequences(
+            args.input_dir,
+            args.output_file,
+            args.num_shards,
+            args.recursive,
+            pipeline_args=beam_args,
+            parser=args.parser,
+        )
     print(counters.summary())
     print(f"shards: {output_prefix(args.output_file)}-*-of-{args.num_shards:05d}.tfrecord")
     print(f"counters: {counters_path(args.output_file)}")
     if counters.get(WRITTEN) == 0:
-        why = ("no MIDI, MusicXML or ABC files" if counters.get(FILES_FOUND) == 0
-               else f"all {counters.get(FILES_FOUND)} music files were skipped (reasons in the counters file)")
+        why = (
+            "no MIDI, MusicXML or ABC files"
+            if counters.get(FILES_FOUND) == 0
+            else f"all {counters.get(FILES_FOUND)} music files were skipped (reasons in the counters file)"
+        )
         print(f"convert_dir_to_note_sequences: error: nothing written from {args.input_dir}: {why}", file=sys.stderr)
         return 1
     return 0

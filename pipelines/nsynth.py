@@ -26,6 +26,7 @@ readers do not return it since it follows from ``qualities``.
 
 The wav files are 16-bit PCM; ``audio`` is ``int16 / 32768``, exactly as soundfile reads it.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,13 +44,30 @@ SAMPLE_RATE = 16000
 NUM_SAMPLES = 64000
 NUM_QUALITIES = 10
 FAMILY_NAMES = (
-    "bass", "brass", "flute", "guitar", "keyboard", "mallet",
-    "organ", "reed", "string", "synth_lead", "vocal",
+    "bass",
+    "brass",
+    "flute",
+    "guitar",
+    "keyboard",
+    "mallet",
+    "organ",
+    "reed",
+    "string",
+    "synth_lead",
+    "vocal",
 )
 SOURCE_NAMES = ("acoustic", "electronic", "synthetic")
 QUALITY_NAMES = (
-    "bright", "dark", "distortion", "fast_decay", "long_release",
-    "multiphonic", "nonlinear_env", "percussive", "reverb", "tempo-synced",
+    "bright",
+    "dark",
+    "distortion",
+    "fast_decay",
+    "long_release",
+    "multiphonic",
+    "nonlinear_env",
+    "percussive",
+    "reverb",
+    "tempo-synced",
 )
 # GANSynth trains on the acoustic notes with pitches 24-84 (61 classes).
 GANSYNTH_MIN_PITCH = 24
@@ -189,14 +207,23 @@ def validate_metadata(note_str: str, entry, any_sample_rate: bool = False) -> di
     if not _is_plain_name(note_str):
         raise MetadataError(note_str, f"note_str {note_str!r} is not a plain file name (it names audio/<note_str>.wav)")
     if meta["instrument_family_str"] != FAMILY_NAMES[meta["instrument_family"]]:
-        raise MetadataError(note_str, f"instrument_family_str {meta['instrument_family_str']!r} does not "
-                                      f"match instrument_family {meta['instrument_family']}")
+        raise MetadataError(
+            note_str,
+            f"instrument_family_str {meta['instrument_family_str']!r} does not "
+            f"match instrument_family {meta['instrument_family']}",
+        )
     if meta["instrument_source_str"] != SOURCE_NAMES[meta["instrument_source"]]:
-        raise MetadataError(note_str, f"instrument_source_str {meta['instrument_source_str']!r} does not "
-                                      f"match instrument_source {meta['instrument_source']}")
+        raise MetadataError(
+            note_str,
+            f"instrument_source_str {meta['instrument_source_str']!r} does not "
+            f"match instrument_source {meta['instrument_source']}",
+        )
     qualities = entry["qualities"]
-    if (not isinstance(qualities, list) or len(qualities) != NUM_QUALITIES
-            or any(isinstance(q, bool) or q not in (0, 1) for q in qualities)):
+    if (
+        not isinstance(qualities, list)
+        or len(qualities) != NUM_QUALITIES
+        or any(isinstance(q, bool) or q not in (0, 1) for q in qualities)
+    ):
         raise MetadataError(note_str, f"qualities must be a list of {NUM_QUALITIES} 0/1 integers, got {qualities!r}")
     meta["qualities"] = [int(q) for q in qualities]
     if entry["qualities_str"] != qualities_to_str(qualities):
@@ -205,8 +232,9 @@ def validate_metadata(note_str: str, entry, any_sample_rate: bool = False) -> di
     return meta
 
 
-def keep_note(meta: dict, acoustic_only: bool = False, min_pitch: Optional[int] = None,
-              max_pitch: Optional[int] = None) -> bool:
+def keep_note(
+    meta: dict, acoustic_only: bool = False, min_pitch: Optional[int] = None, max_pitch: Optional[int] = None
+) -> bool:
     """Whether a note's metadata passes the filters (pitch bounds inclusive)."""
     if acoustic_only and meta["instrument_source"] != 0:
         return False
@@ -266,14 +294,19 @@ def load_audio_for(root: Union[str, os.PathLike], meta: dict, resample: bool = F
     from tfmusic.audio import resample as resample_audio
 
     wav = pathlib.Path(root) / "audio" / f"{meta['note_str']}.wav"
-    audio, rate = read_wav(wav, expected_sample_rate=None if resample else SAMPLE_RATE,
-                           expected_num_samples=None if resample else NUM_SAMPLES,
-                           expected_channels=None if mono else 1)
+    audio, rate = read_wav(
+        wav,
+        expected_sample_rate=None if resample else SAMPLE_RATE,
+        expected_num_samples=None if resample else NUM_SAMPLES,
+        expected_channels=None if mono else 1,
+    )
     if rate != SAMPLE_RATE:
         audio = resample_audio(audio, rate, SAMPLE_RATE)
         if len(audio) != NUM_SAMPLES:
-            raise AudioFileError(wav, f"has {len(audio)} samples after resampling from {rate} Hz to "
-                                      f"{SAMPLE_RATE} Hz, expected {NUM_SAMPLES}")
+            raise AudioFileError(
+                wav,
+                f"has {len(audio)} samples after resampling from {rate} Hz to {SAMPLE_RATE} Hz, expected {NUM_SAMPLES}",
+            )
         audio = np.clip(audio, -1.0, 1.0 - 1.0 / 32768).astype(np.float32, copy=False)
     elif len(audio) != NUM_SAMPLES:
         raise AudioFileError(wav, f"has {len(audio)} samples, expected {NUM_SAMPLES}")
@@ -349,8 +382,12 @@ def read_jsonwav_dir(
 # --------------------------------------------------------------------------- checking data before use
 
 
-def check_jsonwav_dir(path: Union[str, os.PathLike], acoustic_only: bool = False, min_pitch: Optional[int] = None,
-                      max_pitch: Optional[int] = None) -> int:
+def check_jsonwav_dir(
+    path: Union[str, os.PathLike],
+    acoustic_only: bool = False,
+    min_pitch: Optional[int] = None,
+    max_pitch: Optional[int] = None,
+) -> int:
     """Checks that ``path`` is an NSynth jsonwav folder with a usable note; returns its number of entries.
 
     Reads ``examples.json`` and the wavs of its notes in order until one passes the filters and
@@ -383,10 +420,14 @@ def check_jsonwav_dir(path: Union[str, os.PathLike], acoustic_only: bool = False
             first_problem = first_problem or f"{note_str}: {e.problem}"
     if first_problem is None:
         bounds = f"pitches {'' if min_pitch is None else min_pitch}..{'' if max_pitch is None else max_pitch}"
-        raise InputError(root, f"none of its {len(examples)} notes passes the filters ({bounds}"
-                               f"{', acoustic only' if acoustic_only else ''})")
-    raise InputError(root, f"none of its {len(examples)} notes is usable ({filtered} filtered out; "
-                           f"first problem: {first_problem})")
+        raise InputError(
+            root,
+            f"none of its {len(examples)} notes passes the filters ({bounds}"
+            f"{', acoustic only' if acoustic_only else ''})",
+        )
+    raise InputError(
+        root, f"none of its {len(examples)} notes is usable ({filtered} filtered out; first problem: {first_problem})"
+    )
 
 
 def _nsynth_record_problem(record: bytes) -> Optional[str]:
@@ -448,7 +489,8 @@ def to_tf_example(element: dict):
     qualities = [int(q) for q in np.asarray(element["qualities"]).reshape(-1)]
     feature["qualities"] = tf.train.Feature(int64_list=tf.train.Int64List(value=qualities))
     feature["qualities_str"] = tf.train.Feature(
-        bytes_list=tf.train.BytesList(value=[q.encode("utf-8") for q in qualities_to_str(qualities)]))
+        bytes_list=tf.train.BytesList(value=[q.encode("utf-8") for q in qualities_to_str(qualities)])
+    )
     audio = np.asarray(element["audio"], dtype=np.float32).reshape(-1)
     feature["audio"] = tf.train.Feature(float_list=tf.train.FloatList(value=audio))
     return tf.train.Example(features=tf.train.Features(feature=feature))
@@ -491,8 +533,11 @@ def read_tfrecords(
     import tensorflow as tf
 
     ds = tfrecord_dataset(file_pattern, compression)
-    ds = ds.batch(parse_batch_size).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE,
-                                        deterministic=True).unbatch()
+    ds = (
+        ds.batch(parse_batch_size)
+        .map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .unbatch()
+    )
     return apply_filters(ds, acoustic_only, min_pitch, max_pitch)
 
 
@@ -519,8 +564,7 @@ def filter_pitch(ds, min_pitch: Optional[int] = GANSYNTH_MIN_PITCH, max_pitch: O
     return ds.filter(keep)
 
 
-def apply_filters(ds, acoustic_only: bool = False, min_pitch: Optional[int] = None,
-                  max_pitch: Optional[int] = None):
+def apply_filters(ds, acoustic_only: bool = False, min_pitch: Optional[int] = None, max_pitch: Optional[int] = None):
     """Applies ``filter_acoustic`` and ``filter_pitch`` as requested (no-op when unset)."""
     if acoustic_only:
         ds = filter_acoustic(ds)

@@ -44,6 +44,7 @@ tempo-synced) are always 0:
 * percussive: the peak comes within 20 ms of onset and the level 250 ms after the peak is
   at least ``PERCUSSIVE_DROP_DB`` below it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -391,8 +392,9 @@ def _frame_db(audio: np.ndarray, frame: int) -> np.ndarray:
     return 20.0 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-10)
 
 
-def compute_qualities(audio: np.ndarray, pitch: int, sample_rate: int = SAMPLE_RATE,
-                      note_seconds: float = NOTE_SECONDS) -> list[int]:
+def compute_qualities(
+    audio: np.ndarray, pitch: int, sample_rate: int = SAMPLE_RATE, note_seconds: float = NOTE_SECONDS
+) -> list[int]:
     """Estimates NSynth's quality flags from the envelope and spectrum (see module doc).
 
     Args:
@@ -410,8 +412,8 @@ def compute_qualities(audio: np.ndarray, pitch: int, sample_rate: int = SAMPLE_R
     peak = int(db.argmax())
     onset = int(np.argmax(db > peak_db - 40.0))
     off = int(round(note_seconds * 100))
-    before_off = float(np.mean(db[max(off - 10, 0):off]))
-    release = float(np.mean(db[off + 40:off + 60])) if len(db) >= off + 60 else -200.0
+    before_off = float(np.mean(db[max(off - 10, 0) : off]))
+    release = float(np.mean(db[off + 40 : off + 60])) if len(db) >= off + 60 else -200.0
     after_peak = float(db[min(peak + 25, len(db) - 1)])
 
     flags["fast_decay"] = int(before_off < peak_db - FAST_DECAY_DB)
@@ -419,7 +421,7 @@ def compute_qualities(audio: np.ndarray, pitch: int, sample_rate: int = SAMPLE_R
     flags["percussive"] = int(peak - onset <= 2 and after_peak < peak_db - PERCUSSIVE_DROP_DB)
 
     start = onset * hop + sample_rate // 20
-    segment = audio[start:start + sample_rate // 2].astype(np.float64)
+    segment = audio[start : start + sample_rate // 2].astype(np.float64)
     if len(segment) >= 256 and np.any(segment):
         spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment))))
         freqs = np.fft.rfftfreq(len(segment), 1.0 / sample_rate)
@@ -563,8 +565,9 @@ def _renderer(index: int):
     renderers = _worker["renderers"]
     if index not in renderers:
         settings = _worker["settings"]
-        renderers[index] = FluidSynthRenderer(_worker["soundfonts"][index].path, sample_rate=settings.synth_rate,
-                                              gain=settings.gain)
+        renderers[index] = FluidSynthRenderer(
+            _worker["soundfonts"][index].path, sample_rate=settings.synth_rate, gain=settings.gain
+        )
     return renderers[index]
 
 
@@ -635,8 +638,9 @@ class _StagedOutput:
                 pass
 
 
-def _render_into(stage_dir: str, notes: Sequence[NoteSpec], settings: RenderSettings, workers: Optional[int],
-                 progress: bool) -> Tuple[Counters, dict]:
+def _render_into(
+    stage_dir: str, notes: Sequence[NoteSpec], settings: RenderSettings, workers: Optional[int], progress: bool
+) -> Tuple[Counters, dict]:
     """Renders ``notes`` into ``stage_dir/audio/``; returns (counters, examples.json entries)."""
     from tfmusic.progress import progress_bar
 
@@ -648,6 +652,7 @@ def _render_into(stage_dir: str, notes: Sequence[NoteSpec], settings: RenderSett
     counters.increment("requested", len(notes))
     examples = {}
     with progress_bar(total=len(notes), desc="nsynth_render", unit="note", disable=not progress) as bar:
+
         def collect(results):
             for spec, meta, reason in results:
                 if meta is None:
@@ -717,8 +722,12 @@ SPLIT_INSTRUMENTS = "valid_instruments"
 SPLIT_SOUNDFONT = "valid_soundfont"
 
 
-def split_notes(notes: Sequence[NoteSpec], heldout_instrument_fraction: float = 0.0,
-                holdout_soundfont: Optional[int] = None, seed: int = 0) -> Dict[str, List[NoteSpec]]:
+def split_notes(
+    notes: Sequence[NoteSpec],
+    heldout_instrument_fraction: float = 0.0,
+    holdout_soundfont: Optional[int] = None,
+    seed: int = 0,
+) -> Dict[str, List[NoteSpec]]:
     """Splits notes by instrument, as NSynth does, and holds one SoundFont out entirely.
 
     Args:
@@ -760,8 +769,13 @@ def split_notes(notes: Sequence[NoteSpec], heldout_instrument_fraction: float = 
     return {k: v for k, v in splits.items() if v}
 
 
-def render_splits(out_dir, splits: Dict[str, Sequence[NoteSpec]], settings: RenderSettings,
-                  workers: Optional[int] = None, progress: bool = True) -> Dict[str, Counters]:
+def render_splits(
+    out_dir,
+    splits: Dict[str, Sequence[NoteSpec]],
+    settings: RenderSettings,
+    workers: Optional[int] = None,
+    progress: bool = True,
+) -> Dict[str, Counters]:
     """Renders each split into its own NSynth jsonwav folder ``OUT/<split>/``.
 
     Also writes ``OUT/splits.json``: the SoundFonts (name, file) and, per split, its note count
@@ -787,10 +801,16 @@ def render_splits(out_dir, splits: Dict[str, Sequence[NoteSpec]], settings: Rend
             for name, stage in stages.items():
                 stage.commit(rendered[name])
             for name, notes in splits.items():
-                instruments = {n.instrument_str: {"soundfont": soundfonts[n.soundfont].name, "program": n.program}
-                               for n in notes if n.soundfont < len(soundfonts)}
-                summary["splits"][name] = {"requested": len(notes), "rendered": counters[name].get("rendered"),
-                                           "instruments": dict(sorted(instruments.items()))}
+                instruments = {
+                    n.instrument_str: {"soundfont": soundfonts[n.soundfont].name, "program": n.program}
+                    for n in notes
+                    if n.soundfont < len(soundfonts)
+                }
+                summary["splits"][name] = {
+                    "requested": len(notes),
+                    "rendered": counters[name].get("rendered"),
+                    "instruments": dict(sorted(instruments.items())),
+                }
             atomic_write_json(os.path.join(out_dir, "splits.json"), summary)
     except BaseException:
         for stage in stages.values():
@@ -841,23 +861,43 @@ def _name_list(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The ``nsynth_render`` argument parser."""
     parser = cli_support.make_parser(
-        "nsynth_render", raw=False,
-        description="Render an NSynth-format dataset (examples.json + audio/*.wav) from a GM SoundFont.")
+        "nsynth_render",
+        raw=False,
+        description="Render an NSynth-format dataset (examples.json + audio/*.wav) from a GM SoundFont.",
+    )
     parser.add_argument("--output_dir", help="folder to write examples.json and audio/ into (required)")
-    parser.add_argument("--soundfont", action="append", default=None, metavar="[NAME=]PATH",
-                        help="a .sf2/.sf3 file (default: pretty_midi's TimGM6mb.sf2); repeat for several: each "
-                             "(SoundFont, program) pair is its own instrument, and NAME (default: the file's stem) "
-                             "goes into the metadata")
-    parser.add_argument("--holdout_soundfont", default=None, metavar="NAME",
-                        help="write every note of this SoundFont to OUT/valid_soundfont/ (others: OUT/train/)")
-    parser.add_argument("--heldout_instruments", type=float, default=0.0, metavar="FRACTION",
-                        help="share of the training SoundFonts' instruments whose notes go to "
-                             "OUT/valid_instruments/ (drawn per family, as NSynth splits by instrument)")
+    parser.add_argument(
+        "--soundfont",
+        action="append",
+        default=None,
+        metavar="[NAME=]PATH",
+        help="a .sf2/.sf3 file (default: pretty_midi's TimGM6mb.sf2); repeat for several: each "
+        "(SoundFont, program) pair is its own instrument, and NAME (default: the file's stem) "
+        "goes into the metadata",
+    )
+    parser.add_argument(
+        "--holdout_soundfont",
+        default=None,
+        metavar="NAME",
+        help="write every note of this SoundFont to OUT/valid_soundfont/ (others: OUT/train/)",
+    )
+    parser.add_argument(
+        "--heldout_instruments",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of the training SoundFonts' instruments whose notes go to "
+        "OUT/valid_instruments/ (drawn per family, as NSynth splits by instrument)",
+    )
     parser.add_argument("--split_seed", type=int, default=0, help="seed of the instrument split")
     parser.add_argument("--programs", type=_int_list, default=None, help="GM programs, e.g. 0,24-31")
     parser.add_argument("--pitches", type=_int_list, default=None, help="MIDI pitches, e.g. 48-72")
-    parser.add_argument("--velocities", type=_int_list, default=list(DEFAULT_VELOCITIES),
-                        help="MIDI velocities (default 25,50,75,100,127)")
+    parser.add_argument(
+        "--velocities",
+        type=_int_list,
+        default=list(DEFAULT_VELOCITIES),
+        help="MIDI velocities (default 25,50,75,100,127)",
+    )
     parser.add_argument("--families", type=_name_list, default=None, help=f"subset of {','.join(FAMILY_NAMES)}")
     parser.add_argument("--sources", type=_name_list, default=None, help=f"subset of {','.join(SOURCE_NAMES)}")
     parser.add_argument("--limit", type=int, default=None, help="render only the first N selected notes")
@@ -875,8 +915,10 @@ def program_table() -> str:
     lines = []
     for p in GM_PROGRAMS:
         if p.included:
-            lines.append(f"{p.program:3d} {p.name:26s} {p.family}_{p.source}_{_INSTRUMENT_NUMBER[p.program]:03d} "
-                         f"pitches {p.low}-{p.high}")
+            lines.append(
+                f"{p.program:3d} {p.name:26s} {p.family}_{p.source}_{_INSTRUMENT_NUMBER[p.program]:03d} "
+                f"pitches {p.low}-{p.high}"
+            )
         else:
             lines.append(f"{p.program:3d} {p.name:26s} excluded: {p.excluded}")
     return "\n".join(lines)
@@ -906,20 +948,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if len(soundfonts) > 1:
         settings = RenderSettings(None, args.synth_rate, args.gain, args.normalize_peak, soundfonts=tuple(soundfonts))
     else:
-        settings = RenderSettings(soundfonts[0].path if soundfonts else None, args.synth_rate, args.gain,
-                                  args.normalize_peak)
+        settings = RenderSettings(
+            soundfonts[0].path if soundfonts else None, args.synth_rate, args.gain, args.normalize_peak
+        )
     all_names = [sf.name for sf in settings.soundfont_list()]
     holdout = None
     if args.holdout_soundfont is not None:
         if args.holdout_soundfont not in all_names:
-            parser.error(f"--holdout_soundfont {args.holdout_soundfont}: not among the SoundFonts "
-                         f"({', '.join(all_names)})")
+            parser.error(
+                f"--holdout_soundfont {args.holdout_soundfont}: not among the SoundFonts ({', '.join(all_names)})"
+            )
         holdout = all_names.index(args.holdout_soundfont)
     if not 0.0 <= args.heldout_instruments < 1.0:
         parser.error(f"--heldout_instruments must be in [0, 1), got {args.heldout_instruments}")
     try:
-        notes = select_notes(args.programs, args.pitches, args.velocities, args.families, args.sources, args.limit,
-                             soundfonts=range(len(all_names)))
+        notes = select_notes(
+            args.programs,
+            args.pitches,
+            args.velocities,
+            args.families,
+            args.sources,
+            args.limit,
+            soundfonts=range(len(all_names)),
+        )
     except ValueError as e:
         parser.error(str(e))
     if not notes:
@@ -930,8 +981,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {pathlib.Path(args.output_dir) / 'examples.json'}")
         return 0
     splits = split_notes(notes, args.heldout_instruments, holdout, args.split_seed)
-    for name, counters in render_splits(args.output_dir, splits, settings, args.workers,
-                                        progress=not args.no_progress).items():
+    for name, counters in render_splits(
+        args.output_dir, splits, settings, args.workers, progress=not args.no_progress
+    ).items():
         print(f"{name}: {counters.summary()}")
     print(f"wrote {', '.join(str(pathlib.Path(args.output_dir) / n) for n in splits)} and splits.json")
     return 0

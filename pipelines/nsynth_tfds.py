@@ -9,6 +9,7 @@ constructor, or as the download config's ``manual_dir``. Nothing is downloaded.
     builder.download_and_prepare()
     ds = builder.as_dataset(split="train")
 """
+
 from __future__ import annotations
 
 import os
@@ -53,7 +54,8 @@ class NsynthLocal(tfds.core.GeneratorBasedBuilder):
         source = self._source_dir or (str(dl_manager.manual_dir) if dl_manager.manual_dir else None)
         if not source or not os.path.isfile(os.path.join(source, "examples.json")):
             raise FileNotFoundError(
-                f"NsynthLocal: no examples.json in source folder {source!r}. {self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+                f"NsynthLocal: no examples.json in source folder {source!r}. {self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+            )
         return {"train": self._generate_examples(source)}
 
     def _generate_examples(self, source):

@@ -16,6 +16,7 @@ other value (``DataflowRunner``, ``FlinkRunner``, ...) is handed to Beam togethe
 every option this command does not know and every argument after ``--`` (``--project``,
 ``--temp_location``, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,15 @@ import sys
 from typing import Optional, Sequence
 
 from pipelines.errors import InputError
-from pipelines.nsynth import (GANSYNTH_MAX_PITCH, GANSYNTH_MIN_PITCH, keep_note, load_audio_for,
-                              load_examples_json, serialize_example, validate_metadata)
+from pipelines.nsynth import (
+    GANSYNTH_MAX_PITCH,
+    GANSYNTH_MIN_PITCH,
+    keep_note,
+    load_audio_for,
+    load_examples_json,
+    serialize_example,
+    validate_metadata,
+)
 from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
 from tfmusic.audio import AudioFileError
 from tfmusic import cli_support
@@ -34,9 +42,16 @@ from tfmusic.workers import exit_on_interrupt
 WRITTEN, FILTERED, SKIPPED = "written", "filtered_out", "skipped"
 
 
-def convert_note(input_dir: str, note_str: str, entry, acoustic_only: bool = False,
-                 min_pitch: Optional[int] = None, max_pitch: Optional[int] = None,
-                 resample: bool = False, mono: bool = False) -> tuple[str, str, object]:
+def convert_note(
+    input_dir: str,
+    note_str: str,
+    entry,
+    acoustic_only: bool = False,
+    min_pitch: Optional[int] = None,
+    max_pitch: Optional[int] = None,
+    resample: bool = False,
+    mono: bool = False,
+) -> tuple[str, str, object]:
     """Converts one examples.json entry; shared by the local and the Beam pipelines.
 
     Args:
@@ -139,8 +154,9 @@ def convert(
         counters.increment(key, 0)
     with ShardedTFRecordWriter(os.path.join(output_dir, name), num_shards) as writer:
         for note_str in progress_bar(sorted(examples), desc="nsynth_to_tfrecord", unit="note", disable=not progress):
-            status, key, payload = convert_note(input_dir, note_str, examples[note_str],
-                                                acoustic_only, min_pitch, max_pitch, resample, mono)
+            status, key, payload = convert_note(
+                input_dir, note_str, examples[note_str], acoustic_only, min_pitch, max_pitch, resample, mono
+            )
             if status == WRITTEN:
                 writer.write(key, payload)
                 counters.increment(WRITTEN)
@@ -155,9 +171,11 @@ def convert(
 def build_parser() -> argparse.ArgumentParser:
     """The ``nsynth_to_tfrecord`` argument parser (unknown options go to Beam)."""
     parser = cli_support.make_parser(
-        "nsynth_to_tfrecord", raw=False,
+        "nsynth_to_tfrecord",
+        raw=False,
         description="Convert an NSynth jsonwav folder into sharded tf.Example TFRecords (official schema). "
-                    "Options this command does not know are passed to Beam's PipelineOptions.")
+        "Options this command does not know are passed to Beam's PipelineOptions.",
+    )
     parser.add_argument("--input_dir", required=True, help="folder with examples.json and audio/")
     parser.add_argument("--output_dir", required=True, help="folder for the shards and the summary")
     parser.add_argument("--name", default="nsynth", help="shard prefix (default nsynth)")
@@ -165,13 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--acoustic_only", action="store_true", help="keep acoustic instruments only")
     parser.add_argument("--min_pitch", type=int, default=None, help="lowest pitch kept (GANSynth: 24)")
     parser.add_argument("--max_pitch", type=int, default=None, help="highest pitch kept (GANSynth: 84)")
-    parser.add_argument("--gansynth_subset", action="store_true",
-                        help=f"same as --acoustic_only --min_pitch {GANSYNTH_MIN_PITCH} --max_pitch {GANSYNTH_MAX_PITCH}")
-    parser.add_argument("--resample", action="store_true",
-                        help="resample wavs at other sample rates to 16 kHz with soxr (they must last 4 s)")
+    parser.add_argument(
+        "--gansynth_subset",
+        action="store_true",
+        help=f"same as --acoustic_only --min_pitch {GANSYNTH_MIN_PITCH} --max_pitch {GANSYNTH_MAX_PITCH}",
+    )
+    parser.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample wavs at other sample rates to 16 kHz with soxr (they must last 4 s)",
+    )
     parser.add_argument("--mono", action="store_true", help="average the channels of stereo (multi-channel) wavs")
-    parser.add_argument("--runner", default="local",
-                        help="local (default), beam (Beam DirectRunner), or a Beam runner name such as DataflowRunner")
+    parser.add_argument(
+        "--runner",
+        default="local",
+        help="local (default), beam (Beam DirectRunner), or a Beam runner name such as DataflowRunner",
+    )
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     return parser
 
@@ -184,7 +211,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     passthrough = []
     if "--" in argv:  # everything after "--" goes to Beam unchanged
         cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1:]
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     beam_args = unknown + passthrough
@@ -199,25 +226,45 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.runner == "local":
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
-        counters = convert(args.input_dir, args.output_dir, args.name, args.num_shards, args.acoustic_only,
-                           args.min_pitch, args.max_pitch, progress=not args.no_progress,
-                           resample=args.resample, mono=args.mono)
+        counters = convert(
+            args.input_dir,
+            args.output_dir,
+            args.name,
+            args.num_shards,
+            args.acoustic_only,
+            args.min_pitch,
+            args.max_pitch,
+            progress=not args.no_progress,
+            resample=args.resample,
+            mono=args.mono,
+        )
     else:
         from pipelines import beam
 
         if args.runner != "beam" or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
             beam_args = ["--runner", "DirectRunner" if args.runner == "beam" else args.runner] + beam_args
-        counters = beam.nsynth_to_tfrecord(args.input_dir, args.output_dir, args.name, args.num_shards,
-                                           args.acoustic_only, args.min_pitch, args.max_pitch,
-                                           pipeline_args=beam_args, resample=args.resample, mono=args.mono)
+        counters = beam.nsynth_to_tfrecord(
+            args.input_dir,
+            args.output_dir,
+            args.name,
+            args.num_shards,
+            args.acoustic_only,
+            args.min_pitch,
+            args.max_pitch,
+            pipeline_args=beam_args,
+            resample=args.resample,
+            mono=args.mono,
+        )
     print(counters.summary())
     print(f"summary: {summary_path(args.output_dir, args.name)}")
     for line in flag_hints(counters, args.resample, args.mono):
         print(f"nsynth_to_tfrecord: {line}", file=sys.stderr)
     if counters.get(WRITTEN) == 0:
-        print(f"nsynth_to_tfrecord: error: no note written from {args.input_dir} ({counters.get('notes')} notes: "
-              f"{counters.get(SKIPPED)} unreadable, {counters.get(FILTERED)} filtered out; reasons in the summary)",
-              file=sys.stderr)
+        print(
+            f"nsynth_to_tfrecord: error: no note written from {args.input_dir} ({counters.get('notes')} notes: "
+            f"{counters.get(SKIPPED)} unreadable, {counters.get(FILTERED)} filtered out; reasons in the summary)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -10,6 +10,7 @@ key only, not on the order or the process that wrote it.
 
 TensorFlow is imported only by the functions that need it.
 """
+
 from __future__ import annotations
 
 import dataclasses

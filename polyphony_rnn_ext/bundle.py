@@ -4,6 +4,7 @@ A bundle whose ``generator_details.id`` is not ``polyphony``, or whose variables
 and 259 classes, is refused with a :class:`events_rnn.bundle.BundleError` naming the file; every
 variable is ported strictly (:func:`events_rnn.bundle.port_variables`).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -14,8 +15,9 @@ from events_rnn.model import EventSequenceRnnModel, build_model
 from polyphony_rnn_ext import config as config_lib
 
 
-def config_for_spec(generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None,
-                    description: str = "") -> config_lib.PolyphonyRnnConfig:
+def config_for_spec(
+    generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None, description: str = ""
+) -> config_lib.PolyphonyRnnConfig:
     """Magenta's config for ``generator_id`` with the spec's layer sizes (and attention, if any)."""
     hp = _core.hparams_for_spec(config_lib.MODEL_PRESETS.get(generator_id).hparams, spec, attn_length)
     return config_lib.PolyphonyRnnConfig(config_id=generator_id, hparams=hp, description=description)
@@ -31,19 +33,31 @@ def _build(config, keep: float) -> EventSequenceRnnModel:
 
 
 #: The Polyphony RNN as the bundle core sees it.
-FAMILY = ModelFamily(name="Polyphony RNN", config_ids=config_lib.CONFIG_IDS, widths=_widths,
-                     config_for_spec=config_for_spec, build_model=_build)
+FAMILY = ModelFamily(
+    name="Polyphony RNN",
+    config_ids=config_lib.CONFIG_IDS,
+    widths=_widths,
+    config_for_spec=config_for_spec,
+    build_model=_build,
+)
 
 
-def load_bundle(path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
-                ) -> Tuple[EventSequenceRnnModel, config_lib.PolyphonyRnnConfig, MagBundle]:
+def load_bundle(
+    path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
+) -> Tuple[EventSequenceRnnModel, config_lib.PolyphonyRnnConfig, MagBundle]:
     """(model with the bundle's weights, its config, the parsed bundle) of a ``polyphony`` ``.mag``."""
     return _core.load_bundle(FAMILY, path, attn_length, dropout_keep_prob)
 
 
-def write_bundle(model: EventSequenceRnnModel, config: config_lib.PolyphonyRnnConfig, path: str,
-                 description: str = "", global_step: int = 0, naming: str = "kernel",
-                 include_metagraph: bool = True) -> str:
+def write_bundle(
+    model: EventSequenceRnnModel,
+    config: config_lib.PolyphonyRnnConfig,
+    path: str,
+    description: str = "",
+    global_step: int = 0,
+    naming: str = "kernel",
+    include_metagraph: bool = True,
+) -> str:
     """Write ``model`` as a Magenta ``polyphony`` ``.mag`` at ``path`` (with the generation metagraph)."""
     return _core.write_bundle(FAMILY, model, config, path, description, global_step, naming, include_metagraph)
 

@@ -8,6 +8,7 @@ Magenta has one config, ``polyphony`` ("Polyphonic RNN"): note-seq's
 :data:`MODEL_PRESETS` also holds ``tiny`` (16-unit layers) for tests; its id stays ``polyphony``.
 :class:`PolyphonyRnnExperiment` and :data:`PRESETS` are whole training runs (``polyphony_rnn_train``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,9 @@ STEPS_PER_QUARTER = polyphony_lib.STEPS_PER_QUARTER
 
 def polyphony_hparams(**overrides) -> EventsRnnHParams:
     """Magenta's ``polyphony`` hparams, with ``overrides``."""
-    values = dict(batch_size=64, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5, clip_norm=5.0,
-                  learning_rate=0.001)
+    values = dict(
+        batch_size=64, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5, clip_norm=5.0, learning_rate=0.001
+    )
     values.update(overrides)
     return EventsRnnHParams(**values)
 
@@ -59,8 +61,10 @@ class PolyphonyRnnConfig(FamilyConfigMixin):
 
 MODEL_PRESETS: config_lib.PresetRegistry[PolyphonyRnnConfig] = config_lib.PresetRegistry("polyphony_rnn model")
 MODEL_PRESETS.add("polyphony", lambda: PolyphonyRnnConfig())
-MODEL_PRESETS.add("tiny", lambda: PolyphonyRnnConfig(hparams=polyphony_hparams(
-    batch_size=8, rnn_layer_sizes=(16, 16), learning_rate=0.01)))
+MODEL_PRESETS.add(
+    "tiny",
+    lambda: PolyphonyRnnConfig(hparams=polyphony_hparams(batch_size=8, rnn_layer_sizes=(16, 16), learning_rate=0.01)),
+)
 
 
 @dataclasses.dataclass(frozen=True)

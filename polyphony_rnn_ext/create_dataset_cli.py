@@ -12,6 +12,7 @@ no track and why, track lengths in steps). Magenta's flags are ``--input``, ``--
 80 to 512 steps, see :mod:`polyphony_rnn_ext.data`), changeable with ``--set``. Runners as
 :mod:`events_rnn.create_dataset_cli`.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -17,6 +17,7 @@ max_steps=512, eval_ratio=0.1)``), on :class:`events_rnn.data.EventsPipeline`:
 Outputs keep Magenta's names: ``OUTPUT_DIR/training_poly_tracks.tfrecord`` and
 ``OUTPUT_DIR/eval_poly_tracks.tfrecord``, plus ``polyphony_rnn_create_dataset_stats.json``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -60,8 +61,9 @@ class PolyphonyPipelineConfig:
         if not self.transposition_range:
             raise ValueError("transposition_range must hold at least one shift (0 for none)")
         if self.min_steps < 0 or self.max_steps < max(2, self.min_steps):
-            raise ValueError(f"need 0 <= min_steps <= max_steps and max_steps >= 2; got {self.min_steps}, "
-                             f"{self.max_steps}")
+            raise ValueError(
+                f"need 0 <= min_steps <= max_steps and max_steps >= 2; got {self.min_steps}, {self.max_steps}"
+            )
 
 
 class PolyphonicSequenceExtractor(Stage):
@@ -78,7 +80,8 @@ class PolyphonicSequenceExtractor(Stage):
     def transform(self, quantized, counters):
         self._count(counters, "sequences_in")
         tracks, stats = polyphony_lib.extract_polyphonic_sequences(
-            quantized, min_steps_discard=self.min_steps, max_steps_discard=self.max_steps)
+            quantized, min_steps_discard=self.min_steps, max_steps_discard=self.max_steps
+        )
         for name, n in stats.items():
             self._count(counters, name, n)
         for track in tracks:
@@ -93,9 +96,13 @@ class PolyphonyPipeline(_core.EventsPipeline):
     what = "poly_track"
 
     def __init__(self, config: PolyphonyPipelineConfig):
-        self.set_stages(config, Quantizer(config_lib.STEPS_PER_QUARTER),
-                        PolyphonicSequenceExtractor(config.min_steps, config.max_steps),
-                        EncoderStage(polyphony_lib.make_encoder_decoder()), Transposer(config.transposition_range))
+        self.set_stages(
+            config,
+            Quantizer(config_lib.STEPS_PER_QUARTER),
+            PolyphonicSequenceExtractor(config.min_steps, config.max_steps),
+            EncoderStage(polyphony_lib.make_encoder_decoder()),
+            Transposer(config.transposition_range),
+        )
 
 
 _SUMMARIES = _core.FamilySummaries(PolyphonyPipelineConfig, config_lib.PolyphonyRnnConfig, "Polyphony RNN", "steps")
@@ -106,12 +113,22 @@ summary_from_dict = _SUMMARIES.summary_from_dict
 
 
 #: What ``polyphony_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(command="polyphony_rnn_create_dataset", pipeline_class=PolyphonyPipeline,
-                             output_filenames=OUTPUT_FILENAMES, stats_filename=STATS_FILENAME,
-                             make_summary=make_summary, summary_from_dict=summary_from_dict)
+FORMAT = _core.DatasetFormat(
+    command="polyphony_rnn_create_dataset",
+    pipeline_class=PolyphonyPipeline,
+    output_filenames=OUTPUT_FILENAMES,
+    stats_filename=STATS_FILENAME,
+    make_summary=make_summary,
+    summary_from_dict=summary_from_dict,
+)
 
 
-def create_dataset(input_pattern, output_dir: str, config: PolyphonyPipelineConfig = PolyphonyPipelineConfig(),
-                   num_workers: int = 1, progress: bool = True) -> DatasetSummary:
+def create_dataset(
+    input_pattern,
+    output_dir: str,
+    config: PolyphonyPipelineConfig = PolyphonyPipelineConfig(),
+    num_workers: int = 1,
+    progress: bool = True,
+) -> DatasetSummary:
     """Run the polyphony pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
     return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)

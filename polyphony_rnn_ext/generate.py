@@ -15,6 +15,7 @@ From a primer NoteSequence and a total length in 16th-note steps:
    5 RNN events per missing step until the track has enough steps; it is then cut to length;
 5. the output NoteSequence is the track (with conditioning) or the primer plus the generated track.
 """
+
 from __future__ import annotations
 
 import copy
@@ -58,8 +59,9 @@ class PolyphonyOptions:
     inject_primer_during_generation: bool = True
 
     def __post_init__(self):
-        GenerationOptions(self.num_steps, self.temperature, self.beam_size, self.branch_factor,
-                          self.steps_per_iteration, self.seed)  # validates
+        GenerationOptions(
+            self.num_steps, self.temperature, self.beam_size, self.branch_factor, self.steps_per_iteration, self.seed
+        )  # validates
 
 
 def primer_from_pitches(pitches: Sequence[int], qpm: float = DEFAULT_QPM):
@@ -172,13 +174,14 @@ class PolyphonyGenerator:
         from note_seq import sequences_lib
 
         spq = self.config.steps_per_quarter
-        qpm = primer_sequence.tempos[0].qpm if primer_sequence.tempos and primer_sequence.tempos[0].qpm \
-            else DEFAULT_QPM
+        qpm = primer_sequence.tempos[0].qpm if primer_sequence.tempos and primer_sequence.tempos[0].qpm else DEFAULT_QPM
         steps_per_second = sequences_lib.steps_per_quarter_to_steps_per_second(spq, qpm)
         start_time, end_time = primer_sequence.total_time, options.num_steps * 60.0 / qpm / spq
         if start_time >= end_time:
-            raise GenerationError(f"the primer ({start_time:.3f} s) is not shorter than the {options.num_steps} steps "
-                                  f"requested ({end_time:.3f} s)")
+            raise GenerationError(
+                f"the primer ({start_time:.3f} s) is not shorter than the {options.num_steps} steps "
+                f"requested ({end_time:.3f} s)"
+            )
         quantized = _quantize(primer_sequence, spq)
         tracks, _ = polyphony_lib.extract_polyphonic_sequences(quantized, start_step=0)
         start = sequences_lib.quantize_to_step(start_time, steps_per_second, quantize_cutoff=0.0)
@@ -198,15 +201,23 @@ class PolyphonyGenerator:
             before = track.num_steps
             missing = total - track.num_steps
             seed = None if options.seed is None else options.seed + 7919 * round_
-            gen = GenerationOptions(len(track) + EVENTS_PER_STEP_GUESS * missing, options.temperature,
-                                    options.beam_size, options.branch_factor, options.steps_per_iteration, seed)
+            gen = GenerationOptions(
+                len(track) + EVENTS_PER_STEP_GUESS * missing,
+                options.temperature,
+                options.beam_size,
+                options.branch_factor,
+                options.steps_per_iteration,
+                seed,
+            )
             track, round_score = self.events.generate_events(track, gen, modify_events_callback=callback)
             score += round_score
             round_ += 1
             stalled = stalled + 1 if track.num_steps == before else 0
             if stalled >= MAX_STALLED_ROUNDS:
-                raise GenerationError(f"the model closed no step (STEP_END) in {stalled} rounds of generation; "
-                                      f"stopped at {track.num_steps} of {total} steps")
+                raise GenerationError(
+                    f"the model closed no step (STEP_END) in {stalled} rounds of generation; "
+                    f"stopped at {track.num_steps} of {total} steps"
+                )
         track.set_length(total)
         if options.condition_on_primer:
             return track.to_sequence(qpm=qpm), score

@@ -19,14 +19,21 @@ file (its tempo is used). ``--num_steps`` counts 16th-note steps, primer include
 ``--inject_primer_during_generation`` (default on; ``--noinject_primer_during_generation``) forces
 the primer's notes into the generated track. Files are named ``<date>_<time>_<index>.mid``.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import Optional, Sequence
 
-from events_rnn.generate_cli import (LoadedModel, add_absl_bool, add_generation_arguments,  # noqa: F401
-                                     add_model_arguments, generate_files, run)
+from events_rnn.generate_cli import (
+    LoadedModel,
+    add_absl_bool,
+    add_generation_arguments,  # noqa: F401
+    add_model_arguments,
+    generate_files,
+    run,
+)
 from events_rnn.generate_cli import load_model as _load_model
 from polyphony_rnn_ext import CONFIG_IDS
 from tfmusic import cli_support
@@ -55,8 +62,9 @@ def family():
     return bundle_lib.FAMILY
 
 
-def load_model(bundle_file: Optional[str] = None, run_dir: Optional[str] = None, config_id: str = "polyphony",
-               hparams: str = "") -> LoadedModel:
+def load_model(
+    bundle_file: Optional[str] = None, run_dir: Optional[str] = None, config_id: str = "polyphony", hparams: str = ""
+) -> LoadedModel:
     """The Polyphony RNN of a ``.mag`` or of a Magenta run folder (see :func:`events_rnn.generate_cli.load_model`)."""
     from polyphony_rnn_ext import bundle as bundle_lib
 
@@ -90,10 +98,15 @@ def make_options(args):
     from polyphony_rnn_ext import generate
 
     return generate.PolyphonyOptions(
-        num_steps=args.num_steps, temperature=args.temperature, beam_size=args.beam_size,
-        branch_factor=args.branch_factor, steps_per_iteration=args.steps_per_iteration, seed=args.seed,
+        num_steps=args.num_steps,
+        temperature=args.temperature,
+        beam_size=args.beam_size,
+        branch_factor=args.branch_factor,
+        steps_per_iteration=args.steps_per_iteration,
+        seed=args.seed,
         condition_on_primer=args.condition_on_primer,
-        inject_primer_during_generation=args.inject_primer_during_generation)
+        inject_primer_during_generation=args.inject_primer_during_generation,
+    )
 
 
 def make_generator(args, loaded):
@@ -107,9 +120,17 @@ def make_generator(args, loaded):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``polyphony_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
     cli_support.start(argv)
-    return run(PROG, build_parser(), argv, family, make_options, make_generator,
-               load=lambda args: load_model(None if args.save_generator_bundle else args.bundle_file, args.run_dir,
-                                            args.config, args.hparams))
+    return run(
+        PROG,
+        build_parser(),
+        argv,
+        family,
+        make_options,
+        make_generator,
+        load=lambda args: load_model(
+            None if args.save_generator_bundle else args.bundle_file, args.run_dir, args.config, args.hparams
+        ),
+    )
 
 
 if __name__ == "__main__":

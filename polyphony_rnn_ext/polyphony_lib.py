@@ -13,6 +13,7 @@ since the class indices must be Magenta's for its bundles to mean the same thing
   "no event" class of Magenta's metrics) is ``STEP_END``. Wrapped in note-seq's
   ``OneHotEventSequenceEncoderDecoder``, inputs and classes are both 259 wide.
 """
+
 from __future__ import annotations
 
 import collections
@@ -48,8 +49,7 @@ class PolyphonicEvent:
         self.pitch = pitch
 
     def __eq__(self, other):
-        return (isinstance(other, PolyphonicEvent) and self.event_type == other.event_type
-                and self.pitch == other.pitch)
+        return isinstance(other, PolyphonicEvent) and self.event_type == other.event_type and self.pitch == other.pitch
 
     def __repr__(self):
         return f"PolyphonicEvent({self.event_type!r}, {self.pitch!r})"
@@ -151,7 +151,7 @@ class PolyphonicSequence(events_lib.EventSequence):
         for i in range(len(self._events) - 1, -1, -1):
             if self._events[i].event_type == PolyphonicEvent.STEP_END:
                 if seen == count:
-                    del self._events[i + 1:]
+                    del self._events[i + 1 :]
                     return
                 seen += 1
             elif i == 0:
@@ -182,8 +182,14 @@ class PolyphonicSequence(events_lib.EventSequence):
         events.append(_marker(PolyphonicEvent.END))
         return events
 
-    def to_sequence(self, velocity: int = 100, instrument: int = 0, program: int = 0,
-                    qpm: float = constants.DEFAULT_QUARTERS_PER_MINUTE, base_note_sequence=None):
+    def to_sequence(
+        self,
+        velocity: int = 100,
+        instrument: int = 0,
+        program: int = 0,
+        qpm: float = constants.DEFAULT_QUARTERS_PER_MINUTE,
+        base_note_sequence=None,
+    ):
         """A NoteSequence of the track at ``qpm`` (notes added to a copy of ``base_note_sequence`` if
         given, whose first tempo must be ``qpm``). Call :meth:`set_length` first so the last step is
         closed; a note still sounding at the end raises ValueError."""
@@ -215,8 +221,9 @@ class PolyphonicSequence(events_lib.EventSequence):
                     if pitch_start[0] in to_end:
                         to_end.remove(pitch_start[0])
                         sounding.remove(pitch_start)
-                        note = sequence.notes.add(pitch=pitch_start[0], velocity=velocity, instrument=instrument,
-                                                  program=program)
+                        note = sequence.notes.add(
+                            pitch=pitch_start[0], velocity=velocity, instrument=instrument, program=program
+                        )
                         note.start_time = pitch_start[1] * seconds_per_step + offset
                         note.end_time = step * seconds_per_step + offset
                 step += 1
@@ -227,8 +234,12 @@ class PolyphonicSequence(events_lib.EventSequence):
         return sequence
 
 
-def extract_polyphonic_sequences(quantized_sequence, start_step: int = 0, min_steps_discard: Optional[int] = None,
-                                 max_steps_discard: Optional[int] = None) -> Tuple[List[PolyphonicSequence], dict]:
+def extract_polyphonic_sequences(
+    quantized_sequence,
+    start_step: int = 0,
+    min_steps_discard: Optional[int] = None,
+    max_steps_discard: Optional[int] = None,
+) -> Tuple[List[PolyphonicSequence], dict]:
     """Magenta's ``extract_polyphonic_sequences``: the one polyphonic track of a quantized NoteSequence.
 
     Returns ([] or [sequence], counters): a sequence with notes of more than one program is
@@ -273,8 +284,11 @@ class PolyphonyOneHotEncoding(_ed.OneHotEncoding):
         if event.event_type in EVENT_CLASSES_WITHOUT_PITCH:
             return EVENT_CLASSES_WITHOUT_PITCH.index(event.event_type)
         if event.event_type in EVENT_CLASSES_WITH_PITCH:
-            return (len(EVENT_CLASSES_WITHOUT_PITCH)
-                    + EVENT_CLASSES_WITH_PITCH.index(event.event_type) * PITCH_CLASSES + event.pitch)
+            return (
+                len(EVENT_CLASSES_WITHOUT_PITCH)
+                + EVENT_CLASSES_WITH_PITCH.index(event.event_type) * PITCH_CLASSES
+                + event.pitch
+            )
         raise ValueError(f"unknown event type {event.event_type}")
 
     def decode_event(self, index: int) -> PolyphonicEvent:

@@ -1,4 +1,5 @@
 """Training the Polyphony RNN: :class:`events_rnn.task.EventsRnnTask` bound to the Polyphony RNN family."""
+
 from __future__ import annotations
 
 from events_rnn.task import EventsRnnTask

@@ -8,6 +8,7 @@ parses every ``<audio>`` player's inline WAV (header, format, a whole non-empty 
 writes the result as JSON into an attribute that ``--dump-dom`` prints. A second run saves a
 screenshot PNG (the artefact). Tests skip with :func:`require_chromium` where Chromium is not installed.
 """
+
 import html
 import json
 import os
@@ -90,14 +91,24 @@ window.addEventListener("load", function () {
 def require_chromium() -> str:
     """Chromium's path; skips the test where it is not installed."""
     if CHROMIUM is None:
-        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium; `make install` "
-                    "installs it): the browser check of the HTML reports cannot run")
+        pytest.skip(
+            "headless Chromium is not installed (Debian: apt-get install chromium; `make install` "
+            "installs it): the browser check of the HTML reports cannot run"
+        )
     return CHROMIUM
 
 
 def _chromium(args, timeout=180):
-    base = [require_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--mute-audio", "--hide-scrollbars"]
+    base = [
+        require_chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--mute-audio",
+        "--hide-scrollbars",
+    ]
     return subprocess.run(base + list(args), capture_output=True, text=True, timeout=timeout)
 
 
@@ -117,8 +128,16 @@ def check_report(html_path, artefact_dir, width: int = 1024, height: int = 3000)
     probe.write_text(text, encoding="utf-8")
     window = f"--window-size={width},{height}"
     for budget in (20000, 60000):  # a second try with more virtual time, for a loaded machine
-        run = _chromium([window, f"--virtual-time-budget={budget}", "--enable-logging=stderr", "--v=0",
-                         "--dump-dom", probe.as_uri()])
+        run = _chromium(
+            [
+                window,
+                f"--virtual-time-budget={budget}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                probe.as_uri(),
+            ]
+        )
         found = re.search(r'data-report-check="([^"]*)"', run.stdout)
         if found:
             break
@@ -137,8 +156,9 @@ def check_report(html_path, artefact_dir, width: int = 1024, height: int = 3000)
 def assert_report_reads_well(html_path, artefact_dir, width: int = 1024) -> dict:
     """:func:`check_report`, then: nothing wider than the page, no errors, every image and player works."""
     r = check_report(html_path, artefact_dir, width)
-    assert r["scrollWidth"] <= r["clientWidth"], \
+    assert r["scrollWidth"] <= r["clientWidth"], (
         f"{html_path}: page {r['scrollWidth']} px wide in a {r['clientWidth']} px window"
+    )
     assert not r["wideContainers"], r
     assert r["tablesInScroll"] == r["tables"], f"{html_path}: a table outside a scrolling container: {r}"
     assert not r["problems"], r["problems"]

@@ -4,6 +4,7 @@ The CPU is split into two logical devices here, at import time, because TensorFl
 only accepts a logical-device layout before it runs its first op. Tests that need a
 two-replica strategy use the ``two_cpu_strategy`` fixture.
 """
+
 import os
 import pathlib
 

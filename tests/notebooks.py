@@ -6,6 +6,7 @@ output folder, then every cell runs in a fresh kernel (nbclient).
 the form fields put back to the notebook's own defaults (a note in the settings cell says that the
 outputs come from a quick run): what ``colab/*.ipynb`` ship with.
 """
+
 import os
 import pathlib
 import re
@@ -69,14 +70,17 @@ def execute(name: str, out_dir, extra: Optional[Dict[str, object]] = None, timeo
     import nbclient
 
     nb = set_params(read(name), {**QUICK[name], "OUT": str(out_dir), **(extra or {})})
-    env = {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
+        nbclient.NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(REPO_ROOT)}}
+        ).execute()
     finally:
         for k, v in saved.items():
             if v is None:

@@ -4,6 +4,7 @@ A ``tf.train.CheckpointManager`` deletes old checkpoints as new ones land, so a 
 for one exact file (``ckpt-10.index``) can miss it between two polls. Wait for a condition that
 stays true once reached instead: "some checkpoint at step >= N".
 """
+
 import pathlib
 import re
 import subprocess

@@ -2,6 +2,7 @@
 FluidSynth, pip from the repository, the restart note), settings as #@param form fields (no
 environment variables), and outputs saved from a real (quick) run, each file under 1 MB. That they run
 is tested per family (tests/*/test_notebook.py, through tests/notebooks.py)."""
+
 import pytest
 
 from tests import notebooks

@@ -1,5 +1,6 @@
 """Every console script of setup.py: quick, plain ``--help`` with nothing heavy imported, one flag name per
 concept (aliases), and the README's command table agreeing with each command's usage line."""
+
 import functools
 import json
 import os
@@ -14,21 +15,39 @@ from tfmusic import cli_support
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 #: Modules no command may import before its flags are parsed.
-HEAVY = ("tensorflow", "keras", "note_seq", "librosa", "music21", "pretty_midi", "apache_beam", "matplotlib",
-         "sklearn", "scipy")
+HEAVY = (
+    "tensorflow",
+    "keras",
+    "note_seq",
+    "librosa",
+    "music21",
+    "pretty_midi",
+    "apache_beam",
+    "matplotlib",
+    "sklearn",
+    "scipy",
+)
 #: Where a command's parser comes from when it is not ``build_parser`` of its entry point's module.
 PARSER_FACTORIES = {"music_eval_train_classifier": "music_eval.cli:build_train_classifier_parser"}
 #: Training commands: run folder, step count (three names, one dest each) and ``--set trainer.train_steps``.
-TRAINING = ("melody_rnn_train", "polyphony_rnn_train", "drums_rnn_train", "performance_rnn_train",
-            "improv_rnn_train", "music_transformer_train", "gansynth_train", "music_eval_train_classifier")
+TRAINING = (
+    "melody_rnn_train",
+    "polyphony_rnn_train",
+    "drums_rnn_train",
+    "performance_rnn_train",
+    "improv_rnn_train",
+    "music_transformer_train",
+    "gansynth_train",
+    "music_eval_train_classifier",
+)
 STEP_ALIASES = ("--num_training_steps", "--num_steps", "--train_steps")
 FOLDER_ALIASES = ("--run_dir", "--model_dir")
 
 
 def _console_scripts():
     text = (REPO / "setup.py").read_text()
-    block = text[text.index('"console_scripts"'):]
-    block = block[:block.index("]")]
+    block = text[text.index('"console_scripts"') :]
+    block = block[: block.index("]")]
     return dict(re.findall(r'"([a-z0-9_]+)=([\w.]+:\w+)"', block))
 
 
@@ -90,8 +109,14 @@ print(json.dumps({{"after_parser": after_parser, "after_help": loaded(), "helps"
 def probe(command):
     """(report dict, stderr) of :data:`_PROBE` for ``command``."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", cli_support.VERBOSE_ENV)}
-    proc = subprocess.run([sys.executable, "-c", _PROBE, command, SCRIPTS[command], ":".join(_parser_factory(command))],
-                          capture_output=True, text=True, cwd=str(REPO), env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, command, SCRIPTS[command], ":".join(_parser_factory(command))],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
@@ -194,7 +219,7 @@ def test_classifier_run_folder_positional_or_named(capsys):
 def test_generate_commands_take_both_folder_and_bundle_names(command):
     parser = build_parser(command)
     subs = _subparsers(parser)
-    for sub, p in (subs.items() if subs else [(None, parser)]):
+    for sub, p in subs.items() if subs else [(None, parser)]:
         dests = {_action(p, alias).dest for alias in FOLDER_ALIASES}
         assert len(dests) == 1, (command, sub, dests)
         dest = dests.pop()
@@ -260,12 +285,18 @@ def _usage_items(parser):
     """(required option groups, required positional count) read from the parser's usage line: each group is the
     option strings of which one must be given (one action's aliases, or a required exclusive group)."""
     usage = " ".join(parser.format_usage().split())
-    usage = usage[len("usage: " + parser.prog):]
+    usage = usage[len("usage: " + parser.prog) :]
     text = _outside_brackets(usage)
     groups = []
     for alternatives in re.findall(r"\(([^()]*)\)", text):  # a required mutually exclusive group
-        groups.append({o for token in alternatives.split() if token.startswith("-")
-                       for o in _action(parser, token).option_strings})
+        groups.append(
+            {
+                o
+                for token in alternatives.split()
+                if token.startswith("-")
+                for o in _action(parser, token).option_strings
+            }
+        )
     text = re.sub(r"\([^()]*\)", " ", text)
     tokens, positionals, i = text.split(), 0, 0
     while i < len(tokens):
@@ -283,8 +314,8 @@ def _usage_items(parser):
 def _readme_rows():
     """(command, arguments) for every ``command ...`` code span in the first cell of README's command table."""
     text = (REPO / "README.md").read_text()
-    table = text[text.index("## Commands"):]
-    table = table[:table.index("\n\n", table.index("| command |"))]
+    table = text[text.index("## Commands") :]
+    table = table[: table.index("\n\n", table.index("| command |"))]
     rows = []
     for line in table.splitlines():
         if not line.startswith("| `"):
@@ -295,7 +326,7 @@ def _readme_rows():
             head = span.split()[0]
             for command in head.split("|"):
                 if command in SCRIPTS:
-                    rows.append((command, span[len(head):].strip()))
+                    rows.append((command, span[len(head) :].strip()))
     return rows
 
 
@@ -340,7 +371,7 @@ def test_readme_command_table_matches_usage():
             if sub not in subs:
                 problems.append(f"{command} {text}: no subcommand of {sorted(subs)}")
                 continue
-            parser, text = subs[sub], text[len(text.split()[0]):]
+            parser, text = subs[sub], text[len(text.split()[0]) :]
         try:
             required, positionals = _usage_items(parser)
             given, row_positionals, elided = _row_items(parser, text)
@@ -351,6 +382,7 @@ def test_readme_command_table_matches_usage():
         if missing and not elided:
             problems.append(f"{command} {text}: the usage line requires {missing}")
         if row_positionals != positionals:
-            problems.append(f"{command} {text}: {row_positionals} positional argument(s), the usage line "
-                            f"requires {positionals}")
+            problems.append(
+                f"{command} {text}: {row_positionals} positional argument(s), the usage line requires {positionals}"
+            )
     assert not problems, "\n".join(problems)

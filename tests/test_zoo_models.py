@@ -1,5 +1,6 @@
 """The shipped zoo (models/): every model loads, its card's check figures match a fresh evaluation on a
 sample of its held-out data, and its manifest and card agree."""
+
 import json
 import os
 
@@ -64,15 +65,17 @@ def _check_gansynth(name, manifest):
     audio = synth.synthesize(synth.random_latents(len(pitches), check["seed"]), pitches)
     audio = np.stack([peak_limit(a) for a in audio])
     notes = np.zeros((len(audio), 64000), np.float32)
-    notes[:, :synth.audio_length] = audio
+    notes[:, : synth.audio_length] = audio
     probs = zoo.load("pitch_classifier").probabilities(notes)
     pred = probs.argmax(-1) + 24
-    return {"pitch_accuracy": float(np.mean(pred == pitches)), "mean_top_probability": float(probs.max(-1).mean()),
-            "rms": float(np.sqrt(np.mean(audio ** 2)))}
+    return {
+        "pitch_accuracy": float(np.mean(pred == pitches)),
+        "mean_top_probability": float(probs.max(-1).mean()),
+        "rms": float(np.sqrt(np.mean(audio**2))),
+    }
 
 
-CHECKS = {"melody_rnn": _check_melody_rnn, "music_transformer": _check_music_transformer,
-          "gansynth": _check_gansynth}
+CHECKS = {"melody_rnn": _check_melody_rnn, "music_transformer": _check_music_transformer, "gansynth": _check_gansynth}
 # figures that are counts over a small sample: a fresh run may differ by one note on another CPU
 COUNT_TOLERANCE = {"pitch_accuracy": 1.5}
 

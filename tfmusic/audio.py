@@ -11,6 +11,7 @@
 
 Bad input raises ``AudioFileError``, whose message names the file and the problem.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -84,15 +85,11 @@ def read_wav(
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
         raise AudioFileError(path, f"not a readable audio file ({e})") from None
     if expected_sample_rate is not None and sample_rate != expected_sample_rate:
-        raise AudioFileError(
-            path, f"sample rate is {sample_rate} Hz, expected {expected_sample_rate} Hz"
-        )
+        raise AudioFileError(path, f"sample rate is {sample_rate} Hz, expected {expected_sample_rate} Hz")
     if audio.shape[0] == 0:
         raise AudioFileError(path, "file holds no audio frames")
     if expected_num_samples is not None and audio.shape[0] != expected_num_samples:
-        raise AudioFileError(
-            path, f"has {audio.shape[0]} samples, expected {expected_num_samples}"
-        )
+        raise AudioFileError(path, f"has {audio.shape[0]} samples, expected {expected_num_samples}")
     if expected_channels is not None and audio.shape[1] != expected_channels:
         raise AudioFileError(path, f"has {audio.shape[1]} channels, expected {expected_channels}")
     if not np.all(np.isfinite(audio)):
@@ -114,9 +111,7 @@ def float_to_pcm16(audio: np.ndarray) -> np.ndarray:
     return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
-def write_wav(
-    path: PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
-) -> None:
+def write_wav(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """Writes audio to a wav file atomically (temporary name, then ``os.replace``).
 
     Args:
@@ -183,10 +178,16 @@ def _write_float_function():
     import fluidsynth
 
     return fluidsynth.cfunc(
-        "fluid_synth_write_float", ctypes.c_int,
-        ("synth", ctypes.c_void_p, 1), ("len", ctypes.c_int, 1),
-        ("lout", ctypes.c_void_p, 1), ("loff", ctypes.c_int, 1), ("lincr", ctypes.c_int, 1),
-        ("rout", ctypes.c_void_p, 1), ("roff", ctypes.c_int, 1), ("rincr", ctypes.c_int, 1),
+        "fluid_synth_write_float",
+        ctypes.c_int,
+        ("synth", ctypes.c_void_p, 1),
+        ("len", ctypes.c_int, 1),
+        ("lout", ctypes.c_void_p, 1),
+        ("loff", ctypes.c_int, 1),
+        ("lincr", ctypes.c_int, 1),
+        ("rout", ctypes.c_void_p, 1),
+        ("roff", ctypes.c_int, 1),
+        ("rincr", ctypes.c_int, 1),
     )
 
 

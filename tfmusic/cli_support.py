@@ -26,6 +26,7 @@ the user chose TensorFlow's verbosity. ``--verbose`` changes nothing at all.
 
 This module imports only the standard library.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,29 @@ VERBOSE_ENV = "TFMUSIC_VERBOSE"
 #: user's), so that worker processes follow it (:func:`start_worker`).
 QUIET_ENV = "TFMUSIC_QUIET"
 #: Packages whose own warnings are hidden unless ``--verbose``.
-THIRD_PARTY = ("pydub", "keras", "tensorflow", "tf_keras", "absl", "tensorboard", "librosa", "audioread",
-               "note_seq", "pretty_midi", "music21", "mido", "google.protobuf", "apache_beam", "numba",
-               "sklearn", "matplotlib", "soundfile", "h5py", "jax", "tqdm")
+THIRD_PARTY = (
+    "pydub",
+    "keras",
+    "tensorflow",
+    "tf_keras",
+    "absl",
+    "tensorboard",
+    "librosa",
+    "audioread",
+    "note_seq",
+    "pretty_midi",
+    "music21",
+    "mido",
+    "google.protobuf",
+    "apache_beam",
+    "numba",
+    "sklearn",
+    "matplotlib",
+    "soundfile",
+    "h5py",
+    "jax",
+    "tqdm",
+)
 #: The pydub warning note-seq's import raises, as a ``-W`` / ``PYTHONWARNINGS`` entry (for spawned workers).
 PYDUB_WARNING_OPTION = "ignore:Couldn't find ffmpeg or avconv:RuntimeWarning:pydub.utils"
 VERBOSE_HELP = "show third-party log lines and warnings (TensorFlow start-up, absl, pydub...)"
@@ -66,7 +87,7 @@ def wants_verbose(argv: Optional[Sequence[str]] = None) -> bool:
     """``--verbose`` among ``argv`` (default ``sys.argv[1:]``) before a ``--``, or ``TFMUSIC_VERBOSE=1``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if "--" in args:
-        args = args[:args.index("--")]
+        args = args[: args.index("--")]
     return "--verbose" in args or is_verbose()
 
 
@@ -212,8 +233,10 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
 
 # --------------------------------------------------------------------------- help text
 
-_ROLE = re.compile(r":(?:[a-z]+:)?(?:func|class|mod|meth|attr|data|obj|exc|const|ref|doc|envvar|term|file|"
-                   r"program|option|command|samp):`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_ROLE = re.compile(
+    r":(?:[a-z]+:)?(?:func|class|mod|meth|attr|data|obj|exc|const|ref|doc|envvar|term|file|"
+    r"program|option|command|samp):`~?([^`<]*?)(?:\s*<[^>]*>)?`"
+)
 _LITERAL = re.compile(r"``(.+?)``", re.S)
 _INTERPRETED = re.compile(r"(?<![\w`])`([^`\n]+)`(?![\w`])")
 _LITERAL_BLOCK = re.compile(r"(\S)\s*::$", re.M)
@@ -251,12 +274,15 @@ def has_markup(text: str) -> bool:
 def add_verbose_flag(parser: argparse.ArgumentParser, suppress_default: bool = False) -> None:
     """``--verbose`` (see :func:`start`, which reads it before parsing). ``suppress_default``: for
     subcommand parsers, so that the main parser's value is not overwritten."""
-    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP,
-                        **({"default": argparse.SUPPRESS} if suppress_default else {}))
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help=VERBOSE_HELP,
+        **({"default": argparse.SUPPRESS} if suppress_default else {}),
+    )
 
 
-def make_parser(prog: str, description: Optional[str] = None, raw: bool = True,
-                **kwargs) -> argparse.ArgumentParser:
+def make_parser(prog: str, description: Optional[str] = None, raw: bool = True, **kwargs) -> argparse.ArgumentParser:
     """A command's ``argparse.ArgumentParser``: ``description`` (e.g. the module docstring) as plain text
     (:func:`plain_text`; its line breaks kept when ``raw``), and ``--verbose``."""
     if raw:

@@ -14,6 +14,7 @@ machinery only:
   :func:`resolve_run_config` (or :func:`plan_run_config`, which writes nothing until asked)
   implements "reload the saved config on resume", and refuses a resume whose flags contradict it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -393,11 +394,13 @@ def _check_flags(model_dir: str, saved: Any, flags: Mapping[str, RunFlag]) -> No
         if was != flag.value:
             raise ConfigError(
                 f"{model_dir} holds a run started with {where}, but {name} {_shown(flag.value)} was given; "
-                f"resume it without {name} (--set still changes single fields) or start another run folder")
+                f"resume it without {name} (--set still changes single fields) or start another run folder"
+            )
 
 
-def plan_run_config(model_dir: str, config: T, overrides: Sequence[str] = (),
-                    flags: Optional[Mapping[str, RunFlag]] = None) -> RunPlan:
+def plan_run_config(
+    model_dir: str, config: T, overrides: Sequence[str] = (), flags: Optional[Mapping[str, RunFlag]] = None
+) -> RunPlan:
     """Decides the config a run in ``model_dir`` must use and whether it resumes, writing nothing.
 
     If ``model_dir`` already holds ``config.json`` and a checkpoint the run resumes: the saved
@@ -425,8 +428,9 @@ def plan_run_config(model_dir: str, config: T, overrides: Sequence[str] = (),
     return RunPlan(model_dir, apply_overrides(config, overrides), False, flags=flags)
 
 
-def resolve_run_config(model_dir: str, config: T, overrides: Sequence[str] = (),
-                       flags: Optional[Mapping[str, RunFlag]] = None) -> Tuple[T, bool]:
+def resolve_run_config(
+    model_dir: str, config: T, overrides: Sequence[str] = (), flags: Optional[Mapping[str, RunFlag]] = None
+) -> Tuple[T, bool]:
     """:func:`plan_run_config`, then its :meth:`RunPlan.write` at once: the config a run in
     ``model_dir`` must use (saved there), and whether it resumes. Returns (config, resumed)."""
     plan = plan_run_config(model_dir, config, overrides, flags)

@@ -5,6 +5,7 @@ through :func:`atomic_open`: the data is written to ``<name>.tmp-XXXX`` in the d
 flushed and fsynced, then ``os.replace``d onto the final name. A crash leaves at most a temporary
 file, never a half-written final one.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,7 @@ which writes one plain line per ``every_percent`` (default 10 %) of the total, a
 return: a run logs at most 100 / ``every_percent`` + 1 lines. Without a known total it writes a
 line every ``interval`` seconds (default 60) and one at the end.
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,9 +48,19 @@ class PlainProgress:
     ``every_percent`` of ``total`` crossed (and at the end, if not at a boundary), or, with no total,
     every ``interval`` seconds and at the end. No carriage return, no ANSI codes."""
 
-    def __init__(self, iterable: Optional[Iterable] = None, desc: Optional[str] = None, total: Optional[float] = None,
-                 unit: str = "it", initial: float = 0, disable: bool = False, file: Optional[TextIO] = None,
-                 every_percent: float = EVERY_PERCENT, interval: float = INTERVAL_SECONDS, **_ignored: Any):
+    def __init__(
+        self,
+        iterable: Optional[Iterable] = None,
+        desc: Optional[str] = None,
+        total: Optional[float] = None,
+        unit: str = "it",
+        initial: float = 0,
+        disable: bool = False,
+        file: Optional[TextIO] = None,
+        every_percent: float = EVERY_PERCENT,
+        interval: float = INTERVAL_SECONDS,
+        **_ignored: Any,
+    ):
         if total is None and iterable is not None:
             try:
                 total = len(iterable)  # type: ignore[arg-type]
@@ -162,8 +173,14 @@ class PlainProgress:
             pass
 
 
-def progress_bar(iterable: Optional[Iterable] = None, *, file: Optional[TextIO] = None,
-                 every_percent: float = EVERY_PERCENT, interval: float = INTERVAL_SECONDS, **kwargs: Any):
+def progress_bar(
+    iterable: Optional[Iterable] = None,
+    *,
+    file: Optional[TextIO] = None,
+    every_percent: float = EVERY_PERCENT,
+    interval: float = INTERVAL_SECONDS,
+    **kwargs: Any,
+):
     """A tqdm bar on a terminal or in a notebook, else a :class:`PlainProgress` (see the module doc).
 
     ``iterable`` and ``kwargs`` are tqdm's (``total``, ``desc``, ``unit``, ``initial``, ``disable``,

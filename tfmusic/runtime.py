@@ -1,6 +1,6 @@
 """Where a run executes: distribution strategy, XLA and numeric precision.
 
-:class:`RuntimeConfig` is the ``runtime`` branch of every experiment config. 
+:class:`RuntimeConfig` is the ``runtime`` branch of every experiment config.
 :func:`make_strategy` picks one of
 
 * ``one_device``: the first GPU if there is one, else the CPU;
@@ -9,6 +9,7 @@
 * ``auto`` (default): ``multi_worker`` when ``TF_CONFIG`` names more than one task,
   ``mirrored`` when more than one GPU is visible, ``one_device`` otherwise.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -92,8 +93,7 @@ def make_strategy(config: RuntimeConfig) -> tf.distribute.Strategy:
     if kind == "mirrored":
         devices = list(config.devices) or None
         return tf.distribute.MirroredStrategy(devices=devices)
-    device = config.devices[0] if config.devices else (
-        "/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0")
+    device = config.devices[0] if config.devices else ("/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0")
     return tf.distribute.OneDeviceStrategy(device)
 
 

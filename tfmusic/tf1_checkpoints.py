@@ -9,6 +9,7 @@ primitive, made strict: :meth:`WeightPorter.finish` fails with :class:`PortingEr
 every foreign variable left unused (except those matched by ``ignore`` patterns, e.g. optimizer
 slots) and every Keras variable never assigned.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,9 +66,15 @@ class _V1BannerFilter(logging.Filter):
     """Drops the six lines of TensorFlow's "V1 checkpoint format has been deprecated" banner, which
     ``Saver.save`` logs on every V1 save: V1 is what a ``.mag`` must hold, so the advice does not apply."""
 
-    LINES = frozenset(("*" * 55, "TensorFlow's V1 checkpoint format has been deprecated.",
-                       "Consider switching to the more efficient V2 format:",
-                       "   `tf.train.Saver(write_version=tf.train.SaverDef.V2)`", "now on by default."))
+    LINES = frozenset(
+        (
+            "*" * 55,
+            "TensorFlow's V1 checkpoint format has been deprecated.",
+            "Consider switching to the more efficient V2 format:",
+            "   `tf.train.Saver(write_version=tf.train.SaverDef.V2)`",
+            "now on by default.",
+        )
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         return str(record.msg) not in self.LINES
@@ -86,8 +93,8 @@ def write_v1_checkpoint(variables: Dict[str, np.ndarray], path: str) -> str:
     with graph.as_default():
         tf_vars = [tf.compat.v1.Variable(np.asarray(v), name=k) for k, v in variables.items()]
         saver = tf.compat.v1.train.Saver(
-            {k: v for k, v in zip(variables, tf_vars)}, sharded=False,
-            write_version=tf.compat.v1.train.SaverDef.V1)
+            {k: v for k, v in zip(variables, tf_vars)}, sharded=False, write_version=tf.compat.v1.train.SaverDef.V1
+        )
         banner = None if cli_support.is_verbose() else _V1BannerFilter()
         logger = tf.get_logger()
         if banner is not None:
@@ -116,8 +123,13 @@ class WeightPorter:
       source: how to name the checkpoint in errors.
     """
 
-    def __init__(self, foreign: Dict[str, np.ndarray], keras_variables: Iterable, ignore: Sequence[str] = (),
-                 source: str = "checkpoint"):
+    def __init__(
+        self,
+        foreign: Dict[str, np.ndarray],
+        keras_variables: Iterable,
+        ignore: Sequence[str] = (),
+        source: str = "checkpoint",
+    ):
         self.foreign = dict(foreign)
         self.source = source
         self._ignore = [re.compile(p) for p in ignore]

@@ -18,13 +18,13 @@ two: discriminator then generator; a language model has one). :class:`Runner` do
   images every ``media_every`` steps; evaluations write ``eval/*`` scalars into the same logs with
   :func:`write_eval_summaries`; a tqdm bar shows steps/s.
 """
+
 from __future__ import annotations
 
 import abc
 import dataclasses
 import functools
 import glob
-import io
 import math
 import os
 import shutil
@@ -179,15 +179,15 @@ LOG_SUBDIR = "train"
 EVAL_PREFIX = "eval"
 
 
-def log_audio(name: str, audio: np.ndarray, sample_rate: int, step: int, max_outputs: int = 4,
-              description: Optional[str] = None) -> None:
+def log_audio(
+    name: str, audio: np.ndarray, sample_rate: int, step: int, max_outputs: int = 4, description: Optional[str] = None
+) -> None:
     """Write audio to the default TensorBoard writer. ``audio``: [batch, samples] floats in [-1, 1].
     ``description`` (Markdown) shows under the clip in TensorBoard, e.g. what it is and its pitch."""
     audio = np.asarray(audio, np.float32)
     if audio.ndim == 1:
         audio = audio[None]
-    tf.summary.audio(name, audio[..., None], sample_rate, step=step, max_outputs=max_outputs,
-                     description=description)
+    tf.summary.audio(name, audio[..., None], sample_rate, step=step, max_outputs=max_outputs, description=description)
 
 
 def log_image(name: str, image: Any, step: int, description: Optional[str] = None) -> None:
@@ -247,8 +247,9 @@ class Runner:
       strategy: a ready strategy; by default built from ``experiment_config.runtime``.
     """
 
-    def __init__(self, task: Task, experiment_config: Any, model_dir: str,
-                 strategy: Optional[tf.distribute.Strategy] = None):
+    def __init__(
+        self, task: Task, experiment_config: Any, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None
+    ):
         self.task = task
         self.config = experiment_config
         self.trainer: TrainerConfig = experiment_config.trainer
@@ -265,7 +266,8 @@ class Runner:
         self._phases = list(self.task.phases())
         self._compiled = {p.name: self._compile_phase(p) for p in self._phases}
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self._checkpoint_dir(), max_to_keep=self.trainer.max_checkpoints)
+            self.checkpoint, self._checkpoint_dir(), max_to_keep=self.trainer.max_checkpoints
+        )
         self._train_step = tf.function(self._distributed_step)
         # "skip" mode checks the summed gradients between computing and applying them. A
         # conditional apply cannot live inside the replica function (the optimizer's all-reduce
@@ -324,8 +326,9 @@ class Runner:
             variables = getattr(item, "variables", None)
             if callable(variables):
                 variables = variables()
-            out.extend(v.value if hasattr(v, "value") and not isinstance(v, tf.Variable) else v
-                       for v in (variables or []))
+            out.extend(
+                v.value if hasattr(v, "value") and not isinstance(v, tf.Variable) else v for v in (variables or [])
+            )
         return out
 
     # ------------------------------------------------------------------ step
@@ -363,16 +366,19 @@ class Runner:
     def _make_skip_fns(self, phase: GradientPhase) -> Tuple[Callable, Callable]:
         grads_fn = functools.partial(self._replica_grads, phase)
         apply_fn = functools.partial(self._replica_apply, phase)
-        return (tf.function(lambda inputs: self.strategy.run(grads_fn, args=(inputs,))),
-                tf.function(lambda grads: self.strategy.run(apply_fn, args=(grads,))))
+        return (
+            tf.function(lambda inputs: self.strategy.run(grads_fn, args=(inputs,))),
+            tf.function(lambda grads: self.strategy.run(apply_fn, args=(grads,))),
+        )
 
     def _replica_grads(self, phase: GradientPhase, inputs):
         ctx = tf.distribute.get_replica_context()
         loss, phase_logs, grads = self._compiled[phase.name](inputs)
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         total_loss = ctx.all_reduce(tf.distribute.ReduceOp.SUM, loss)
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
-                               [tf.reduce_all(tf.math.is_finite(total_loss))])
+        finite = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(g)) for g in grads] + [tf.reduce_all(tf.math.is_finite(total_loss))]
+        )
         return grads, loss, phase_logs, finite
 
     def _replica_apply(self, phase: GradientPhase, grads):
@@ -448,18 +454,25 @@ class Runner:
         if self.trainer.progress and self.is_chief:
             from tfmusic.progress import progress_bar
 
-            bar = progress_bar(total=total, initial=start, unit="step", dynamic_ncols=True,
-                               desc=os.path.basename(self.model_dir))
+            bar = progress_bar(
+                total=total, initial=start, unit="step", dynamic_ncols=True, desc=os.path.basename(self.model_dir)
+            )
         t_last, step_last = time.perf_counter(), start
         if self.trainer.max_minutes and isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            raise ValueError("trainer.max_minutes stops one process on its own clock; multi-worker runs "
-                             "would fall out of step: use train_steps")
+            raise ValueError(
+                "trainer.max_minutes stops one process on its own clock; multi-worker runs "
+                "would fall out of step: use train_steps"
+            )
         deadline = time.monotonic() + 60.0 * self.trainer.max_minutes if self.trainer.max_minutes else None
         try:
             with writer.as_default():
                 if self.is_chief:  # the run's config.json, at the step this start of the run begins from
-                    tf.summary.text("config", config_text(self.config), step=start,
-                                    description="the run's config.json (as this start of the run uses it)")
+                    tf.summary.text(
+                        "config",
+                        config_text(self.config),
+                        step=start,
+                        description="the run's config.json (as this start of the run uses it)",
+                    )
                 consecutive_skips = 0
                 while int(self.step.numpy()) < end:
                     if self.trainer.on_nonfinite == "skip":
@@ -471,7 +484,8 @@ class Runner:
                             if consecutive_skips >= self.trainer.max_consecutive_skips:
                                 raise NonFiniteError(
                                     f"{consecutive_skips} steps in a row had a non-finite loss or gradient at step "
-                                    f"{int(self.step.numpy())} in {self.model_dir}; last good checkpoint: {last_ckpt}")
+                                    f"{int(self.step.numpy())} in {self.model_dir}; last good checkpoint: {last_ckpt}"
+                                )
                             continue
                         consecutive_skips = 0
                     else:
@@ -480,8 +494,10 @@ class Runner:
                     logs_np = self.task.reduce_logs({k: float(v.numpy()) for k, v in logs.items()})
                     bad = [k for k, v in logs_np.items() if not math.isfinite(v)]
                     if bad:
-                        raise NonFiniteError(f"non-finite {', '.join(bad)} at step {step} in {self.model_dir}; "
-                                             f"last good checkpoint: {last_ckpt}")
+                        raise NonFiniteError(
+                            f"non-finite {', '.join(bad)} at step {step} in {self.model_dir}; "
+                            f"last good checkpoint: {last_ckpt}"
+                        )
                     if bar is not None:
                         bar.update(1)
                     if step % self.trainer.summary_every == 0 or step == end:

@@ -15,6 +15,7 @@ see :func:`pipelines.beam.run_pipeline`).
 :func:`exit_on_interrupt` wraps a command's ``main``: a ``KeyboardInterrupt`` that reaches it
 (after the command's own clean-up has run) prints one line and returns :data:`INTERRUPTED`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -132,7 +133,7 @@ def imap_unordered(pool, fn: Callable, items, chunksize: int = 1) -> Iterator:
     plain generator for ``chunksize`` > 1, which cannot wait in short steps): items go to the workers
     ``chunksize`` at a time, results come back as each chunk is done."""
     items = list(items)
-    chunks = [(fn, items[i:i + chunksize]) for i in range(0, len(items), max(1, chunksize))]
+    chunks = [(fn, items[i : i + chunksize]) for i in range(0, len(items), max(1, chunksize))]
     for done in results(pool.imap_unordered(_apply_to_chunk, chunks)):
         yield from done
 
@@ -184,7 +185,7 @@ def child_processes(pid: Optional[int] = None) -> List[int]:
         except OSError:
             continue
         # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 1:
             parents.setdefault(int(fields[1]), []).append(int(entry))
     out, todo = [], [pid]

@@ -14,6 +14,7 @@ This module knows names and files only. Loading dispatches on ``family`` to the 
 loader, imported when asked for (``tfmusic`` imports no model package). The zoo folder is the
 repository's ``models/``, or ``$TFMUSIC_ZOO_DIR`` where that is set.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -105,8 +106,14 @@ def get(name: str) -> ZooModel:
     weights = folder / manifest["weights"]
     if not weights.exists():
         raise ZooError(f"zoo model {name!r}: weights {weights} missing (a partial checkout?)")
-    return ZooModel(name=name, family=family, path=str(weights), card=str(folder / CARD),
-                    description=manifest.get("description", ""), metrics=dict(manifest.get("metrics", {})))
+    return ZooModel(
+        name=name,
+        family=family,
+        path=str(weights),
+        card=str(folder / CARD),
+        description=manifest.get("description", ""),
+        metrics=dict(manifest.get("metrics", {})),
+    )
 
 
 def path(name: str) -> str:
@@ -126,8 +133,10 @@ def resolve(name_or_path: Optional[str], family: Optional[str] = None) -> str:
             raise ZooError(f"no model given, and no default zoo model for family {family!r}")
         name_or_path = DEFAULTS[family]
         if not (zoo_dir() / name_or_path / MANIFEST).is_file():
-            raise ZooError(f"no model given, and the zoo ({zoo_dir()}) holds no {family} model "
-                           f"{name_or_path!r} yet: pass a trained model's path")
+            raise ZooError(
+                f"no model given, and the zoo ({zoo_dir()}) holds no {family} model "
+                f"{name_or_path!r} yet: pass a trained model's path"
+            )
     if os.path.exists(name_or_path):
         return name_or_path
     if not (zoo_dir() / name_or_path / MANIFEST).is_file():
@@ -135,8 +144,10 @@ def resolve(name_or_path: Optional[str], family: Optional[str] = None) -> str:
         raise ZooError(f"{name_or_path}: no such file, and no such zoo model (zoo models: {known})")
     entry = get(name_or_path)
     if family is not None and entry.family != family:
-        raise ZooError(f"zoo model {name_or_path!r} is a {entry.family} model, not a {family} one "
-                       f"(zoo {family} models: {', '.join(names(family)) or 'none'})")
+        raise ZooError(
+            f"zoo model {name_or_path!r} is a {entry.family} model, not a {family} one "
+            f"(zoo {family} models: {', '.join(names(family)) or 'none'})"
+        )
     return entry.path
 
 

@@ -1,5 +1,6 @@
 """What the zoo's training scripts share: hardware text, wall-time accounting across resumed runs,
 and the key check of a continuation against its primer."""
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,9 @@ def key_check(primer_midi, full_midi) -> dict:
     primer_key = theory.estimate_key(features_symbolic.pitch_class_histogram(primer_midi))
     whole = features_symbolic.pitch_class_histogram(full_midi)
     piece_key = theory.estimate_key(whole)
-    return {"primer_key": primer_key.name, "piece_key": piece_key.name,
-            "key_score": float(theory.key_weighted_score(primer_key, piece_key)),
-            "in_scale_share": float(theory.in_scale_share(whole, primer_key))}
+    return {
+        "primer_key": primer_key.name,
+        "piece_key": piece_key.name,
+        "key_score": float(theory.key_weighted_score(primer_key, piece_key)),
+        "in_scale_share": float(theory.in_scale_share(whole, primer_key)),
+    }

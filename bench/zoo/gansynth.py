@@ -21,6 +21,7 @@ Stages (``--stage``; ``all`` runs them in order):
    ``GANSynthSynthesizer.from_model_dir`` and ``gansynth_generate --model_dir`` read), ``model.json``,
    samples (notes and a chorale line, wav), rainbowgrams of generated notes beside real ones, the card.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,18 @@ def train_stage(work: pathlib.Path, renders: pathlib.Path, steps: int, overrides
     """``gansynth_train --preset cpu_zoo`` on the training split (resumes a stopped run)."""
     from gansynth_tf import train_cli
 
-    argv = ["--model_dir", str(work / "run"), "--train_data", str(renders / "train"), "--preset", PRESET,
-            "--set", f"trainer.train_steps={steps}", "--set", "trainer.progress=false"]
+    argv = [
+        "--model_dir",
+        str(work / "run"),
+        "--train_data",
+        str(renders / "train"),
+        "--preset",
+        PRESET,
+        "--set",
+        f"trainer.train_steps={steps}",
+        "--set",
+        "trainer.progress=false",
+    ]
     for o in overrides:
         argv += ["--set", o]
     with common.WallClock(work / "train_time.json"):
@@ -89,10 +100,14 @@ def heldout_real(renders: pathlib.Path, synth):
     (:class:`music_eval.classifier.NSynthArrays`), and the same notes uncut."""
     from music_eval import classifier as clf
 
-    parts = [clf.load_nsynth_dir(renders / s, synth.min_pitch, synth.max_pitch, acoustic_only=True)
-             for s in HELDOUT_SPLITS]
-    full = clf.NSynthArrays(np.concatenate([p.audio for p in parts]), np.concatenate([p.pitches for p in parts]),
-                            sum((p.names for p in parts), []))
+    parts = [
+        clf.load_nsynth_dir(renders / s, synth.min_pitch, synth.max_pitch, acoustic_only=True) for s in HELDOUT_SPLITS
+    ]
+    full = clf.NSynthArrays(
+        np.concatenate([p.audio for p in parts]),
+        np.concatenate([p.pitches for p in parts]),
+        sum((p.names for p in parts), []),
+    )
     return clf.NSynthArrays(cut(full.audio, synth.audio_length), full.pitches, full.names), full
 
 
@@ -114,10 +129,15 @@ def check_figures(synth, classifier) -> dict:
     gen = generate_like(synth, CHECK_PITCHES, CHECK_SEED)
     probs = classifier.probabilities(gen.audio)
     pred = probs.argmax(-1) + classifier.min_pitch
-    return {"pitches": list(CHECK_PITCHES), "seed": CHECK_SEED,
-            "metrics": {"pitch_accuracy": float(np.mean(pred == gen.pitches)),
-                        "mean_top_probability": float(probs.max(-1).mean()),
-                        "rms": float(np.sqrt(np.mean(gen.audio[:, :synth.audio_length] ** 2)))}}
+    return {
+        "pitches": list(CHECK_PITCHES),
+        "seed": CHECK_SEED,
+        "metrics": {
+            "pitch_accuracy": float(np.mean(pred == gen.pitches)),
+            "mean_top_probability": float(probs.max(-1).mean()),
+            "rms": float(np.sqrt(np.mean(gen.audio[:, : synth.audio_length] ** 2))),
+        },
+    }
 
 
 def evaluate_stage(work: pathlib.Path, renders: pathlib.Path, run_dir: pathlib.Path = None) -> dict:
@@ -134,13 +154,20 @@ def evaluate_stage(work: pathlib.Path, renders: pathlib.Path, run_dir: pathlib.P
     gan_eval.write_gan_tables(evaluation, work / "eval", stem="gan_metrics")
     full_pa = gan_eval.classifier_metrics(classifier, real_full.audio, real_full.pitches)["pitch_accuracy"]
     within1 = float(np.mean(np.abs(classifier.predict_pitches(generated.audio) - generated.pitches) <= 1))
-    result = {"step": int(synth.checkpoint.rsplit("-", 1)[1]), "rows": evaluation.to_dict()["rows"],
-              "real_full_length_pitch_accuracy": full_pa, "generated_pitch_accuracy_within_1": within1,
-              "num_real": len(real), "check": check_figures(synth, classifier)}
+    result = {
+        "step": int(synth.checkpoint.rsplit("-", 1)[1]),
+        "rows": evaluation.to_dict()["rows"],
+        "real_full_length_pitch_accuracy": full_pa,
+        "generated_pitch_accuracy_within_1": within1,
+        "num_real": len(real),
+        "check": check_figures(synth, classifier),
+    }
     files.atomic_write_json(work / "eval.json", result, indent=1)
     print(evaluation.to_markdown(with_paper=True), flush=True)
-    print(f"step {result['step']}: real notes uncut PA {full_pa:.3f}; generated within 1 semitone {within1:.3f}",
-          flush=True)
+    print(
+        f"step {result['step']}: real notes uncut PA {full_pa:.3f}; generated within 1 semitone {within1:.3f}",
+        flush=True,
+    )
     return result
 
 
@@ -223,8 +250,11 @@ def samples(synth, renders: pathlib.Path, out: pathlib.Path) -> dict:
     audio_lib.write_wav(str(out / "chorale_line_fixed_timbre.wav"), rendering.audio, synth.sample_rate)
     feats = features_audio.audio_features(rendering.audio, synth.sample_rate)
     pitches = [nt.pitch for inst in midi.instruments for nt in inst.notes]
-    return {"midi": "bwv66.6 first 8 s (the study's default primer)", "midi_pitch_range": [min(pitches), max(pitches)],
-            "audio_pitch_range": [round(float(feats.pitch_low), 1), round(float(feats.pitch_high), 1)]}
+    return {
+        "midi": "bwv66.6 first 8 s (the study's default primer)",
+        "midi_pitch_range": [min(pitches), max(pitches)],
+        "audio_pitch_range": [round(float(feats.pitch_low), 1), round(float(feats.pitch_high), 1)],
+    }
 
 
 def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, metrics: dict) -> None:
@@ -241,15 +271,24 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
         raise SystemExit(f"exported generator disagrees with the run: {check} vs {metrics['check']}")
     cfg = config_lib.load_json(type(synth.config), work / "run" / config_lib.CONFIG_FILENAME)
     manifest = {
-        "name": NAME, "family": "gansynth", "weights": "run",
+        "name": NAME,
+        "family": "gansynth",
+        "weights": "run",
         "description": "GANSynth (mel-IF, pitch-conditioned WGAN-GP) on acoustic notes rendered from three GM "
-                       "SoundFonts; 1.02 s notes, MIDI 24-84",
-        "metrics": {"held_out": {r["set"]: r for r in metrics["rows"]},
-                    "real_full_length_pitch_accuracy": metrics["real_full_length_pitch_accuracy"],
-                    "generated_pitch_accuracy_within_1": metrics["generated_pitch_accuracy_within_1"]},
-        "training": {"steps": metrics["step"], "seconds": round(common.WallClock.total(work / "train_time.json")),
-                     "hardware": common.hardware(), "preset": PRESET, "config": config_lib.to_dict(cfg),
-                     "date": datetime.date.today().isoformat()},
+        "SoundFonts; 1.02 s notes, MIDI 24-84",
+        "metrics": {
+            "held_out": {r["set"]: r for r in metrics["rows"]},
+            "real_full_length_pitch_accuracy": metrics["real_full_length_pitch_accuracy"],
+            "generated_pitch_accuracy_within_1": metrics["generated_pitch_accuracy_within_1"],
+        },
+        "training": {
+            "steps": metrics["step"],
+            "seconds": round(common.WallClock.total(work / "train_time.json")),
+            "hardware": common.hardware(),
+            "preset": PRESET,
+            "config": config_lib.to_dict(cfg),
+            "date": datetime.date.today().isoformat(),
+        },
         "samples": samples(synth, renders, folder / "samples"),
         "check": check,
     }
@@ -263,80 +302,87 @@ def card(m: dict) -> str:
     t, h = m["training"], m["metrics"]["held_out"]
     real, gen, s = h["real"], h["generated"], m["samples"]
     cfg = t["config"]
-    row = lambda name, r: (f"| {name} | {r['num_notes']} | {r['ndb']} (k={r['k']}) | {r['fid']:.1f} | "  # noqa: E731
-                           f"{r['inception_score']:.1f} | {100 * r['pitch_accuracy']:.1f} % | {r['pitch_entropy']:.3f} |")
-    return "\n".join([
-        f"# `{m['name']}`: GANSynth on multi-SoundFont notes",
-        "",
-        f"{m['description']}. Weights: the generator's moving average alone (`{m['weights']}/`: `config.json`, "
-        "`normalizer.json`, one checkpoint), read by `gansynth_generate --model_dir " + m["name"] + "`, "
-        f"`tfmusic.zoo.load('{m['name']}')` and `GANSynthSynthesizer.from_model_dir`. "
-        "It is the default of `gansynth_generate`, `tfmusic_study` and the demo.",
-        "",
-        "```",
-        f"gansynth_generate notes --model_dir {m['name']} --pitches 48,60,72 --output_dir notes/",
-        f"gansynth_generate midi --model_dir {m['name']} --midi_file line.mid --output_dir out/",
-        "```",
-        "",
-        "## Data and split",
-        "",
-        "The pitch classifier's renders (`bench/zoo/pitch_classifier.py`, see its card): `nsynth_render` from "
-        "FluidR3, Csound's GM bank and MuseScore General for training (each SoundFont x program is one "
-        "instrument), 15 % of those instruments held out, and pretty_midi's TimGM6mb held out entirely. "
-        "GANSynth trains on the **acoustic** notes of the training split, as the paper trains on NSynth's "
-        "acoustic subset, pitches 24-84.",
-        "",
-        "## Training",
-        "",
-        f"`gansynth_train --preset {t['preset']}`: the first {cfg['data']['spectral']['audio_length']:,} samples "
-        f"(1.02 s) of each note as {cfg['data']['spectral']['spec_shape'][0]}x{cfg['data']['spectral']['spec_shape'][1]}"
-        f" mel-IF specgrams ({2 * cfg['data']['spectral']['spec_shape'][1]}-sample frames, "
-        f"{100 * cfg['data']['spectral']['overlap']:.0f} % overlap), {cfg['model']['num_resolutions']} resolutions from "
-        f"{cfg['model']['start_shape'][0]}x{cfg['model']['start_shape'][1]}, at most {cfg['model']['fmap_max']} "
-        f"channels, latent {cfg['model']['latent_size']}, not progressive, batch {cfg['trainer']['global_batch_size']}, "
-        f"Adam lr {cfg['model']['generator_learning_rate']:g}, gradient penalty on the "
-        f"{cfg['model']['gradient_penalty_space']} input, generator EMA {cfg['model']['generator_ema_decay']}. "
-        f"{t['steps']:,} steps in {t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}; the "
-        "two shared with other jobs). Retrain (resumable; `make zoo-deps` first for the SoundFonts):",
-        "",
-        "```",
-        f".venv/bin/python bench/zoo/gansynth.py --stage all --steps {t['steps']}",
-        "```",
-        "",
-        "## Held-out figures (GANSynth's Table 1)",
-        "",
-        f"Against the {real['num_notes']} held-out acoustic notes (held-out instruments and the held-out SoundFont), "
-        "one generated note per real note at the same pitch (seeded latents); both cut to the model's 1.02 s, "
-        "scored by the zoo's `pitch_classifier` (`music_eval gan`'s code; the real row's NDB and FID compare "
-        "two halves of the real notes):",
-        "",
-        "| set | notes | NDB | FID | IS | pitch accuracy | pitch entropy |",
-        "|---|---|---|---|---|---|---|",
-        row("held-out real", real),
-        row("generated", gen),
-        "| paper: real NSynth | | 2.2 (k=50) | 13.0 | 47.1 | 98.2 % | 0.220 |",
-        "| paper: IF-Mel + H | | 29.3 (k=50) | 167.0 | 38.1 | 97.9 % | 0.400 |",
-        "",
-        f"Generated notes within one semitone: {100 * m['metrics']['generated_pitch_accuracy_within_1']:.1f} %. "
-        f"The real notes uncut (4 s) score {100 * m['metrics']['real_full_length_pitch_accuracy']:.1f} %. "
-        "The paper's rows are on NSynth with its own classifier: a sense of scale only.",
-        "",
-        "## Samples",
-        "",
-        "![rainbowgrams](samples/rainbowgrams.png)",
-        "",
-        f"`samples/` holds the notes above (wav) and {s['midi']} rendered with one fixed timbre: "
-        f"MIDI pitch range {s['midi_pitch_range'][0]}-{s['midi_pitch_range'][1]}, pYIN range of the rendering "
-        f"{s['audio_pitch_range'][0]}-{s['audio_pitch_range'][1]}.",
-        "",
-    ])
+    row = lambda name, r: (
+        f"| {name} | {r['num_notes']} | {r['ndb']} (k={r['k']}) | {r['fid']:.1f} | "  # noqa: E731
+        f"{r['inception_score']:.1f} | {100 * r['pitch_accuracy']:.1f} % | {r['pitch_entropy']:.3f} |"
+    )
+    return "\n".join(
+        [
+            f"# `{m['name']}`: GANSynth on multi-SoundFont notes",
+            "",
+            f"{m['description']}. Weights: the generator's moving average alone (`{m['weights']}/`: `config.json`, "
+            "`normalizer.json`, one checkpoint), read by `gansynth_generate --model_dir " + m["name"] + "`, "
+            f"`tfmusic.zoo.load('{m['name']}')` and `GANSynthSynthesizer.from_model_dir`. "
+            "It is the default of `gansynth_generate`, `tfmusic_study` and the demo.",
+            "",
+            "```",
+            f"gansynth_generate notes --model_dir {m['name']} --pitches 48,60,72 --output_dir notes/",
+            f"gansynth_generate midi --model_dir {m['name']} --midi_file line.mid --output_dir out/",
+            "```",
+            "",
+            "## Data and split",
+            "",
+            "The pitch classifier's renders (`bench/zoo/pitch_classifier.py`, see its card): `nsynth_render` from "
+            "FluidR3, Csound's GM bank and MuseScore General for training (each SoundFont x program is one "
+            "instrument), 15 % of those instruments held out, and pretty_midi's TimGM6mb held out entirely. "
+            "GANSynth trains on the **acoustic** notes of the training split, as the paper trains on NSynth's "
+            "acoustic subset, pitches 24-84.",
+            "",
+            "## Training",
+            "",
+            f"`gansynth_train --preset {t['preset']}`: the first {cfg['data']['spectral']['audio_length']:,} samples "
+            f"(1.02 s) of each note as {cfg['data']['spectral']['spec_shape'][0]}x{cfg['data']['spectral']['spec_shape'][1]}"
+            f" mel-IF specgrams ({2 * cfg['data']['spectral']['spec_shape'][1]}-sample frames, "
+            f"{100 * cfg['data']['spectral']['overlap']:.0f} % overlap), {cfg['model']['num_resolutions']} resolutions from "
+            f"{cfg['model']['start_shape'][0]}x{cfg['model']['start_shape'][1]}, at most {cfg['model']['fmap_max']} "
+            f"channels, latent {cfg['model']['latent_size']}, not progressive, batch {cfg['trainer']['global_batch_size']}, "
+            f"Adam lr {cfg['model']['generator_learning_rate']:g}, gradient penalty on the "
+            f"{cfg['model']['gradient_penalty_space']} input, generator EMA {cfg['model']['generator_ema_decay']}. "
+            f"{t['steps']:,} steps in {t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}; the "
+            "two shared with other jobs). Retrain (resumable; `make zoo-deps` first for the SoundFonts):",
+            "",
+            "```",
+            f".venv/bin/python bench/zoo/gansynth.py --stage all --steps {t['steps']}",
+            "```",
+            "",
+            "## Held-out figures (GANSynth's Table 1)",
+            "",
+            f"Against the {real['num_notes']} held-out acoustic notes (held-out instruments and the held-out SoundFont), "
+            "one generated note per real note at the same pitch (seeded latents); both cut to the model's 1.02 s, "
+            "scored by the zoo's `pitch_classifier` (`music_eval gan`'s code; the real row's NDB and FID compare "
+            "two halves of the real notes):",
+            "",
+            "| set | notes | NDB | FID | IS | pitch accuracy | pitch entropy |",
+            "|---|---|---|---|---|---|---|",
+            row("held-out real", real),
+            row("generated", gen),
+            "| paper: real NSynth | | 2.2 (k=50) | 13.0 | 47.1 | 98.2 % | 0.220 |",
+            "| paper: IF-Mel + H | | 29.3 (k=50) | 167.0 | 38.1 | 97.9 % | 0.400 |",
+            "",
+            f"Generated notes within one semitone: {100 * m['metrics']['generated_pitch_accuracy_within_1']:.1f} %. "
+            f"The real notes uncut (4 s) score {100 * m['metrics']['real_full_length_pitch_accuracy']:.1f} %. "
+            "The paper's rows are on NSynth with its own classifier: a sense of scale only.",
+            "",
+            "## Samples",
+            "",
+            "![rainbowgrams](samples/rainbowgrams.png)",
+            "",
+            f"`samples/` holds the notes above (wav) and {s['midi']} rendered with one fixed timbre: "
+            f"MIDI pitch range {s['midi_pitch_range'][0]}-{s['midi_pitch_range'][1]}, pYIN range of the rendering "
+            f"{s['audio_pitch_range'][0]}-{s['audio_pitch_range'][1]}.",
+            "",
+        ]
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="/tmp/zoo/gansynth", help="run folder (outside the repo)")
-    parser.add_argument("--renders", default="/tmp/zoo/pitch_classifier/data",
-                        help="the multi-SoundFont renders (the pitch classifier's; rendered when missing)")
+    parser.add_argument(
+        "--renders",
+        default="/tmp/zoo/pitch_classifier/data",
+        help="the multi-SoundFont renders (the pitch classifier's; rendered when missing)",
+    )
     parser.add_argument("--steps", type=int, default=12000, help="total training steps")
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
     parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")

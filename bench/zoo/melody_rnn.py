@@ -18,6 +18,7 @@ Stages (``--stage``; ``all`` runs them in order, each skipped when its output ex
 4. ``ship``: the model as a ``.mag`` bundle in ``models/melody_rnn_attention/``, its ``model.json``,
    sample melodies (MIDI + FluidSynth wav), a piano roll and the model card ``README.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,13 +64,19 @@ def data_stage(work: pathlib.Path, limit: int) -> dict:
             read = music21_corpus.read_collection(name, limit=limit)
             folder.mkdir(parents=True, exist_ok=True)
             ns_path = music21_corpus.write_sequences(str(folder / "notesequences.tfrecord"), read.sequences)
-            summary = data.create_dataset(ns_path, str(folder), data.MelodyPipelineConfig(
-                config_id=CONFIG_ID, eval_ratio=0.1), progress=False).to_dict()
-            files.atomic_write_json(done, {
-                "pieces": len(read.sequences), "skipped_pieces": len(read.skipped),
-                "skipped_examples": read.skipped[:20],
-                "train_melodies": summary["outputs"]["training"]["examples"],
-                "eval_melodies": summary["outputs"]["eval"]["examples"]})
+            summary = data.create_dataset(
+                ns_path, str(folder), data.MelodyPipelineConfig(config_id=CONFIG_ID, eval_ratio=0.1), progress=False
+            ).to_dict()
+            files.atomic_write_json(
+                done,
+                {
+                    "pieces": len(read.sequences),
+                    "skipped_pieces": len(read.skipped),
+                    "skipped_examples": read.skipped[:20],
+                    "train_melodies": summary["outputs"]["training"]["examples"],
+                    "eval_melodies": summary["outputs"]["eval"]["examples"],
+                },
+            )
         summaries[name] = json.loads(done.read_text())
         print(name, {k: v for k, v in summaries[name].items() if k != "skipped_examples"}, flush=True)
     return summaries
@@ -79,12 +86,24 @@ def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
     """``melody_rnn_train`` on every collection's training melodies (resumes a stopped run)."""
     from melody_rnn_ext import train_cli
 
-    argv = ["--config", CONFIG_ID, "--run_dir", str(work / "run"),
-            "--sequence_example_file", str(work / "data" / "*" / "training_melodies.tfrecord"),
-            "--eval_file", str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
-            "--num_training_steps", str(steps),
-            "--set", "trainer.checkpoint_every=250", "--set", "trainer.summary_every=50",
-            "--set", "runtime.jit_compile=false"]
+    argv = [
+        "--config",
+        CONFIG_ID,
+        "--run_dir",
+        str(work / "run"),
+        "--sequence_example_file",
+        str(work / "data" / "*" / "training_melodies.tfrecord"),
+        "--eval_file",
+        str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
+        "--num_training_steps",
+        str(steps),
+        "--set",
+        "trainer.checkpoint_every=250",
+        "--set",
+        "trainer.summary_every=50",
+        "--set",
+        "runtime.jit_compile=false",
+    ]
     for o in overrides:
         argv += ["--set", o]
     with common.WallClock(work / "train_time.json"):
@@ -137,10 +156,19 @@ def samples(bundle_path: str, out_dir: pathlib.Path, num_steps: int = 128) -> li
         note_seq.sequence_proto_to_midi_file(sequence, str(out_dir / f"{name}.mid"))
         wav = audio.render_midi(midi, sample_rate=16000)
         audio.write_wav(str(out_dir / f"{name}.wav"), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
-        files.atomic_write_bytes(out_dir / f"{name}.png", plots.figure_to_png(
-            plots.piano_roll(midi, title=f"{NAME}: primer {name} (first {len(events)} steps), seed {seed}")))
-        rows.append({"primer": name, "seed": seed,
-                     **common.key_check(note_seq.note_sequence_to_pretty_midi(primer_sequence), midi)})
+        files.atomic_write_bytes(
+            out_dir / f"{name}.png",
+            plots.figure_to_png(
+                plots.piano_roll(midi, title=f"{NAME}: primer {name} (first {len(events)} steps), seed {seed}")
+            ),
+        )
+        rows.append(
+            {
+                "primer": name,
+                "seed": seed,
+                **common.key_check(note_seq.note_sequence_to_pretty_midi(primer_sequence), midi),
+            }
+        )
     return rows
 
 
@@ -156,8 +184,11 @@ def check_sample(bundle_path: str, count: int = 6) -> dict:
     ids = [n for n in names if data.partition_of(n, 0.1) == "eval"][:count]
     read = music21_corpus.read_collection("bach_soprano", only=set(ids), progress=False)
     gen = generate.MelodyGenerator.from_bundle(bundle_path)
-    return {"collection": "bach_soprano", "ids": ids,
-            "metrics": evaluation.evaluate_sequences(gen.model, gen.config, read.sequences)}
+    return {
+        "collection": "bach_soprano",
+        "ids": ids,
+        "metrics": evaluation.evaluate_sequences(gen.model, gen.config, read.sequences),
+    }
 
 
 def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: dict) -> None:
@@ -168,11 +199,19 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     folder = models / NAME
     folder.mkdir(parents=True, exist_ok=True)
     bundle = folder / f"{CONFIG_ID}.mag"
-    rc = train_cli.main(["--run_dir", str(work / "run"), "--eval", "--eval_file",
-                         str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
-                         "--export_bundle", str(bundle), "--bundle_description",
-                         "tfmusic zoo: attention_rnn on music21's Essen, Ryan's Mammoth, O'Neill tunes and Bach "
-                         "soprano lines"])
+    rc = train_cli.main(
+        [
+            "--run_dir",
+            str(work / "run"),
+            "--eval",
+            "--eval_file",
+            str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
+            "--export_bundle",
+            str(bundle),
+            "--bundle_description",
+            "tfmusic zoo: attention_rnn on music21's Essen, Ryan's Mammoth, O'Neill tunes and Bach soprano lines",
+        ]
+    )
     if rc:
         raise SystemExit(f"export failed ({rc})")
     run_cfg = json.loads((work / "run" / "config.json").read_text())
@@ -182,15 +221,23 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     keys = samples(str(bundle), folder / "samples")
     seconds = common.WallClock.total(work / "train_time.json")
     manifest = {
-        "name": NAME, "family": "melody_rnn", "weights": bundle.name,
+        "name": NAME,
+        "family": "melody_rnn",
+        "weights": bundle.name,
         "description": "Melody RNN attention_rnn trained on folk tunes and Bach soprano lines (music21 corpus)",
         "metrics": {f"held_out_{k}": metrics[k] for k in ("all", *COLLECTIONS) if k in metrics},
-        "training": {"steps": step, "seconds": round(seconds), "hardware": common.hardware(),
-                     "rnn_layer_sizes": run_cfg["model"]["hparams"]["rnn_layer_sizes"],
-                     "batch_size": run_cfg["trainer"]["global_batch_size"],
-                     "overrides": [f"model.hparams.batch_size={run_cfg['model']['hparams']['batch_size']}",
-                                   f"trainer.global_batch_size={run_cfg['trainer']['global_batch_size']}"],
-                     "date": datetime.date.today().isoformat()},
+        "training": {
+            "steps": step,
+            "seconds": round(seconds),
+            "hardware": common.hardware(),
+            "rnn_layer_sizes": run_cfg["model"]["hparams"]["rnn_layer_sizes"],
+            "batch_size": run_cfg["trainer"]["global_batch_size"],
+            "overrides": [
+                f"model.hparams.batch_size={run_cfg['model']['hparams']['batch_size']}",
+                f"trainer.global_batch_size={run_cfg['trainer']['global_batch_size']}",
+            ],
+            "date": datetime.date.today().isoformat(),
+        },
         "data": {k: {kk: vv for kk, vv in v.items() if kk != "skipped_examples"} for k, v in data.items()},
         "samples": keys,
         "check": check_sample(str(bundle)),
@@ -210,7 +257,7 @@ def card(m: dict) -> str:
         f"--bundle_file` reads it, and so does ours:",
         "",
         "```",
-        f"melody_rnn_generate --bundle_file {m['name']} --primer_melody \"[60, -2, 62, -2, 64]\" --output_dir out/",
+        f'melody_rnn_generate --bundle_file {m["name"]} --primer_melody "[60, -2, 62, -2, 64]" --output_dir out/',
         f"python -c \"from tfmusic import zoo; gen = zoo.load('{m['name']}')\"",
         "```",
         "",
@@ -226,8 +273,10 @@ def card(m: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for k in COLLECTIONS:
-        lines.append(f"| {k} | {d[k]['pieces']} | {d[k]['skipped_pieces']} | {d[k]['train_melodies']} | "
-                     f"{d[k]['eval_melodies']} |")
+        lines.append(
+            f"| {k} | {d[k]['pieces']} | {d[k]['skipped_pieces']} | {d[k]['train_melodies']} | "
+            f"{d[k]['eval_melodies']} |"
+        )
     lines += [
         "",
         "## Training",
@@ -257,11 +306,14 @@ def card(m: dict) -> str:
             lines.append(f"| {k} | - | - | - | - |")
             continue
         r = mt[f"held_out_{k}"]
-        lines.append(f"| {k} | {r['perplexity']:.3f} | {r['accuracy']:.3f} | {r['event_accuracy']:.3f} | "
-                     f"{r['no_event_accuracy']:.3f} |")
+        lines.append(
+            f"| {k} | {r['perplexity']:.3f} | {r['accuracy']:.3f} | {r['event_accuracy']:.3f} | "
+            f"{r['no_event_accuracy']:.3f} |"
+        )
     ref = REFERENCE
-    bach = mt.get("held_out_bach_soprano", {"perplexity": float("nan"), "accuracy": float("nan"),
-                                             "event_accuracy": float("nan")})
+    bach = mt.get(
+        "held_out_bach_soprano", {"perplexity": float("nan"), "accuracy": float("nan"), "event_accuracy": float("nan")}
+    )
     lines += [
         "",
         "Beside earlier figures on the same held-out chorale lines (`bench/results/melody_rnn_real_data.md`; "
@@ -287,8 +339,10 @@ def card(m: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in m["samples"]:
-        lines.append(f"| {r['primer']} | {r['seed']} | {r['primer_key']} | {r['piece_key']} | "
-                     f"{r['key_score']:.2f} | {r['in_scale_share']:.2f} |")
+        lines.append(
+            f"| {r['primer']} | {r['seed']} | {r['primer_key']} | {r['piece_key']} | "
+            f"{r['key_score']:.2f} | {r['in_scale_share']:.2f} |"
+        )
     first = m["samples"][0]["primer"]
     lines += ["", f"![piano roll](samples/{first}.png)", ""]
     return "\n".join(lines)
@@ -301,8 +355,13 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
     parser.add_argument("--limit", type=int, default=0, help="pieces per collection (0 = all; for a smoke run)")
     parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        help="config overrides for training, e.g. model.hparams.batch_size=64")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="config overrides for training, e.g. model.hparams.batch_size=64",
+    )
     args = parser.parse_args(argv)
     work = pathlib.Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -316,8 +375,9 @@ def main(argv=None) -> int:
 
         files.atomic_write_json(work / "eval.json", metrics)
     if args.stage in ("all", "ship"):
-        ship_stage(work, pathlib.Path(args.models), data_stage(work, args.limit),
-                   json.loads((work / "eval.json").read_text()))
+        ship_stage(
+            work, pathlib.Path(args.models), data_stage(work, args.limit), json.loads((work / "eval.json").read_text())
+        )
     return 0
 
 

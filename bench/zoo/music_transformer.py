@@ -17,6 +17,7 @@ Stages (``--stage``; ``all`` runs them in order):
    ``models/transformer_chorales/t2t/``, ``model.json``, a continuation of the study's default primer
    (MIDI, wav, piano roll) and the model card.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +37,19 @@ import common  # noqa: E402  (bench/zoo/common.py)
 
 NAME = "transformer_chorales"
 MAX_LENGTH = 512
-MODEL_OVERRIDES = (f"data.sequence_length={MAX_LENGTH}", "model.num_layers=4", "model.hidden_size=256",
-                   "model.filter_size=512", "model.num_heads=8", "model.attention_key_channels=0",
-                   "model.max_relative_position=256", "model.max_length=1024", "trainer.global_batch_size=8",
-                   "optimizer.learning_rate_constant=1.0", "optimizer.warmup_steps=400")
+MODEL_OVERRIDES = (
+    f"data.sequence_length={MAX_LENGTH}",
+    "model.num_layers=4",
+    "model.hidden_size=256",
+    "model.filter_size=512",
+    "model.num_heads=8",
+    "model.attention_key_channels=0",
+    "model.max_relative_position=256",
+    "model.max_length=1024",
+    "trainer.global_batch_size=8",
+    "optimizer.learning_rate_constant=1.0",
+    "optimizer.warmup_steps=400",
+)
 PAPER = {"relative_transformer_piano_e_competition_nll": 1.835}
 
 
@@ -60,12 +70,25 @@ def data_stage(work: pathlib.Path) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         for path in _bach_files():
             shutil.copy(path, folder / os.path.basename(path))
-        if note_sequences.main(["--input_dir", str(folder), "--output_file", str(work / "ns" / "bach.tfrecord"),
-                                "--no_progress"]):
+        if note_sequences.main(
+            ["--input_dir", str(folder), "--output_file", str(work / "ns" / "bach.tfrecord"), "--no_progress"]
+        ):
             raise SystemExit("convert_dir_to_note_sequences failed")
-        if create_dataset_cli.main(["--input", str(work / "ns" / "bach-*.tfrecord"), "--output_dir",
-                                    str(work / "dataset"), "--max_length", str(MAX_LENGTH), "--num_shards", "2",
-                                    "--split_fractions", "train=0.9,eval=0.1", "--no_progress"]):
+        if create_dataset_cli.main(
+            [
+                "--input",
+                str(work / "ns" / "bach-*.tfrecord"),
+                "--output_dir",
+                str(work / "dataset"),
+                "--max_length",
+                str(MAX_LENGTH),
+                "--num_shards",
+                "2",
+                "--split_fractions",
+                "train=0.9,eval=0.1",
+                "--no_progress",
+            ]
+        ):
             raise SystemExit("music_transformer_create_dataset failed")
     return json.loads(summary_path.read_text())
 
@@ -74,9 +97,20 @@ def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
     """``music_transformer_train`` from scratch on the train split (resumes a stopped run)."""
     from music_transformer_ext import data, train_cli
 
-    argv = ["--model_dir", str(work / "run"), "--train_data", data.split_file_pattern(str(work / "dataset"), "train"),
-            "--preset", "score2perf_relative", "--num_steps", str(steps),
-            "--set", "trainer.checkpoint_every=200", "--set", "trainer.progress=false"]
+    argv = [
+        "--model_dir",
+        str(work / "run"),
+        "--train_data",
+        data.split_file_pattern(str(work / "dataset"), "train"),
+        "--preset",
+        "score2perf_relative",
+        "--num_steps",
+        str(steps),
+        "--set",
+        "trainer.checkpoint_every=200",
+        "--set",
+        "trainer.progress=false",
+    ]
     for o in (*MODEL_OVERRIDES, *overrides):
         argv += ["--set", o]
     with common.WallClock(work / "train_time.json"):
@@ -129,8 +163,23 @@ def continuation(t2t_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
     gen_dir = out_dir / "tmp"
-    if generate_cli.main(["--checkpoint", str(t2t_dir), "--primer_midi", str(primer), "--output_dir", str(gen_dir),
-                          "--decode_length", "512", "--top_p", "0.95", "--seed", "0", "--no_xla"]):
+    if generate_cli.main(
+        [
+            "--checkpoint",
+            str(t2t_dir),
+            "--primer_midi",
+            str(primer),
+            "--output_dir",
+            str(gen_dir),
+            "--decode_length",
+            "512",
+            "--top_p",
+            "0.95",
+            "--seed",
+            "0",
+            "--no_xla",
+        ]
+    ):
         raise SystemExit("music_transformer_generate failed")
     midi_path = out_dir / "bwv66.6_continued.mid"
     shutil.move(str(sorted(gen_dir.glob("*.mid"))[0]), midi_path)
@@ -138,11 +187,18 @@ def continuation(t2t_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
     midi = pretty_midi.PrettyMIDI(str(midi_path))
     wav = audio.render_midi(midi, sample_rate=16000)
     audio.write_wav(str(out_dir / "bwv66.6_continued.wav"), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
-    files.atomic_write_bytes(out_dir / "bwv66.6_continued.png", plots.figure_to_png(
-        plots.piano_roll(midi, title=f"{NAME}: bwv66.6's first 8 s continued (512 events, top-p 0.95, seed 0)")))
+    files.atomic_write_bytes(
+        out_dir / "bwv66.6_continued.png",
+        plots.figure_to_png(
+            plots.piano_roll(midi, title=f"{NAME}: bwv66.6's first 8 s continued (512 events, top-p 0.95, seed 0)")
+        ),
+    )
     pitches = [n.pitch for i in midi.instruments for n in i.notes]
-    return {"primer": "bwv66.6 first 8 s", **common.key_check(pretty_midi.PrettyMIDI(str(primer)), midi),
-            "pitch_range": [min(pitches), max(pitches)]}
+    return {
+        "primer": "bwv66.6 first 8 s",
+        **common.key_check(pretty_midi.PrettyMIDI(str(primer)), midi),
+        "pitch_range": [min(pitches), max(pitches)],
+    }
 
 
 def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics: dict) -> None:
@@ -158,18 +214,33 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics:
     steps = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
     from music_transformer_ext import data
 
-    if train_cli.main(["--model_dir", str(work / "run"), "--train_data",
-                       data.split_file_pattern(str(work / "dataset"), "train"), "--num_steps", str(steps),
-                       "--export_t2t", str(t2t_dir)]):
+    if train_cli.main(
+        [
+            "--model_dir",
+            str(work / "run"),
+            "--train_data",
+            data.split_file_pattern(str(work / "dataset"), "train"),
+            "--num_steps",
+            str(steps),
+            "--export_t2t",
+            str(t2t_dir),
+        ]
+    ):
         raise SystemExit("export failed")
     model = checkpoints.port_t2t_checkpoint(str(t2t_dir))
     manifest = {
-        "name": NAME, "family": "music_transformer", "weights": "t2t",
+        "name": NAME,
+        "family": "music_transformer",
+        "weights": "t2t",
         "description": "Music Transformer (relative attention) on music21's Bach corpus as piano performances",
         "metrics": {"held_out": metrics},
-        "training": {"steps": steps, "seconds": round(common.WallClock.total(work / "train_time.json")),
-                     "hardware": common.hardware(), "overrides": list(MODEL_OVERRIDES),
-                     "date": datetime.date.today().isoformat()},
+        "training": {
+            "steps": steps,
+            "seconds": round(common.WallClock.total(work / "train_time.json")),
+            "hardware": common.hardware(),
+            "overrides": list(MODEL_OVERRIDES),
+            "date": datetime.date.today().isoformat(),
+        },
         "data": {"counts": summary.get("counts", summary)},
         "samples": [continuation(t2t_dir, folder / "samples")],
         "check": check_sample(model),
@@ -182,54 +253,56 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics:
 def card(m: dict) -> str:
     """The model card's Markdown from ``model.json``'s content."""
     t, h, s = m["training"], m["metrics"]["held_out"], m["samples"][0]
-    return "\n".join([
-        f"# `{m['name']}`: Music Transformer on Bach",
-        "",
-        f"{m['description']}. Weights: a tensor2tensor-named checkpoint (`{m['weights']}/`), read by "
-        "`music_transformer_generate --checkpoint`, `--model_dir " + m["name"] + "`, "
-        f"`tfmusic.zoo.load('{m['name']}')` and tensor2tensor itself.",
-        "",
-        "```",
-        f"music_transformer_generate --model_dir {m['name']} --primer_midi primer.mid --output_dir out/ --top_p 0.95",
-        "```",
-        "",
-        "## Data and split",
-        "",
-        "Every Bach work in music21's pip-installed corpus (MusicXML; mostly the chorales), through "
-        "`convert_dir_to_note_sequences` and `music_transformer_create_dataset` (score2perf's performance "
-        f"encoding, 310 ids; augmentation: stretches 0.95-1.05 x transpositions -3..+3; crops of {MAX_LENGTH} "
-        "events). Split 90 / 10 by score2perf's md5 hash of the NoteSequence id. Dataset counts: "
-        f"`{json.dumps(m['data']['counts'])}`.",
-        "",
-        "## Training",
-        "",
-        f"From scratch: `score2perf_relative` with {', '.join(t['overrides'])}. {t['steps']} steps in "
-        f"{t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}). Retrain (resumable):",
-        "",
-        "```",
-        f".venv/bin/python bench/zoo/music_transformer.py --stage all --steps {t['steps']}",
-        "```",
-        "",
-        "(`make zoo-transformer` runs the same to 6,000 steps; add `--set trainer.max_minutes=M` to train in "
-        "time slices: each rerun resumes from the newest checkpoint.)",
-        "",
-        "## Held-out figures",
-        "",
-        f"Eval split: NLL {h['nll_per_token']:.3f} nats per event, accuracy {h['accuracy']:.3f} over "
-        f"{h['tokens']:.0f} events. For scale: the paper's relative Transformer reaches "
-        f"{PAPER['relative_transformer_piano_e_competition_nll']} on Piano-e-Competition (other data, 2048-event "
-        "context, far larger model and budget); these numbers are not comparable, only a sense of scale.",
-        "",
-        "## Sample",
-        "",
-        f"The study's default primer ({s['primer']}, {s['primer_key']}) continued by 512 events (top-p 0.95, "
-        f"seed 0): key of the whole piece {s['piece_key']} (key score {s['key_score']:.2f}, in-scale share "
-        f"{s['in_scale_share']:.2f}), pitch range {s['pitch_range'][0]}-{s['pitch_range'][1]}. "
-        "`samples/` holds the MIDI, a FluidSynth rendering (piano) and the piano roll:",
-        "",
-        "![piano roll](samples/bwv66.6_continued.png)",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# `{m['name']}`: Music Transformer on Bach",
+            "",
+            f"{m['description']}. Weights: a tensor2tensor-named checkpoint (`{m['weights']}/`), read by "
+            "`music_transformer_generate --checkpoint`, `--model_dir " + m["name"] + "`, "
+            f"`tfmusic.zoo.load('{m['name']}')` and tensor2tensor itself.",
+            "",
+            "```",
+            f"music_transformer_generate --model_dir {m['name']} --primer_midi primer.mid --output_dir out/ --top_p 0.95",
+            "```",
+            "",
+            "## Data and split",
+            "",
+            "Every Bach work in music21's pip-installed corpus (MusicXML; mostly the chorales), through "
+            "`convert_dir_to_note_sequences` and `music_transformer_create_dataset` (score2perf's performance "
+            f"encoding, 310 ids; augmentation: stretches 0.95-1.05 x transpositions -3..+3; crops of {MAX_LENGTH} "
+            "events). Split 90 / 10 by score2perf's md5 hash of the NoteSequence id. Dataset counts: "
+            f"`{json.dumps(m['data']['counts'])}`.",
+            "",
+            "## Training",
+            "",
+            f"From scratch: `score2perf_relative` with {', '.join(t['overrides'])}. {t['steps']} steps in "
+            f"{t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}). Retrain (resumable):",
+            "",
+            "```",
+            f".venv/bin/python bench/zoo/music_transformer.py --stage all --steps {t['steps']}",
+            "```",
+            "",
+            "(`make zoo-transformer` runs the same to 6,000 steps; add `--set trainer.max_minutes=M` to train in "
+            "time slices: each rerun resumes from the newest checkpoint.)",
+            "",
+            "## Held-out figures",
+            "",
+            f"Eval split: NLL {h['nll_per_token']:.3f} nats per event, accuracy {h['accuracy']:.3f} over "
+            f"{h['tokens']:.0f} events. For scale: the paper's relative Transformer reaches "
+            f"{PAPER['relative_transformer_piano_e_competition_nll']} on Piano-e-Competition (other data, 2048-event "
+            "context, far larger model and budget); these numbers are not comparable, only a sense of scale.",
+            "",
+            "## Sample",
+            "",
+            f"The study's default primer ({s['primer']}, {s['primer_key']}) continued by 512 events (top-p 0.95, "
+            f"seed 0): key of the whole piece {s['piece_key']} (key score {s['key_score']:.2f}, in-scale share "
+            f"{s['in_scale_share']:.2f}), pitch range {s['pitch_range'][0]}-{s['pitch_range'][1]}. "
+            "`samples/` holds the MIDI, a FluidSynth rendering (piano) and the piano roll:",
+            "",
+            "![piano roll](samples/bwv66.6_continued.png)",
+            "",
+        ]
+    )
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,7 @@ exported weights (model-only checkpoint), ``model.json``, ``README.md`` (the car
 ``model.json``; ``--card_only`` rewrites just the card) and ``accuracy_by_pitch.png``; ``bench/results/`` gets
 ``pitch_classifier.{json,md}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,8 @@ def soundfonts() -> tuple:
     if missing:
         sys.exit(f"missing SoundFonts: run `make zoo-deps` (apt-get install {' '.join(missing)})")
     return tuple(nr.SoundFont(name, path) for name, path, _ in TRAIN_SOUNDFONTS) + (
-        nr.SoundFont(HELDOUT_SOUNDFONT, default_soundfont()),)
+        nr.SoundFont(HELDOUT_SOUNDFONT, default_soundfont()),
+    )
 
 
 def one_velocity_each(notes, seed: int):
@@ -79,8 +81,9 @@ def one_velocity_each(notes, seed: int):
 
 def choose_notes(sfs, musescore_fraction: float, seed: int):
     """All included programs x pitches 24-84 x one velocity, MuseScore thinned; then split."""
-    notes = one_velocity_each(nr.select_notes(pitches=range(MIN_PITCH, MAX_PITCH + 1),
-                                              soundfonts=range(len(sfs))), seed)
+    notes = one_velocity_each(
+        nr.select_notes(pitches=range(MIN_PITCH, MAX_PITCH + 1), soundfonts=range(len(sfs))), seed
+    )
     muse = [i for i, sf in enumerate(sfs) if sf.name == "musescore_general"][0]
     rng = np.random.default_rng(seed + 1)
     notes = [n for n in notes if n.soundfont != muse or rng.random() < musescore_fraction]
@@ -100,10 +103,20 @@ def card_sample(heldout_notes, seed: int, audio_dir=None):
 
 def evaluate(classifier, feats, pitches):
     """Exact and within-a-semitone accuracy of ``classifier`` on features ``[n, ...]``."""
-    pred = np.concatenate([np.asarray(classifier.network(feats[i:i + 256], training=False)).argmax(-1)
-                           for i in range(0, len(feats), 256)]) + classifier.min_pitch
-    return {"accuracy": float(np.mean(pred == pitches)), "accuracy_within_1": float(np.mean(abs(pred - pitches) <= 1)),
-            "num": int(len(pitches))}, pred
+    pred = (
+        np.concatenate(
+            [
+                np.asarray(classifier.network(feats[i : i + 256], training=False)).argmax(-1)
+                for i in range(0, len(feats), 256)
+            ]
+        )
+        + classifier.min_pitch
+    )
+    return {
+        "accuracy": float(np.mean(pred == pitches)),
+        "accuracy_within_1": float(np.mean(abs(pred - pitches) <= 1)),
+        "num": int(len(pitches)),
+    }, pred
 
 
 def cpu_name() -> str:
@@ -204,18 +217,34 @@ def write_card(out, manifest, cmd_args: str = "", musescore_fraction: float = 0.
     pct = lambda key, field="accuracy": 100 * m[key][field]  # noqa: E731
     real = m["real_nsynth_sample"]
     text = CARD.format(
-        params=params, num_frames=1 + (cfg["features"]["num_samples"] - cfg["features"]["frame_length"])
-        // cfg["features"]["hop_length"], num_mel_bins=cfg["features"]["num_mel_bins"],
+        params=params,
+        num_frames=1
+        + (cfg["features"]["num_samples"] - cfg["features"]["frame_length"]) // cfg["features"]["hop_length"],
+        num_mel_bins=cfg["features"]["num_mel_bins"],
         weights_path=f"models/pitch_classifier/{manifest['weights']}",
         muse_pct=round(100 * t.get("musescore_fraction", musescore_fraction)),
-        n_train=t["split_counts"]["train"], n_inst=m["heldout_instruments"]["num"], n_sf=m["heldout_soundfont"]["num"],
-        sample_num=m["heldout_soundfont_sample"]["num"], acc_sf=pct("heldout_soundfont"),
-        acc1_sf=pct("heldout_soundfont", "accuracy_within_1"), acc_inst=pct("heldout_instruments"),
-        acc1_inst=pct("heldout_instruments", "accuracy_within_1"), real_correct=real["correct"],
-        real1=12 * real["accuracy_within_1"], real_pred=", ".join(map(str, real["predicted"])),
-        acc_train=pct("train"), steps=t["steps"], batch=t["batch"], lr=cfg["model"]["learning_rate"],
-        train_min=t["train_seconds"] / 60, render_min=t["render_seconds"] / 60, total_min=t["total_seconds"] / 60,
-        hardware=t["hardware"], cmd_args=cmd_args, sessions=_sessions(t))
+        n_train=t["split_counts"]["train"],
+        n_inst=m["heldout_instruments"]["num"],
+        n_sf=m["heldout_soundfont"]["num"],
+        sample_num=m["heldout_soundfont_sample"]["num"],
+        acc_sf=pct("heldout_soundfont"),
+        acc1_sf=pct("heldout_soundfont", "accuracy_within_1"),
+        acc_inst=pct("heldout_instruments"),
+        acc1_inst=pct("heldout_instruments", "accuracy_within_1"),
+        real_correct=real["correct"],
+        real1=12 * real["accuracy_within_1"],
+        real_pred=", ".join(map(str, real["predicted"])),
+        acc_train=pct("train"),
+        steps=t["steps"],
+        batch=t["batch"],
+        lr=cfg["model"]["learning_rate"],
+        train_min=t["train_seconds"] / 60,
+        render_min=t["render_seconds"] / 60,
+        total_min=t["total_seconds"] / 60,
+        hardware=t["hardware"],
+        cmd_args=cmd_args,
+        sessions=_sessions(t),
+    )
     files.atomic_write_text(out / "README.md", text)
 
 
@@ -223,10 +252,15 @@ def _sessions(training: dict) -> str:
     sessions = training.get("sessions") or []
     if len(sessions) < 2:
         return ""
-    parts = [f"steps {s['steps']}: {s['render_seconds'] / 60:.0f} min rendering, {s['train_seconds'] / 60:.0f} min "
-             f"training" for s in sessions]
-    return (f"\nThe run had {len(sessions)} sessions (the later ones resumed from its checkpoint): "
-            + "; ".join(parts) + ".")
+    parts = [
+        f"steps {s['steps']}: {s['render_seconds'] / 60:.0f} min rendering, {s['train_seconds'] / 60:.0f} min training"
+        for s in sessions
+    ]
+    return (
+        f"\nThe run had {len(sessions)} sessions (the later ones resumed from its checkpoint): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def _count_params(weights) -> int:
@@ -267,10 +301,17 @@ def main(argv=None) -> int:
     print(f"renders ready in {t_render:.0f} s", flush=True)
 
     cfg = clf.PRESETS.get("gansynth")
-    overrides = [f"trainer.train_steps={args.steps}", f"trainer.global_batch_size={args.batch}",
-                 "trainer.checkpoint_every=500", "trainer.progress=false", "trainer.summary_every=100",
-                 "data.holdout_fraction=0", f"data.train_dir={data_dir / nr.SPLIT_TRAIN}",
-                 f"data.seed={args.seed}", *args.overrides]
+    overrides = [
+        f"trainer.train_steps={args.steps}",
+        f"trainer.global_batch_size={args.batch}",
+        "trainer.checkpoint_every=500",
+        "trainer.progress=false",
+        "trainer.summary_every=100",
+        "data.holdout_fraction=0",
+        f"data.train_dir={data_dir / nr.SPLIT_TRAIN}",
+        f"data.seed={args.seed}",
+        *args.overrides,
+    ]
     run_dir = work / "run"
     cfg, resumed = config_lib.resolve_run_config(str(run_dir), cfg, overrides)
     feats = {}
@@ -307,8 +348,12 @@ def main(argv=None) -> int:
     sx, sy, _ = clf.load_features(sample_dir, cfg.features, MIN_PITCH, MAX_PITCH)
     sm, spred = evaluate(classifier, sx, sy)
     metrics["heldout_soundfont_sample"] = {
-        "soundfont": HELDOUT_SOUNDFONT, "notes": [[n.program, n.pitch, n.velocity] for n in sample],
-        "correct": int(np.sum(spred == sy)), "num": sm["num"], "accuracy": sm["accuracy"]}
+        "soundfont": HELDOUT_SOUNDFONT,
+        "notes": [[n.program, n.pitch, n.velocity] for n in sample],
+        "correct": int(np.sum(spred == sy)),
+        "num": sm["num"],
+        "accuracy": sm["accuracy"],
+    }
     for key in ("heldout_soundfont", "heldout_instruments", "real_nsynth_sample"):
         print(f"{key}: {json.dumps({k: v for k, v in metrics[key].items() if k != 'predicted'})}", flush=True)
 
@@ -317,22 +362,35 @@ def main(argv=None) -> int:
     if weights.exists():
         shutil.rmtree(weights)
     clf.export_classifier(classifier, weights)
-    plot_accuracy(out / "accuracy_by_pitch.png",
-                  {"held-out SoundFont (TimGM6mb)": preds["heldout_soundfont"],
-                   "held-out instruments": preds["heldout_instruments"]})
+    plot_accuracy(
+        out / "accuracy_by_pitch.png",
+        {
+            "held-out SoundFont (TimGM6mb)": preds["heldout_soundfont"],
+            "held-out instruments": preds["heldout_instruments"],
+        },
+    )
     info = {
-        "steps": int(result.metrics["final_step"]), "batch": args.batch, "resumed": resumed,
-        "render_seconds": timing["render_seconds"], "train_seconds": timing["train_seconds"],
+        "steps": int(result.metrics["final_step"]),
+        "batch": args.batch,
+        "resumed": resumed,
+        "render_seconds": timing["render_seconds"],
+        "train_seconds": timing["train_seconds"],
         "total_seconds": timing["render_seconds"] + timing["train_seconds"],
         "hardware": f"{cpu_name()}, {len(os.sched_getaffinity(0))} core(s)",
-        "soundfonts": [sf.name for sf in sfs], "split_counts": {k: len(v[1]) for k, v in feats.items()},
+        "soundfonts": [sf.name for sf in sfs],
+        "split_counts": {k: len(v[1]) for k, v in feats.items()},
         "musescore_fraction": args.musescore_fraction,
-        "config": config_lib.to_dict(cfg)}
+        "config": config_lib.to_dict(cfg),
+    }
     manifest = {
-        "name": "pitch_classifier", "family": "pitch_classifier", "weights": "classifier",
+        "name": "pitch_classifier",
+        "family": "pitch_classifier",
+        "weights": "classifier",
         "description": "Pitch classifier (MIDI 24-84, 61 classes) on log-mel spectrograms for GANSynth's "
-                       "metrics (IS, PA, PE, FID); trained on renders of three GM SoundFonts.",
-        "metrics": metrics, "training": info}
+        "metrics (IS, PA, PE, FID); trained on renders of three GM SoundFonts.",
+        "metrics": metrics,
+        "training": info,
+    }
     files.atomic_write_json(out / "model.json", manifest, indent=1)
     os.makedirs(args.results, exist_ok=True)
     files.atomic_write_json(pathlib.Path(args.results) / "pitch_classifier.json", manifest, indent=1)

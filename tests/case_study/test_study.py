@@ -1,8 +1,7 @@
 """``tfmusic_study`` end to end on tiny models: a Melody RNN bundle, a tensor2tensor-named Music
 Transformer checkpoint and a GANSynth run, all made here; the primer is a Bach chorale opening."""
+
 import json
-import os
-import pathlib
 
 import numpy as np
 import pretty_midi
@@ -41,8 +40,7 @@ def test_models_not_given_come_from_the_zoo_then_the_demo(tmp_path, monkeypatch)
 
 
 def test_missing_primer_is_named(tmp_path, capsys):
-    rc = study.main([str(tmp_path / "nope.mid"), "--out_dir", str(tmp_path / "out"),
-                     "--melody_rnn_bundle", "x.mag"])
+    rc = study.main([str(tmp_path / "nope.mid"), "--out_dir", str(tmp_path / "out"), "--melody_rnn_bundle", "x.mag"])
     assert rc == 2 and "nope.mid: primer MIDI file not found" in capsys.readouterr().err
 
 
@@ -56,25 +54,35 @@ def test_rows_are_named_by_model_and_role(tmp_path, monkeypatch):
     (folder / "model.json").write_text(json.dumps({"family": "melody_rnn", "weights": "attention_rnn.mag"}))
     assert study.model_name(str(folder / "attention_rnn.mag")) == "melody_rnn_attention"
     assert study.model_name(str(tmp_path / "demo" / "music_transformer" / "run")) == "music_transformer/run"
-    config = study.StudyConfig(melody_rnn_bundle=str(folder / "attention_rnn.mag"),
-                               transformer_model_dir=str(tmp_path / "demo" / "music_transformer" / "run"),
-                               transformer_accompany_dir=str(tmp_path / "harmonizer"))
-    midis = {"melody_rnn": [tmp_path / "a.mid"], "transformer": [tmp_path / "b.mid", tmp_path / "c.mid"],
-             "transformer_accompaniment": [tmp_path / "d.mid"]}
+    config = study.StudyConfig(
+        melody_rnn_bundle=str(folder / "attention_rnn.mag"),
+        transformer_model_dir=str(tmp_path / "demo" / "music_transformer" / "run"),
+        transformer_accompany_dir=str(tmp_path / "harmonizer"),
+    )
+    midis = {
+        "melody_rnn": [tmp_path / "a.mid"],
+        "transformer": [tmp_path / "b.mid", tmp_path / "c.mid"],
+        "transformer_accompaniment": [tmp_path / "d.mid"],
+    }
     assert study.output_names(config, midis) == {
         str(tmp_path / "a.mid"): "Melody RNN (melody_rnn_attention) continuation",
         str(tmp_path / "b.mid"): "Music Transformer (music_transformer/run) continuation 1",
         str(tmp_path / "c.mid"): "Music Transformer (music_transformer/run) continuation 2",
-        str(tmp_path / "d.mid"): f"Music Transformer ({tmp_path.name}/harmonizer) accompaniment"}
+        str(tmp_path / "d.mid"): f"Music Transformer ({tmp_path.name}/harmonizer) accompaniment",
+    }
 
 
 def test_top_line_is_the_skyline(tmp_path):
     midi = pretty_midi.PrettyMIDI(initial_tempo=100)
     inst = pretty_midi.Instrument(0)
     # soprano holds 72 over 0..2 while the alto moves 60 -> 62 at 1.0; then 71 at 2.0 over a 55
-    inst.notes = [pretty_midi.Note(80, 72, 0.0, 2.0), pretty_midi.Note(80, 60, 0.0, 1.0),
-                  pretty_midi.Note(80, 62, 1.0, 2.0), pretty_midi.Note(80, 71, 2.0, 3.0),
-                  pretty_midi.Note(80, 55, 2.0, 3.0)]
+    inst.notes = [
+        pretty_midi.Note(80, 72, 0.0, 2.0),
+        pretty_midi.Note(80, 60, 0.0, 1.0),
+        pretty_midi.Note(80, 62, 1.0, 2.0),
+        pretty_midi.Note(80, 71, 2.0, 3.0),
+        pretty_midi.Note(80, 55, 2.0, 3.0),
+    ]
     midi.instruments.append(inst)
     midi.write(str(tmp_path / "in.mid"))
     line = pretty_midi.PrettyMIDI(str(study.top_line(tmp_path / "in.mid", tmp_path / "top.mid")))
@@ -94,13 +102,14 @@ def tiny_models(tmp_path_factory):
     mag = str(root / "tiny.mag")
     bundle.write_bundle(mmodel.build_model(melody_config), melody_config, mag, description="study test")
     t2t = checkpoints.write_t2t_fixture(tcfg.get("tiny"), str(root / "t2t"), seed=0)
-    cfg = gcfg.get_preset("cpu_small", ["trainer.train_steps=1", "trainer.global_batch_size=4",
-                                        "trainer.progress=false", "runtime.jit_compile=false"])
+    cfg = gcfg.get_preset(
+        "cpu_small",
+        ["trainer.train_steps=1", "trainer.global_batch_size=4", "trainer.progress=false", "runtime.jit_compile=false"],
+    )
     run = str(root / "gansynth")
     fn = gan.synthetic_dataset_fn(8, cfg.data.spectral.spec_shape, cfg.data.num_pitches, seed=0)
     training.Runner(gan.GANSynthTask(cfg, fn), cfg, run, strategy=tf.distribute.OneDeviceStrategy("/cpu:0")).train()
-    return {"melody_rnn_bundle": mag, "transformer_checkpoint": t2t, "transformer_preset": "tiny",
-            "gansynth_run": run}
+    return {"melody_rnn_bundle": mag, "transformer_checkpoint": t2t, "transformer_preset": "tiny", "gansynth_run": run}
 
 
 @pytest.mark.slow
@@ -109,9 +118,23 @@ def test_study_end_to_end_on_tiny_models(tmp_path, tiny_models):
     demo = tmp_path / "demo"
     demo.mkdir()
     (demo / study.MANIFEST).write_text(json.dumps(tiny_models))  # models found through the demo's manifest
-    rc = study.main(["--out_dir", str(out), "--demo_dir", str(demo), "--no_zoo", "--primer_seconds", "6",
-                     "--melody_steps", "48", "--transformer_events", "48",
-                     "--transformer_primer_events", "64"])
+    rc = study.main(
+        [
+            "--out_dir",
+            str(out),
+            "--demo_dir",
+            str(demo),
+            "--no_zoo",
+            "--primer_seconds",
+            "6",
+            "--melody_steps",
+            "48",
+            "--transformer_events",
+            "48",
+            "--transformer_primer_events",
+            "64",
+        ]
+    )
     assert rc == 0
     primer = out / "primer_bwv66.6.mid"
     top = pretty_midi.PrettyMIDI(str(out / "generated" / "primer_top_line.mid")).instruments[0].notes
@@ -142,11 +165,15 @@ def test_study_end_to_end_on_tiny_models(tmp_path, tiny_models):
     assert name["melody_rnn_bundle"].endswith("/tiny") and name["gansynth_run"].endswith("/gansynth")
     melody = f"Melody RNN ({name['melody_rnn_bundle']}) continuation"
     transformer = f"Music Transformer ({name['transformer_checkpoint']}) continuation"
-    renderings = ["FluidSynth", f"GANSynth ({name['gansynth_run']}), fixed timbre",
-                  f"GANSynth ({name['gansynth_run']}), interpolated timbre"]
+    renderings = [
+        "FluidSynth",
+        f"GANSynth ({name['gansynth_run']}), fixed timbre",
+        f"GANSynth ({name['gansynth_run']}), interpolated timbre",
+    ]
     assert pieces[0] == "primer: Bach chorale bwv66.6, first 6 s"
-    assert sorted(pieces[1:]) == sorted([melody, transformer] + [f"{m}, {r}" for m in (melody, transformer)
-                                                                 for r in renderings]), pieces
+    assert sorted(pieces[1:]) == sorted(
+        [melody, transformer] + [f"{m}, {r}" for m in (melody, transformer) for r in renderings]
+    ), pieces
     for column in ("tempo_bpm", "tempo_ratio", "meter", "key", "key_score", "rms_ratio", "pc_js", "ioi_js"):
         assert column in table["columns"], column
     for row in table["rows"][1:]:

@@ -1,5 +1,6 @@
 """drums_rnn_create_dataset (Magenta's pipeline and file names), drums_rnn_train (scratch, fine-tune) and
 drums_rnn_generate (bundle or Magenta run folder; --primer_drums, --primer_midi, default primer, beam search)."""
+
 import json
 import os
 
@@ -30,8 +31,7 @@ def beat(seq_id: str, bars: int, seed: int = 0):
         if rng.random() < 0.2:
             pitches.append(int(rng.choice([45, 48, 49, 51])))
         for p in pitches:
-            ns.notes.add(pitch=p, velocity=90, start_time=s * step, end_time=(s + 1) * step, is_drum=True,
-                         instrument=9)
+            ns.notes.add(pitch=p, velocity=90, start_time=s * step, end_time=(s + 1) * step, is_drum=True, instrument=9)
     ns.total_time = bars * 16 * step
     return ns
 
@@ -42,30 +42,40 @@ def dataset(tmp_path_factory):
     seqs = [beat(f"b{i}", 8 + i, seed=i) for i in range(4)] + [beat("short", 3, seed=9)]
     path = write_note_sequence_tfrecord(str(tmp / "ns.tfrecord"), seqs)
     out = tmp / "one_drum"
-    assert create_dataset_cli.main(["--config", "one_drum", "--input", path, "--output_dir", str(out),
-                                    "--eval_ratio", "0.25", "--no_progress"]) == 0
+    assert (
+        create_dataset_cli.main(
+            ["--config", "one_drum", "--input", path, "--output_dir", str(out), "--eval_ratio", "0.25", "--no_progress"]
+        )
+        == 0
+    )
     return {"tmp": tmp, "input": path, "out": out, "seqs": seqs}
 
 
 def test_dataset_files_counts_and_encoding(dataset):
     out = dataset["out"]
-    assert sorted(os.listdir(out)) == ["drums_rnn_create_dataset_stats.json", "eval_drum_tracks.tfrecord",
-                                       "training_drum_tracks.tfrecord"]
+    assert sorted(os.listdir(out)) == [
+        "drums_rnn_create_dataset_stats.json",
+        "eval_drum_tracks.tfrecord",
+        "training_drum_tracks.tfrecord",
+    ]
     stats = json.loads((out / data.STATS_FILENAME).read_text())
     assert (stats["input_size"], stats["num_classes"]) == (2, 2)
     assert (stats["config"]["min_bars"], stats["config"]["max_steps"], stats["config"]["gap_bars"]) == (7, 512, 1.0)
     assert stats["counts"]["drums_extractor/drum_tracks_extracted"] == 4
     assert stats["counts"]["drums_extractor/drum_tracks_discarded_too_short"] == 1
     # one_drum: 2 steps per quarter, 8 per bar; every step has a hi-hat, so every label is "drum" (1).
-    examples = [events_data.sequence_example_to_arrays(r.numpy()) for name in data.OUTPUT_FILENAMES.values()
-                for r in tf.data.TFRecordDataset(str(out / name))]
+    examples = [
+        events_data.sequence_example_to_arrays(r.numpy())
+        for name in data.OUTPUT_FILENAMES.values()
+        for r in tf.data.TFRecordDataset(str(out / name))
+    ]
     want = []
     for seq in dataset["seqs"][:4]:  # note-seq's own reading of each beat's drum track, as Magenta's extractor
         track = note_seq.DrumTrack()
         track.from_quantized_sequence(note_seq.quantize_note_sequence(seq, 2), gap_bars=1.0)
         want.append(len(track))
     assert sorted(len(y) + 1 for _, y in examples) == sorted(want)
-    assert all(x.shape[1] == 2 and (y[:len(y) - 1] == 1).all() for x, y in examples)
+    assert all(x.shape[1] == 2 and (y[: len(y) - 1] == 1).all() for x, y in examples)
 
 
 def test_extract_drum_tracks_truncates_and_reads_primers():
@@ -75,8 +85,9 @@ def test_extract_drum_tracks_truncates_and_reads_primers():
     seq = beat("x", 1)
     for n in seq.notes:
         n.is_drum = False
-    tracks, _ = data.extract_drum_tracks(note_seq.quantize_note_sequence(seq, 4), min_bars=0,
-                                         gap_bars=float("inf"), ignore_is_drum=True)
+    tracks, _ = data.extract_drum_tracks(
+        note_seq.quantize_note_sequence(seq, 4), min_bars=0, gap_bars=float("inf"), ignore_is_drum=True
+    )
     assert len(tracks) == 1 and len(tracks[0]) == 16 and tracks[0][0] == frozenset([36, 42])
 
 
@@ -84,26 +95,77 @@ def test_extract_drum_tracks_truncates_and_reads_primers():
 def trained(dataset):
     run_dir, mag = dataset["tmp"] / "run", dataset["tmp"] / "one_drum.mag"
     train = str(dataset["out"] / "training_drum_tracks.tfrecord")
-    assert train_cli.main(["--preset", "tiny", "--run_dir", str(run_dir), "--sequence_example_file", train,
-                           "--num_training_steps", "4", "--export_bundle", str(mag)] + FAST) == 0
+    assert (
+        train_cli.main(
+            [
+                "--preset",
+                "tiny",
+                "--run_dir",
+                str(run_dir),
+                "--sequence_example_file",
+                train,
+                "--num_training_steps",
+                "4",
+                "--export_bundle",
+                str(mag),
+            ]
+            + FAST
+        )
+        == 0
+    )
     return run_dir, mag, train
 
 
 def test_train_exports_and_fine_tunes(trained):
     run_dir, mag, train = trained
     model, config, parsed = bundle_lib.load_bundle(str(mag))
-    assert parsed.generator_id == "one_drum" and parsed.metagraph_size > 0 and config.hparams.rnn_layer_sizes == (16, 16)
+    assert (
+        parsed.generator_id == "one_drum" and parsed.metagraph_size > 0 and config.hparams.rnn_layer_sizes == (16, 16)
+    )
     ft = run_dir.parent / "ft"
-    assert train_cli.main(["--bundle", str(mag), "--preset", "tiny", "--run_dir", str(ft), "--sequence_example_file",
-                           train, "--num_training_steps", "2"] + FAST) == 0
+    assert (
+        train_cli.main(
+            [
+                "--bundle",
+                str(mag),
+                "--preset",
+                "tiny",
+                "--run_dir",
+                str(ft),
+                "--sequence_example_file",
+                train,
+                "--num_training_steps",
+                "2",
+            ]
+            + FAST
+        )
+        == 0
+    )
     assert json.loads((ft / "config.json").read_text())["warm_start"]["bundle_path"] == str(mag)
 
 
 def test_generate_from_bundle_with_primers_and_beam(trained, tmp_path, capsys):
     _, mag, _ = trained
     out = tmp_path / "out"
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(out), "--num_outputs", "2",
-                              "--num_steps", "32", "--primer_drums", "[(36, 42), (), (42,), ()]", "--seed", "1"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(out),
+                "--num_outputs",
+                "2",
+                "--num_steps",
+                "32",
+                "--primer_drums",
+                "[(36, 42), (), (42,), ()]",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     files = sorted(os.listdir(out))
     assert len(files) == 2 and all(f.endswith(".mid") for f in files)
     seq = note_seq.midi_file_to_note_sequence(str(out / files[0]))
@@ -113,19 +175,73 @@ def test_generate_from_bundle_with_primers_and_beam(trained, tmp_path, capsys):
     # A MIDI primer, and beam search at argmax.
     midi = str(tmp_path / "p.mid")
     note_seq.sequence_proto_to_midi_file(beat("p", 1), midi)
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o2"), "--num_outputs", "1",
-                              "--num_steps", "24", "--primer_midi", midi, "--beam_size", "2", "--branch_factor", "2",
-                              "--steps_per_iteration", "2", "--temperature", "0"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(tmp_path / "o2"),
+                "--num_outputs",
+                "1",
+                "--num_steps",
+                "24",
+                "--primer_midi",
+                midi,
+                "--beam_size",
+                "2",
+                "--branch_factor",
+                "2",
+                "--steps_per_iteration",
+                "2",
+                "--temperature",
+                "0",
+            ]
+        )
+        == 0
+    )
     # No primer: Magenta's single bass drum hit.
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o3"), "--num_outputs", "1",
-                              "--num_steps", "8", "--seed", "0"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(tmp_path / "o3"),
+                "--num_outputs",
+                "1",
+                "--num_steps",
+                "8",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert "single bass drum hit" in capsys.readouterr().err
     # A primer longer than the request, and a bad --primer_drums, are clear errors.
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o4"), "--num_steps", "2",
-                              "--primer_drums", "[(36,), (36,), (36,)]"]) == 1
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(tmp_path / "o4"),
+                "--num_steps",
+                "2",
+                "--primer_drums",
+                "[(36,), (36,), (36,)]",
+            ]
+        )
+        == 1
+    )
     assert "not shorter than the 2 steps" in capsys.readouterr().err
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o4"),
-                              "--primer_drums", "[(36, 'x')]"]) == 1
+    assert (
+        generate_cli.main(
+            ["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o4"), "--primer_drums", "[(36, 'x')]"]
+        )
+        == 1
+    )
     assert "--primer_drums" in capsys.readouterr().err
 
 
@@ -161,13 +277,45 @@ def test_magenta_run_folder_generates_and_bundles(tmp_path):
             sess.run(tf.compat.v1.global_variables_initializer())
             tf.compat.v1.train.Saver(tf_vars + [step]).save(sess, str(train / "model.ckpt"), global_step=7)
     mag = str(tmp_path / "kit.mag")
-    assert generate_cli.main(["--run_dir", str(tmp_path / "run"), "--config", "drum_kit", "--hparams", "attn_length=5",
-                              "--save_generator_bundle", "--bundle_file", mag]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--run_dir",
+                str(tmp_path / "run"),
+                "--config",
+                "drum_kit",
+                "--hparams",
+                "attn_length=5",
+                "--save_generator_bundle",
+                "--bundle_file",
+                mag,
+            ]
+        )
+        == 0
+    )
     loaded, config, bundle = bundle_lib.load_bundle(mag, attn_length=5)
     assert bundle.generator_id == "drum_kit" and int(bundle.variables["global_step"]) == 7
     for a, b in zip(loaded.weights, model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert generate_cli.main(["--run_dir", str(tmp_path / "run"), "--config", "drum_kit", "--hparams", "attn_length=5",
-                              "--output_dir", str(tmp_path / "o"), "--num_outputs", "1", "--num_steps", "12",
-                              "--seed", "0"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--run_dir",
+                str(tmp_path / "run"),
+                "--config",
+                "drum_kit",
+                "--hparams",
+                "attn_length=5",
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--num_outputs",
+                "1",
+                "--num_steps",
+                "12",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert len(os.listdir(tmp_path / "o")) == 1

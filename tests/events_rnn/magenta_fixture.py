@@ -12,6 +12,7 @@ absolute paths) into ``RUN/train/``, as Magenta's ``MonitoredTrainingSession`` d
 It can also apply one more TF1 Adam update with given gradients after saving (``next_grads``),
 so tests compare a resumed Keras update with TF1's own; :func:`tf1_adam_reference` is TF1's update in NumPy.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,14 @@ def tf1_adam_reference(var, g, m, v, b1p, b2p, lr, clip_norm, eps=1e-8, b1=0.9, 
     return var - lr_t * m / (np.sqrt(v) + eps), m, v
 
 
-def first_update_errors(task, made: dict, grads: Dict[str, np.ndarray], learning_rate: float, clip_norm: float,
-                        check_tf1_slots: bool = False):
+def first_update_errors(
+    task,
+    made: dict,
+    grads: Dict[str, np.ndarray],
+    learning_rate: float,
+    clip_norm: float,
+    check_tf1_slots: bool = False,
+):
     """Apply ``grads`` once through a task restored from the Magenta run ``made`` (by :func:`make_magenta_run`
     with ``next_grads=grads``) and measure the update against TF1 Adam.
 
@@ -58,8 +65,16 @@ def first_update_errors(task, made: dict, grads: Dict[str, np.ndarray], learning
     saved, tf1_next = made["variables"], made["tf1_next"]
     worst_ref = worst_tf1 = 0.0
     for name, var in names.items():
-        want, m, v = tf1_adam_reference(saved[name], grads[name], saved[name + "/Adam"], saved[name + "/Adam_1"],
-                                        saved["beta1_power"], saved["beta2_power"], learning_rate, clip_norm)
+        want, m, v = tf1_adam_reference(
+            saved[name],
+            grads[name],
+            saved[name + "/Adam"],
+            saved[name + "/Adam_1"],
+            saved["beta1_power"],
+            saved["beta2_power"],
+            learning_rate,
+            clip_norm,
+        )
         got = var.numpy().astype(np.float64)
         delta = np.abs(want - saved[name]).max()
         worst_ref = max(worst_ref, np.abs(got - want).max() / delta)
@@ -72,11 +87,22 @@ def first_update_errors(task, made: dict, grads: Dict[str, np.ndarray], learning
     return worst_ref, worst_tf1
 
 
-def make_magenta_run(run_dir: str, input_size: int, num_classes: int, sizes=(8, 6), layout: str = "none",
-                     attn_length: int = 0, steps: int = 3, learning_rate: float = 0.001, clip_norm: float = 5.0,
-                     naming: str = "kernel", seed: int = 0, save_every: int = 2,
-                     next_grads: Optional[Dict[str, np.ndarray]] = None,
-                     init_overrides: Optional[Dict[str, np.ndarray]] = None) -> dict:
+def make_magenta_run(
+    run_dir: str,
+    input_size: int,
+    num_classes: int,
+    sizes=(8, 6),
+    layout: str = "none",
+    attn_length: int = 0,
+    steps: int = 3,
+    learning_rate: float = 0.001,
+    clip_norm: float = 5.0,
+    naming: str = "kernel",
+    seed: int = 0,
+    save_every: int = 2,
+    next_grads: Optional[Dict[str, np.ndarray]] = None,
+    init_overrides: Optional[Dict[str, np.ndarray]] = None,
+) -> dict:
     """Train a tiny Magenta graph ``steps`` Adam steps and save it into ``run_dir/train`` (see module doc).
 
     Returns ``{"variables": {name: array} as saved at the last step, "prefix": its checkpoint prefix,
@@ -137,6 +163,7 @@ def make_magenta_run(run_dir: str, input_size: int, num_classes: int, sizes=(8, 
             tf1_next = None
             if next_grads is not None:
                 sess.run(next_op, {p: next_grads[v.op.name] for p, v in zip(placeholders, variables)})
-                tf1_next = {v.op.name: value for v, value in
-                            zip(v1.global_variables(), sess.run(v1.global_variables()))}
+                tf1_next = {
+                    v.op.name: value for v, value in zip(v1.global_variables(), sess.run(v1.global_variables()))
+                }
     return {"variables": saved, "prefix": prefix, "shapes": shapes, "tf1_next": tf1_next}

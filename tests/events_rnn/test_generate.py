@@ -1,4 +1,5 @@
 """The shared generator is Melody RNN's: same events and scores for the same model, primer and seed."""
+
 import copy
 
 import numpy as np
@@ -21,11 +22,19 @@ def test_matches_melody_generator(beam):
     primer = parse_primer_melody("[60, -2, 62, -2, 64]")
     melody_gen = MelodyGenerator(model, config)
     size, branch, spi = beam
-    want, want_score = melody_gen.generate_events(copy.deepcopy(primer), MelodyOptions(
-        num_steps=20, temperature=1.2, beam_size=size, branch_factor=branch, steps_per_iteration=spi, seed=7))
+    want, want_score = melody_gen.generate_events(
+        copy.deepcopy(primer),
+        MelodyOptions(
+            num_steps=20, temperature=1.2, beam_size=size, branch_factor=branch, steps_per_iteration=spi, seed=7
+        ),
+    )
     core = EventSequenceGenerator(model, melody_gen.encoder_decoder)
-    got, score = core.generate_events(primer, GenerationOptions(
-        num_steps=20, temperature=1.2, beam_size=size, branch_factor=branch, steps_per_iteration=spi, seed=7))
+    got, score = core.generate_events(
+        primer,
+        GenerationOptions(
+            num_steps=20, temperature=1.2, beam_size=size, branch_factor=branch, steps_per_iteration=spi, seed=7
+        ),
+    )
     assert list(got) == list(want)
     assert score == pytest.approx(want_score, abs=1e-4)
     assert list(primer) == [60, -2, 62, -2, 64]  # the primer is not modified

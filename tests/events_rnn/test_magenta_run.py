@@ -1,6 +1,7 @@
 """Magenta's own run folders of every family (RUN/train/model.ckpt-N, written by TF1 itself): continuing them
 with ``<model>_train`` (weights, Adam slots, step; first update = TF1 Adam's) and generating / bundling from them
 with ``<model>_generate``. The Melody RNN's own tests are in tests/melody_rnn_ext/test_magenta_run.py."""
+
 import contextlib
 import dataclasses
 import glob
@@ -31,11 +32,21 @@ from tfmusic.tf1_checkpoints import PortingError
 
 LR, CLIP = 0.01, 0.05  # a clip small enough that real gradients get clipped
 FAMILIES = {
-    "polyphony": (poly_bundle.FAMILY, poly_config.PRESETS, poly_task.PolyphonyRnnTask, "polyphony_rnn_train",
-                  dict(layout="none")),
+    "polyphony": (
+        poly_bundle.FAMILY,
+        poly_config.PRESETS,
+        poly_task.PolyphonyRnnTask,
+        "polyphony_rnn_train",
+        dict(layout="none"),
+    ),
     # Magenta's drum_kit has attention around the first layer.
-    "drum_kit": (drums_bundle.FAMILY, drums_config.PRESETS, drums_task.DrumsRnnTask, "drums_rnn_train",
-                 dict(layout="first_layer", attn_length=3)),
+    "drum_kit": (
+        drums_bundle.FAMILY,
+        drums_config.PRESETS,
+        drums_task.DrumsRnnTask,
+        "drums_rnn_train",
+        dict(layout="first_layer", attn_length=3),
+    ),
 }
 
 
@@ -44,8 +55,10 @@ def model_names(variables):
 
 
 def digest(folder):
-    return {os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
-            for p in sorted(glob.glob(os.path.join(folder, "*")))}
+    return {
+        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
+        for p in sorted(glob.glob(os.path.join(folder, "*")))
+    }
 
 
 def write_examples(path, input_size, num_classes, count=6, seed=0):
@@ -67,10 +80,13 @@ def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id):
     widths = family_widths(family, config_id)
     shapes = ref.tf1_shapes(widths["input_size"], widths["num_classes"], (8, 6), layout["layout"])
     rng = np.random.default_rng(5)
-    grads = {k: (rng.standard_normal(s) * (0.5 if i % 2 else 0.001)).astype(np.float32)  # half get clipped
-             for i, (k, s) in enumerate(sorted(shapes.items()))}
-    made = make_magenta_run(str(tmp_path / "run"), steps=4, learning_rate=LR, clip_norm=CLIP, next_grads=grads,
-                            **widths, **layout)
+    grads = {
+        k: (rng.standard_normal(s) * (0.5 if i % 2 else 0.001)).astype(np.float32)  # half get clipped
+        for i, (k, s) in enumerate(sorted(shapes.items()))
+    }
+    made = make_magenta_run(
+        str(tmp_path / "run"), steps=4, learning_rate=LR, clip_norm=CLIP, next_grads=grads, **widths, **layout
+    )
     runs = magenta_run.FamilyRuns(family, prog)
     assert runs.run_folder_kind(str(tmp_path / "run")) == "magenta"
     ckpt = runs.read_magenta_checkpoint(str(tmp_path / "run"))
@@ -85,8 +101,10 @@ def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id):
     assert (restored.step, int(step.numpy()), int(task.optimizer.iterations.numpy())) == (4, 4, 4)
     assert restored.slots == 2 * len(shapes) and restored.bias_correction_rel_diff < 1e-6
     worst_ref, worst_tf1 = first_update_errors(task, made, grads, LR, CLIP)
-    print(f"{config_id}: first update vs NumPy TF1 Adam: max |diff| / max |update| = {worst_ref:.2e}; "
-          f"vs TF1's AdamOptimizer: {worst_tf1:.2e}")
+    print(
+        f"{config_id}: first update vs NumPy TF1 Adam: max |diff| / max |update| = {worst_ref:.2e}; "
+        f"vs TF1's AdamOptimizer: {worst_tf1:.2e}"
+    )
     assert worst_ref < 1e-4 and worst_tf1 < 1e-4
     # A config of the family that contradicts the variables is refused by name.
     if config_id == "drum_kit":
@@ -106,8 +124,14 @@ def poly_run(tmp_path_factory):
     widths = family_widths(poly_bundle.FAMILY, "polyphony")
     bias = np.zeros(259, np.float32)
     bias[2] = 6.0  # STEP_END likely: random weights then still close steps when generating
-    made = make_magenta_run(str(tmp / "elsewhere" / "run1"), steps=3, learning_rate=LR, clip_norm=CLIP, **widths,
-                            init_overrides={"fully_connected/biases": bias})
+    made = make_magenta_run(
+        str(tmp / "elsewhere" / "run1"),
+        steps=3,
+        learning_rate=LR,
+        clip_norm=CLIP,
+        **widths,
+        init_overrides={"fully_connected/biases": bias},
+    )
     shutil.move(str(tmp / "elsewhere" / "run1"), str(tmp / "run1"))
     return tmp / "run1", made
 
@@ -115,8 +139,22 @@ def poly_run(tmp_path_factory):
 def test_polyphony_generate_and_bundle_from_magenta_folder(poly_run, tmp_path, capsys):
     run, made = poly_run
     assert "elsewhere" in (run / "train" / "checkpoint").read_text()
-    rc = poly_generate_cli.main(["--run_dir", str(run), "--output_dir", str(tmp_path / "out"), "--num_outputs", "1",
-                                 "--num_steps", "8", "--primer_pitches", "[60, 64]", "--seed", "0"])
+    rc = poly_generate_cli.main(
+        [
+            "--run_dir",
+            str(run),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--num_outputs",
+            "1",
+            "--num_steps",
+            "8",
+            "--primer_pitches",
+            "[60, 64]",
+            "--seed",
+            "0",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert len(glob.glob(str(tmp_path / "out" / "*.mid"))) == 1
     loaded = poly_generate_cli.load_model(run_dir=str(run))
@@ -140,10 +178,22 @@ def test_polyphony_train_continues_magenta_folder(poly_run, tmp_path, capsys):
     shutil.copytree(poly_run[0], run)
     before = digest(run / "train")
     examples = write_examples(str(tmp_path / "training_poly_tracks.tfrecord"), 259, 259)
-    argv = ["--run_dir", str(run), "--sequence_example_file", examples,
-            "--hparams", f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
-            "--set", "trainer.global_batch_size=6", "--set", "runtime.jit_compile=false",
-            "--set", "runtime.distribution=one_device", "--set", "trainer.progress=false"]
+    argv = [
+        "--run_dir",
+        str(run),
+        "--sequence_example_file",
+        examples,
+        "--hparams",
+        f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
+        "--set",
+        "trainer.global_batch_size=6",
+        "--set",
+        "runtime.jit_compile=false",
+        "--set",
+        "runtime.distribution=one_device",
+        "--set",
+        "trainer.progress=false",
+    ]
     outs = []
     for total in ("4", "5"):
         buf = io.StringIO()
@@ -168,17 +218,38 @@ def test_polyphony_train_continues_magenta_folder(poly_run, tmp_path, capsys):
     saved, worst = ckpt.variables, 0.0
     for name in names:
         got = reader.get_tensor(f"model_variables/{name.replace('/', '__')}/.ATTRIBUTES/VARIABLE_VALUE")
-        want, _, _ = tf1_adam_reference(saved[name], grads[name].numpy(), saved[name + "/Adam"],
-                                        saved[name + "/Adam_1"], saved["beta1_power"], saved["beta2_power"], LR, CLIP)
+        want, _, _ = tf1_adam_reference(
+            saved[name],
+            grads[name].numpy(),
+            saved[name + "/Adam"],
+            saved[name + "/Adam_1"],
+            saved["beta1_power"],
+            saved["beta2_power"],
+            LR,
+            CLIP,
+        )
         worst = max(worst, np.abs(got - want).max() / np.abs(want - saved[name]).max())
     with capsys.disabled():
-        print(f"polyphony_rnn_train first step after resuming vs NumPy TF1 Adam: max |diff| / max |update| = "
-              f"{worst:.2e}")
+        print(
+            f"polyphony_rnn_train first step after resuming vs NumPy TF1 Adam: max |diff| / max |update| = {worst:.2e}"
+        )
     assert worst < 1e-4
     assert tuned.config.config_id == "polyphony"
     # The continued folder (now ours) generates from its own newest checkpoint.
-    rc = poly_generate_cli.main(["--run_dir", str(run), "--output_dir", str(tmp_path / "out"), "--num_outputs", "1",
-                                 "--num_steps", "8", "--seed", "0"])
+    rc = poly_generate_cli.main(
+        [
+            "--run_dir",
+            str(run),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--num_outputs",
+            "1",
+            "--num_steps",
+            "8",
+            "--seed",
+            "0",
+        ]
+    )
     assert rc == 0 and "ckpt" not in capsys.readouterr().err
 
 

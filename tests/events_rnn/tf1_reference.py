@@ -7,6 +7,7 @@ Magenta's ``events_rnn_graph.make_rnn_cell``; it imports nothing from ``events_r
 parity tests compare two separate implementations. Also makes TF1-named random checkpoints and
 ``.mag`` files the way Magenta's saver would lay them out.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def softmax(x, axis=-1):
 # --------------------------------------------------------------------------- names and shapes
 
 
-def tf1_shapes(input_size: int, num_classes: int, sizes: Sequence[int], layout: str,
-               naming: str = "kernel") -> Dict[str, Tuple[int, ...]]:
+def tf1_shapes(
+    input_size: int, num_classes: int, sizes: Sequence[int], layout: str, naming: str = "kernel"
+) -> Dict[str, Tuple[int, ...]]:
     """TF1 variable name -> shape of Magenta's graph (layout: none / first_layer / whole_stack)."""
     w, b = ("kernel", "bias") if naming == "kernel" else ("weights", "biases")
     shapes: Dict[str, Tuple[int, ...]] = {}
@@ -175,8 +177,9 @@ class _Attention:
         return output, [new_cell_state, new_attns, new_hist]
 
 
-def reference_logits(weights: Weights, inputs: np.ndarray, layout: str, attn_length: int = 0,
-                     naming: str = "kernel") -> Tuple[np.ndarray, List[np.ndarray]]:
+def reference_logits(
+    weights: Weights, inputs: np.ndarray, layout: str, attn_length: int = 0, naming: str = "kernel"
+) -> Tuple[np.ndarray, List[np.ndarray]]:
     """Logits [B, T, C] (float64) of Magenta's generation graph (no dropout) and the flat final state."""
     W = {k: np.asarray(v, np.float64) for k, v in weights.items()}
     w, b = ("kernel", "bias") if naming == "kernel" else ("weights", "biases")

@@ -1,4 +1,5 @@
 """Fixtures for the GANSynth front-end tests: the real NSynth sample notes as arrays."""
+
 import json
 
 import numpy as np

@@ -15,6 +15,7 @@ read straight from ``lib/networks.py`` and ``lib/layers.py``: pixel norm (epsilo
 learning rate (``he_initializer_scale``: ``sqrt(2 / ((1 + slope^2) * fan_in))``, slope 0 for the
 convolutions, 1 for ``to_rgb``), leaky ReLU 0.2, nearest upscaling, the alpha blend of all blocks.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,21 +32,56 @@ DIS = "Discriminator/progressive_gan_discriminator"
 #: A small model in Magenta's flag vocabulary: 3 resolutions from 2x4 (8x16 mel-IF specgrams of 64
 #: samples), latent 8, 16 channels per block (min(128 / 2^b, 16); the released model has 32 to 256), the 61 NSynth pitches.
 SMALL_FLAGS = {
-    "train_root_dir": "/cns/gansynth/acoustic_only", "train_data_path": "/cns/nsynth-train.tfrecord",
-    "dataset_name": "nsynth_tfrecord", "data_type": "mel", "audio_length": 64, "sample_rate": 16000,
-    "data_normalizer": "specgrams_prespecified_normalizer", "normalizer_margin": 0.8,
-    "normalizer_num_examples": 1000, "mag_normalizer_a": 0.0661371661726, "mag_normalizer_b": 0.113718730221,
-    "p_normalizer_a": 0.8, "p_normalizer_b": 0.0, "gradient_penalty_target": 1.0,
-    "gradient_penalty_weight": 10.0, "real_score_penalty_weight": 0.001, "generator_ac_loss_weight": 10.0,
-    "discriminator_ac_loss_weight": 10.0, "gen_gl_consistency_loss_weight": 0.0,
-    "generator_learning_rate": 0.0008, "discriminator_learning_rate": 0.0008, "adam_beta1": 0.0,
-    "adam_beta2": 0.99, "fake_batch_size": 61, "master": "", "ps_tasks": 0, "task": 0, "debug_hook": False,
-    "batch_size_schedule": [4], "stable_stage_num_images": 16, "transition_stage_num_images": 16,
-    "total_num_images": 88, "save_summaries_num_images": 10000, "train_progressive": True,
-    "train_time_limit": None, "train_time_stage_multiplier": 1.0, "g_fn": "specgram", "d_fn": "specgram",
-    "latent_vector_size": 8, "kernel_size": 3, "start_height": 2, "start_width": 4, "scale_mode": "ALL",
-    "scale_base": 2, "num_resolutions": 3, "simple_arch": False, "to_rgb_activation": "tanh",
-    "fmap_base": 128, "fmap_decay": 1.0, "fmap_max": 16,
+    "train_root_dir": "/cns/gansynth/acoustic_only",
+    "train_data_path": "/cns/nsynth-train.tfrecord",
+    "dataset_name": "nsynth_tfrecord",
+    "data_type": "mel",
+    "audio_length": 64,
+    "sample_rate": 16000,
+    "data_normalizer": "specgrams_prespecified_normalizer",
+    "normalizer_margin": 0.8,
+    "normalizer_num_examples": 1000,
+    "mag_normalizer_a": 0.0661371661726,
+    "mag_normalizer_b": 0.113718730221,
+    "p_normalizer_a": 0.8,
+    "p_normalizer_b": 0.0,
+    "gradient_penalty_target": 1.0,
+    "gradient_penalty_weight": 10.0,
+    "real_score_penalty_weight": 0.001,
+    "generator_ac_loss_weight": 10.0,
+    "discriminator_ac_loss_weight": 10.0,
+    "gen_gl_consistency_loss_weight": 0.0,
+    "generator_learning_rate": 0.0008,
+    "discriminator_learning_rate": 0.0008,
+    "adam_beta1": 0.0,
+    "adam_beta2": 0.99,
+    "fake_batch_size": 61,
+    "master": "",
+    "ps_tasks": 0,
+    "task": 0,
+    "debug_hook": False,
+    "batch_size_schedule": [4],
+    "stable_stage_num_images": 16,
+    "transition_stage_num_images": 16,
+    "total_num_images": 88,
+    "save_summaries_num_images": 10000,
+    "train_progressive": True,
+    "train_time_limit": None,
+    "train_time_stage_multiplier": 1.0,
+    "g_fn": "specgram",
+    "d_fn": "specgram",
+    "latent_vector_size": 8,
+    "kernel_size": 3,
+    "start_height": 2,
+    "start_width": 4,
+    "scale_mode": "ALL",
+    "scale_base": 2,
+    "num_resolutions": 3,
+    "simple_arch": False,
+    "to_rgb_activation": "tanh",
+    "fmap_base": 128,
+    "fmap_decay": 1.0,
+    "fmap_max": 16,
 }
 NUM_PITCHES = 61
 
@@ -91,9 +127,15 @@ def variable_shapes(flags: Mapping, num_blocks: Optional[int] = None) -> Dict[st
     return shapes
 
 
-def write_magenta_folder(path: str, flags: Mapping = SMALL_FLAGS, stage_id: Optional[int] = None,
-                         global_step: int = 88, seed: int = 0, ema_offset: float = 0.05,
-                         with_ema: bool = True) -> Dict[str, np.ndarray]:
+def write_magenta_folder(
+    path: str,
+    flags: Mapping = SMALL_FLAGS,
+    stage_id: Optional[int] = None,
+    global_step: int = 88,
+    seed: int = 0,
+    ema_offset: float = 0.05,
+    with_ema: bool = True,
+) -> Dict[str, np.ndarray]:
     """Write ``path/experiment.json`` and ``path/stage_{stage_id:05d}/model.ckpt-{global_step}``.
 
     Returns the saved ``{name: array}`` (network variables, their EMA shadows). ``stage_id``
@@ -150,7 +192,7 @@ def write_magenta_folder(path: str, flags: Mapping = SMALL_FLAGS, stage_id: Opti
 
 
 def _he_scale(kernel_shape, slope):
-    return np.sqrt(2.0 / ((1.0 + slope ** 2) * np.prod(kernel_shape[:-1])))
+    return np.sqrt(2.0 / ((1.0 + slope**2) * np.prod(kernel_shape[:-1])))
 
 
 def _conv2d(x, kernel, padding):
@@ -162,7 +204,7 @@ def _conv2d(x, kernel, padding):
     out = np.zeros((x.shape[0], ho, wo, kernel.shape[3]), x.dtype)
     for i in range(kh):
         for j in range(kw):
-            out += np.einsum("bhwc,co->bhwo", x[:, i:i + ho, j:j + wo], kernel[i, j])
+            out += np.einsum("bhwc,co->bhwo", x[:, i : i + ho, j : j + wo], kernel[i, j])
     return out
 
 
@@ -185,9 +227,17 @@ def _upscale(x, scale):
     return x.repeat(scale, axis=1).repeat(scale, axis=2) if scale > 1 else x
 
 
-def reference_generator(weights: Mapping[str, np.ndarray], flags: Mapping, noise: np.ndarray,
-                        one_hot: np.ndarray, progress: float, num_blocks: Optional[int] = None,
-                        use_ema: bool = True, dtype=np.float64, normalized: bool = False) -> np.ndarray:
+def reference_generator(
+    weights: Mapping[str, np.ndarray],
+    flags: Mapping,
+    noise: np.ndarray,
+    one_hot: np.ndarray,
+    progress: float,
+    num_blocks: Optional[int] = None,
+    use_ema: bool = True,
+    dtype=np.float64,
+    normalized: bool = False,
+) -> np.ndarray:
     """Magenta's generator output in NumPy: denormalised specgrams [B, H, W, 2] of ``dtype``
     (``normalized=True``: the network's own [-1, 1] output, before the normaliser).
 
@@ -196,8 +246,11 @@ def reference_generator(weights: Mapping[str, np.ndarray], flags: Mapping, noise
     precision, to measure float32's own rounding against the float64 result.
     """
     suffix = "/ExponentialMovingAverage" if use_ema else ""
-    w = {k[:-len(suffix)] if suffix and k.endswith(suffix) else k: v for k, v in weights.items()
-         if (k.endswith(suffix) if suffix else True)}
+    w = {
+        k[: -len(suffix)] if suffix and k.endswith(suffix) else k: v
+        for k, v in weights.items()
+        if (k.endswith(suffix) if suffix else True)
+    }
     n_res = flags["num_resolutions"]
     n = num_blocks or n_res
     sh, sw = flags["start_height"], flags["start_width"]

@@ -7,6 +7,7 @@ A note with too few voiced frames has no pitch; its error counts as :data:`UNVOI
 semitones, the same as an octave mistake, and every error is capped there, so noise, silence
 and wrong octaves all score alike.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,14 @@ import numpy as np
 UNVOICED_ERROR = 12.0
 
 
-def estimate_pitch(audio: np.ndarray, sample_rate: int, fmin_midi: float, fmax_midi: float,
-                   frame_length: int = 512, min_voiced: float = 0.5) -> Tuple[float, float]:
+def estimate_pitch(
+    audio: np.ndarray,
+    sample_rate: int,
+    fmin_midi: float,
+    fmax_midi: float,
+    frame_length: int = 512,
+    min_voiced: float = 0.5,
+) -> Tuple[float, float]:
     """The f0 of one note in MIDI semitones, and the fraction of its frames pYIN calls voiced.
 
     Args:
@@ -37,9 +44,15 @@ def estimate_pitch(audio: np.ndarray, sample_rate: int, fmin_midi: float, fmax_m
     if audio.size < frame_length or not np.all(np.isfinite(audio)) or np.max(np.abs(audio)) < 1e-6:
         return float("nan"), 0.0
     audio = audio / np.max(np.abs(audio))  # pYIN's thresholds are level-dependent
-    f0, voiced, _ = librosa.pyin(audio, fmin=float(librosa.midi_to_hz(fmin_midi)),
-                                 fmax=float(librosa.midi_to_hz(fmax_midi)), sr=sample_rate,
-                                 frame_length=frame_length, hop_length=frame_length // 4, center=False)
+    f0, voiced, _ = librosa.pyin(
+        audio,
+        fmin=float(librosa.midi_to_hz(fmin_midi)),
+        fmax=float(librosa.midi_to_hz(fmax_midi)),
+        sr=sample_rate,
+        frame_length=frame_length,
+        hop_length=frame_length // 4,
+        center=False,
+    )
     voiced = np.asarray(voiced, bool) & np.isfinite(f0)
     fraction = float(voiced.mean()) if voiced.size else 0.0
     if fraction < min_voiced:
@@ -67,13 +80,21 @@ class PitchReport:
     errors: np.ndarray = dataclasses.field(repr=False)
 
     def summary(self) -> str:
-        return (f"median |error| {self.median_error:.2f} st, mean {self.mean_error:.2f} st, "
-                f"within 1 st {100 * self.within_1:.0f} %, voiced {100 * self.voiced:.0f} %, "
-                f"Spearman {self.spearman:.2f} (n={self.n})")
+        return (
+            f"median |error| {self.median_error:.2f} st, mean {self.mean_error:.2f} st, "
+            f"within 1 st {100 * self.within_1:.0f} %, voiced {100 * self.voiced:.0f} %, "
+            f"Spearman {self.spearman:.2f} (n={self.n})"
+        )
 
 
-def pitch_report(audio: np.ndarray, pitches: Sequence[int], sample_rate: int, search_margin: float = 12.0,
-                 frame_length: int = 512, min_voiced: float = 0.5) -> PitchReport:
+def pitch_report(
+    audio: np.ndarray,
+    pitches: Sequence[int],
+    sample_rate: int,
+    search_margin: float = 12.0,
+    frame_length: int = 512,
+    min_voiced: float = 0.5,
+) -> PitchReport:
     """Compare the estimated pitch of each note of ``audio`` [n, time] with ``pitches`` [n] (MIDI).
 
     The f0 search spans the requested pitches widened by ``search_margin`` semitones on each
@@ -93,6 +114,12 @@ def pitch_report(audio: np.ndarray, pitches: Sequence[int], sample_rate: int, se
     rho = float("nan")
     if voiced.sum() >= 3 and np.ptp(pitches[voiced]) > 0 and np.ptp(est[voiced]) > 0:
         rho = float(stats.spearmanr(pitches[voiced], est[voiced]).statistic)
-    return PitchReport(n=len(pitches), median_error=float(np.median(errors)), mean_error=float(errors.mean()),
-                       within_1=float(np.mean(errors < 1.0)), voiced=float(voiced.mean()), spearman=rho,
-                       errors=errors)
+    return PitchReport(
+        n=len(pitches),
+        median_error=float(np.median(errors)),
+        mean_error=float(errors.mean()),
+        within_1=float(np.mean(errors < 1.0)),
+        voiced=float(voiced.mean()),
+        spearman=rho,
+        errors=errors,
+    )

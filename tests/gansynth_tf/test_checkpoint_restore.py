@@ -5,6 +5,7 @@ networks named their blocks as attributes, ``tf.train.Checkpoint(generator=g).re
 matched nothing, raised nothing, and left every block at its random initial weights (the
 Runner's own resume worked only because the optimizers also reference the variables).
 """
+
 import numpy as np
 import tensorflow as tf
 

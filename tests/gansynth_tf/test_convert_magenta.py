@@ -5,6 +5,7 @@ The fixture (:mod:`tests.gansynth_tf.magenta_fixture`) is written by TF1 itself 
 variables under Magenta's scopes, TF1's Adam slots and ``ExponentialMovingAverage`` shadows, a
 default ``Saver``) beside an ``experiment.json`` of Magenta's flags.
 """
+
 import json
 import os
 
@@ -44,8 +45,9 @@ def test_fixture_holds_magentas_names_written_by_tf1(magenta_dir):
     assert "Discriminator/progressive_gan_discriminator/progressive_gan_block_1/logits/dense/kernel" in saved
     assert any(k.endswith("/Adam_1") for k in saved) and "progressive_gan_train_ops/beta1_power_1" in saved
     raw = saved["Generator/progressive_gan_generator/progressive_gan_block_2/conv1/bias"]
-    assert not np.allclose(raw, saved["Generator/progressive_gan_generator/progressive_gan_block_2/conv1/bias"
-                                      "/ExponentialMovingAverage"])
+    assert not np.allclose(
+        raw, saved["Generator/progressive_gan_generator/progressive_gan_block_2/conv1/bias/ExponentialMovingAverage"]
+    )
 
 
 def test_flags_map_into_the_config(magenta_dir):
@@ -67,13 +69,19 @@ def test_missing_flags_take_magentas_defaults():
     assert cfg.model.generator_ac_loss_weight == 1.0  # model.set_flags' default
 
 
-@pytest.mark.parametrize("key,value,words", [
-    ("scale_mode", "H", "scale_mode='H'"), ("data_type", "wave", "data_type='wave'"),
-    ("simple_arch", True, "simple_arch=True"), ("train_time_limit", 3600, "train_time_limit=3600"),
-    ("gen_gl_consistency_loss_weight", 1.0, "gen_gl_consistency_loss_weight"),
-    ("data_normalizer", "specgrams_freq_normalizer", "specgrams_freq_normalizer"),
-    ("my_new_flag", 1, "unknown flags my_new_flag"), ("latent_vector_size", "big", "latent_vector_size='big'"),
-])
+@pytest.mark.parametrize(
+    "key,value,words",
+    [
+        ("scale_mode", "H", "scale_mode='H'"),
+        ("data_type", "wave", "data_type='wave'"),
+        ("simple_arch", True, "simple_arch=True"),
+        ("train_time_limit", 3600, "train_time_limit=3600"),
+        ("gen_gl_consistency_loss_weight", 1.0, "gen_gl_consistency_loss_weight"),
+        ("data_normalizer", "specgrams_freq_normalizer", "specgrams_freq_normalizer"),
+        ("my_new_flag", 1, "unknown flags my_new_flag"),
+        ("latent_vector_size", "big", "latent_vector_size='big'"),
+    ],
+)
 def test_unsupported_flags_are_refused_by_name(tmp_path, key, value, words):
     flags = {**MF.SMALL_FLAGS, key: value}
     (tmp_path / "experiment.json").write_text(json.dumps(flags))
@@ -117,8 +125,7 @@ def _parity(path, saved, use_ema):
     z, pitches = _inputs(synth.latent_size)
     audio, specs = synth.generate(z, pitches)
     one_hot = np.eye(61)[pitches - 24]
-    run = lambda **kw: MF.reference_generator(saved, MF.SMALL_FLAGS, z, one_hot, progress=2.0,
-                                              use_ema=use_ema, **kw)
+    run = lambda **kw: MF.reference_generator(saved, MF.SMALL_FLAGS, z, one_hot, progress=2.0, use_ema=use_ema, **kw)
     ref, ref32 = run(), run(dtype=np.float32)
     decode = lambda x: synth.helper.decode(np.asarray(x, np.float32)).numpy()[..., 0]
     ref_audio = decode(ref)
@@ -126,20 +133,26 @@ def _parity(path, saved, use_ema):
     err = lambda x, r: float(np.max(np.abs(x - r)))
     figures = {
         "network_output": err(ours_norm, run(normalized=True)),
-        "specgram": err(specs, ref), "specgram_rel": err(specs, ref) / float(np.max(np.abs(ref))),
-        "audio": err(audio, ref_audio), "audio_rel": err(audio, ref_audio) / float(np.max(np.abs(ref_audio))),
-        "float32_floor_specgram": err(ref32, ref), "float32_floor_audio": err(decode(ref32), ref_audio),
-        "specgram_peak": float(np.max(np.abs(ref))), "audio_peak": float(np.max(np.abs(ref_audio))),
+        "specgram": err(specs, ref),
+        "specgram_rel": err(specs, ref) / float(np.max(np.abs(ref))),
+        "audio": err(audio, ref_audio),
+        "audio_rel": err(audio, ref_audio) / float(np.max(np.abs(ref_audio))),
+        "float32_floor_specgram": err(ref32, ref),
+        "float32_floor_audio": err(decode(ref32), ref_audio),
+        "specgram_peak": float(np.max(np.abs(ref))),
+        "audio_peak": float(np.max(np.abs(ref_audio))),
     }
     return synth, specs, figures
 
 
 def _report(label, f):
-    print(f"\nMagenta GANSynth parity ({label}), max abs diff: network output {f['network_output']:.2e}; "
-          f"specgram {f['specgram']:.2e} (peak {f['specgram_peak']:.1f}, relative {f['specgram_rel']:.1e}); "
-          f"audio {f['audio']:.2e} (peak {f['audio_peak']:.2f}, relative {f['audio_rel']:.1e}); "
-          f"float32 floor (NumPy float32 vs float64): specgram {f['float32_floor_specgram']:.2e}, "
-          f"audio {f['float32_floor_audio']:.2e}")
+    print(
+        f"\nMagenta GANSynth parity ({label}), max abs diff: network output {f['network_output']:.2e}; "
+        f"specgram {f['specgram']:.2e} (peak {f['specgram_peak']:.1f}, relative {f['specgram_rel']:.1e}); "
+        f"audio {f['audio']:.2e} (peak {f['audio_peak']:.2f}, relative {f['audio_rel']:.1e}); "
+        f"float32 floor (NumPy float32 vs float64): specgram {f['float32_floor_specgram']:.2e}, "
+        f"audio {f['float32_floor_audio']:.2e}"
+    )
 
 
 def _assert_parity(f):
@@ -228,8 +241,10 @@ def test_discriminator_and_ema_port_for_fine_tuning(magenta_dir):
 def test_generate_cli_notes_and_midi_from_a_magenta_folder(magenta_dir, tmp_path, capsys):
     path, _ = magenta_dir
     out = tmp_path / "notes"
-    assert generate_cli.main(["notes", "--ckpt_dir", path, "--output_dir", str(out), "--pitches", "60,61",
-                              "--seeds", "0"]) == 0
+    assert (
+        generate_cli.main(["notes", "--ckpt_dir", path, "--output_dir", str(out), "--pitches", "60,61", "--seeds", "0"])
+        == 0
+    )
     assert sorted(os.listdir(out)) == ["pitch60_seed0.wav", "pitch61_seed0.wav"]
     assert "model.ckpt-88 (EMA weights)" in capsys.readouterr().out
     import pretty_midi
@@ -239,18 +254,42 @@ def test_generate_cli_notes_and_midi_from_a_magenta_folder(magenta_dir, tmp_path
     inst.notes += [pretty_midi.Note(100, 60, 0.0, 0.002), pretty_midi.Note(90, 64, 0.003, 0.005)]
     pm.instruments.append(inst)
     pm.write(str(tmp_path / "two.mid"))
-    assert generate_cli.main(["midi", "--ckpt_dir", path, "--midi_file", str(tmp_path / "two.mid"),
-                              "--output_file", str(tmp_path / "two.wav")]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "midi",
+                "--ckpt_dir",
+                path,
+                "--midi_file",
+                str(tmp_path / "two.mid"),
+                "--output_file",
+                str(tmp_path / "two.wav"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "two.wav").exists()
-    assert generate_cli.main(["notes", "--ckpt_dir", path, "--checkpoint", "3", "--output_dir", str(out),
-                              "--pitches", "60"]) == 2
+    assert (
+        generate_cli.main(
+            ["notes", "--ckpt_dir", path, "--checkpoint", "3", "--output_dir", str(out), "--pitches", "60"]
+        )
+        == 2
+    )
     assert generate_cli.main(["export", "--ckpt_dir", path, "--export_dir", str(tmp_path / "saved")]) == 0
     assert (tmp_path / "saved" / "saved_model.pb").exists()
 
 
-WARM_SETS = ["trainer.train_steps=1", "trainer.global_batch_size=4", "trainer.progress=false",
-             "trainer.media_every=0", "trainer.checkpoint_every=1", "runtime.jit_compile=false",
-             "runtime.distribution=one_device", "data.instrument_sources=[]", "data.shuffle_buffer=4"]
+WARM_SETS = [
+    "trainer.train_steps=1",
+    "trainer.global_batch_size=4",
+    "trainer.progress=false",
+    "trainer.media_every=0",
+    "trainer.checkpoint_every=1",
+    "runtime.jit_compile=false",
+    "runtime.distribution=one_device",
+    "data.instrument_sources=[]",
+    "data.shuffle_buffer=4",
+]
 
 
 def test_gansynth_train_warm_start_fine_tunes_from_a_magenta_folder(magenta_dir, nsynth_sample_dir, tmp_path):

@@ -1,4 +1,5 @@
 """tf.data map functions from NSynth element dicts to (normalised specgram, one-hot pitch)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf

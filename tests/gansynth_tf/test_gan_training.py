@@ -4,6 +4,7 @@ One XLA-compiled run (losses, schedule logs, checkpoints, media summaries), one 
 run compared with a one-replica run on the same global batch and then resumed mid-stage,
 and the mixed-bfloat16 dtypes.
 """
+
 import glob
 import math
 import os
@@ -63,8 +64,12 @@ def test_tiny_preset_trains_with_xla_checkpoints_and_writes_media(tmp_path):
     from gansynth_tf.specgrams import SpecgramsHelper
 
     cfg = gcfg.get_preset("tiny", ["trainer.train_steps=6", "trainer.media_every=3", "runtime.jit_compile=true"])
-    task = _task(cfg, specgrams_helper=SpecgramsHelper(cfg.data.spectral),
-                 normalizer=SpecgramNormalizer.prespecified(*cfg.data.prespecified_normalizer), num_media_examples=2)
+    task = _task(
+        cfg,
+        specgrams_helper=SpecgramsHelper(cfg.data.spectral),
+        normalizer=SpecgramNormalizer.prespecified(*cfg.data.prespecified_normalizer),
+        num_media_examples=2,
+    )
     model_dir = str(tmp_path / "xla")
     runner = training.Runner(task, cfg, model_dir, strategy=tf.distribute.OneDeviceStrategy("/cpu:0"))
     initial = [v.numpy() for v in task.generator.weights]
@@ -72,8 +77,17 @@ def test_tiny_preset_trains_with_xla_checkpoints_and_writes_media(tmp_path):
     assert (result.start_step, result.final_step) == (0, 6)
     logs = result.logs
     assert all(math.isfinite(v) for v in logs.values()), logs
-    for key in ("d/loss", "g/loss", "d/gradient_penalty", "d/real_class_accuracy", "d/fake_class_accuracy",
-                "g/fake_class_accuracy", "d/wasserstein", "d/real_score_penalty", "g/fake_ac_loss"):
+    for key in (
+        "d/loss",
+        "g/loss",
+        "d/gradient_penalty",
+        "d/real_class_accuracy",
+        "d/fake_class_accuracy",
+        "g/fake_class_accuracy",
+        "d/wasserstein",
+        "d/real_score_penalty",
+        "g/fake_ac_loss",
+    ):
         assert key in logs
     assert 0.0 <= logs["d/real_class_accuracy"] <= 1.0
     # Last step started at 5 * 4 = 20 images: a quarter into the first transition (16 stable, 16 fading).
@@ -91,8 +105,11 @@ def test_tiny_preset_trains_with_xla_checkpoints_and_writes_media(tmp_path):
     tags = _summary_tags(model_dir)
     # media labelled with their pitch: one summary per pitch, its tag and description name it
     lo, hi = cfg.data.min_pitch, cfg.data.max_pitch
-    media = {f"generated/{kind}/pitch_{p:02d}" for kind in ("audio", "log_magnitude", "ifreq", "rainbowgram")
-             for p in (lo, hi)}
+    media = {
+        f"generated/{kind}/pitch_{p:02d}"
+        for kind in ("audio", "log_magnitude", "ifreq", "rainbowgram")
+        for p in (lo, hi)
+    }
     assert {"d/loss", "g/loss", "schedule/fade_alpha", "config"} | media <= tags, tags
     descriptions = _summary_descriptions(model_dir)
     assert descriptions[f"generated/audio/pitch_{lo:02d}"].startswith(f"MIDI pitch {lo} ({gan.note_name(lo)})")
@@ -108,8 +125,13 @@ def test_two_replicas_match_one_replica_then_resume_mid_stage(tmp_path, two_cpu_
     # Global batch 8 on two replicas of 4; minibatch-stddev groups of 4 so a group never spans replicas.
     # Adam's first steps are sign-like (m / sqrt(v) = +-1); a large epsilon makes the updates
     # proportional to the gradients, so equal weights mean equal gradients, not just equal signs.
-    overrides = ["trainer.global_batch_size=8", "trainer.train_steps=2", "model.minibatch_stddev_group_size=4",
-                 "runtime.jit_compile=false", "model.adam_epsilon=1.0"]
+    overrides = [
+        "trainer.global_batch_size=8",
+        "trainer.train_steps=2",
+        "model.minibatch_stddev_group_size=4",
+        "runtime.jit_compile=false",
+        "model.adam_epsilon=1.0",
+    ]
     cfg = gcfg.get_preset("tiny", overrides)
 
     one = training.Runner(_task(cfg), cfg, str(tmp_path / "one"), strategy=tf.distribute.OneDeviceStrategy("/cpu:0"))
@@ -122,8 +144,9 @@ def test_two_replicas_match_one_replica_then_resume_mid_stage(tmp_path, two_cpu_
         assert r2.logs[key] == pytest.approx(r1.logs[key], abs=1e-4), key
 
     def weights(task):
-        return [v.numpy() for v in task.generator.weights + task.discriminator.weights] + \
-               [np.asarray(v.numpy()) for v in task.ema.averages]
+        return [v.numpy() for v in task.generator.weights + task.discriminator.weights] + [
+            np.asarray(v.numpy()) for v in task.ema.averages
+        ]
 
     w1, w2 = weights(one.task), weights(two.task)
     assert len(w1) == len(w2)
@@ -131,8 +154,10 @@ def test_two_replicas_match_one_replica_then_resume_mid_stage(tmp_path, two_cpu_
     fresh.build()
     moved = np.array([np.abs(a - b).max() for a, b in zip(w1, weights(fresh))])
     diffs = np.array([np.abs(a - b).max() for a, b in zip(w1, w2)])
-    print(f"\nweights moved up to {moved.max():.3g} ({(moved > 1e-5).sum()} of {moved.size} arrays moved); "
-          f"one vs two replicas differ up to {diffs.max():.3g}")
+    print(
+        f"\nweights moved up to {moved.max():.3g} ({(moved > 1e-5).sum()} of {moved.size} arrays moved); "
+        f"one vs two replicas differ up to {diffs.max():.3g}"
+    )
     # Training moved the weights of the active blocks (higher blocks get no gradient at stage 0).
     assert moved.max() > 1e-4 and (moved > 1e-5).sum() >= 10
     for a, b in zip(w1, w2):

@@ -14,6 +14,7 @@ discriminator's auxiliary classifier is also scored on every real training note.
 
 ``pytest -s`` prints the figures.
 """
+
 import dataclasses
 import json
 import os
@@ -77,8 +78,18 @@ def trained_run(tmp_path_factory, learn_data):
     """A ``cpu_learn`` run folder trained by ``gansynth_train`` to its last step."""
     model_dir = tmp_path_factory.mktemp("learn_run") / "run"
     t0 = time.perf_counter()
-    rc = train_cli.main(["--model_dir", str(model_dir), "--train_data", str(learn_data), "--preset", "cpu_learn",
-                         "--set", f"model.seed={SEED}"])
+    rc = train_cli.main(
+        [
+            "--model_dir",
+            str(model_dir),
+            "--train_data",
+            str(learn_data),
+            "--preset",
+            "cpu_learn",
+            "--set",
+            f"model.seed={SEED}",
+        ]
+    )
     print(f"gansynth_train cpu_learn (seed {SEED}): {time.perf_counter() - t0:.0f} s")
     assert rc == 0
     return model_dir
@@ -94,8 +105,9 @@ def _latents_and_pitches(cfg):
 def _real_examples(cfg, normalizer):
     """Every training note as (normalised specgrams [n, frames, freq, 2], class ids [n])."""
     helper, pitch_range = train_cli.spectral_pipeline(cfg)
-    ds = train_cli.make_dataset_fn(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shuffle_buffer=0)),
-                                   helper, normalizer, pitch_range)(tf.distribute.InputContext())
+    ds = train_cli.make_dataset_fn(
+        dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shuffle_buffer=0)), helper, normalizer, pitch_range
+    )(tf.distribute.InputContext())
     specs, labels = zip(*[(s.numpy(), int(np.argmax(p.numpy()))) for s, p in ds])
     return np.stack(specs), np.array(labels)
 
@@ -114,37 +126,47 @@ def test_trained_generator_follows_requested_pitch_and_untrained_does_not(traine
     initial = GANSynthTask(cfg, dataset_fn=None)
     initial.build()
     untrained = synth_lib.GANSynthSynthesizer(cfg, initial.generator, trained.normalizer)
-    moved = max(float(np.abs(a.numpy() - b.numpy()).max())
-                for a, b in zip(trained.generator.weights, initial.generator.weights))
+    moved = max(
+        float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(trained.generator.weights, initial.generator.weights)
+    )
     assert moved > 1e-3
 
     latents, pitches = _latents_and_pitches(cfg)
     sr = cfg.data.spectral.sample_rate
-    reports = {name: pitch_report(s.synthesize(latents, pitches), pitches, sr)
-               for name, s in (("untrained", untrained), ("trained", trained))}
+    reports = {
+        name: pitch_report(s.synthesize(latents, pitches), pitches, sr)
+        for name, s in (("untrained", untrained), ("trained", trained))
+    }
 
     # What the measure reads on the training notes themselves (its ceiling on this data).
     meta = json.loads((learn_data / "examples.json").read_text())
     names = sorted(meta)
-    real_audio = np.stack([read_wav(str(learn_data / "audio" / f"{n}.wav"))[0][:trained.audio_length] for n in names])
+    real_audio = np.stack([read_wav(str(learn_data / "audio" / f"{n}.wav"))[0][: trained.audio_length] for n in names])
     real = pitch_report(real_audio, [meta[n]["pitch"] for n in names], sr)
 
     # The auxiliary classifier on every real training note, trained vs initial discriminator.
     specs, labels = _real_examples(cfg, trained.normalizer)
     d_trained = build_discriminator(cfg.model, cfg.data.num_pitches)
-    tf.train.Checkpoint(discriminator=d_trained).restore(trained.checkpoint).expect_partial() \
-        .assert_existing_objects_matched()
-    acc = {"trained": _class_accuracy(d_trained, specs, labels),
-           "untrained": _class_accuracy(initial.discriminator, specs, labels)}
+    tf.train.Checkpoint(discriminator=d_trained).restore(
+        trained.checkpoint
+    ).expect_partial().assert_existing_objects_matched()
+    acc = {
+        "trained": _class_accuracy(d_trained, specs, labels),
+        "untrained": _class_accuracy(initial.discriminator, specs, labels),
+    }
 
-    print(f"\npitch of {len(pitches)} generated notes ({LATENTS_PER_PITCH} latents x MIDI "
-          f"{cfg.data.min_pitch}..{cfg.data.max_pitch}), seed {cfg.model.seed}:")
+    print(
+        f"\npitch of {len(pitches)} generated notes ({LATENTS_PER_PITCH} latents x MIDI "
+        f"{cfg.data.min_pitch}..{cfg.data.max_pitch}), seed {cfg.model.seed}:"
+    )
     for name in ("untrained", "trained"):
         print(f"  {name:9s}: {reports[name].summary()}")
     print(f"  real notes: {real.summary()}")
     chance = 1.0 / cfg.data.num_pitches
-    print(f"discriminator pitch accuracy on the {len(labels)} real notes: trained {acc['trained']:.2f}, "
-          f"untrained {acc['untrained']:.2f} (chance {chance:.2f})")
+    print(
+        f"discriminator pitch accuracy on the {len(labels)} real notes: trained {acc['trained']:.2f}, "
+        f"untrained {acc['untrained']:.2f} (chance {chance:.2f})"
+    )
 
     assert real.within_1 >= 0.9, real.summary()  # the measure works on this kind of audio
     assert meets_criterion(reports["trained"]), reports["trained"].summary()

@@ -1,4 +1,5 @@
 """GANSynth networks: configs and presets, layer facts, shapes at every stage, the schedule, the GP."""
+
 import math
 
 import keras
@@ -24,10 +25,17 @@ def test_reference_preset_has_the_papers_values():
     assert (m.start_shape, m.num_resolutions, m.scale_base, m.final_shape) == ((2, 16), 7, 2, (128, 1024))
     assert (m.gradient_penalty_weight, m.gradient_penalty_target, m.real_score_penalty_weight) == (10.0, 1.0, 0.001)
     assert (m.generator_ac_loss_weight, m.discriminator_ac_loss_weight) == (10.0, 10.0)
-    assert (m.generator_learning_rate, m.discriminator_learning_rate, m.adam_beta1, m.adam_beta2) == \
-        (8e-4, 8e-4, 0.0, 0.99)
-    assert (m.stable_stage_num_images, m.transition_stage_num_images, m.total_num_images) == \
-        (800_000, 800_000, 11_000_000)
+    assert (m.generator_learning_rate, m.discriminator_learning_rate, m.adam_beta1, m.adam_beta2) == (
+        8e-4,
+        8e-4,
+        0.0,
+        0.99,
+    )
+    assert (m.stable_stage_num_images, m.transition_stage_num_images, m.total_num_images) == (
+        800_000,
+        800_000,
+        11_000_000,
+    )
     assert m.progressive and m.output_activation == "tanh"
     assert d.spectral.spec_shape == (128, 1024) and d.spectral.mel and d.spectral.ifreq
     assert d.spectral.frame_length == 2048 and d.spectral.frame_step == 512
@@ -108,8 +116,7 @@ def test_full_preset_parameter_counts():
     cfg = gcfg.PRESETS.get("mel_prog_hires")
     g = build_generator(cfg.model, cfg.data.num_pitches)
     d = build_discriminator(cfg.model, cfg.data.num_pitches)
-    print(f"\nGANSynth mel_prog_hires parameters: generator {g.count_params():,}, "
-          f"discriminator {d.count_params():,}")
+    print(f"\nGANSynth mel_prog_hires parameters: generator {g.count_params():,}, discriminator {d.count_params():,}")
     assert g.count_params() == _expected_generator_params(cfg.model, 61) == 7_311_246
     assert d.count_params() == _expected_discriminator_params(cfg.model, 61) == 6_831_230
     shapes = {v.path: tuple(v.shape) for v in g.weights}
@@ -138,8 +145,10 @@ def test_shapes_at_every_stage_at_real_sizes(preset):
     pitch = tf.one_hot([0, 60], cfg.data.num_pitches)
     outs = g.block_outputs((z, pitch))
     assert [tuple(o.shape[1:3]) for o in outs] == [m.resolution(b) for b in range(1, 8)]
-    expected = {"mel_prog_hires": [(2, 16), (4, 32), (8, 64), (16, 128), (32, 256), (64, 512), (128, 1024)],
-                "mel_prog_lores": [(4, 8), (8, 16), (16, 32), (32, 64), (64, 128), (128, 256), (256, 512)]}[preset]
+    expected = {
+        "mel_prog_hires": [(2, 16), (4, 32), (8, 64), (16, 128), (32, 256), (64, 512), (128, 1024)],
+        "mel_prog_lores": [(4, 8), (8, 16), (16, 32), (32, 64), (64, 128), (128, 256), (256, 512)],
+    }[preset]
     assert [m.resolution(b) for b in range(1, 8)] == expected
     final = tuple(cfg.data.spectral.spec_shape)
     for progress in (0.0, 2.5, 6.0):
@@ -151,8 +160,11 @@ def test_shapes_at_every_stage_at_real_sizes(preset):
         assert np.all(np.isfinite(logits.numpy()))
     # At a stable stage the output is that stage's block, nearest-upscaled; mid-transition the mean of two.
     np.testing.assert_allclose(g((z, pitch), progress=2.0).numpy(), L.upscale(outs[2], 16).numpy(), atol=1e-6)
-    np.testing.assert_allclose(g((z, pitch), progress=2.5).numpy(),
-                               (0.5 * L.upscale(outs[2], 16) + 0.5 * L.upscale(outs[3], 8)).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        g((z, pitch), progress=2.5).numpy(),
+        (0.5 * L.upscale(outs[2], 16) + 0.5 * L.upscale(outs[3], 8)).numpy(),
+        atol=1e-6,
+    )
 
 
 def test_discriminator_sees_only_the_current_resolution():
@@ -244,9 +256,10 @@ def test_minibatch_stddev_adds_one_channel_with_the_group_stddev():
     np.testing.assert_allclose(y[..., 6].numpy(), expected, rtol=1e-5)
     grouped = L.MinibatchStddev(group_size=2, name="mbs2")(x)
     for g in range(2):
-        part = x.numpy()[2 * g: 2 * g + 2]
-        np.testing.assert_allclose(grouped[2 * g: 2 * g + 2, ..., 6].numpy(),
-                                   np.mean(np.sqrt(np.var(part, axis=0) + 1e-6)), rtol=1e-5)
+        part = x.numpy()[2 * g : 2 * g + 2]
+        np.testing.assert_allclose(
+            grouped[2 * g : 2 * g + 2, ..., 6].numpy(), np.mean(np.sqrt(np.var(part, axis=0) + 1e-6)), rtol=1e-5
+        )
     same = L.MinibatchStddev(name="mbs3")(tf.ones([4, 2, 2, 3]))
     np.testing.assert_allclose(same[..., 3].numpy(), math.sqrt(1e-6), rtol=1e-4)
 
@@ -269,15 +282,22 @@ def test_resampling_is_nearest_and_box():
     np.testing.assert_allclose(L.downscale(x, 2).numpy()[0, ..., 0], [[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4]])
 
 
-@pytest.mark.parametrize("layer", [
-    L.PixelNorm(epsilon=1e-6, name="pn"),
-    L.EqualizedConv2D(8, (2, 3), padding="valid", he_slope=0.5, activation="leaky_relu_pixel_norm", name="c"),
-    L.EqualizedDense(5, he_slope=1.0, use_weight_scaling=False, name="d"),
-    L.Upscale2D(4, name="u"), L.Downscale2D(2, name="dn"), L.MinibatchStddev(4, name="m"),
-    GeneratorBlock(2, 16, (2, 4), name="gb"), DiscriminatorBlock(1, 8, 16, (2, 4), minibatch_stddev_group_size=2),
-    Generator(num_pitches=4, latent_size=8, start_shape=(2, 4), num_resolutions=3, fmap_base=32, fmap_max=8),
-    Discriminator(num_pitches=4, start_shape=(2, 4), num_resolutions=3, fmap_base=32, fmap_max=8),
-], ids=lambda layer: type(layer).__name__)
+@pytest.mark.parametrize(
+    "layer",
+    [
+        L.PixelNorm(epsilon=1e-6, name="pn"),
+        L.EqualizedConv2D(8, (2, 3), padding="valid", he_slope=0.5, activation="leaky_relu_pixel_norm", name="c"),
+        L.EqualizedDense(5, he_slope=1.0, use_weight_scaling=False, name="d"),
+        L.Upscale2D(4, name="u"),
+        L.Downscale2D(2, name="dn"),
+        L.MinibatchStddev(4, name="m"),
+        GeneratorBlock(2, 16, (2, 4), name="gb"),
+        DiscriminatorBlock(1, 8, 16, (2, 4), minibatch_stddev_group_size=2),
+        Generator(num_pitches=4, latent_size=8, start_shape=(2, 4), num_resolutions=3, fmap_base=32, fmap_max=8),
+        Discriminator(num_pitches=4, start_shape=(2, 4), num_resolutions=3, fmap_base=32, fmap_max=8),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
 def test_get_config_round_trips(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)

@@ -1,4 +1,5 @@
 """SpecgramNormalizer: fit, apply, invert, save/load."""
+
 import numpy as np
 import pytest
 import tensorflow as tf

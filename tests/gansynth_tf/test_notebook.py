@@ -1,4 +1,5 @@
 """colab/gansynth.ipynb runs top to bottom on tiny settings: it trains, plays notes and MIDI, draws, exports."""
+
 import pytest
 
 from tests import notebooks

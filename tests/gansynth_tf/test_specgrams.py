@@ -1,4 +1,5 @@
 """SpecgramsHelper against librosa/NumPy references, on the real NSynth sample notes."""
+
 import dataclasses
 
 import librosa
@@ -33,9 +34,9 @@ def _snr_db(estimate, signal, margin):
 def _numpy_melspecgram(wave, config, l2m):
     """GANSynth's mel-IF specgram, written out literally in float64 NumPy + librosa."""
     padded = np.pad(wave.astype(np.float64), (config.pad_left, 0))
-    stft = librosa.stft(
-        padded, n_fft=config.frame_length, hop_length=config.frame_step, window="hann", center=False
-    ).T[:, 1:]
+    stft = librosa.stft(padded, n_fft=config.frame_length, hop_length=config.frame_step, window="hann", center=False).T[
+        :, 1:
+    ]
     logmag = np.log(np.abs(stft) + 1e-6)
     unwrapped = np.unwrap(np.angle(stft), axis=0)
     ifreq = np.concatenate([unwrapped[:1], np.diff(unwrapped, axis=0)]) / np.pi
@@ -53,7 +54,11 @@ def _numpy_mel_inverse(melspec, config, m2l):
     stft = np.exp(logmag) * np.exp(1j * phase)
     stft = np.concatenate([np.zeros((stft.shape[0], 1)), stft], axis=1)  # restore DC as 0
     wave = librosa.istft(
-        stft.T, n_fft=config.frame_length, hop_length=config.frame_step, window="hann", center=False,
+        stft.T,
+        n_fft=config.frame_length,
+        hop_length=config.frame_step,
+        window="hann",
+        center=False,
         length=config.padded_length,
     )
     return wave[config.pad_left :]
@@ -170,8 +175,10 @@ def test_mel_round_trip_snr(config, sample_waves):
     margin = config.frame_length
     recon = helper.melspecgrams_to_waves(helper.waves_to_melspecgrams(sample_waves[:, :, None])).numpy()[..., 0]
     snrs = np.array([_snr_db(recon[i], sample_waves[i], margin) for i in range(len(sample_waves))])
-    print(f"\n{config.spec_shape} mel round trip SNR dB: mean {snrs.mean():.2f}, min {snrs.min():.2f}, "
-          f"max {snrs.max():.2f}; per note {np.round(snrs, 2).tolist()}")
+    print(
+        f"\n{config.spec_shape} mel round trip SNR dB: mean {snrs.mean():.2f}, min {snrs.min():.2f}, "
+        f"max {snrs.max():.2f}; per note {np.round(snrs, 2).tolist()}"
+    )
     assert snrs.mean() > MEL_SNR_FLOOR_DB[config.spec_shape]
     assert np.all(np.isfinite(snrs))
     # The magnitudes survive much better than the waveform: spectral convergence
@@ -179,8 +186,10 @@ def test_mel_round_trip_snr(config, sample_waves):
     mag = np.abs(helper.waves_to_stfts(sample_waves[:, :, None]).numpy())
     mag_rec = np.abs(helper.waves_to_stfts(recon[:, :, None]).numpy())
     convergence = np.sqrt(((mag_rec - mag) ** 2).sum(axis=(1, 2, 3)) / (mag**2).sum(axis=(1, 2, 3)))
-    print(f"{config.spec_shape} mel round trip spectral convergence: mean {convergence.mean():.3f}, "
-          f"max {convergence.max():.3f}")
+    print(
+        f"{config.spec_shape} mel round trip spectral convergence: mean {convergence.mean():.3f}, "
+        f"max {convergence.max():.3f}"
+    )
     assert convergence.mean() < MEL_CONVERGENCE_CEILING[config.spec_shape]
 
 

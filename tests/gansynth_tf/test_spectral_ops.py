@@ -1,4 +1,5 @@
 """gansynth_tf.spectral_ops against NumPy references computed here."""
+
 import math
 
 import numpy as np

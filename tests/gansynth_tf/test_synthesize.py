@@ -4,6 +4,7 @@ The run folder is made once per module: the ``cpu_small`` preset (64x256 mel-IF 
 8,192-sample notes at 16 kHz, pitches 48..72, 64-d latent) trained for one step on
 synthetic specgrams, with a fitted-looking normaliser saved as ``normalizer.json``.
 """
+
 import json
 import os
 import subprocess
@@ -30,13 +31,21 @@ AUDIO_LENGTH = 8192
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A cpu_small run folder after one training step (config.json, ckpt-1.*, normalizer.json)."""
-    cfg = gcfg.get_preset("cpu_small", ["trainer.train_steps=1", "trainer.global_batch_size=4",
-                                        "trainer.progress=false", "trainer.media_every=0",
-                                        "runtime.jit_compile=false"])
+    cfg = gcfg.get_preset(
+        "cpu_small",
+        [
+            "trainer.train_steps=1",
+            "trainer.global_batch_size=4",
+            "trainer.progress=false",
+            "trainer.media_every=0",
+            "runtime.jit_compile=false",
+        ],
+    )
     model_dir = str(tmp_path_factory.mktemp("gansynth_run"))
     fn = gan.synthetic_dataset_fn(8, cfg.data.spectral.spec_shape, cfg.data.num_pitches, seed=0)
-    training.Runner(gan.GANSynthTask(cfg, fn), cfg, model_dir,
-                    strategy=tf.distribute.OneDeviceStrategy("/cpu:0")).train()
+    training.Runner(
+        gan.GANSynthTask(cfg, fn), cfg, model_dir, strategy=tf.distribute.OneDeviceStrategy("/cpu:0")
+    ).train()
     # Not the prespecified values, so the test can tell which one was loaded.
     SpecgramNormalizer(a=(0.07, 0.75), b=(0.2, 0.01)).save(os.path.join(model_dir, "normalizer.json"))
     return model_dir
@@ -74,7 +83,12 @@ def _energy_onsets(x, sr=SR, hop=80, rel_threshold=0.02, min_silence_s=0.1):
 def test_from_model_dir_restores_ema_weights_and_run_normalizer(run_dir, synth):
     assert synth.uses_ema and synth.checkpoint == os.path.join(run_dir, "ckpt-1")
     assert (synth.latent_size, synth.min_pitch, synth.max_pitch, synth.sample_rate, synth.audio_length) == (
-        64, 48, 72, 16000, AUDIO_LENGTH)
+        64,
+        48,
+        72,
+        16000,
+        AUDIO_LENGTH,
+    )
     reader = tf.train.load_checkpoint(synth.checkpoint)
     for i, w in enumerate(synth.generator.weights):
         ema = reader.get_tensor(f"generator_ema/averages/{i}/.ATTRIBUTES/VARIABLE_VALUE")
@@ -121,15 +135,31 @@ def test_synthesize_shapes_determinism_and_pitch_check(synth):
 
 def test_notes_cli_writes_wavs_per_pitch_and_seed(run_dir, synth, tmp_path, capsys):
     out = tmp_path / "notes"
-    assert generate_cli.main(["notes", "--model_dir", run_dir, "--output_dir", str(out), "--pitches", "48,60",
-                              "--seeds", "0-1", "--rainbowgrams"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "notes",
+                "--model_dir",
+                run_dir,
+                "--output_dir",
+                str(out),
+                "--pitches",
+                "48,60",
+                "--seeds",
+                "0-1",
+                "--rainbowgrams",
+            ]
+        )
+        == 0
+    )
     names = sorted(os.listdir(out))
     assert names == sorted(f"pitch{p}_seed{s}.{ext}" for p in (48, 60) for s in (0, 1) for ext in ("wav", "png"))
     waves = {}
     for p in (48, 60):
         for s in (0, 1):
-            x, sr = audio.read_wav(out / f"pitch{p}_seed{s}.wav", expected_sample_rate=SR,
-                                   expected_num_samples=AUDIO_LENGTH)
+            x, sr = audio.read_wav(
+                out / f"pitch{p}_seed{s}.wav", expected_sample_rate=SR, expected_num_samples=AUDIO_LENGTH
+            )
             assert np.abs(x).max() <= 0.99 + 1e-4 and np.abs(x).max() > 0.1
             waves[p, s] = x
             assert os.path.getsize(out / f"pitch{p}_seed{s}.png") > 1000
@@ -137,16 +167,34 @@ def test_notes_cli_writes_wavs_per_pitch_and_seed(run_dir, synth, tmp_path, caps
     assert np.abs(waves[48, 0] - waves[60, 0]).max() > 0.05  # pitches differ
     # The same command again -> the same files, byte for byte.
     again = tmp_path / "again"
-    assert generate_cli.main(["notes", "--ckpt_dir", run_dir, "--output_dir", str(again), "--pitches", "48,60",
-                              "--seeds", "0,1"]) == 0
+    assert (
+        generate_cli.main(
+            ["notes", "--ckpt_dir", run_dir, "--output_dir", str(again), "--pitches", "48,60", "--seeds", "0,1"]
+        )
+        == 0
+    )
     assert sorted(os.listdir(again)) == [n for n in names if n.endswith(".wav")]
     for name in os.listdir(again):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
     # Seed 0's latent from a .npy file -> seed 0's audio (up to float32 rounding: another batch size).
     np.save(tmp_path / "mine.npy", synth.random_latents(1, 0)[0])
     npy = tmp_path / "npy"
-    assert generate_cli.main(["notes", "--model_dir", run_dir, "--output_dir", str(npy), "--pitches", "60",
-                              "--latents", str(tmp_path / "mine.npy")]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "notes",
+                "--model_dir",
+                run_dir,
+                "--output_dir",
+                str(npy),
+                "--pitches",
+                "60",
+                "--latents",
+                str(tmp_path / "mine.npy"),
+            ]
+        )
+        == 0
+    )
     assert os.listdir(npy) == ["pitch60_mine.wav"]
     np.testing.assert_allclose(audio.read_wav(npy / "pitch60_mine.wav")[0], waves[60, 0], atol=2e-3)
     # Bad input: out-of-range pitch, pickled/ill-shaped latent file.
@@ -154,8 +202,22 @@ def test_notes_cli_writes_wavs_per_pitch_and_seed(run_dir, synth, tmp_path, caps
     assert generate_cli.main(["notes", "--model_dir", run_dir, "--output_dir", str(out), "--pitches", "40"]) == 2
     assert "outside the model's range 48..72" in capsys.readouterr().err
     np.save(tmp_path / "bad.npy", np.zeros([2, 3], np.float32))
-    assert generate_cli.main(["notes", "--model_dir", run_dir, "--output_dir", str(out), "--pitches", "60",
-                              "--latents", str(tmp_path / "bad.npy")]) == 2
+    assert (
+        generate_cli.main(
+            [
+                "notes",
+                "--model_dir",
+                run_dir,
+                "--output_dir",
+                str(out),
+                "--pitches",
+                "60",
+                "--latents",
+                str(tmp_path / "bad.npy"),
+            ]
+        )
+        == 2
+    )
     assert "bad.npy" in capsys.readouterr().err
 
 
@@ -220,7 +282,7 @@ def test_midi_velocity_scaling_and_mix_limit(synth):
     vels = [30, 70, 120]
     notes = S.make_notes([60, 60, 60], [0.0, 0.6, 1.2], [0.2, 0.8, 1.4], vels)
     r = S.render_midi(synth, notes, timbre="fixed", seed=1)
-    seg = [r.audio[round(s * SR): round(s * SR) + 8000] for s in (0.0, 0.6, 1.2)]
+    seg = [r.audio[round(s * SR) : round(s * SR) + 8000] for s in (0.0, 0.6, 1.2)]
     peaks = [np.abs(x).max() for x in seg]
     assert peaks[0] < peaks[1] < peaks[2]
     np.testing.assert_allclose(seg[1], seg[0] * 70 / 30, atol=1e-5)
@@ -251,8 +313,7 @@ def test_midi_interpolated_timbre(synth):
     for s in (1.0, 2.0, 3.0):
         part = slice(round(s * SR), round((s + 0.5) * SR))
         assert np.abs(interp.audio[part] - fixed.audio[part]).max() > 0.05
-    linear = S.render_midi(synth, notes, timbre="interpolate", seed=3, seconds_per_anchor=1.5,
-                           interpolation="linear")
+    linear = S.render_midi(synth, notes, timbre="interpolate", seed=3, seconds_per_anchor=1.5, interpolation="linear")
     assert np.abs(linear.latents[1] - interp.latents[1]).max() > 1e-3
 
 
@@ -271,8 +332,12 @@ def test_out_of_range_pitches_are_moved_and_counted(synth, run_dir, tmp_path, ca
     path = tmp_path / "wide.mid"
     pm.write(str(path))
     out = tmp_path / "wide.wav"
-    assert generate_cli.main(["midi", "--model_dir", run_dir, "--midi_file", str(path), "--output_file", str(out),
-                              "--timbre", "fixed"]) == 0
+    assert (
+        generate_cli.main(
+            ["midi", "--model_dir", run_dir, "--midi_file", str(path), "--output_file", str(out), "--timbre", "fixed"]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "2 notes transposed by octaves, 0 clipped" in captured.err
     x, sr = audio.read_wav(out, expected_sample_rate=SR)
@@ -290,8 +355,12 @@ def test_bad_midi_files_raise_errors_naming_them(synth, run_dir, tmp_path, capsy
     _pm([(36, 0.0, 0.1, 100)], is_drum=True).write(str(drums))
     with pytest.raises(S.MidiFileError, match="drums.mid: holds no notes outside drum tracks"):
         S.load_midi_notes(drums)
-    assert generate_cli.main(["midi", "--model_dir", run_dir, "--midi_file", str(bad),
-                              "--output_file", str(tmp_path / "x.wav")]) == 2
+    assert (
+        generate_cli.main(
+            ["midi", "--model_dir", run_dir, "--midi_file", str(bad), "--output_file", str(tmp_path / "x.wav")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert str(bad) in err and "not a readable MIDI file" in err
     assert not (tmp_path / "x.wav").exists()
@@ -340,7 +409,10 @@ def test_saved_model_round_trip(synth, run_dir, tmp_path, capsys):
     with pytest.raises(tf.errors.InvalidArgumentError, match="pitch below the model.{0,2}s range 48..72"):
         serving(latent=tf.constant(z[:1]), pitch=tf.constant([40], tf.int32))
     assert (int(loaded.min_pitch.numpy()), int(loaded.max_pitch.numpy()), int(loaded.sample_rate.numpy())) == (
-        48, 72, 16000)
+        48,
+        72,
+        16000,
+    )
     meta = json.loads((tmp_path / "saved" / gexport.METADATA_FILENAME).read_text())
     assert meta["latent_size"] == 64 and meta["audio_length"] == AUDIO_LENGTH and meta["uses_ema"] is True
     # A fresh interpreter that cannot import this project serves the same numbers.
@@ -348,9 +420,14 @@ def test_saved_model_round_trip(synth, run_dir, tmp_path, capsys):
     script = tmp_path / "serve.py"
     script.write_text(_STANDALONE)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, str(script), export_dir, str(tmp_path / "in.npz"),
-                           str(tmp_path / "out.npy")], cwd=str(tmp_path), env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), export_dir, str(tmp_path / "in.npz"), str(tmp_path / "out.npy")],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "project modules: []" in proc.stdout, proc.stdout
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), want, atol=1e-5 * max(scale, 1.0))

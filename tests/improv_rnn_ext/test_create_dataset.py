@@ -1,5 +1,6 @@
 """`improv_rnn_create_dataset` on a MusicXML lead sheet made here (chord symbols as <harmony> elements, which
 note-seq reads as CHORD_SYMBOL text annotations): Magenta's lead-sheet pipeline, every key, the config's encoder."""
+
 import copy
 import json
 
@@ -15,10 +16,50 @@ from improv_rnn_ext import create_dataset_cli, data, lead_sheets
 from tests.melody_rnn_ext.chorales import write_note_sequence_tfrecord
 
 STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-CHORDS = [("C", "major"), ("A", "minor"), ("F", "major"), ("G", "dominant"),
-          ("C", "major"), ("D", "minor"), ("G", "major"), ("C", "major")]
-MELODY = ["E4", "G4", "C5", "G4", "A4", "C5", "E5", "C5", "F4", "A4", "C5", "A4", "G4", "B4", "D5", "F5",
-          "E4", "G4", "C5", "E5", "D4", "F4", "A4", "D5", "B4", "D5", "G5", "D5", "C5", "E5", "G5", "C6"]
+CHORDS = [
+    ("C", "major"),
+    ("A", "minor"),
+    ("F", "major"),
+    ("G", "dominant"),
+    ("C", "major"),
+    ("D", "minor"),
+    ("G", "major"),
+    ("C", "major"),
+]
+MELODY = [
+    "E4",
+    "G4",
+    "C5",
+    "G4",
+    "A4",
+    "C5",
+    "E5",
+    "C5",
+    "F4",
+    "A4",
+    "C5",
+    "A4",
+    "G4",
+    "B4",
+    "D5",
+    "F5",
+    "E4",
+    "G4",
+    "C5",
+    "E5",
+    "D4",
+    "F4",
+    "A4",
+    "D5",
+    "B4",
+    "D5",
+    "G5",
+    "D5",
+    "C5",
+    "E5",
+    "G5",
+    "C6",
+]
 
 
 def lead_sheet_xml(with_chords: bool = True) -> str:
@@ -27,19 +68,25 @@ def lead_sheet_xml(with_chords: bool = True) -> str:
     for b in range(8):
         parts = [f'<measure number="{b + 1}">']
         if b == 0:
-            parts.append("<attributes><divisions>1</divisions><key><fifths>0</fifths></key>"
-                         "<time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
-                         '<direction><sound tempo="120"/></direction>')
+            parts.append(
+                "<attributes><divisions>1</divisions><key><fifths>0</fifths></key>"
+                "<time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
+                '<direction><sound tempo="120"/></direction>'
+            )
         if with_chords:
             root, kind = CHORDS[b]
             parts.append(f"<harmony><root><root-step>{root}</root-step></root><kind>{kind}</kind></harmony>")
-        for name in MELODY[4 * b: 4 * b + 4]:
-            parts.append(f"<note><pitch><step>{name[0]}</step><octave>{name[1]}</octave></pitch>"
-                         "<duration>1</duration><type>quarter</type></note>")
+        for name in MELODY[4 * b : 4 * b + 4]:
+            parts.append(
+                f"<note><pitch><step>{name[0]}</step><octave>{name[1]}</octave></pitch>"
+                "<duration>1</duration><type>quarter</type></note>"
+            )
         bars.append("".join(parts) + "</measure>")
-    return ('<?xml version="1.0" encoding="UTF-8"?><score-partwise version="3.1"><part-list>'
-            '<score-part id="P1"><part-name>Lead</part-name></score-part></part-list>'
-            f'<part id="P1">{"".join(bars)}</part></score-partwise>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><score-partwise version="3.1"><part-list>'
+        '<score-part id="P1"><part-name>Lead</part-name></score-part></part-list>'
+        f'<part id="P1">{"".join(bars)}</part></score-partwise>'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +121,22 @@ def expected_examples(sequence, config_id):
 
 def test_musicxml_chords_become_chord_symbols(pieces):
     _, (sequence, bare), _ = pieces
-    figures = [a.text for a in sequence.text_annotations if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL]
+    figures = [
+        a.text
+        for a in sequence.text_annotations
+        if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL
+    ]
     assert figures == ["C", "Am", "F", "G7", "C", "Dm", "G", "C"]
     assert not bare.text_annotations
     sheets, counts = lead_sheets.extract_lead_sheet_fragments(
-        note_seq.quantize_note_sequence(sequence, 4), min_bars=7, max_steps_truncate=512, min_unique_pitches=3,
-        ignore_polyphonic_notes=False, require_chords=True, all_transpositions=True)
+        note_seq.quantize_note_sequence(sequence, 4),
+        min_bars=7,
+        max_steps_truncate=512,
+        min_unique_pitches=3,
+        ignore_polyphonic_notes=False,
+        require_chords=True,
+        all_transpositions=True,
+    )
     assert len(sheets) == 12 and len(sheets[0]) == 128 and counts.get("melody_extractor/melodies_extracted") == 1
     assert [s.chords[0] for s in sheets[5:8]] == ["B", "C", "Db"]
 
@@ -88,12 +145,15 @@ def test_musicxml_chords_become_chord_symbols(pieces):
 def test_create_dataset_writes_the_configs_encoding_in_every_key(pieces, tmp_path, config_id, capsys):
     _, (sequence, _), records = pieces
     out = tmp_path / "out"
-    rc = create_dataset_cli.main(["--config", config_id, "--input", records, "--output_dir", str(out),
-                                  "--eval_ratio", "0", "--no_progress"])
+    rc = create_dataset_cli.main(
+        ["--config", config_id, "--input", records, "--output_dir", str(out), "--eval_ratio", "0", "--no_progress"]
+    )
     assert rc == 0, capsys.readouterr().err
     assert (out / "eval_lead_sheets.tfrecord").exists()
-    got = [events_data.sequence_example_to_arrays(tf.train.SequenceExample.FromString(r.numpy()))
-           for r in tf.data.TFRecordDataset(str(out / "training_lead_sheets.tfrecord"))]
+    got = [
+        events_data.sequence_example_to_arrays(tf.train.SequenceExample.FromString(r.numpy()))
+        for r in tf.data.TFRecordDataset(str(out / "training_lead_sheets.tfrecord"))
+    ]
     want = expected_examples(sequence, config_id)
     model = config_lib.ImprovRnnConfig(config_id=config_id)
     assert len(got) == 12
@@ -118,9 +178,26 @@ def test_beam_runner_writes_the_same_records(pieces, tmp_path):
     outs = {}
     for runner in ("direct", "beam"):
         outs[runner] = tmp_path / runner
-        assert create_dataset_cli.main(["--config", "attention_improv", "--input", records, "--output_dir",
-                                        str(outs[runner]), "--eval_ratio", "0", "--runner", runner,
-                                        "--num_workers", "1", "--no_progress"]) == 0
+        assert (
+            create_dataset_cli.main(
+                [
+                    "--config",
+                    "attention_improv",
+                    "--input",
+                    records,
+                    "--output_dir",
+                    str(outs[runner]),
+                    "--eval_ratio",
+                    "0",
+                    "--runner",
+                    runner,
+                    "--num_workers",
+                    "1",
+                    "--no_progress",
+                ]
+            )
+            == 0
+        )
     for name in data.OUTPUT_FILENAMES.values():
         direct = sorted(r.numpy() for r in tf.data.TFRecordDataset(str(outs["direct"] / name)))
         beam = sorted(r.numpy() for r in tf.data.TFRecordDataset(str(outs["beam"] / name)))

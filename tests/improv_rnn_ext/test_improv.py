@@ -1,5 +1,6 @@
 """Improv RNN: Magenta's config table, bundles (strict port, NumPy TF1 parity, round trip), training on
 conditional SequenceExamples, and improv_rnn_generate (backing chords, primers, chords rendered, beam search)."""
+
 import os
 
 import note_seq
@@ -17,18 +18,28 @@ from tests.events_rnn import tf1_reference as ref
 
 def test_configs_match_magenta():
     assert {i: bundle_lib._widths(i) for i in config_lib.CONFIG_IDS} == {
-        "basic_improv": (49 + 38, 38), "attention_improv": (49 + 74, 40), "chord_pitches_improv": (37 + 38, 38)}
+        "basic_improv": (49 + 38, 38),
+        "attention_improv": (49 + 74, 40),
+        "chord_pitches_improv": (37 + 38, 38),
+    }
     hp = {i: config_lib.MODEL_PRESETS.get(i).hparams for i in config_lib.CONFIG_IDS}
-    assert (hp["basic_improv"].rnn_layer_sizes, hp["basic_improv"].clip_norm, hp["basic_improv"].attn_length) == \
-        ((64, 64), 5.0, 0)
-    assert (hp["attention_improv"].rnn_layer_sizes, hp["attention_improv"].clip_norm,
-            hp["attention_improv"].attn_length) == ((128, 128, 128), 3.0, 40)
+    assert (hp["basic_improv"].rnn_layer_sizes, hp["basic_improv"].clip_norm, hp["basic_improv"].attn_length) == (
+        (64, 64),
+        5.0,
+        0,
+    )
+    assert (
+        hp["attention_improv"].rnn_layer_sizes,
+        hp["attention_improv"].clip_norm,
+        hp["attention_improv"].attn_length,
+    ) == ((128, 128, 128), 3.0, 40)
     assert (hp["chord_pitches_improv"].rnn_layer_sizes, hp["chord_pitches_improv"].clip_norm) == ((256, 256, 256), 3.0)
     assert all(h.batch_size == 128 and h.dropout_keep_prob == 0.5 and h.learning_rate == 0.001 for h in hp.values())
 
 
-@pytest.mark.parametrize("config_id,layout,attn", [("chord_pitches_improv", "none", 0),
-                                                   ("attention_improv", "first_layer", 40)])
+@pytest.mark.parametrize(
+    "config_id,layout,attn", [("chord_pitches_improv", "none", 0), ("attention_improv", "first_layer", 40)]
+)
 def test_magenta_bundle_ports_and_matches_numpy(tmp_path, config_id, layout, attn):
     width, classes = bundle_lib._widths(config_id)
     weights = ref.random_weights(ref.tf1_shapes(width, classes, (16, 12), layout), seed=6)
@@ -69,13 +80,48 @@ def lead_sheet_examples(path: str, config_id: str, count: int = 6) -> str:
 def test_train_then_generate_with_chords(tmp_path, capsys):
     train = lead_sheet_examples(str(tmp_path / "training_lead_sheets.tfrecord"), "basic_improv")
     mag = str(tmp_path / "basic.mag")
-    assert train_cli.main(["--preset", "tiny", "--run_dir", str(tmp_path / "run"), "--sequence_example_file", train,
-                           "--num_training_steps", "2", "--export_bundle", mag,
-                           "--set", "runtime.jit_compile=false"]) == 0
+    assert (
+        train_cli.main(
+            [
+                "--preset",
+                "tiny",
+                "--run_dir",
+                str(tmp_path / "run"),
+                "--sequence_example_file",
+                train,
+                "--num_training_steps",
+                "2",
+                "--export_bundle",
+                mag,
+                "--set",
+                "runtime.jit_compile=false",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "out"
-    assert generate_cli.main(["--bundle_file", mag, "--output_dir", str(out), "--num_outputs", "2",
-                              "--backing_chords", "C G Am F", "--steps_per_chord", "16",
-                              "--primer_melody", "[60, -2, 62, -2]", "--render_chords", "--seed", "0"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                mag,
+                "--output_dir",
+                str(out),
+                "--num_outputs",
+                "2",
+                "--backing_chords",
+                "C G Am F",
+                "--steps_per_chord",
+                "16",
+                "--primer_melody",
+                "[60, -2, 62, -2]",
+                "--render_chords",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     files = sorted(os.listdir(out))
     seq = note_seq.midi_file_to_note_sequence(str(out / files[0]))
     # 4 chords x 16 sixteenths at 120 qpm = 8 s; the primer is kept; chords rendered at velocity 50.
@@ -83,15 +129,52 @@ def test_train_then_generate_with_chords(tmp_path, capsys):
     melody_notes = [n for n in seq.notes if n.velocity != generate.CHORD_VELOCITY]
     assert melody_notes[0].pitch == 60 and melody_notes[1].pitch == 62
     assert any(n.velocity == generate.CHORD_VELOCITY for n in seq.notes)
-    assert generate_cli.main(["--bundle_file", mag, "--output_dir", str(tmp_path / "o2"), "--num_outputs", "1",
-                              "--backing_chords", "C F", "--steps_per_chord", "8", "--beam_size", "2",
-                              "--branch_factor", "2", "--temperature", "0"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                mag,
+                "--output_dir",
+                str(tmp_path / "o2"),
+                "--num_outputs",
+                "1",
+                "--backing_chords",
+                "C F",
+                "--steps_per_chord",
+                "8",
+                "--beam_size",
+                "2",
+                "--branch_factor",
+                "2",
+                "--temperature",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert "single middle C" in capsys.readouterr().err
-    assert generate_cli.main(["--bundle_file", mag, "--output_dir", str(tmp_path / "o3"),
-                              "--backing_chords", "C Xq7"]) == 1
+    assert (
+        generate_cli.main(["--bundle_file", mag, "--output_dir", str(tmp_path / "o3"), "--backing_chords", "C Xq7"])
+        == 1
+    )
     assert "cannot read chord symbol 'Xq7'" in capsys.readouterr().err
-    assert generate_cli.main(["--bundle_file", mag, "--output_dir", str(tmp_path / "o3"), "--backing_chords", "C",
-                              "--steps_per_chord", "2", "--primer_melody", "[60, -2, 62, -2]"]) == 1
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                mag,
+                "--output_dir",
+                str(tmp_path / "o3"),
+                "--backing_chords",
+                "C",
+                "--steps_per_chord",
+                "2",
+                "--primer_melody",
+                "[60, -2, 62, -2]",
+            ]
+        )
+        == 1
+    )
     assert "not shorter than the backing chords" in capsys.readouterr().err
 
 

@@ -1,5 +1,6 @@
 """Real NoteSequence fixtures for the melody_rnn_ext tests: Bach chorales from music21's corpus (MusicXML),
 parsed by note-seq's MusicXML reader, and written as NoteSequence TFRecords like convert_dir_to_note_sequences."""
+
 from __future__ import annotations
 
 import functools

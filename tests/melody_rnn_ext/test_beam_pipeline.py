@@ -1,6 +1,7 @@
 """melody_rnn_create_dataset on Apache Beam: the DirectRunner writes the same SequenceExamples (as multisets)
 under Magenta's file names and the same stats as the local run, on real Bach chorales spread over two input
 files with an empty sequence and a record that is not a NoteSequence; Beam options reach PipelineOptions."""
+
 import json
 import os
 
@@ -18,9 +19,12 @@ CHORALES = ("bwv10.7.mxl", "bwv124.6.mxl")  # one track with four voices; one in
 
 def _seed_splitting_both_ways(ratio=0.5):
     """A seed that puts CHORALES[0] in eval and CHORALES[1] in training, so both files get melodies."""
-    return next(seed for seed in range(1000)
-                if data.partition_of(CHORALES[0], ratio, seed) == "eval"
-                and data.partition_of(CHORALES[1], ratio, seed) == "training")
+    return next(
+        seed
+        for seed in range(1000)
+        if data.partition_of(CHORALES[0], ratio, seed) == "eval"
+        and data.partition_of(CHORALES[1], ratio, seed) == "training"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +33,24 @@ def input_pattern(tmp_path_factory):
     write_note_sequence_tfrecord(str(folder / "ns-a.tfrecord"), [chorale(n) for n in CHORALES])
     # Second file: an empty sequence without id (record 2) and bytes that are no NoteSequence (record 3);
     # both are reported by their index over all input files, as the local run numbers them.
-    write_note_sequence_tfrecord(str(folder / "ns-b.tfrecord"), [note_seq.NoteSequence()],
-                                 extra_records=[b"\x0a\xff not a NoteSequence"])
+    write_note_sequence_tfrecord(
+        str(folder / "ns-b.tfrecord"), [note_seq.NoteSequence()], extra_records=[b"\x0a\xff not a NoteSequence"]
+    )
     return str(folder / "ns-*.tfrecord")
 
 
 def _args(input_pattern, output_dir):
-    return ["--input", input_pattern, "--output_dir", str(output_dir), "--eval_ratio", "0.5",
-            "--seed", str(_seed_splitting_both_ways()), "--no_progress"]
+    return [
+        "--input",
+        input_pattern,
+        "--output_dir",
+        str(output_dir),
+        "--eval_ratio",
+        "0.5",
+        "--seed",
+        str(_seed_splitting_both_ways()),
+        "--no_progress",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +61,10 @@ def runs(input_pattern, tmp_path_factory):
     (beam / data.TRAINING_FILENAME).write_bytes(b"stale output of an earlier run")
     # The DirectRunner in one process (its multi-processing mode, the default, starts the same stages in
     # worker processes; only slower to start on 2 shared cores).
-    assert create_dataset_cli.main(_args(input_pattern, beam) + [
-        "--runner", "beam", "--direct_running_mode=in_memory"]) == 0
+    assert (
+        create_dataset_cli.main(_args(input_pattern, beam) + ["--runner", "beam", "--direct_running_mode=in_memory"])
+        == 0
+    )
     return direct, beam
 
 
@@ -90,8 +106,13 @@ class _Launched(Exception):
 
 
 def test_runner_options_are_passed_through(input_pattern, tmp_path, monkeypatch):
-    from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions, SetupOptions,
-                                                      StandardOptions, WorkerOptions)
+    from apache_beam.options.pipeline_options import (
+        DirectOptions,
+        GoogleCloudOptions,
+        SetupOptions,
+        StandardOptions,
+        WorkerOptions,
+    )
 
     seen = []
 
@@ -101,9 +122,20 @@ def test_runner_options_are_passed_through(input_pattern, tmp_path, monkeypatch)
 
     monkeypatch.setattr(beam_pipeline.beam, "Pipeline", fake_pipeline)
     with pytest.raises(_Launched):
-        create_dataset_cli.main(_args(input_pattern, "gs://bucket/melodies") + [
-            "--runner", "DataflowRunner", "--num_workers", "3", "--save_main_session",
-            "--", "--project=my-project", "--region=europe-west1", "--temp_location=gs://bucket/tmp"])
+        create_dataset_cli.main(
+            _args(input_pattern, "gs://bucket/melodies")
+            + [
+                "--runner",
+                "DataflowRunner",
+                "--num_workers",
+                "3",
+                "--save_main_session",
+                "--",
+                "--project=my-project",
+                "--region=europe-west1",
+                "--temp_location=gs://bucket/tmp",
+            ]
+        )
     options = seen[-1]
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     cloud = options.view_as(GoogleCloudOptions)
@@ -131,9 +163,16 @@ def test_beam_pipeline_args():
     # a --runner after '--' is Beam's own and wins over "beam"
     assert args_for("--runner", "beam", passthrough=["--runner=FlinkRunner"]) == ["--runner=FlinkRunner"]
     assert args_for("--runner", "SparkRunner", "--num_workers", "4", "--spark_master_url=local[2]") == [
-        "--runner", "SparkRunner", "--num_workers=4", "--spark_master_url=local[2]"]
+        "--runner",
+        "SparkRunner",
+        "--num_workers=4",
+        "--spark_master_url=local[2]",
+    ]
     assert args_for("--runner", "beam", "--num_workers", "4", "--direct_num_workers=1") == [
-        "--runner", "DirectRunner", "--direct_num_workers=1"]
+        "--runner",
+        "DirectRunner",
+        "--direct_num_workers=1",
+    ]
 
 
 def test_direct_runner_refuses_beam_options_and_beam_reports_missing_input(input_pattern, tmp_path, capsys):
@@ -141,6 +180,10 @@ def test_direct_runner_refuses_beam_options_and_beam_reports_missing_input(input
         create_dataset_cli.main(_args(input_pattern, tmp_path) + ["--project=my-project"])
     assert e.value.code == 2 and "--project=my-project" in capsys.readouterr().err
     missing = str(tmp_path / "missing-*.tfrecord")
-    assert create_dataset_cli.main(["--input", missing, "--output_dir", str(tmp_path / "o"),
-                                    "--runner", "beam", "--no_progress"]) == 1
+    assert (
+        create_dataset_cli.main(
+            ["--input", missing, "--output_dir", str(tmp_path / "o"), "--runner", "beam", "--no_progress"]
+        )
+        == 1
+    )
     assert "missing-*" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """.mag bundles: round trips from Keras, Magenta-style use of the written metagraph, strict porting errors."""
+
 import os
 
 import numpy as np
@@ -28,15 +29,22 @@ def parse(path):
         return generator_pb2.GeneratorBundle.FromString(f.read())
 
 
-@pytest.mark.parametrize("preset,naming", [("tiny", "kernel"), ("tiny_attention", "kernel"),
-                                          ("tiny_attention_whole_stack", "kernel"),
-                                          ("tiny_attention_whole_stack", "weights")])
+@pytest.mark.parametrize(
+    "preset,naming",
+    [
+        ("tiny", "kernel"),
+        ("tiny_attention", "kernel"),
+        ("tiny_attention_whole_stack", "kernel"),
+        ("tiny_attention_whole_stack", "weights"),
+    ],
+)
 def test_write_read_round_trip_is_exact(tmp_path, preset, naming):
     config = config_lib.MODEL_PRESETS.get(preset)
     model = randomize(build_model(config, dropout_keep_prob=1.0))
     path = str(tmp_path / "model.mag")
-    assert bundle_lib.write_bundle(model, config, path, description="fine-tuned", global_step=321,
-                                   naming=naming) == path
+    assert (
+        bundle_lib.write_bundle(model, config, path, description="fine-tuned", global_step=321, naming=naming) == path
+    )
     proto = parse(path)
     assert proto.generator_details.id == config.config_id
     assert proto.generator_details.description == config.generator_description != ""
@@ -92,7 +100,7 @@ def test_written_metagraph_generates_like_magenta(tmp_path, preset):
         state, probs = sess.run([final, softmax], {inputs: x[:, :4], initial: zero, temp: temperature})
         steps = [probs]
         for t in range(4, 7):
-            state, probs = sess.run([final, softmax], {inputs: x[:, t:t + 1], initial: state, temp: temperature})
+            state, probs = sess.run([final, softmax], {inputs: x[:, t : t + 1], initial: state, temp: temperature})
             steps.append(probs)
         sess.close()
     want = tf.nn.softmax(model(x) / temperature).numpy()
@@ -109,8 +117,13 @@ def test_magenta_layout_fixture_loads_and_ignores_optimizer_slots(tmp_path):
     for name in list(weights)[:3]:
         extra[f"{name}/Adam"] = np.zeros_like(weights[name])
         extra[f"{name}/Adam_1"] = np.zeros_like(weights[name])
-    path = ref.write_mag(str(tmp_path / "attention_rnn.mag"), weights, "attention_rnn", extra=extra,
-                         description="Melody RNN with lookback encoding and attention.")
+    path = ref.write_mag(
+        str(tmp_path / "attention_rnn.mag"),
+        weights,
+        "attention_rnn",
+        extra=extra,
+        description="Melody RNN with lookback encoding and attention.",
+    )
     only_config, _ = bundle_lib.read_bundle_config(path)
     model, config, bundle = bundle_lib.load_bundle(path)
     assert only_config == config
@@ -139,8 +152,12 @@ def basic_weights():
 
 
 def test_extra_variable_is_named(tmp_path, basic_weights):
-    path = ref.write_mag(str(tmp_path / "extra.mag"), basic_weights, "basic_rnn",
-                         extra={"rnn/multi_rnn_cell/cell_1/basic_lstm_cell/projection": np.zeros((3,), np.float32)})
+    path = ref.write_mag(
+        str(tmp_path / "extra.mag"),
+        basic_weights,
+        "basic_rnn",
+        extra={"rnn/multi_rnn_cell/cell_1/basic_lstm_cell/projection": np.zeros((3,), np.float32)},
+    )
     with pytest.raises(PortingError, match=r"extra\.mag.*unused.*cell_1/basic_lstm_cell/projection"):
         bundle_lib.load_bundle(path)
 
@@ -162,7 +179,8 @@ def test_wrong_shape_is_named(tmp_path, basic_weights):
 def test_gap_in_layers_is_an_error(tmp_path, basic_weights):
     for leaf in ("kernel", "bias"):
         basic_weights[f"rnn/multi_rnn_cell/cell_3/basic_lstm_cell/{leaf}"] = basic_weights[
-            f"rnn/multi_rnn_cell/cell_1/basic_lstm_cell/{leaf}"]
+            f"rnn/multi_rnn_cell/cell_1/basic_lstm_cell/{leaf}"
+        ]
     path = ref.write_mag(str(tmp_path / "gap.mag"), basic_weights, "basic_rnn")
     with pytest.raises(PortingError, match=r"gap\.mag.*numbered \[0, 1, 3\]"):
         bundle_lib.load_bundle(path)
@@ -170,9 +188,11 @@ def test_gap_in_layers_is_an_error(tmp_path, basic_weights):
 
 def test_generator_id_must_agree(tmp_path, basic_weights):
     path = ref.write_mag(str(tmp_path / "mislabelled.mag"), basic_weights, "lookback_rnn")
-    with pytest.raises(bundle_lib.BundleError,
-                       match=r"mislabelled\.mag.*'lookback_rnn' means 121 inputs and 40 classes.*38 inputs and "
-                             r"38 classes \(they fit basic_rnn\)"):
+    with pytest.raises(
+        bundle_lib.BundleError,
+        match=r"mislabelled\.mag.*'lookback_rnn' means 121 inputs and 40 classes.*38 inputs and "
+        r"38 classes \(they fit basic_rnn\)",
+    ):
         bundle_lib.load_bundle(path)
     path = ref.write_mag(str(tmp_path / "unknown.mag"), basic_weights, "drums_rnn")
     with pytest.raises(bundle_lib.BundleError, match=r"unknown\.mag.*'drums_rnn' is not a Melody RNN config"):

@@ -1,8 +1,8 @@
 """melody_rnn_train and melody_rnn_generate end to end: train from scratch, export a .mag, fine-tune it with
 a frozen layer, resume, evaluate, and generate MIDI from the bundle and from the run folder."""
+
 import glob
 import json
-import os
 
 import note_seq
 import numpy as np
@@ -19,25 +19,47 @@ FAST = ["--set", "runtime.jit_compile=false"]
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
-    return {"tmp": tmp, "train": write_melodies(str(tmp / "training_melodies.tfrecord"), count=40),
-            "eval": write_melodies(str(tmp / "eval_melodies.tfrecord"), count=12, seed=7)}
+    return {
+        "tmp": tmp,
+        "train": write_melodies(str(tmp / "training_melodies.tfrecord"), count=40),
+        "eval": write_melodies(str(tmp / "eval_melodies.tfrecord"), count=12, seed=7),
+    }
 
 
 @pytest.fixture(scope="module")
 def scratch_run(files):
     run_dir = files["tmp"] / "scratch"
     bundle = files["tmp"] / "scratch.mag"
-    rc = train_cli.main(["--preset", "tiny", "--run_dir", str(run_dir), "--sequence_example_file", files["train"],
-                         "--eval_file", files["eval"], "--num_training_steps", "30", "--export_bundle", str(bundle),
-                         "--hparams", "rnn_layer_sizes=[16,12],learning_rate=0.02"] + FAST)
+    rc = train_cli.main(
+        [
+            "--preset",
+            "tiny",
+            "--run_dir",
+            str(run_dir),
+            "--sequence_example_file",
+            files["train"],
+            "--eval_file",
+            files["eval"],
+            "--num_training_steps",
+            "30",
+            "--export_bundle",
+            str(bundle),
+            "--hparams",
+            "rnn_layer_sizes=[16,12],learning_rate=0.02",
+        ]
+        + FAST
+    )
     assert rc == 0
     return run_dir, bundle
 
 
 def test_parse_hparams_magenta_syntax():
     assert train_cli.parse_hparams("batch_size=64,rnn_layer_sizes=[64, 64], dropout_keep_prob=0.8") == [
-        "model.hparams.batch_size=64", "trainer.global_batch_size=64", "model.hparams.rnn_layer_sizes=[64, 64]",
-        "model.hparams.dropout_keep_prob=0.8"]
+        "model.hparams.batch_size=64",
+        "trainer.global_batch_size=64",
+        "model.hparams.rnn_layer_sizes=[64, 64]",
+        "model.hparams.dropout_keep_prob=0.8",
+    ]
     assert train_cli.parse_hparams("") == []
     with pytest.raises(ValueError):
         train_cli.parse_hparams("batch_size")
@@ -75,8 +97,20 @@ def test_fine_tune_bundle_with_frozen_layer_then_resume(files, scratch_run):
     _, bundle = scratch_run
     source, _, _ = bundle_lib.load_bundle(str(bundle))
     run_dir = files["tmp"] / "finetune"
-    argv = ["--bundle", str(bundle), "--preset", "tiny", "--freeze", "cell_0", "--run_dir", str(run_dir),
-            "--sequence_example_file", files["train"], "--num_training_steps", "6"] + FAST
+    argv = [
+        "--bundle",
+        str(bundle),
+        "--preset",
+        "tiny",
+        "--freeze",
+        "cell_0",
+        "--run_dir",
+        str(run_dir),
+        "--sequence_example_file",
+        files["train"],
+        "--num_training_steps",
+        "6",
+    ] + FAST
     assert train_cli.main(argv) == 0
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["warm_start"]["bundle_path"] == str(bundle) and cfg["warm_start"]["frozen_layers"] == ["cell_0"]
@@ -96,12 +130,30 @@ def test_fine_tune_bundle_with_frozen_layer_then_resume(files, scratch_run):
 def test_bundle_and_config_must_agree(files, scratch_run, capsys):
     _, bundle = scratch_run
     with pytest.raises(SystemExit) as e:
-        train_cli.main(["--bundle", str(bundle), "--config", "attention_rnn", "--run_dir", str(files["tmp"] / "x"),
-                        "--sequence_example_file", files["train"]])
+        train_cli.main(
+            [
+                "--bundle",
+                str(bundle),
+                "--config",
+                "attention_rnn",
+                "--run_dir",
+                str(files["tmp"] / "x"),
+                "--sequence_example_file",
+                files["train"],
+            ]
+        )
     assert e.value.code == 2 and "basic_rnn" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
-        train_cli.main(["--preset", "tiny", "--run_dir", str(files["tmp"] / "y"),
-                        "--sequence_example_file", str(files["tmp"] / "nothing*.tfrecord")])
+        train_cli.main(
+            [
+                "--preset",
+                "tiny",
+                "--run_dir",
+                str(files["tmp"] / "y"),
+                "--sequence_example_file",
+                str(files["tmp"] / "nothing*.tfrecord"),
+            ]
+        )
     assert e.value.code == 2 and "matches no file" in capsys.readouterr().err
 
 
@@ -109,8 +161,24 @@ def test_generate_from_bundle_and_run_dir(files, scratch_run, capsys):
     run_dir, bundle = scratch_run
     out = files["tmp"] / "midi"
     primer = [60, -2, 60, -2, 67, -2, 67, -2]
-    rc = generate_cli.main(["--bundle_file", str(bundle), "--output_dir", str(out), "--num_outputs", "3",
-                            "--num_steps", "32", "--primer_melody", str(primer), "--seed", "0", "--qpm", "100"])
+    rc = generate_cli.main(
+        [
+            "--bundle_file",
+            str(bundle),
+            "--output_dir",
+            str(out),
+            "--num_outputs",
+            "3",
+            "--num_steps",
+            "32",
+            "--primer_melody",
+            str(primer),
+            "--seed",
+            "0",
+            "--qpm",
+            "100",
+        ]
+    )
     assert rc == 0
     paths = sorted(glob.glob(str(out / "*.mid")))
     assert len(paths) == 3 and paths[0].endswith("_1.mid")
@@ -123,9 +191,30 @@ def test_generate_from_bundle_and_run_dir(files, scratch_run, capsys):
     assert "log-likelihood" in capsys.readouterr().out
     # Same model from the run folder with beam search; the primer MIDI's melody primes it.
     out2 = files["tmp"] / "midi2"
-    rc = generate_cli.main(["--run_dir", str(run_dir), "--config", "basic_rnn", "--output_dir", str(out2),
-                            "--num_outputs", "1", "--num_steps", "40", "--primer_midi", paths[0],
-                            "--beam_size", "2", "--branch_factor", "2", "--steps_per_iteration", "2", "--seed", "1"])
+    rc = generate_cli.main(
+        [
+            "--run_dir",
+            str(run_dir),
+            "--config",
+            "basic_rnn",
+            "--output_dir",
+            str(out2),
+            "--num_outputs",
+            "1",
+            "--num_steps",
+            "40",
+            "--primer_midi",
+            paths[0],
+            "--beam_size",
+            "2",
+            "--branch_factor",
+            "2",
+            "--steps_per_iteration",
+            "2",
+            "--seed",
+            "1",
+        ]
+    )
     assert rc == 0
     (path2,) = glob.glob(str(out2 / "*.mid"))
     first = note_seq.midi_file_to_note_sequence(paths[0])
@@ -133,10 +222,22 @@ def test_generate_from_bundle_and_run_dir(files, scratch_run, capsys):
     assert second.total_time > first.total_time * 0.9  # 40 steps from a 32-step primer
     assert [n.pitch for n in second.notes][:6] == [n.pitch for n in first.notes][:6]
     # Errors: wrong config id, primer too long, unreadable bundle.
-    assert generate_cli.main(["--bundle_file", str(bundle), "--config", "lookback_rnn",
-                              "--output_dir", str(out2)]) == 1
-    assert generate_cli.main(["--bundle_file", str(bundle), "--output_dir", str(out2), "--num_steps", "4",
-                              "--primer_melody", str(primer)]) == 1
+    assert generate_cli.main(["--bundle_file", str(bundle), "--config", "lookback_rnn", "--output_dir", str(out2)]) == 1
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(bundle),
+                "--output_dir",
+                str(out2),
+                "--num_steps",
+                "4",
+                "--primer_melody",
+                str(primer),
+            ]
+        )
+        == 1
+    )
     bad = files["tmp"] / "bad.mag"
     bad.write_bytes(b"\x00garbage")
     assert generate_cli.main(["--bundle_file", str(bad), "--output_dir", str(out2)]) == 1
@@ -149,8 +250,16 @@ def test_a_failed_start_does_not_bind_the_next_one(tmp_path, capsys):
     run = tmp_path / "run"
     for config_id in ("basic_rnn", "lookback_rnn"):
         with pytest.raises(SystemExit) as exit_info:
-            train_cli.main(["--config", config_id, "--run_dir", str(run),
-                            "--sequence_example_file", str(tmp_path / "typo*.tfrecord")])
+            train_cli.main(
+                [
+                    "--config",
+                    config_id,
+                    "--run_dir",
+                    str(run),
+                    "--sequence_example_file",
+                    str(tmp_path / "typo*.tfrecord"),
+                ]
+            )
         assert exit_info.value.code == 2
         assert "matches no file" in capsys.readouterr().err
         assert not run.exists()
@@ -166,9 +275,11 @@ def test_a_resume_that_contradicts_the_run_is_refused(files, scratch_run, capsys
     run_dir, bundle = scratch_run
     before = _snapshot(run_dir)
     base = ["--run_dir", str(run_dir), "--sequence_example_file", files["train"]]
-    for flags, saved, given in ((["--config", "attention_rnn"], "model.config_id basic_rnn", "--config attention_rnn"),
-                                (["--preset", "basic_rnn"], "--preset tiny", "--preset basic_rnn"),
-                                (["--bundle", str(bundle)], "warm_start.bundle_path none", f"--bundle {bundle}")):
+    for flags, saved, given in (
+        (["--config", "attention_rnn"], "model.config_id basic_rnn", "--config attention_rnn"),
+        (["--preset", "basic_rnn"], "--preset tiny", "--preset basic_rnn"),
+        (["--bundle", str(bundle)], "warm_start.bundle_path none", f"--bundle {bundle}"),
+    ):
         with pytest.raises(SystemExit) as info:
             train_cli.main(base + flags + ["--set", "trainer.train_steps=40"])
         err = capsys.readouterr().err
@@ -183,6 +294,15 @@ def test_create_dataset_that_writes_nothing_exits_nonzero(tmp_path, capsys):
     from pipelines import tfrecord_io
 
     tfrecord_io.write_sharded(str(tmp_path / "ns"), [(b"k", b"not a NoteSequence")], 1)
-    rc = create_dataset_cli.main(["--config", "basic_rnn", "--input", str(tmp_path / "ns.tfrecord"),
-                                  "--output_dir", str(tmp_path / "out"), "--no_progress"])
+    rc = create_dataset_cli.main(
+        [
+            "--config",
+            "basic_rnn",
+            "--input",
+            str(tmp_path / "ns.tfrecord"),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--no_progress",
+        ]
+    )
     assert rc == 1 and "no example written" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """melody_rnn_create_dataset: the melody pipeline on real Bach chorales, Magenta's SequenceExample layout,
 the train/eval split, counters, the CLI's files, and the padded tf.data reader."""
+
 import copy
-import glob
 import json
 import os
 
@@ -128,8 +128,11 @@ def test_transposition_augmentation_multiplies_the_melodies():
     augmented = _pipeline(config_id="mono_rnn", transposition_range=(-1, 0, 1)).melodies(sequence)
     assert len(augmented) == 3 * len(plain)
     first = [e for e in plain[0] if e >= 0]
-    shifted = {tuple(np.array([e for e in m if e >= 0]) - np.array(first)) for m in augmented
-               if len([e for e in m if e >= 0]) == len(first)}
+    shifted = {
+        tuple(np.array([e for e in m if e >= 0]) - np.array(first))
+        for m in augmented
+        if len([e for e in m if e >= 0]) == len(first)
+    }
     assert {(d,) * len(first) for d in (-1, 0, 1)} <= shifted
 
 
@@ -151,8 +154,10 @@ def test_sequence_example_layout_is_magentas(config_id, bwv124_melody):
     assert set(lists) == {"inputs", "labels"}
     inputs, labels = lists["inputs"].feature, lists["labels"].feature
     assert len(inputs) == len(labels) == len(bwv124_melody) - 1
-    assert all(f.WhichOneof("kind") == "float_list" and len(f.float_list.value) == encoder.encoder_decoder.input_size
-               for f in inputs)
+    assert all(
+        f.WhichOneof("kind") == "float_list" and len(f.float_list.value) == encoder.encoder_decoder.input_size
+        for f in inputs
+    )
     assert all(f.WhichOneof("kind") == "int64_list" and len(f.int64_list.value) == 1 for f in labels)
     # Equal to note-seq's own encoding of the squashed melody; label t is the class of event t + 1.
     squashed, _ = encoder.squash(bwv124_melody)
@@ -209,22 +214,38 @@ def test_sequences_without_id_are_split_by_content():
 def note_sequence_tfrecord(tmp_path_factory):
     folder = tmp_path_factory.mktemp("note_sequences")
     return write_note_sequence_tfrecord(
-        str(folder / "chorales.tfrecord"), [chorale(n) for n in CHORALES], extra_records=[b"not a NoteSequence"])
+        str(folder / "chorales.tfrecord"), [chorale(n) for n in CHORALES], extra_records=[b"not a NoteSequence"]
+    )
 
 
 def _seed_splitting_both_ways(ratio=0.5):
     """The first seed that puts CHORALES[0] in eval and CHORALES[1] in training (so both files get melodies)."""
-    return next(seed for seed in range(1000)
-                if data.partition_of(CHORALES[0], ratio, seed) == "eval"
-                and data.partition_of(CHORALES[1], ratio, seed) == "training")
+    return next(
+        seed
+        for seed in range(1000)
+        if data.partition_of(CHORALES[0], ratio, seed) == "eval"
+        and data.partition_of(CHORALES[1], ratio, seed) == "training"
+    )
 
 
 @pytest.fixture(scope="module")
 def created(note_sequence_tfrecord, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("dataset"))
-    rc = create_dataset_cli.main(["--config", "basic_rnn", "--input", note_sequence_tfrecord, "--output_dir", out,
-                                  "--eval_ratio", "0.5", "--seed", str(_seed_splitting_both_ways()),
-                                  "--no_progress"])
+    rc = create_dataset_cli.main(
+        [
+            "--config",
+            "basic_rnn",
+            "--input",
+            note_sequence_tfrecord,
+            "--output_dir",
+            out,
+            "--eval_ratio",
+            "0.5",
+            "--seed",
+            str(_seed_splitting_both_ways()),
+            "--no_progress",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -235,7 +256,8 @@ def _records(path):
 
 def test_cli_writes_magentas_files_and_counters(created, capsys):
     assert sorted(os.listdir(created)) == sorted(
-        [data.TRAINING_FILENAME, data.EVAL_FILENAME, data.STATS_FILENAME])  # no temporary file left
+        [data.TRAINING_FILENAME, data.EVAL_FILENAME, data.STATS_FILENAME]
+    )  # no temporary file left
     stats = json.load(open(os.path.join(created, data.STATS_FILENAME)))
     counts = stats["counts"]
     train = _records(os.path.join(created, data.TRAINING_FILENAME))
@@ -261,18 +283,43 @@ def test_cli_writes_magentas_files_and_counters(created, capsys):
 
 @pytest.mark.slow  # two spawned workers import note-seq and TensorFlow (~30 s on 2 cores)
 def test_cli_rerun_is_identical_and_workers_do_not_change_the_output(created, note_sequence_tfrecord, tmp_path):
-    rc = create_dataset_cli.main(["--input", note_sequence_tfrecord, "--output_dir", str(tmp_path),
-                                  "--eval_ratio", "0.5", "--seed", str(_seed_splitting_both_ways()),
-                                  "--no_progress", "--num_workers", "2"])
+    rc = create_dataset_cli.main(
+        [
+            "--input",
+            note_sequence_tfrecord,
+            "--output_dir",
+            str(tmp_path),
+            "--eval_ratio",
+            "0.5",
+            "--seed",
+            str(_seed_splitting_both_ways()),
+            "--no_progress",
+            "--num_workers",
+            "2",
+        ]
+    )
     assert rc == 0
     for name in (data.TRAINING_FILENAME, data.EVAL_FILENAME):
         assert _records(os.path.join(created, name)) == _records(str(tmp_path / name))
 
 
 def test_cli_eval_ratio_zero_and_options(note_sequence_tfrecord, tmp_path):
-    rc = create_dataset_cli.main(["--config", "lookback_rnn", "--input", note_sequence_tfrecord,
-                                  "--output_dir", str(tmp_path), "--eval_ratio", "0", "--no_progress",
-                                  "--transposition_range=-1:1", "--set", "min_bars=4"])
+    rc = create_dataset_cli.main(
+        [
+            "--config",
+            "lookback_rnn",
+            "--input",
+            note_sequence_tfrecord,
+            "--output_dir",
+            str(tmp_path),
+            "--eval_ratio",
+            "0",
+            "--no_progress",
+            "--transposition_range=-1:1",
+            "--set",
+            "min_bars=4",
+        ]
+    )
     assert rc == 0
     stats = json.load(open(tmp_path / data.STATS_FILENAME))
     assert stats["config"]["transposition_range"] == [-1, 0] and stats["config"]["min_bars"] == 4
@@ -282,8 +329,12 @@ def test_cli_eval_ratio_zero_and_options(note_sequence_tfrecord, tmp_path):
 
 
 def test_cli_errors(tmp_path, capsys):
-    assert create_dataset_cli.main(["--input", str(tmp_path / "missing-*.tfrecord"), "--output_dir",
-                                    str(tmp_path / "o"), "--no_progress"]) == 1
+    assert (
+        create_dataset_cli.main(
+            ["--input", str(tmp_path / "missing-*.tfrecord"), "--output_dir", str(tmp_path / "o"), "--no_progress"]
+        )
+        == 1
+    )
     assert "missing" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         create_dataset_cli.main(["--input", "x", "--output_dir", "y", "--config", "polyphony_rnn"])
@@ -322,8 +373,17 @@ def test_reader_yields_padded_batches(created):
 
 def test_reader_static_shapes_for_xla(created):
     path = os.path.join(created, data.TRAINING_FILENAME)
-    ds = data.make_sequence_example_dataset(path, input_size=38, batch_size=2, shuffle=True, seed=1, repeat=True,
-                                            max_length=64, pad_to_max_length=True, drop_remainder=True)
+    ds = data.make_sequence_example_dataset(
+        path,
+        input_size=38,
+        batch_size=2,
+        shuffle=True,
+        seed=1,
+        repeat=True,
+        max_length=64,
+        pad_to_max_length=True,
+        drop_remainder=True,
+    )
     assert ds.element_spec[0].shape == (2, 64, 38) and ds.element_spec[1].shape == (2, 64)
     for inputs, labels, lengths in ds.take(3):
         assert int(tf.reduce_max(lengths)) <= 64

@@ -1,4 +1,5 @@
 """The four Melody RNN encodings: sizes, the note-seq classes Magenta uses, squash + encode, decoding."""
+
 import copy
 
 import note_seq
@@ -14,8 +15,9 @@ def test_config_ids():
     assert encodings.CONFIG_IDS == ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn")
 
 
-@pytest.mark.parametrize("config_id, inputs, classes", [
-    ("basic_rnn", 38, 38), ("lookback_rnn", 121, 40), ("attention_rnn", 74, 40)])
+@pytest.mark.parametrize(
+    "config_id, inputs, classes", [("basic_rnn", 38, 38), ("lookback_rnn", 121, 40), ("attention_rnn", 74, 40)]
+)
 def test_sizes_match_magenta(config_id, inputs, classes):
     assert encodings.input_size(config_id) == inputs
     assert encodings.num_classes(config_id) == classes
@@ -28,11 +30,15 @@ def test_mono_rnn_covers_all_midi_pitches():
     assert encodings.input_size("mono_rnn") == encodings.num_classes("mono_rnn") == 128 + 2
 
 
-@pytest.mark.parametrize("config_id, cls, one_hot", [
-    ("basic_rnn", encoder_decoder.OneHotEventSequenceEncoderDecoder, True),
-    ("mono_rnn", encoder_decoder.OneHotEventSequenceEncoderDecoder, True),
-    ("lookback_rnn", encoder_decoder.LookbackEventSequenceEncoderDecoder, True),
-    ("attention_rnn", melody_encoder_decoder.KeyMelodyEncoderDecoder, False)])
+@pytest.mark.parametrize(
+    "config_id, cls, one_hot",
+    [
+        ("basic_rnn", encoder_decoder.OneHotEventSequenceEncoderDecoder, True),
+        ("mono_rnn", encoder_decoder.OneHotEventSequenceEncoderDecoder, True),
+        ("lookback_rnn", encoder_decoder.LookbackEventSequenceEncoderDecoder, True),
+        ("attention_rnn", melody_encoder_decoder.KeyMelodyEncoderDecoder, False),
+    ],
+)
 def test_encoder_classes_and_ranges(config_id, cls, one_hot):
     enc = encodings.make_encoder_decoder(config_id)
     assert isinstance(enc, cls)  # attention_rnn: note-seq's class, with a one-pass encode (see key_melody)

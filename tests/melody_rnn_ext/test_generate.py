@@ -1,5 +1,6 @@
 """Melody generation: primer kept, lengths, range, incremental state = full pass, argmax at T -> 0,
 beam search beats sampling on a trained tiny model, determinism, primer parsing (list and MIDI)."""
+
 import copy
 
 import note_seq
@@ -21,9 +22,16 @@ def trained(tmp_path_factory):
     """A tiny basic_rnn trained 60 steps on patterned arpeggio melodies (XLA off)."""
     tmp = tmp_path_factory.mktemp("gen")
     path = write_melodies(str(tmp / "train.tfrecord"), count=48)
-    cfg = config_lib.get_preset("tiny", [f"data.train_data_path={path}", "trainer.train_steps=60",
-                                         "trainer.checkpoint_every=60", "runtime.jit_compile=false",
-                                         "model.hparams.dropout_keep_prob=1.0"])
+    cfg = config_lib.get_preset(
+        "tiny",
+        [
+            f"data.train_data_path={path}",
+            "trainer.train_steps=60",
+            "trainer.checkpoint_every=60",
+            "runtime.jit_compile=false",
+            "model.hparams.dropout_keep_prob=1.0",
+        ],
+    )
     task = task_lib.MelodyRnnTask(cfg)
     training.Runner(task, cfg, str(tmp / "run")).train()
     return generate.MelodyGenerator(task.model, cfg.model)
@@ -68,10 +76,12 @@ def test_incremental_state_equals_full_pass(preset):
 
 def test_temperature_to_zero_is_argmax(trained):
     primer = generate.parse_primer_melody(PRIMER)
-    cold, _ = trained.generate_events(copy.deepcopy(primer), generate.GenerationOptions(
-        num_steps=40, temperature=1e-4, seed=1))
-    greedy, _ = trained.generate_events(copy.deepcopy(primer), generate.GenerationOptions(
-        num_steps=40, temperature=0.0, seed=2))
+    cold, _ = trained.generate_events(
+        copy.deepcopy(primer), generate.GenerationOptions(num_steps=40, temperature=1e-4, seed=1)
+    )
+    greedy, _ = trained.generate_events(
+        copy.deepcopy(primer), generate.GenerationOptions(num_steps=40, temperature=0.0, seed=2)
+    )
     assert list(cold) == list(greedy)
     inputs, labels = trained.encoder_decoder.encode(greedy)
     logits = trained.model(np.asarray([inputs], np.float32)).numpy()[0]
@@ -81,19 +91,24 @@ def test_temperature_to_zero_is_argmax(trained):
 
 def test_beam_search_scores_at_least_sampling(trained):
     primer = generate.parse_primer_melody(PRIMER)
-    sampled = [trained.generate(primer, generate.GenerationOptions(num_steps=40, seed=s)).log_likelihood
-               for s in range(4)]
-    beam = trained.generate(primer, generate.GenerationOptions(num_steps=40, beam_size=4, branch_factor=4,
-                                                               steps_per_iteration=1, seed=0))
+    sampled = [
+        trained.generate(primer, generate.GenerationOptions(num_steps=40, seed=s)).log_likelihood for s in range(4)
+    ]
+    beam = trained.generate(
+        primer, generate.GenerationOptions(num_steps=40, beam_size=4, branch_factor=4, steps_per_iteration=1, seed=0)
+    )
     assert len(beam.melody) == 40 and list(beam.melody)[:8] == list(primer)
     assert beam.log_likelihood >= max(sampled), (beam.log_likelihood, sampled)
     # Steps per iteration > 1 with a first iteration of (n - 1) % spi + 1 steps: still exact length.
-    beam2 = trained.generate(primer, generate.GenerationOptions(num_steps=37, beam_size=2, branch_factor=3,
-                                                                steps_per_iteration=4, seed=0))
+    beam2 = trained.generate(
+        primer, generate.GenerationOptions(num_steps=37, beam_size=2, branch_factor=3, steps_per_iteration=4, seed=0)
+    )
     assert len(beam2.melody) == 37
     # The reported score is the sequence's log-likelihood under the model.
-    events, score = trained.generate_events(copy.deepcopy(primer), generate.GenerationOptions(
-        num_steps=40, beam_size=3, branch_factor=2, steps_per_iteration=2, seed=5))
+    events, score = trained.generate_events(
+        copy.deepcopy(primer),
+        generate.GenerationOptions(num_steps=40, beam_size=3, branch_factor=2, steps_per_iteration=2, seed=5),
+    )
     np.testing.assert_allclose(score, trained.log_likelihood(events, start=len(primer), squash=False), rtol=1e-4)
 
 

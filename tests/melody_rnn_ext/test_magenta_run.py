@@ -1,5 +1,6 @@
 """Magenta's own melody_rnn_train run folders (RUN/train/model.ckpt-N, made by TF1 itself in the exact format):
 detection, generation, continued training (first update = TF1 Adam's from the restored state), bundles."""
+
 import contextlib
 import dataclasses
 import glob
@@ -44,23 +45,36 @@ def magenta_run_dir(tmp_path_factory):
 
 
 def digest(folder):
-    return {os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
-            for p in sorted(glob.glob(os.path.join(folder, "*")))}
+    return {
+        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
+        for p in sorted(glob.glob(os.path.join(folder, "*")))
+    }
 
 
 def test_detects_magenta_folder_and_reads_newest_checkpoint(magenta_run_dir, tmp_path):
     run, made = magenta_run_dir
     assert sorted(os.listdir(run / "train")) == [
-        "checkpoint", "model.ckpt-2.data-00000-of-00001", "model.ckpt-2.index", "model.ckpt-2.meta",
-        "model.ckpt-3.data-00000-of-00001", "model.ckpt-3.index", "model.ckpt-3.meta"]
+        "checkpoint",
+        "model.ckpt-2.data-00000-of-00001",
+        "model.ckpt-2.index",
+        "model.ckpt-2.meta",
+        "model.ckpt-3.data-00000-of-00001",
+        "model.ckpt-3.index",
+        "model.ckpt-3.meta",
+    ]
     assert "elsewhere" in (run / "train" / "checkpoint").read_text()  # absolute paths of the old place
     assert magenta_run.run_folder_kind(str(run)) == "magenta"
     ckpt = magenta_run.read_magenta_checkpoint(str(run))
     assert ckpt.path == str(run / "train" / "model.ckpt-3") and ckpt.global_step == 3
     assert ckpt.spec == bundle_lib.ModelSpec(38, 38, (8, 6), "none", "kernel")
-    assert {"beta1_power", "beta2_power", "fully_connected/weights/Adam", "fully_connected/weights/Adam_1",
-            "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel/Adam_1"} <= set(ckpt.variables)
-    np.testing.assert_allclose(ckpt.variables["beta1_power"], 0.9 ** 4, rtol=1e-6)
+    assert {
+        "beta1_power",
+        "beta2_power",
+        "fully_connected/weights/Adam",
+        "fully_connected/weights/Adam_1",
+        "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel/Adam_1",
+    } <= set(ckpt.variables)
+    np.testing.assert_allclose(ckpt.variables["beta1_power"], 0.9**4, rtol=1e-6)
     # Neither kind: the message says what was expected.
     (tmp_path / "empty").mkdir()
     with pytest.raises(magenta_run.RunFolderError, match="expected either config.json .* or train/checkpoint"):
@@ -73,9 +87,24 @@ def test_detects_magenta_folder_and_reads_newest_checkpoint(magenta_run_dir, tmp
 
 def test_generate_from_magenta_folder_cli_and_parity(magenta_run_dir, tmp_path, capsys):
     run, made = magenta_run_dir
-    rc = generate_cli.main(["--config", "basic_rnn", "--run_dir", str(run), "--output_dir", str(tmp_path / "out"),
-                            "--num_outputs", "2", "--num_steps", "16", "--primer_melody", "[60, -2, 62]",
-                            "--seed", "0"])
+    rc = generate_cli.main(
+        [
+            "--config",
+            "basic_rnn",
+            "--run_dir",
+            str(run),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--num_outputs",
+            "2",
+            "--num_steps",
+            "16",
+            "--primer_melody",
+            "[60, -2, 62]",
+            "--seed",
+            "0",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert len(glob.glob(str(tmp_path / "out" / "*.mid"))) == 2
     gen = generate_cli.load_generator(run_dir=str(run), config_id="basic_rnn")
@@ -83,9 +112,11 @@ def test_generate_from_magenta_folder_cli_and_parity(magenta_run_dir, tmp_path, 
     want, _ = ref.reference_logits({k: made["variables"][k] for k in model_names(made["variables"])}, x, "none")
     np.testing.assert_allclose(np.asarray(gen.model(x)), want, atol=2e-6)
     # Errors name the problem: no --config, a config the variables contradict, a folder of neither kind.
-    for argv, needle in ((["--run_dir", str(run)], "pass --config"),
-                         (["--config", "attention_rnn", "--run_dir", str(run)], "74 inputs"),
-                         (["--run_dir", str(tmp_path)], "expected either config.json")):
+    for argv, needle in (
+        (["--run_dir", str(run)], "pass --config"),
+        (["--config", "attention_rnn", "--run_dir", str(run)], "74 inputs"),
+        (["--run_dir", str(tmp_path)], "expected either config.json"),
+    ):
         assert generate_cli.main(argv + ["--output_dir", str(tmp_path / "x")]) == 1
         assert needle in capsys.readouterr().err
 
@@ -99,8 +130,9 @@ def test_attention_folder_generates_with_hparams_attn_length(tmp_path):
     want, _ = ref.reference_logits(weights, x, "first_layer", attn_length=3)
     np.testing.assert_allclose(np.asarray(loaded.model(x)), want, atol=2e-6)
     with pytest.raises(ValueError, match="rnn_layer_sizes"):
-        generate_cli.load_model(run_dir=str(tmp_path / "run"), config_id="attention_rnn",
-                                hparams="attn_length=3,rnn_layer_sizes=[16,16]")
+        generate_cli.load_model(
+            run_dir=str(tmp_path / "run"), config_id="attention_rnn", hparams="attn_length=3,rnn_layer_sizes=[16,16]"
+        )
 
 
 @pytest.mark.parametrize("config_id,kw", [("basic_rnn", BASIC), ("attention_rnn", ATTENTION)])
@@ -110,8 +142,10 @@ def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id, kw):
     AdamOptimizer applying the same gradient in the graph that wrote the checkpoint."""
     shapes = ref.tf1_shapes(kw["input_size"], kw["num_classes"], kw["sizes"], kw["layout"])
     rng = np.random.default_rng(5)
-    grads = {k: (rng.standard_normal(s) * (0.5 if i % 2 else 0.001)).astype(np.float32)  # half get clipped
-             for i, (k, s) in enumerate(sorted(shapes.items()))}
+    grads = {
+        k: (rng.standard_normal(s) * (0.5 if i % 2 else 0.001)).astype(np.float32)  # half get clipped
+        for i, (k, s) in enumerate(sorted(shapes.items()))
+    }
     made = make_magenta_run(str(tmp_path / "run"), steps=4, learning_rate=LR, clip_norm=CLIP, next_grads=grads, **kw)
     ckpt = magenta_run.read_magenta_checkpoint(str(tmp_path / "run"))
     model_cfg = magenta_run.magenta_run_config(ckpt, config_id, kw.get("attn_length"))
@@ -124,8 +158,10 @@ def test_first_update_after_resume_equals_tf1_adam(tmp_path, config_id, kw):
     assert (restored.step, int(step.numpy()), int(task.optimizer.iterations.numpy())) == (4, 4, 4)
     assert restored.slots == 2 * len(shapes) and restored.bias_correction_rel_diff < 1e-6
     worst_ref, worst_tf1 = first_update_errors(task, made, grads, LR, CLIP, check_tf1_slots=True)
-    print(f"{config_id}: first update vs NumPy TF1 Adam: max |diff| / max |update| = {worst_ref:.2e}; "
-          f"vs TF1's AdamOptimizer: {worst_tf1:.2e}")
+    print(
+        f"{config_id}: first update vs NumPy TF1 Adam: max |diff| / max |update| = {worst_ref:.2e}; "
+        f"vs TF1's AdamOptimizer: {worst_tf1:.2e}"
+    )
     assert worst_ref < 1e-4 and worst_tf1 < 1e-4
 
 
@@ -157,10 +193,24 @@ def continued_run(magenta_run_dir, tmp_path_factory):
     shutil.copytree(magenta_run_dir[0], run)
     before = digest(run / "train")
     melodies = write_melodies(str(tmp / "training_melodies.tfrecord"), count=8)
-    argv = ["--config", "basic_rnn", "--run_dir", str(run), "--sequence_example_file", melodies,
-            "--hparams", f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
-            "--set", "trainer.global_batch_size=8", "--set", "runtime.jit_compile=false",
-            "--set", "runtime.distribution=one_device", "--set", "trainer.progress=false"]
+    argv = [
+        "--config",
+        "basic_rnn",
+        "--run_dir",
+        str(run),
+        "--sequence_example_file",
+        melodies,
+        "--hparams",
+        f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
+        "--set",
+        "trainer.global_batch_size=8",
+        "--set",
+        "runtime.jit_compile=false",
+        "--set",
+        "runtime.distribution=one_device",
+        "--set",
+        "trainer.progress=false",
+    ]
     # A start that fails on its data (nothing matches) writes nothing: the folder is still Magenta's, untouched.
     with pytest.raises(SystemExit):
         train_cli.main(argv[:4] + ["--sequence_example_file", str(tmp / "none*.tfrecord")] + argv[6:])
@@ -196,8 +246,16 @@ def test_continue_magenta_run_cli_first_update_is_tf1_adam(continued_run, magent
     saved = ckpt.variables
     worst = 0.0
     for name, var in tuned.tf1_variables().items():
-        want, _, _ = tf1_adam_reference(saved[name], grads[name].numpy(), saved[name + "/Adam"],
-                                        saved[name + "/Adam_1"], saved["beta1_power"], saved["beta2_power"], LR, CLIP)
+        want, _, _ = tf1_adam_reference(
+            saved[name],
+            grads[name].numpy(),
+            saved[name + "/Adam"],
+            saved[name + "/Adam_1"],
+            saved["beta1_power"],
+            saved["beta2_power"],
+            LR,
+            CLIP,
+        )
         worst = max(worst, np.abs(var.numpy() - want).max() / np.abs(want - saved[name]).max())
     with capsys.disabled():
         print(f"CLI first step after resuming vs NumPy TF1 Adam: max |diff| / max |update| = {worst:.2e}")
@@ -207,8 +265,22 @@ def test_continue_magenta_run_cli_first_update_is_tf1_adam(continued_run, magent
 def test_save_generator_bundle_from_magenta_folder_and_ours(magenta_run_dir, continued_run, tmp_path, capsys):
     run, made = magenta_run_dir
     out = tmp_path / "basic_rnn.mag"
-    assert generate_cli.main(["--config", "basic_rnn", "--run_dir", str(run), "--save_generator_bundle",
-                              "--bundle_file", str(out), "--bundle_description", "from Magenta"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--config",
+                "basic_rnn",
+                "--run_dir",
+                str(run),
+                "--save_generator_bundle",
+                "--bundle_file",
+                str(out),
+                "--bundle_description",
+                "from Magenta",
+            ]
+        )
+        == 0
+    )
     assert "wrote bundle" in capsys.readouterr().out
     bundle = bundle_lib.read_bundle(str(out))
     assert bundle.generator_id == "basic_rnn" and bundle.bundle_description == "from Magenta"
@@ -247,8 +319,11 @@ def test_restore_under_two_replica_strategy(magenta_run_dir, two_cpu_strategy):
         magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=step)
     for name, var in task.model.tf1_variables().items():
         m, v = magenta_run.adam_slots(task.optimizer, var)
-        for value, want in ((var, made["variables"][name]), (m, made["variables"][name + "/Adam"]),
-                            (v, made["variables"][name + "/Adam_1"])):
+        for value, want in (
+            (var, made["variables"][name]),
+            (m, made["variables"][name + "/Adam"]),
+            (v, made["variables"][name + "/Adam_1"]),
+        ):
             replicas = two_cpu_strategy.experimental_local_results(getattr(value, "value", value))
             assert len(replicas) == 2, name
             for r in replicas:

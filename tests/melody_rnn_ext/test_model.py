@@ -1,4 +1,5 @@
 """The Keras Melody RNN against an independent NumPy model of TF1's cell equations, on ported weights."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,9 +8,7 @@ import keras
 from melody_rnn_ext import bundle as bundle_lib
 from melody_rnn_ext import config as config_lib
 from melody_rnn_ext import encodings
-from melody_rnn_ext.attention import AttentionCellWrapper
-from melody_rnn_ext.model import (MelodyRnnModel, TF1LSTMCell, TF1MultiRNNCell, build_model, keras_lstm_to_tf1,
-                                  tf1_lstm_to_keras)
+from melody_rnn_ext.model import MelodyRnnModel, TF1LSTMCell, build_model, keras_lstm_to_tf1, tf1_lstm_to_keras
 from tests.events_rnn import tf1_reference as ref
 
 # (generator id, layer sizes, layout, attn_length, TF naming)
@@ -188,7 +187,9 @@ def test_freeze_by_layer_group():
     assert len(model.trainable_variables) == n - 10
     model.freeze(["fully_connected"])
     assert {v.path for v in model.trainable_variables} == {
-        "melody_rnn/multi_rnn_cell/cell_1/kernel", "melody_rnn/multi_rnn_cell/cell_1/bias"}
+        "melody_rnn/multi_rnn_cell/cell_1/kernel",
+        "melody_rnn/multi_rnn_cell/cell_1/bias",
+    }
     with pytest.raises(ValueError, match="cell_7"):
         model.freeze(["cell_7"])
     whole = build_model(config_lib.MODEL_PRESETS.get("tiny_attention_whole_stack"))
@@ -208,8 +209,13 @@ def test_config_validation():
     att = config_lib.MODEL_PRESETS.get("attention_rnn")
     assert (att.hparams.attn_length, att.hparams.clip_norm, att.input_size, att.num_classes) == (40, 3.0, 74, 40)
     basic = config_lib.MODEL_PRESETS.get("basic_rnn")
-    assert (basic.hparams.batch_size, basic.hparams.rnn_layer_sizes, basic.hparams.dropout_keep_prob,
-            basic.hparams.clip_norm, basic.hparams.learning_rate) == (128, (128, 128), 0.5, 5.0, 0.001)
+    assert (
+        basic.hparams.batch_size,
+        basic.hparams.rnn_layer_sizes,
+        basic.hparams.dropout_keep_prob,
+        basic.hparams.clip_norm,
+        basic.hparams.learning_rate,
+    ) == (128, (128, 128), 0.5, 5.0, 0.001)
     assert (basic.input_size, basic.num_classes, basic.min_note, basic.max_note) == (38, 38, 48, 84)
     assert config_lib.MODEL_PRESETS.get("lookback_rnn").input_size == 121
     mono = config_lib.MODEL_PRESETS.get("mono_rnn")

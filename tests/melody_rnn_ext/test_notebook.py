@@ -1,4 +1,5 @@
 """colab/melody_rnn.ipynb runs top to bottom on tiny settings: bundle, fine-tune, generate, listen, evaluate."""
+
 import pytest
 
 from tests import notebooks

@@ -1,4 +1,5 @@
 """bench/melody_rnn_real_data.py's rhythm diagnostics, checked against the model's own probabilities."""
+
 import importlib.util
 import json
 import pathlib
@@ -34,7 +35,8 @@ def test_rhythm_diagnostics_match_the_model_probabilities(bench, tmp_path):
     ne = encodings.no_event_label("basic_rnn")
     at_events, at_rest, wins = [], [], []
     for inputs, labels, lengths in data.make_sequence_example_dataset(
-            str(tmp_path / "eval_melodies.tfrecord"), cfg.input_size, 5, shuffle=False):
+        str(tmp_path / "eval_melodies.tfrecord"), cfg.input_size, 5, shuffle=False
+    ):
         probs = tf.nn.softmax(model(inputs)).numpy()
         for b, n in enumerate(lengths.numpy()):
             for t in range(n):
@@ -52,13 +54,28 @@ def test_rhythm_diagnostics_match_the_model_probabilities(bench, tmp_path):
 
 def test_table_shows_the_diagnostics_when_present(bench, tmp_path):
     run = {"perplexity": 2.5, "accuracy": 0.8, "event_accuracy": 0.0, "seconds": 10.0}
-    result = {"config_id": "basic_rnn", "preset": "basic_rnn", "rnn_layer_sizes": [64, 64], "batch_size": 64,
-              "learning_rate": 0.001, "steps": 10, "total_seconds": 30.0, "machine": "test", "date": "today",
-              "data": {"chorales": {"pieces": 3, "eval_melodies": 1, "train_melodies": 2},
-                       "folk": {"pieces": 4, "train_melodies": 3}},
-              "runs": {"folk": dict(run), "folk_bundle_zero_shot": dict(run), "scratch": dict(run),
-                       "finetuned": dict(run, p_event_at_event_steps=0.537, p_event_at_no_event_steps=0.114)},
-              "case_study": bench.CASE_STUDY}
+    result = {
+        "config_id": "basic_rnn",
+        "preset": "basic_rnn",
+        "rnn_layer_sizes": [64, 64],
+        "batch_size": 64,
+        "learning_rate": 0.001,
+        "steps": 10,
+        "total_seconds": 30.0,
+        "machine": "test",
+        "date": "today",
+        "data": {
+            "chorales": {"pieces": 3, "eval_melodies": 1, "train_melodies": 2},
+            "folk": {"pieces": 4, "train_melodies": 3},
+        },
+        "runs": {
+            "folk": dict(run),
+            "folk_bundle_zero_shot": dict(run),
+            "scratch": dict(run),
+            "finetuned": dict(run, p_event_at_event_steps=0.537, p_event_at_no_event_steps=0.114),
+        },
+        "case_study": bench.CASE_STUDY,
+    }
     bench.write_results(tmp_path, result)
     table = (tmp_path / "melody_rnn_real_data.md").read_text()
     assert "| 0.54 / 0.11 |" in table and table.count("| - |") >= 2

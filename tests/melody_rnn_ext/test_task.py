@@ -1,4 +1,5 @@
 """Training the Melody RNN through the shared runner: metrics, XLA, resume, replicas, warm start, freezing."""
+
 import dataclasses
 import os
 
@@ -26,7 +27,7 @@ def write_melodies(path, config_id="basic_rnn", count=40, seed=0, min_len=17, ma
         for _ in range(count):
             base = int(rng.integers(55, 70))
             pattern = [base, -2, base + 4, -2, base + 7, -1, base + 12, -2]
-            events = (pattern * 8)[:int(rng.integers(min_len, max_len + 1))]
+            events = (pattern * 8)[: int(rng.integers(min_len, max_len + 1))]
             inputs, labels = encodings.squash_and_encode(config_id, note_seq.Melody(events), enc)
             writer.write(data.make_sequence_example(inputs, labels).SerializeToString())
     return path
@@ -66,8 +67,9 @@ def test_step_statistics_are_magentas_metrics():
 
 @pytest.mark.slow
 def test_tiny_trains_with_xla_then_resumes(tmp_path, melodies):
-    cfg = config_lib.get_preset("tiny", [f"data.train_data_path={melodies}", "trainer.train_steps=30",
-                                         "trainer.checkpoint_every=20"])
+    cfg = config_lib.get_preset(
+        "tiny", [f"data.train_data_path={melodies}", "trainer.train_steps=30", "trainer.checkpoint_every=20"]
+    )
     assert cfg.runtime.jit_compile
     model_dir = str(tmp_path / "run")
     task = task_lib.MelodyRnnTask(cfg)
@@ -114,8 +116,12 @@ def _run_steps(cfg, model_dir, melodies, steps, strategy=None):
 
 def test_two_replicas_train_like_one(tmp_path, melodies, two_cpu_strategy):
     """Global-batch token mean and per-variable clipping (clip_norm / replicas) make 2 replicas = 1."""
-    overrides = [f"data.train_data_path={melodies}", "model.hparams.dropout_keep_prob=1.0",
-                 "model.hparams.clip_norm=0.3", "runtime.jit_compile=false"]
+    overrides = [
+        f"data.train_data_path={melodies}",
+        "model.hparams.dropout_keep_prob=1.0",
+        "model.hparams.clip_norm=0.3",
+        "runtime.jit_compile=false",
+    ]
     cfg = config_lib.get_preset("tiny", overrides)
     one, logs_one = _run_steps(cfg, str(tmp_path / "one"), melodies, 4)
     two, logs_two = _run_steps(cfg, str(tmp_path / "two"), melodies, 4, strategy=two_cpu_strategy)
@@ -133,8 +139,15 @@ def test_warm_start_from_bundle_and_frozen_layers(tmp_path, melodies):
     for v in source.weights:
         v.assign(rng.normal(0, 0.2, tuple(v.shape)).astype(np.float32))
     path = bundle_lib.write_bundle(source, model_cfg, str(tmp_path / "folk.mag"), global_step=5000)
-    cfg = config_lib.get_preset("tiny", [f"data.train_data_path={melodies}", f"warm_start.bundle_path={path}",
-                                         "warm_start.frozen_layers=cell_0", "runtime.jit_compile=false"])
+    cfg = config_lib.get_preset(
+        "tiny",
+        [
+            f"data.train_data_path={melodies}",
+            f"warm_start.bundle_path={path}",
+            "warm_start.frozen_layers=cell_0",
+            "runtime.jit_compile=false",
+        ],
+    )
     task = task_lib.MelodyRnnTask(cfg)
     runner = training.Runner(task, cfg, str(tmp_path / "finetune"))
     assert task.warm_start_bundle.generator_id == "basic_rnn"

@@ -1,4 +1,5 @@
 """Small synthetic pieces for music_eval tests."""
+
 import numpy as np
 import pretty_midi
 
@@ -15,7 +16,9 @@ def waltz(bpm=100.0, bars=16, transpose=0, velocity=90, program=0):
         inst.notes.append(pretty_midi.Note(velocity, 72 + transpose if b % 2 == 0 else 74 + transpose, t, t + 2 * beat))
         for k in (1, 2):
             for p in chord:
-                inst.notes.append(pretty_midi.Note(int(velocity * 0.6), p + transpose, t + k * beat, t + (k + 0.5) * beat))
+                inst.notes.append(
+                    pretty_midi.Note(int(velocity * 0.6), p + transpose, t + k * beat, t + (k + 0.5) * beat)
+                )
     midi.instruments.append(inst)
     return midi
 
@@ -46,5 +49,5 @@ def click_track(bpm, seconds, sample_rate=22050, accent_every=None):
     for i, t in enumerate(np.arange(0.1, seconds - 0.1, period)):
         s = int(t * sample_rate)
         amp = 0.9 if accent_every and i % accent_every == 0 else 0.4
-        y[s:s + click.size] += amp * click[: n - s]
+        y[s : s + click.size] += amp * click[: n - s]
     return y

@@ -3,6 +3,7 @@
 A tiny NSynth-format set is rendered with FluidSynth (4 GM programs x 13 pitches x 2
 velocities); a small CNN trains on 80 % of it for 120 steps of 16 notes.
 """
+
 import json
 
 import numpy as np
@@ -18,11 +19,14 @@ PROGRAMS = (0, 19, 24, 40)
 
 def tiny_experiment(train_dir=""):
     return clf.ClassifierExperiment(
-        model=clf.ClassifierModelConfig(min_pitch=58, max_pitch=70, filters=(8, 16, 16), embedding_dim=32,
-                                        dropout=0.1, learning_rate=3e-3),
+        model=clf.ClassifierModelConfig(
+            min_pitch=58, max_pitch=70, filters=(8, 16, 16), embedding_dim=32, dropout=0.1, learning_rate=3e-3
+        ),
         data=clf.ClassifierDataConfig(train_dir=str(train_dir), holdout_fraction=0.2, seed=0),
-        trainer=training.TrainerConfig(train_steps=120, global_batch_size=16, checkpoint_every=120,
-                                       summary_every=60, progress=False))
+        trainer=training.TrainerConfig(
+            train_steps=120, global_batch_size=16, checkpoint_every=120, summary_every=60, progress=False
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +79,13 @@ def test_classifier_learns_pitch(trained, rendered):
 
     import tensorflow as tf
 
-    logged = {(v.tag, e.step): float(tf.make_ndarray(v.tensor))
-              for path in pathlib.Path(model_dir, "train").glob("events.out.tfevents.*")
-              for e in tf.compat.v1.train.summary_iterator(str(path)) for v in e.summary.value
-              if v.tag.startswith(("eval/", "xent/"))}
+    logged = {
+        (v.tag, e.step): float(tf.make_ndarray(v.tensor))
+        for path in pathlib.Path(model_dir, "train").glob("events.out.tfevents.*")
+        for e in tf.compat.v1.train.summary_iterator(str(path))
+        for v in e.summary.value
+        if v.tag.startswith(("eval/", "xent/"))
+    }
     assert logged[("eval/heldout_accuracy", m["final_step"])] == pytest.approx(m["heldout_accuracy"])
     assert ("eval/train_accuracy", m["final_step"]) in logged and any(t.startswith("xent/") for t, _ in logged)
 
@@ -163,8 +170,9 @@ def exported(trained, tmp_path_factory):
     zoo_root = tmp_path_factory.mktemp("zoo")
     folder = zoo_root / "tiny_pitch"
     clf.export_classifier(result.classifier, folder / "classifier")
-    (folder / "model.json").write_text(json.dumps({"name": "tiny_pitch", "family": "pitch_classifier",
-                                                   "weights": "classifier", "metrics": {}}))
+    (folder / "model.json").write_text(
+        json.dumps({"name": "tiny_pitch", "family": "pitch_classifier", "weights": "classifier", "metrics": {}})
+    )
     return zoo_root, folder / "classifier"
 
 
@@ -216,8 +224,9 @@ def test_gan_command_takes_zoo_names(exported, rendered, tmp_path, capsys, monke
     zoo_root, weights = exported
     monkeypatch.setenv(zoo.ZOO_ENV, str(zoo_root))
     assert zoo.resolve("tiny_pitch", family="pitch_classifier") == str(weights)
-    rc = cli.main(["gan", str(rendered), str(rendered), "--classifier", "tiny_pitch", "--out", str(tmp_path / "o"),
-                   "--k", "3"])
+    rc = cli.main(
+        ["gan", str(rendered), str(rendered), "--classifier", "tiny_pitch", "--out", str(tmp_path / "o"), "--k", "3"]
+    )
     assert rc == 0 and f"pitch classifier: {weights}" in capsys.readouterr().err
     # the default is the zoo's pitch_classifier; this zoo has none, so the error names the choices
     rc = cli.main(["gan", str(rendered), str(rendered), "--out", str(tmp_path / "o2")])

@@ -1,4 +1,5 @@
 """`music_eval compare`, the report writer and its tables on short synthetic pieces."""
+
 import json
 
 import numpy as np
@@ -49,8 +50,9 @@ def test_compare_rows(pieces):
 
 def test_compare_command_writes_everything(pieces, tmp_path, capsys):
     out = tmp_path / "report"
-    rc = cli.main(["compare", str(pieces / "original.mid"), str(pieces / "generated"), "--out", str(out),
-                   "--no_pitch_range"])
+    rc = cli.main(
+        ["compare", str(pieces / "original.mid"), str(pieces / "generated"), "--out", str(out), "--no_pitch_range"]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "| piece | role |" in printed and str(out / "report.html") in printed
@@ -60,14 +62,21 @@ def test_compare_command_writes_everything(pieces, tmp_path, capsys):
     # Self-contained: plots and audio inline, nothing fetched.
     assert html.count("data:audio/wav;base64,") == 3
     assert html.count("data:image/png;base64,") >= 2 + 3 * 3
-    assert "src=\"http" not in html and "href=\"http" not in html
+    assert 'src="http' not in html and 'href="http' not in html
     assert (out / "comparison.csv").is_file() and (out / "comparison.md").is_file()
     check_if_chromium(out / "report.html", tmp_path / "screenshots")
 
 
 def test_bad_original_is_a_clear_error(pieces, tmp_path, capsys):
-    rc = cli.main(["compare", str(pieces / "generated" / "corrupt.mid"), str(pieces / "original.mid"),
-                   "--out", str(tmp_path / "o")])
+    rc = cli.main(
+        [
+            "compare",
+            str(pieces / "generated" / "corrupt.mid"),
+            str(pieces / "original.mid"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert rc == 2 and "corrupt.mid" in capsys.readouterr().err
 
 
@@ -126,15 +135,20 @@ def test_a_fluidsynth_rendering_of_the_same_midi_has_an_rms_ratio_of_1(pieces, t
     assert row["source"] == "audio" and row["rms_ratio"] == pytest.approx(1.0, abs=0.05), row
     # FluidSynth's own scale is far from it: that is what the reference removes
     raw = render_symbolic(midi, 16000, rms_dbfs=None)
-    assert not -26 < 20 * np.log10(np.sqrt(np.mean(raw ** 2))) < -20
+    assert not -26 < 20 * np.log10(np.sqrt(np.mean(raw**2))) < -20
     assert f"{REFERENCE_RMS_DBFS:g} dBFS" in LOUDNESS_REFERENCE
 
 
 def test_glossary_has_every_column_under_its_header():
     from music_eval.gan_eval import GAN_COLUMNS, GAN_GLOSSARY
 
-    verdicts = ("higher is better", "lower is better", "closer to 1 is better", "closer to the original is better",
-                "closer to the real row is better")
+    verdicts = (
+        "higher is better",
+        "lower is better",
+        "closer to 1 is better",
+        "closer to the original is better",
+        "closer to the real row is better",
+    )
     for columns, glossary in ((compare.COLUMNS, compare.GLOSSARY), (GAN_COLUMNS, GAN_GLOSSARY)):
         headers = [h for _, h, _ in columns]
         assert [h for h, _, _ in glossary] == headers
@@ -150,15 +164,18 @@ def test_glossary_has_every_column_under_its_header():
 
 
 def test_report_rows_named_by_model_and_role_table_scrolls(pieces, tmp_path):
-    names = {str(pieces / "original.mid"): "Bach-like waltz (original)",
-             str(pieces / "generated" / "other_tune.mid"): "Melody RNN (melody_rnn_attention) continuation",
-             str(pieces / "generated" / "same_tune_louder.mid"):
-                 "Music Transformer (transformer_chorales) continuation"}
+    names = {
+        str(pieces / "original.mid"): "Bach-like waltz (original)",
+        str(pieces / "generated" / "other_tune.mid"): "Melody RNN (melody_rnn_attention) continuation",
+        str(pieces / "generated" / "same_tune_louder.mid"): "Music Transformer (transformer_chorales) continuation",
+    }
     path = report.write_report(pieces / "original.mid", [pieces / "generated"], tmp_path / "named", names=names)
     data = json.loads((tmp_path / "named" / "comparison.json").read_text())
-    assert [r["piece"] for r in data["rows"]] == [names[str(pieces / "original.mid")],
-                                                  "Melody RNN (melody_rnn_attention) continuation",
-                                                  "Music Transformer (transformer_chorales) continuation"]
+    assert [r["piece"] for r in data["rows"]] == [
+        names[str(pieces / "original.mid")],
+        "Melody RNN (melody_rnn_attention) continuation",
+        "Music Transformer (transformer_chorales) continuation",
+    ]
     assert data["generated"][0]["path"].endswith("other_tune.mid") and "loudness_reference" in data
     page = open(path, encoding="utf-8").read()
     assert "overflow-x:auto" in page
@@ -170,9 +187,12 @@ def test_report_rows_named_by_model_and_role_table_scrolls(pieces, tmp_path):
     md = (tmp_path / "named" / "comparison.md").read_text()
     assert "Melody RNN (melody_rnn_attention) continuation" in md and "**chroma DTW cos**" in md
     # a file not in names keeps its file name; in-memory pieces keep theirs
-    path = report.write_report(pieces / "original.mid", [pieces / "generated" / "other_tune.mid",
-                                                         piece_from_midi(march(), "march")], tmp_path / "mixed",
-                               names={pieces / "generated" / "other_tune.mid": "model X continuation"})
+    path = report.write_report(
+        pieces / "original.mid",
+        [pieces / "generated" / "other_tune.mid", piece_from_midi(march(), "march")],
+        tmp_path / "mixed",
+        names={pieces / "generated" / "other_tune.mid": "model X continuation"},
+    )
     rows = json.loads((tmp_path / "mixed" / "comparison.json").read_text())["rows"]
     assert [r["piece"] for r in rows] == ["original.mid", "model X continuation", "march"]
 
@@ -181,9 +201,11 @@ def test_legends_sit_outside_the_axes():
     from music_eval import plots
 
     t = np.linspace(0, 10, 50)
-    figures = [plots.tempo_curves({"a": (t, 100 + t), "b": (t, 90 + t)}),
-               plots.histogram_bars({"a": np.ones(12), "b": np.arange(12)}, list("CcDdEFfGgAaB")),
-               plots.ndb_bins(np.full(4, 0.25), np.array([0.1, 0.2, 0.3, 0.4]), np.array([1, 0, 0, 1], bool))]
+    figures = [
+        plots.tempo_curves({"a": (t, 100 + t), "b": (t, 90 + t)}),
+        plots.histogram_bars({"a": np.ones(12), "b": np.arange(12)}, list("CcDdEFfGgAaB")),
+        plots.ndb_bins(np.full(4, 0.25), np.array([0.1, 0.2, 0.3, 0.4]), np.array([1, 0, 0, 1], bool)),
+    ]
     for fig in figures:
         fig.canvas.draw()
         ax = fig.axes[0]
@@ -204,22 +226,49 @@ def test_reports_in_headless_chromium(pieces, tmp_path):
     require_chromium()
     long = "Music Transformer (transformer_chorales) continuation 2, GANSynth (gansynth_run), interpolated timbre"
     names = {str(pieces / "generated" / "other_tune.mid"): long}
-    comparison = report.write_report(pieces / "original.mid", [pieces / "generated"], tmp_path / "comparison",
-                                     names=names)
+    comparison = report.write_report(
+        pieces / "original.mid", [pieces / "generated"], tmp_path / "comparison", names=names
+    )
     r = assert_report_reads_well(comparison, tmp_path / "screenshots")
     assert r["audio"] == 3 and r["images"] >= 2 + 3 * 3 and r["tables"] == 2
 
     rng = np.random.default_rng(0)
     k = 6
-    ndb = gan_metrics.NDBResult(2, k, np.array([1, 0, 0, 1, 0, 0], bool), np.full(k, 1 / k),
-                                rng.dirichlet(np.ones(k)), rng.uniform(size=k))
-    rows = [{"set": "real", "num_notes": 8, "ndb": 0, "ndb_over_k": 0.0, "k": k, "fid": 1.0,
-             "inception_score": 5.0, "pitch_accuracy": 0.9, "pitch_entropy": 0.3, "pitch_hist_entropy": 2.0},
-            {"set": "generated", "num_notes": 8, "ndb": 2, "ndb_over_k": 2 / k, "k": k, "fid": 30.0,
-             "inception_score": 3.0, "pitch_accuracy": 0.5, "pitch_entropy": 0.9, "pitch_hist_entropy": 1.5}]
+    ndb = gan_metrics.NDBResult(
+        2, k, np.array([1, 0, 0, 1, 0, 0], bool), np.full(k, 1 / k), rng.dirichlet(np.ones(k)), rng.uniform(size=k)
+    )
+    rows = [
+        {
+            "set": "real",
+            "num_notes": 8,
+            "ndb": 0,
+            "ndb_over_k": 0.0,
+            "k": k,
+            "fid": 1.0,
+            "inception_score": 5.0,
+            "pitch_accuracy": 0.9,
+            "pitch_entropy": 0.3,
+            "pitch_hist_entropy": 2.0,
+        },
+        {
+            "set": "generated",
+            "num_notes": 8,
+            "ndb": 2,
+            "ndb_over_k": 2 / k,
+            "k": k,
+            "fid": 30.0,
+            "inception_score": 3.0,
+            "pitch_accuracy": 0.5,
+            "pitch_entropy": 0.9,
+            "pitch_hist_entropy": 1.5,
+        },
+    ]
     t = np.arange(64000) / 16000.0
-    notes = NSynthArrays(np.stack([0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-t)] * 2).astype(np.float32),
-                         np.array([69, 69]), ["a_440_1", "a_440_2"])
+    notes = NSynthArrays(
+        np.stack([0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-t)] * 2).astype(np.float32),
+        np.array([69, 69]),
+        ["a_440_1", "a_440_2"],
+    )
     gan = report.write_gan_report(gan_eval.GanEvaluation(rows, ndb), tmp_path / "gan", notes, notes, num_audio=2)
     r = assert_report_reads_well(gan, tmp_path / "screenshots")
     assert r["audio"] == 4 and r["images"] == 1

@@ -1,4 +1,5 @@
 """Symbolic and audio statistics on pieces whose tempo, meter, key and levels are known."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """GANSynth's metrics on inputs whose answers are known in closed form."""
+
 import numpy as np
 import pytest
 from scipy.stats import chi2_contingency

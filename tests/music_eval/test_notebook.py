@@ -1,4 +1,5 @@
 """colab/evaluation.ipynb runs top to bottom (tiny settings) and shows both tables and the plots."""
+
 import pytest
 
 from tests import notebooks

@@ -4,6 +4,7 @@ evaluation, and its loader refuses damaged weights.
 The held-out SoundFont is pretty_midi's TimGM6mb, which every install has, so the card's sample of
 held-out notes (one per pitch 24-84) is re-rendered and re-scored here; so are the 12 real NSynth notes.
 """
+
 import json
 import math
 import pathlib

@@ -1,4 +1,5 @@
 """Key, scale, meter and distance helpers on textbook inputs."""
+
 import numpy as np
 import pytest
 

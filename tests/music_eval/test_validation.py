@@ -6,6 +6,7 @@ accuracy above a threshold set below the full-corpus rate by about two binomial 
 for 12 items (sqrt(p (1 - p) / 12) is at most 0.14), so a real regression fails while the choice
 of subset does not.
 """
+
 import pytest
 
 from music_eval import validation

@@ -7,6 +7,7 @@ follows t2t's computations step by step (symbol modality, shift right, timing si
 Used by the parity tests; also :func:`relative_logits_by_definition`, the paper's definition
 evaluated pair by pair, to check the skew itself.
 """
+
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ NEG = -1e9
 def table(variables, scope):
     """A symbol-modality table, its ``weights_i`` shards concatenated (float64)."""
     base = scope + "/weights_"
-    shards = sorted((int(n[len(base):]), n) for n in variables if n.startswith(base) and n[len(base):].isdigit())
+    shards = sorted((int(n[len(base) :]), n) for n in variables if n.startswith(base) and n[len(base) :].isdigit())
     return np.concatenate([np.asarray(variables[n], np.float64) for _, n in shards], axis=0)
 
 
@@ -61,7 +62,7 @@ def embeddings_left(emb, length):
     start = max(m - length, 0)
     widths = [(0, 0)] * (emb.ndim - 2) + [(pad, 0), (0, 0)]
     padded = np.pad(emb, widths)
-    return padded[..., start:start + length, :]
+    return padded[..., start : start + length, :]
 
 
 def skew(x):
@@ -110,7 +111,9 @@ def relative_logits_by_definition(q, key_emb):
             dist = i - m
             if dist < m_max:
                 e = key_emb[m_max - 1 - dist] if key_emb.ndim == 2 else key_emb[:, m_max - 1 - dist]
-                out[:, :, i, m] = np.einsum("bhd,d->bh", q[:, :, i], e) if e.ndim == 1 else np.einsum("bhd,hd->bh", q[:, :, i], e)
+                out[:, :, i, m] = (
+                    np.einsum("bhd,d->bh", q[:, :, i], e) if e.ndim == 1 else np.einsum("bhd,hd->bh", q[:, :, i], e)
+                )
     return out
 
 
@@ -123,7 +126,7 @@ def multihead_attention(variables, scope, x, memory, bias, cfg, relative):
     v = split_heads(mem @ g("v/kernel"), heads)
     q = q * (q.shape[-1] ** -0.5)
     if relative:
-        rel = f"dot_product_self_attention_relative_v2"
+        rel = "dot_product_self_attention_relative_v2"
         key_emb = g(f"{rel}/key_relative_embeddings")
         value_name = f"{scope}/multihead_attention/{rel}/value_relative_embeddings"
         value_emb = np.asarray(variables[value_name], np.float64) if value_name in variables else None
@@ -143,12 +146,26 @@ def stack(variables, prefix, x, num_layers, cfg, self_bias, relative, memory=Non
     eps = cfg.norm_epsilon
     for i in range(num_layers):
         lp = f"{prefix}/layer_{i}"
-        y = multihead_attention(variables, f"{lp}/self_attention", _norm(variables, f"{lp}/self_attention", x, eps),
-                                None, self_bias, cfg, relative)
+        y = multihead_attention(
+            variables,
+            f"{lp}/self_attention",
+            _norm(variables, f"{lp}/self_attention", x, eps),
+            None,
+            self_bias,
+            cfg,
+            relative,
+        )
         x = x + y
         if memory is not None:
-            y = multihead_attention(variables, f"{lp}/encdec_attention",
-                                    _norm(variables, f"{lp}/encdec_attention", x, eps), memory, memory_bias, cfg, False)
+            y = multihead_attention(
+                variables,
+                f"{lp}/encdec_attention",
+                _norm(variables, f"{lp}/encdec_attention", x, eps),
+                memory,
+                memory_bias,
+                cfg,
+                False,
+            )
             x = x + y
         g = lambda n: np.asarray(variables[f"{lp}/ffn/{n}"], np.float64)
         h = np.maximum(_norm(variables, f"{lp}/ffn", x, eps) @ g("conv1/kernel") + g("conv1/bias"), 0.0)
@@ -168,7 +185,7 @@ def forward(variables, cfg, targets, inputs=None):
     if inputs is not None:
         iscope = f"transformer/symbol_modality_{cfg.input_vocab_size}_{h}"
         emb_i = table(variables, f"{iscope}/{'shared' if shared else 'input_emb'}")
-        x = emb_i[inputs] * h ** 0.5 * (inputs != 0)[..., None]
+        x = emb_i[inputs] * h**0.5 * (inputs != 0)[..., None]
         padding = (np.abs(x).sum(-1) == 0).astype(np.float64)  # t2t's embedding_to_padding
         memory_bias = (padding * NEG)[:, None, None, :]
         tse = "transformer/body/target_space_embedding/kernel"
@@ -176,14 +193,30 @@ def forward(variables, cfg, targets, inputs=None):
             x = x + np.asarray(variables[tse], np.float64)[cfg.target_space_id][None, None]
         if cfg.pos == "timing":
             x = x + timing_signal(x.shape[1], h)
-        memory = stack(variables, "transformer/body/encoder", x, cfg.encoder_layers, cfg, memory_bias,
-                       cfg.self_attention_type == "dot_product_relative_v2")
-    y = emb_t[targets] * h ** 0.5 * (targets != 0)[..., None]
+        memory = stack(
+            variables,
+            "transformer/body/encoder",
+            x,
+            cfg.encoder_layers,
+            cfg,
+            memory_bias,
+            cfg.self_attention_type == "dot_product_relative_v2",
+        )
+    y = emb_t[targets] * h**0.5 * (targets != 0)[..., None]
     y = np.pad(y, [(0, 0), (1, 0), (0, 0)])[:, :-1]  # shift_right_3d
     if cfg.pos == "timing":
         y = y + timing_signal(y.shape[1], h)
     length = y.shape[1]
     causal = (NEG * (1.0 - np.tril(np.ones((length, length)))))[None, None]
-    out = stack(variables, "transformer/body/decoder", y, cfg.num_layers, cfg, causal,
-                cfg.self_attention_type == "dot_product_relative_v2", memory, memory_bias)
+    out = stack(
+        variables,
+        "transformer/body/decoder",
+        y,
+        cfg.num_layers,
+        cfg,
+        causal,
+        cfg.self_attention_type == "dot_product_relative_v2",
+        memory,
+        memory_bias,
+    )
     return out @ soft.T

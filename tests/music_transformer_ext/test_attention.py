@@ -1,5 +1,6 @@
 """Relative attention by skewing against the paper's definition, the naive method, and t2t's NumPy transcription;
 incremental steps against full sequences; memory of the skewed graph."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -40,8 +41,10 @@ def test_inverse_skew_maps_causal_weights_to_distances():
     for i in range(length):
         for m in range(i + 1):
             assert rel[0, :, i, length - 1 - (i - m)].tolist() == w[0, :, i, m].tolist()
-    np.testing.assert_array_equal(A.relative_to_absolute_masked(tf.constant(rel)).numpy()[..., np.tril(np.ones((6, 6), bool))],
-                                  w[..., np.tril(np.ones((6, 6), bool))])
+    np.testing.assert_array_equal(
+        A.relative_to_absolute_masked(tf.constant(rel)).numpy()[..., np.tril(np.ones((6, 6), bool))],
+        w[..., np.tril(np.ones((6, 6), bool))],
+    )
 
 
 def test_timing_signal_matches_t2t_formula():
@@ -53,10 +56,17 @@ def test_timing_signal_matches_t2t_formula():
 
 
 def _layer(relative=True, shared=False, values=False, method="skew", max_rel=5):
-    layer = A.MultiHeadAttention(24, 4, key_channels=32, value_channels=16,
-                                 attention_type="dot_product_relative_v2" if relative else "dot_product",
-                                 max_relative_position=max_rel, heads_share_relative_embedding=shared,
-                                 add_relative_to_values=values, relative_method=method)
+    layer = A.MultiHeadAttention(
+        24,
+        4,
+        key_channels=32,
+        value_channels=16,
+        attention_type="dot_product_relative_v2" if relative else "dot_product",
+        max_relative_position=max_rel,
+        heads_share_relative_embedding=shared,
+        add_relative_to_values=values,
+        relative_method=method,
+    )
     layer.build((None, None, 24))
     return layer
 
@@ -80,22 +90,24 @@ def test_layer_skew_and_naive_agree_and_match_numpy_t2t(shared, values):
     np.testing.assert_allclose(a, b, atol=2e-6)
     # the same layer in float64 NumPy, following t2t's code path by variable name
     names = {
-        "s/multihead_attention/q/kernel": skew.q.kernel, "s/multihead_attention/k/kernel": skew.k.kernel,
+        "s/multihead_attention/q/kernel": skew.q.kernel,
+        "s/multihead_attention/k/kernel": skew.k.kernel,
         "s/multihead_attention/v/kernel": skew.v.kernel,
         "s/multihead_attention/output_transform/kernel": skew.output_transform.kernel,
-        "s/multihead_attention/dot_product_self_attention_relative_v2/key_relative_embeddings":
-            skew.relative.key_relative_embeddings,
+        "s/multihead_attention/dot_product_self_attention_relative_v2/key_relative_embeddings": skew.relative.key_relative_embeddings,
     }
     if values:
-        names["s/multihead_attention/dot_product_self_attention_relative_v2/value_relative_embeddings"] = \
+        names["s/multihead_attention/dot_product_self_attention_relative_v2/value_relative_embeddings"] = (
             skew.relative.value_relative_embeddings
+        )
     variables = {k: v.numpy().astype(np.float64) for k, v in names.items()}
 
     class Cfg:
         num_heads = 4
 
-    expected = ref.multihead_attention(variables, "s", x.astype(np.float64), None, bias.numpy().astype(np.float64),
-                                       Cfg, relative=True)
+    expected = ref.multihead_attention(
+        variables, "s", x.astype(np.float64), None, bias.numpy().astype(np.float64), Cfg, relative=True
+    )
     np.testing.assert_allclose(a, expected, rtol=1e-5, atol=1e-5)
     assert np.abs(expected).max() > 0.1
 
@@ -112,7 +124,7 @@ def test_incremental_steps_equal_full_computation_under_xla(relative, values):
     cv = tf.zeros([3, 4, cache_len, 4])
     outs = []
     for t in range(length):
-        out, ck, cv = step(tf.constant(x[:, t:t + 1]), ck, cv, tf.constant(t))
+        out, ck, cv = step(tf.constant(x[:, t : t + 1]), ck, cv, tf.constant(t))
         outs.append(out.numpy()[:, 0])
     np.testing.assert_allclose(np.stack(outs, 1), full, atol=3e-6)
     # the cache holds exactly the keys of the positions seen, zeros after
@@ -126,14 +138,18 @@ def test_skewed_graph_never_holds_a_pairwise_embedding_tensor():
 
     def largest(fn):
         concrete = tf.function(fn).get_concrete_function(tf.TensorSpec([b, h, length, d]), tf.TensorSpec([h, 32, d]))
-        sizes = [int(np.prod(o.shape.as_list())) for op in concrete.graph.get_operations() for o in op.outputs
-                 if o.shape.rank is not None and o.shape.is_fully_defined()]
+        sizes = [
+            int(np.prod(o.shape.as_list()))
+            for op in concrete.graph.get_operations()
+            for o in op.outputs
+            if o.shape.rank is not None and o.shape.is_fully_defined()
+        ]
         return max(sizes)
 
     skew = largest(A.relative_logits_skewed)
     naive = largest(A.relative_logits_naive)
     assert skew <= b * h * (length + 1) * length  # O(L^2) logits, O(L*d) embeddings
-    assert naive >= h * length * length * d       # the O(L^2*d) tensor the skew avoids
+    assert naive >= h * length * length * d  # the O(L^2*d) tensor the skew avoids
     assert naive > 8 * skew
 
 

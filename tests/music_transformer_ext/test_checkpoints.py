@@ -1,5 +1,6 @@
 """tensor2tensor checkpoints: fixtures with t2t's names, strict porting, numeric parity with a NumPy
 transcription of t2t's forward pass, and the way back (save_as_t2t)."""
+
 import dataclasses
 import os
 
@@ -12,26 +13,55 @@ from music_transformer_ext.model import MusicTransformer
 from tests.music_transformer_ext import t2t_reference as ref
 from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError, read_checkpoint
 
-BASE = C.MusicTransformerConfig(vocab_size=310, num_layers=2, hidden_size=32, filter_size=40, num_heads=4,
-                                attention_key_channels=48, attention_value_channels=24, max_length=64)
+BASE = C.MusicTransformerConfig(
+    vocab_size=310,
+    num_layers=2,
+    hidden_size=32,
+    filter_size=40,
+    num_heads=4,
+    attention_key_channels=48,
+    attention_value_channels=24,
+    max_length=64,
+)
 PARITY_CONFIGS = {
     # per-head tables, sequence longer than max_relative_position, separate softmax, sharded tables
-    "relative_per_head": dataclasses.replace(BASE, self_attention_type="dot_product_relative_v2",
-                                             max_relative_position=8, shared_embedding_and_softmax=False),
+    "relative_per_head": dataclasses.replace(
+        BASE, self_attention_type="dot_product_relative_v2", max_relative_position=8, shared_embedding_and_softmax=False
+    ),
     # one table for all heads, relative values, sequence shorter than max_relative_position
-    "relative_shared_values": dataclasses.replace(BASE, self_attention_type="dot_product_relative_v2",
-                                                  max_relative_position=32, heads_share_relative_embedding=True,
-                                                  add_relative_to_values=True),
+    "relative_shared_values": dataclasses.replace(
+        BASE,
+        self_attention_type="dot_product_relative_v2",
+        max_relative_position=32,
+        heads_share_relative_embedding=True,
+        add_relative_to_values=True,
+    ),
     # the released melody-conditioned layout (dot-product, shared tables, target-space embedding)
     "conditioned": dataclasses.replace(BASE, encoder_layers=2, target_space_id=3),
     # t2t applies the relative type to the encoder's self-attention too (with its masked skew)
-    "conditioned_relative": dataclasses.replace(BASE, encoder_layers=1, self_attention_type="dot_product_relative_v2",
-                                                max_relative_position=6, shared_embedding_and_softmax=False),
+    "conditioned_relative": dataclasses.replace(
+        BASE,
+        encoder_layers=1,
+        self_attention_type="dot_product_relative_v2",
+        max_relative_position=6,
+        shared_embedding_and_softmax=False,
+    ),
     "no_timing": dataclasses.replace(BASE, pos="none"),
 }
-STRUCTURE = ("vocab_size", "num_layers", "encoder_layers", "hidden_size", "filter_size", "key_channels",
-             "value_channels", "self_attention_type", "max_relative_position", "heads_share_relative_embedding",
-             "add_relative_to_values", "shared_embedding_and_softmax")
+STRUCTURE = (
+    "vocab_size",
+    "num_layers",
+    "encoder_layers",
+    "hidden_size",
+    "filter_size",
+    "key_channels",
+    "value_channels",
+    "self_attention_type",
+    "max_relative_position",
+    "heads_share_relative_embedding",
+    "add_relative_to_values",
+    "shared_embedding_and_softmax",
+)
 
 
 def _features(config, seed=0, length=20):
@@ -76,8 +106,10 @@ def test_fixture_has_t2t_names_slots_and_step(tmp_path):
     kernel = "transformer/body/decoder/layer_1/ffn/conv1/kernel"
     assert names[kernel].shape == (32, 64)
     assert names[kernel + "/Adafactor"].shape == (32,) and names[kernel + "/Adafactor_1"].shape == (64,)
-    rel = "transformer/body/decoder/layer_0/self_attention/multihead_attention/" \
-          "dot_product_self_attention_relative_v2/key_relative_embeddings"
+    rel = (
+        "transformer/body/decoder/layer_0/self_attention/multihead_attention/"
+        "dot_product_self_attention_relative_v2/key_relative_embeddings"
+    )
     assert names[rel].shape == (4, 16, 8)
     assert names[rel + "/Adafactor"].shape == (4, 16) and names[rel + "/Adafactor_1"].shape == (4, 8)
     scale = "transformer/body/decoder/layer_prepostprocess/layer_norm/layer_norm_scale"
@@ -115,8 +147,9 @@ def test_porting_is_strict_and_names_what_does_not_fit(tmp_path):
     with pytest.raises(PortingError, match="num_layers: checkpoint 2, config 3"):
         K.port_t2t_checkpoint(path, config=dataclasses.replace(config, num_layers=3))
     with pytest.raises(PortingError, match="self_attention_type"):
-        K.port_t2t_checkpoint(path, config=dataclasses.replace(config, self_attention_type="dot_product",
-                                                               max_relative_position=0))
+        K.port_t2t_checkpoint(
+            path, config=dataclasses.replace(config, self_attention_type="dot_product", max_relative_position=0)
+        )
     with pytest.raises(CheckpointReadError, match="no_such"):
         K.port_t2t_checkpoint(tmp_path / "no_such")
     with pytest.raises(PortingError, match="not a t2t transformer"):

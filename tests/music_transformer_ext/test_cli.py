@@ -1,8 +1,7 @@
 """music_transformer_train / music_transformer_generate: fine-tune a t2t-named checkpoint on real
 tf.Example shards, export in t2t's names and port it back, generate MIDI (continuation and
 melody accompaniment), and refuse bad input with exit code 2."""
-import dataclasses
-import io
+
 import math
 import re
 
@@ -18,9 +17,18 @@ from music_transformer_ext import data as data_lib
 from music_transformer_ext import encoding
 from music_transformer_ext import generate_cli, train_cli
 
-COMMON = ["--set", "trainer.global_batch_size=4", "--set", "data.sequence_length=32",
-          "--set", "runtime.distribution=one_device", "--set", "trainer.progress=false",
-          "--set", "trainer.checkpoint_every=2"]
+COMMON = [
+    "--set",
+    "trainer.global_batch_size=4",
+    "--set",
+    "data.sequence_length=32",
+    "--set",
+    "runtime.distribution=one_device",
+    "--set",
+    "trainer.progress=false",
+    "--set",
+    "trainer.checkpoint_every=2",
+]
 
 
 def _scale(offset: int, length: int = 16):
@@ -36,8 +44,11 @@ def _write_shards(path, conditioned=False):
     with tf.io.TFRecordWriter(str(path)) as w:
         for k in range(12):
             ns = _scale(k)
-            w.write(data_lib.make_example(perf.encode_note_sequence(ns),
-                                          mel.encode_note_sequence(ns) if conditioned else None))
+            w.write(
+                data_lib.make_example(
+                    perf.encode_note_sequence(ns), mel.encode_note_sequence(ns) if conditioned else None
+                )
+            )
 
 
 def _midi(path, ns):
@@ -51,8 +62,18 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("mt_cli")
     fixture = checkpoints.write_t2t_fixture(C.get("tiny"), str(root / "t2t" / "model.ckpt-100000"), seed=1)
     _write_shards(root / "train-00000-of-00001.tfrecord")
-    argv = ["--model_dir", str(root / "run"), "--checkpoint", str(root / "t2t"),
-            "--train_data", str(root / "train-*.tfrecord"), "--num_steps", "3", "--export_t2t", str(root / "export")]
+    argv = [
+        "--model_dir",
+        str(root / "run"),
+        "--checkpoint",
+        str(root / "t2t"),
+        "--train_data",
+        str(root / "train-*.tfrecord"),
+        "--num_steps",
+        "3",
+        "--export_t2t",
+        str(root / "export"),
+    ]
     return root, fixture, argv
 
 
@@ -91,8 +112,20 @@ def test_generate_continues_a_primer_from_the_run(trained, tmp_path, capsys):
     if not (root / "run" / "config.json").exists():
         pytest.skip("needs the fine-tuning test first")
     primer = _midi(tmp_path / "primer.mid", _scale(0, 4))
-    argv = ["--model_dir", str(root / "run"), "--primer_midi", primer, "--num_outputs", "2", "--decode_length", "40",
-            "--top_p", "0.9", "--seed", "5"]
+    argv = [
+        "--model_dir",
+        str(root / "run"),
+        "--primer_midi",
+        primer,
+        "--num_outputs",
+        "2",
+        "--decode_length",
+        "40",
+        "--top_p",
+        "0.9",
+        "--seed",
+        "5",
+    ]
     assert generate_cli.main(argv + ["--output_dir", str(tmp_path / "a")]) == 0
     assert generate_cli.main(argv + ["--output_dir", str(tmp_path / "b")]) == 0
     files_a = sorted((tmp_path / "a").glob("*.mid"))
@@ -111,8 +144,20 @@ def test_generate_accompanies_a_melody_with_a_conditioned_checkpoint(tmp_path, c
     config = C.get("tiny_conditioned")
     checkpoints.write_t2t_fixture(config, str(tmp_path / "t2t" / "model.ckpt-5"), seed=2)
     melody = _midi(tmp_path / "melody.mid", _scale(3, 8))
-    argv = ["--checkpoint", str(tmp_path / "t2t"), "--preset", "tiny_conditioned", "--melody_midi", melody,
-            "--output_dir", str(tmp_path / "out"), "--num_outputs", "2", "--seed", "1"]
+    argv = [
+        "--checkpoint",
+        str(tmp_path / "t2t"),
+        "--preset",
+        "tiny_conditioned",
+        "--melody_midi",
+        melody,
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--num_outputs",
+        "2",
+        "--seed",
+        "1",
+    ]
     assert generate_cli.main(argv) == 0
     assert "accompanying 20 melody steps with 80 events" in capsys.readouterr().out
     files = sorted((tmp_path / "out").glob("*.mid"))
@@ -121,24 +166,58 @@ def test_generate_accompanies_a_melody_with_a_conditioned_checkpoint(tmp_path, c
         pretty_midi.PrettyMIDI(str(f))  # a readable MIDI file
     # an unconditioned checkpoint refuses a melody
     checkpoints.write_t2t_fixture(C.get("tiny"), str(tmp_path / "u" / "model.ckpt-5"))
-    assert generate_cli.main(["--checkpoint", str(tmp_path / "u"), "--melody_midi", melody,
-                              "--output_dir", str(tmp_path / "x")]) == 2
+    assert (
+        generate_cli.main(
+            ["--checkpoint", str(tmp_path / "u"), "--melody_midi", melody, "--output_dir", str(tmp_path / "x")]
+        )
+        == 2
+    )
     assert "melody-conditioned" in capsys.readouterr().err
 
 
 def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
-    assert train_cli.main(["--model_dir", str(tmp_path / "r1"), "--preset", "tiny",
-                           "--train_data", str(tmp_path / "nothing-*.tfrecord")] + COMMON) == 2
+    assert (
+        train_cli.main(
+            [
+                "--model_dir",
+                str(tmp_path / "r1"),
+                "--preset",
+                "tiny",
+                "--train_data",
+                str(tmp_path / "nothing-*.tfrecord"),
+            ]
+            + COMMON
+        )
+        == 2
+    )
     assert "nothing-*" in capsys.readouterr().err
     assert train_cli.main(["--model_dir", str(tmp_path / "r2"), "--preset", "tiny", "--jsb"] + COMMON) == 2
     assert "vocab_size 49" in capsys.readouterr().err
-    assert train_cli.main(["--model_dir", str(tmp_path / "r3"), "--checkpoint", str(tmp_path / "none"),
-                           "--train_data", "x"] + COMMON) == 2
+    assert (
+        train_cli.main(
+            ["--model_dir", str(tmp_path / "r3"), "--checkpoint", str(tmp_path / "none"), "--train_data", "x"] + COMMON
+        )
+        == 2
+    )
     assert "none" in capsys.readouterr().err
     # a preset that does not fit the checkpoint is named field by field
     checkpoints.write_t2t_fixture(C.get("tiny"), str(tmp_path / "t2t" / "model.ckpt-1"))
-    assert train_cli.main(["--model_dir", str(tmp_path / "r4"), "--checkpoint", str(tmp_path / "t2t"),
-                           "--preset", "jsb_relative", "--train_data", "x"] + COMMON) == 2
+    assert (
+        train_cli.main(
+            [
+                "--model_dir",
+                str(tmp_path / "r4"),
+                "--checkpoint",
+                str(tmp_path / "t2t"),
+                "--preset",
+                "jsb_relative",
+                "--train_data",
+                "x",
+            ]
+            + COMMON
+        )
+        == 2
+    )
     assert "hidden_size" in capsys.readouterr().err
     assert generate_cli.main(["--model_dir", str(tmp_path / "empty"), "--output_dir", str(tmp_path / "o")]) == 2
     with pytest.raises(SystemExit):

@@ -1,5 +1,6 @@
 """music_transformer_create_dataset on NoteSequence TFRecords made from music21's Bach chorales
 (plus a record and a file that are not NoteSequences), and the tf.data reader."""
+
 import collections
 import json
 
@@ -111,8 +112,10 @@ def test_crops_train_and_pieces_eval(chorales):
     assert " ".join(map(str, crops[0])) in text
     again = data.process_note_sequence(ns.id, ns, "train", cfg).records
     assert _decode(again[0][2])["targets"] == crops[0]  # seeded by the id
-    offsets = {tuple(_decode(data.process_note_sequence(f"id{i}", ns, "train", cfg).records[0][2])["targets"][:5])
-               for i in range(8)}
+    offsets = {
+        tuple(_decode(data.process_note_sequence(f"id{i}", ns, "train", cfg).records[0][2])["targets"][:5])
+        for i in range(8)
+    }
     assert len(offsets) > 1  # ... and different ids crop elsewhere
 
 
@@ -178,9 +181,24 @@ def test_random_hop_times_respect_bounds():
 @pytest.fixture(scope="module")
 def direct_run(ns_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("direct")
-    assert create_dataset_cli.main(["--input", str(ns_dir / "ns-*.tfrecord"), "--output_dir", str(out),
-                                    "--max_length", "256", "--num_shards", "3", "--no_progress"]
-                                   + FEW_VARIANTS + HASH_SPLIT) == 0
+    assert (
+        create_dataset_cli.main(
+            [
+                "--input",
+                str(ns_dir / "ns-*.tfrecord"),
+                "--output_dir",
+                str(out),
+                "--max_length",
+                "256",
+                "--num_shards",
+                "3",
+                "--no_progress",
+            ]
+            + FEW_VARIANTS
+            + HASH_SPLIT
+        )
+        == 0
+    )
     return out
 
 
@@ -188,15 +206,21 @@ def test_direct_run_writes_splits_and_summary(direct_run, chorales, ns_dir):
     summary = json.loads((direct_run / "summary.json").read_text())
     counts = summary["counts"]
     assert counts["read.records"] == 7
-    assert sorted(s["name"] for s in summary["skipped"]) == sorted([
-        str(ns_dir / "ns-2.tfrecord"),
-        data.record_name(str(ns_dir / "ns-0.tfrecord"), b"\xff\xff\xff not a NoteSequence")])
+    assert sorted(s["name"] for s in summary["skipped"]) == sorted(
+        [
+            str(ns_dir / "ns-2.tfrecord"),
+            data.record_name(str(ns_dir / "ns-0.tfrecord"), b"\xff\xff\xff not a NoteSequence"),
+        ]
+    )
     assert "not a readable TFRecord file" in json.dumps(summary["skipped"])
     assert summary["shards"] == sorted(f"{s}-0000{i}-of-00003.tfrecord" for s in data.SPLITS for i in range(3))
     assert summary["config"]["stretch_factors"] == [0.95, 1.0] and summary["config"]["max_length"] == 256
     fractions = (("train", 0.5), ("eval", 0.25), ("test", 0.25))
-    keys = [data.parse_note_sequence("f", r)[0] for f in ("ns-0", "ns-1")
-            for r in list(iter_records(str(ns_dir / f"{f}.tfrecord")))[:3]]
+    keys = [
+        data.parse_note_sequence("f", r)[0]
+        for f in ("ns-0", "ns-1")
+        for r in list(iter_records(str(ns_dir / f"{f}.tfrecord")))[:3]
+    ]
     assert sum(k.startswith("sha1:") for k in keys) == 1  # the chorale without an id
     expected = collections.Counter(data.assign_split(k, fractions) for k in keys)
     assert {s: counts[f"split.{s}"] for s in data.SPLITS} == {s: expected[s] for s in data.SPLITS}
@@ -214,12 +238,30 @@ def test_direct_run_writes_splits_and_summary(direct_run, chorales, ns_dir):
 def test_beam_pipeline_writes_the_same_records(direct_run, ns_dir, tmp_path):
     out = tmp_path / "beam"
     # --direct_num_workers is a Beam option, passed through
-    assert create_dataset_cli.main(["--input", str(ns_dir / "ns-*.tfrecord"), "--output_dir", str(out),
-                                    "--max_length", "256", "--num_shards", "2", "--runner", "beam",
-                                    "--direct_num_workers=2"] + FEW_VARIANTS + HASH_SPLIT) == 0
+    assert (
+        create_dataset_cli.main(
+            [
+                "--input",
+                str(ns_dir / "ns-*.tfrecord"),
+                "--output_dir",
+                str(out),
+                "--max_length",
+                "256",
+                "--num_shards",
+                "2",
+                "--runner",
+                "beam",
+                "--direct_num_workers=2",
+            ]
+            + FEW_VARIANTS
+            + HASH_SPLIT
+        )
+        == 0
+    )
     for split in data.SPLITS:
-        assert _records(data.split_file_pattern(str(out), split)) == \
-            _records(data.split_file_pattern(str(direct_run), split))
+        assert _records(data.split_file_pattern(str(out), split)) == _records(
+            data.split_file_pattern(str(direct_run), split)
+        )
     local = json.loads((direct_run / "summary.json").read_text())
     remote = json.loads((out / "summary.json").read_text())
     assert remote["counts"] == local["counts"] and remote["skipped"] == local["skipped"]
@@ -228,12 +270,26 @@ def test_beam_pipeline_writes_the_same_records(direct_run, ns_dir, tmp_path):
 
 
 def test_presplit_melody_conditioned_direct_and_beam_agree(ns_dir, tmp_path):
-    args = ["--input", f"train={ns_dir / 'ns-0.tfrecord'}", "--input", f"test={ns_dir / 'ns-1.tfrecord'}",
-            "--problem", "melody_conditioned", "--num_replications", "1", "--no_augmentation",
-            "--num_shards", "1"]
+    args = [
+        "--input",
+        f"train={ns_dir / 'ns-0.tfrecord'}",
+        "--input",
+        f"test={ns_dir / 'ns-1.tfrecord'}",
+        "--problem",
+        "melody_conditioned",
+        "--num_replications",
+        "1",
+        "--no_augmentation",
+        "--num_shards",
+        "1",
+    ]
     assert create_dataset_cli.main(args + ["--output_dir", str(tmp_path / "d"), "--no_progress"]) == 0
-    assert create_dataset_cli.main(args + ["--output_dir", str(tmp_path / "b"), "--runner", "beam",
-                                           "--direct_running_mode=in_memory"]) == 0
+    assert (
+        create_dataset_cli.main(
+            args + ["--output_dir", str(tmp_path / "b"), "--runner", "beam", "--direct_running_mode=in_memory"]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert summary["shards"] == ["test-00000-of-00001.tfrecord", "train-00000-of-00001.tfrecord"]
     assert summary["counts"]["split.train"] == 3 and summary["counts"]["split.test"] == 3
@@ -252,15 +308,17 @@ def test_cli_errors(ns_dir, tmp_path, capsys):
         create_dataset_cli.main(base + ["--input", str(tmp_path / "nothing-*.tfrecord")])
     assert info.value.code == 2 and "no files match" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        create_dataset_cli.main(base + ["--input", str(ns_dir / "ns-0.tfrecord"),
-                                        "--input", f"eval={ns_dir / 'ns-1.tfrecord'}"])
+        create_dataset_cli.main(
+            base + ["--input", str(ns_dir / "ns-0.tfrecord"), "--input", f"eval={ns_dir / 'ns-1.tfrecord'}"]
+        )
     assert "not both" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         create_dataset_cli.main(base + ["--input", str(ns_dir / "ns-0.tfrecord"), "--project", "p"])
     assert "need --runner beam" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        create_dataset_cli.main(base + ["--input", str(ns_dir / "ns-0.tfrecord"),
-                                        "--split_fractions", "train=0.5,eval=0.2"])
+        create_dataset_cli.main(
+            base + ["--input", str(ns_dir / "ns-0.tfrecord"), "--split_fractions", "train=0.5,eval=0.2"]
+        )
     assert "sum to 1" in capsys.readouterr().err
 
 
@@ -275,8 +333,9 @@ def test_make_dataset_pads_truncates_and_crops(direct_run):
     rows = [row for batch in ds for row in batch["targets"].numpy()]
     assert len(rows) == len(originals) // 4 * 4
     # records of the 3 shards are interleaved: compare as multisets
-    assert collections.Counter(tuple(r[r != encoding.PAD_ID]) for r in rows) <= \
-        collections.Counter(tuple(o) for o in originals)
+    assert collections.Counter(tuple(r[r != encoding.PAD_ID]) for r in rows) <= collections.Counter(
+        tuple(o) for o in originals
+    )
     for row in rows:
         assert row.dtype == np.int32
         n = int((row != encoding.PAD_ID).sum())
@@ -293,11 +352,27 @@ def test_make_dataset_pads_truncates_and_crops(direct_run):
 
 
 def test_make_dataset_with_inputs(ns_dir, tmp_path):
-    assert create_dataset_cli.main(["--input", str(ns_dir / "ns-1.tfrecord"), "--output_dir", str(tmp_path),
-                                    "--problem", "melody_conditioned", "--split_fractions", "test=1.0",
-                                    "--num_shards", "1", "--no_progress"]) == 0
-    ds = data.make_dataset(data.split_file_pattern(str(tmp_path), "test"), 1024, 2, has_inputs=True,
-                           max_input_length=400)
+    assert (
+        create_dataset_cli.main(
+            [
+                "--input",
+                str(ns_dir / "ns-1.tfrecord"),
+                "--output_dir",
+                str(tmp_path),
+                "--problem",
+                "melody_conditioned",
+                "--split_fractions",
+                "test=1.0",
+                "--num_shards",
+                "1",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
+    ds = data.make_dataset(
+        data.split_file_pattern(str(tmp_path), "test"), 1024, 2, has_inputs=True, max_input_length=400
+    )
     batch = next(iter(ds))
     assert batch["inputs"].shape[1:] == (400,) and batch["targets"].shape[1:] == (1024,)
     assert batch["inputs"].dtype == tf.int32

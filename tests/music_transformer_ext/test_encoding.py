@@ -1,5 +1,6 @@
 """score2perf encodings on real music: Bach chorales (music21 .mxl via note-seq's MusicXML reader)
 and a pretty_midi piece with varied velocities, overlaps, long gaps and out-of-range notes."""
+
 import collections
 import io
 
@@ -34,8 +35,9 @@ def _expected_notes(ns, sps=100, bins=32, lo=21, hi=108):
 
 
 def _notes(ns, sps=100):
-    return collections.Counter((n.pitch, _step(n.start_time, sps), _step(n.end_time, sps), n.velocity)
-                               for n in ns.notes)
+    return collections.Counter(
+        (n.pitch, _step(n.start_time, sps), _step(n.end_time, sps), n.velocity) for n in ns.notes
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def midi_piece():
     piano.notes.append(pretty_midi.Note(30, 100, t + 0.25, t + 0.9))
     t += 0.9 + 2.37
     piano.notes.append(pretty_midi.Note(64, 60, t, t + 0.3))
-    piano.notes.append(pretty_midi.Note(64, 15, t, t + 0.3))   # below A0: dropped
+    piano.notes.append(pretty_midi.Note(64, 15, t, t + 0.3))  # below A0: dropped
     piano.notes.append(pretty_midi.Note(64, 115, t, t + 0.3))  # above C8: dropped
     pm.instruments.append(piano)
     buf = io.BytesIO()
@@ -75,11 +77,24 @@ def test_vocabulary_sizes_and_layout():
     enc, mel = E.PerformanceEncoder(), E.MelodyEncoder()
     assert enc.vocab_size == E.PERFORMANCE_VOCAB_SIZE == 310
     assert mel.vocab_size == E.MELODY_VOCAB_SIZE == 92
-    assert enc.event_ranges() == {"note_on": (2, 89), "note_off": (90, 177), "time_shift": (178, 277),
-                                  "velocity": (278, 309)}
+    assert enc.event_ranges() == {
+        "note_on": (2, 89),
+        "note_off": (90, 177),
+        "time_shift": (178, 277),
+        "velocity": (278, 309),
+    }
     assert enc.describe([0, 1, 2, 89, 90, 177, 178, 277, 278, 309]) == [
-        "PAD", "EOS", "NOTE_ON 21", "NOTE_ON 108", "NOTE_OFF 21", "NOTE_OFF 108", "TIME_SHIFT 1",
-        "TIME_SHIFT 100", "VELOCITY 1", "VELOCITY 32"]
+        "PAD",
+        "EOS",
+        "NOTE_ON 21",
+        "NOTE_ON 108",
+        "NOTE_OFF 21",
+        "NOTE_OFF 108",
+        "TIME_SHIFT 1",
+        "TIME_SHIFT 100",
+        "VELOCITY 1",
+        "VELOCITY 32",
+    ]
     assert (mel.no_event_id, mel.note_off_id) == (2, 3)
     assert mel.encode_text("21 108 -1 -2") == [4, 91, 3, 2]
     assert E.PerformanceEncoder(**enc.get_config()).get_config() == enc.get_config()
@@ -155,8 +170,7 @@ def test_eos_pad_and_bad_input(midi_piece, tmp_path):
     assert E.PerformanceEncoder().encode_note_sequence(note_seq.NoteSequence()) == []
 
 
-_note = st.tuples(st.integers(15, 115), st.floats(0, 8, allow_nan=False), st.floats(0.001, 3),
-                  st.integers(1, 127))
+_note = st.tuples(st.integers(15, 115), st.floats(0, 8, allow_nan=False), st.floats(0.001, 3), st.integers(1, 127))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -177,8 +191,14 @@ def test_round_trip_property(notes):
     expected = _expected_notes(ns)
     got = _notes(back)
     # notes of one pitch starting on one step may swap velocities (first on, first off)
-    strip = lambda c: collections.Counter({k[:3]: 0 for k in c}) + collections.Counter(  # noqa: E731
-        [k[:3] for k in c.elements()])
+    strip = (
+        lambda c: (
+            collections.Counter({k[:3]: 0 for k in c})
+            + collections.Counter(  # noqa: E731
+                [k[:3] for k in c.elements()]
+            )
+        )
+    )
     assert strip(got) == strip(expected)
     assert sorted(k[3] for k in got.elements()) == sorted(k[3] for k in expected.elements())
 
@@ -199,10 +219,11 @@ def test_melody_round_trip_and_inference(chorales):
         assert len(ids) == _step(ns.total_time, 10)
         assert all(2 <= i < 92 for i in ids)
         back = mel_enc.decode_to_note_sequence(ids)
-        expected = collections.Counter((n.pitch, _step(n.start_time, 10), _step(n.end_time, 10))
-                                       for n in melody.notes)
-        assert collections.Counter((n.pitch, _step(n.start_time, 10), _step(n.end_time, 10))
-                                   for n in back.notes) == expected
+        expected = collections.Counter((n.pitch, _step(n.start_time, 10), _step(n.end_time, 10)) for n in melody.notes)
+        assert (
+            collections.Counter((n.pitch, _step(n.start_time, 10), _step(n.end_time, 10)) for n in back.notes)
+            == expected
+        )
         assert mel_enc.encode_note_sequence(back) == ids
 
 
@@ -216,7 +237,9 @@ def test_melody_overlaps_and_errors():
     assert events == [60, -2, -2, -2, -2, 64, -2, -2, -1, -2, -1] + [-2] * 9
     back = enc.decode_to_note_sequence(enc.encode_note_sequence(ns))
     assert [(n.pitch, round(n.start_time, 3), round(n.end_time, 3)) for n in back.notes] == [
-        (60, 0.0, 0.5), (64, 0.5, 0.8)]
+        (60, 0.0, 0.5),
+        (64, 0.5, 0.8),
+    ]
     assert back.total_time == pytest.approx(2.0)
     with pytest.raises(E.EncodingError, match="melody event 20"):
         enc.encode_events([60, 20])

@@ -1,4 +1,5 @@
 """JSB Chorales: the real JSON file, its serialisation for the Music Transformer, note-wise NLL."""
+
 import json
 import math
 
@@ -114,8 +115,7 @@ def test_make_dataset_windows_and_crops(chorales):
         for row in batch["targets"].numpy():
             assert (row >= jsb.REST_ID).all()
             # crops start on a step boundary: the row is a 4-aligned slice of some chorale
-            assert any(
-                any(np.array_equal(s[i:i + 64], row) for i in range(0, len(s) - 63, 4)) for s in seqs)
+            assert any(any(np.array_equal(s[i : i + 64], row) for i in range(0, len(s) - 63, 4)) for s in seqs)
 
 
 def test_scoring_windows_cover_each_token_once_on_step_boundaries(chorales):
@@ -129,7 +129,7 @@ def test_scoring_windows_cover_each_token_once_on_step_boundaries(chorales):
             assert len(tokens) <= 256
             start = position - first  # where this window starts in the chorale
             assert start % 4 == 0 and start >= 0
-            np.testing.assert_array_equal(tokens, seq[start:start + len(tokens)])
+            np.testing.assert_array_equal(tokens, seq[start : start + len(tokens)])
             if k:
                 assert first >= 128  # every scored token sees at least half a window of context
             position += len(tokens) - first

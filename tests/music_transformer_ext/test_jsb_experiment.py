@@ -1,4 +1,5 @@
 """bench/jsb_experiment.py: the paper's JSB experiment script, on the real JSB Chorales, tiny scale."""
+
 import importlib.util
 import json
 import math
@@ -55,14 +56,32 @@ def test_windowed_batches_score_every_token_once(experiment):
 
 def test_tiny_run_learns_and_writes_results(experiment, jsb_json, tmp_path):
     out = tmp_path / "results"
-    rc = experiment.main(["--preset", "jsb_baseline", "--scale", "tiny", "--steps", "50", "--eval_every", "50",
-                          "--valid_limit", "6", "--data", str(jsb_json), "--out", str(out), "--no_progress"])
+    rc = experiment.main(
+        [
+            "--preset",
+            "jsb_baseline",
+            "--scale",
+            "tiny",
+            "--steps",
+            "50",
+            "--eval_every",
+            "50",
+            "--valid_limit",
+            "6",
+            "--data",
+            str(jsb_json),
+            "--out",
+            str(out),
+            "--no_progress",
+        ]
+    )
     assert rc == 0
     record = json.loads((out / "jsb.json").read_text())
     run = record["runs"]["jsb_baseline@tiny"]
     assert run["steps"] == 50 and run["stopped_by"] == "steps"
     assert run["model"]["vocab_size"] == 49 and run["model"]["max_length"] >= max(
-        4 * len(c) + 1 for c in json.loads(jsb_json.read_text())["valid"][:6])
+        4 * len(c) + 1 for c in json.loads(jsb_json.read_text())["valid"][:6]
+    )
     steps = [h["step"] for h in run["history"]]
     assert steps == [0, 50]
     nll = [h["valid_nll_per_note"] for h in run["history"]]

@@ -1,4 +1,5 @@
 """The Keras Music Transformer: t2t's scope names, causality, PAD handling, incremental decoding, configs."""
+
 import dataclasses
 
 import numpy as np
@@ -118,8 +119,14 @@ def test_config_round_trip_and_validation():
     assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
     sub = model.body.decoder.stack_layers[0]
     assert type(sub).from_config(sub.get_config()).get_config() == sub.get_config()
-    assert set(C.PRESETS.names()) >= {"unconditional_16", "melody_conditioned_16", "jsb_baseline", "jsb_relative",
-                                       "score2perf_relative", "tiny"}
+    assert set(C.PRESETS.names()) >= {
+        "unconditional_16",
+        "melody_conditioned_16",
+        "jsb_baseline",
+        "jsb_relative",
+        "score2perf_relative",
+        "tiny",
+    }
     from music_transformer_ext import jsb
 
     assert C.get("jsb_relative").vocab_size == C.get("jsb_baseline").vocab_size == jsb.VOCAB_SIZE
@@ -167,8 +174,9 @@ def test_decode_step_runs_inside_an_xla_while_loop():
             return t + 1, nxt, out.write(t, nxt), cache
 
         out = tf.TensorArray(tf.int32, size=steps)
-        _, _, out, _ = tf.while_loop(lambda t, *_: t < steps, body,
-                                     (tf.constant(0), tf.zeros([2], tf.int32), out, cache))
+        _, _, out, _ = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), tf.zeros([2], tf.int32), out, cache)
+        )
         return tf.transpose(out.stack())
 
     tokens = greedy(model.init_cache(2)).numpy()

@@ -1,6 +1,7 @@
 """colab/music_transformer.ipynb runs top to bottom on tiny settings: it ports a t2t-named checkpoint,
 fine-tunes on chorales, exports and re-ports, continues a primer, accompanies a melody, plays the
 results and compares them with the evaluation suite."""
+
 import pytest
 
 from tests import notebooks

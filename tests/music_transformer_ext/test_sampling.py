@@ -1,5 +1,6 @@
 """Generation: the cached XLA loop equals recomputing the prefix, the filters do what they say,
 primers are kept, seeds reproduce, EOS ends a row, and the ids decode to MIDI."""
+
 import dataclasses
 import io
 
@@ -28,9 +29,11 @@ def conditioned_sampler():
     return S.Sampler(model)
 
 
-@pytest.mark.parametrize("config", [S.SamplingConfig(temperature=0.0),
-                                    S.SamplingConfig(temperature=1.0, top_k=40, top_p=0.95, seed=7)],
-                         ids=["greedy", "seeded"])
+@pytest.mark.parametrize(
+    "config",
+    [S.SamplingConfig(temperature=0.0), S.SamplingConfig(temperature=1.0, top_k=40, top_p=0.95, seed=7)],
+    ids=["greedy", "seeded"],
+)
 def test_cached_xla_loop_equals_recomputing_the_prefix(sampler, config):
     # 5 + 25 = 30 > max_relative_position 16, so far distances are exercised
     cached = sampler.generate(PRIMER, 25, num_outputs=2, config=config)
@@ -110,8 +113,9 @@ def test_accompaniment_runs_the_encoder_once_and_matches_the_uncached_decoder(co
     out = S.accompany(conditioned_sampler, melody, decode_length=20, num_outputs=2, config=config)
     ref = S.generate_uncached(conditioned_sampler.model, None, 20, 2, config, inputs=S.melody_inputs(melody))
     np.testing.assert_array_equal(out, ref)
-    other = S.accompany(conditioned_sampler, "48 -2 -2 50 -2 52 -1 -2 55 -2", decode_length=20, num_outputs=2,
-                        config=config)
+    other = S.accompany(
+        conditioned_sampler, "48 -2 -2 50 -2 52 -1 -2 55 -2", decode_length=20, num_outputs=2, config=config
+    )
     assert not np.array_equal(out, other)  # the melody conditions the output
     with pytest.raises(ValueError, match="melody-conditioned"):
         conditioned_sampler.generate(PRIMER, 5)

@@ -1,5 +1,6 @@
 """Language-model training through tfmusic.training.Runner: XLA steps, falling loss, exact resume,
 fine-tuning from a ported t2t checkpoint, replica invariance, the loss and the schedule."""
+
 import dataclasses
 import math
 import shutil
@@ -17,19 +18,25 @@ from tfmusic import runtime as runtime_lib
 from tfmusic import training
 from tfmusic.tf1_checkpoints import PortingError
 
+
 def _one():
     return tf.distribute.OneDeviceStrategy("/cpu:0")
 
 
 def _experiment(steps=8, jit=True, model=None, **fields):
-    model = model or dataclasses.replace(C.get("tiny"), max_length=64, layer_prepostprocess_dropout=0.0,
-                                         attention_dropout=0.0, relu_dropout=0.0)
+    model = model or dataclasses.replace(
+        C.get("tiny"), max_length=64, layer_prepostprocess_dropout=0.0, attention_dropout=0.0, relu_dropout=0.0
+    )
     return T.experiment_for(
-        model, data=T.DataConfig(sequence_length=32, input_length=8),
+        model,
+        data=T.DataConfig(sequence_length=32, input_length=8),
         optimizer=T.OptimizerConfig(schedule="constant*linear_warmup", learning_rate_constant=3e-3, warmup_steps=2),
-        trainer=training.TrainerConfig(train_steps=steps, global_batch_size=8, checkpoint_every=4, summary_every=1,
-                                       progress=False),
-        runtime=runtime_lib.RuntimeConfig(distribution="one_device", jit_compile=jit), **fields)
+        trainer=training.TrainerConfig(
+            train_steps=steps, global_batch_size=8, checkpoint_every=4, summary_every=1, progress=False
+        ),
+        runtime=runtime_lib.RuntimeConfig(distribution="one_device", jit_compile=jit),
+        **fields,
+    )
 
 
 def _weights(runner):
@@ -82,8 +89,9 @@ def test_fine_tune_starts_from_a_ported_t2t_checkpoint(tmp_path):
     again = K.port_t2t_checkpoint(out, config=model_cfg)
     np.testing.assert_array_equal(K.keras_t2t_map(again)[name].numpy(), ported.numpy())
 
-    wrong = _experiment(steps=2, jit=False, model=dataclasses.replace(model_cfg, num_layers=3),
-                        init_checkpoint=str(tmp_path / "t2t"))
+    wrong = _experiment(
+        steps=2, jit=False, model=dataclasses.replace(model_cfg, num_layers=3), init_checkpoint=str(tmp_path / "t2t")
+    )
     with pytest.raises(PortingError, match="num_layers: checkpoint 2, config 3"):
         training.Runner(T.MusicTransformerTask(wrong, data), wrong, str(tmp_path / "wrong"), strategy=_one())
 

@@ -1,4 +1,5 @@
 """Performance RNN: Magenta's config table against note-seq, and bundles (strict port, NumPy TF1 parity, round trip)."""
+
 import numpy as np
 import pytest
 
@@ -11,17 +12,25 @@ from tests.events_rnn import tf1_reference as ref
 def test_configs_match_magenta():
     widths = {i: bundle_lib._widths(i) for i in config_lib.CONFIG_IDS}
     assert widths == {
-        "performance": (356, 356), "performance_with_dynamics": (388, 388),
+        "performance": (356, 356),
+        "performance_with_dynamics": (388, 388),
         "performance_with_dynamics_and_modulo_encoding": (16, 388),
         "density_conditioned_performance_with_dynamics": (8 + 388, 388),
         "pitch_conditioned_performance_with_dynamics": (12 + 388, 388),
         "multiconditioned_performance_with_dynamics": (20 + 388, 388),
-        "optional_multiconditioned_performance_with_dynamics": (21 + 388, 388)}
+        "optional_multiconditioned_performance_with_dynamics": (21 + 388, 388),
+    }
     for config_id in config_lib.CONFIG_IDS:
         cfg = config_lib.MODEL_PRESETS.get(config_id)
         hp = cfg.hparams
-        assert (hp.batch_size, hp.rnn_layer_sizes, hp.dropout_keep_prob, hp.clip_norm, hp.attn_length,
-                hp.learning_rate) == (64, (512, 512, 512), 1.0, 3.0, 0, 0.001)
+        assert (
+            hp.batch_size,
+            hp.rnn_layer_sizes,
+            hp.dropout_keep_prob,
+            hp.clip_norm,
+            hp.attn_length,
+            hp.learning_rate,
+        ) == (64, (512, 512, 512), 1.0, 3.0, 0, 0.001)
         assert cfg.steps_per_second == 100 and cfg.generator_description == config_lib.DESCRIPTIONS[config_id]
     multi = config_lib.MODEL_PRESETS.get("multiconditioned_performance_with_dynamics")
     assert [s.name for s in multi.control_signals()] == ["notes_per_second", "pitch_class_histogram"]
@@ -50,7 +59,9 @@ def test_magenta_bundle_ports_and_matches_numpy(tmp_path, config_id):
 def test_wrong_ids_are_refused(tmp_path):
     weights = ref.random_weights(ref.tf1_shapes(388, 388, (8,), "none"))
     path = ref.write_mag(str(tmp_path / "p.mag"), weights, "performance")
-    with pytest.raises(BundleError, match=r"p\.mag.*'performance' means 356 inputs.*\(they fit performance_with_dynamics\)"):
+    with pytest.raises(
+        BundleError, match=r"p\.mag.*'performance' means 356 inputs.*\(they fit performance_with_dynamics\)"
+    ):
         bundle_lib.load_bundle(path)
     path = ref.write_mag(str(tmp_path / "m.mag"), weights, "attention_rnn")
     with pytest.raises(BundleError, match=r"m\.mag.*'attention_rnn' is not a Performance RNN config"):

@@ -1,5 +1,6 @@
 """performance_rnn_create_dataset (Magenta's pipeline, augmentation, conditioning), performance_rnn_train
 (scratch, fine-tune) and performance_rnn_generate (primers, controls, beam search, Magenta's timing)."""
+
 import json
 import os
 
@@ -25,8 +26,13 @@ def piece(seq_id: str, seconds: float, seed: int = 0, program: int = 0):
     ns.tempos.add(qpm=120)
     t = 0.0
     while t < seconds - 0.5:
-        ns.notes.add(pitch=int(rng.integers(50, 80)), velocity=int(rng.integers(30, 110)), start_time=t,
-                     end_time=t + float(rng.uniform(0.1, 0.5)), program=program)
+        ns.notes.add(
+            pitch=int(rng.integers(50, 80)),
+            velocity=int(rng.integers(30, 110)),
+            start_time=t,
+            end_time=t + float(rng.uniform(0.1, 0.5)),
+            program=program,
+        )
         t += float(rng.uniform(0.25, 0.5))
     ns.control_changes.add(time=1.0, control_number=64, control_value=127)
     ns.control_changes.add(time=2.0, control_number=64, control_value=0)
@@ -42,15 +48,32 @@ def dataset(tmp_path_factory):
     mixed.notes[0].program = 40
     path = write_note_sequence_tfrecord(str(tmp / "ns.tfrecord"), seqs + [mixed])
     out = tmp / "multi"
-    assert create_dataset_cli.main(["--config", "multiconditioned_performance_with_dynamics", "--input", path,
-                                    "--output_dir", str(out), "--eval_ratio", "0", "--no_progress"]) == 0
+    assert (
+        create_dataset_cli.main(
+            [
+                "--config",
+                "multiconditioned_performance_with_dynamics",
+                "--input",
+                path,
+                "--output_dir",
+                str(out),
+                "--eval_ratio",
+                "0",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     return {"tmp": tmp, "input": path, "out": out, "seqs": seqs}
 
 
 def test_dataset_files_counts_and_encoding(dataset):
     out = dataset["out"]
-    assert sorted(os.listdir(out)) == ["eval_performances.tfrecord", "performance_rnn_create_dataset_stats.json",
-                                       "training_performances.tfrecord"]
+    assert sorted(os.listdir(out)) == [
+        "eval_performances.tfrecord",
+        "performance_rnn_create_dataset_stats.json",
+        "training_performances.tfrecord",
+    ]
     stats = json.loads((out / data.STATS_FILENAME).read_text())
     assert (stats["input_size"], stats["num_classes"]) == (408, 388)
     c = stats["config"]
@@ -61,15 +84,17 @@ def test_dataset_files_counts_and_encoding(dataset):
     assert counts["performance_extractor/performances_extracted"] == 3 * 5 * 7
     assert counts["performance_extractor/performances_discarded_too_short"] == 5 * 7
     assert counts["performance_extractor/performances_discarded_more_than_1_program"] == 5 * 7
-    examples = [events_data.sequence_example_to_arrays(r.numpy())
-                for r in tf.data.TFRecordDataset(str(out / "training_performances.tfrecord"))]
+    examples = [
+        events_data.sequence_example_to_arrays(r.numpy())
+        for r in tf.data.TFRecordDataset(str(out / "training_performances.tfrecord"))
+    ]
     assert len(examples) == 105 and all(x.shape[1] == 408 and len(y) <= 511 for x, y in examples)
     # The unstretched, untransposed encoding of one piece equals note-seq's own, with Magenta's controls.
     cfg = config_lib.MODEL_PRESETS.get("multiconditioned_performance_with_dynamics")
     seq = note_seq.sequences_lib.apply_sustain_control_changes(dataset["seqs"][0])
     perf = note_seq.Performance(note_seq.quantize_note_sequence_absolute(seq, 100), num_velocity_bins=32)
     perf.truncate(512) if len(perf) > 512 else None
-    (inputs, labels), = data.encode_performance(cfg.encoder_decoder(), cfg.control_signals(), False, perf)
+    ((inputs, labels),) = data.encode_performance(cfg.encoder_decoder(), cfg.control_signals(), False, perf)
     assert any(np.array_equal(np.asarray(inputs, np.float32), x) and list(labels) == list(y) for x, y in examples)
 
 
@@ -82,8 +107,9 @@ def test_optional_conditioning_writes_two_examples_per_performance():
 
 def test_extract_performances_truncates():
     quantized = note_seq.quantize_note_sequence_absolute(piece("long", 60), 100)
-    perfs, stats = data.extract_performances(quantized, min_events_discard=32, max_events_truncate=100,
-                                             num_velocity_bins=32)
+    perfs, stats = data.extract_performances(
+        quantized, min_events_discard=32, max_events_truncate=100, num_velocity_bins=32
+    )
     assert len(perfs) == 1 and len(perfs[0]) == 100 and stats["performances_truncated"] == 1
 
 
@@ -91,8 +117,24 @@ def test_extract_performances_truncates():
 def trained(dataset):
     run_dir, mag = dataset["tmp"] / "run", dataset["tmp"] / "multi.mag"
     train = str(dataset["out"] / "training_performances.tfrecord")
-    assert train_cli.main(["--preset", "tiny_conditioned", "--run_dir", str(run_dir), "--sequence_example_file",
-                           train, "--num_training_steps", "3", "--export_bundle", str(mag)] + FAST) == 0
+    assert (
+        train_cli.main(
+            [
+                "--preset",
+                "tiny_conditioned",
+                "--run_dir",
+                str(run_dir),
+                "--sequence_example_file",
+                train,
+                "--num_training_steps",
+                "3",
+                "--export_bundle",
+                str(mag),
+            ]
+            + FAST
+        )
+        == 0
+    )
     return run_dir, mag, train
 
 
@@ -102,34 +144,121 @@ def test_train_exports_and_fine_tunes(trained):
     assert parsed.generator_id == "multiconditioned_performance_with_dynamics" and parsed.metagraph_size > 0
     assert config.hparams.rnn_layer_sizes == (16, 16)
     ft = run_dir.parent / "ft"
-    assert train_cli.main(["--bundle", str(mag), "--preset", "tiny_conditioned", "--run_dir", str(ft),
-                           "--sequence_example_file", train, "--num_training_steps", "1"] + FAST) == 0
+    assert (
+        train_cli.main(
+            [
+                "--bundle",
+                str(mag),
+                "--preset",
+                "tiny_conditioned",
+                "--run_dir",
+                str(ft),
+                "--sequence_example_file",
+                train,
+                "--num_training_steps",
+                "1",
+            ]
+            + FAST
+        )
+        == 0
+    )
 
 
 def test_generate_cli_primers_and_controls(trained, tmp_path, capsys):
     _, mag, _ = trained
     out = tmp_path / "out"
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(out), "--num_outputs", "2",
-                              "--num_steps", "200", "--primer_pitches", "[60, 64, 67]", "--notes_per_second", "[2, 8]",
-                              "--pitch_class_histogram", "[1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]", "--seed", "1"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(out),
+                "--num_outputs",
+                "2",
+                "--num_steps",
+                "200",
+                "--primer_pitches",
+                "[60, 64, 67]",
+                "--notes_per_second",
+                "[2, 8]",
+                "--pitch_class_histogram",
+                "[1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     files = sorted(os.listdir(out))
     assert len(files) == 2
     seq = note_seq.midi_file_to_note_sequence(str(out / files[0]))
     assert sorted(n.pitch for n in seq.notes if n.start_time < 0.01)[:3] == [60, 64, 67]
     assert seq.total_time <= 2.0 + 1e-6
-    for flags in (["--primer_melody", "[60, -2, 62, -2]"], ["--beam_size", "2", "--branch_factor", "2",
-                                                            "--temperature", "0"], []):
-        assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o2"),
-                                  "--num_outputs", "1", "--num_steps", "120", "--seed", "0"] + flags) == 0
+    for flags in (
+        ["--primer_melody", "[60, -2, 62, -2]"],
+        ["--beam_size", "2", "--branch_factor", "2", "--temperature", "0"],
+        [],
+    ):
+        assert (
+            generate_cli.main(
+                [
+                    "--bundle_file",
+                    str(mag),
+                    "--output_dir",
+                    str(tmp_path / "o2"),
+                    "--num_outputs",
+                    "1",
+                    "--num_steps",
+                    "120",
+                    "--seed",
+                    "0",
+                ]
+                + flags
+            )
+            == 0
+        )
     assert "starting from silence" in capsys.readouterr().err
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o3"), "--num_steps", "120",
-                              "--num_outputs", "1", "--disable_conditioning", "True"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(tmp_path / "o3"),
+                "--num_steps",
+                "120",
+                "--num_outputs",
+                "1",
+                "--disable_conditioning",
+                "True",
+            ]
+        )
+        == 0
+    )
     assert "--disable_conditioning ignored" in capsys.readouterr().err
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o3"),
-                              "--pitch_class_histogram", "[1, 2]"]) == 1
+    assert (
+        generate_cli.main(
+            ["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o3"), "--pitch_class_histogram", "[1, 2]"]
+        )
+        == 1
+    )
     assert "--pitch_class_histogram '[1, 2]': not a valid value" in capsys.readouterr().err
-    assert generate_cli.main(["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o3"), "--num_steps", "10",
-                              "--primer_pitches", "[60]"]) == 1
+    assert (
+        generate_cli.main(
+            [
+                "--bundle_file",
+                str(mag),
+                "--output_dir",
+                str(tmp_path / "o3"),
+                "--num_steps",
+                "10",
+                "--primer_pitches",
+                "[60]",
+            ]
+        )
+        == 1
+    )
     assert "not shorter than the 10 steps" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
 """Fixtures for the pipeline tests: a tiny rendered NSynth set and a folder of good and bad notes."""
+
 import json
 import pathlib
 import shutil

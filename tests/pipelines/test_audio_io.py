@@ -1,4 +1,5 @@
 """tfmusic.audio: wav files, resampling, FluidSynth rendering."""
+
 import os
 
 import numpy as np

@@ -9,6 +9,7 @@ equal, floats bit for bit, repeated fields in note-seq's order (so the TFRecords
 two parsers are byte-identical; no sorting or tolerance is needed). Where a file is well formed,
 the test also asserts that the fast path made it (not the fallback to note-seq).
 """
+
 import io
 import json
 import pathlib
@@ -29,8 +30,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 # Scalar and repeated fields of the NoteSequence that MIDI reading fills.
 SCALARS = ("ticks_per_quarter", "total_time", "source_info")
-REPEATED = ("notes", "tempos", "time_signatures", "key_signatures", "control_changes", "pitch_bends",
-            "instrument_infos")
+REPEATED = (
+    "notes",
+    "tempos",
+    "time_signatures",
+    "key_signatures",
+    "control_changes",
+    "pitch_bends",
+    "instrument_infos",
+)
 
 
 def _reference(data: bytes):
@@ -68,8 +76,11 @@ def _files_on_disk() -> list:
 
     music21_dir = pathlib.Path(music21.__file__).parent
     files = sorted(REPO.glob("models/*/samples/*.mid"))
-    files += sorted(p for p in SHARED_DATA.rglob("*") if p.suffix.lower() in (".mid", ".midi")) \
-        if SHARED_DATA.is_dir() else []
+    files += (
+        sorted(p for p in SHARED_DATA.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+        if SHARED_DATA.is_dir()
+        else []
+    )
     files += sorted(music21_dir.rglob("*.mid"))
     return files
 
@@ -90,10 +101,20 @@ def test_every_midi_file_on_disk_reads_the_same():
 # ----------------------------------------------------------------------------- music21's corpus as MIDI
 
 # (corpus folder, extension, how many): sorted paths, the first ones; varied sources and writers.
-CORPUS_SELECTION = (("bach", ".mxl", 6), ("palestrina", ".krn", 3), ("ryansMammoth", ".abc", 4),
-                    ("oneills1850", ".abc", 2), ("trecento", ".xml", 3), ("monteverdi", ".mxl", 3),
-                    ("joplin", ".mxl", 1), ("schumann_robert", ".mxl", 2), ("leadSheet", ".mxl", 2),
-                    ("theoryExercises", ".mxl", 2), ("demos", ".xml", 3), ("essenFolksong", ".abc", 1))
+CORPUS_SELECTION = (
+    ("bach", ".mxl", 6),
+    ("palestrina", ".krn", 3),
+    ("ryansMammoth", ".abc", 4),
+    ("oneills1850", ".abc", 2),
+    ("trecento", ".xml", 3),
+    ("monteverdi", ".mxl", 3),
+    ("joplin", ".mxl", 1),
+    ("schumann_robert", ".mxl", 2),
+    ("leadSheet", ".mxl", 2),
+    ("theoryExercises", ".mxl", 2),
+    ("demos", ".xml", 3),
+    ("essenFolksong", ".abc", 1),
+)
 
 
 @pytest.fixture(scope="module")
@@ -148,27 +169,40 @@ def _band(overlapping: bool) -> bytes:
     # tempo changes: 96 qpm, 140 qpm at beat 8, 70 qpm at beat 20 (pretty_midi writes its tick scales)
     pm._tick_scales = [(0, 60.0 / (96.0 * 480)), (8 * 480, 60.0 / (140.0 * 480)), (20 * 480, 60.0 / (70.0 * 480))]
     piano = pretty_midi.Instrument(program=0, name="piano")
-    piano.notes = [pretty_midi.Note(60 + k % 20, 48 + (k * 7) % 36, 0.25 * k, 0.25 * k + 0.2 + 0.1 * (k % 3))
-                   for k in range(48)]
+    piano.notes = [
+        pretty_midi.Note(60 + k % 20, 48 + (k * 7) % 36, 0.25 * k, 0.25 * k + 0.2 + 0.1 * (k % 3)) for k in range(48)
+    ]
     bass = pretty_midi.Instrument(program=33, name="bass")
     bass.notes = [pretty_midi.Note(90, 36 + k % 5, 0.5 * k, 0.5 * k + 0.45) for k in range(24)]
     bass.pitch_bends = [pretty_midi.PitchBend(b, 0.1 * k) for k, b in enumerate((0, 512, -2048, 8191, -8192, 0))]
     strings = pretty_midi.Instrument(program=48, name="")  # no name: no instrument_info
     strings.notes = [pretty_midi.Note(70, p, 1.0, 6.0) for p in (60, 64, 67)]
-    strings.control_changes = [pretty_midi.ControlChange(c, v, 0.3 * k)
-                               for k, (c, v) in enumerate(((7, 100), (10, 64), (64, 127), (64, 0), (11, 90)))]
+    strings.control_changes = [
+        pretty_midi.ControlChange(c, v, 0.3 * k)
+        for k, (c, v) in enumerate(((7, 100), (10, 64), (64, 127), (64, 0), (11, 90)))
+    ]
     drums = pretty_midi.Instrument(program=0, is_drum=True, name="kit")
     drums.notes = [pretty_midi.Note(100, (36, 38, 42)[k % 3], 0.25 * k, 0.25 * k + 0.05) for k in range(40)]
     drums.control_changes = [pretty_midi.ControlChange(7, 110, 0.0)]
     if overlapping:  # the same pitch twice at once in one instrument, and a repeated note
-        piano.notes += [pretty_midi.Note(80, 72, 1.0, 3.0), pretty_midi.Note(81, 72, 2.0, 4.0),
-                        pretty_midi.Note(50, 40, 5.0, 5.5), pretty_midi.Note(51, 40, 5.5, 6.0)]
+        piano.notes += [
+            pretty_midi.Note(80, 72, 1.0, 3.0),
+            pretty_midi.Note(81, 72, 2.0, 4.0),
+            pretty_midi.Note(50, 40, 5.0, 5.5),
+            pretty_midi.Note(51, 40, 5.5, 6.0),
+        ]
         drums.notes += [pretty_midi.Note(90, 36, 0.0, 0.5)]
     pm.instruments += [piano, bass, strings, drums]
-    pm.time_signature_changes = [pretty_midi.TimeSignature(4, 4, 0.0), pretty_midi.TimeSignature(3, 4, 4.0),
-                                 pretty_midi.TimeSignature(6, 8, 9.0)]
-    pm.key_signature_changes = [pretty_midi.KeySignature(2, 0.0), pretty_midi.KeySignature(21, 5.0),
-                                pretty_midi.KeySignature(11, 7.0)]
+    pm.time_signature_changes = [
+        pretty_midi.TimeSignature(4, 4, 0.0),
+        pretty_midi.TimeSignature(3, 4, 4.0),
+        pretty_midi.TimeSignature(6, 8, 9.0),
+    ]
+    pm.key_signature_changes = [
+        pretty_midi.KeySignature(2, 0.0),
+        pretty_midi.KeySignature(21, 5.0),
+        pretty_midi.KeySignature(11, 7.0),
+    ]
     return _pretty_midi_bytes(pm)
 
 
@@ -197,8 +231,10 @@ def test_pretty_midi_built_files_read_the_same():
     assert [i.name for i in seq.instrument_infos] == ["piano", "bass", "kit"]
     _check_file(_band(overlapping=True), "band with overlapping notes of one pitch")
     _check_file(_fuzz_seed_file(), "fuzz seed")
-    for program, notes in ((0, [(60 + i, 0.5 * k, 0.5 * k + 0.4) for k, i in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]),
-                           (19, [(p, 0.0, 1.0) for p in (60, 64, 67)] + [(p, 1.0, 2.0) for p in (62, 65, 69)])):
+    for program, notes in (
+        (0, [(60 + i, 0.5 * k, 0.5 * k + 0.4) for k, i in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]),
+        (19, [(p, 0.0, 1.0) for p in (60, 64, 67)] + [(p, 1.0, 2.0) for p in (62, 65, 69)]),
+    ):
         pm = pretty_midi.PrettyMIDI(initial_tempo=100.0)
         inst = pretty_midi.Instrument(program=program, name="melody")
         inst.notes = [pretty_midi.Note(90, p, s, e) for p, s, e in notes]
@@ -239,42 +275,112 @@ def meta(tick, kind, **kw):
     return tick, mido.MetaMessage(kind, **kw)
 
 
-CONDUCTOR = [meta(0, "set_tempo", tempo=500000), meta(0, "time_signature", numerator=4, denominator=4),
-             meta(960, "set_tempo", tempo=300000), meta(1920, "set_tempo", tempo=300000)]
+CONDUCTOR = [
+    meta(0, "set_tempo", tempo=500000),
+    meta(0, "time_signature", numerator=4, denominator=4),
+    meta(960, "set_tempo", tempo=300000),
+    meta(1920, "set_tempo", tempo=300000),
+]
 
 EDGE_CASES = {  # name -> (tracks, takes the fast path)
     "zero-length note, alone": ([CONDUCTOR, [on(0, 60), off(0, 60), on(480, 62), off(960, 62)]], True),
     "zero-length note after an older open one": ([[on(0, 60), on(480, 60), off(480, 60), off(960, 60)]], True),
-    "two note-ons, one note-off (pretty_midi closes both)": ([[on(0, 60), on(240, 60), off(480, 60),
-                                                                off(960, 60)]], True),
+    "two note-ons, one note-off (pretty_midi closes both)": (
+        [[on(0, 60), on(240, 60), off(480, 60), off(960, 60)]],
+        True,
+    ),
     "spurious and missing note-offs": ([[off(0, 50), on(0, 50), off(480, 50), off(480, 50), on(600, 52)]], True),
-    "note-off before note-on at one tick (music21's chords)": ([[on(0, 60), off(480, 60), on(480, 60),
-                                                                 off(960, 60, zero_velocity_on=True)]], True),
-    "running status on program changes and channel pressure": ([[
-        (0, mido.Message("program_change", program=5)), (0, mido.Message("program_change", program=7)),
-        on(0, 60), (10, mido.Message("aftertouch", value=3)), (20, mido.Message("aftertouch", value=4)),
-        off(480, 60)]], True),
-    "type 0, several channels and drums": ([[
-        (0, mido.Message("program_change", program=40, channel=1)), on(0, 60), on(0, 60, channel=1),
-        on(0, 36, channel=9), off(120, 36, channel=9), off(480, 60), off(480, 60, channel=1),
-        (500, mido.Message("control_change", control=7, value=80, channel=1)),
-        (520, mido.Message("pitchwheel", pitch=-100, channel=1)), on(600, 61, channel=1), off(700, 61, channel=1)]],
-        True),
-    "signatures and tempo on a later track (ignored)": ([CONDUCTOR, [
-        meta(0, "track_name", name="caf\xe9"), meta(0, "key_signature", key="Ebm"), on(0, 60),
-        meta(240, "set_tempo", tempo=250000), meta(240, "time_signature", numerator=7, denominator=8), off(480, 60),
-        meta(480, "track_name", name="renamed later")]], True),
-    "control changes before the first note, on a channel without notes": ([[
-        (0, mido.Message("control_change", control=7, value=100)), (0, mido.Message("pitchwheel", pitch=50)),
-        (0, mido.Message("control_change", control=10, value=1, channel=3)), on(10, 60), off(20, 60),
-        (30, mido.Message("control_change", control=64, value=127))]], True),
-    "long lyrics, sysex, text": ([[meta(0, "lyrics", text="la" * 150), (0, mido.Message("sysex", data=[1, 2, 3])),
-                                   on(0, 60), meta(10, "text", text="x" * 300), off(480, 60)]], True),
-    "key signatures, minor and flat": ([[meta(0, "key_signature", key="Cb"), meta(10, "key_signature", key="A#m"),
-                                         meta(20, "key_signature", key="Dm"), on(0, 60), off(30, 60)]], True),
-    "program change after a channel's notes": ([[on(0, 60), off(480, 60), (500, mido.Message("program_change",
-                                                                                              program=9)),
-                                                 on(600, 62), off(900, 62)]], False),
+    "note-off before note-on at one tick (music21's chords)": (
+        [[on(0, 60), off(480, 60), on(480, 60), off(960, 60, zero_velocity_on=True)]],
+        True,
+    ),
+    "running status on program changes and channel pressure": (
+        [
+            [
+                (0, mido.Message("program_change", program=5)),
+                (0, mido.Message("program_change", program=7)),
+                on(0, 60),
+                (10, mido.Message("aftertouch", value=3)),
+                (20, mido.Message("aftertouch", value=4)),
+                off(480, 60),
+            ]
+        ],
+        True,
+    ),
+    "type 0, several channels and drums": (
+        [
+            [
+                (0, mido.Message("program_change", program=40, channel=1)),
+                on(0, 60),
+                on(0, 60, channel=1),
+                on(0, 36, channel=9),
+                off(120, 36, channel=9),
+                off(480, 60),
+                off(480, 60, channel=1),
+                (500, mido.Message("control_change", control=7, value=80, channel=1)),
+                (520, mido.Message("pitchwheel", pitch=-100, channel=1)),
+                on(600, 61, channel=1),
+                off(700, 61, channel=1),
+            ]
+        ],
+        True,
+    ),
+    "signatures and tempo on a later track (ignored)": (
+        [
+            CONDUCTOR,
+            [
+                meta(0, "track_name", name="caf\xe9"),
+                meta(0, "key_signature", key="Ebm"),
+                on(0, 60),
+                meta(240, "set_tempo", tempo=250000),
+                meta(240, "time_signature", numerator=7, denominator=8),
+                off(480, 60),
+                meta(480, "track_name", name="renamed later"),
+            ],
+        ],
+        True,
+    ),
+    "control changes before the first note, on a channel without notes": (
+        [
+            [
+                (0, mido.Message("control_change", control=7, value=100)),
+                (0, mido.Message("pitchwheel", pitch=50)),
+                (0, mido.Message("control_change", control=10, value=1, channel=3)),
+                on(10, 60),
+                off(20, 60),
+                (30, mido.Message("control_change", control=64, value=127)),
+            ]
+        ],
+        True,
+    ),
+    "long lyrics, sysex, text": (
+        [
+            [
+                meta(0, "lyrics", text="la" * 150),
+                (0, mido.Message("sysex", data=[1, 2, 3])),
+                on(0, 60),
+                meta(10, "text", text="x" * 300),
+                off(480, 60),
+            ]
+        ],
+        True,
+    ),
+    "key signatures, minor and flat": (
+        [
+            [
+                meta(0, "key_signature", key="Cb"),
+                meta(10, "key_signature", key="A#m"),
+                meta(20, "key_signature", key="Dm"),
+                on(0, 60),
+                off(30, 60),
+            ]
+        ],
+        True,
+    ),
+    "program change after a channel's notes": (
+        [[on(0, 60), off(480, 60), (500, mido.Message("program_change", program=9)), on(600, 62), off(900, 62)]],
+        False,
+    ),
 }
 
 
@@ -288,7 +394,7 @@ def test_edge_cases(name):
 def test_fallback_rules_and_failures():
     good = _mido_bytes([[on(0, 60), off(480, 60)]])
     # an unknown meta event with a delta time: mido reads the delta as 0, so note-seq's times differ
-    track = bytes.fromhex("00903c5a" "8360ff0e0101" "8360803c00") + b"\x00\xff\x2f\x00"
+    track = bytes.fromhex("00903c5a8360ff0e01018360803c00") + b"\x00\xff\x2f\x00"
     data = good[:14] + b"MTrk" + len(track).to_bytes(4, "big") + track
     reading = _check_file(data, "unknown meta", expect_fast=False)
     assert "unknown meta" in reading.reason
@@ -331,7 +437,7 @@ def test_mido_tables_the_scan_relies_on():
     from mido.midifiles import meta as mido_meta
 
     assert sorted(k for k in mido_meta._META_SPECS if isinstance(k, int)) == midi_fast._MIDO_META_TYPES.tolist()
-    bad = {k for k in range(256) if math.log(2 ** k, 2) != int(math.log(2 ** k, 2))}
+    bad = {k for k in range(256) if math.log(2**k, 2) != int(math.log(2**k, 2))}
     assert bad == set(midi_fast._MIDO_BAD_DENOMINATOR_POWERS)
 
 
@@ -348,17 +454,32 @@ def random_midi(rng: random.Random) -> bytes:
             events.append(meta(0, "track_name", name=rng.choice(["Piano", "caf\xe9", ""])))
         if t == 0 or rng.random() < 0.2:
             for _ in range(rng.randint(0, 4)):
-                events.append(meta(rng.randint(0, 3000) * rng.randint(0, 1), "set_tempo",
-                                   tempo=rng.choice([500000, 400000, rng.randint(1, 2000000)])))
+                events.append(
+                    meta(
+                        rng.randint(0, 3000) * rng.randint(0, 1),
+                        "set_tempo",
+                        tempo=rng.choice([500000, 400000, rng.randint(1, 2000000)]),
+                    )
+                )
             for _ in range(rng.randint(0, 2)):
-                events.append(meta(rng.randint(0, 3000) * rng.randint(0, 1), "time_signature",
-                                   numerator=rng.randint(1, 12), denominator=rng.choice([2, 4, 8])))
+                events.append(
+                    meta(
+                        rng.randint(0, 3000) * rng.randint(0, 1),
+                        "time_signature",
+                        numerator=rng.randint(1, 12),
+                        denominator=rng.choice([2, 4, 8]),
+                    )
+                )
             for _ in range(rng.randint(0, 2)):
                 events.append(meta(rng.randint(0, 3000), "key_signature", key=rng.choice(["C", "Am", "F#", "Ebm"])))
         for channel in rng.sample(range(16), rng.randint(1, 3)):
             if rng.random() < 0.7:
-                events.append((rng.choice([0] * 20 + [10, 500]),
-                               mido.Message("program_change", channel=channel, program=rng.randint(0, 127))))
+                events.append(
+                    (
+                        rng.choice([0] * 20 + [10, 500]),
+                        mido.Message("program_change", channel=channel, program=rng.randint(0, 127)),
+                    )
+                )
             pitches = rng.sample(range(30, 90), rng.randint(1, 6))
             for _ in range(rng.randint(0, 25)):
                 pitch = rng.choice(pitches)
@@ -366,15 +487,27 @@ def random_midi(rng: random.Random) -> bytes:
                 events.append(on(start, pitch, rng.randint(1, 127), channel))
                 how = rng.choice(["off", "on0", "none"]) if rng.random() < 0.1 else rng.choice(["off", "on0"])
                 if how != "none":
-                    events.append(off(start + rng.choice([0, 1, 5, 50, 240, 480, rng.randint(0, 1000)]), pitch, channel,
-                                      zero_velocity_on=how == "on0"))
+                    events.append(
+                        off(
+                            start + rng.choice([0, 1, 5, 50, 240, 480, rng.randint(0, 1000)]),
+                            pitch,
+                            channel,
+                            zero_velocity_on=how == "on0",
+                        )
+                    )
             for _ in range(rng.randint(0, 5)):
-                events.append((rng.randint(0, 2000), mido.Message("control_change", channel=channel,
-                                                                  control=rng.randint(0, 127),
-                                                                  value=rng.randint(0, 127))))
+                events.append(
+                    (
+                        rng.randint(0, 2000),
+                        mido.Message(
+                            "control_change", channel=channel, control=rng.randint(0, 127), value=rng.randint(0, 127)
+                        ),
+                    )
+                )
             for _ in range(rng.randint(0, 5)):
-                events.append((rng.randint(0, 2000), mido.Message("pitchwheel", channel=channel,
-                                                                  pitch=rng.randint(-8192, 8191))))
+                events.append(
+                    (rng.randint(0, 2000), mido.Message("pitchwheel", channel=channel, pitch=rng.randint(-8192, 8191)))
+                )
         if rng.random() < 0.1:
             events.append(meta(rng.randint(0, 2000), "lyrics", text="la" * rng.randint(1, 100)))
         if rng.random() < 0.05:
@@ -383,8 +516,11 @@ def random_midi(rng: random.Random) -> bytes:
             rng.shuffle(events)
         events.sort(key=lambda e: e[0])
         tracks.append(events)
-    return _mido_bytes(tracks, ticks_per_beat=rng.choice([96, 220, 480, 1000]),
-                       file_type=0 if len(tracks) == 1 and rng.random() < 0.5 else 1)
+    return _mido_bytes(
+        tracks,
+        ticks_per_beat=rng.choice([96, 220, 480, 1000]),
+        file_type=0 if len(tracks) == 1 and rng.random() < 0.5 else 1,
+    )
 
 
 @pytest.mark.slow
@@ -419,13 +555,13 @@ def test_mutated_files_read_the_same_or_fail_the_same():
             elif kind < 0.7:
                 data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
             elif kind < 0.85:
-                del data[pos:pos + rng.randint(1, 4)]
+                del data[pos : pos + rng.randint(1, 4)]
             else:
                 data[pos] ^= 0x80
         data = bytes(data)
         reading = midi_fast.read_midi(data)
         try:
-            too_long = _max_tick(data) > 10 ** 7  # pretty_midi would allocate a table of that many ticks
+            too_long = _max_tick(data) > 10**7  # pretty_midi would allocate a table of that many ticks
         except Exception:  # noqa: BLE001  (mido cannot read it: neither can note-seq)
             assert reading.sequence is None and not reading.fast, f"mutation {k}: read a file mido cannot"
             continue

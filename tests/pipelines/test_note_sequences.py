@@ -1,4 +1,5 @@
 """convert_dir_to_note_sequences (direct and Beam) on a folder mixing real and broken music files."""
+
 import hashlib
 import io
 import json
@@ -121,13 +122,20 @@ def music_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("music") / COLLECTION
     for sub in ("sub/deeper", "folk"):
         (root / sub).mkdir(parents=True)
-    scale = _midi_bytes([(60 + i, 0.5 * k, 0.5 * k + 0.4, 60 + 5 * k) for k, i in enumerate((0, 2, 4, 5, 7, 9, 11, 12))])
+    scale = _midi_bytes(
+        [(60 + i, 0.5 * k, 0.5 * k + 0.4, 60 + 5 * k) for k, i in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]
+    )
     (root / "scale.mid").write_bytes(scale)
-    (root / "CHORD.MIDI").write_bytes(_midi_bytes([(p, 0.0, 1.0, 90) for p in (60, 64, 67)] +
-                                                  [(p, 1.0, 2.0, 70) for p in (62, 65, 69)],
-                                                  program=19, drums=[(36, 0.0), (38, 0.5), (36, 1.0)]))
+    (root / "CHORD.MIDI").write_bytes(
+        _midi_bytes(
+            [(p, 0.0, 1.0, 90) for p in (60, 64, 67)] + [(p, 1.0, 2.0, 70) for p in (62, 65, 69)],
+            program=19,
+            drums=[(36, 0.0), (38, 0.5), (36, 1.0)],
+        )
+    )
     (root / "sub/deeper/arpeggio.mid").write_bytes(
-        _midi_bytes([(48 + i, 0.25 * k, 0.25 * k + 0.2, 100) for k, i in enumerate((0, 4, 7, 12, 7, 4))], program=40))
+        _midi_bytes([(48 + i, 0.25 * k, 0.25 * k + 0.2, 100) for k, i in enumerate((0, 4, 7, 12, 7, 4))], program=40)
+    )
     for name in ("bwv1.6.mxl", "bwv10.7.mxl"):
         shutil.copy(_bach_chorale(name), root / "sub" / name)
     (root / "chorale.XML").write_bytes(_mxl_inner_xml(_bach_chorale("bwv102.7.mxl")))
@@ -152,8 +160,10 @@ def converted(music_dir, tmp_path_factory):
     """One run of the command line (3 shards); returns (output_file, counters JSON dict)."""
     out = tmp_path_factory.mktemp("out")
     output_file = str(out / "notesequences.tfrecord")
-    assert ns.main(["--input_dir", str(music_dir), "--output_file", output_file, "--num_shards", "3",
-                    "--no_progress"]) == 0
+    assert (
+        ns.main(["--input_dir", str(music_dir), "--output_file", output_file, "--num_shards", "3", "--no_progress"])
+        == 0
+    )
     return output_file, json.loads(pathlib.Path(ns.counters_path(output_file)).read_text())
 
 
@@ -200,8 +210,12 @@ def test_ids_filenames_and_collection_follow_magenta(converted):
     for relpath, (source, _) in GOOD_FILES.items():
         if source != "abc":
             expected_ids.add(_expected_id(relpath, source))
-    expected_ids |= {_expected_id("tunes.abc", "abc", 1), _expected_id("tunes.abc", "abc", 2),
-                     _expected_id("sub/mixed.abc", "abc", 10), _expected_id("folk/oneill_0731.abc", "abc", 731)}
+    expected_ids |= {
+        _expected_id("tunes.abc", "abc", 1),
+        _expected_id("tunes.abc", "abc", 2),
+        _expected_id("sub/mixed.abc", "abc", 10),
+        _expected_id("folk/oneill_0731.abc", "abc", 731),
+    }
     assert {s.id for s in sequences} == expected_ids
     assert len({s.id for s in sequences}) == len(sequences)
     for s in sequences:
@@ -217,8 +231,10 @@ def test_ids_filenames_and_collection_follow_magenta(converted):
 
 
 def _note_tuples(sequence):
-    return sorted((n.pitch, round(n.start_time, 6), round(n.end_time, 6), n.velocity, n.program, n.is_drum)
-                  for n in sequence.notes)
+    return sorted(
+        (n.pitch, round(n.start_time, 6), round(n.end_time, 6), n.velocity, n.program, n.is_drum)
+        for n in sequence.notes
+    )
 
 
 def test_notes_equal_direct_parsing(converted, music_dir):
@@ -327,15 +343,31 @@ def test_direct_runner_refuses_beam_options(music_dir, tmp_path):
 def test_beam_gives_the_same_records_and_counters(converted, music_dir, tmp_path):
     output_file, summary = converted
     out = str(tmp_path / "beam" / "notesequences.tfrecord")
-    assert ns.main(["--input_dir", str(music_dir), "--output_file", out, "--num_shards", "2", "--runner", "beam",
-                    "--", "--direct_num_workers=2"]) == 0
+    assert (
+        ns.main(
+            [
+                "--input_dir",
+                str(music_dir),
+                "--output_file",
+                out,
+                "--num_shards",
+                "2",
+                "--runner",
+                "beam",
+                "--",
+                "--direct_num_workers=2",
+            ]
+        )
+        == 0
+    )
     beam_summary = json.loads(pathlib.Path(ns.counters_path(out)).read_text())
     assert beam_summary["counts"] == summary["counts"]
     assert beam_summary["skipped"] == summary["skipped"]
     assert beam_summary["shards"] == [f"notesequences-0000{i}-of-00002.tfrecord" for i in range(2)]
     assert sorted(os.listdir(tmp_path / "beam")) == beam_summary["shards"] + ["notesequences.counters.json"]
-    assert sorted(tfrecord_io.iter_records(ns.shard_pattern(out))) == \
-        sorted(tfrecord_io.iter_records(ns.shard_pattern(output_file)))
+    assert sorted(tfrecord_io.iter_records(ns.shard_pattern(out))) == sorted(
+        tfrecord_io.iter_records(ns.shard_pattern(output_file))
+    )
 
 
 def test_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
@@ -358,12 +390,16 @@ def test_a_folder_with_nothing_convertible_exits_nonzero(tmp_path, capsys):
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert ns_lib.main(["--input_dir", str(empty), "--output_file", str(tmp_path / "a" / "ns.tfrecord"),
-                        "--no_progress"]) == 1
+    assert (
+        ns_lib.main(["--input_dir", str(empty), "--output_file", str(tmp_path / "a" / "ns.tfrecord"), "--no_progress"])
+        == 1
+    )
     assert "no MIDI, MusicXML or ABC files" in capsys.readouterr().err
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "x.mid").write_bytes(b"MThd not really")
-    assert ns_lib.main(["--input_dir", str(bad), "--output_file", str(tmp_path / "b" / "ns.tfrecord"),
-                        "--no_progress"]) == 1
+    assert (
+        ns_lib.main(["--input_dir", str(bad), "--output_file", str(tmp_path / "b" / "ns.tfrecord"), "--no_progress"])
+        == 1
+    )
     assert "all 1 music files were skipped" in capsys.readouterr().err

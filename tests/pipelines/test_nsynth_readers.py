@@ -1,4 +1,5 @@
 """pipelines.nsynth: the jsonwav reader on real NSynth notes, filters, tf.Example schema."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,12 @@ from pipelines import nsynth
 from pipelines.errors import InputError, MetadataError
 from tfmusic.audio import AudioFileError
 
-REAL_ACOUSTIC = ["brass_acoustic_015-060-127", "guitar_acoustic_015-060-025",
-                 "string_acoustic_014-060-025", "string_acoustic_057-060-100"]
+REAL_ACOUSTIC = [
+    "brass_acoustic_015-060-127",
+    "guitar_acoustic_015-060-025",
+    "string_acoustic_014-060-025",
+    "string_acoustic_057-060-100",
+]
 
 
 def assert_elements_equal(a, b):
@@ -85,18 +90,21 @@ def test_reader_errors_name_the_file(tmp_path, nsynth_sample_dir):
     assert list(nsynth.read_jsonwav_dir(tmp_path, skip_bad=True)) == []
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda e: e.pop("velocity"), "missing key(s) velocity"),
-    (lambda e: e.update(pitch=60.0), "pitch must be an integer, got float"),
-    (lambda e: e.update(pitch=True), "pitch must be an integer, got bool"),
-    (lambda e: e.update(pitch=130), "pitch=130 is outside 0..127"),
-    (lambda e: e.update(sample_rate=44100), "sample_rate is 44100, expected 16000"),
-    (lambda e: e.update(instrument_family_str="brass"), "does not match instrument_family"),
-    (lambda e: e.update(qualities=[0] * 11), "qualities must be a list of 10"),
-    (lambda e: e.update(qualities_str=["bright"]), "qualities_str"),
-    (lambda e: e.update(note_str="other"), "differs from its key"),
-    (lambda e: e.update(instrument_str=3), "instrument_str must be a string"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda e: e.pop("velocity"), "missing key(s) velocity"),
+        (lambda e: e.update(pitch=60.0), "pitch must be an integer, got float"),
+        (lambda e: e.update(pitch=True), "pitch must be an integer, got bool"),
+        (lambda e: e.update(pitch=130), "pitch=130 is outside 0..127"),
+        (lambda e: e.update(sample_rate=44100), "sample_rate is 44100, expected 16000"),
+        (lambda e: e.update(instrument_family_str="brass"), "does not match instrument_family"),
+        (lambda e: e.update(qualities=[0] * 11), "qualities must be a list of 10"),
+        (lambda e: e.update(qualities_str=["bright"]), "qualities_str"),
+        (lambda e: e.update(note_str="other"), "differs from its key"),
+        (lambda e: e.update(instrument_str=3), "instrument_str must be a string"),
+    ],
+)
 def test_validate_metadata(nsynth_sample_dir, change, problem):
     examples = json.loads((nsynth_sample_dir / "examples.json").read_text())
     name = "guitar_acoustic_015-060-025"
@@ -112,9 +120,22 @@ def test_tf_example_has_official_schema_and_parses_back(nsynth_sample_dir):
     element = next(nsynth.iter_jsonwav_dir(nsynth_sample_dir))
     example = nsynth.to_tf_example(element)
     feature = example.features.feature
-    official = {"note", "note_str", "instrument", "instrument_str", "instrument_family", "instrument_family_str",
-                "instrument_source", "instrument_source_str", "pitch", "velocity", "sample_rate", "audio",
-                "qualities", "qualities_str"}
+    official = {
+        "note",
+        "note_str",
+        "instrument",
+        "instrument_str",
+        "instrument_family",
+        "instrument_family_str",
+        "instrument_source",
+        "instrument_source_str",
+        "pitch",
+        "velocity",
+        "sample_rate",
+        "audio",
+        "qualities",
+        "qualities_str",
+    }
     assert set(feature) == official
     assert len(feature["audio"].float_list.value) == 64000
     assert list(feature["qualities"].int64_list.value) == element["qualities"].tolist()

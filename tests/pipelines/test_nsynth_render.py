@@ -1,4 +1,5 @@
 """nsynth_render: program table, note selection, qualities, and a real tiny render."""
+
 import json
 import pathlib
 import re
@@ -11,8 +12,10 @@ import soundfile as sf
 from pipelines import nsynth, nsynth_render
 from tests.pipelines.conftest import TINY_PITCHES, TINY_PROGRAMS, TINY_VELOCITIES
 
-NOTE_RE = re.compile(r"^(?P<family>[a-z_]+?)_(?P<source>acoustic|electronic|synthetic)_(?P<nnn>\d{3})"
-                     r"-(?P<pitch>\d{3})-(?P<velocity>\d{3})$")
+NOTE_RE = re.compile(
+    r"^(?P<family>[a-z_]+?)_(?P<source>acoustic|electronic|synthetic)_(?P<nnn>\d{3})"
+    r"-(?P<pitch>\d{3})-(?P<velocity>\d{3})$"
+)
 SR = nsynth.SAMPLE_RATE
 
 
@@ -115,7 +118,12 @@ def test_rendered_files_are_nsynth_wavs(rendered_dir):
     for name in wavs:
         info = sf.info(str(rendered_dir / "audio" / f"{name}.wav"))
         assert (info.format, info.subtype, info.samplerate, info.frames, info.channels) == (
-            "WAV", "PCM_16", 16000, 64000, 1)
+            "WAV",
+            "PCM_16",
+            16000,
+            64000,
+            1,
+        )
 
 
 def test_examples_json_has_every_nsynth_key(rendered_dir, nsynth_sample_dir):
@@ -153,7 +161,7 @@ def test_rendered_pitch_is_the_requested_one(rendered_dir):
 def test_note_is_held_three_seconds_then_released(rendered_dir):
     for note_str in ("flute_acoustic_001-069-127", "flute_acoustic_001-060-050"):
         x, _ = sf.read(str(rendered_dir / "audio" / f"{note_str}.wav"), dtype="float32")
-        held, just_released, end = _rms(x[2 * SR:3 * SR]), _rms(x[48000:52000]), _rms(x[60000:])
+        held, just_released, end = _rms(x[2 * SR : 3 * SR]), _rms(x[48000:52000]), _rms(x[60000:])
         assert held > 0.05  # a flute sustains while the key is down
         assert just_released < held and end < 0.01 * held
         assert 0.7 < np.max(np.abs(x)) <= 0.9 + 1 / 32768  # peak-normalized like NSynth
@@ -169,16 +177,50 @@ def test_render_is_deterministic_and_independent_of_selection(rendered_dir, tmp_
         other = tmp_path / "again" / path.relative_to(rendered_dir)
         assert path.read_bytes() == other.read_bytes(), path.name
     # a smaller selection renders the same notes to the same bytes
-    assert nsynth_render.main(["--output_dir", str(tmp_path / "one"), "--programs", "24", "--pitches", "69",
-                               "--velocities", "50", "--workers", "1", "--no_progress"]) == 0
+    assert (
+        nsynth_render.main(
+            [
+                "--output_dir",
+                str(tmp_path / "one"),
+                "--programs",
+                "24",
+                "--pitches",
+                "69",
+                "--velocities",
+                "50",
+                "--workers",
+                "1",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     name = "guitar_acoustic_000-069-050.wav"
     assert (tmp_path / "one" / "audio" / name).read_bytes() == (rendered_dir / "audio" / name).read_bytes()
     assert list(json.loads((tmp_path / "one" / "examples.json").read_text())) == [name[:-4]]
 
 
 def test_silent_notes_are_skipped_and_counted(tmp_path, capsys):
-    assert nsynth_render.main(["--output_dir", str(tmp_path), "--programs", "0", "--pitches", "60",
-                               "--velocities", "50,100", "--gain", "0", "--workers", "1", "--no_progress"]) == 0
+    assert (
+        nsynth_render.main(
+            [
+                "--output_dir",
+                str(tmp_path),
+                "--programs",
+                "0",
+                "--pitches",
+                "60",
+                "--velocities",
+                "50,100",
+                "--gain",
+                "0",
+                "--workers",
+                "1",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "skipped: 2" in out and "keyboard_acoustic_000-060-050: renders silent" in out
     assert json.loads((tmp_path / "examples.json").read_text()) == {}
@@ -249,24 +291,49 @@ def test_parse_soundfont_names():
         nsynth_render.RenderSettings(soundfonts=(nsynth_render.SoundFont("a", "x"), nsynth_render.SoundFont("a", "y")))
 
 
-@pytest.mark.skipif(not pathlib.Path(SECOND_SOUNDFONT).is_file(),
-                    reason="needs Debian's csound-soundfont (installed by `make test`'s system-deps)")
+@pytest.mark.skipif(
+    not pathlib.Path(SECOND_SOUNDFONT).is_file(),
+    reason="needs Debian's csound-soundfont (installed by `make test`'s system-deps)",
+)
 def test_cli_renders_two_real_soundfonts_with_a_held_out_one(tmp_path, capsys):
     from tfmusic.audio import default_soundfont
 
     out = tmp_path / "two"
-    assert nsynth_render.main(["--output_dir", str(out), "--soundfont", default_soundfont(),
-                               "--soundfont", f"csound={SECOND_SOUNDFONT}", "--holdout_soundfont", "csound",
-                               "--programs", "0,24,73", "--pitches", "60", "--velocities", "100",
-                               "--workers", "1", "--no_progress"]) == 0
+    assert (
+        nsynth_render.main(
+            [
+                "--output_dir",
+                str(out),
+                "--soundfont",
+                default_soundfont(),
+                "--soundfont",
+                f"csound={SECOND_SOUNDFONT}",
+                "--holdout_soundfont",
+                "csound",
+                "--programs",
+                "0,24,73",
+                "--pitches",
+                "60",
+                "--velocities",
+                "100",
+                "--workers",
+                "1",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     assert "valid_soundfont: rendered: 3" in capsys.readouterr().out
     train = json.loads((out / "train" / "examples.json").read_text())
     held = json.loads((out / "valid_soundfont" / "examples.json").read_text())
     assert {e["soundfont"] for e in train.values()} == {"timgm6mb"}
     assert {e["soundfont"] for e in held.values()} == {"csound"}
     assert {e["soundfont_file"] for e in held.values()} == {"sf_GMbank.sf2"}
-    assert sorted(held) == ["flute_acoustic_009-060-100", "guitar_acoustic_006-060-100",
-                            "keyboard_acoustic_004-060-100"]
+    assert sorted(held) == [
+        "flute_acoustic_009-060-100",
+        "guitar_acoustic_006-060-100",
+        "keyboard_acoustic_004-060-100",
+    ]
     assert sorted(e["program"] for e in held.values()) == [0, 24, 73]
     assert sorted(e["instrument"] for e in held.values()) == [128, 152, 201]
     for entry in held.values():
@@ -278,10 +345,28 @@ def test_cli_renders_two_real_soundfonts_with_a_held_out_one(tmp_path, capsys):
     summary = json.loads((out / "splits.json").read_text())
     assert [s["name"] for s in summary["soundfonts"]] == ["timgm6mb", "csound"]
     assert summary["splits"]["valid_soundfont"]["instruments"]["flute_acoustic_009"] == {
-        "soundfont": "csound", "program": 73}
+        "soundfont": "csound",
+        "program": 73,
+    }
     # the first SoundFont's notes are byte-identical to a single-SoundFont render
-    assert nsynth_render.main(["--output_dir", str(tmp_path / "one"), "--programs", "73", "--pitches", "60",
-                               "--velocities", "100", "--workers", "1", "--no_progress"]) == 0
+    assert (
+        nsynth_render.main(
+            [
+                "--output_dir",
+                str(tmp_path / "one"),
+                "--programs",
+                "73",
+                "--pitches",
+                "60",
+                "--velocities",
+                "100",
+                "--workers",
+                "1",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     name = "flute_acoustic_001-060-100.wav"
     assert (tmp_path / "one" / "audio" / name).read_bytes() == (out / "train" / "audio" / name).read_bytes()
     with pytest.raises(SystemExit):

@@ -1,4 +1,5 @@
 """pipelines.nsynth_tfds: the TFDS builder prepares a local NSynth folder offline."""
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds

@@ -1,4 +1,5 @@
 """nsynth_to_tfrecord (local and Beam): real + rendered notes with bad ones mixed in."""
+
 import json
 import os
 
@@ -15,8 +16,12 @@ def converted(mixed_dir, tmp_path_factory):
     """Runs the command-line converter once on the mixed folder."""
     folder, expected = mixed_dir
     out = tmp_path_factory.mktemp("tfrecords")
-    assert nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(out),
-                                    "--num_shards", "3", "--no_progress"]) == 0
+    assert (
+        nsynth_to_tfrecord.main(
+            ["--input_dir", str(folder), "--output_dir", str(out), "--num_shards", "3", "--no_progress"]
+        )
+        == 0
+    )
     return folder, out, expected
 
 
@@ -27,8 +32,12 @@ def _serialized(pattern):
 def test_bad_notes_are_skipped_counted_and_named(converted):
     folder, out, expected = converted
     summary = json.loads((out / "nsynth-summary.json").read_text())
-    assert summary["counts"] == {"notes": 12 + 12 + len(expected), "written": 24,
-                                 "filtered_out": 0, "skipped": len(expected)}
+    assert summary["counts"] == {
+        "notes": 12 + 12 + len(expected),
+        "written": 24,
+        "filtered_out": 0,
+        "skipped": len(expected),
+    }
     skipped = {s["name"]: s["reason"] for s in summary["skipped"]}
     assert set(skipped) == set(expected)
     for name, fragment in expected.items():
@@ -39,8 +48,18 @@ def test_bad_notes_are_skipped_counted_and_named(converted):
 
 def test_summary_is_printed(mixed_dir, tmp_path, capsys):
     folder, expected = mixed_dir
-    nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path), "--num_shards", "1",
-                             "--acoustic_only", "--no_progress"])
+    nsynth_to_tfrecord.main(
+        [
+            "--input_dir",
+            str(folder),
+            "--output_dir",
+            str(tmp_path),
+            "--num_shards",
+            "1",
+            "--acoustic_only",
+            "--no_progress",
+        ]
+    )
     out = capsys.readouterr().out
     for name in expected:
         assert f"skipped {name}: " in out
@@ -70,8 +89,20 @@ def test_conversion_is_deterministic_and_filters_work(converted, tmp_path):
     for i in range(3):
         name = f"nsynth-0000{i}-of-00003.tfrecord"
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
-    nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path / "g"), "--name", "gs",
-                             "--gansynth_subset", "--max_pitch", "65", "--no_progress"])
+    nsynth_to_tfrecord.main(
+        [
+            "--input_dir",
+            str(folder),
+            "--output_dir",
+            str(tmp_path / "g"),
+            "--name",
+            "gs",
+            "--gansynth_subset",
+            "--max_pitch",
+            "65",
+            "--no_progress",
+        ]
+    )
     got = list(nsynth.read_tfrecords(str(tmp_path / "g" / "gs-*.tfrecord")).as_numpy_iterator())
     assert len(got) == 4 + 6  # real acoustic notes (pitch 60) + rendered notes at pitch 60
     assert all(e["instrument_source"] == 0 and 24 <= e["pitch"] <= 65 for e in got)
@@ -86,8 +117,7 @@ def test_cli_errors(tmp_path, capsys):
     assert info.value.code == 2 and "no examples.json" in capsys.readouterr().err
     (tmp_path / "examples.json").write_text("{}")
     with pytest.raises(SystemExit):
-        nsynth_to_tfrecord.main(["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"),
-                                 "--project", "p"])
+        nsynth_to_tfrecord.main(["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"), "--project", "p"])
     assert "need --runner beam" in capsys.readouterr().err
 
 
@@ -96,15 +126,31 @@ def test_beam_pipeline_writes_the_same_records(converted, tmp_path):
     folder, out, _ = converted
     beam_out = tmp_path / "beam"
     # --direct_num_workers is not ours: it is passed through to Beam's PipelineOptions
-    assert nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(beam_out),
-                                    "--num_shards", "2", "--runner", "beam",
-                                    "--direct_num_workers=2", "--no_progress"]) == 0
+    assert (
+        nsynth_to_tfrecord.main(
+            [
+                "--input_dir",
+                str(folder),
+                "--output_dir",
+                str(beam_out),
+                "--num_shards",
+                "2",
+                "--runner",
+                "beam",
+                "--direct_num_workers=2",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     assert _serialized(str(beam_out / "nsynth-*.tfrecord")) == _serialized(str(out / "nsynth-*.tfrecord"))
     local = json.loads((out / "nsynth-summary.json").read_text())
     remote = json.loads((beam_out / "nsynth-summary.json").read_text())
     assert remote["counts"] == local["counts"] and remote["skipped"] == local["skipped"]
     assert remote["shards"] == ["nsynth-00000-of-00002.tfrecord", "nsynth-00001-of-00002.tfrecord"]
-    assert sorted(p for p in os.listdir(beam_out) if not p.startswith(".")) == remote["shards"] + ["nsynth-summary.json"]
+    assert sorted(p for p in os.listdir(beam_out) if not p.startswith(".")) == remote["shards"] + [
+        "nsynth-summary.json"
+    ]
 
 
 def test_beam_options_pass_through():
@@ -124,8 +170,17 @@ def test_beam_options_pass_through():
 
 def test_nothing_written_exits_nonzero(nsynth_sample_dir, tmp_path, capsys):
     # every real sample note is pitch 60: a pitch filter above it leaves nothing to write
-    rc = nsynth_to_tfrecord.main(["--input_dir", str(nsynth_sample_dir), "--output_dir", str(tmp_path / "out"),
-                                  "--min_pitch", "61", "--no_progress"])
+    rc = nsynth_to_tfrecord.main(
+        [
+            "--input_dir",
+            str(nsynth_sample_dir),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--min_pitch",
+            "61",
+            "--no_progress",
+        ]
+    )
     assert rc == 1
     assert "no note written" in capsys.readouterr().err
 
@@ -185,8 +240,9 @@ def test_foreign_rates_and_stereo_are_skipped_with_the_flag_to_use(foreign_rate_
     assert "2 note(s) skipped for their sample rate: --resample resamples them to 16 kHz" in captured.err
     assert "1 note(s) skipped for their channel count: --mono averages their channels" in captured.err
     # with --resample only, the stereo notes are still skipped, and only --mono is suggested
-    rc = nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path / "r"), "--resample",
-                                  "--no_progress"])
+    rc = nsynth_to_tfrecord.main(
+        ["--input_dir", str(folder), "--output_dir", str(tmp_path / "r"), "--resample", "--no_progress"]
+    )
     captured = capsys.readouterr()
     assert rc == 0 and "written: 1" in captured.out
     assert "2 note(s) skipped for their channel count: --mono" in captured.err and "--resample" not in captured.err
@@ -194,11 +250,27 @@ def test_foreign_rates_and_stereo_are_skipped_with_the_flag_to_use(foreign_rate_
 
 def test_resample_and_mono_convert_them(foreign_rate_dir, tmp_path, capsys):
     folder, written = foreign_rate_dir
-    assert nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path), "--resample",
-                                    "--mono", "--num_shards", "1", "--no_progress"]) == 0
+    assert (
+        nsynth_to_tfrecord.main(
+            [
+                "--input_dir",
+                str(folder),
+                "--output_dir",
+                str(tmp_path),
+                "--resample",
+                "--mono",
+                "--num_shards",
+                "1",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
     assert "skipped for their" not in capsys.readouterr().err
-    records = {e["note_str"].decode(): e for e in nsynth.read_tfrecords(str(tmp_path / "nsynth-*.tfrecord"))
-               .as_numpy_iterator()}
+    records = {
+        e["note_str"].decode(): e
+        for e in nsynth.read_tfrecords(str(tmp_path / "nsynth-*.tfrecord")).as_numpy_iterator()
+    }
     assert sorted(records) == sorted(written)
     for note_str, frames in written.items():
         element = records[note_str]
@@ -212,7 +284,7 @@ def test_resample_and_mono_convert_them(foreign_rate_dir, tmp_path, capsys):
         assert len(mono) == 176400
         reference = _reference_16k(mono)
         assert reference.shape == audio.shape
-        error = np.sqrt(np.mean((audio - reference) ** 2)) / np.sqrt(np.mean(reference ** 2))
+        error = np.sqrt(np.mean((audio - reference) ** 2)) / np.sqrt(np.mean(reference**2))
         assert error < 0.01, (note_str, error)
         assert np.max(np.abs(audio - reference)) < 0.01
         assert np.max(np.abs(audio)) < 1.0

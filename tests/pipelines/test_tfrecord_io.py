@@ -1,4 +1,5 @@
 """pipelines.tfrecord_io: atomic sharded writing, reading back, counters."""
+
 import json
 import os
 import subprocess
@@ -85,8 +86,11 @@ def test_rerun_with_other_shard_count_replaces_old_shards(tmp_path):
     tio.write_sharded(prefix, _records(10), 4)
     (tmp_path / "other-00000-of-00001.tfrecord").write_bytes(b"")
     tio.write_sharded(prefix, _records(10), 2)
-    assert _final_shards(tmp_path) == ["data-00000-of-00002.tfrecord", "data-00001-of-00002.tfrecord",
-                                       "other-00000-of-00001.tfrecord"]
+    assert _final_shards(tmp_path) == [
+        "data-00000-of-00002.tfrecord",
+        "data-00001-of-00002.tfrecord",
+        "other-00000-of-00001.tfrecord",
+    ]
 
 
 def test_written_shards_are_deterministic(tmp_path):
@@ -109,9 +113,13 @@ def test_counters(tmp_path):
     assert counters.get("read") == 4 and counters.get("skipped") == 2 and counters.get("nothing") == 0
     assert counters.skipped_names() == ["a.wav", "b.wav"]
     d = counters.to_dict()
-    assert d == {"counts": {"read": 4, "skipped": 2},
-                 "skipped": [{"name": "a.wav", "reason": "not a readable audio file"},
-                             {"name": "b.wav", "reason": "file not found"}]}
+    assert d == {
+        "counts": {"read": 4, "skipped": 2},
+        "skipped": [
+            {"name": "a.wav", "reason": "not a readable audio file"},
+            {"name": "b.wav", "reason": "file not found"},
+        ],
+    }
     counters.write_json(tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == d
     assert tio.Counters.from_dict(d).to_dict() == d

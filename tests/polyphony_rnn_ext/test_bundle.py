@@ -1,5 +1,6 @@
 """Polyphony RNN bundles: a Magenta-layout ``polyphony`` .mag loads, ports strictly and matches the NumPy
 transcription of the TF1 step; bundles we write load back bit-exact and carry Magenta's metagraph."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -63,12 +64,14 @@ def test_melody_rnn_refuses_it_and_polyphony_refuses_melody(tmp_path):
     path, _ = magenta_fixture(tmp_path)
     with pytest.raises(BundleError, match=r"polyphony_rnn\.mag.*'polyphony' is not a Melody RNN config"):
         melody_bundle.load_bundle(path)
-    basic = ref.write_mag(str(tmp_path / "basic.mag"), ref.random_weights(ref.tf1_shapes(38, 38, (8,), "none")),
-                          "basic_rnn")
+    basic = ref.write_mag(
+        str(tmp_path / "basic.mag"), ref.random_weights(ref.tf1_shapes(38, 38, (8,), "none")), "basic_rnn"
+    )
     with pytest.raises(BundleError, match=r"basic\.mag.*'basic_rnn' is not a Polyphony RNN config \(polyphony\)"):
         bundle_lib.load_bundle(basic)
-    wrong = ref.write_mag(str(tmp_path / "wrong.mag"), ref.random_weights(ref.tf1_shapes(38, 38, (8,), "none")),
-                          "polyphony")
+    wrong = ref.write_mag(
+        str(tmp_path / "wrong.mag"), ref.random_weights(ref.tf1_shapes(38, 38, (8,), "none")), "polyphony"
+    )
     with pytest.raises(BundleError, match=r"wrong\.mag.*'polyphony' means 259 inputs and 259 classes.*38 inputs"):
         bundle_lib.load_bundle(wrong)
 
@@ -76,8 +79,12 @@ def test_melody_rnn_refuses_it_and_polyphony_refuses_melody(tmp_path):
 def test_strict_porting_names_extra_variables(tmp_path):
     shapes = ref.tf1_shapes(259, 259, (8, 8), "none")
     weights = ref.random_weights(shapes)
-    path = ref.write_mag(str(tmp_path / "extra.mag"), weights, "polyphony",
-                         extra={"rnn/multi_rnn_cell/cell_0/basic_lstm_cell/projection": np.zeros(2, np.float32)})
+    path = ref.write_mag(
+        str(tmp_path / "extra.mag"),
+        weights,
+        "polyphony",
+        extra={"rnn/multi_rnn_cell/cell_0/basic_lstm_cell/projection": np.zeros(2, np.float32)},
+    )
     with pytest.raises(PortingError, match=r"extra\.mag.*unused.*projection"):
         bundle_lib.load_bundle(path)
 
@@ -85,8 +92,7 @@ def test_strict_porting_names_extra_variables(tmp_path):
 def test_written_bundle_round_trips_bit_exact_with_magenta_metagraph(tmp_path):
     path, weights = magenta_fixture(tmp_path, sizes=(16, 12))
     model, config, _ = bundle_lib.load_bundle(path)
-    out = bundle_lib.write_bundle(model, config, str(tmp_path / "ours.mag"), description="re-written",
-                                  global_step=777)
+    out = bundle_lib.write_bundle(model, config, str(tmp_path / "ours.mag"), description="re-written", global_step=777)
     again = bundle_lib.load_bundle(out)
     back = again[2].variables
     assert int(back["global_step"]) == 777 and again[2].metagraph_size > 0

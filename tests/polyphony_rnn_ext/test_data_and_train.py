@@ -1,5 +1,6 @@
 """polyphony_rnn_create_dataset (Magenta's pipeline, defaults and file names; local and Beam) and
 polyphony_rnn_train (from scratch with --export_bundle, fine-tuning that bundle, refusing a Melody RNN bundle)."""
+
 import json
 import os
 
@@ -50,8 +51,11 @@ def read_examples(path):
 
 def test_magenta_file_names_defaults_and_counts(dataset):
     out = dataset["out"]
-    assert sorted(os.listdir(out)) == ["eval_poly_tracks.tfrecord", "polyphony_rnn_create_dataset_stats.json",
-                                       "training_poly_tracks.tfrecord"]
+    assert sorted(os.listdir(out)) == [
+        "eval_poly_tracks.tfrecord",
+        "polyphony_rnn_create_dataset_stats.json",
+        "training_poly_tracks.tfrecord",
+    ]
     stats = json.loads((out / data.STATS_FILENAME).read_text())
     assert stats["config"]["transposition_range"] == list(range(-4, 5))
     assert (stats["config"]["min_steps"], stats["config"]["max_steps"]) == (80, 512)
@@ -75,7 +79,8 @@ def test_examples_are_magentas_encoding_of_the_tracks(dataset):
 
     enc = pl.make_encoder_decoder()
     examples = read_examples(dataset["out"] / "training_poly_tracks.tfrecord") + read_examples(
-        dataset["out"] / "eval_poly_tracks.tfrecord")
+        dataset["out"] / "eval_poly_tracks.tfrecord"
+    )
     keyed = {(x.shape[0], x.tobytes()): y for x, y in examples}
     for seq in dataset["sequences"][:2]:
         track = pl.PolyphonicSequence(sequences_lib.quantize_note_sequence(seq, 4))
@@ -89,8 +94,20 @@ def test_examples_are_magentas_encoding_of_the_tracks(dataset):
 def test_beam_runner_writes_the_same_records(dataset):
     pytest.importorskip("apache_beam")
     out = dataset["tmp"] / "beam"
-    rc = create_dataset_cli.main(["--input", dataset["input"], "--output_dir", str(out), "--eval_ratio", "0.3",
-                                  "--runner", "beam", "--num_workers", "1"])
+    rc = create_dataset_cli.main(
+        [
+            "--input",
+            dataset["input"],
+            "--output_dir",
+            str(out),
+            "--eval_ratio",
+            "0.3",
+            "--runner",
+            "beam",
+            "--num_workers",
+            "1",
+        ]
+    )
     assert rc == 0
     for name in data.OUTPUT_FILENAMES.values():
         local = sorted(r.numpy() for r in tf.data.TFRecordDataset(str(dataset["out"] / name)))
@@ -106,9 +123,25 @@ def scratch_run(dataset):
     run_dir = dataset["tmp"] / "run"
     bundle = dataset["tmp"] / "poly.mag"
     train = str(dataset["out"] / "training_poly_tracks.tfrecord")
-    rc = train_cli.main(["--preset", "tiny", "--run_dir", str(run_dir), "--sequence_example_file", train,
-                         "--eval_file", str(dataset["out"] / "eval_poly_tracks.tfrecord"), "--num_training_steps", "6",
-                         "--export_bundle", str(bundle), "--hparams", "rnn_layer_sizes=[16,12]"] + FAST)
+    rc = train_cli.main(
+        [
+            "--preset",
+            "tiny",
+            "--run_dir",
+            str(run_dir),
+            "--sequence_example_file",
+            train,
+            "--eval_file",
+            str(dataset["out"] / "eval_poly_tracks.tfrecord"),
+            "--num_training_steps",
+            "6",
+            "--export_bundle",
+            str(bundle),
+            "--hparams",
+            "rnn_layer_sizes=[16,12]",
+        ]
+        + FAST
+    )
     assert rc == 0
     return run_dir, bundle, train
 
@@ -129,9 +162,28 @@ def test_fine_tune_the_bundle(scratch_run):
     source, _, _ = bundle_lib.load_bundle(str(bundle))
     ft_dir = run_dir.parent / "ft"
     out = run_dir.parent / "ft.mag"
-    assert train_cli.main(["--bundle", str(bundle), "--preset", "tiny", "--freeze", "cell_0", "--run_dir",
-                           str(ft_dir), "--sequence_example_file", train, "--num_training_steps", "3",
-                           "--export_bundle", str(out)] + FAST) == 0
+    assert (
+        train_cli.main(
+            [
+                "--bundle",
+                str(bundle),
+                "--preset",
+                "tiny",
+                "--freeze",
+                "cell_0",
+                "--run_dir",
+                str(ft_dir),
+                "--sequence_example_file",
+                train,
+                "--num_training_steps",
+                "3",
+                "--export_bundle",
+                str(out),
+            ]
+            + FAST
+        )
+        == 0
+    )
     tuned, _, _ = bundle_lib.load_bundle(str(out))
     after = tuned.tf1_variables()
     for name, var in source.tf1_variables().items():
@@ -149,7 +201,6 @@ def test_a_melody_bundle_is_refused_by_name(scratch_run, tmp_path, capsys):
     cfg = melody_config.MODEL_PRESETS.get("tiny")
     path = melody_bundle.write_bundle(build_model(cfg), cfg, str(tmp_path / "melody.mag"), include_metagraph=False)
     with pytest.raises(SystemExit) as e:
-        train_cli.main(["--bundle", path, "--run_dir", str(tmp_path / "r"), "--sequence_example_file",
-                        scratch_run[2]])
+        train_cli.main(["--bundle", path, "--run_dir", str(tmp_path / "r"), "--sequence_example_file", scratch_run[2]])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "melody.mag" in err and "not a Polyphony RNN config" in err

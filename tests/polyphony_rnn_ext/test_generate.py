@@ -1,4 +1,5 @@
 """Polyphonic generation and `polyphony_rnn_generate`: primers, injection, temperature, beam search, files."""
+
 import os
 
 import note_seq
@@ -53,15 +54,17 @@ def test_condition_on_primer_beam_search_and_argmax(tiny):
     cond = generate.PolyphonyOptions(num_steps=12, seed=1, condition_on_primer=True)
     seq, _ = gen.generate(primer, cond)
     assert (62, 0, 4) in notes_of(seq) and seq.total_time == pytest.approx(12 * 0.125)
-    beam = generate.PolyphonyOptions(num_steps=12, seed=1, beam_size=3, branch_factor=2, steps_per_iteration=2,
-                                     inject_primer_during_generation=False)
+    beam = generate.PolyphonyOptions(
+        num_steps=12, seed=1, beam_size=3, branch_factor=2, steps_per_iteration=2, inject_primer_during_generation=False
+    )
     sampled = generate.PolyphonyOptions(num_steps=12, seed=1, inject_primer_during_generation=False)
     _, beam_score = gen.generate(primer, beam)
     _, sample_score = gen.generate(primer, sampled)
     assert np.isfinite(beam_score) and np.isfinite(sample_score)
     greedy = generate.PolyphonyOptions(num_steps=12, temperature=0.0, seed=5)
     assert notes_of(gen.generate(primer, greedy)[0]) == notes_of(
-        gen.generate(primer, generate.PolyphonyOptions(num_steps=12, temperature=0.0, seed=9))[0])
+        gen.generate(primer, generate.PolyphonyOptions(num_steps=12, temperature=0.0, seed=9))[0]
+    )
 
 
 def test_primer_longer_than_num_steps_is_refused(tiny):
@@ -74,9 +77,28 @@ def test_cli_from_bundle_with_pitches_and_midi(tmp_path, tiny, capsys):
     model, config = tiny
     mag = bundle_lib.write_bundle(model, config, str(tmp_path / "p.mag"), include_metagraph=False)
     out = tmp_path / "out"
-    rc = generate_cli.main(["--bundle_file", mag, "--output_dir", str(out), "--num_outputs", "2",
-                            "--num_steps", "12", "--primer_pitches", "[60, 64, 67]", "--seed", "0",
-                            "--temperature", "0.8", "--beam_size", "2", "--branch_factor", "2"])
+    rc = generate_cli.main(
+        [
+            "--bundle_file",
+            mag,
+            "--output_dir",
+            str(out),
+            "--num_outputs",
+            "2",
+            "--num_steps",
+            "12",
+            "--primer_pitches",
+            "[60, 64, 67]",
+            "--seed",
+            "0",
+            "--temperature",
+            "0.8",
+            "--beam_size",
+            "2",
+            "--branch_factor",
+            "2",
+        ]
+    )
     assert rc == 0
     files = sorted(os.listdir(out))
     assert len(files) == 2 and all(f.endswith(".mid") for f in files)
@@ -84,9 +106,24 @@ def test_cli_from_bundle_with_pitches_and_midi(tmp_path, tiny, capsys):
     assert {(n.pitch, round(n.start_time / 0.125)) for n in first.notes} >= {(60, 0), (64, 0), (67, 0)}
     primer_path = str(tmp_path / "primer.mid")
     note_seq.sequence_proto_to_midi_file(generate.primer_from_pitches([55, 59], qpm=90.0), primer_path)
-    rc = generate_cli.main(["--bundle_file", mag, "--output_dir", str(tmp_path / "out2"), "--num_outputs", "1",
-                            "--num_steps", "10", "--primer_midi", primer_path, "--condition_on_primer",
-                            "--noinject_primer_during_generation", "--seed", "1"])
+    rc = generate_cli.main(
+        [
+            "--bundle_file",
+            mag,
+            "--output_dir",
+            str(tmp_path / "out2"),
+            "--num_outputs",
+            "1",
+            "--num_steps",
+            "10",
+            "--primer_midi",
+            primer_path,
+            "--condition_on_primer",
+            "--noinject_primer_during_generation",
+            "--seed",
+            "1",
+        ]
+    )
     assert rc == 0
     (midi,) = os.listdir(tmp_path / "out2")
     seq = note_seq.midi_file_to_note_sequence(str(tmp_path / "out2" / midi))
@@ -110,12 +147,26 @@ def test_cli_magenta_run_folder_and_save_bundle(tmp_path, tiny):
             sess.run(tf.compat.v1.global_variables_initializer())
             tf.compat.v1.train.Saver(tf_vars + [step]).save(sess, str(train / "model.ckpt"), global_step=42)
     mag = str(tmp_path / "from_run.mag")
-    assert generate_cli.main(["--run_dir", str(tmp_path / "run"), "--save_generator_bundle",
-                              "--bundle_file", mag]) == 0
+    assert generate_cli.main(["--run_dir", str(tmp_path / "run"), "--save_generator_bundle", "--bundle_file", mag]) == 0
     loaded, _, bundle = bundle_lib.load_bundle(mag)
     assert int(bundle.variables["global_step"]) == 42
     for a, b in zip(loaded.weights, model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert generate_cli.main(["--run_dir", str(tmp_path / "run"), "--output_dir", str(tmp_path / "o"),
-                              "--num_outputs", "1", "--num_steps", "8", "--seed", "0"]) == 0
+    assert (
+        generate_cli.main(
+            [
+                "--run_dir",
+                str(tmp_path / "run"),
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--num_outputs",
+                "1",
+                "--num_steps",
+                "8",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert len(os.listdir(tmp_path / "o")) == 1

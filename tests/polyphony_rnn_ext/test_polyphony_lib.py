@@ -1,4 +1,5 @@
 """Polyphonic events and their encoding: Magenta's class indices, event order, round trips."""
+
 import pytest
 from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
@@ -14,8 +15,13 @@ def quantized(notes, qpm=120.0, program=None):
     seq.tempos.add().qpm = qpm
     step = 60.0 / qpm / 4
     for i, (pitch, start, end) in enumerate(notes):
-        seq.notes.add(pitch=pitch, velocity=100, start_time=start * step, end_time=end * step,
-                      program=program[i] if program else 0)
+        seq.notes.add(
+            pitch=pitch,
+            velocity=100,
+            start_time=start * step,
+            end_time=end * step,
+            program=program[i] if program else 0,
+        )
     seq.total_time = max(n.end_time for n in seq.notes)
     return sequences_lib.quantize_note_sequence(seq, 4)
 
@@ -39,8 +45,14 @@ def test_encoding_sizes_and_class_indices():
 
 def test_magenta_hparams():
     hp = config_lib.MODEL_PRESETS.get("polyphony").hparams
-    assert (hp.batch_size, hp.rnn_layer_sizes, hp.dropout_keep_prob, hp.clip_norm, hp.attn_length,
-            hp.learning_rate) == (64, (256, 256, 256), 0.5, 5.0, 0, 0.001)
+    assert (
+        hp.batch_size,
+        hp.rnn_layer_sizes,
+        hp.dropout_keep_prob,
+        hp.clip_norm,
+        hp.attn_length,
+        hp.learning_rate,
+    ) == (64, (256, 256, 256), 0.5, 5.0, 0, 0.001)
     assert config_lib.PolyphonyRnnConfig().generator_description == "Polyphonic RNN"
     with pytest.raises(ValueError, match="not one of polyphony"):
         config_lib.PolyphonyRnnConfig(config_id="basic_rnn")
@@ -50,9 +62,20 @@ def test_events_of_a_quantized_sequence():
     # C major chord held 2 steps, then E alone (new) while G continues for one more step.
     track = pl.PolyphonicSequence(quantized([(60, 0, 2), (64, 0, 2), (67, 0, 3), (64, 2, 3)]))
     assert pl.events_of(track) == [
-        (E.START, None), (E.NEW_NOTE, 67), (E.NEW_NOTE, 64), (E.NEW_NOTE, 60), (E.STEP_END, None),
-        (E.CONTINUED_NOTE, 67), (E.CONTINUED_NOTE, 64), (E.CONTINUED_NOTE, 60), (E.STEP_END, None),
-        (E.CONTINUED_NOTE, 67), (E.NEW_NOTE, 64), (E.STEP_END, None), (E.END, None)]
+        (E.START, None),
+        (E.NEW_NOTE, 67),
+        (E.NEW_NOTE, 64),
+        (E.NEW_NOTE, 60),
+        (E.STEP_END, None),
+        (E.CONTINUED_NOTE, 67),
+        (E.CONTINUED_NOTE, 64),
+        (E.CONTINUED_NOTE, 60),
+        (E.STEP_END, None),
+        (E.CONTINUED_NOTE, 67),
+        (E.NEW_NOTE, 64),
+        (E.STEP_END, None),
+        (E.END, None),
+    ]
     assert track.num_steps == 3 and track.steps[-1] == 3
 
 
@@ -66,8 +89,7 @@ def test_to_sequence_round_trip_and_set_length():
     assert got == sorted(notes)
     assert sequence.total_time == pytest.approx(8 * 0.125)
     track.set_length(2)  # cut: notes end at the cut
-    got = sorted((n.pitch, round(n.start_time / 0.125), round(n.end_time / 0.125))
-                 for n in track.to_sequence().notes)
+    got = sorted((n.pitch, round(n.start_time / 0.125), round(n.end_time / 0.125)) for n in track.to_sequence().notes)
     assert got == [(60, 0, 2), (64, 0, 2), (67, 0, 2)]
 
 

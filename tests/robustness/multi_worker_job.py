@@ -6,6 +6,7 @@ strategy is made first, before any other TensorFlow op, as TensorFlow requires),
 the shared runner (resuming from MODEL_DIR), prints ``START <step>`` / ``END <step>``, and writes
 the trained weights to WEIGHTS_OUT (``.npz``; one array per variable in model order).
 """
+
 import argparse
 import sys
 
@@ -19,9 +20,16 @@ def _gansynth(steps: int, ckpt_every: int):
 
     # XLA off: with TF 2.21 the XLA-compiled two-phase GAN step never completes under
     # MultiWorkerMirroredStrategy on CPU collectives (seen in this drill; one-phase tasks are fine).
-    cfg = config_lib.apply_overrides(gconfig.get_preset("tiny"), [
-        "runtime.distribution=multi_worker", "runtime.jit_compile=false", f"trainer.train_steps={steps}",
-        f"trainer.checkpoint_every={ckpt_every}", "trainer.max_checkpoints=3"])
+    cfg = config_lib.apply_overrides(
+        gconfig.get_preset("tiny"),
+        [
+            "runtime.distribution=multi_worker",
+            "runtime.jit_compile=false",
+            f"trainer.train_steps={steps}",
+            f"trainer.checkpoint_every={ckpt_every}",
+            "trainer.max_checkpoints=3",
+        ],
+    )
 
     def build_task():
         fn = gan.synthetic_dataset_fn(32, cfg.data.spectral.spec_shape, cfg.data.num_pitches, seed=0)

@@ -13,6 +13,7 @@ read back what they wrote). For each one:
 To add ``melody_rnn_create_dataset`` / ``music_transformer_create_dataset``, append a ``BeamCommand``
 to ``BEAM_COMMANDS`` (see ``beam_commands()``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -144,8 +145,15 @@ def beam_commands() -> list:
             name="nsynth_to_tfrecord",
             entry="pipelines.nsynth_to_tfrecord:main",
             make_input=_nsynth_input,
-            io_args=lambda inp, out: ["--input_dir", str(inp), "--output_dir", str(out), "--num_shards", "2",
-                                      "--no_progress"],
+            io_args=lambda inp, out: [
+                "--input_dir",
+                str(inp),
+                "--output_dir",
+                str(out),
+                "--num_shards",
+                "2",
+                "--no_progress",
+            ],
             local_args=["--runner", "local"],
             records=lambda out: list(tfrecord_io.iter_records(str(out / "nsynth-*-of-*.tfrecord"))),
             counts=lambda out: _nsynth_counts(out)["counts"],
@@ -154,8 +162,15 @@ def beam_commands() -> list:
             name="convert_dir_to_note_sequences",
             entry="pipelines.note_sequences:main",
             make_input=_music_input,
-            io_args=lambda inp, out: ["--input_dir", str(inp), "--output_file", str(out / "ns.tfrecord"),
-                                      "--num_shards", "2", "--no_progress"],
+            io_args=lambda inp, out: [
+                "--input_dir",
+                str(inp),
+                "--output_file",
+                str(out / "ns.tfrecord"),
+                "--num_shards",
+                "2",
+                "--no_progress",
+            ],
             local_args=["--runner", "direct"],
             records=lambda out: list(tfrecord_io.iter_records(str(out / "ns-*-of-*.tfrecord"))),
             counts=lambda out: _note_sequence_counts(out)["counts"],
@@ -164,8 +179,17 @@ def beam_commands() -> list:
             name="melody_rnn_create_dataset",
             entry="melody_rnn_ext.create_dataset_cli:main",
             make_input=_note_sequence_records_input,
-            io_args=lambda inp, out: ["--config", "basic_rnn", "--input", _ns_pattern(inp), "--output_dir", str(out),
-                                      "--eval_ratio", "0.5", "--no_progress"],
+            io_args=lambda inp, out: [
+                "--config",
+                "basic_rnn",
+                "--input",
+                _ns_pattern(inp),
+                "--output_dir",
+                str(out),
+                "--eval_ratio",
+                "0.5",
+                "--no_progress",
+            ],
             local_args=["--runner", "direct"],
             records=lambda out: list(tfrecord_io.iter_records(str(out / "*_melodies.tfrecord"))),
             counts=_melody_counts,
@@ -175,10 +199,20 @@ def beam_commands() -> list:
             name="music_transformer_create_dataset",
             entry="music_transformer_ext.create_dataset_cli:main",
             make_input=_note_sequence_records_input,
-            io_args=lambda inp, out: ["--input", "train=" + _ns_pattern(inp), "--output_dir", str(out),
-                                      "--max_length", "256", "--num_shards", "1", "--stretch_factors", "1.0",
-                                      "--transpose_amounts=-1,0,1",
-                                      "--no_progress"],
+            io_args=lambda inp, out: [
+                "--input",
+                "train=" + _ns_pattern(inp),
+                "--output_dir",
+                str(out),
+                "--max_length",
+                "256",
+                "--num_shards",
+                "1",
+                "--stretch_factors",
+                "1.0",
+                "--transpose_amounts=-1,0,1",
+                "--no_progress",
+            ],
             local_args=["--runner", "direct"],
             records=lambda out: list(tfrecord_io.iter_records(str(out / "*-of-*.tfrecord"))),
             counts=_transformer_counts,
@@ -193,29 +227,73 @@ IDS = [c.name for c in BEAM_COMMANDS]
 # (runner flags, {option name: expected value in PipelineOptions.get_all_options()})
 RUNNER_CASES = {
     "dataflow_after_dashdash": (
-        ["--runner", "DataflowRunner", "--", "--project", "p", "--region", "r", "--temp_location", "gs://b/t",
-         "--num_workers", "7", "--machine_type", "n1-standard-8"],
-        {"runner": "DataflowRunner", "project": "p", "region": "r", "temp_location": "gs://b/t",
-         "num_workers": 7, "machine_type": "n1-standard-8"}),
+        [
+            "--runner",
+            "DataflowRunner",
+            "--",
+            "--project",
+            "p",
+            "--region",
+            "r",
+            "--temp_location",
+            "gs://b/t",
+            "--num_workers",
+            "7",
+            "--machine_type",
+            "n1-standard-8",
+        ],
+        {
+            "runner": "DataflowRunner",
+            "project": "p",
+            "region": "r",
+            "temp_location": "gs://b/t",
+            "num_workers": 7,
+            "machine_type": "n1-standard-8",
+        },
+    ),
     "dataflow_inline": (
-        ["--runner", "DataflowRunner", "--project=p2", "--region", "europe-west1",
-         "--staging_location", "gs://b/staging", "--job_name", "convert-1"],
-        {"runner": "DataflowRunner", "project": "p2", "region": "europe-west1",
-         "staging_location": "gs://b/staging", "job_name": "convert-1"}),
+        [
+            "--runner",
+            "DataflowRunner",
+            "--project=p2",
+            "--region",
+            "europe-west1",
+            "--staging_location",
+            "gs://b/staging",
+            "--job_name",
+            "convert-1",
+        ],
+        {
+            "runner": "DataflowRunner",
+            "project": "p2",
+            "region": "europe-west1",
+            "staging_location": "gs://b/staging",
+            "job_name": "convert-1",
+        },
+    ),
     "flink": (
-        ["--runner", "FlinkRunner", "--", "--flink_master=localhost:8081", "--parallelism=4",
-         "--environment_type=LOOPBACK"],
-        {"runner": "FlinkRunner", "flink_master": "localhost:8081", "parallelism": 4,
-         "environment_type": "LOOPBACK"}),
+        [
+            "--runner",
+            "FlinkRunner",
+            "--",
+            "--flink_master=localhost:8081",
+            "--parallelism=4",
+            "--environment_type=LOOPBACK",
+        ],
+        {"runner": "FlinkRunner", "flink_master": "localhost:8081", "parallelism": 4, "environment_type": "LOOPBACK"},
+    ),
     "spark": (
         ["--runner", "SparkRunner", "--", "--spark_master_url=spark://host:7077", "--environment_type", "DOCKER"],
-        {"runner": "SparkRunner", "spark_master_url": "spark://host:7077", "environment_type": "DOCKER"}),
+        {"runner": "SparkRunner", "spark_master_url": "spark://host:7077", "environment_type": "DOCKER"},
+    ),
     "beam_runner_override": (
         ["--runner", "beam", "--", "--runner=PortableRunner", "--job_endpoint=localhost:8099"],
-        {"runner": "PortableRunner", "job_endpoint": "localhost:8099"}),
+        {"runner": "PortableRunner", "job_endpoint": "localhost:8099"},
+    ),
     "direct_with_user_workers": (
         ["--runner", "beam", "--", "--direct_num_workers=1", "--direct_running_mode=in_memory"],
-        {"runner": "DirectRunner", "direct_num_workers": 1, "direct_running_mode": "in_memory"}),
+        {"runner": "DirectRunner", "direct_num_workers": 1, "direct_running_mode": "in_memory"},
+    ),
 }
 
 
@@ -286,12 +364,20 @@ def test_direct_runner_writes_the_records(command, inputs, tmp_path, monkeypatch
     main = command.main()
     assert main(command.io_args(inp, tmp_path / "local") + list(command.local_args)) == 0
     assert seen == []  # the local mode does not use Beam
-    assert main(command.io_args(inp, tmp_path / "beam") +
-                ["--runner", "beam", "--", "--direct_num_workers=1", "--direct_running_mode=in_memory"]) == 0
+    assert (
+        main(
+            command.io_args(inp, tmp_path / "beam")
+            + ["--runner", "beam", "--", "--direct_num_workers=1", "--direct_running_mode=in_memory"]
+        )
+        == 0
+    )
     assert len(seen) == 1
     options = seen[0].get_all_options()
-    assert (options["runner"], options["direct_running_mode"], options["direct_num_workers"]) == \
-        ("DirectRunner", "in_memory", 1)
+    assert (options["runner"], options["direct_running_mode"], options["direct_num_workers"]) == (
+        "DirectRunner",
+        "in_memory",
+        1,
+    )
     local, via_beam = command.records(tmp_path / "local"), command.records(tmp_path / "beam")
     assert len(local) >= 5 and sorted(via_beam) == sorted(local)
     counts = command.counts(tmp_path / "beam")

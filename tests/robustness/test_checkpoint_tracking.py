@@ -1,6 +1,7 @@
 """Every model's weights are in its own ``tf.train.Checkpoint`` (Keras 3 leaves layers held in Python
 lists out of TensorFlow's object graph; each model must attach them as attributes), and a fresh model
 restored from that checkpoint computes the same outputs."""
+
 import numpy as np
 import pytest
 import tensorflow as tf

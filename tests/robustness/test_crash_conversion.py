@@ -19,6 +19,7 @@ After every kill:
 and at the end a rerun completes with the right counts: records read back == notes/files expected,
 the two bad inputs skipped and named, no temporary file left.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -79,8 +80,9 @@ class Command:
         self.summary_name = summary_name
 
     def popen(self, argv, log):
-        return subprocess.Popen([sys.executable, "-m", self.module] + argv, cwd=str(REPO), env=_env(),
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", self.module] + argv, cwd=str(REPO), env=_env(), stdout=log, stderr=subprocess.STDOUT
+        )
 
     def run(self, argv, log_path) -> None:
         """Runs the command in a subprocess, to completion."""
@@ -134,8 +136,9 @@ def _wait(predicate, proc, timeout: float) -> bool:
     return False
 
 
-def _kill_once(command: Command, kind: str, out: pathlib.Path, rng: random.Random, write_seconds: float,
-               log_path) -> tuple[bool, float]:
+def _kill_once(
+    command: Command, kind: str, out: pathlib.Path, rng: random.Random, write_seconds: float, log_path
+) -> tuple[bool, float]:
     """Starts the run, kills it at a moment of ``kind``; returns (killed, seconds after start)."""
     before, stale = _stamps(out, command), _temp_shards(out)  # a killed run's temporary files stay
     with open(log_path, "ab") as log:
@@ -254,10 +257,12 @@ def drill(command: Command, base: pathlib.Path, expected: dict, bad_names: set, 
     assert not [n for n in os.listdir(out) if ".tmp-" in n], os.listdir(out)
     records = sum(_count(out / n) for n in new if n != command.summary_name)
     assert records == expected["records"]
-    SUMMARY_LINES.append(f"crash drill {label}: {len(kills)} SIGKILLs survived ({', '.join(kills)}; "
-                         f"writing window {write_seconds:.1f} s, {attempts - len(kills)} kills missed); "
-                         f"states after kill: {', '.join(states)}; rerun read back {records} records, "
-                         f"skipped {sorted(bad_names)}")
+    SUMMARY_LINES.append(
+        f"crash drill {label}: {len(kills)} SIGKILLs survived ({', '.join(kills)}; "
+        f"writing window {write_seconds:.1f} s, {attempts - len(kills)} kills missed); "
+        f"states after kill: {', '.join(states)}; rerun read back {records} records, "
+        f"skipped {sorted(bad_names)}"
+    )
 
 
 # --------------------------------------------------------------------------- NSynth
@@ -299,8 +304,13 @@ def test_nsynth_to_tfrecord_survives_sigkill(nsynth_folder, tmp_path):
         summary_name="nsynth-summary.json",
     )
     bad = {"bad_corrupt_000-060-075", "bad_nopitch_000-060-075"}
-    drill(command, tmp_path, {"notes": total, "written": total - 2, "skipped": 2, "filtered_out": 0,
-                              "records": total - 2}, bad, "nsynth_to_tfrecord")
+    drill(
+        command,
+        tmp_path,
+        {"notes": total, "written": total - 2, "skipped": 2, "filtered_out": 0, "records": total - 2},
+        bad,
+        "nsynth_to_tfrecord",
+    )
 
 
 # --------------------------------------------------------------------------- NoteSequences
@@ -346,6 +356,16 @@ def test_convert_dir_to_note_sequences_survives_sigkill(music_folder, tmp_path):
         shard_regex=r"ns-\d{5}-of-00003\.tfrecord",
         summary_name="ns.counters.json",
     )
-    drill(command, tmp_path, {"files_found": good + 2, "files_converted": good, "files_skipped": 2,
-                              "sequences_written": good, "records": good},
-          {"more/truncated.mid", "broken.xml"}, "convert_dir_to_note_sequences")
+    drill(
+        command,
+        tmp_path,
+        {
+            "files_found": good + 2,
+            "files_converted": good,
+            "files_skipped": 2,
+            "sequences_written": good,
+            "records": good,
+        },
+        {"more/truncated.mid", "broken.xml"},
+        "convert_dir_to_note_sequences",
+    )

@@ -6,6 +6,7 @@ checkpoint the manager lists must read back completely, with finite weights and 
 beside it; the next run must start from the newest of them; the last run must end at the full
 step count.
 """
+
 import json
 import os
 import pathlib
@@ -45,8 +46,11 @@ def _check_intact(model_dir: pathlib.Path) -> int:
             continue
         reader = tf.train.load_checkpoint(path)
         names = reader.get_variable_to_shape_map()
-        floats = [n for n in names if n.endswith("VARIABLE_VALUE") and
-                  np.issubdtype(np.asarray(reader.get_tensor(n)).dtype, np.floating)]
+        floats = [
+            n
+            for n in names
+            if n.endswith("VARIABLE_VALUE") and np.issubdtype(np.asarray(reader.get_tensor(n)).dtype, np.floating)
+        ]
         assert len(floats) >= 4, (path, sorted(names))  # two Dense layers and their Adam slots
         for name in names:
             value = np.asarray(reader.get_tensor(name))
@@ -67,9 +71,20 @@ def _check_intact(model_dir: pathlib.Path) -> int:
 def test_training_survives_repeated_sigkill(tmp_path):
     model_dir = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    cmd = [sys.executable, "-m", "tests.tfmusic.toy_task", str(model_dir),
-           "--set", f"trainer.train_steps={TOTAL_STEPS}", "--set", "trainer.checkpoint_every=1",
-           "--set", "trainer.max_checkpoints=2", "--set", "runtime.jit_compile=false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.tfmusic.toy_task",
+        str(model_dir),
+        "--set",
+        f"trainer.train_steps={TOTAL_STEPS}",
+        "--set",
+        "trainer.checkpoint_every=1",
+        "--set",
+        "trainer.max_checkpoints=2",
+        "--set",
+        "runtime.jit_compile=false",
+    ]
     rng = np.random.default_rng(20261130)
     kills = 0
     expected_start = 0

@@ -16,6 +16,7 @@ how many inputs were fuzzed and how they ended.
 To fuzz another file reader (e.g. ``.mag`` bundles, tensor2tensor checkpoints), add a ``ByteReader``
 in ``extra_byte_readers()``; it then gets the byte-level mutations of ``test_byte_reader_fuzz``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -42,8 +43,13 @@ from pipelines import nsynth, nsynth_to_tfrecord, tfrecord_io
 from pipelines.errors import InputError, MetadataError
 from pipelines.note_sequences import MusicFileError
 from tfmusic.audio import AudioFileError, read_wav
-from tfmusic.tf1_checkpoints import (CheckpointReadError, PortingError, WeightPorter, read_checkpoint,
-                                     write_v1_checkpoint)
+from tfmusic.tf1_checkpoints import (
+    CheckpointReadError,
+    PortingError,
+    WeightPorter,
+    read_checkpoint,
+    write_v1_checkpoint,
+)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO.parent / "shared" / "data" / "nsynth_sample"
@@ -54,8 +60,13 @@ READ_TIMEOUT_S = 30
 
 def fuzz_settings(max_examples: int):
     """Bounded, reproducible hypothesis settings (no deadline: the machine is shared)."""
-    return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 # reader -> outcome -> number of inputs
@@ -95,8 +106,9 @@ def call_reader(reader: str, fn: Callable[[], object], typed: tuple, names: Sequ
         result = fn()
     except typed as e:
         message = str(e)
-        assert any(str(n) in message for n in names), \
+        assert any(str(n) in message for n in names), (
             f"{reader}: {type(e).__name__} does not name the input ({list(names)}): {message}"
+        )
         TALLY[reader]["typed error"] += 1
         return None, e
     except Exception as e:  # noqa: BLE001  (this is what the drill looks for)
@@ -137,14 +149,14 @@ def mutated_bytes(draw, seeds: Sequence[bytes]) -> bytes:
             data[pos] ^= 1 << draw(st.integers(0, 7))
         elif kind == "overwrite":
             chunk = draw(st.binary(min_size=1, max_size=8))
-            data[pos:pos + len(chunk)] = chunk
+            data[pos : pos + len(chunk)] = chunk
         elif kind == "insert":
             data[pos:pos] = draw(st.binary(min_size=1, max_size=64))
         elif kind == "delete":
-            del data[pos:pos + draw(st.integers(1, 64))]
+            del data[pos : pos + draw(st.integers(1, 64))]
         elif kind == "splice":  # a stretch of the input repeated elsewhere (valid-looking structure)
             start = draw(st.integers(0, n - 1))
-            data[pos:pos] = data[start:start + draw(st.integers(1, 256))]
+            data[pos:pos] = data[start : start + draw(st.integers(1, 256))]
     return bytes(data)
 
 
@@ -230,7 +242,7 @@ def _abc_seeds(folder) -> list:
 def _whole_tunes(book: bytes, limit: int) -> bytes:
     """The tunes of an ABC book that end within its first ``limit`` bytes."""
     cut = book.rfind(b"\nX:", 0, limit)
-    return book[:cut + 1] if cut > 0 else book
+    return book[: cut + 1] if cut > 0 else book
 
 
 def _wav_seeds(folder) -> list:
@@ -323,24 +335,51 @@ def _read_abc(path):
 def core_byte_readers() -> list:
     """The readers the project has now."""
     return [
-        ByteReader("read_wav", ".wav", lambda p: read_wav(p, 16000, 64000, expected_channels=1),
-                   (AudioFileError,), _wav_seeds),
-        ByteReader("midi (note_sequences.parse_midi)", ".mid", lambda p: ns.parse_midi(str(p)),
-                   (MusicFileError,), _midi_seeds),
-        ByteReader("musicxml .xml (parse_musicxml)", ".xml", lambda p: ns.parse_musicxml(str(p)),
-                   (MusicFileError,), _xml_seeds),
-        ByteReader("musicxml .mxl (parse_musicxml)", ".mxl", lambda p: ns.parse_musicxml(str(p)),
-                   (MusicFileError,), _mxl_seeds),
+        ByteReader(
+            "read_wav", ".wav", lambda p: read_wav(p, 16000, 64000, expected_channels=1), (AudioFileError,), _wav_seeds
+        ),
+        ByteReader(
+            "midi (note_sequences.parse_midi)", ".mid", lambda p: ns.parse_midi(str(p)), (MusicFileError,), _midi_seeds
+        ),
+        ByteReader(
+            "musicxml .xml (parse_musicxml)", ".xml", lambda p: ns.parse_musicxml(str(p)), (MusicFileError,), _xml_seeds
+        ),
+        ByteReader(
+            "musicxml .mxl (parse_musicxml)", ".mxl", lambda p: ns.parse_musicxml(str(p)), (MusicFileError,), _mxl_seeds
+        ),
         ByteReader("abc (parse_abc)", ".abc", _read_abc, (MusicFileError,), _abc_seeds),
-        ByteReader("tf1 checkpoint V1 file (read_checkpoint)", ".ckpt", read_checkpoint,
-                   (CheckpointReadError,), _checkpoint_v1_seeds),
-        ByteReader("tf checkpoint V2 .index (read_checkpoint)", ".index", read_checkpoint,
-                   (CheckpointReadError,), _v2_seed("index"), _materialize_v2("index")),
-        ByteReader("tf checkpoint V2 .data (read_checkpoint)", ".data", read_checkpoint,
-                   (CheckpointReadError,), _v2_seed("data-00000-of-00001"), _materialize_v2("data-00000-of-00001")),
-        ByteReader("nsynth examples.json (iter_jsonwav_dir)", ".json", _read_jsonwav,
-                   (InputError, AudioFileError), _examples_json_seeds, _materialize_examples_json,
-                   lambda p: [str(p)] + _json_keys(p)),
+        ByteReader(
+            "tf1 checkpoint V1 file (read_checkpoint)",
+            ".ckpt",
+            read_checkpoint,
+            (CheckpointReadError,),
+            _checkpoint_v1_seeds,
+        ),
+        ByteReader(
+            "tf checkpoint V2 .index (read_checkpoint)",
+            ".index",
+            read_checkpoint,
+            (CheckpointReadError,),
+            _v2_seed("index"),
+            _materialize_v2("index"),
+        ),
+        ByteReader(
+            "tf checkpoint V2 .data (read_checkpoint)",
+            ".data",
+            read_checkpoint,
+            (CheckpointReadError,),
+            _v2_seed("data-00000-of-00001"),
+            _materialize_v2("data-00000-of-00001"),
+        ),
+        ByteReader(
+            "nsynth examples.json (iter_jsonwav_dir)",
+            ".json",
+            _read_jsonwav,
+            (InputError, AudioFileError),
+            _examples_json_seeds,
+            _materialize_examples_json,
+            lambda p: [str(p)] + _json_keys(p),
+        ),
     ]
 
 
@@ -426,8 +465,12 @@ def test_read_wav_rate_channels_length_nan(spec, tmp_path_factory):
     if bad_value is not None and frames:
         audio[position, 0] = bad_value
     sf.write(str(path), audio, rate, subtype=subtype, format="WAV")
-    result, error = call_reader("read_wav (rate/channels/length/NaN oracle)",
-                                lambda: read_wav(path, 16000, 64000, expected_channels=1), (AudioFileError,), [path])
+    result, error = call_reader(
+        "read_wav (rate/channels/length/NaN oracle)",
+        lambda: read_wav(path, 16000, 64000, expected_channels=1),
+        (AudioFileError,),
+        [path],
+    )
     finite = bad_value is None or math.isfinite(bad_value)
     if rate == 16000 and frames == 64000 and channels == 1 and finite:
         assert error is None, error
@@ -436,10 +479,17 @@ def test_read_wav_rate_channels_length_nan(spec, tmp_path_factory):
         assert np.all(samples >= -1.0) and np.all(samples < 1.0)
     else:
         assert error is not None, spec
-        expected = ("sample rate" if rate != 16000 else
-                    "no audio frames" if frames == 0 else
-                    "samples, expected 64000" if frames != 64000 else
-                    "channels" if channels != 1 else "NaN or infinite")
+        expected = (
+            "sample rate"
+            if rate != 16000
+            else "no audio frames"
+            if frames == 0
+            else "samples, expected 64000"
+            if frames != 64000
+            else "channels"
+            if channels != 1
+            else "NaN or infinite"
+        )
         assert expected in error.problem, (spec, error.problem)
     # Without expectations, any readable wav is accepted and mixed down to mono.
     if frames and finite:
@@ -450,7 +500,7 @@ def test_read_wav_rate_channels_length_nan(spec, tmp_path_factory):
 # --------------------------------------------------------------------------- examples.json entries
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | st.text(max_size=12),
     lambda children: st.lists(children, max_size=11) | st.dictionaries(st.text(max_size=6), children, max_size=4),
     max_leaves=12,
 )
@@ -510,8 +560,21 @@ def bad_entries(draw, examples: dict):
         elif kind == "not_a_dict":
             examples[note] = draw(JSON_VALUES.filter(lambda v: not isinstance(v, dict)))
         elif kind == "bad_note_str":  # a key that is not a plain note name (path traversal, NUL, surrogates)
-            new = draw(st.sampled_from(["../" + note, "../audio/" + note, "audio/../" + note, "/etc/passwd", note + "\x00",
-                                        "\ud800" + note, "", ".", note + "/"]))
+            new = draw(
+                st.sampled_from(
+                    [
+                        "../" + note,
+                        "../audio/" + note,
+                        "audio/../" + note,
+                        "/etc/passwd",
+                        note + "\x00",
+                        "\ud800" + note,
+                        "",
+                        ".",
+                        note + "/",
+                    ]
+                )
+            )
             entry["note_str"] = new
             examples[new] = examples.pop(note)
             note = new
@@ -551,9 +614,12 @@ def test_examples_json_entries_and_conversion(sample_examples, tmp_path_factory)
         root = _nsynth_folder(base / "in", examples)
         broken = {n for n, valid in changed.items() if not valid}
         # strict reading: the first bad note in sorted order raises, naming itself
-        result, error = call_reader("nsynth examples.json entries (strict)",
-                                    lambda: list(nsynth.iter_jsonwav_dir(root)),
-                                    (MetadataError, AudioFileError), broken or ["<none expected>"])
+        result, error = call_reader(
+            "nsynth examples.json entries (strict)",
+            lambda: list(nsynth.iter_jsonwav_dir(root)),
+            (MetadataError, AudioFileError),
+            broken or ["<none expected>"],
+        )
         if error is None:
             assert not broken, f"accepted broken notes {broken}"
             assert len(result) == total
@@ -563,9 +629,12 @@ def test_examples_json_entries_and_conversion(sample_examples, tmp_path_factory)
         assert set(counters.skipped_names()) == broken, (counters.skipped_names(), changed)
         assert len(read) == total - len(broken)
         out = base / "out"
-        result, error = call_reader("nsynth_to_tfrecord.convert (bad entries)",
-                                    lambda: nsynth_to_tfrecord.convert(str(root), str(out), num_shards=2,
-                                                                       progress=False), (), [])
+        result, error = call_reader(
+            "nsynth_to_tfrecord.convert (bad entries)",
+            lambda: nsynth_to_tfrecord.convert(str(root), str(out), num_shards=2, progress=False),
+            (),
+            [],
+        )
         assert result.get("written") == total - len(broken)
         assert result.get("skipped") == len(broken)
         assert set(result.skipped_names()) == broken
@@ -576,23 +645,44 @@ def test_examples_json_entries_and_conversion(sample_examples, tmp_path_factory)
     fuzz()
 
 
-@pytest.mark.parametrize("text", [
-    "", "[]", "null", "42", '"a string"', "{", '{"a": ', "[" * 50000 + "]" * 50000, '{"a": 1}garbage',
-    "\ufeff{}", b"\xff\xfe{}".decode("latin-1"), '{"a": NaN}', "{" + '"a": {' * 20000 + "}" * 20001,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        "null",
+        "42",
+        '"a string"',
+        "{",
+        '{"a": ',
+        "[" * 50000 + "]" * 50000,
+        '{"a": 1}garbage',
+        "\ufeff{}",
+        b"\xff\xfe{}".decode("latin-1"),
+        '{"a": NaN}',
+        "{" + '"a": {' * 20000 + "}" * 20001,
+    ],
+)
 def test_examples_json_top_level(text, tmp_path):
     """Not a JSON object (or not JSON at all): InputError naming examples.json, or an empty set."""
     path = tmp_path / "examples.json"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     (tmp_path / "audio").mkdir()
-    result, error = call_reader("nsynth examples.json top level (load_examples_json)",
-                                lambda: nsynth.load_examples_json(path), (InputError,), [path])
+    result, error = call_reader(
+        "nsynth examples.json top level (load_examples_json)",
+        lambda: nsynth.load_examples_json(path),
+        (InputError,),
+        [path],
+    )
     if error is None:
         assert isinstance(result, dict)
     counters = tfrecord_io.Counters()
-    call_reader("nsynth examples.json top level (iter_jsonwav_dir)",
-                lambda: list(nsynth.iter_jsonwav_dir(tmp_path, skip_bad=True, counters=counters)),
-                (InputError,), [path] + _json_keys(path))
+    call_reader(
+        "nsynth examples.json top level (iter_jsonwav_dir)",
+        lambda: list(nsynth.iter_jsonwav_dir(tmp_path, skip_bad=True, counters=counters)),
+        (InputError,),
+        [path] + _json_keys(path),
+    )
 
 
 # --------------------------------------------------------------------------- wav files of a conversion
@@ -622,9 +712,12 @@ def test_nsynth_conversion_survives_bad_wavs(sample_examples, tmp_path_factory):
             except AudioFileError:
                 pass
         out = base / "out"
-        counters, _ = call_reader("nsynth_to_tfrecord.convert (bad wavs)",
-                                  lambda: nsynth_to_tfrecord.convert(str(root), str(out), num_shards=2,
-                                                                     progress=False), (), [])
+        counters, _ = call_reader(
+            "nsynth_to_tfrecord.convert (bad wavs)",
+            lambda: nsynth_to_tfrecord.convert(str(root), str(out), num_shards=2, progress=False),
+            (),
+            [],
+        )
         assert counters.get("written") == len(valid)
         assert set(counters.skipped_names()) == set(sample_examples) - valid
         assert len(list(tfrecord_io.iter_records(str(out / "nsynth-*-of-00002.tfrecord")))) == len(valid)
@@ -653,8 +746,12 @@ GAB cde|dBG A2D|G3 G3|]
 
 @pytest.fixture(scope="module")
 def music_seeds(scratch):
-    return {".mid": _midi_seeds(scratch), ".xml": _xml_seeds(scratch), ".mxl": _mxl_seeds(scratch),
-            ".abc": _abc_seeds(scratch)}
+    return {
+        ".mid": _midi_seeds(scratch),
+        ".xml": _xml_seeds(scratch),
+        ".mxl": _mxl_seeds(scratch),
+        ".abc": _abc_seeds(scratch),
+    }
 
 
 @pytest.mark.slow
@@ -662,8 +759,12 @@ def test_convert_directory_survives_bad_files(music_seeds, tmp_path_factory):
     """A folder of good MIDI/MusicXML/ABC files plus 1-3 fuzzed ones: the conversion finishes, every good
     file is converted, every unreadable one is skipped and named, and the records read back."""
     base = tmp_path_factory.mktemp("music_dir")
-    good = {"good/a.mid": music_seeds[".mid"][0], "good/b.mxl": music_seeds[".mxl"][0],
-            "good/c.xml": music_seeds[".xml"][1], "good/d.abc": GOOD_ABC.encode("utf-8")}
+    good = {
+        "good/a.mid": music_seeds[".mid"][0],
+        "good/b.mxl": music_seeds[".mxl"][0],
+        "good/c.xml": music_seeds[".xml"][1],
+        "good/d.abc": GOOD_ABC.encode("utf-8"),
+    }
     good_records = 0
     for rel, data in good.items():
         (base / "good_only" / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -672,7 +773,8 @@ def test_convert_directory_survives_bad_files(music_seeds, tmp_path_factory):
         assert result.counters.get(ns.FILES_CONVERTED) == 1 and not result.counters.skipped, result.counters.summary()
         good_records += len(result.records)
     bad_file = st.tuples(st.sampled_from(sorted(music_seeds)), st.integers(0, 99)).flatmap(
-        lambda t: st.tuples(st.just(f"bad/f{t[1]}{t[0]}"), mutated_bytes(music_seeds[t[0]])))
+        lambda t: st.tuples(st.just(f"bad/f{t[1]}{t[0]}"), mutated_bytes(music_seeds[t[0]]))
+    )
 
     @fuzz_settings(20)
     @given(bad=st.lists(bad_file, min_size=1, max_size=3, unique_by=lambda f: f[0]))
@@ -691,9 +793,12 @@ def test_convert_directory_survives_bad_files(music_seeds, tmp_path_factory):
             if result.counters.get(ns.FILES_SKIPPED):
                 skipped_files.add(rel)
         output = base / "out" / "ns.tfrecord"
-        counters, _ = call_reader("convert_dir_to_note_sequences (bad files)",
-                                  lambda: ns.convert_directory(str(root), str(output), num_shards=2, progress=False),
-                                  (), [])
+        counters, _ = call_reader(
+            "convert_dir_to_note_sequences (bad files)",
+            lambda: ns.convert_directory(str(root), str(output), num_shards=2, progress=False),
+            (),
+            [],
+        )
         assert counters.get(ns.FILES_FOUND) == len(good) + len(bad)
         assert counters.get(ns.FILES_CONVERTED) + counters.get(ns.FILES_SKIPPED) == len(good) + len(bad)
         assert counters.get(ns.FILES_SKIPPED) == len(skipped_files)
@@ -709,12 +814,45 @@ def test_convert_directory_survives_bad_files(music_seeds, tmp_path_factory):
 
 
 @fuzz_settings(100)
-@given(text=st.one_of(
-    st.text(max_size=400),
-    st.lists(st.sampled_from(["X:1\n", "X:2\n", "T:t\n", "M:4/4\n", "M:6/8\n", "L:1/8\n", "K:C\n", "K:Gm\n",
-                              "Q:1/4=120\n", "CDEF|", "G2A2|", "(3abc", "[CEG]", "z4|", "^F_B=c", "|:", ":|",
-                              "\n\n", "%comment\n", "V:1\n", "w:la la\n", "!trill!", "{g}", ">", "<", "2", "/"]),
-             max_size=40).map("".join)))
+@given(
+    text=st.one_of(
+        st.text(max_size=400),
+        st.lists(
+            st.sampled_from(
+                [
+                    "X:1\n",
+                    "X:2\n",
+                    "T:t\n",
+                    "M:4/4\n",
+                    "M:6/8\n",
+                    "L:1/8\n",
+                    "K:C\n",
+                    "K:Gm\n",
+                    "Q:1/4=120\n",
+                    "CDEF|",
+                    "G2A2|",
+                    "(3abc",
+                    "[CEG]",
+                    "z4|",
+                    "^F_B=c",
+                    "|:",
+                    ":|",
+                    "\n\n",
+                    "%comment\n",
+                    "V:1\n",
+                    "w:la la\n",
+                    "!trill!",
+                    "{g}",
+                    ">",
+                    "<",
+                    "2",
+                    "/",
+                ]
+            ),
+            max_size=40,
+        ).map("".join),
+    )
+)
 def test_random_abc_text(text, tmp_path_factory):
     """Random and ABC-shaped text: parse_abc returns tunes (failed tunes listed) or MusicFileError."""
     path = tmp_path_factory.getbasetemp() / "abc_text" / "tunes.abc"
@@ -735,8 +873,9 @@ VARIABLE_MUTATIONS = ("missing", "extra", "misshapen", "transposed", "wrong_dtyp
 def tiny_keras_model():
     import keras
 
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, name="hidden"),
-                              keras.layers.Dense(3, name="logits")], name="tiny")
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(7, name="hidden"), keras.layers.Dense(3, name="logits")], name="tiny"
+    )
     return model
 
 
@@ -750,9 +889,14 @@ def test_weight_porter_missing_extra_misshapen(tiny_keras_model, tmp_path_factor
     folder = tmp_path_factory.mktemp("porter")
 
     @fuzz_settings(60)
-    @given(changes=st.dictionaries(st.sampled_from(sorted(reference) + ["foreign/new_variable"]),
-                                   st.sampled_from(VARIABLE_MUTATIONS), max_size=3),
-           through_file=st.booleans())
+    @given(
+        changes=st.dictionaries(
+            st.sampled_from(sorted(reference) + ["foreign/new_variable"]),
+            st.sampled_from(VARIABLE_MUTATIONS),
+            max_size=3,
+        ),
+        through_file=st.booleans(),
+    )
     def fuzz(changes, through_file):
         foreign = dict(reference)
         missing, misfit, extra = set(), set(), set()

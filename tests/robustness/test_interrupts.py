@@ -6,6 +6,7 @@ until it has written some output (a condition that stays true, see tests/polling
 SIGINT: to the whole process group, as a terminal's Ctrl-C does, or to the command's process alone,
 as ``kill -INT`` does.
 """
+
 import os
 import pathlib
 import signal
@@ -22,8 +23,9 @@ EXIT_WITHIN = 5.0  # seconds from the SIGINT to the exit, on a loaded 2-core mac
 def _start(args, log_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     log = open(log_path, "wb")
-    return subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _wait_for(condition, proc, timeout, poll=0.1) -> bool:
@@ -100,8 +102,22 @@ def test_nsynth_render_with_workers_stops_at_once_and_leaves_nothing(tmp_path, w
     out = tmp_path / "rendered"
     log = tmp_path / "log.txt"
     # 3 programs x 25 pitches x 5 velocities = 375 notes: far more than the drill lets it render
-    proc = _start(["-m", "pipelines.nsynth_render", "--output_dir", str(out), "--programs", "0,24,73",
-                   "--pitches", "48-72", "--workers", "2", "--no_progress"], log)
+    proc = _start(
+        [
+            "-m",
+            "pipelines.nsynth_render",
+            "--output_dir",
+            str(out),
+            "--programs",
+            "0,24,73",
+            "--pitches",
+            "48-72",
+            "--workers",
+            "2",
+            "--no_progress",
+        ],
+        log,
+    )
     if not _wait_for(lambda: len(_wavs(out)) >= 8, proc, timeout=180):
         proc.kill()
         pytest.fail(f"no wavs appeared:\n{log.read_text()[-3000:]}")
@@ -123,8 +139,22 @@ def test_nsynth_render_interrupted_keeps_an_earlier_dataset_intact(tmp_path):
     before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert "examples.json" in before and len(before) == 2
     log = tmp_path / "log.txt"
-    proc = _start(["-m", "pipelines.nsynth_render", "--output_dir", str(out), "--programs", "0,24,73",
-                   "--pitches", "48-72", "--workers", "2", "--no_progress"], log)
+    proc = _start(
+        [
+            "-m",
+            "pipelines.nsynth_render",
+            "--output_dir",
+            str(out),
+            "--programs",
+            "0,24,73",
+            "--pitches",
+            "48-72",
+            "--workers",
+            "2",
+            "--no_progress",
+        ],
+        log,
+    )
     if not _wait_for(lambda: len(_wavs(out)) >= 1 + 8, proc, timeout=180):
         proc.kill()
         pytest.fail(f"no wavs appeared:\n{log.read_text()[-3000:]}")
@@ -188,8 +218,9 @@ def _melodies(path: pathlib.Path, count: int) -> str:
         ns.time_signatures.add(numerator=4, denominator=4)
         pitches = 60 + np.cumsum(rng.integers(-2, 3, size=256)) % 24
         for k, pitch in enumerate(pitches):
-            ns.notes.add(pitch=int(pitch), velocity=80, start_time=k * 0.25, end_time=k * 0.25 + 0.25,
-                         instrument=0, program=0)
+            ns.notes.add(
+                pitch=int(pitch), velocity=80, start_time=k * 0.25, end_time=k * 0.25 + 0.25, instrument=0, program=0
+            )
         ns.total_time = len(pitches) * 0.25
         records.append((ns.id.encode(), ns.SerializeToString()))
     return tfrecord_io.write_sharded(str(path), records, 1)[0]
@@ -204,10 +235,26 @@ def melodies(tmp_path_factory):
 @pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
 def test_create_dataset_with_workers_stops_at_once(melodies, tmp_path, whole_group):
     out = tmp_path / "dataset"
-    _drill(tmp_path, "melody_rnn_create_dataset",
-           ["-m", "melody_rnn_ext.create_dataset_cli", "--config", "basic_rnn", "--input", melodies,
-            "--output_dir", str(out), "--num_workers", "2", "--no_progress"], out,
-           lambda proc: _workers_running(proc, 2) and out.exists(), whole_group)
+    _drill(
+        tmp_path,
+        "melody_rnn_create_dataset",
+        [
+            "-m",
+            "melody_rnn_ext.create_dataset_cli",
+            "--config",
+            "basic_rnn",
+            "--input",
+            melodies,
+            "--output_dir",
+            str(out),
+            "--num_workers",
+            "2",
+            "--no_progress",
+        ],
+        out,
+        lambda proc: _workers_running(proc, 2) and out.exists(),
+        whole_group,
+    )
 
 
 @pytest.mark.slow
@@ -216,29 +263,75 @@ def test_create_dataset_interrupted_keeps_an_earlier_dataset(melodies, tmp_path)
     out.mkdir()
     for name in ("training_melodies.tfrecord", "eval_melodies.tfrecord", "melody_rnn_create_dataset_stats.json"):
         (out / name).write_bytes(b"an earlier run's " + name.encode())
-    _drill(tmp_path, "melody_rnn_create_dataset",
-           ["-m", "melody_rnn_ext.create_dataset_cli", "--config", "basic_rnn", "--input", melodies,
-            "--output_dir", str(out), "--num_workers", "2", "--no_progress"], out,
-           lambda proc: _workers_running(proc, 2))
+    _drill(
+        tmp_path,
+        "melody_rnn_create_dataset",
+        [
+            "-m",
+            "melody_rnn_ext.create_dataset_cli",
+            "--config",
+            "basic_rnn",
+            "--input",
+            melodies,
+            "--output_dir",
+            str(out),
+            "--num_workers",
+            "2",
+            "--no_progress",
+        ],
+        out,
+        lambda proc: _workers_running(proc, 2),
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
 def test_beam_create_dataset_stops_at_once(melodies, tmp_path, whole_group):
     out = tmp_path / "dataset"
-    _drill(tmp_path, "melody_rnn_create_dataset",
-           ["-m", "melody_rnn_ext.create_dataset_cli", "--config", "basic_rnn", "--input", melodies,
-            "--output_dir", str(out), "--runner", "beam", "--num_workers", "2", "--no_progress"], out,
-           lambda proc: _workers_running(proc, 4) and _beam_writing(out), whole_group)
+    _drill(
+        tmp_path,
+        "melody_rnn_create_dataset",
+        [
+            "-m",
+            "melody_rnn_ext.create_dataset_cli",
+            "--config",
+            "basic_rnn",
+            "--input",
+            melodies,
+            "--output_dir",
+            str(out),
+            "--runner",
+            "beam",
+            "--num_workers",
+            "2",
+            "--no_progress",
+        ],
+        out,
+        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
+        whole_group,
+    )
 
 
 @pytest.mark.slow
 def test_beam_music_transformer_create_dataset_stops_at_once(melodies, tmp_path):
     out = tmp_path / "dataset"
-    _drill(tmp_path, "music_transformer_create_dataset",
-           ["-m", "music_transformer_ext.create_dataset_cli", "--input", melodies, "--output_dir", str(out),
-            "--runner", "beam", "--direct_num_workers=2"], out,
-           lambda proc: _workers_running(proc, 4) and _beam_writing(out))
+    _drill(
+        tmp_path,
+        "music_transformer_create_dataset",
+        [
+            "-m",
+            "music_transformer_ext.create_dataset_cli",
+            "--input",
+            melodies,
+            "--output_dir",
+            str(out),
+            "--runner",
+            "beam",
+            "--direct_num_workers=2",
+        ],
+        out,
+        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
+    )
 
 
 @pytest.mark.slow
@@ -257,10 +350,24 @@ def test_beam_nsynth_to_tfrecord_stops_at_once(nsynth_sample_dir, tmp_path):
         os.symlink(nsynth_sample_dir / "audio" / f"{name}.wav", folder / "audio" / f"{note_str}.wav")
     (folder / "examples.json").write_text(json.dumps(examples))
     out = tmp_path / "records"
-    _drill(tmp_path, "nsynth_to_tfrecord",
-           ["-m", "pipelines.nsynth_to_tfrecord", "--input_dir", str(folder), "--output_dir", str(out),
-            "--runner", "beam", "--direct_num_workers=2", "--no_progress"], out,
-           lambda proc: _workers_running(proc, 4) and _beam_writing(out))
+    _drill(
+        tmp_path,
+        "nsynth_to_tfrecord",
+        [
+            "-m",
+            "pipelines.nsynth_to_tfrecord",
+            "--input_dir",
+            str(folder),
+            "--output_dir",
+            str(out),
+            "--runner",
+            "beam",
+            "--direct_num_workers=2",
+            "--no_progress",
+        ],
+        out,
+        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
+    )
 
 
 @pytest.mark.slow
@@ -274,7 +381,21 @@ def test_beam_convert_dir_to_note_sequences_stops_at_once(tmp_path):
     for path in music21.corpus.getComposer("bach")[:300]:
         shutil.copy(path, folder / pathlib.Path(path).name)
     out = tmp_path / "ns"
-    _drill(tmp_path, "convert_dir_to_note_sequences",
-           ["-m", "pipelines.note_sequences", "--input_dir", str(folder), "--output_file",
-            str(out / "notesequences.tfrecord"), "--runner", "beam", "--direct_num_workers=2", "--no_progress"],
-           out, lambda proc: _workers_running(proc, 4) and _beam_writing(out))
+    _drill(
+        tmp_path,
+        "convert_dir_to_note_sequences",
+        [
+            "-m",
+            "pipelines.note_sequences",
+            "--input_dir",
+            str(folder),
+            "--output_file",
+            str(out / "notesequences.tfrecord"),
+            "--runner",
+            "beam",
+            "--direct_num_workers=2",
+            "--no_progress",
+        ],
+        out,
+        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
+    )

@@ -4,6 +4,7 @@ Each family's tiny preset trains a few steps on both workers; both end with iden
 Then a run is started, one worker is killed after a checkpoint, both are restarted, and the
 restarted run resumes from the chief's newest checkpoint on both workers and ends in step.
 """
+
 import json
 import os
 import pathlib
@@ -38,10 +39,23 @@ def _start_workers(family, model_dir, out_dir, steps, tag):
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
     procs = []
     for index in range(2):
-        env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        cmd = [sys.executable, "-m", "tests.robustness.multi_worker_job", family, str(model_dir),
-               str(out_dir / f"{tag}_worker{index}.npz"), "--steps", str(steps)]
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(REPO),
+            TF_CPP_MIN_LOG_LEVEL="2",
+            CUDA_VISIBLE_DEVICES="",
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.robustness.multi_worker_job",
+            family,
+            str(model_dir),
+            str(out_dir / f"{tag}_worker{index}.npz"),
+            "--steps",
+            str(steps),
+        ]
         log = open(out_dir / f"{tag}_worker{index}.log", "w")
         procs.append((subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT), log))
     return procs
@@ -71,7 +85,6 @@ def _assert_same_weights(out_dir, tag):
     a = np.load(out_dir / f"{tag}_worker0.npz", allow_pickle=False)
     b = np.load(out_dir / f"{tag}_worker1.npz", allow_pickle=False)
     assert sorted(a.files) == sorted(b.files) and len(a.files) > 4
-    moved = 0.0
     for name in a.files:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
         assert np.all(np.isfinite(a[name]))
@@ -81,6 +94,7 @@ def _assert_same_weights(out_dir, tag):
 FAMILIES = ["gansynth"]
 try:
     import melody_rnn_ext.multi_worker_support  # noqa: F401
+
     FAMILIES.append("melody_rnn")
 except ImportError:
     pass
@@ -103,8 +117,11 @@ def test_two_workers_train_in_step_and_resume_after_a_kill(tmp_path, family):
     procs = _start_workers(family, model_dir, out_dir, 10_000, "killed")
     try:
         if polling.wait_for_checkpoint(model_dir, 6, [p for p, _ in procs], timeout=300) < 6:
-            pytest.fail("no checkpoint at step >= 6 before a worker ended or in time:\n"
-                        + _log(out_dir, "killed", 0) + _log(out_dir, "killed", 1))
+            pytest.fail(
+                "no checkpoint at step >= 6 before a worker ended or in time:\n"
+                + _log(out_dir, "killed", 0)
+                + _log(out_dir, "killed", 1)
+            )
         procs[1][0].send_signal(signal.SIGKILL)
         procs[1][0].wait()
         time.sleep(1.0)

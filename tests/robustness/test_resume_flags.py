@@ -1,14 +1,26 @@
 """A resume whose flags contradict the run's saved config is an error naming both values (issue 16);
 ``--set`` overrides stay allowed. (melody_rnn_train's --config / --preset / --bundle: tests/melody_rnn_ext/test_cli.py.)"""
+
 import json
 
 import pytest
 
 from tfmusic import config as config_lib
 
-GANSYNTH_FAST = ["--set", "trainer.train_steps=1", "--set", "trainer.checkpoint_every=1",
-                 "--set", "runtime.jit_compile=false", "--set", "data.instrument_sources=[]",
-                 "--set", "data.normalizer_num_examples=8", "--set", "data.shuffle_buffer=4"]
+GANSYNTH_FAST = [
+    "--set",
+    "trainer.train_steps=1",
+    "--set",
+    "trainer.checkpoint_every=1",
+    "--set",
+    "runtime.jit_compile=false",
+    "--set",
+    "data.instrument_sources=[]",
+    "--set",
+    "data.normalizer_num_examples=8",
+    "--set",
+    "data.shuffle_buffer=4",
+]
 
 
 def _snapshot(folder):
@@ -45,8 +57,9 @@ def test_gansynth_resume_of_a_default_run_with_a_preset_is_refused(nsynth_sample
     from gansynth_tf.config import get_preset
 
     run = tmp_path / "run"
-    plan = config_lib.plan_run_config(str(run), get_preset("mel_prog_hires"), [],
-                                      {"--preset": config_lib.RunFlag("mel_prog_hires", given=False)})
+    plan = config_lib.plan_run_config(
+        str(run), get_preset("mel_prog_hires"), [], {"--preset": config_lib.RunFlag("mel_prog_hires", given=False)}
+    )
     plan.write()
     (run / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
     before = _snapshot(run)
@@ -61,8 +74,9 @@ def test_music_transformer_and_classifier_resumes_with_another_preset_are_refuse
     from music_transformer_ext import train_cli
 
     run = tmp_path / "mt"
-    config_lib.plan_run_config(str(run), train_cli.base_experiment("tiny"), [],
-                               {"--preset": config_lib.RunFlag("tiny")}).write()
+    config_lib.plan_run_config(
+        str(run), train_cli.base_experiment("tiny"), [], {"--preset": config_lib.RunFlag("tiny")}
+    ).write()
     (run / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
     before = _snapshot(run)
     assert train_cli.main(["--model_dir", str(run), "--jsb", "--preset", "jsb_relative"]) == 2
@@ -71,8 +85,9 @@ def test_music_transformer_and_classifier_resumes_with_another_preset_are_refuse
     assert _snapshot(run) == before
 
     run = tmp_path / "clf"
-    config_lib.plan_run_config(str(run), classifier.PRESETS.get("gansynth"), [],
-                               {"--preset": config_lib.RunFlag("gansynth", given=False)}).write()
+    config_lib.plan_run_config(
+        str(run), classifier.PRESETS.get("gansynth"), [], {"--preset": config_lib.RunFlag("gansynth", given=False)}
+    ).write()
     (run / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
     before = _snapshot(run)
     assert classifier.main([str(run), "--preset", "tiny", "--train_dir", str(tmp_path)]) == 2

@@ -5,6 +5,7 @@ examples, an empty TFRecord file, and a text file given as data. It must answer 
 stderr that names the file and the problem, exit non-zero, and leave the run folder as it was:
 not created when it did not exist, byte-identical when it held a run.
 """
+
 import importlib
 import json
 import pathlib
@@ -15,8 +16,11 @@ from pipelines import tfrecord_io
 from tfmusic import config as config_lib
 
 RNN_COMMANDS = ("melody_rnn", "performance_rnn", "polyphony_rnn", "drums_rnn", "improv_rnn")
-COMMANDS = ("gansynth_train",) + tuple(f"{m}_train" for m in RNN_COMMANDS) + (
-    "music_transformer_train", "music_eval_train_classifier")
+COMMANDS = (
+    ("gansynth_train",)
+    + tuple(f"{m}_train" for m in RNN_COMMANDS)
+    + ("music_transformer_train", "music_eval_train_classifier")
+)
 CASES = ("no_match", "zero_examples", "empty_tfrecord", "text_file")
 
 
@@ -27,7 +31,7 @@ def _entry_point(command: str):
         return importlib.import_module("music_transformer_ext.train_cli").main
     if command == "music_eval_train_classifier":
         return importlib.import_module("music_eval.cli").train_classifier_main
-    return importlib.import_module(f"{command[:-len('_train')]}_ext.train_cli").main
+    return importlib.import_module(f"{command[: -len('_train')]}_ext.train_cli").main
 
 
 def _data(case: str, command: str, tmp: pathlib.Path):
@@ -79,8 +83,7 @@ def _run(command: str, argv: list) -> int:
 
 
 def _snapshot(folder: pathlib.Path) -> dict:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
 
 
 def _saved_run(command: str, run_dir: pathlib.Path, data: str) -> None:
@@ -88,15 +91,18 @@ def _saved_run(command: str, run_dir: pathlib.Path, data: str) -> None:
     ``checkpoint`` state file and a checkpoint's files."""
     if command == "gansynth_train":
         from gansynth_tf.config import get_preset
+
         config = get_preset("tiny")
     elif command == "music_transformer_train":
         from music_transformer_ext.train_cli import base_experiment
+
         config = base_experiment("tiny")
     elif command == "music_eval_train_classifier":
         from music_eval.classifier import PRESETS
+
         config = PRESETS.get("tiny")
     else:
-        config = importlib.import_module(f"{command[:-len('_train')]}_ext.train_cli").command().presets.get("tiny")
+        config = importlib.import_module(f"{command[: -len('_train')]}_ext.train_cli").command().presets.get("tiny")
     run_dir.mkdir()
     config_lib.save_json(config, str(run_dir / config_lib.CONFIG_FILENAME))
     (run_dir / config_lib.RUN_FLAGS_FILENAME).write_text(json.dumps({"--preset": "tiny"}))
@@ -159,8 +165,9 @@ def test_sequence_examples_of_another_encoding_are_named(tmp_path, capsys):
 
     data = write_melodies(str(tmp_path / "training_melodies.tfrecord"), count=2)
     with pytest.raises(SystemExit) as info:
-        train_cli.main(["--config", "attention_rnn", "--run_dir", str(tmp_path / "run"),
-                        "--sequence_example_file", data])
+        train_cli.main(
+            ["--config", "attention_rnn", "--run_dir", str(tmp_path / "run"), "--sequence_example_file", data]
+        )
     err = capsys.readouterr().err
     assert info.value.code == 2 and "38 inputs per step" in err and "74" in err
     assert not (tmp_path / "run").exists()
@@ -171,8 +178,18 @@ def test_gansynth_notes_outside_the_pitch_range_are_named(nsynth_sample_dir, tmp
     from gansynth_tf import train_cli
 
     run_dir = tmp_path / "run"
-    rc = train_cli.main(["--model_dir", str(run_dir), "--train_data", str(nsynth_sample_dir), "--preset", "tiny",
-                         "--set", "data.min_pitch=61"])
+    rc = train_cli.main(
+        [
+            "--model_dir",
+            str(run_dir),
+            "--train_data",
+            str(nsynth_sample_dir),
+            "--preset",
+            "tiny",
+            "--set",
+            "data.min_pitch=61",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert str(nsynth_sample_dir) in err and "none of its 12 notes passes the filters (pitches 61..63)" in err

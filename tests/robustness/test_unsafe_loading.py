@@ -18,6 +18,7 @@ tested on snippets holding each pattern, so the check cannot pass by finding not
 A behavioural check reads the JSB Chorales through ``music_transformer_ext.jsb`` with every unpickling
 entry point booby-trapped.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,8 +30,17 @@ import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-PACKAGES = ("tfmusic", "pipelines", "gansynth_tf", "music_eval", "melody_rnn_ext", "music_transformer_ext",
-            "demo", "bench", "colab")
+PACKAGES = (
+    "tfmusic",
+    "pipelines",
+    "gansynth_tf",
+    "music_eval",
+    "melody_rnn_ext",
+    "music_transformer_ext",
+    "demo",
+    "bench",
+    "colab",
+)
 JSB_DIR = REPO.parent / "shared" / "data" / "jsb_chorales"
 
 # (path relative to the repo, rule) -> why it is acceptable. Keep empty unless there is a reason.
@@ -110,15 +120,22 @@ class _Checker(ast.NodeVisitor):
         name = _dotted(func)
         keywords = {k.arg: k.value for k in node.keywords if k.arg}
         # pickle-like loading
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
-                func.value.id in self.pickle and func.attr in PICKLE_LOADERS:
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.pickle
+            and func.attr in PICKLE_LOADERS
+        ):
             self.flag(node, "pickle", name)
         if isinstance(func, ast.Name) and func.id in self.pickle_load:
             self.flag(node, "pickle", name)
         # numpy.load
-        is_np_load = (isinstance(func, ast.Attribute) and func.attr == "load" and
-                      isinstance(func.value, ast.Name) and func.value.id in self.numpy) or \
-                     (isinstance(func, ast.Name) and func.id in self.np_load)
+        is_np_load = (
+            isinstance(func, ast.Attribute)
+            and func.attr == "load"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.numpy
+        ) or (isinstance(func, ast.Name) and func.id in self.np_load)
         if is_np_load and not _is_const(keywords.get("allow_pickle"), False):
             self.flag(node, "np_load", f"{name}(...) without allow_pickle=False")
         elif "allow_pickle" in keywords and not _is_const(keywords["allow_pickle"], False):
@@ -129,8 +146,11 @@ class _Checker(ast.NodeVisitor):
         # TF1 SavedModel loader (imports the metagraph) and MetaGraphDef parsing
         if name.endswith("saved_model.loader.load") or name.endswith("saved_model.load_v1"):
             self.flag(node, "metagraph", name)
-        if isinstance(func, ast.Attribute) and func.attr in ("FromString", "ParseFromString", "MergeFromString") \
-                and "MetaGraphDef" in _dotted(func.value):
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("FromString", "ParseFromString", "MergeFromString")
+            and "MetaGraphDef" in _dotted(func.value)
+        ):
             self.flag(node, "metagraph", name)
         # yaml
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.yaml:
@@ -239,8 +259,7 @@ def test_project_never_unpickles_nor_imports_metagraphs():
             problems = check_source(source, rel)
         except SyntaxError as e:  # a file being written by someone else right now, or a notebook magic
             pytest.fail(f"{rel}: cannot parse ({e})")
-        violations += [f"{rel}:{line}: {rule}: {text}" for line, rule, text in problems
-                       if (rel, rule) not in ALLOWED]
+        violations += [f"{rel}:{line}: {rule}: {text}" for line, rule, text in problems if (rel, rule) not in ALLOWED]
     assert not violations, "unsafe loading:\n" + "\n".join(violations)
     print(f"\nchecked {len(files)} files for unsafe loading")
 

@@ -1,5 +1,6 @@
 """tfmusic.cli_support: quiet start-up (TensorFlow's C++ lines, pydub's warning, the V1 banner), --verbose,
 plain-text help."""
+
 import logging
 import os
 import subprocess
@@ -26,11 +27,13 @@ print("own output", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
 
 
 def _run(argv=(), **env_changes):
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", cli_support.VERBOSE_ENV,
-                                                             cli_support.QUIET_ENV, "PYTHONWARNINGS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", cli_support.VERBOSE_ENV, cli_support.QUIET_ENV, "PYTHONWARNINGS")
+    }
     env.update(env_changes)
-    return subprocess.run([sys.executable, "-c", _COMMAND, *argv], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", _COMMAND, *argv], capture_output=True, text=True, env=env, timeout=300)
 
 
 @pytest.mark.slow
@@ -111,13 +114,17 @@ def test_v1_checkpoint_banner_only_when_verbose(tmp_path, monkeypatch, verbose):
 
 
 def test_plain_text_drops_rest_markup():
-    doc = ("`melody_rnn_train`: see :mod:`melody_rnn_ext.config` and :class:`~tfmusic.training.Runner`;\n"
-           "    ``--preset`` picks ``tiny``, :func:`events_rnn.train_cli.main` runs it::\n\n"
-           "        melody_rnn_train --run_dir RUN \\\n")
+    doc = (
+        "`melody_rnn_train`: see :mod:`melody_rnn_ext.config` and :class:`~tfmusic.training.Runner`;\n"
+        "    ``--preset`` picks ``tiny``, :func:`events_rnn.train_cli.main` runs it::\n\n"
+        "        melody_rnn_train --run_dir RUN \\\n"
+    )
     text = cli_support.plain_text(doc)
-    assert text == ("melody_rnn_train: see melody_rnn_ext.config and Runner;\n"
-                    "    --preset picks tiny, events_rnn.train_cli.main runs it:\n\n"
-                    "        melody_rnn_train --run_dir RUN \\\n")
+    assert text == (
+        "melody_rnn_train: see melody_rnn_ext.config and Runner;\n"
+        "    --preset picks tiny, events_rnn.train_cli.main runs it:\n\n"
+        "        melody_rnn_train --run_dir RUN \\\n"
+    )
     assert cli_support.has_markup(doc) and not cli_support.has_markup(text)
     assert cli_support.plain_text(None) is None
 

@@ -1,4 +1,5 @@
 """Frozen-dataclass configs: overrides, presets, JSON round trip, clear errors."""
+
 import dataclasses
 from typing import Optional, Tuple
 
@@ -24,21 +25,33 @@ class Outer:
 
 def test_overrides_parse_by_field_type_and_leave_original_alone():
     base = Outer()
-    cfg = config_lib.apply_overrides(base, ["inner.layers=[64, 32]", "inner.rate=1e-3", "steps=7",
-                                            "inner.name=attention_rnn", "inner.attn=40", "inner.on=true"])
+    cfg = config_lib.apply_overrides(
+        base,
+        [
+            "inner.layers=[64, 32]",
+            "inner.rate=1e-3",
+            "steps=7",
+            "inner.name=attention_rnn",
+            "inner.attn=40",
+            "inner.on=true",
+        ],
+    )
     assert cfg == Outer(Inner((64, 32), 1e-3, "attention_rnn", 40, True), 7)
     assert base == Outer()
     assert config_lib.apply_overrides(base, ["inner.layers=256,256,256"]).inner.layers == (256, 256, 256)
     assert config_lib.apply_overrides(cfg, ["inner.attn=none"]).inner.attn is None
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("inner.nope=1", "no field 'nope'"),
-    ("steps=ten", "expected an int"),
-    ("inner.on=maybe", "bool"),
-    ("steps", "a.b=value"),
-    ("steps.x=1", "not a config"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("inner.nope=1", "no field 'nope'"),
+        ("steps=ten", "expected an int"),
+        ("inner.on=maybe", "bool"),
+        ("steps", "a.b=value"),
+        ("steps.x=1", "not a config"),
+    ],
+)
 def test_bad_overrides_name_the_problem(bad, message):
     with pytest.raises(config_lib.ConfigError, match=message):
         config_lib.apply_overrides(Outer(), [bad])
@@ -97,23 +110,32 @@ def test_plan_writes_nothing_until_asked(tmp_path):
 
 
 def test_a_resume_whose_flags_contradict_the_run_names_both_values(tmp_path):
-    flags = {"--config": config_lib.RunFlag("basic_rnn", given=True, field="inner.name"),
-             "--preset": config_lib.RunFlag("small", given=False)}  # left out: the default is recorded
+    flags = {
+        "--config": config_lib.RunFlag("basic_rnn", given=True, field="inner.name"),
+        "--preset": config_lib.RunFlag("small", given=False),
+    }  # left out: the default is recorded
     config_lib.resolve_run_config(str(tmp_path), Outer(), ["steps=3"], flags)
     assert (tmp_path / config_lib.RUN_FLAGS_FILENAME).exists()
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(config_lib.ConfigError, match="inner.name basic_rnn, but --config attention_rnn"):
-        config_lib.plan_run_config(str(tmp_path), Outer(), [],
-                                   {"--config": config_lib.RunFlag("attention_rnn", field="inner.name")})
+        config_lib.plan_run_config(
+            str(tmp_path), Outer(), [], {"--config": config_lib.RunFlag("attention_rnn", field="inner.name")}
+        )
     with pytest.raises(config_lib.ConfigError, match="--preset small, but --preset big"):
         config_lib.plan_run_config(str(tmp_path), Outer(), [], {"--preset": config_lib.RunFlag("big")})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     # flags that agree, flags left out, and --set overrides resume
-    plan = config_lib.plan_run_config(str(tmp_path), Outer(), ["steps=5", "inner.rate=0.25"],
-                                      {"--config": config_lib.RunFlag("basic_rnn", field="inner.name"),
-                                       "--preset": config_lib.RunFlag("small"),
-                                       "--other": config_lib.RunFlag("x", given=False)})
+    plan = config_lib.plan_run_config(
+        str(tmp_path),
+        Outer(),
+        ["steps=5", "inner.rate=0.25"],
+        {
+            "--config": config_lib.RunFlag("basic_rnn", field="inner.name"),
+            "--preset": config_lib.RunFlag("small"),
+            "--other": config_lib.RunFlag("x", given=False),
+        },
+    )
     assert plan.resumed and plan.config.steps == 5 and plan.config.inner.rate == 0.25
     # a run without a record of a flag (started by an older version) is not checked for it
     (tmp_path / config_lib.RUN_FLAGS_FILENAME).unlink()

@@ -1,4 +1,5 @@
 """tfmusic.plotting: PNGs exist, have the requested size, and show something."""
+
 import numpy as np
 import pytest
 import soundfile as sf

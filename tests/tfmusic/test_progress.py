@@ -1,4 +1,5 @@
 """tfmusic.progress: tqdm on a terminal, a plain line per N % (never a carriage return) elsewhere."""
+
 import io
 
 from tfmusic import progress

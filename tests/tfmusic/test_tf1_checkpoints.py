@@ -1,4 +1,5 @@
 """Foreign TF1 checkpoints: V1 single-file read/write and strict porting."""
+
 import numpy as np
 import pytest
 import keras
@@ -8,10 +9,12 @@ from tfmusic import tf1_checkpoints as ck
 
 def _fixture(tmp_path):
     rng = np.random.default_rng(0)
-    vars_ = {"dense/kernel": rng.normal(size=(3, 2)).astype(np.float32),
-             "dense/bias": rng.normal(size=(2,)).astype(np.float32),
-             "dense/kernel/Adam": np.zeros((3, 2), np.float32),
-             "global_step": np.array(7, np.int64)}
+    vars_ = {
+        "dense/kernel": rng.normal(size=(3, 2)).astype(np.float32),
+        "dense/bias": rng.normal(size=(2,)).astype(np.float32),
+        "dense/kernel/Adam": np.zeros((3, 2), np.float32),
+        "global_step": np.array(7, np.int64),
+    }
     path = ck.write_v1_checkpoint(vars_, str(tmp_path / "model.ckpt"))
     return vars_, path
 

@@ -1,4 +1,5 @@
 """The shared runner: replica equivalence, resume after a kill, config reload, non-finite guard."""
+
 import dataclasses
 import json
 import math
@@ -42,7 +43,9 @@ def test_two_replicas_match_one_replica_on_same_global_batch(tmp_path, two_cpu_s
     # and training moved the weights at all (so equality above is not trivial)
     _, _, fresh = _train(tmp_path, "fresh", one, steps=1)
     fresh.task.build()
-    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(w1, [v.numpy() for v in fresh.task.model.trainable_variables]))
+    assert any(
+        np.abs(a - b).max() > 1e-3 for a, b in zip(w1, [v.numpy() for v in fresh.task.model.trainable_variables])
+    )
 
 
 def test_checkpoints_carry_config_and_resume(tmp_path):
@@ -86,8 +89,9 @@ def _events(log_dir):
 def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tmp_path):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
     model_dir = tmp_path / "run"
-    cfg, _ = config_lib.resolve_run_config(str(model_dir), ToyExperiment(),
-                                           ["model.hidden=7", "trainer.train_steps=2", "trainer.summary_every=1"])
+    cfg, _ = config_lib.resolve_run_config(
+        str(model_dir), ToyExperiment(), ["model.hidden=7", "trainer.train_steps=2", "trainer.summary_every=1"]
+    )
     training.Runner(ToyTask(cfg), cfg, str(model_dir), strategy=one).train()
     events = _events(model_dir / "train")
     config_events = [(step, text) for step, tag, text in events if tag == "config"]
@@ -97,8 +101,11 @@ def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tm
     assert json.loads(shown) == json.loads((model_dir / "config.json").read_text())
     assert {"fit/loss", "perf/steps_per_sec"} <= {tag for _, tag, _ in events}
     # an evaluation lands under eval/ in the same logs, at its step; bookkeeping and NaN are left out
-    tags = training.write_eval_summaries(str(model_dir), {"loss": 0.5, "accuracy": 0.75, "global_step": 2,
-                                                           "note": "text", "perplexity": float("nan")}, step=2)
+    tags = training.write_eval_summaries(
+        str(model_dir),
+        {"loss": 0.5, "accuracy": 0.75, "global_step": 2, "note": "text", "perplexity": float("nan")},
+        step=2,
+    )
     assert tags == ["eval/loss", "eval/accuracy"]
     events = _events(model_dir / "train")
     assert (2, "eval/loss", 0.5) in events and (2, "eval/accuracy", 0.75) in events
@@ -114,8 +121,18 @@ def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tm
 def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
     model_dir = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    cmd = [sys.executable, "-m", "tests.tfmusic.toy_task", str(model_dir),
-           "--set", "trainer.train_steps=100000", "--set", "trainer.checkpoint_every=5", "--set", "model.hidden=9"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.tfmusic.toy_task",
+        str(model_dir),
+        "--set",
+        "trainer.train_steps=100000",
+        "--set",
+        "trainer.checkpoint_every=5",
+        "--set",
+        "model.hidden=9",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # the manager deletes old checkpoints as new ones land: wait for "some checkpoint at step >= 10",
@@ -129,8 +146,14 @@ def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
     last_saved = int(manager_state.model_checkpoint_path.rsplit("-", 1)[1])
     assert last_saved >= 10 and last_saved % 5 == 0
     # restart with no overrides beyond a smaller step budget: config comes back from disk
-    out = subprocess.run(cmd[:4] + ["--set", f"trainer.train_steps={last_saved + 3}"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        cmd[:4] + ["--set", f"trainer.train_steps={last_saved + 3}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     start = [line for line in out.stdout.splitlines() if line.startswith("START")][0].split()
     assert start[1] == str(last_saved) and start[2] == "resumed"
@@ -141,8 +164,10 @@ def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
 
 def test_nonfinite_loss_stops_without_checkpoint(tmp_path):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    cfg = config_lib.apply_overrides(ToyExperiment(), ["model.learning_rate=1e30", "model.clip_norm=1e30",
-                                                        "trainer.train_steps=50", "trainer.checkpoint_every=1"])
+    cfg = config_lib.apply_overrides(
+        ToyExperiment(),
+        ["model.learning_rate=1e30", "model.clip_norm=1e30", "trainer.train_steps=50", "trainer.checkpoint_every=1"],
+    )
 
     class Exploding(ToyTask):
         def phases(self):
@@ -158,8 +183,11 @@ def test_nonfinite_loss_stops_without_checkpoint(tmp_path):
     runner = training.Runner(Exploding(cfg), cfg, str(tmp_path / "nan"), strategy=one)
     with pytest.raises(training.NonFiniteError, match="non-finite"):
         runner.train()
-    for path in tf.train.get_checkpoint_state(str(tmp_path / "nan")).all_model_checkpoint_paths \
-            if tf.train.get_checkpoint_state(str(tmp_path / "nan")) else []:
+    for path in (
+        tf.train.get_checkpoint_state(str(tmp_path / "nan")).all_model_checkpoint_paths
+        if tf.train.get_checkpoint_state(str(tmp_path / "nan"))
+        else []
+    ):
         reader = tf.train.load_checkpoint(path)
         for name in reader.get_variable_to_shape_map():
             value = reader.get_tensor(name)
@@ -187,8 +215,15 @@ class _RowsTask(ToyTask):
 @pytest.mark.parametrize("jit", [True, False])
 def test_skip_mode_drops_exactly_the_nonfinite_steps(tmp_path, jit):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=7", "trainer.checkpoint_every=1",
-                                                        "trainer.on_nonfinite=skip", f"runtime.jit_compile={jit}"])
+    cfg = config_lib.apply_overrides(
+        ToyExperiment(),
+        [
+            "trainer.train_steps=7",
+            "trainer.checkpoint_every=1",
+            "trainer.on_nonfinite=skip",
+            f"runtime.jit_compile={jit}",
+        ],
+    )
     # Batch 0 (rows 0..7) holds a NaN row: skipping it must equal training on rows 8..63 alone.
     skipping = training.Runner(_RowsTask(cfg, range(64), nan_rows=[5]), cfg, str(tmp_path / "skip"), strategy=one)
     result = skipping.train()
@@ -203,10 +238,12 @@ def test_skip_mode_drops_exactly_the_nonfinite_steps(tmp_path, jit):
 
 def test_skip_mode_gives_up_after_consecutive_nonfinite_steps(tmp_path):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=5", "trainer.on_nonfinite=skip",
-                                                        "trainer.max_consecutive_skips=3"])
-    runner = training.Runner(_RowsTask(cfg, range(64), nan_rows=list(range(64))), cfg, str(tmp_path / "allnan"),
-                             strategy=one)
+    cfg = config_lib.apply_overrides(
+        ToyExperiment(), ["trainer.train_steps=5", "trainer.on_nonfinite=skip", "trainer.max_consecutive_skips=3"]
+    )
+    runner = training.Runner(
+        _RowsTask(cfg, range(64), nan_rows=list(range(64))), cfg, str(tmp_path / "allnan"), strategy=one
+    )
     with pytest.raises(training.NonFiniteError, match="3 steps in a row"):
         runner.train()
     assert runner.manager.latest_checkpoint is None
@@ -226,10 +263,17 @@ def test_skip_mode_matches_fused_step_on_finite_data_with_two_replicas(tmp_path,
 def test_strategy_selection_from_environment(monkeypatch):
     cfg = runtime_lib.RuntimeConfig()
     assert runtime_lib.resolve_distribution(cfg, environ={}) in ("one_device", "mirrored")
-    tf_config = json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 0}})
+    tf_config = json.dumps(
+        {"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 0}}
+    )
     assert runtime_lib.resolve_distribution(cfg, environ={"TF_CONFIG": tf_config}) == "multi_worker"
-    assert runtime_lib.resolve_distribution(runtime_lib.RuntimeConfig(devices=("/cpu:0", "/cpu:1")), environ={}) == "mirrored"
-    strategy = runtime_lib.make_strategy(runtime_lib.RuntimeConfig(distribution="mirrored", devices=("/cpu:0", "/cpu:1")))
+    assert (
+        runtime_lib.resolve_distribution(runtime_lib.RuntimeConfig(devices=("/cpu:0", "/cpu:1")), environ={})
+        == "mirrored"
+    )
+    strategy = runtime_lib.make_strategy(
+        runtime_lib.RuntimeConfig(distribution="mirrored", devices=("/cpu:0", "/cpu:1"))
+    )
     assert strategy.num_replicas_in_sync == 2
     with pytest.raises(ValueError, match="not valid JSON"):
         runtime_lib.tf_config_task_count({"TF_CONFIG": "{oops"})
@@ -241,8 +285,15 @@ def test_max_minutes_stops_with_a_checkpoint_and_the_rerun_goes_on(tmp_path):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
     model_dir = tmp_path / "sliced"
     # a deadline already past: the first step ends this start, with a checkpoint off the regular schedule
-    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=50", "trainer.checkpoint_every=20",
-                                                       "trainer.max_minutes=1e-9", "runtime.jit_compile=false"])
+    cfg = config_lib.apply_overrides(
+        ToyExperiment(),
+        [
+            "trainer.train_steps=50",
+            "trainer.checkpoint_every=20",
+            "trainer.max_minutes=1e-9",
+            "runtime.jit_compile=false",
+        ],
+    )
     result = training.Runner(ToyTask(cfg), cfg, str(model_dir), strategy=one).train()
     assert (result.start_step, result.final_step) == (0, 1)
     assert result.checkpoint and result.checkpoint.endswith("ckpt-1")

@@ -1,4 +1,5 @@
 """The zoo registry (tfmusic.zoo): names, paths, loading by family, clear refusals."""
+
 import json
 
 import numpy as np
@@ -22,8 +23,9 @@ def tiny_zoo(tmp_path, monkeypatch):
         v.assign(rng.normal(0, 0.2, tuple(v.shape)).astype(np.float32))
     folder = tmp_path / "tiny_melody"
     bundle_lib.write_bundle(model, config, str(folder / "m.mag"), include_metagraph=False)
-    (folder / "model.json").write_text(json.dumps({"name": "tiny_melody", "family": "melody_rnn",
-                                                   "weights": "m.mag", "metrics": {"x": 1}}))
+    (folder / "model.json").write_text(
+        json.dumps({"name": "tiny_melody", "family": "melody_rnn", "weights": "m.mag", "metrics": {"x": 1}})
+    )
     return tmp_path, model
 
 
@@ -73,8 +75,22 @@ def test_commands_take_a_zoo_name_or_the_default(tiny_zoo, tmp_path, capsys):
     from melody_rnn_ext import generate_cli
 
     out = tmp_path / "gen"
-    rc = generate_cli.main(["--bundle_file", "tiny_melody", "--output_dir", str(out), "--num_outputs", "1",
-                            "--num_steps", "16", "--primer_melody", "[60]", "--seed", "1"])
+    rc = generate_cli.main(
+        [
+            "--bundle_file",
+            "tiny_melody",
+            "--output_dir",
+            str(out),
+            "--num_outputs",
+            "1",
+            "--num_steps",
+            "16",
+            "--primer_melody",
+            "[60]",
+            "--seed",
+            "1",
+        ]
+    )
     assert rc == 0 and len(list(out.glob("*.mid"))) == 1
     assert "zoo model tiny_melody" in capsys.readouterr().err
     # no model given and no default model in this zoo: a clear message, exit 1

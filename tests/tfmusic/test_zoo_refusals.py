@@ -1,5 +1,6 @@
 """Every zoo family's loader refuses a truncated or mismatched weights file with an error naming it
 (tfmusic.zoo.load dispatches to the family loaders; the Melody RNN case is in test_zoo.py)."""
+
 import json
 import pathlib
 import shutil

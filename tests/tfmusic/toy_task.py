@@ -3,6 +3,7 @@
 Run as ``python -m tests.tfmusic.toy_task MODEL_DIR [--set a.b=v ...]``: trains, printing
 ``START <step>`` and ``END <step>`` lines so a parent process can watch it.
 """
+
 import argparse
 import dataclasses
 import sys
@@ -28,7 +29,8 @@ class ToyModelConfig:
 class ToyExperiment:
     model: ToyModelConfig = ToyModelConfig()
     trainer: training.TrainerConfig = training.TrainerConfig(
-        train_steps=4, global_batch_size=8, checkpoint_every=2, summary_every=1, progress=False)
+        train_steps=4, global_batch_size=8, checkpoint_every=2, summary_every=1, progress=False
+    )
     runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig(distribution="one_device")
 
 
@@ -45,11 +47,13 @@ class ToyTask(training.Task):
 
     def build(self):
         keras.utils.set_random_seed(self.config.model.seed)
-        self.model = keras.Sequential([
-            keras.Input((5,)),
-            keras.layers.Dense(self.config.model.hidden, activation="tanh", name="hidden"),
-            keras.layers.Dense(1, name="out"),
-        ])
+        self.model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(self.config.model.hidden, activation="tanh", name="hidden"),
+                keras.layers.Dense(1, name="out"),
+            ]
+        )
         self.optimizer = keras.optimizers.Adam(self.config.model.learning_rate)
         self.optimizer.build(self.model.trainable_variables)
 
@@ -71,8 +75,15 @@ class ToyTask(training.Task):
             loss = training.global_batch_mean(per_example, gbs)
             return loss, {"mae": training.global_batch_mean(tf.abs(pred - y), gbs)}
 
-        return [training.GradientPhase("fit", loss_fn, lambda: self.model.trainable_variables,
-                                       self.optimizer, clip_norm=self.config.model.clip_norm)]
+        return [
+            training.GradientPhase(
+                "fit",
+                loss_fn,
+                lambda: self.model.trainable_variables,
+                self.optimizer,
+                clip_norm=self.config.model.clip_norm,
+            )
+        ]
 
 
 def main(argv=None):
