@@ -47,8 +47,8 @@ setup(
     entry_points={
         "console_scripts": [
             "nsynth_render=pipelines.nsynth_render:main",
-            "nsynth_to_tfrecord=pipelines.nsynth_to_tfrecord:main",
-            "convert_dir_to_note_sequences=pipelines.note_sequences:main",
+            "nsynth_to_tfrecord=pipelines.nsynth_to_tfrecord_cli:main",
+            "convert_dir_to_note_sequences=pipelines.convert_dir_to_note_sequences_cli:main",
             "melody_rnn_create_dataset=melody_rnn_ext.create_dataset_cli:main",
             "music_transformer_create_dataset=music_transformer_ext.create_dataset_cli:main",
             "melody_rnn_train=melody_rnn_ext.train_cli:main",

@@ -63,7 +63,7 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
     from music_transformer_ext import checkpoints
     from music_transformer_ext import config as model_config
     from music_transformer_ext import create_dataset_cli, data, generate_cli, train_cli
-    from pipelines import note_sequences
+    from pipelines import convert_dir_to_note_sequences_cli
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,9 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
         shutil.copy(path, chorale_dir / os.path.basename(path))
     ns_prefix = out_dir / "note_sequences" / "chorales"
     check(
-        note_sequences.main(["--input_dir", str(chorale_dir), "--output_file", str(ns_prefix), "--no_progress"]),
+        convert_dir_to_note_sequences_cli.main(
+            ["--input_dir", str(chorale_dir), "--output_file", str(ns_prefix), "--no_progress"]
+        ),
         "convert_dir_to_note_sequences",
     )
     dataset_dir = out_dir / "dataset"

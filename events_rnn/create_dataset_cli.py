@@ -3,10 +3,11 @@
 A family's command builds its parser with :func:`add_common_arguments` (``--input``, ``--output_dir``,
 ``--eval_ratio``, ``--seed``, ``--set``, ``--num_workers``, ``--runner``, ``--no_progress``), adds its
 own flags, turns them into its pipeline config and calls :func:`run` with its
-:class:`events_rnn.data.DatasetFormat`. ``--runner direct`` (default) runs in this process
-(``--num_workers`` processes); ``--runner beam`` runs :mod:`events_rnn.beam_pipeline` on Beam's
-DirectRunner, and a Beam runner name (``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it
-there. Options the command does not know, and everything after ``--``, go to Beam's ``PipelineOptions``.
+:class:`events_rnn.data.DatasetFormat`. The runner words and the ``--`` split are every conversion's
+(:mod:`pipelines.cli`): ``--runner direct`` (default) runs in this process (``--num_workers`` processes);
+``--runner beam`` runs :mod:`events_rnn.beam_pipeline` on Beam's DirectRunner, and a Beam runner name
+(``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it there. Options the command does not know,
+and everything after ``--``, go to Beam's ``PipelineOptions``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import os
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from tfmusic import cli_support
+from pipelines import cli as pipeline_cli
 
-DIRECT_RUNNERS = ("direct", "local")
+# this module's own names before they moved to pipelines.cli (melody_rnn_ext re-exports them)
+from pipelines.cli import DIRECT_RUNNERS, beam_pipeline_args  # noqa: F401
+from tfmusic import cli_support
 
 
 def parse_transposition_range(text: str) -> Tuple[int, ...]:
@@ -80,46 +83,17 @@ def add_common_arguments(p: argparse.ArgumentParser, defaults=None) -> None:
         help="processes running the stages (default 1; with --runner beam: the DirectRunner's "
         "--direct_num_workers, default one per core)",
     )
-    p.add_argument(
-        "--runner",
-        default="direct",
-        help="direct (default: this process), beam (Beam DirectRunner, multi-processing), or a Beam "
-        "runner name such as DataflowRunner, FlinkRunner, SparkRunner",
-    )
+    pipeline_cli.add_runner_arg(p)
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
 
 
-def beam_pipeline_args(args, beam_args: Sequence[str]) -> list:
-    """The Beam options (a list of strings) for a parsed command line and its unknown/after-``--`` options.
-
-    ``--runner``: ``beam`` -> DirectRunner (unless ``beam_args`` hold a ``--runner``), any other value is the
-    Beam runner's name. ``--num_workers N`` becomes ``--direct_num_workers=N`` on the DirectRunner and
-    Beam's ``--num_workers=N`` (e.g. Dataflow's initial workers) elsewhere, unless ``beam_args`` give it.
-    ``beam_args`` follow unchanged.
-    """
-    beam_args = list(beam_args)
-    out = []
-    direct = args.runner in ("beam", "DirectRunner")
-    if not direct or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-        out += ["--runner", "DirectRunner" if direct else args.runner]
-    if args.num_workers is not None:
-        flag = "--direct_num_workers" if direct else "--num_workers"
-        if not any(a == flag or a.startswith(flag + "=") for a in beam_args):
-            out.append(f"{flag}={args.num_workers}")
-    return out + beam_args
-
-
 def parse_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> Tuple[argparse.Namespace, List[str]]:
-    """(parsed args, Beam options): options after ``--`` and unknown options go to Beam."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough: List[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1 :]
-    args, unknown = parser.parse_known_args(argv)
+    """(parsed args, Beam options): options after ``--`` and unknown options go to Beam
+    (:func:`pipelines.cli.parse_args`)."""
+    args, beam_args = pipeline_cli.parse_args(parser, argv)
     if args.num_workers is not None and args.num_workers < 1:
         parser.error("--num_workers must be >= 1")
-    return args, unknown + passthrough
+    return args, beam_args
 
 
 def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentParser) -> int:
@@ -130,9 +104,8 @@ def run(fmt, config, args, beam_args: Sequence[str], parser: argparse.ArgumentPa
     """
     input_pattern, output_dir = os.path.expanduser(args.input), os.path.expanduser(args.output_dir)
     try:
-        if args.runner in DIRECT_RUNNERS:
-            if beam_args:
-                parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
+        pipeline_cli.refuse_beam_args(parser, args, beam_args)
+        if not pipeline_cli.uses_beam(args.runner):
             from events_rnn import data
 
             summary = data.create_dataset(

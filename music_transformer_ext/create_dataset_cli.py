@@ -24,6 +24,7 @@ import sys
 from typing import Optional, Sequence
 
 from music_transformer_ext import data
+from pipelines import cli as pipeline_cli
 from tfmusic import cli_support
 from tfmusic.workers import exit_on_interrupt
 
@@ -71,11 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "melody_conditioned: truncation); 0 keeps whole sequences",
     )
     p.add_argument("--num_shards", type=int, default=8, help="shards per split")
-    p.add_argument(
-        "--runner",
-        default="direct",
-        help="direct (this process, default), beam (Beam DirectRunner) or a Beam runner name",
-    )
+    pipeline_cli.add_runner_arg(p)
     p.add_argument(
         "--stretch_factors",
         type=_floats,
@@ -158,8 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point; returns 0 on success, 1 when no example was written, 2 on bad arguments."""
     cli_support.start(argv)
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    beam_args = [a for a in beam_args if a != "--"]  # the separator itself is not a Beam option
+    args, beam_args = pipeline_cli.parse_args(parser, argv)
     if args.num_shards < 1:
         parser.error("--num_shards must be >= 1")
     try:
@@ -168,17 +164,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         data.resolve_inputs(inputs)  # fail early on patterns that match nothing
     except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
-    if args.runner == "direct":
-        if beam_args:
-            parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
+    pipeline_cli.refuse_beam_args(parser, args, beam_args)
+    if not pipeline_cli.uses_beam(args.runner):
         counters = data.create_dataset(inputs, args.output_dir, config, args.num_shards, progress=not args.no_progress)
     else:
         from music_transformer_ext import beam_pipeline
 
-        runner = "DirectRunner" if args.runner == "beam" else args.runner
-        # A Beam --runner among the pass-through options (after --) wins over ours.
-        runner_given = any(a == "--runner" or a.startswith("--runner=") for a in beam_args)
-        pipeline_args = list(beam_args) if runner_given else ["--runner", runner] + list(beam_args)
+        pipeline_args = pipeline_cli.beam_pipeline_args(args, beam_args)  # a Beam --runner after -- wins
         counters = beam_pipeline.create_dataset(
             inputs, args.output_dir, config, args.num_shards, pipeline_args=pipeline_args
         )

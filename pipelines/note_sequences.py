@@ -26,26 +26,20 @@ NoteSequences note_seq's ``midi_to_note_sequence`` gives, bit for bit, many time
 note_seq's own reader for the files where that cannot be proved. ``--parser note_seq`` uses
 note_seq's reader for every file. Records are identical either way.
 
-``--runner direct`` (default) converts in this process; ``--runner beam`` runs
-``pipelines.beam.convert_dir_to_note_sequences`` (same records) on Beam's DirectRunner, and a
-Beam runner name (``DataflowRunner``, ``FlinkRunner``, ``SparkRunner``...) runs it there. Options
-after ``--`` and options this command does not know go to Beam's ``PipelineOptions``.
+The command line is :mod:`pipelines.convert_dir_to_note_sequences_cli`; the same conversion as an Apache
+Beam pipeline is :func:`pipelines.beam.convert_dir_to_note_sequences`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import os
 import re
-import sys
 from typing import Iterator, Optional, Sequence
 
 from pipelines.errors import InputError
 from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
-from tfmusic import cli_support
-from tfmusic.workers import exit_on_interrupt
 
 # Extension (lower case) -> source type used in ids and counters.
 MUSIC_EXTENSIONS = {
@@ -459,115 +453,9 @@ def note_sequence_dataset(file_pattern, shuffle_files: bool = False, seed: Optio
     return tf.data.TFRecordDataset(files)
 
 
-# --------------------------------------------------------------------------- command line
-
-DIRECT_RUNNERS = ("direct", "local")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``convert_dir_to_note_sequences`` argument parser (unknown options go to Beam)."""
-    parser = cli_support.make_parser(
-        "convert_dir_to_note_sequences",
-        raw=False,
-        description="Convert a folder of MIDI (.mid .midi), MusicXML (.xml .mxl .musicxml) and ABC (.abc) "
-        "files into sharded NoteSequence TFRecords. Files that fail to parse are skipped and "
-        "listed with their reason. Options after '--' and options this command does not know "
-        "are passed to Beam's PipelineOptions (with --runner beam or a Beam runner name).",
-    )
-    parser.add_argument("--input_dir", required=True, help="folder of music files (its name is the collection name)")
-    parser.add_argument(
-        "--output_file",
-        required=True,
-        help="output prefix; shards are <prefix>-IIIII-of-NNNNN.tfrecord (a trailing .tfrecord "
-        "is dropped from the prefix); counters go to <prefix>.counters.json",
-    )
-    parser.add_argument("--num_shards", type=int, default=1, help="number of output shards (default 1)")
-    parser.add_argument(
-        "--recursive",
-        dest="recursive",
-        action="store_true",
-        default=True,
-        help="convert files in subfolders too (default)",
-    )
-    parser.add_argument(
-        "--norecursive",
-        "--no_recursive",
-        "--no-recursive",
-        dest="recursive",
-        action="store_false",
-        help="convert only the files directly in --input_dir",
-    )
-    parser.add_argument(
-        "--runner",
-        default="direct",
-        help="direct (default: this process), beam (Beam DirectRunner, multi-processing), "
-        "or a Beam runner name such as DataflowRunner, FlinkRunner, SparkRunner",
-    )
-    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
-    parser.add_argument(
-        "--parser",
-        choices=("symusic", "note_seq"),
-        default="symusic",
-        help="MIDI parser: symusic (default; the same NoteSequences as note_seq, many times "
-        "faster, note_seq's reading for files where that cannot be proved) or note_seq",
-    )
-    return parser
-
-
-@exit_on_interrupt("convert_dir_to_note_sequences")
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``convert_dir_to_note_sequences``; returns 0, 1 when no NoteSequence was written
-    (no music file, or every one skipped), 2 on bad arguments."""
-    cli_support.start(argv)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1 :]
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    beam_args = unknown + passthrough
-    if args.num_shards < 1:
-        parser.error("--num_shards must be >= 1")
-    if not os.path.isdir(args.input_dir):
-        parser.error(f"--input_dir {args.input_dir}: not a folder")
-    if args.runner in DIRECT_RUNNERS:
-        if beam_args:
-            parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
-        counters = convert_directory(
-            args.input_dir,
-            args.output_file,
-            args.num_shards,
-            args.recursive,
-            progress=not args.no_progress,
-            parser=args.parser,
-        )
-    else:
-        from pipelines import beam
+    """The ``convert_dir_to_note_sequences`` command; it lives in
+    :mod:`pipelines.convert_dir_to_note_sequences_cli` (kept here for console scripts installed before the move)."""
+    from pipelines.convert_dir_to_note_sequences_cli import main as cli_main
 
-        if args.runner != "beam" or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-            beam_args = ["--runner", "DirectRunner" if args.runner == "beam" else args.runner] + beam_args
-        counters = beam.convert_dir_to_note_sequences(
-            args.input_dir,
-            args.output_file,
-            args.num_shards,
-            args.recursive,
-            pipeline_args=beam_args,
-            parser=args.parser,
-        )
-    print(counters.summary())
-    print(f"shards: {output_prefix(args.output_file)}-*-of-{args.num_shards:05d}.tfrecord")
-    print(f"counters: {counters_path(args.output_file)}")
-    if counters.get(WRITTEN) == 0:
-        why = (
-            "no MIDI, MusicXML or ABC files"
-            if counters.get(FILES_FOUND) == 0
-            else f"all {counters.get(FILES_FOUND)} music files were skipped (reasons in the counters file)"
-        )
-        print(f"convert_dir_to_note_sequences: error: nothing written from {args.input_dir}: {why}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cli_main(argv)

@@ -10,24 +10,17 @@ another sample rate to 16 kHz with soxr (they must last 4 s), ``--mono`` average
 of stereo wavs; without them such notes are skipped, and the command says which flag would
 convert them.
 
-``--runner local`` (default) converts in this process; ``--runner beam`` runs the same
-conversion as an Apache Beam pipeline on the DirectRunner (multi-processing), and any
-other value (``DataflowRunner``, ``FlinkRunner``, ...) is handed to Beam together with
-every option this command does not know and every argument after ``--`` (``--project``,
-``--temp_location``, ...).
+The command line is :mod:`pipelines.nsynth_to_tfrecord_cli`; the same conversion as an Apache Beam
+pipeline is :func:`pipelines.beam.nsynth_to_tfrecord`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from typing import Optional, Sequence
 
 from pipelines.errors import InputError
 from pipelines.nsynth import (
-    GANSYNTH_MAX_PITCH,
-    GANSYNTH_MIN_PITCH,
     keep_note,
     load_audio_for,
     load_examples_json,
@@ -36,8 +29,6 @@ from pipelines.nsynth import (
 )
 from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
 from tfmusic.audio import AudioFileError
-from tfmusic import cli_support
-from tfmusic.workers import exit_on_interrupt
 
 WRITTEN, FILTERED, SKIPPED = "written", "filtered_out", "skipped"
 
@@ -168,106 +159,9 @@ def convert(
     return counters
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``nsynth_to_tfrecord`` argument parser (unknown options go to Beam)."""
-    parser = cli_support.make_parser(
-        "nsynth_to_tfrecord",
-        raw=False,
-        description="Convert an NSynth jsonwav folder into sharded tf.Example TFRecords (official schema). "
-        "Options this command does not know are passed to Beam's PipelineOptions.",
-    )
-    parser.add_argument("--input_dir", required=True, help="folder with examples.json and audio/")
-    parser.add_argument("--output_dir", required=True, help="folder for the shards and the summary")
-    parser.add_argument("--name", default="nsynth", help="shard prefix (default nsynth)")
-    parser.add_argument("--num_shards", type=int, default=4)
-    parser.add_argument("--acoustic_only", action="store_true", help="keep acoustic instruments only")
-    parser.add_argument("--min_pitch", type=int, default=None, help="lowest pitch kept (GANSynth: 24)")
-    parser.add_argument("--max_pitch", type=int, default=None, help="highest pitch kept (GANSynth: 84)")
-    parser.add_argument(
-        "--gansynth_subset",
-        action="store_true",
-        help=f"same as --acoustic_only --min_pitch {GANSYNTH_MIN_PITCH} --max_pitch {GANSYNTH_MAX_PITCH}",
-    )
-    parser.add_argument(
-        "--resample",
-        action="store_true",
-        help="resample wavs at other sample rates to 16 kHz with soxr (they must last 4 s)",
-    )
-    parser.add_argument("--mono", action="store_true", help="average the channels of stereo (multi-channel) wavs")
-    parser.add_argument(
-        "--runner",
-        default="local",
-        help="local (default), beam (Beam DirectRunner), or a Beam runner name such as DataflowRunner",
-    )
-    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
-    return parser
-
-
-@exit_on_interrupt("nsynth_to_tfrecord")
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``nsynth_to_tfrecord``; returns 0, 1 when no note was written, 2 for bad arguments."""
-    cli_support.start(argv)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough = []
-    if "--" in argv:  # everything after "--" goes to Beam unchanged
-        cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1 :]
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    beam_args = unknown + passthrough
-    if args.gansynth_subset:
-        args.acoustic_only = True
-        args.min_pitch = GANSYNTH_MIN_PITCH if args.min_pitch is None else args.min_pitch
-        args.max_pitch = GANSYNTH_MAX_PITCH if args.max_pitch is None else args.max_pitch
-    if args.num_shards < 1:
-        parser.error("--num_shards must be >= 1")
-    if not os.path.isfile(os.path.join(args.input_dir, "examples.json")):
-        parser.error(f"--input_dir {args.input_dir}: no examples.json there")
-    if args.runner == "local":
-        if beam_args:
-            parser.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam options need --runner beam)")
-        counters = convert(
-            args.input_dir,
-            args.output_dir,
-            args.name,
-            args.num_shards,
-            args.acoustic_only,
-            args.min_pitch,
-            args.max_pitch,
-            progress=not args.no_progress,
-            resample=args.resample,
-            mono=args.mono,
-        )
-    else:
-        from pipelines import beam
+    """The ``nsynth_to_tfrecord`` command; it lives in :mod:`pipelines.nsynth_to_tfrecord_cli` (kept here for
+    console scripts installed before the move)."""
+    from pipelines.nsynth_to_tfrecord_cli import main as cli_main
 
-        if args.runner != "beam" or not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-            beam_args = ["--runner", "DirectRunner" if args.runner == "beam" else args.runner] + beam_args
-        counters = beam.nsynth_to_tfrecord(
-            args.input_dir,
-            args.output_dir,
-            args.name,
-            args.num_shards,
-            args.acoustic_only,
-            args.min_pitch,
-            args.max_pitch,
-            pipeline_args=beam_args,
-            resample=args.resample,
-            mono=args.mono,
-        )
-    print(counters.summary())
-    print(f"summary: {summary_path(args.output_dir, args.name)}")
-    for line in flag_hints(counters, args.resample, args.mono):
-        print(f"nsynth_to_tfrecord: {line}", file=sys.stderr)
-    if counters.get(WRITTEN) == 0:
-        print(
-            f"nsynth_to_tfrecord: error: no note written from {args.input_dir} ({counters.get('notes')} notes: "
-            f"{counters.get(SKIPPED)} unreadable, {counters.get(FILTERED)} filtered out; reasons in the summary)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cli_main(argv)

@@ -62,7 +62,7 @@ def _bach_files():
 def data_stage(work: pathlib.Path) -> dict:
     """NoteSequences and tf.Example shards of the Bach corpus under ``work``; returns the dataset summary."""
     from music_transformer_ext import create_dataset_cli, data
-    from pipelines import note_sequences
+    from pipelines import convert_dir_to_note_sequences_cli
 
     summary_path = work / "dataset" / data.SUMMARY_NAME
     if not summary_path.exists():
@@ -70,7 +70,7 @@ def data_stage(work: pathlib.Path) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         for path in _bach_files():
             shutil.copy(path, folder / os.path.basename(path))
-        if note_sequences.main(
+        if convert_dir_to_note_sequences_cli.main(
             ["--input_dir", str(folder), "--output_file", str(work / "ns" / "bach.tfrecord"), "--no_progress"]
         ):
             raise SystemExit("convert_dir_to_note_sequences failed")

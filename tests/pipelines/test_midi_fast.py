@@ -23,6 +23,7 @@ import pytest
 from note_seq import midi_io
 
 from pipelines import midi_fast
+from pipelines import convert_dir_to_note_sequences_cli as ns_cli
 from pipelines import note_sequences as ns
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -594,7 +595,7 @@ def test_both_parsers_write_identical_records(tmp_path):
     for parser in ("symusic", "note_seq"):
         out = str(tmp_path / parser / "notesequences.tfrecord")
         args = ["--input_dir", str(folder), "--output_file", out, "--num_shards", "2", "--no_progress"]
-        assert ns.main(args + (["--parser", parser] if parser == "note_seq" else [])) == 0
+        assert ns_cli.main(args + (["--parser", parser] if parser == "note_seq" else [])) == 0
         shards = sorted((tmp_path / parser).glob("notesequences-*.tfrecord"))
         assert len(shards) == 2
         counters = json.loads(pathlib.Path(ns.counters_path(out)).read_text())
@@ -602,4 +603,4 @@ def test_both_parsers_write_identical_records(tmp_path):
     assert outputs["symusic"][0] == outputs["note_seq"][0]
     assert outputs["symusic"][1] == outputs["note_seq"][1]
     assert outputs["symusic"][1]["counts"]["files_skipped"] == 1
-    assert ns.build_parser().parse_args(["--input_dir", "a", "--output_file", "b"]).parser == "symusic"
+    assert ns_cli.build_parser().parse_args(["--input_dir", "a", "--output_file", "b"]).parser == "symusic"

@@ -14,6 +14,7 @@ import pytest
 from note_seq import abc_parser, midi_io, musicxml_reader
 from note_seq.protobuf import music_pb2
 
+from pipelines import convert_dir_to_note_sequences_cli as ns_cli
 from pipelines import note_sequences as ns
 from pipelines import tfrecord_io
 
@@ -161,7 +162,7 @@ def converted(music_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     output_file = str(out / "notesequences.tfrecord")
     assert (
-        ns.main(["--input_dir", str(music_dir), "--output_file", output_file, "--num_shards", "3", "--no_progress"])
+        ns_cli.main(["--input_dir", str(music_dir), "--output_file", output_file, "--num_shards", "3", "--no_progress"])
         == 0
     )
     return output_file, json.loads(pathlib.Path(ns.counters_path(output_file)).read_text())
@@ -287,7 +288,7 @@ def test_rerun_gives_identical_shards_and_other_counts_replace_old_ones(converte
 
 def test_norecursive_converts_top_level_files_only(music_dir, tmp_path, capsys):
     out = str(tmp_path / "top")
-    assert ns.main(["--input_dir", str(music_dir), "--output_file", out, "--norecursive", "--no_progress"]) == 0
+    assert ns_cli.main(["--input_dir", str(music_dir), "--output_file", out, "--norecursive", "--no_progress"]) == 0
     printed = capsys.readouterr().out
     top = [p for p in list(GOOD_FILES) + list(BAD_FILES) if "/" not in p]
     assert {s.filename for s in _sequences(out)} == {p for p in GOOD_FILES if "/" not in p}
@@ -334,17 +335,17 @@ def test_readers_and_dataset(converted):
 
 def test_direct_runner_refuses_beam_options(music_dir, tmp_path):
     with pytest.raises(SystemExit) as e:
-        ns.main(["--input_dir", str(music_dir), "--output_file", str(tmp_path / "x"), "--project=p"])
+        ns_cli.main(["--input_dir", str(music_dir), "--output_file", str(tmp_path / "x"), "--project=p"])
     assert e.value.code == 2
     with pytest.raises(SystemExit):
-        ns.main(["--input_dir", str(tmp_path / "missing"), "--output_file", str(tmp_path / "x")])
+        ns_cli.main(["--input_dir", str(tmp_path / "missing"), "--output_file", str(tmp_path / "x")])
 
 
 def test_beam_gives_the_same_records_and_counters(converted, music_dir, tmp_path):
     output_file, summary = converted
     out = str(tmp_path / "beam" / "notesequences.tfrecord")
     assert (
-        ns.main(
+        ns_cli.main(
             [
                 "--input_dir",
                 str(music_dir),
@@ -386,12 +387,10 @@ def test_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
 
 
 def test_a_folder_with_nothing_convertible_exits_nonzero(tmp_path, capsys):
-    from pipelines import note_sequences as ns_lib
-
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (
-        ns_lib.main(["--input_dir", str(empty), "--output_file", str(tmp_path / "a" / "ns.tfrecord"), "--no_progress"])
+        ns_cli.main(["--input_dir", str(empty), "--output_file", str(tmp_path / "a" / "ns.tfrecord"), "--no_progress"])
         == 1
     )
     assert "no MIDI, MusicXML or ABC files" in capsys.readouterr().err
@@ -399,7 +398,7 @@ def test_a_folder_with_nothing_convertible_exits_nonzero(tmp_path, capsys):
     bad.mkdir()
     (bad / "x.mid").write_bytes(b"MThd not really")
     assert (
-        ns_lib.main(["--input_dir", str(bad), "--output_file", str(tmp_path / "b" / "ns.tfrecord"), "--no_progress"])
+        ns_cli.main(["--input_dir", str(bad), "--output_file", str(tmp_path / "b" / "ns.tfrecord"), "--no_progress"])
         == 1
     )
     assert "all 1 music files were skipped" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines import nsynth, nsynth_to_tfrecord, tfrecord_io
+from pipelines import nsynth, nsynth_to_tfrecord, nsynth_to_tfrecord_cli, tfrecord_io
 from tests.pipelines.test_nsynth_readers import assert_elements_equal
 
 
@@ -17,7 +17,7 @@ def converted(mixed_dir, tmp_path_factory):
     folder, expected = mixed_dir
     out = tmp_path_factory.mktemp("tfrecords")
     assert (
-        nsynth_to_tfrecord.main(
+        nsynth_to_tfrecord_cli.main(
             ["--input_dir", str(folder), "--output_dir", str(out), "--num_shards", "3", "--no_progress"]
         )
         == 0
@@ -48,7 +48,7 @@ def test_bad_notes_are_skipped_counted_and_named(converted):
 
 def test_summary_is_printed(mixed_dir, tmp_path, capsys):
     folder, expected = mixed_dir
-    nsynth_to_tfrecord.main(
+    nsynth_to_tfrecord_cli.main(
         [
             "--input_dir",
             str(folder),
@@ -89,7 +89,7 @@ def test_conversion_is_deterministic_and_filters_work(converted, tmp_path):
     for i in range(3):
         name = f"nsynth-0000{i}-of-00003.tfrecord"
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
-    nsynth_to_tfrecord.main(
+    nsynth_to_tfrecord_cli.main(
         [
             "--input_dir",
             str(folder),
@@ -113,11 +113,13 @@ def test_conversion_is_deterministic_and_filters_work(converted, tmp_path):
 
 def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        nsynth_to_tfrecord.main(["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o")])
+        nsynth_to_tfrecord_cli.main(["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o")])
     assert info.value.code == 2 and "no examples.json" in capsys.readouterr().err
     (tmp_path / "examples.json").write_text("{}")
     with pytest.raises(SystemExit):
-        nsynth_to_tfrecord.main(["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"), "--project", "p"])
+        nsynth_to_tfrecord_cli.main(
+            ["--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"), "--project", "p"]
+        )
     assert "need --runner beam" in capsys.readouterr().err
 
 
@@ -127,7 +129,7 @@ def test_beam_pipeline_writes_the_same_records(converted, tmp_path):
     beam_out = tmp_path / "beam"
     # --direct_num_workers is not ours: it is passed through to Beam's PipelineOptions
     assert (
-        nsynth_to_tfrecord.main(
+        nsynth_to_tfrecord_cli.main(
             [
                 "--input_dir",
                 str(folder),
@@ -170,7 +172,7 @@ def test_beam_options_pass_through():
 
 def test_nothing_written_exits_nonzero(nsynth_sample_dir, tmp_path, capsys):
     # every real sample note is pitch 60: a pitch filter above it leaves nothing to write
-    rc = nsynth_to_tfrecord.main(
+    rc = nsynth_to_tfrecord_cli.main(
         [
             "--input_dir",
             str(nsynth_sample_dir),
@@ -227,7 +229,7 @@ def foreign_rate_dir(nsynth_sample_dir, tmp_path_factory):
 
 def test_foreign_rates_and_stereo_are_skipped_with_the_flag_to_use(foreign_rate_dir, tmp_path, capsys):
     folder, written = foreign_rate_dir
-    rc = nsynth_to_tfrecord.main(["--input_dir", str(folder), "--output_dir", str(tmp_path), "--no_progress"])
+    rc = nsynth_to_tfrecord_cli.main(["--input_dir", str(folder), "--output_dir", str(tmp_path), "--no_progress"])
     captured = capsys.readouterr()
     assert rc == 1 and "no note written" in captured.err
     summary = json.loads((tmp_path / "nsynth-summary.json").read_text())
@@ -240,7 +242,7 @@ def test_foreign_rates_and_stereo_are_skipped_with_the_flag_to_use(foreign_rate_
     assert "2 note(s) skipped for their sample rate: --resample resamples them to 16 kHz" in captured.err
     assert "1 note(s) skipped for their channel count: --mono averages their channels" in captured.err
     # with --resample only, the stereo notes are still skipped, and only --mono is suggested
-    rc = nsynth_to_tfrecord.main(
+    rc = nsynth_to_tfrecord_cli.main(
         ["--input_dir", str(folder), "--output_dir", str(tmp_path / "r"), "--resample", "--no_progress"]
     )
     captured = capsys.readouterr()
@@ -251,7 +253,7 @@ def test_foreign_rates_and_stereo_are_skipped_with_the_flag_to_use(foreign_rate_
 def test_resample_and_mono_convert_them(foreign_rate_dir, tmp_path, capsys):
     folder, written = foreign_rate_dir
     assert (
-        nsynth_to_tfrecord.main(
+        nsynth_to_tfrecord_cli.main(
             [
                 "--input_dir",
                 str(folder),

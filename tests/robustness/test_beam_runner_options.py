@@ -143,7 +143,7 @@ def beam_commands() -> list:
     return [
         BeamCommand(
             name="nsynth_to_tfrecord",
-            entry="pipelines.nsynth_to_tfrecord:main",
+            entry="pipelines.nsynth_to_tfrecord_cli:main",
             make_input=_nsynth_input,
             io_args=lambda inp, out: [
                 "--input_dir",
@@ -160,7 +160,7 @@ def beam_commands() -> list:
         ),
         BeamCommand(
             name="convert_dir_to_note_sequences",
-            entry="pipelines.note_sequences:main",
+            entry="pipelines.convert_dir_to_note_sequences_cli:main",
             make_input=_music_input,
             io_args=lambda inp, out: [
                 "--input_dir",

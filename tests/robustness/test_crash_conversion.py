@@ -1,7 +1,7 @@
 """Crash drill: conversions killed with SIGKILL at random moments never leave a partial shard.
 
-Both conversion commands run as subprocesses (``python -m pipelines.nsynth_to_tfrecord`` on ~50 rendered
-NSynth notes, ``python -m pipelines.note_sequences`` on ~100 Bach chorales and MIDI files), each with two
+Both conversion commands run as subprocesses (``python -m pipelines.nsynth_to_tfrecord_cli`` on ~50 rendered
+NSynth notes, ``python -m pipelines.convert_dir_to_note_sequences_cli`` on ~100 Bach chorales and MIDI files), each with two
 bad inputs that must be skipped; the two complete reference outputs are made in this process. Each is killed at least 5 times (seeded RNG), at moments of three
 kinds: during start-up, at a random point while the shards are being written (temporary files exist),
 and right when the first final shard name changes (the commit). The first kills land in an empty output
@@ -297,7 +297,7 @@ def test_nsynth_to_tfrecord_survives_sigkill(nsynth_folder, tmp_path):
     root, total, _ = nsynth_folder
     common = ["--input_dir", str(root), "--num_shards", "4", "--no_progress"]
     command = Command(
-        "pipelines.nsynth_to_tfrecord",
+        "pipelines.nsynth_to_tfrecord_cli",
         args=lambda out: common + ["--output_dir", str(out)],
         variant_args=lambda out: common + ["--output_dir", str(out), "--max_pitch", "60"],
         shard_regex=r"nsynth-\d{5}-of-00004\.tfrecord",
@@ -350,7 +350,7 @@ def test_convert_dir_to_note_sequences_survives_sigkill(music_folder, tmp_path):
     root, good = music_folder
     common = ["--input_dir", str(root), "--num_shards", "3", "--no_progress"]
     command = Command(
-        "pipelines.note_sequences",
+        "pipelines.convert_dir_to_note_sequences_cli",
         args=lambda out: common + ["--output_file", str(out / "ns.tfrecord")],
         variant_args=lambda out: common + ["--output_file", str(out / "ns.tfrecord"), "--norecursive"],
         shard_regex=r"ns-\d{5}-of-00003\.tfrecord",

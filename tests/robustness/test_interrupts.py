@@ -355,7 +355,7 @@ def test_beam_nsynth_to_tfrecord_stops_at_once(nsynth_sample_dir, tmp_path):
         "nsynth_to_tfrecord",
         [
             "-m",
-            "pipelines.nsynth_to_tfrecord",
+            "pipelines.nsynth_to_tfrecord_cli",
             "--input_dir",
             str(folder),
             "--output_dir",
@@ -386,7 +386,7 @@ def test_beam_convert_dir_to_note_sequences_stops_at_once(tmp_path):
         "convert_dir_to_note_sequences",
         [
             "-m",
-            "pipelines.note_sequences",
+            "pipelines.convert_dir_to_note_sequences_cli",
             "--input_dir",
             str(folder),
             "--output_file",
