@@ -364,9 +364,9 @@ def render(
 
     synth = None
     if config.gansynth_run:
-        from gansynth_tf.synthesize import GANSynthSynthesizer
+        import gansynth_tf
 
-        synth = GANSynthSynthesizer.from_model_dir(config.gansynth_run)
+        synth = gansynth_tf.load(config.gansynth_run)
     else:
         _log("no GANSynth run given: FluidSynth renderings only")
     wavs: List[pathlib.Path] = []

@@ -94,11 +94,11 @@ def render(out: pathlib.Path) -> pathlib.Path:
 
 def convert(nsynth_dir: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
     """Stage 2: sharded TFRecords in the official NSynth schema, GANSynth's subset."""
-    from pipelines import nsynth_to_tfrecord
+    from pipelines import nsynth_to_tfrecord_cli
 
     t0 = _stage("2. nsynth_to_tfrecord: sharded tf.Example records (acoustic, pitch 24-84)")
     tfr_dir = out / "tfrecords"
-    rc = nsynth_to_tfrecord.main(
+    rc = nsynth_to_tfrecord_cli.main(
         ["--input_dir", str(nsynth_dir), "--output_dir", str(tfr_dir), "--num_shards", "2", "--gansynth_subset"]
     )
     if rc:

@@ -6,3 +6,11 @@
 CONFIG_IDS = ("one_drum", "drum_kit")
 #: ``<model>_train --preset`` names (the configs and small test presets).
 TRAIN_PRESETS = ("drum_kit", "one_drum", "tiny", "tiny_kit")
+
+
+def load(run_dir, config_id=None):
+    """The trained Drums RNN of a training run folder or a ``.mag``, as a ``DrumsGenerator``: see
+    :func:`drums_rnn_ext.generate.load`. Imports TensorFlow."""
+    from drums_rnn_ext.generate import load as _load
+
+    return _load(run_dir, config_id)

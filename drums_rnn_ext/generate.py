@@ -131,3 +131,19 @@ def options(
 ) -> GenerationOptions:
     """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``drums_rnn_generate`` defaults."""
     return GenerationOptions(num_steps, temperature, beam_size, branch_factor, steps_per_iteration, seed)
+
+
+def load(run_dir: str, config_id: Optional[str] = None) -> "DrumsGenerator":
+    """The trained Drums RNN of a training run, as a :class:`DrumsGenerator`.
+
+    Args:
+      run_dir: a ``drums_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
+        folder of Magenta's own ``drums_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
+      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
+    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
+    """
+    from events_rnn import generate as core
+    from drums_rnn_ext import bundle as bundle_lib
+
+    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
+    return DrumsGenerator(loaded.model, loaded.config)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -268,6 +269,31 @@ def quantize_primer(primer_sequence, qpm: float, steps_per_quarter: int):
         return sequences_lib.quantize_note_sequence(sequence, steps_per_quarter)
     except Exception as e:  # noqa: BLE001 - note-seq's quantization errors are the primer's fault
         raise GenerationError(f"primer: cannot quantize ({e})") from e
+
+
+def load(family, run_dir: str, config_id: Optional[str] = None):
+    """The trained model of any events-RNN family's training run (what each family's ``load`` wraps in
+    its generator).
+
+    Args:
+      family: the model's :class:`events_rnn.bundle.ModelFamily`.
+      run_dir: a run folder of this toolkit's ``<model>_train`` (``config.json`` + ``ckpt-N``: its newest
+        checkpoint), a run folder of Magenta's own ``<model>_train`` (``train/model.ckpt-N``), or a ``.mag``.
+      config_id: Magenta's ``--config`` of a Magenta run folder (needed where the family has several);
+        for the others, checked against the run's when given.
+    Returns:
+      an :class:`events_rnn.generate_cli.LoadedModel`: ``model`` (no dropout), ``config`` (the family's model
+      config), ``global_step``, ``naming``, ``source`` (the file the weights came from).
+    Raises:
+      ``ValueError`` subclasses naming the file (``BundleError``, ``PortingError``, ``RunFolderError``,
+      ``CheckpointReadError``) when it is not a fitting model of ``family``.
+    """
+    from events_rnn import generate_cli
+
+    run_dir = os.fspath(run_dir)
+    if os.path.isfile(run_dir):
+        return generate_cli.load_model(family, bundle_file=run_dir, config_id=config_id)
+    return generate_cli.load_model(family, run_dir=run_dir, config_id=config_id)
 
 
 def primer_from_midi(path: str):

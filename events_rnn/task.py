@@ -22,10 +22,12 @@
 * dropout masks come from stateless seeds (step, replica slot), so runs are replica-safe.
 * warm start (``warm_start.bundle_path``): every model variable is restored from a ``.mag``
   bundle of the task's :class:`events_rnn.bundle.ModelFamily` (strictly: any misfit raises, so
-  is a bundle of another family or config), the optimizer starts fresh; a run resuming from its own
-  checkpoint restores that instead. ``warm_start.frozen_layers`` are left untrained.
+  is a bundle of another family or config), the optimizer starts fresh
+  (:meth:`EventsRnnTask.initialize`); a run resuming from its own checkpoint restores that instead
+  and never reads the bundle again. ``warm_start.frozen_layers`` are left untrained.
 
-:func:`evaluate` computes the same metrics over a whole dataset (Magenta's eval mode).
+:func:`evaluate` computes the same metrics over a whole dataset (Magenta's eval mode);
+:meth:`EventsRnnTask.evaluate`, the runner's evaluation hook, computes them over ``data.eval_data_path``.
 
 The experiment given to a task is any frozen dataclass with ``model`` (a family config with
 ``config_id``, ``hparams``, ``input_size`` and ``no_event_label``), ``data``
@@ -148,6 +150,24 @@ def evaluate(
     return metrics_from_sums(totals)
 
 
+def evaluate_file(model: EventSequenceRnnModel, config: Any, pattern: str, max_batches: Optional[int] = None):
+    """:func:`evaluate` of ``model`` over every SequenceExample of ``pattern`` (file or glob), in batches
+    of ``min(config.trainer.global_batch_size, 64)``, at most ``max_batches`` of them; the encoding,
+    padding and XLA switch are ``config``'s (an experiment, see the module docstring)."""
+    from events_rnn import data
+
+    batch = min(config.trainer.global_batch_size, 64)
+    ds = data.make_sequence_example_dataset(pattern, config.model.input_size, batch, shuffle=False)
+    return evaluate(
+        model,
+        ds,
+        config.model.no_event_label,
+        max_batches=max_batches,
+        pad_to_multiple=config.data.pad_to_multiple,
+        jit_compile=config.runtime.jit_compile,
+    )
+
+
 def sequence_example_dataset_fn(config: Any, file_pattern: Optional[str] = None, shuffle: bool = True) -> DatasetFn:
     """A :data:`DatasetFn` over Magenta SequenceExample TFRecords (``data.train_data_path`` by default):
     sharded by input pipeline, shuffled, repeated forever, full batches only."""
@@ -184,14 +204,23 @@ class EventsRnnTask(training.Task):
       dataset_fn: batches for training; defaults to :func:`sequence_example_dataset_fn` over
         ``config.data.train_data_path``.
       family: overrides the class's ``family``.
+      eval_file: SequenceExamples :meth:`evaluate` reads (file or glob); None: ``config.data.eval_data_path``;
+        "": no evaluation.
+      eval_batches: evaluate on at most this many batches (None: every example).
     Attributes set by :meth:`build`: ``model`` (:class:`EventSequenceRnnModel` with Magenta's dropout),
-    ``optimizer``, ``warm_start_bundle`` (the :class:`events_rnn.bundle.MagBundle` used, or None).
+    ``optimizer``; by :meth:`initialize`: ``warm_start_bundle`` (the :class:`events_rnn.bundle.MagBundle`
+    used; None for a resumed run or one without a bundle).
     """
 
     family: Optional[bundle_lib.ModelFamily] = None
 
     def __init__(
-        self, config: Any, dataset_fn: Optional[DatasetFn] = None, family: Optional[bundle_lib.ModelFamily] = None
+        self,
+        config: Any,
+        dataset_fn: Optional[DatasetFn] = None,
+        family: Optional[bundle_lib.ModelFamily] = None,
+        eval_file: Optional[str] = None,
+        eval_batches: Optional[int] = None,
     ):
         if family is not None:
             self.family = family
@@ -204,6 +233,8 @@ class EventsRnnTask(training.Task):
         self.model: Optional[EventSequenceRnnModel] = None
         self.optimizer = None
         self.warm_start_bundle = None
+        self.eval_file = config.data.eval_data_path if eval_file is None else eval_file
+        self.eval_batches = eval_batches
         self._step = None
 
     # ------------------------------------------------------------------ build
@@ -212,10 +243,6 @@ class EventsRnnTask(training.Task):
         hp = self.config.model.hparams
         keras.utils.set_random_seed(self.config.seed)
         self.model = self.family.build_model(self.config.model, hp.dropout_keep_prob)
-        if self.config.warm_start.bundle_path:
-            self.warm_start_bundle = bundle_lib.warm_start_from_bundle(
-                self.family, self.model, self.config.warm_start.bundle_path, self.config.model.config_id
-            )
         if self.config.warm_start.frozen_layers:
             self.model.freeze(self.config.warm_start.frozen_layers)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -224,8 +251,24 @@ class EventsRnnTask(training.Task):
         )
         self.optimizer.build(self.model.trainable_variables)
 
+    def initialize(self, step: tf.Variable) -> Optional[str]:
+        """A new run with ``warm_start.bundle_path``: every model variable restored from that ``.mag``
+        (the optimizer starts fresh). Raises ``BundleError`` / ``PortingError`` when it does not fit."""
+        if self.config.warm_start.bundle_path:
+            self.warm_start_bundle = bundle_lib.warm_start_from_bundle(
+                self.family, self.model, self.config.warm_start.bundle_path, self.config.model.config_id
+            )
+        return None
+
     def checkpoint_items(self) -> Dict[str, Any]:
         return {"model": self.model, "optimizer": self.optimizer}
+
+    def evaluate(self) -> Optional[Dict[str, float]]:
+        """Magenta's eval metrics (:func:`evaluate`, no dropout) over every example of ``eval_file``
+        (at most ``eval_batches`` batches of ``min(global batch, 64)``); None without an eval file."""
+        if not self.eval_file:
+            return None
+        return evaluate_file(self.model, self.config, self.eval_file, self.eval_batches)
 
     # ------------------------------------------------------------------ inputs
 

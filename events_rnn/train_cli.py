@@ -25,7 +25,8 @@ files or records that are not the model's SequenceExamples give one line naming 
 
 Training goes through :class:`tfmusic.training.Runner` (strategy from ``runtime.distribution``,
 XLA, TensorBoard logs in ``RUN_DIR/train``, checkpoints ``RUN_DIR/ckpt-N``). With ``--eval_file``
-the final model is evaluated on it (Magenta's eval metrics) and the numbers are written to
+the final model is evaluated on it (Magenta's eval metrics; the task's evaluation hook, also run every
+``trainer.eval_every`` steps with ``--set trainer.eval_every=N``) and the numbers are written to
 ``RUN_DIR/eval_metrics.json`` and, as ``eval/*`` scalars, into the run's TensorBoard logs; ``--eval`` only
 evaluates the newest checkpoint.
 ``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle (with its generation metagraph).
@@ -143,9 +144,14 @@ def tracked_model_variables(model):
     return module
 
 
-def make_task(task_class, cfg, dataset_fn=None):
+def make_task(task_class, cfg, dataset_fn=None, magenta_run=None, eval_file=None, eval_batches=None):
     """A ``task_class`` (an :class:`events_rnn.task.EventsRnnTask`) whose checkpoints hold every model
-    variable (the task's items plus :data:`MODEL_VARIABLES_ITEM`); what ``<model>_train`` trains."""
+    variable (the task's items plus :data:`MODEL_VARIABLES_ITEM`); what ``<model>_train`` trains.
+
+    ``magenta_run``: what continues Magenta's run folders (see :class:`TrainCommand`); with it, a new
+    run whose ``warm_start.magenta_checkpoint`` is set starts from that checkpoint's weights, Adam
+    slots and step (:meth:`~tfmusic.training.Task.initialize`, :func:`restore_magenta_state`).
+    ``eval_file``, ``eval_batches``: the task's evaluation (:class:`events_rnn.task.EventsRnnTask`)."""
 
     class _Task(task_class):
         _tracked = None
@@ -157,7 +163,12 @@ def make_task(task_class, cfg, dataset_fn=None):
             items[MODEL_VARIABLES_ITEM] = self._tracked
             return items
 
-    return _Task(cfg, dataset_fn)
+        def initialize(self, step):
+            if magenta_run is not None and self.config.warm_start.magenta_checkpoint:
+                return restore_magenta_state(magenta_run, self, step).describe()
+            return super().initialize(step)
+
+    return _Task(cfg, dataset_fn, eval_file=eval_file, eval_batches=eval_batches)
 
 
 def parse_hparams(text: str) -> List[str]:
@@ -330,15 +341,23 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
     )
 
 
-def continue_magenta_run(cmd: TrainCommand, task, runner, cfg):
-    """Restore ``cfg.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built task and
-    the runner's step; returns the :class:`events_rnn.magenta_run.RestoredState`."""
-    magenta_run = magenta_runs(cmd)
-    path = cfg.warm_start.magenta_checkpoint
+def restore_magenta_state(magenta_run, task, step):
+    """Restore ``task.config.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built
+    ``task`` and ``step`` (the runner's) with ``magenta_run`` (see :class:`TrainCommand`); returns the
+    :class:`events_rnn.magenta_run.RestoredState`. Raises ``PortingError``, ``RunFolderError``,
+    ``CheckpointReadError`` or ``OSError``."""
+    path = task.config.warm_start.magenta_checkpoint
     run_dir = os.path.dirname(os.path.dirname(path))
     ckpt = magenta_run.read_magenta_checkpoint(run_dir, path)
+    return magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=step)
+
+
+def continue_magenta_run(cmd: TrainCommand, task, runner, cfg):
+    """Restore ``cfg.warm_start.magenta_checkpoint`` (weights, Adam slots, step) into the built task and
+    the runner's step; returns the :class:`events_rnn.magenta_run.RestoredState`. (``<model>_train``
+    does this through the task's ``initialize``, see :func:`make_task`.)"""
     with runner.strategy.scope():
-        return magenta_run.restore_training_state(task.model, task.optimizer, ckpt, step_variable=runner.step)
+        return restore_magenta_state(magenta_runs(cmd), task, runner.step)
 
 
 def run_overrides(args) -> List[str]:
@@ -394,20 +413,11 @@ def check_data(prog: str, cfg, args, parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None) -> dict:
-    """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout)."""
-    from events_rnn import data
+    """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout;
+    :func:`events_rnn.task.evaluate_file`, what the task's evaluation hook runs)."""
     from events_rnn import task as task_lib
 
-    batch = min(cfg.trainer.global_batch_size, 64)
-    ds = data.make_sequence_example_dataset(eval_pattern, cfg.model.input_size, batch, shuffle=False)
-    return task_lib.evaluate(
-        task.model,
-        ds,
-        task.no_event_label,
-        max_batches=max_batches,
-        pad_to_multiple=cfg.data.pad_to_multiple,
-        jit_compile=cfg.runtime.jit_compile,
-    )
+    return task_lib.evaluate_file(task.model, cfg, eval_pattern, max_batches)
 
 
 def main(
@@ -430,14 +440,12 @@ def main(
         cmd = cmd()
     prog = cmd.prog
     from tfmusic import config as config_lib
-    from tfmusic import files
+    from tfmusic import experiment, files
     from tfmusic import runtime as runtime_lib
 
     try:
         overrides = run_overrides(args)
-        resuming = os.path.exists(os.path.join(args.run_dir, config_lib.CONFIG_FILENAME)) and config_lib.has_checkpoint(
-            args.run_dir
-        )
+        resuming = config_lib.resumes(args.run_dir)
         base = initial_config(cmd, args, parser) if not resuming else cmd.experiment_class()
         plan = config_lib.plan_run_config(args.run_dir, base, overrides, run_flags(args, None if resuming else base))
     except (config_lib.ConfigError, ValueError) as e:
@@ -448,55 +456,52 @@ def main(
     if args.eval and not cfg.data.eval_data_path:
         parser.exit(2, f"{prog}: --eval needs --eval_file\n")
     check_data(prog, cfg, args, parser)  # before anything is written to the run folder
-    plan.write()
-    # The strategy before any other TensorFlow op (MultiWorkerMirroredStrategy's rule).
-    strategy = runtime_lib.make_strategy(cfg.runtime)
+    strategy = experiment.start(plan)  # config.json, then the strategy before any other TensorFlow op
     from events_rnn import bundle as bundle_lib
     from events_rnn import data as data_lib
     from events_rnn import task as task_lib
-    from tfmusic import training
 
     source = f"fine-tuning {cfg.warm_start.bundle_path}" if cfg.warm_start.bundle_path else "from scratch"
     if cfg.warm_start.magenta_checkpoint:
         source = f"continuing Magenta's {cfg.warm_start.magenta_checkpoint}"
-    print(
-        f"{prog}: {'resuming' if resumed else 'starting'} {args.run_dir} ({cfg.model.config_id} "
-        f"{list(cfg.model.hparams.rnn_layer_sizes)}, {source}; {strategy.num_replicas_in_sync} replica(s), "
-        f"XLA {'on' if cfg.runtime.jit_compile else 'off'})",
-        flush=True,
+    experiment.announce(
+        prog,
+        args.run_dir,
+        resumed,
+        f"{cfg.model.config_id} {list(cfg.model.hparams.rnn_layer_sizes)}, {source}; "
+        + experiment.runtime_summary(strategy, cfg),
     )
-    try:
-        task = make_task(cmd.task_class, cfg)
-        runner = training.Runner(task, cfg, args.run_dir, strategy=strategy)
-    except (bundle_lib.BundleError, bundle_lib.PortingError, ValueError) as e:
+    no_eval_examples = bool(cfg.data.eval_data_path) and data_lib.count_records(cfg.data.eval_data_path) == 0
+    task = make_task(
+        cmd.task_class,
+        cfg,
+        magenta_run=magenta_runs(cmd),
+        eval_file="" if no_eval_examples else cfg.data.eval_data_path,
+        eval_batches=args.eval_batches,
+    )
+    try:  # the task's evaluation (--eval_file) runs at the end, and every trainer.eval_every steps
+        outcome = experiment.run(
+            task,
+            cfg,
+            args.run_dir,
+            strategy,
+            prog=prog,
+            refuse=(ValueError, OSError),  # BundleError, PortingError, RunFolderError, CheckpointReadError
+            stop_after=args.max_steps_this_run,
+            train=not args.eval,
+        )
+    except experiment.RunRefused as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
-    if cfg.warm_start.magenta_checkpoint and not magenta_runs(cmd).has_own_checkpoint(args.run_dir):
-        try:
-            restored = continue_magenta_run(cmd, task, runner, cfg)
-        except (ValueError, OSError) as e:  # PortingError, RunFolderError, CheckpointReadError
-            print(f"{prog}: {e}", file=sys.stderr)
-            return 2
-        print(f"{prog}: {restored.describe()}", flush=True)
-    if args.eval:
-        step = runner.restore()
-        result_step = step
-    else:
-        result = runner.train(stop_after=args.max_steps_this_run)
-        result_step = result.final_step
-        logs = task.reduce_logs(result.logs)
-        print(f"{prog}: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
-        for key in sorted(logs):
-            print(f"  {key} = {logs[key]:.4g}")
-    if cfg.data.eval_data_path and data_lib.count_records(cfg.data.eval_data_path) == 0:
+    result_step = outcome.step
+    if no_eval_examples:
         print(f"{prog}: --eval_file {cfg.data.eval_data_path} holds no examples; no evaluation", file=sys.stderr)
-    elif cfg.data.eval_data_path:
-        metrics = evaluate_run(task, cfg, cfg.data.eval_data_path, args.eval_batches)
+    elif outcome.eval_metrics is not None:  # already written as eval/* scalars beside the training ones
+        metrics = dict(outcome.eval_metrics)
         metrics["global_step"] = result_step
         print(f"{prog}: eval at step {result_step}: " + ", ".join(f"{k} {metrics[k]:.4g}" for k in task_lib.METRICS))
         if runtime_lib.is_chief(strategy):
             files.atomic_write_json(os.path.join(args.run_dir, EVAL_METRICS_FILENAME), metrics)
-            training.write_eval_summaries(args.run_dir, metrics, result_step)  # eval/* beside the training scalars
     if args.export_bundle and runtime_lib.is_chief(strategy):
         path = bundle_lib.write_bundle(
             cmd.family,

@@ -286,8 +286,8 @@ class GANSynthTask(training.Task):
     Attributes after :meth:`build`: ``generator``, ``discriminator``, ``g_optimizer``,
     ``d_optimizer``, ``ema`` (or None). With ``config.warm_start.magenta_dir`` the networks and the
     moving average start from a Magenta GANSynth folder's final stage
-    (:func:`gansynth_tf.convert_magenta.warm_start_from_magenta`); a resumed run's own checkpoint
-    is restored over them.
+    (:func:`gansynth_tf.convert_magenta.warm_start_from_magenta`, in :meth:`initialize`); a resumed
+    run restores its own checkpoint instead.
     """
 
     def __init__(
@@ -352,6 +352,17 @@ class GANSynthTask(training.Task):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.ema = GeneratorEMA(self.generator, m.generator_ema_decay) if m.generator_ema_decay > 0 else None
+        # Set at the start of every step from the global step; derived, so not checkpointed.
+        self.progress_var = tf.Variable(
+            0.0, trainable=False, name="progress", aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA
+        )
+        self.input_state = InputState()
+
+    def initialize(self, step: tf.Variable) -> Optional[str]:
+        """A new run with ``warm_start.magenta_dir``: the generator, its moving average and the
+        discriminator from that Magenta GANSynth folder's final stage
+        (:func:`gansynth_tf.convert_magenta.warm_start_from_magenta`; the optimizers start fresh).
+        A resumed run restores its own checkpoint instead and never reads the folder again."""
         if self.config.warm_start.magenta_dir:
             from gansynth_tf.convert_magenta import warm_start_from_magenta
 
@@ -362,11 +373,7 @@ class GANSynthTask(training.Task):
                 self.ema.averages if self.ema is not None else None,
                 self.model_config.num_resolutions,
             )
-        # Set at the start of every step from the global step; derived, so not checkpointed.
-        self.progress_var = tf.Variable(
-            0.0, trainable=False, name="progress", aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA
-        )
-        self.input_state = InputState()
+        return None
 
     def checkpoint_items(self) -> Dict[str, Any]:
         items = {

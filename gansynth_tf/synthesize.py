@@ -733,3 +733,17 @@ def synthesize_midi(synth: GANSynthSynthesizer, midi, timbre: str = "fixed", see
     """float32 audio [samples] at ``synth.sample_rate`` for a MIDI file or ``PrettyMIDI``;
     see :func:`render_midi` for the arguments and for the rendering's details."""
     return render_midi(synth, midi, timbre=timbre, seed=seed, **kwargs).audio
+
+
+def load(run_dir: PathLike) -> GANSynthSynthesizer:
+    """The trained GANSynth of a ``gansynth_train`` run, ready to synthesize
+    (:meth:`GANSynthSynthesizer.from_model_dir` with its defaults).
+
+    Args:
+      run_dir: the run folder: ``config.json``, ``normalizer.json`` and ``ckpt-N`` (the newest is read).
+    Returns:
+      a :class:`GANSynthSynthesizer` using the generator's moving average when the run kept one.
+    Raises:
+      see :meth:`GANSynthSynthesizer.from_model_dir` (``FileNotFoundError``, ``GANSynthCheckpointError``).
+    """
+    return GANSynthSynthesizer.from_model_dir(run_dir)

@@ -15,7 +15,8 @@ and its normaliser is saved as the run's ``normalizer.json``.
 A folder that already holds ``config.json`` resumes: its saved config is reloaded (``--set``
 still applies on top, e.g. a longer ``trainer.train_steps``) and training continues from the
 newest checkpoint, in the middle of a progressive stage if that is where it stopped; a ``--preset``
-or ``--warm_start`` that contradicts the run is refused, naming both values. ``--train_data`` is
+or ``--warm_start`` that contradicts the run is refused, naming both values, and the
+``--warm_start`` folder is not read again (it may have moved). ``--train_data`` is
 checked before the run folder is touched (one line naming the file: nothing matches, an empty or
 text file, no usable note).
 
@@ -199,8 +200,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from gansynth_tf.config import get_preset
     from tfmusic import config as config_lib
+    from tfmusic import experiment
     from tfmusic import runtime as runtime_lib
-    from tfmusic import training
 
     overrides = list(args.overrides)
     if args.num_training_steps is not None:  # before --set, which wins
@@ -219,11 +220,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        try:
-            base, magenta_normalizer = read_experiment(args.warm_start)
-        except MagentaCheckpointError as e:
-            print(f"gansynth_train: {e}", file=sys.stderr)
-            return 2
+        if config_lib.resumes(args.model_dir):
+            # The run's own checkpoint wins: the Magenta folder is not read again (it may have moved);
+            # its normaliser was saved as the run's normalizer.json when the run started.
+            base, magenta_normalizer = get_preset("mel_prog_hires"), None
+        else:
+            try:
+                base, magenta_normalizer = read_experiment(args.warm_start)
+            except MagentaCheckpointError as e:
+                print(f"gansynth_train: {e}", file=sys.stderr)
+                return 2
         # The checkpoint has finished growing: fine-tuning runs every block at full resolution.
         overrides = [
             "model.progressive=false",
@@ -264,18 +270,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except InputError as e:
         print(f"gansynth_train: --train_data {e}", file=sys.stderr)
         return 2
-    plan.write()
+    # config.json, then the strategy: MultiWorkerMirroredStrategy must exist before other TensorFlow ops run.
+    strategy = experiment.start(plan)
     normalizer_file = os.path.join(args.model_dir, NORMALIZER_FILENAME)
     if magenta_normalizer is not None and not cfg.data.normalizer_path and not os.path.exists(normalizer_file):
         # The networks were trained on specgrams scaled by Magenta's normaliser: keep it, never refit.
         magenta_normalizer.save(normalizer_file)
-    # The strategy next: MultiWorkerMirroredStrategy must exist before other TensorFlow ops run.
-    strategy = runtime_lib.make_strategy(cfg.runtime)
-    print(
-        f"gansynth_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
-        f"({strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}, "
-        f"{cfg.runtime.precision})",
-        flush=True,
+    experiment.announce(
+        "gansynth_train",
+        args.model_dir,
+        resumed,
+        f"{experiment.runtime_summary(strategy, cfg)}, {cfg.runtime.precision}",
     )
 
     from gansynth_tf.gan import GANSynthTask
@@ -291,17 +296,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     task = GANSynthTask(
         cfg, make_dataset_fn(cfg, helper, normalizer, pitch_range), specgrams_helper=helper, normalizer=normalizer
     )
+    warm_start = cfg.warm_start.magenta_dir
+
+    def refuse(e: BaseException):  # a Magenta folder that does not fit (task.initialize) exits 2
+        if warm_start and isinstance(e, (PortingError, CheckpointReadError, ValueError)):
+            return f"--warm_start {warm_start}: {e}"
+        return None
+
     try:
-        runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
-    except (PortingError, CheckpointReadError, ValueError) as e:
-        if not cfg.warm_start.magenta_dir:
-            raise
-        print(f"gansynth_train: --warm_start {cfg.warm_start.magenta_dir}: {e}", file=sys.stderr)
+        experiment.run(
+            task,
+            cfg,
+            args.model_dir,
+            strategy,
+            prog="gansynth_train",
+            refuse=refuse,
+            stop_after=args.max_steps_this_run,
+        )
+    except experiment.RunRefused as e:
+        print(f"gansynth_train: {e}", file=sys.stderr)
         return 2
-    result = runner.train(stop_after=args.max_steps_this_run)
-    print(f"gansynth_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
-    for key in sorted(result.logs):
-        print(f"  {key} = {result.logs[key]:.4g}")
     return 0
 
 

@@ -9,3 +9,11 @@ CONFIG_IDS = ("basic_improv", "attention_improv", "chord_pitches_improv")
 TRAIN_PRESETS = ("attention_improv", "basic_improv", "chord_pitches_improv", "tiny", "tiny_attention")
 #: Magenta's ``improv_rnn_generate --backing_chords`` default.
 DEFAULT_BACKING_CHORDS = "C G Am F C G F C"
+
+
+def load(run_dir, config_id=None, chords=DEFAULT_BACKING_CHORDS, steps_per_chord=16):
+    """The trained Improv RNN of a training run folder or a ``.mag``, as an ``ImprovGenerator`` over
+    ``chords``: see :func:`improv_rnn_ext.generate.load`. Imports TensorFlow."""
+    from improv_rnn_ext.generate import load as _load
+
+    return _load(run_dir, config_id, chords, steps_per_chord)

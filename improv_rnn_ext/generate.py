@@ -163,3 +163,23 @@ def options(
     """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``improv_rnn_generate`` defaults (the
     length comes from the chords)."""
     return GenerationOptions(2, temperature, beam_size, branch_factor, steps_per_iteration, seed)
+
+
+def load(
+    run_dir: str, config_id: Optional[str] = None, chords: str = DEFAULT_BACKING_CHORDS, steps_per_chord: int = 16
+) -> "ImprovGenerator":
+    """The trained Improv RNN of a training run, as an :class:`ImprovGenerator` over ``chords``.
+
+    Args:
+      run_dir: an ``improv_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
+        folder of Magenta's own ``improv_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
+      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
+      chords, steps_per_chord: the chord symbols it improvises over and the steps each lasts
+        (:func:`backing_chords`; default Magenta's ``--backing_chords``).
+    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
+    """
+    from events_rnn import generate as core
+    from improv_rnn_ext import bundle as bundle_lib
+
+    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
+    return ImprovGenerator(loaded.model, loaded.config, backing_chords(chords, steps_per_chord))

@@ -14,3 +14,11 @@ TRAIN_PRESETS = (
     "tiny_attention",
     "tiny_attention_whole_stack",
 )
+
+
+def load(run_dir, config_id=None):
+    """The trained Melody RNN of a training run folder (this toolkit's or Magenta's) or a ``.mag``, as a
+    ``MelodyGenerator``: see :func:`melody_rnn_ext.generate.load`. Imports TensorFlow."""
+    from melody_rnn_ext.generate import load as _load
+
+    return _load(run_dir, config_id)

@@ -288,6 +288,31 @@ class MelodyGenerator:
         return float(logp[start - 1 :].sum())
 
 
+def load(run_dir: str, config_id: Optional[str] = None) -> "MelodyGenerator":
+    """The trained Melody RNN of a training run, as a :class:`MelodyGenerator` (no dropout).
+
+    Args:
+      run_dir: a ``melody_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint),
+        a run folder of Magenta's own ``melody_rnn_train`` (``train/model.ckpt-N``: the architecture read
+        from its variables), or a ``.mag`` bundle file.
+      config_id: Magenta's ``--config`` of a Magenta run folder (its variables cannot tell e.g.
+        ``basic_rnn`` from ``mono_rnn``); ignored otherwise.
+    Returns:
+      a generator whose ``model`` and ``config`` (:class:`melody_rnn_ext.config.MelodyRnnConfig`) are the run's.
+    Raises:
+      ``ValueError`` subclasses naming the file: ``GenerationError`` (no config or checkpoint),
+      ``RunFolderError``, ``BundleError``, ``PortingError``.
+    """
+    from melody_rnn_ext import magenta_run
+
+    run_dir = os.fspath(run_dir)
+    if os.path.isfile(run_dir):
+        return MelodyGenerator.from_bundle(run_dir)
+    if magenta_run.run_folder_kind(run_dir) == "magenta":
+        return MelodyGenerator.from_magenta_run(run_dir, config_id)
+    return MelodyGenerator.from_run_dir(run_dir)
+
+
 def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
     """(model without dropout, its :class:`MelodyRnnConfig`, checkpoint path) of a run of this toolkit's
     ``melody_rnn_train``: ``config.json`` and the newest ``ckpt-N`` (or ``checkpoint``).

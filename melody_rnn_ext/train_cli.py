@@ -22,8 +22,9 @@ bundle is then not read again: the run's own checkpoint wins.
 
 Training goes through :class:`tfmusic.training.Runner` (strategy from ``runtime.distribution``,
 XLA, TensorBoard logs in ``RUN_DIR/train``, checkpoints ``RUN_DIR/ckpt-N``). With ``--eval_file``
-the final model is evaluated on it (Magenta's eval metrics) and the numbers are written to
-``RUN_DIR/eval_metrics.json``; ``--eval`` only evaluates the newest checkpoint.
+the final model is evaluated on it (Magenta's eval metrics; also every ``trainer.eval_every`` steps with
+``--set trainer.eval_every=N``) and the numbers are written to ``RUN_DIR/eval_metrics.json`` and as ``eval/*``
+TensorBoard scalars; ``--eval`` only evaluates the newest checkpoint.
 ``--export_bundle OUT.mag`` writes the trained model as a Magenta bundle.
 
 A ``--run_dir`` that holds Magenta's training folder (``train/checkpoint``) and no ``config.json`` is

@@ -30,11 +30,12 @@ import os
 import pathlib
 import re
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tfmusic import config as config_lib
+from tfmusic import experiment
 from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
@@ -435,12 +436,22 @@ class PitchClassifierTask(training.Task):
     Args:
       config: the experiment. features: float32 ``[n, frames, mels, 1]`` (from
         :func:`classifier_features`). labels: int ``[n]`` class indices (pitch - min_pitch).
+      eval_sets: ``{metric name: (features, labels)}`` that :meth:`evaluate` (the runner's evaluation
+        hook) scores: the share of each set's argmax predictions equal to its labels (NaN for an
+        empty set); None: no evaluation.
     """
 
-    def __init__(self, config: ClassifierExperiment, features: np.ndarray, labels: np.ndarray):
+    def __init__(
+        self,
+        config: ClassifierExperiment,
+        features: np.ndarray,
+        labels: np.ndarray,
+        eval_sets: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None,
+    ):
         self.config = config
         self.features = features
         self.labels = labels.astype(np.int32)
+        self.eval_sets = eval_sets
 
     def build(self):
         import keras
@@ -482,6 +493,21 @@ class PitchClassifierTask(training.Task):
                 clip_norm=self.config.model.clip_norm,
             )
         ]
+
+    def evaluate(self) -> Optional[Dict[str, float]]:
+        """``{name: accuracy}`` over ``eval_sets`` (batches of 64, no dropout); None without them."""
+        if self.eval_sets is None:
+            return None
+        out = {}
+        for name, (feats, labels) in self.eval_sets.items():
+            if len(labels) == 0:
+                out[name] = float("nan")
+                continue
+            logits = np.concatenate(
+                [np.asarray(self.network(feats[i : i + 64], training=False)) for i in range(0, len(labels), 64)]
+            )
+            out[name] = float(np.mean(logits.argmax(-1) == labels))
+        return out
 
 
 # --------------------------------------------------------------------------- classifier object
@@ -584,6 +610,16 @@ def load_classifier(model_dir) -> PitchClassifier:
     return PitchClassifier(network, cfg)
 
 
+def load(run_dir) -> PitchClassifier:
+    """The trained pitch classifier of a ``music_eval_train_classifier`` run (or an exported folder).
+
+    In: ``run_dir``, a folder with ``config.json`` (a :class:`ClassifierExperiment`) and ``ckpt-N``.
+    Out: a :class:`PitchClassifier` (audio in, pitch probabilities and embeddings out).
+    Raises what :func:`load_classifier` raises (``FileNotFoundError``, :class:`ClassifierFileError`).
+    """
+    return load_classifier(run_dir)
+
+
 def export_classifier(classifier: PitchClassifier, out_dir) -> str:
     """Writes ``classifier`` as a small model-only folder (``config.json`` + one checkpoint, no
     optimizer state) that :func:`load_classifier` reads. Returns the checkpoint's prefix."""
@@ -656,22 +692,16 @@ def train_classifier(
         raise ValueError(f"need at least 2 notes with pitches {m.min_pitch}-{m.max_pitch}, got {len(pitches)}")
     train_idx, held_idx = split_holdout(len(pitches), config.data.holdout_fraction, config.data.seed)
     labels = (pitches - m.min_pitch).astype(np.int32)
-    task = PitchClassifierTask(config, feats[train_idx], labels[train_idx])
-    runner = training.Runner(task, config, model_dir, strategy=strategy)
-    result = runner.train()
+    eval_sets = {
+        "train_accuracy": (feats[train_idx], labels[train_idx]),
+        "heldout_accuracy": (feats[held_idx], labels[held_idx]),
+    }
+    task = PitchClassifierTask(config, feats[train_idx], labels[train_idx], eval_sets=eval_sets)
+    # The evaluation hook writes eval/train_accuracy, eval/heldout_accuracy beside the training scalars.
+    result = experiment.run(task, config, model_dir, strategy).result
     classifier = PitchClassifier(task.network, config)
-
-    def acc(idx):
-        if len(idx) == 0:
-            return float("nan")
-        logits = np.concatenate(
-            [np.asarray(task.network(feats[idx][i : i + 64], training=False)) for i in range(0, len(idx), 64)]
-        )
-        return float(np.mean(logits.argmax(-1) == labels[idx]))
-
     metrics = {
-        "train_accuracy": acc(train_idx),
-        "heldout_accuracy": acc(held_idx),
+        **result.eval_metrics,
         "num_train": int(len(train_idx)),
         "num_heldout": int(len(held_idx)),
         "skipped_notes": int(skipped),
@@ -679,10 +709,6 @@ def train_classifier(
         "final_logs": result.logs,
     }
     config_lib.write_text_atomic(os.path.join(model_dir, METRICS_FILENAME), json.dumps(metrics, indent=2) + "\n")
-    if runner.is_chief:  # eval/train_accuracy, eval/heldout_accuracy beside the training scalars
-        training.write_eval_summaries(
-            model_dir, {k: metrics[k] for k in ("train_accuracy", "heldout_accuracy")}, int(result.final_step)
-        )
     return TrainResult(classifier, metrics)
 
 

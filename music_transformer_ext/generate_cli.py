@@ -40,31 +40,12 @@ def load_model(model_dir: Optional[str] = None, checkpoint: Optional[str] = None
       FileNotFoundError: ``model_dir`` has no config or checkpoint. CheckpointReadError /
       PortingError: an unreadable or unfitting t2t checkpoint.
     """
-    import tensorflow as tf
-
     from music_transformer_ext import checkpoints
     from music_transformer_ext import config as model_config
     from music_transformer_ext import task as task_lib
-    from music_transformer_ext.model import MusicTransformer
-    from tfmusic import config as config_lib
 
     if model_dir:
-        config_path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
-        latest = tf.train.latest_checkpoint(model_dir)
-        if not os.path.exists(config_path) or not latest:
-            raise FileNotFoundError(f"{model_dir}: not a music_transformer_train run (needs config.json and ckpt-N)")
-        cfg = config_lib.load_json(task_lib.MusicTransformerExperiment, config_path)
-        model = MusicTransformer(cfg.model)
-        # The Runner's checkpoint reaches the weights through the optimizer's tracked variable
-        # list (in model.trainable_variables order), so restore through an optimizer built alike.
-        optimizer = task_lib.make_optimizer(cfg.optimizer, cfg.model.hidden_size)
-        optimizer.build(model.trainable_variables)
-        before = [v.numpy() for v in model.trainable_variables[:1]]
-        status = tf.train.Checkpoint(model=model, optimizer=optimizer).restore(latest).expect_partial()
-        status.assert_existing_objects_matched()
-        if all((b == v.numpy()).all() for b, v in zip(before, model.trainable_variables[:1])):
-            raise FileNotFoundError(f"{latest}: holds no weights for this model")
-        return model
+        return task_lib.load(model_dir)  # music_transformer_ext.load
     if checkpoint:
         return checkpoints.port_t2t_checkpoint(checkpoint, model_config.get(preset) if preset else None)
     raise ValueError("give model_dir or checkpoint")

@@ -10,8 +10,10 @@
   (``transformer_tpu``); learning rate from t2t's factored schedules
   (:class:`T2TLearningRateSchedule`, e.g. ``constant*linear_warmup*rsqrt_decay*rsqrt_hidden_size``).
 * fine-tuning: ``init_checkpoint`` names a tensor2tensor checkpoint that is ported
-  (:mod:`music_transformer_ext.checkpoints`, strict) into the fresh model before training; a run
-  that resumes from its own checkpoints restores those instead (the Runner restores after build).
+  (:mod:`music_transformer_ext.checkpoints`, strict) into the fresh model before training
+  (:meth:`MusicTransformerTask.initialize`); a run that resumes from its own checkpoints restores
+  those instead and never reads the t2t checkpoint again (the Runner calls ``initialize`` only for a
+  run with no checkpoint of its own).
 * inputs: ``dataset_fn(input_context)`` yields *unbatched* examples ``{"targets": int [L]}`` (and
   ``"inputs": int [S]`` for a conditioned model), already sharded per input pipeline; the task
   crops / zero-pads them to ``data.sequence_length`` / ``data.input_length``, repeats and batches.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import keras
@@ -316,8 +319,8 @@ class MusicTransformerTask(training.Task):
       skip_consumed_on_resume: skip the examples a resumed run already trained on (exact
         continuation for deterministic datasets; set False for huge shuffled datasets).
 
-    Attributes after :meth:`build`: ``model``, ``optimizer``, ``ported_from`` (the resolved
-    ``init_checkpoint`` path, or None).
+    Attributes after :meth:`build`: ``model``, ``optimizer``; after :meth:`initialize`: ``ported_from``
+    (the resolved ``init_checkpoint`` path; None for a resumed run or one without ``init_checkpoint``).
     """
 
     def __init__(self, config: MusicTransformerExperiment, dataset_fn: DatasetFn, skip_consumed_on_resume: bool = True):
@@ -330,14 +333,19 @@ class MusicTransformerTask(training.Task):
     def build(self) -> None:
         keras.utils.set_random_seed(self.config.seed)
         self.model = MusicTransformer(self.config.model)
+        self.optimizer = make_optimizer(self.config.optimizer, self.config.model.hidden_size)
+        self.optimizer.build(self.model.trainable_variables)
+        self.input_state = InputState()
+
+    def initialize(self, step: tf.Variable) -> Optional[str]:
+        """A new run with ``init_checkpoint``: every model weight ported strictly from that tensor2tensor
+        checkpoint (the optimizer starts fresh). Raises ``CheckpointReadError`` / ``PortingError``."""
         if self.config.init_checkpoint:
             variables, source = checkpoints_lib.read_t2t_variables(self.config.init_checkpoint)
             checkpoints_lib.infer_config(variables, base=self.config.model, source=source)
             checkpoints_lib.port_weights(self.model, variables, source=source)
             self.ported_from = source
-        self.optimizer = make_optimizer(self.config.optimizer, self.config.model.hidden_size)
-        self.optimizer.build(self.model.trainable_variables)
-        self.input_state = InputState()
+        return None
 
     def checkpoint_items(self) -> Dict[str, Any]:
         return {"model": self.model, "optimizer": self.optimizer, "input_state": self.input_state}
@@ -389,3 +397,41 @@ class MusicTransformerTask(training.Task):
     def export_t2t(self, path: str, global_step: int = 0) -> str:
         """Write the current weights under tensor2tensor's names (:func:`checkpoints.save_as_t2t`)."""
         return checkpoints_lib.save_as_t2t(self.model, path, global_step=global_step)
+
+
+# --------------------------------------------------------------------------- loading a run
+
+
+def load(run_dir: str) -> MusicTransformer:
+    """The trained model of a ``music_transformer_train`` run (or of a :class:`MusicTransformerTask`
+    run through :class:`tfmusic.training.Runner`).
+
+    Args:
+      run_dir: the run folder: ``config.json`` (a :class:`MusicTransformerExperiment`) and ``ckpt-N``
+        (its newest checkpoint is read).
+    Returns:
+      a :class:`MusicTransformer` of the run's ``model`` config holding the checkpoint's weights
+      (``model.config`` is that config).
+    Raises:
+      FileNotFoundError: ``run_dir`` holds no ``config.json`` or no checkpoint, or a checkpoint
+        without this model's weights.
+    """
+    from tfmusic import config as config_lib
+
+    run_dir = os.fspath(run_dir)
+    config_path = os.path.join(run_dir, config_lib.CONFIG_FILENAME)
+    latest = tf.train.latest_checkpoint(run_dir)
+    if not os.path.exists(config_path) or not latest:
+        raise FileNotFoundError(f"{run_dir}: not a music_transformer_train run (needs config.json and ckpt-N)")
+    cfg = config_lib.load_json(MusicTransformerExperiment, config_path)
+    model = MusicTransformer(cfg.model)
+    # The Runner's checkpoint reaches the weights through the optimizer's tracked variable
+    # list (in model.trainable_variables order), so restore through an optimizer built alike.
+    optimizer = make_optimizer(cfg.optimizer, cfg.model.hidden_size)
+    optimizer.build(model.trainable_variables)
+    before = [v.numpy() for v in model.trainable_variables[:1]]
+    status = tf.train.Checkpoint(model=model, optimizer=optimizer).restore(latest).expect_partial()
+    status.assert_existing_objects_matched()
+    if all((b == v.numpy()).all() for b, v in zip(before, model.trainable_variables[:1])):
+        raise FileNotFoundError(f"{latest}: holds no weights for this model")
+    return model

@@ -21,7 +21,8 @@ fit the checkpoint (an error names every field that does not).
 ``optimizer.*``, ``data.sequence_length``, ``trainer.*``, ``runtime.*``). A folder that already holds
 ``config.json`` resumes from its newest checkpoint with its saved config (``--set`` and
 ``--num_steps`` still apply on top; a ``--preset`` or ``--checkpoint`` that contradicts the run is
-refused, naming both values). ``--train_data`` is checked before the run folder is touched.
+refused, naming both values); the t2t checkpoint is then not read again (it may have moved): the
+run's own checkpoint wins. ``--train_data`` is checked before the run folder is touched.
 
 Run folder: ``config.json`` (+ ``ckpt-N.config.json``), ``ckpt-N.*`` (our format: model,
 optimizer and input position), ``train/`` TensorBoard logs (loss, nll, accuracy, learning
@@ -67,6 +68,23 @@ def base_experiment(preset: Optional[str], checkpoint: Optional[str] = None):
         init = os.path.abspath(source)
     data = task_lib.DataConfig(sequence_length=min(task_lib.DataConfig().sequence_length, model.max_length))
     return task_lib.experiment_for(model, data=data, init_checkpoint=init)
+
+
+def resumed_checkpoint_flag(model_dir: str, checkpoint: str) -> str:
+    """``--checkpoint CHECKPOINT`` given to resume the run in ``model_dir``, as the run's
+    ``init_checkpoint`` would record it, found without reading CHECKPOINT (it may have moved since the
+    run started): the saved ``init_checkpoint`` when CHECKPOINT names it or its folder, else
+    CHECKPOINT's absolute path (which then contradicts the run)."""
+    from music_transformer_ext import task as task_lib
+    from tfmusic import config as config_lib
+
+    wanted = os.path.abspath(checkpoint)
+    saved = config_lib.load_json(
+        task_lib.MusicTransformerExperiment, os.path.join(model_dir, config_lib.CONFIG_FILENAME)
+    ).init_checkpoint
+    if saved and wanted in (saved, os.path.dirname(saved)):
+        return saved
+    return wanted
 
 
 def tfrecord_dataset_fn(file_pattern: str, cfg, seed: int = 0):
@@ -181,20 +199,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from music_transformer_ext import task as task_lib
     from pipelines.errors import InputError
     from tfmusic import config as config_lib
+    from tfmusic import experiment
     from tfmusic import runtime as runtime_lib
-    from tfmusic import training
     from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
 
     overrides = list(args.overrides)
     if args.num_steps is not None:
         overrides.append(f"trainer.train_steps={args.num_steps}")
     try:
-        base = base_experiment(_default_preset(args), args.checkpoint)
+        if config_lib.resumes(args.model_dir):
+            # The run's own checkpoint wins: the t2t checkpoint is not read again (it may have moved).
+            base = task_lib.MusicTransformerExperiment()
+            init = resumed_checkpoint_flag(args.model_dir, args.checkpoint) if args.checkpoint else ""
+        else:
+            base = base_experiment(_default_preset(args), args.checkpoint)
+            init = base.init_checkpoint
         flags = {
             "--preset": config_lib.RunFlag(_default_preset(args), given=args.preset is not None),
-            "--checkpoint": config_lib.RunFlag(
-                base.init_checkpoint, given=bool(args.checkpoint), field="init_checkpoint"
-            ),
+            "--checkpoint": config_lib.RunFlag(init, given=bool(args.checkpoint), field="init_checkpoint"),
         }
         plan = config_lib.plan_run_config(args.model_dir, base, overrides, flags)
     except (CheckpointReadError, PortingError, config_lib.ConfigError, ValueError) as e:
@@ -212,8 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except InputError as e:
             print(f"music_transformer_train: --train_data {e}", file=sys.stderr)
             return 2
-    plan.write()
-    strategy = runtime_lib.make_strategy(cfg.runtime)
+    strategy = experiment.start(plan)
     try:
         if args.jsb:
             dataset_fn = jsb_dataset_fn(cfg, args.jsb_path, seed=cfg.seed)
@@ -222,20 +243,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (FileNotFoundError, InputError, ValueError) as e:
         print(f"music_transformer_train: {e}", file=sys.stderr)
         return 2
-    print(
-        f"music_transformer_train: {'resuming' if resumed else 'starting'} {args.model_dir} "
-        f"({cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.self_attention_type}; "
-        f"{strategy.num_replicas_in_sync} replica(s), XLA {'on' if cfg.runtime.jit_compile else 'off'}"
-        + (f"; fine-tuning {cfg.init_checkpoint}" if cfg.init_checkpoint and not resumed else "")
-        + ")",
-        flush=True,
+    experiment.announce(
+        "music_transformer_train",
+        args.model_dir,
+        resumed,
+        f"{cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.self_attention_type}; "
+        + experiment.runtime_summary(strategy, cfg)
+        + (f"; fine-tuning {cfg.init_checkpoint}" if cfg.init_checkpoint and not resumed else ""),
     )
     task = task_lib.MusicTransformerTask(cfg, dataset_fn)
-    runner = training.Runner(task, cfg, args.model_dir, strategy=strategy)
-    result = runner.train()
-    print(f"music_transformer_train: steps {result.start_step} -> {result.final_step}; checkpoint {result.checkpoint}")
-    for key in sorted(result.logs):
-        print(f"  {key} = {result.logs[key]:.4g}")
+    try:  # a new run ports --checkpoint (task.initialize); a resumed one restores its own checkpoint
+        outcome = experiment.run(
+            task,
+            cfg,
+            args.model_dir,
+            strategy,
+            prog="music_transformer_train",
+            refuse=(CheckpointReadError, PortingError),
+        )
+    except experiment.RunRefused as e:
+        print(f"music_transformer_train: {e}", file=sys.stderr)
+        return 2
+    result = outcome.result
     if args.export_t2t and runtime_lib.is_chief(strategy):
         prefix = os.path.join(args.export_t2t, f"model.ckpt-{result.final_step}")
         written = task.export_t2t(prefix, global_step=result.final_step)

@@ -25,3 +25,11 @@ TRAIN_PRESETS = (
     "tiny",
     "tiny_conditioned",
 )
+
+
+def load(run_dir, config_id=None):
+    """The trained Performance RNN of a training run folder or a ``.mag``, as a ``PerformanceGenerator``:
+    see :func:`performance_rnn_ext.generate.load`. Imports TensorFlow."""
+    from performance_rnn_ext.generate import load as _load
+
+    return _load(run_dir, config_id)

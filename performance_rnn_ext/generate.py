@@ -258,3 +258,19 @@ def options(
     """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``performance_rnn_generate`` defaults
     (``num_steps`` counts 10 ms steps, primer included)."""
     return GenerationOptions(num_steps, temperature, beam_size, branch_factor, steps_per_iteration, seed)
+
+
+def load(run_dir: str, config_id: Optional[str] = None) -> "PerformanceGenerator":
+    """The trained Performance RNN of a training run, as a :class:`PerformanceGenerator` (no control signals; pass ``conditioning`` to the class for those).
+
+    Args:
+      run_dir: a ``performance_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
+        folder of Magenta's own ``performance_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
+      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
+    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
+    """
+    from events_rnn import generate as core
+    from performance_rnn_ext import bundle as bundle_lib
+
+    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
+    return PerformanceGenerator(loaded.model, loaded.config)

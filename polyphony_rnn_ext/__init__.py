@@ -6,3 +6,11 @@
 CONFIG_IDS = ("polyphony",)
 #: ``<model>_train --preset`` names (the configs and small test presets).
 TRAIN_PRESETS = ("polyphony", "tiny")
+
+
+def load(run_dir, config_id=None):
+    """The trained Polyphony RNN of a training run folder or a ``.mag``, as a ``PolyphonyGenerator``: see
+    :func:`polyphony_rnn_ext.generate.load`. Imports TensorFlow."""
+    from polyphony_rnn_ext.generate import load as _load
+
+    return _load(run_dir, config_id)

@@ -222,3 +222,19 @@ class PolyphonyGenerator:
         if options.condition_on_primer:
             return track.to_sequence(qpm=qpm), score
         return track.to_sequence(qpm=qpm, base_note_sequence=with_tempo(primer_sequence, qpm)), score
+
+
+def load(run_dir: str, config_id: Optional[str] = None) -> "PolyphonyGenerator":
+    """The trained Polyphony RNN of a training run, as a :class:`PolyphonyGenerator`.
+
+    Args:
+      run_dir: a ``polyphony_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
+        folder of Magenta's own ``polyphony_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
+      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
+    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
+    """
+    from events_rnn import generate as core
+    from polyphony_rnn_ext import bundle as bundle_lib
+
+    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
+    return PolyphonyGenerator(loaded.model, loaded.config)

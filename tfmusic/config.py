@@ -303,6 +303,12 @@ def has_checkpoint(model_dir: str) -> bool:
     return os.path.isfile(os.path.join(model_dir, "checkpoint"))
 
 
+def resumes(model_dir: str) -> bool:
+    """Whether a run in ``model_dir`` resumes (:func:`plan_run_config`): it holds ``config.json`` and a
+    checkpoint. A command asks this before reading what only a new run needs (a warm start's source)."""
+    return os.path.exists(os.path.join(model_dir, CONFIG_FILENAME)) and has_checkpoint(model_dir)
+
+
 RUN_FLAGS_FILENAME = "run_flags.json"
 
 
@@ -420,7 +426,7 @@ def plan_run_config(
       ConfigError: an unreadable saved config, a bad override, or a flag that contradicts the run.
     """
     path = os.path.join(model_dir, CONFIG_FILENAME)
-    if os.path.exists(path) and has_checkpoint(model_dir):
+    if resumes(model_dir):
         saved = load_json(type(config), path)
         if flags:
             _check_flags(model_dir, saved, flags)

@@ -16,7 +16,14 @@ two: discriminator then generator; a language model has one). :class:`Runner` do
 * TensorBoard gets the run's config as text (tag ``config``, at the step each start of the run
   begins from: 0 for a new run), scalars every ``summary_every`` steps and the task's audio and
   images every ``media_every`` steps; evaluations write ``eval/*`` scalars into the same logs with
-  :func:`write_eval_summaries`; a tqdm bar shows steps/s.
+  :func:`write_eval_summaries`; a tqdm bar shows steps/s;
+* a new run (no checkpoint of its own in ``model_dir``) is started by :meth:`Task.initialize`, where
+  foreign warm starts live (a ``.mag`` bundle, a tensor2tensor checkpoint, a Magenta folder): a resumed
+  run never calls it, so it never reads the foreign source again;
+* :meth:`Task.evaluate` (held-out metrics) runs every ``eval_every`` steps and at the end of each
+  :meth:`Runner.train`, its numbers written as ``eval/*`` scalars.
+
+:mod:`tfmusic.experiment` holds the sequence every ``*_train`` command runs around the Runner.
 """
 
 from __future__ import annotations
@@ -65,6 +72,9 @@ class TrainerConfig:
       max_minutes: stop this start of the run after this many minutes of training, with a checkpoint,
         even if ``train_steps`` is not reached (0 = no limit). A rerun resumes from there, so a long
         run can be trained in time slices. One process only: multi-worker runs refuse it.
+      eval_every: steps between evaluations by :meth:`Task.evaluate` during training (0 = none during
+        training); a task with an evaluation is also evaluated once at the end of every
+        :meth:`Runner.train`. Ignored by tasks without one.
     """
 
     train_steps: int = 1000
@@ -77,6 +87,7 @@ class TrainerConfig:
     on_nonfinite: str = "raise"
     max_consecutive_skips: int = 10
     max_minutes: float = 0.0
+    eval_every: int = 0
 
     def __post_init__(self):
         for name in ("train_steps", "global_batch_size", "checkpoint_every", "max_checkpoints", "summary_every"):
@@ -90,6 +101,8 @@ class TrainerConfig:
             raise ValueError("trainer.max_consecutive_skips must be positive")
         if self.max_minutes < 0:
             raise ValueError(f"trainer.max_minutes must be >= 0, got {self.max_minutes}")
+        if self.eval_every < 0:
+            raise ValueError(f"trainer.eval_every must be >= 0, got {self.eval_every}")
 
 
 def global_batch_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
@@ -129,8 +142,10 @@ class GradientPhase:
 class Task(abc.ABC):
     """What a model family gives the runner. Methods are called in this order.
 
-    ``build`` runs inside ``strategy.scope()``; ``build_inputs`` once per input pipeline;
-    ``phases`` once; ``write_media`` on the chief only, inside the TensorBoard writer.
+    ``build`` runs inside ``strategy.scope()``; ``initialize`` after it, only for a run with no
+    checkpoint of its own; ``build_inputs`` once per input pipeline; ``phases`` once; ``write_media``
+    on the chief only, inside the TensorBoard writer; ``evaluate`` every ``trainer.eval_every`` steps
+    and at the end of training, on every worker.
     """
 
     @abc.abstractmethod
@@ -149,6 +164,29 @@ class Task(abc.ABC):
     def phases(self) -> Sequence[GradientPhase]:
         """The optimizer updates of one step, in order."""
 
+    def initialize(self, step: tf.Variable) -> Optional[str]:
+        """Start a new run's weights from a foreign source (a warm start: a ``.mag`` bundle, a
+        tensor2tensor checkpoint, a Magenta folder). Default: nothing (the fresh initialisation).
+
+        Called by :meth:`Runner.restore` inside ``strategy.scope()``, after :meth:`build`, only when
+        ``model_dir`` holds no checkpoint of the run's own: a resumed run restores its checkpoint
+        instead and never reads the foreign source again (it may have moved since).
+
+        Args:
+          step: the run's step counter (0 here); a source that carries a training step (a Magenta
+            run folder being continued) may assign it.
+        Returns:
+          one line saying what was loaded, for the command to print, or None.
+        """
+        return None
+
+    def evaluate(self) -> Optional[Mapping[str, float]]:
+        """Held-out metrics of the current weights, ``{name: number}``, or None when the task has no
+        evaluation (the default). The runner calls it every ``trainer.eval_every`` steps and at the
+        end of :meth:`Runner.train` (and :meth:`Runner.evaluate` on demand), on every worker, and writes
+        the numbers as ``eval/NAME`` scalars beside the training ones (chief only)."""
+        return None
+
     def on_step_begin(self, step: tf.Tensor) -> Logs:
         """Hook run in each replica at the start of a step (e.g. set a fade-in alpha); returns logs."""
         return {}
@@ -165,12 +203,14 @@ class Task(abc.ABC):
 
 @dataclasses.dataclass
 class RunResult:
-    """What :meth:`Runner.train` reports: where it started and ended, and the last logs (floats)."""
+    """What :meth:`Runner.train` reports: where it started and ended, the last logs (floats), and the
+    last evaluation's metrics (None when the task has no evaluation)."""
 
     start_step: int
     final_step: int
     logs: Dict[str, float]
     checkpoint: Optional[str]
+    eval_metrics: Optional[Dict[str, float]] = None
 
 
 #: Folder of a run's TensorBoard logs, under ``model_dir``.
@@ -213,20 +253,28 @@ def config_text(config: Any) -> str:
     return "\n".join("    " + line for line in body.splitlines())
 
 
+def log_eval_scalars(metrics: Mapping[str, Any], step: int, prefix: str = EVAL_PREFIX) -> List[str]:
+    """Writes evaluation metrics as scalars ``PREFIX/NAME`` to the default TensorBoard writer at
+    ``step``. Non-numeric and non-finite values are left out (and bookkeeping such as
+    ``global_step``). Returns the tags written."""
+    tags = []
+    for name, value in metrics.items():
+        numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        if name in ("global_step", "step") or not numeric or not math.isfinite(float(value)):
+            continue
+        tag = f"{prefix}/{name}"
+        tf.summary.scalar(tag, float(value), step=int(step))
+        tags.append(tag)
+    return tags
+
+
 def write_eval_summaries(model_dir: str, metrics: Mapping[str, Any], step: int, prefix: str = EVAL_PREFIX) -> List[str]:
     """Writes evaluation metrics as scalars ``PREFIX/NAME`` into the run's own TensorBoard logs
-    (``model_dir/train``, beside the training scalars), at ``step``. Non-numeric and non-finite
-    values are left out (and bookkeeping such as ``global_step``). Returns the tags written."""
+    (``model_dir/train``, beside the training scalars), at ``step`` (see :func:`log_eval_scalars`).
+    Returns the tags written."""
     writer = tf.summary.create_file_writer(os.path.join(model_dir, LOG_SUBDIR))
-    tags = []
     with writer.as_default():
-        for name, value in metrics.items():
-            numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-            if name in ("global_step", "step") or not numeric or not math.isfinite(float(value)):
-                continue
-            tag = f"{prefix}/{name}"
-            tf.summary.scalar(tag, float(value), step=int(step))
-            tags.append(tag)
+        tags = log_eval_scalars(metrics, step, prefix)
     writer.flush()
     writer.close()
     return tags
@@ -275,6 +323,11 @@ class Runner:
         self._skip_fns = {p.name: self._make_skip_fns(p) for p in self._phases}
         self._begin_fn = tf.function(lambda: self.strategy.run(self.task.on_step_begin, args=(self.step,)))
         self.skipped_steps = 0
+        self._training_writer = None
+        #: What :meth:`Task.initialize` reported for a new run (None: not called, or nothing to say).
+        self.initialized_from: Optional[str] = None
+        self._initialized = False
+        self._restored = False  # restore() ran and no training since: train() need not restore again
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -285,7 +338,9 @@ class Runner:
         return os.path.join(self.model_dir, f".worker_{runtime_lib.worker_id(self.strategy)}_scratch")
 
     def restore(self) -> int:
-        """Restore the newest checkpoint if there is one; returns the step reached (0 if none).
+        """Restore the newest checkpoint if there is one, else start the run with
+        :meth:`Task.initialize` (once per Runner); returns the step reached (0 for a new run, unless
+        the task's warm start carries a step).
 
         Every worker restores the chief's newest checkpoint in ``model_dir`` (non-chief workers
         save into scratch folders that are deleted after each save), so a restarted multi-worker
@@ -294,7 +349,30 @@ class Runner:
         latest = tf.train.latest_checkpoint(self.model_dir)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+        elif not self._initialized:
+            with self.strategy.scope():
+                self.initialized_from = self.task.initialize(self.step)
+            self._initialized = True
+        self._restored = True
         return int(self.step.numpy())
+
+    def evaluate(self) -> Optional[Dict[str, float]]:
+        """The task's evaluation of the current weights (:meth:`Task.evaluate`), written as ``eval/*``
+        scalars at the current step into the run's TensorBoard logs (chief only; to the open writer
+        while training). None when the task has no evaluation."""
+        metrics = self.task.evaluate()
+        if metrics is None:
+            return None
+        metrics = dict(metrics)
+        step = int(self.step.numpy())
+        if self.is_chief:
+            if self._training_writer is not None:
+                with self._training_writer.as_default():
+                    log_eval_scalars(metrics, step)
+                self._training_writer.flush()
+            else:
+                write_eval_summaries(self.model_dir, metrics, step)
+        return metrics
 
     def save(self) -> str:
         """Write a checkpoint and its config JSON; refuses non-finite weights."""
@@ -438,18 +516,26 @@ class Runner:
     def train(self, stop_after: Optional[int] = None) -> RunResult:
         """Train until ``trainer.train_steps`` (or ``stop_after`` more steps); resume first.
 
-        Returns a :class:`RunResult` with the start and final step and the last logs as floats.
-        Raises :class:`NonFiniteError` if a loss becomes NaN/Inf (no checkpoint is written then).
+        The task's evaluation (:meth:`Task.evaluate`) runs every ``trainer.eval_every`` steps and once
+        at the end (also when there was nothing left to train), unless the final step was just
+        evaluated.
+
+        Returns a :class:`RunResult` with the start and final step, the last logs as floats and the
+        last evaluation's metrics. Raises :class:`NonFiniteError` if a loss becomes NaN/Inf (no
+        checkpoint is written then).
         """
-        start = self.restore()
+        start = int(self.step.numpy()) if self._restored else self.restore()
+        self._restored = False
         total = self.trainer.train_steps
         end = total if stop_after is None else min(total, start + stop_after)
         logs_np: Dict[str, float] = {}
         last_ckpt = self.manager.latest_checkpoint
         if start >= end:
-            return RunResult(start, start, logs_np, last_ckpt)
+            return RunResult(start, start, logs_np, last_ckpt, self.evaluate())
         iterator = self.make_iterator()
         writer = self._writer()
+        eval_metrics: Optional[Dict[str, float]] = None
+        evaluated_at = None
         bar = None
         if self.trainer.progress and self.is_chief:
             from tfmusic.progress import progress_bar
@@ -464,6 +550,7 @@ class Runner:
                 "would fall out of step: use train_steps"
             )
         deadline = time.monotonic() + 60.0 * self.trainer.max_minutes if self.trainer.max_minutes else None
+        self._training_writer = writer
         try:
             with writer.as_default():
                 if self.is_chief:  # the run's config.json, at the step this start of the run begins from
@@ -518,10 +605,15 @@ class Runner:
                         last_ckpt = self.save()
                     elif deadline is not None and time.monotonic() >= deadline:
                         last_ckpt = self.save()
+                    if self.trainer.eval_every and step % self.trainer.eval_every == 0:
+                        eval_metrics, evaluated_at = self.evaluate(), step
                     if deadline is not None and time.monotonic() >= deadline:
                         break
+                if evaluated_at != int(self.step.numpy()):
+                    eval_metrics = self.evaluate()
                 writer.flush()
         finally:
+            self._training_writer = None
             if bar is not None:
                 bar.close()
-        return RunResult(start, int(self.step.numpy()), logs_np, last_ckpt)
+        return RunResult(start, int(self.step.numpy()), logs_np, last_ckpt, eval_metrics)

@@ -328,6 +328,30 @@ def test_gansynth_train_warm_start_fine_tunes_from_a_magenta_folder(magenta_dir,
     assert 0 < np.max(np.abs(d.classification_logits.kernel.numpy() - saved[dis])) < 5e-3
 
 
+def test_gansynth_train_resumes_after_the_warm_start_folder_moved(magenta_dir, nsynth_sample_dir, tmp_path, capsys):
+    """The run's own checkpoint wins: the same command line resumes after the Magenta folder moved, reading
+    neither its experiment.json nor its checkpoint."""
+    import shutil
+
+    from gansynth_tf import train_cli
+
+    folder = tmp_path / "acoustic_only"
+    shutil.copytree(magenta_dir[0], folder)
+    run = tmp_path / "ft"
+    argv = ["--model_dir", str(run), "--train_data", str(nsynth_sample_dir), "--warm_start", str(folder)]
+    for s in WARM_SETS:
+        argv += ["--set", s]
+    assert train_cli.main(argv) == 0
+    assert "steps 0 -> 1" in capsys.readouterr().out
+    shutil.move(str(folder), str(tmp_path / "moved_away"))
+    assert train_cli.main(argv + ["--set", "trainer.train_steps=2"]) == 0
+    captured = capsys.readouterr()
+    assert f"resuming {run}" in captured.out and "steps 1 -> 2" in captured.out and not captured.err, captured
+    import gansynth_tf
+
+    assert gansynth_tf.load(str(run)).uses_ema  # the library's load of the run folder
+
+
 def test_warm_start_refuses_an_unfinished_folder_and_preset(tmp_path, nsynth_sample_dir, capsys):
     from gansynth_tf import train_cli
 

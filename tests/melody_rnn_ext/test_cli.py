@@ -289,6 +289,65 @@ def test_a_resume_that_contradicts_the_run_is_refused(files, scratch_run, capsys
     assert _snapshot(run_dir) == before
 
 
+def test_resume_after_the_bundle_was_deleted_with_evaluations_every_two_steps(
+    files, scratch_run, tmp_path, capsys, monkeypatch
+):
+    """A --bundle run resumes from its own checkpoint once the .mag is gone (the same command line), and
+    --eval_file with trainer.eval_every=2 writes eval/* scalars every 2 steps and at each start's end."""
+    import shutil
+
+    import melody_rnn_ext
+    from events_rnn import bundle as core_bundle
+
+    _, bundle = scratch_run
+    mag = tmp_path / "copy.mag"
+    shutil.copy(bundle, mag)
+    run_dir = tmp_path / "ft"
+    argv = [
+        "--bundle",
+        str(mag),
+        "--preset",
+        "tiny",
+        "--run_dir",
+        str(run_dir),
+        "--sequence_example_file",
+        files["train"],
+        "--eval_file",
+        files["eval"],
+        "--set",
+        "trainer.eval_every=2",
+    ] + FAST
+    assert train_cli.main(argv + ["--num_training_steps", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"starting {run_dir} (basic_rnn [16, 12], fine-tuning {mag}" in out
+    assert "steps 0 -> 3" in out and "eval at step 3: loss" in out
+
+    mag.unlink()
+
+    def unread(*args, **kwargs):
+        raise AssertionError(f"a resumed run read its bundle {args}")
+
+    monkeypatch.setattr(core_bundle, "read_bundle", unread)
+    monkeypatch.setattr(core_bundle, "read_bundle_config", unread)
+    assert train_cli.main(argv + ["--num_training_steps", "5"]) == 0
+    captured = capsys.readouterr()
+    assert f"resuming {run_dir}" in captured.out and "steps 3 -> 5" in captured.out, captured
+    assert "eval at step 5: loss" in captured.out and not captured.err
+    assert json.loads((run_dir / train_cli.EVAL_METRICS_FILENAME).read_text())["global_step"] == 5
+    logged = {}
+    for path in (run_dir / "train").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                logged.setdefault(v.tag, []).append(event.step)
+    assert sorted(logged["eval/loss"]) == [2, 3, 4, 5] and sorted(logged["eval/perplexity"]) == [2, 3, 4, 5]
+    # the library's load: the run folder's model as a generator
+    generator = melody_rnn_ext.load(str(run_dir))
+    assert generator.config.hparams.rnn_layer_sizes == (16, 12)
+    from_cli = generate_cli.load_generator(run_dir=str(run_dir)).model.tf1_variables()
+    for name, var in generator.model.tf1_variables().items():
+        np.testing.assert_array_equal(var.numpy(), from_cli[name].numpy(), err_msg=name)
+
+
 def test_create_dataset_that_writes_nothing_exits_nonzero(tmp_path, capsys):
     from melody_rnn_ext import create_dataset_cli
     from pipelines import tfrecord_io

@@ -150,6 +150,8 @@ def test_warm_start_from_bundle_and_frozen_layers(tmp_path, melodies):
     )
     task = task_lib.MelodyRnnTask(cfg)
     runner = training.Runner(task, cfg, str(tmp_path / "finetune"))
+    assert task.warm_start_bundle is None  # read by initialize(), which a new run's restore() calls
+    assert runner.restore() == 0
     assert task.warm_start_bundle.generator_id == "basic_rnn"
     for a, b in zip(task.model.weights, source.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -163,5 +165,7 @@ def test_warm_start_from_bundle_and_frozen_layers(tmp_path, melodies):
             assert np.abs(now - then).max() > 0, key
     # A bundle of another architecture cannot warm-start this model.
     other_cfg = dataclasses.replace(cfg, model=config_lib.MODEL_PRESETS.get("tiny_attention"))
+    other = task_lib.MelodyRnnTask(other_cfg)
+    other.build()
     with pytest.raises(bundle_lib.BundleError, match="folk.mag"):
-        task_lib.MelodyRnnTask(other_cfg).build()
+        other.initialize(tf.Variable(0, dtype=tf.int64))

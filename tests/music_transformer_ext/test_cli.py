@@ -224,6 +224,48 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
         train_cli.main(["--model_dir", str(tmp_path / "r5")])
 
 
+def test_resume_neither_reads_nor_needs_the_moved_t2t_checkpoint(tmp_path, capsys, monkeypatch):
+    """A run fine-tuned from a t2t checkpoint resumes from its own checkpoint after that folder moved:
+    with the same command line (its --checkpoint now names nothing) or without --checkpoint."""
+    import shutil
+
+    t2t = tmp_path / "t2t"
+    prefix = checkpoints.write_t2t_fixture(C.get("tiny"), str(t2t / "model.ckpt-100000"), seed=1)
+    _write_shards(tmp_path / "train-00000-of-00001.tfrecord")
+    data = ["--train_data", str(tmp_path / "train-*.tfrecord")]
+    run = ["--model_dir", str(tmp_path / "run")]
+    assert train_cli.main(run + ["--checkpoint", str(t2t)] + data + ["--num_steps", "2"] + COMMON) == 0
+    out = capsys.readouterr().out
+    assert "music_transformer_train: starting" in out and f"fine-tuning {prefix}" in out and "steps 0 -> 2" in out
+    first = {v.path: v.numpy() for v in generate_cli.load_model(model_dir=str(tmp_path / "run")).trainable_weights}
+
+    shutil.move(str(t2t), str(tmp_path / "moved_away"))
+
+    def unread(*args, **kwargs):
+        raise AssertionError(f"a resumed run read its t2t checkpoint {args}")
+
+    monkeypatch.setattr(checkpoints, "read_t2t_variables", unread)
+    monkeypatch.setattr(checkpoints, "resolve_checkpoint", unread)
+    assert train_cli.main(run + ["--checkpoint", str(t2t)] + data + ["--num_steps", "3"] + COMMON) == 0
+    captured = capsys.readouterr()
+    assert "music_transformer_train: resuming" in captured.out and "steps 2 -> 3" in captured.out, captured
+    assert "fine-tuning" not in captured.out and not captured.err
+    assert train_cli.main(run + data + ["--num_steps", "4"] + COMMON) == 0
+    assert "steps 3 -> 4" in capsys.readouterr().out
+    # it went on from its own weights (the library's load reads the run folder)
+    import music_transformer_ext
+
+    model = music_transformer_ext.load(str(tmp_path / "run"))
+    assert model.config.hidden_size == C.get("tiny").hidden_size
+    now = {v.path: v.numpy() for v in model.trainable_weights}
+    assert now.keys() == first.keys() and any(np.abs(now[k] - first[k]).max() > 0 for k in now)
+    # another checkpoint than the run's is still refused, naming both, without reading either
+    other = tmp_path / "other" / "model.ckpt-5"
+    assert train_cli.main(run + ["--checkpoint", str(other)] + data + COMMON) == 2
+    err = capsys.readouterr().err
+    assert f"init_checkpoint {prefix}" in err and f"--checkpoint {other}" in err, err
+
+
 def test_create_dataset_with_no_example_exits_nonzero(tmp_path, capsys):
     from music_transformer_ext import create_dataset_cli
     from pipelines import tfrecord_io

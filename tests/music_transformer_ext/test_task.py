@@ -78,6 +78,8 @@ def test_fine_tune_starts_from_a_ported_t2t_checkpoint(tmp_path):
     data = T.synthetic_dataset_fn(16, 32, 310)
     runner = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(tmp_path / "run"), strategy=_one())
     task = runner.task
+    assert task.ported_from is None  # ported by initialize(), which a new run's restore() calls
+    assert runner.restore() == 0
     assert task.ported_from == prefix
     fixture = K.fixture_variables(model_cfg, seed=9)
     name = "transformer/body/decoder/layer_1/ffn/conv2/kernel"
@@ -93,7 +95,7 @@ def test_fine_tune_starts_from_a_ported_t2t_checkpoint(tmp_path):
         steps=2, jit=False, model=dataclasses.replace(model_cfg, num_layers=3), init_checkpoint=str(tmp_path / "t2t")
     )
     with pytest.raises(PortingError, match="num_layers: checkpoint 2, config 3"):
-        training.Runner(T.MusicTransformerTask(wrong, data), wrong, str(tmp_path / "wrong"), strategy=_one())
+        training.Runner(T.MusicTransformerTask(wrong, data), wrong, str(tmp_path / "wrong"), strategy=_one()).restore()
 
 
 @pytest.mark.slow

@@ -303,3 +303,92 @@ def test_max_minutes_stops_with_a_checkpoint_and_the_rerun_goes_on(tmp_path):
     assert (result2.start_step, result2.final_step) == (1, 50)
     with pytest.raises(ValueError, match="max_minutes must be >= 0"):
         config_lib.apply_overrides(ToyExperiment(), ["trainer.max_minutes=-1"])
+
+
+class _WarmStartedToy(ToyTask):
+    """A toy whose new runs start from a "foreign" constant kernel, and whose evaluation is the MSE on fixed data."""
+
+    def __init__(self, config, fail=None):
+        super().__init__(config)
+        self.initialized = 0
+        self.fail = fail
+
+    def initialize(self, step):
+        self.initialized += 1
+        if self.fail:
+            raise ValueError(self.fail)
+        self.model.get_layer("hidden").kernel.assign(tf.fill(self.model.get_layer("hidden").kernel.shape, 0.25))
+        return "started from the constant kernel"
+
+    def evaluate(self):
+        from tests.tfmusic.toy_task import toy_data
+
+        x, y = toy_data(16, seed=1)
+        return {"mse": float(np.mean((self.model(x).numpy() - y) ** 2)), "global_step": 99}
+
+
+def test_initialize_starts_a_new_run_and_never_a_resumed_one(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    model_dir = str(tmp_path / "run")
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=2", "runtime.jit_compile=false"])
+    runner = training.Runner(_WarmStartedToy(cfg), cfg, model_dir, strategy=one)
+    assert runner.task.initialized == 0  # not at build
+    assert runner.restore() == 0 and runner.task.initialized == 1
+    assert runner.initialized_from == "started from the constant kernel"
+    np.testing.assert_array_equal(runner.task.model.get_layer("hidden").kernel.numpy(), 0.25)
+    assert runner.restore() == 0 and runner.task.initialized == 1  # once per runner
+    assert runner.train().final_step == 2 and runner.task.initialized == 1
+    # the resumed run restores its own checkpoint: the warm start is not called (it would fail here)
+    cfg2 = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=3))
+    resumed = training.Runner(_WarmStartedToy(cfg2, fail="the foreign source moved"), cfg2, model_dir, strategy=one)
+    result = resumed.train()
+    assert (result.start_step, result.final_step) == (2, 3)
+    assert resumed.task.initialized == 0 and resumed.initialized_from is None
+
+
+def test_evaluation_hook_writes_eval_scalars_every_eval_every_steps_and_at_the_end(tmp_path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    model_dir = tmp_path / "run"
+    cfg = config_lib.apply_overrides(
+        ToyExperiment(), ["trainer.train_steps=5", "trainer.eval_every=2", "runtime.jit_compile=false"]
+    )
+    runner = training.Runner(_WarmStartedToy(cfg), cfg, str(model_dir), strategy=one)
+    result = runner.train()
+    evals = [(step, value) for step, tag, value in _events(model_dir / "train") if tag == "eval/mse"]
+    assert [step for step, _ in evals] == [2, 4, 5]  # every 2 steps, then the final step
+    assert result.eval_metrics["mse"] == pytest.approx(evals[-1][1]) and evals[0][1] > evals[-1][1]
+    assert not [tag for _, tag, _ in _events(model_dir / "train") if tag == "eval/global_step"]
+    # the last step already evaluated: not twice; a task without an evaluation writes none
+    cfg2 = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=6))
+    runner2 = training.Runner(_WarmStartedToy(cfg2), cfg2, str(model_dir), strategy=one)
+    assert runner2.train().eval_metrics is not None
+    assert [s for s, tag, _ in _events(model_dir / "train") if tag == "eval/mse"] == [2, 4, 5, 6]
+    plain = training.Runner(ToyTask(cfg), cfg, str(tmp_path / "plain"), strategy=one).train()
+    assert plain.eval_metrics is None and not [t for _, t, _ in _events(tmp_path / "plain" / "train") if "eval" in t]
+    with pytest.raises(ValueError, match="eval_every must be >= 0"):
+        config_lib.apply_overrides(ToyExperiment(), ["trainer.eval_every=-1"])
+
+
+def test_experiment_run_reports_and_refuses_a_failing_warm_start(tmp_path, capsys):
+    from tfmusic import experiment
+
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    cfg = config_lib.apply_overrides(ToyExperiment(), ["trainer.train_steps=2", "runtime.jit_compile=false"])
+    with pytest.raises(experiment.RunRefused, match="^bad bundle$"):
+        experiment.run(_WarmStartedToy(cfg, fail="bad bundle"), cfg, str(tmp_path / "bad"), one, refuse=(ValueError,))
+    assert not config_lib.has_checkpoint(str(tmp_path / "bad"))
+    with pytest.raises(ValueError, match="bad bundle"):  # not a refusal of this command: raised as it is
+        experiment.run(_WarmStartedToy(cfg, fail="bad bundle"), cfg, str(tmp_path / "bad"), one, refuse=(OSError,))
+    outcome = experiment.run(_WarmStartedToy(cfg), cfg, str(tmp_path / "run"), one, prog="toy_train")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "toy_train: started from the constant kernel"
+    assert out[1] == f"toy_train: steps 0 -> 2; checkpoint {tmp_path / 'run' / 'ckpt-2'}"
+    assert out[2].startswith("  fit/grad_norm = ") and out[3].startswith("  fit/loss = ")
+    assert outcome.step == 2 and outcome.eval_metrics == outcome.result.eval_metrics
+    # train=False only restores (no warm start on a run with a checkpoint) and evaluates
+    only = experiment.run(_WarmStartedToy(cfg, fail="not read"), cfg, str(tmp_path / "run"), one, train=False)
+    assert (
+        only.result is None
+        and only.step == 2
+        and only.eval_metrics["mse"] == pytest.approx(outcome.eval_metrics["mse"])
+    )
