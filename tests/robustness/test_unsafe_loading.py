@@ -180,7 +180,11 @@ def _notebook_source(path: pathlib.Path) -> str:
             continue
         text = "".join(cell.get("source", []))
         # IPython magics and shell escapes are not Python
-        lines.extend("pass" if l.lstrip().startswith(("%", "!")) else l for l in text.splitlines())
+        # (kept at their indentation: a shell escape may sit inside an ``if`` block)
+        lines.extend(
+            l[: len(l) - len(l.lstrip())] + "pass" if l.lstrip().startswith(("%", "!")) else l
+            for l in text.splitlines()
+        )
     return "\n".join(lines)
 
 
