@@ -384,12 +384,24 @@ def main(argv=None) -> int:
         help="the multi-SoundFont renders (the pitch classifier's; rendered when missing)",
     )
     parser.add_argument("--steps", type=int, default=12000, help="total training steps")
-    parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
+    parser.add_argument(
+        "--stage",
+        choices=("all", "data", "train", "evaluate", "ship", "check"),
+        default="all",
+        help="check: only the card's quick figures (31 check notes) of the newest checkpoint",
+    )
     parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
     args = parser.parse_args(argv)
     work, renders = pathlib.Path(args.work), pathlib.Path(args.renders)
     work.mkdir(parents=True, exist_ok=True)
+    if args.stage == "check":
+        from gansynth_tf.synthesize import GANSynthSynthesizer
+        from tfmusic import zoo
+
+        synth = GANSynthSynthesizer.from_model_dir(work / "run")
+        print(synth.checkpoint, json.dumps(check_figures(synth, zoo.load("pitch_classifier"))["metrics"]))
+        return 0
     if args.stage in ("all", "data"):
         data_stage(renders)
     if args.stage in ("all", "train"):
