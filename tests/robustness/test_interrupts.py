@@ -96,12 +96,9 @@ def _wavs(folder: pathlib.Path) -> list:
     return list(folder.rglob("*.wav")) if folder.exists() else []
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
-def test_nsynth_render_with_workers_stops_at_once_and_leaves_nothing(tmp_path, whole_group):
-    out = tmp_path / "rendered"
-    log = tmp_path / "log.txt"
-    # 3 programs x 25 pitches x 5 velocities = 375 notes: far more than the drill lets it render
+def _render_until_wavs(out: pathlib.Path, log: pathlib.Path, count: int):
+    """Starts ``nsynth_render --workers 2`` on 375 notes (far more than a drill lets it render) into
+    ``out`` and returns the process once ``out`` holds ``count`` wavs."""
     proc = _start(
         [
             "-m",
@@ -118,9 +115,18 @@ def test_nsynth_render_with_workers_stops_at_once_and_leaves_nothing(tmp_path, w
         ],
         log,
     )
-    if not _wait_for(lambda: len(_wavs(out)) >= 8, proc, timeout=180):
+    if not _wait_for(lambda: len(_wavs(out)) >= count, proc, timeout=180):
         proc.kill()
         pytest.fail(f"no wavs appeared:\n{log.read_text()[-3000:]}")
+    return proc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
+def test_nsynth_render_with_workers_stops_at_once_and_leaves_nothing(tmp_path, whole_group):
+    out = tmp_path / "rendered"
+    log = tmp_path / "log.txt"
+    proc = _render_until_wavs(out, log, 8)
     rc, took, output = _interrupt(proc, whole_group, log)
     assert rc == 130, output
     lines = [line for line in output.strip().splitlines() if line.strip()]
@@ -139,25 +145,7 @@ def test_nsynth_render_interrupted_keeps_an_earlier_dataset_intact(tmp_path):
     before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert "examples.json" in before and len(before) == 2
     log = tmp_path / "log.txt"
-    proc = _start(
-        [
-            "-m",
-            "pipelines.nsynth_render",
-            "--output_dir",
-            str(out),
-            "--programs",
-            "0,24,73",
-            "--pitches",
-            "48-72",
-            "--workers",
-            "2",
-            "--no_progress",
-        ],
-        log,
-    )
-    if not _wait_for(lambda: len(_wavs(out)) >= 1 + 8, proc, timeout=180):
-        proc.kill()
-        pytest.fail(f"no wavs appeared:\n{log.read_text()[-3000:]}")
+    proc = _render_until_wavs(out, log, 1 + 8)
     rc, _, output = _interrupt(proc, True, log)
     assert rc == 130, output
     after = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
