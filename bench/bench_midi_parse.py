@@ -33,8 +33,10 @@ import pathlib
 import platform
 import sys
 import tempfile
-import time
 import warnings
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import timing  # noqa: E402  (bench/timing.py)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -115,23 +117,6 @@ def export_corpus(cache: pathlib.Path, progress: bool = True) -> list:
     return [str(folder / name) for name in files]
 
 
-def time_interleaved(variants: dict, repeats: int):
-    """One warm-up pass per variant, then ``repeats`` interleaved timed rounds.
-    Returns ({name: [wall s per pass]}, {name: [process CPU s per pass]})."""
-    for run in variants.values():
-        run()
-    times = {name: [] for name in variants}
-    cpu = {name: [] for name in variants}
-    for r in range(repeats):
-        for name, run in variants.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            run()
-            times[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-        print(f"round {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
-    return times, cpu
-
-
 def main(argv=None) -> dict:
     """Run the benchmark (command-line ``argv``); writes the JSON and Markdown, returns the JSON dict."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -200,7 +185,7 @@ def main(argv=None) -> dict:
         "symusic.Score alone (no NoteSequence)": symusic_pass,
     }
     load_before = os.getloadavg()
-    times, cpu = time_interleaved(variants, args.repeats)
+    times, cpu = timing.time_interleaved(variants, args.repeats)
     load_after = os.getloadavg()
     n = len(paths)
     base = "note-seq midi_file_to_note_sequence"

@@ -31,7 +31,9 @@ import os
 import pathlib
 import platform
 import sys
-import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import timing  # noqa: E402  (bench/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -97,25 +99,6 @@ class LibrosaMelIF:
         mel_unwrapped = np.unwrap(phase @ self.l2m, axis=0)
         mel_if = np.concatenate([mel_unwrapped[:1], np.diff(mel_unwrapped, axis=0)], axis=0) / np.pi
         return np.stack([logmelmag2, mel_if], axis=-1).astype(np.float32)
-
-
-def time_interleaved(variants: dict, repeats: int) -> dict[str, list[float]]:
-    """Warm every variant up with one pass, then time ``repeats`` rounds of one pass each,
-    interleaved so that load from other processes hits all variants alike.
-    Returns ({name: [wall seconds per pass]}, {name: [process CPU seconds per pass]})."""
-    for name, run in variants.items():
-        print(f"warming up {name} ...", flush=True)
-        run()
-    times = {name: [] for name in variants}
-    cpu = {name: [] for name in variants}
-    for r in range(repeats):
-        for name, run in variants.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            run()
-            times[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-        print(f"round {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
-    return times, cpu
 
 
 def main(argv=None) -> dict:
@@ -186,7 +169,7 @@ def main(argv=None) -> dict:
     variants[LIBROSA_N] = librosa_pass(None)
 
     load_before = os.getloadavg()
-    times, cpu = time_interleaved(variants, args.repeats)
+    times, cpu = timing.time_interleaved(variants, args.repeats, announce_warmup=True)
     load_after = os.getloadavg()
     rows = []
     for name, ts in times.items():

@@ -1,0 +1,25 @@
+"""Timing shared by the benchmarks: variants timed in interleaved rounds, so that load from other
+processes hits every variant alike (run as scripts, the benchmarks find this module beside them)."""
+
+from __future__ import annotations
+
+import time
+
+
+def time_interleaved(variants: dict, repeats: int, announce_warmup: bool = False):
+    """Warm every variant (``{name: callable}``) up with one pass, then time ``repeats`` rounds of one
+    pass each, interleaved. Returns ``({name: [wall s per pass]}, {name: [process CPU s per pass]})``."""
+    for name, run in variants.items():
+        if announce_warmup:
+            print(f"warming up {name} ...", flush=True)
+        run()
+    times = {name: [] for name in variants}
+    cpu = {name: [] for name in variants}
+    for r in range(repeats):
+        for name, run in variants.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            run()
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+        print(f"round {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
+    return times, cpu
