@@ -219,6 +219,23 @@ def melodies(tmp_path_factory):
     return _melodies(tmp_path_factory.mktemp("drill_input") / "melodies", 3000)
 
 
+def _create_dataset_args(melodies, out: pathlib.Path) -> list:
+    """``melody_rnn_create_dataset`` on ``melodies`` into ``out`` with two worker processes."""
+    return [
+        "-m",
+        "melody_rnn_ext.create_dataset_cli",
+        "--config",
+        "basic_rnn",
+        "--input",
+        melodies,
+        "--output_dir",
+        str(out),
+        "--num_workers",
+        "2",
+        "--no_progress",
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
 def test_create_dataset_with_workers_stops_at_once(melodies, tmp_path, whole_group):
@@ -226,19 +243,7 @@ def test_create_dataset_with_workers_stops_at_once(melodies, tmp_path, whole_gro
     _drill(
         tmp_path,
         "melody_rnn_create_dataset",
-        [
-            "-m",
-            "melody_rnn_ext.create_dataset_cli",
-            "--config",
-            "basic_rnn",
-            "--input",
-            melodies,
-            "--output_dir",
-            str(out),
-            "--num_workers",
-            "2",
-            "--no_progress",
-        ],
+        _create_dataset_args(melodies, out),
         out,
         lambda proc: _workers_running(proc, 2) and out.exists(),
         whole_group,
@@ -254,19 +259,7 @@ def test_create_dataset_interrupted_keeps_an_earlier_dataset(melodies, tmp_path)
     _drill(
         tmp_path,
         "melody_rnn_create_dataset",
-        [
-            "-m",
-            "melody_rnn_ext.create_dataset_cli",
-            "--config",
-            "basic_rnn",
-            "--input",
-            melodies,
-            "--output_dir",
-            str(out),
-            "--num_workers",
-            "2",
-            "--no_progress",
-        ],
+        _create_dataset_args(melodies, out),
         out,
         lambda proc: _workers_running(proc, 2),
     )
