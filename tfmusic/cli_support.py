@@ -16,6 +16,8 @@ off the terminal, so that a command's own output comes first:
   descriptor 2 points elsewhere while ``import tensorflow`` runs (an import that fails shows all of
   it). Devices are never hidden: ``CUDA_VISIBLE_DEVICES`` is left alone.
 * TensorFlow's and absl's Python loggers show errors only (deprecation notes, retracing notes).
+* pyfluidsynth's "'fluidsynth' was found at ..." line, which it prints to standard output while it is
+  imported wherever the environment sets ``CI`` (pretty_midi imports it), is discarded.
 * Warnings raised inside third-party packages (:data:`THIRD_PARTY`), e.g. pydub's "Couldn't find
   ffmpeg or avconv" that note-seq's import triggers, are ignored.
 * Worker processes follow their command: ``tfmusic.workers`` pools call :func:`start_worker` in each
@@ -116,6 +118,7 @@ def quiet_third_party() -> None:
     """Quiet TensorFlow's C++ and Python logs, absl's and third-party warnings (see the module doc)."""
     global _user_tf_level
     ignore_third_party_warnings()
+    _install_quiet_import("fluidsynth", discarded_stdout)
     if _user_tf_level is None:  # decided once: later calls see the level this module set
         _user_tf_level = "TF_CPP_MIN_LOG_LEVEL" in os.environ and os.environ.get(QUIET_ENV) != "tf"
     if _user_tf_level:
@@ -127,8 +130,7 @@ def quiet_third_party() -> None:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2" if has_gpu_device() else "3"
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # a plain logger: TensorFlow adds its handler
-    if not _hook_installed():
-        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    _install_quiet_import("tensorflow", discarded_stderr_fd)
 
 
 def start_worker() -> None:
@@ -153,8 +155,26 @@ def _quiet_python_loggers() -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
 
 
-def _hook_installed() -> bool:
-    return any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path)
+def _install_quiet_import(name: str, quiet) -> None:
+    """Until ``name`` is first imported, its import runs inside the context manager ``quiet()``."""
+    if name in sys.modules:
+        return
+    if not any(isinstance(f, _QuietImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport(name, quiet))
+
+
+@contextlib.contextmanager
+def discarded_stdout() -> Iterator[None]:
+    """Within the block, what Python code prints to ``sys.stdout`` is dropped (kept and written back if it raises)."""
+    import io
+
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink):
+            yield
+    except BaseException:
+        sys.stdout.write(sink.getvalue())
+        raise
 
 
 @contextlib.contextmanager
@@ -187,9 +207,9 @@ def discarded_stderr_fd() -> Iterator[None]:
 
 
 class _QuietLoader(importlib.abc.Loader):
-    """Runs the real loader of ``tensorflow`` inside :func:`discarded_stderr_fd`, then retires the finder."""
+    """Runs the real loader of a module inside its finder's quieting context, then retires the finder."""
 
-    def __init__(self, loader, finder: "_QuietTensorFlowImport"):
+    def __init__(self, loader, finder: "_QuietImport"):
         self._loader = loader
         self._finder = finder
 
@@ -202,23 +222,27 @@ class _QuietLoader(importlib.abc.Loader):
         if getattr(module, "__spec__", None) is not None:
             module.__spec__.loader = self._loader
         try:
-            with discarded_stderr_fd():
+            with self._finder.quiet():
                 self._loader.exec_module(module)
         finally:
             with contextlib.suppress(ValueError):
                 sys.meta_path.remove(self._finder)
-        _quiet_python_loggers()
+        if self._finder.name == "tensorflow":
+            _quiet_python_loggers()
 
 
-class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """Answers for ``tensorflow`` until it is imported: its first import runs with file descriptor 2 set aside.
-    (A mere ``importlib.util.find_spec("tensorflow")`` probe leaves it in place.)"""
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Answers for the module ``name`` until it is imported: its first import runs inside ``quiet()``
+    (``tensorflow``: file descriptor 2 set aside; ``fluidsynth``: standard output dropped).
+    (A mere ``importlib.util.find_spec(name)`` probe leaves it in place.)"""
 
-    def __init__(self):
+    def __init__(self, name: str, quiet):
+        self.name = name
+        self.quiet = quiet
         self._busy = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow" or self._busy or is_verbose():
+        if fullname != self.name or self._busy or is_verbose():
             return None
         self._busy = True
         try:
