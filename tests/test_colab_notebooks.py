@@ -53,3 +53,40 @@ def test_set_params_rewrites_form_fields_and_refuses_unknown_names():
     assert any("OUT = '/tmp/x y'  #@param {type:\"string\"}" in c.source for c in nb.cells)
     with pytest.raises(AssertionError, match="NOT_A_FIELD"):
         notebooks.set_params(nb, {"NOT_A_FIELD": 1})
+
+
+def test_set_repository_points_badges_and_install_cells_at_the_published_repository(tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    for path in notebooks.COLAB.glob("*.ipynb"):
+        shutil.copy(path, tmp_path / path.name)
+    script = notebooks.COLAB / "set_repository.py"
+    run = [sys.executable, str(script), "--colab_dir", str(tmp_path)]
+    done = subprocess.run([*run, "my-org/tfmusic", "--branch", "dev"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in NAMES:
+        original = json.loads((notebooks.COLAB / f"{name}.ipynb").read_text(encoding="utf-8"))
+        text = (tmp_path / f"{name}.ipynb").read_text(encoding="utf-8")
+        target = f"https://colab.research.google.com/github/my-org/tfmusic/blob/dev/colab/{name}.ipynb"
+        rewritten = json.loads(text)
+        sources = "\n".join("".join(c["source"]) for c in rewritten["cells"])
+        assert f"]({target})" in sources and target in done.stdout
+        assert 'TFMUSIC_SOURCE = "https://github.com/my-org/tfmusic"  #@param' in sources
+        # nothing else changed: same cells, ids and saved outputs
+        assert [c["id"] for c in rewritten["cells"]] == [c["id"] for c in original["cells"]]
+        assert [c.get("outputs") for c in rewritten["cells"]] == [c.get("outputs") for c in original["cells"]]
+    # a second name replaces the first
+    again = subprocess.run([*run, "other/name"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    text = (tmp_path / "gansynth.ipynb").read_text(encoding="utf-8")
+    assert "github/other/name/blob/main/colab/gansynth.ipynb" in text and "my-org" not in text
+    # refusals: a malformed name, and a notebook with nothing to rewrite
+    bad = subprocess.run([*run, "not a repo"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "is not OWNER/NAME" in bad.stderr
+    (tmp_path / "plain.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    plain = subprocess.run([*run, "my-org/tfmusic"], capture_output=True, text=True)
+    assert plain.returncode != 0 and "plain.ipynb: no an Open in Colab badge" not in plain.stderr
+    assert "plain.ipynb: no Open in Colab badge and no TFMUSIC_SOURCE field" in plain.stderr
