@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps zoo-deps test-deps lint demo test test-fast bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
+.PHONY: install system-deps zoo-deps test-deps lint demo test test-fast bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-harmonizer zoo-gansynth
 
 install: $(STAMP)
 
@@ -68,7 +68,7 @@ bench: install
 # The zoo (models/): each target retrains one model with the command its card gives, resuming its run folder
 # (ZOO_WORK, outside the repo) and writing models/<name>/. Hours on a CPU; never part of `make test`.
 ZOO_WORK ?= /tmp/zoo
-zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-gansynth
+zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-harmonizer zoo-gansynth
 
 zoo-pitch-classifier: zoo-deps
 	MPLBACKEND=Agg $(PY) bench/zoo/pitch_classifier.py --work $(ZOO_WORK)/pitch_classifier --out models/pitch_classifier \
@@ -80,6 +80,10 @@ zoo-melody-rnn: install
 
 zoo-transformer: install
 	MPLBACKEND=Agg $(PY) bench/zoo/music_transformer.py --work $(ZOO_WORK)/music_transformer --stage all --steps 6000
+
+# the melody-conditioned Transformer that tfmusic_study's accompaniment uses
+zoo-harmonizer: install
+	MPLBACKEND=Agg $(PY) bench/zoo/transformer_harmonizer.py --work $(ZOO_WORK)/transformer_harmonizer --stage all --steps 3000
 
 # GANSynth trains on the pitch classifier's renders, and is scored by the shipped pitch classifier
 zoo-gansynth: zoo-deps

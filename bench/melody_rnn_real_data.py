@@ -107,11 +107,11 @@ def folk_sequences(max_tunes: int):
 def make_dataset(sequences, work: pathlib.Path, name: str) -> dict:
     """NoteSequence TFRecord + Magenta melody dataset (basic_rnn) in ``work/name``; returns the summary dict."""
     from melody_rnn_ext import data
-    from tests.melody_rnn_ext.chorales import write_note_sequence_tfrecord
+    from pipelines.note_sequence_io import write_note_sequences
 
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
-    ns_path = write_note_sequence_tfrecord(str(folder / "notesequences.tfrecord"), sequences)
+    ns_path = write_note_sequences(str(folder / "notesequences.tfrecord"), sequences)
     summary = data.create_dataset(
         ns_path, str(folder), data.MelodyPipelineConfig(config_id="basic_rnn", eval_ratio=0.1), progress=False
     )

@@ -70,7 +70,7 @@ def primer_from_sequence(sequence, bars: int = PRIMER_BARS):
 def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, str]:
     """Run the stage into ``out_dir``; returns {"bundle", "finetuned_bundle", "midi", "wav", ...} paths."""
     from melody_rnn_ext import create_dataset_cli, generate, generate_cli, train_cli
-    from pipelines import note_sequences
+    from pipelines import note_sequence_io, note_sequences
     from tfmusic import audio
 
     out_dir = pathlib.Path(out_dir)
@@ -147,7 +147,7 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
         raise SystemExit(f"melody_rnn_train --bundle failed ({rc})")
     log(f"melody_rnn_train --bundle: {FINETUNE_STEPS} steps -> {tuned_bundle} ({time.perf_counter() - t0:.0f} s)")
 
-    first = next(note_sequences.read_note_sequences(records))
+    first = next(note_sequence_io.read_note_sequences(records))
     primer = primer_from_sequence(first)
     generator = generate.MelodyGenerator.from_bundle(str(tuned_bundle))
     options = generate.GenerationOptions(

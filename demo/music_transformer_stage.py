@@ -99,7 +99,7 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
         create_dataset_cli.main(
             [
                 "--input",
-                f"train={ns_prefix}-*.tfrecord",
+                f"train={ns_prefix}",
                 "--output_dir",
                 str(dataset_dir),
                 "--max_length",

@@ -1,4 +1,4 @@
-"""Magenta ``.mag`` bundles of any events-RNN model: read, infer the model, port strictly; write them back.
+"""Magenta ``.mag`` bundles of any events-RNN model: read, load (strictly), write them back.
 
 A ``.mag`` file is a serialized ``note_seq.protobuf.generator_pb2.GeneratorBundle``
 (``note_seq/protobuf/generator.proto``): ``generator_details`` (``id`` = the config, e.g.
@@ -7,18 +7,13 @@ A ``.mag`` file is a serialized ``note_seq.protobuf.generator_pb2.GeneratorBundl
 the generation graph Magenta imports with ``tf.train.import_meta_graph``. Every Magenta RNN model
 (``models/shared/events_rnn_graph.py``) has the same variables; only the widths differ.
 
-Reading (:func:`read_bundle`, :func:`load_bundle`) never imports the metagraph: the architecture
-is inferred from the checkpoint's variable names and shapes (:func:`infer_model_spec`): layer
-sizes, input width, class count, the attention layout (around the first cell:
-``rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/...``; around the whole stack, older
-bundles: ``rnn/attention_cell_wrapper/multi_rnn_cell/...``) and the variable naming of the TF
-version that wrote it (``kernel``/``bias`` since TF 1.2, ``weights``/``biases`` before). The
-``generator_details.id`` must be one of the model family's configs (:class:`ModelFamily`) whose
-encoding has the variables' input width and class count; then every variable is ported with
-:class:`tfmusic.tf1_checkpoints.WeightPorter`: a missing, extra or misshapen variable is a
-:class:`tfmusic.tf1_checkpoints.PortingError` naming it and the file. ``global_step`` and Adam
-slots are ignored by name. ``attn_length`` is stored in no variable (it only sizes the state); it
-comes from the id's Magenta config (else 40) unless given.
+Reading (:func:`read_bundle`, :func:`load_bundle`) never imports the metagraph: the checkpoint's
+variables go through the converter, :mod:`events_rnn.convert_magenta` (``convert_config``: the
+architecture inferred from names and shapes, the ``generator_details.id`` checked against the
+family's configs; ``convert_weights``: every variable ported strictly, a missing, extra or misshapen
+variable being a :class:`tfmusic.tf1_checkpoints.PortingError` naming it and the file). The
+converter's names that the family packages use (:class:`ModelFamily`, :class:`ModelSpec`,
+:class:`BundleError`, :func:`infer_model_spec`, ...) are importable from here too.
 
 Writing (:func:`write_bundle`) produces the same format from a Keras model: the exact TF1
 names and shapes (plus ``global_step``) as V1 checkpoint bytes, and a metagraph of Magenta's
@@ -31,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tempfile
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -39,18 +33,21 @@ import numpy as np
 import tensorflow as tf
 
 from events_rnn.attention import attention_wrapper_step
+from events_rnn.convert_magenta import (
+    BundleError,
+    ModelFamily,
+    ModelSpec,
+    check_generator_id,
+    convert_config,
+    hparams_for_spec,
+    infer_model_spec,
+    load_variables,
+    spec_of_model,
+)
+from events_rnn import convert_magenta
 from events_rnn.model import NAMINGS, OUTPUT_SCOPE, RNN_SCOPE, EventSequenceRnnModel, tf1_lstm_step
 from tfmusic import files
-from tfmusic.tf1_checkpoints import PortingError, WeightPorter, read_checkpoint, write_v1_checkpoint
-
-#: Foreign variables deliberately not ported: the step counter and Adam's slots and powers.
-IGNORED_VARIABLES = (r"^global_step$", r".*/Adam(_\d+)?$", r"^beta[12]_power(_\d+)?$")
-#: Magenta's attention window (``attention_rnn``'s ``attn_length``).
-DEFAULT_ATTN_LENGTH = 40
-
-
-class BundleError(ValueError):
-    """A file that is not a usable ``.mag`` bundle, or whose generator id contradicts its variables."""
+from tfmusic.tf1_checkpoints import read_checkpoint, write_v1_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,28 +69,6 @@ class MagBundle:
     bundle_description: str
     variables: Dict[str, np.ndarray]
     metagraph_size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """The architecture a checkpoint's variables describe.
-
-    Attributes:
-      input_size, num_classes: input width and softmax classes.
-      rnn_layer_sizes: LSTM widths, bottom first.
-      attention_layout: ``none``, ``first_layer`` or ``whole_stack``.
-      naming: ``kernel`` (TF >= 1.2) or ``weights`` (TF 1.0 / 1.1) leaf names of the RNN's linear maps.
-    """
-
-    input_size: int
-    num_classes: int
-    rnn_layer_sizes: Tuple[int, ...]
-    attention_layout: str
-    naming: str
-
-    @property
-    def has_attention(self) -> bool:
-        return self.attention_layout != "none"
 
 
 # --------------------------------------------------------------------------- reading
@@ -139,188 +114,15 @@ def read_bundle(path: str) -> MagBundle:
     )
 
 
-def _shape(variables: Dict[str, np.ndarray], name: str, source: str) -> Tuple[int, ...]:
-    if name not in variables:
-        raise PortingError(f"{source}: variable {name!r} is missing")
-    return tuple(np.shape(variables[name]))
-
-
-def infer_model_spec(variables: Dict[str, np.ndarray], source: str = "checkpoint") -> ModelSpec:
-    """Infer the architecture from TF1 variable names and shapes (see the module docstring).
-
-    Raises:
-      PortingError: naming ``source`` when the variables are no events RNN (no LSTM cells, cell
-        indices with gaps, a kernel that is not [in + units, 4 units], no ``fully_connected``).
-    """
-    names = list(variables)
-    if any(n.endswith("basic_lstm_cell/kernel") for n in names):
-        naming = "kernel"
-    elif any(n.endswith("basic_lstm_cell/weights") for n in names):
-        naming = "weights"
-    else:
-        raise PortingError(
-            f"{source}: no BasicLSTMCell variables (.../basic_lstm_cell/kernel); "
-            "not an events-RNN (Magenta RNN model) checkpoint"
-        )
-    w, b = NAMINGS[naming]
-    if any(n.startswith(f"{RNN_SCOPE}/attention_cell_wrapper/") for n in names):
-        layout, multi = "whole_stack", f"{RNN_SCOPE}/attention_cell_wrapper/multi_rnn_cell"
-    else:
-        multi = f"{RNN_SCOPE}/multi_rnn_cell"
-        layout = (
-            "first_layer" if any(n.startswith(f"{multi}/cell_0/attention_cell_wrapper/") for n in names) else "none"
-        )
-    indices = sorted({int(m.group(1)) for n in names for m in [re.match(rf"^{re.escape(multi)}/cell_(\d+)/", n)] if m})
-    if not indices:
-        raise PortingError(f"{source}: no LSTM layers under {multi}/cell_K")
-    if indices != list(range(len(indices))):
-        raise PortingError(
-            f"{source}: LSTM layers under {multi} are numbered {indices}, expected 0..{len(indices) - 1}"
-        )
-    sizes = []
-    for i in indices:
-        scope = f"{multi}/cell_{i}"
-        if i == 0 and layout == "first_layer":
-            scope += "/attention_cell_wrapper"
-        shape = _shape(variables, f"{scope}/basic_lstm_cell/{w}", source)
-        if len(shape) != 2 or shape[1] % 4:
-            raise PortingError(
-                f"{source}: {scope}/basic_lstm_cell/{w} has shape {shape}, expected [in + units, 4 units]"
-            )
-        sizes.append(shape[1] // 4)
-    if layout == "whole_stack":
-        input_size = _shape(variables, f"{RNN_SCOPE}/attention_cell_wrapper/{w}", source)[-1]
-    elif layout == "first_layer":
-        input_size = _shape(variables, f"{multi}/cell_0/attention_cell_wrapper/{w}", source)[-1]
-    else:
-        input_size = _shape(variables, f"{multi}/cell_0/basic_lstm_cell/{w}", source)[0] - sizes[0]
-    out_shape = _shape(variables, f"{OUTPUT_SCOPE}/weights", source)
-    if len(out_shape) != 2:
-        raise PortingError(f"{source}: {OUTPUT_SCOPE}/weights has shape {out_shape}, expected [units, classes]")
-    return ModelSpec(
-        input_size=int(input_size),
-        num_classes=int(out_shape[1]),
-        rnn_layer_sizes=tuple(sizes),
-        attention_layout=layout,
-        naming=naming,
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelFamily:
-    """What the bundle code needs to know about one model package (Melody RNN, Polyphony RNN, ...).
-
-    Attributes:
-      name: human name for messages, e.g. ``Polyphony RNN``.
-      config_ids: the Magenta config ids (``generator_details.id`` values) of the family.
-      widths: ``config_id -> (input_size, num_classes)`` of its encoding.
-      config_for_spec: ``(config_id, spec, attn_length or None, description) -> config``: Magenta's
-        config for the id with the spec's layer sizes and attention.
-      build_model: ``(config, dropout_keep_prob) -> EventSequenceRnnModel``.
-      attention_ids: ids whose Magenta config has attention (a bundle of them must hold it).
-    """
-
-    name: str
-    config_ids: Tuple[str, ...]
-    widths: Callable[[str], Tuple[int, int]]
-    config_for_spec: Callable[..., object]
-    build_model: Callable[..., EventSequenceRnnModel]
-    attention_ids: Tuple[str, ...] = ()
-
-
-def check_generator_id(family: ModelFamily, generator_id: str, spec: ModelSpec, source: str) -> None:
-    """Raise :class:`BundleError` unless ``generator_id`` names a config of ``family`` whose encoding has
-    the spec's input width and class count (and, for ``family.attention_ids``, unless it has attention).
-
-    Attention in another config is accepted: Magenta lets ``--hparams attn_length=N`` add it to any.
-    """
-    if generator_id not in family.config_ids:
-        raise BundleError(
-            f"{source}: generator id {generator_id!r} is not a {family.name} config ({', '.join(family.config_ids)})"
-        )
-    want_in, want_classes = family.widths(generator_id)
-    if (want_in, want_classes) != (spec.input_size, spec.num_classes):
-        matches = [c for c in family.config_ids if tuple(family.widths(c)) == (spec.input_size, spec.num_classes)]
-        hint = f" (they fit {', '.join(matches)})" if matches else ""
-        raise BundleError(
-            f"{source}: generator id {generator_id!r} means {want_in} inputs and {want_classes} classes, but the "
-            f"checkpoint's variables have {spec.input_size} inputs and {spec.num_classes} classes{hint}"
-        )
-    if generator_id in family.attention_ids and not spec.has_attention:
-        raise BundleError(
-            f"{source}: generator id {generator_id!r} but the checkpoint holds no attention_cell_wrapper variables"
-        )
-
-
-def hparams_for_spec(hparams, spec: ModelSpec, attn_length: Optional[int] = None):
-    """``hparams`` (a frozen dataclass with ``rnn_layer_sizes``, ``attn_length``, ``attention_layout``)
-    with the spec's layer sizes and attention (``attn_length``: given, else the hparams', else 40)."""
-    if spec.has_attention:
-        length = attn_length or hparams.attn_length or DEFAULT_ATTN_LENGTH
-        return dataclasses.replace(
-            hparams,
-            rnn_layer_sizes=spec.rnn_layer_sizes,
-            attn_length=int(length),
-            attention_layout=spec.attention_layout,
-        )
-    return dataclasses.replace(hparams, rnn_layer_sizes=spec.rnn_layer_sizes, attn_length=0)
-
-
-def spec_of_model(model: EventSequenceRnnModel, naming: str = "kernel") -> ModelSpec:
-    """The :class:`ModelSpec` of a Keras model."""
-    return ModelSpec(model.input_size, model.num_classes, model.rnn_layer_sizes, model.layout, naming)
-
-
-def port_variables(
-    model: EventSequenceRnnModel, variables: Dict[str, np.ndarray], source: str = "checkpoint", naming: str = "kernel"
-) -> None:
-    """Assign every model variable from ``variables`` (TF1 names) and prove nothing is left over.
-
-    Raises:
-      PortingError: naming ``source`` and every missing, misshapen or unused variable
-        (``global_step`` and Adam slots excepted).
-    """
-    targets = model.tf1_variables(naming)
-    porter = WeightPorter(variables, model.weights, ignore=IGNORED_VARIABLES, source=source)
-    missing = [name for name in targets if not porter.has(name)]
-    for name, variable in targets.items():
-        if name not in missing:
-            porter.port(variable, name)
-    problems = [f"missing checkpoint variables: {', '.join(missing)}"] if missing else []
-    try:
-        porter.finish()
-    except PortingError as e:
-        problems.append(str(e)[len(source) + 2 :] if str(e).startswith(source) else str(e))
-    if problems:
-        raise PortingError(f"{source}: " + "; ".join(problems))
-
-
 def read_bundle_config(family: ModelFamily, path: str, attn_length: Optional[int] = None):
     """(config, :class:`MagBundle`) of a ``.mag``: its id checked against ``family`` and its variables,
-    Magenta's hparams for the id with the bundle's layer sizes and attention layout."""
+    Magenta's hparams for the id with the bundle's layer sizes and attention layout
+    (:func:`events_rnn.convert_magenta.convert_config`)."""
     bundle = read_bundle(path)
-    spec = infer_model_spec(bundle.variables, source=bundle.path)
-    check_generator_id(family, bundle.generator_id, spec, bundle.path)
-    return family.config_for_spec(bundle.generator_id, spec, attn_length, bundle.generator_description), bundle
-
-
-def load_variables(
-    family: ModelFamily,
-    variables: Dict[str, np.ndarray],
-    generator_id: str,
-    source: str,
-    attn_length: Optional[int] = None,
-    dropout_keep_prob: float = 1.0,
-    description: str = "",
-):
-    """Build ``family``'s model for TF1-named ``variables`` (a bundle's or a Magenta run's checkpoint)
-    and port them strictly; ``generator_id`` is checked against them. Returns (model, config, spec)."""
-    spec = infer_model_spec(variables, source=source)
-    check_generator_id(family, generator_id, spec, source)
-    config = family.config_for_spec(generator_id, spec, attn_length, description)
-    model = family.build_model(config, dropout_keep_prob)
-    port_variables(model, variables, source=source, naming=spec.naming)
-    return model, config, spec
+    config = convert_config(
+        family, bundle.variables, bundle.generator_id, bundle.path, attn_length, bundle.generator_description
+    )
+    return config, bundle
 
 
 def load_bundle(family: ModelFamily, path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0):
@@ -329,10 +131,16 @@ def load_bundle(family: ModelFamily, path: str, attn_length: Optional[int] = Non
     Returns (model with the bundle's weights, its config, the parsed bundle). ``dropout_keep_prob``
     is the built model's (1.0 for generation; the config keeps Magenta's value for training).
     """
-    config, bundle = read_bundle_config(family, path, attn_length)
-    spec = infer_model_spec(bundle.variables, source=bundle.path)
-    model = family.build_model(config, dropout_keep_prob)
-    port_variables(model, bundle.variables, source=bundle.path, naming=spec.naming)
+    bundle = read_bundle(path)
+    model, config, _ = load_variables(
+        family,
+        bundle.variables,
+        bundle.generator_id,
+        bundle.path,
+        attn_length,
+        dropout_keep_prob,
+        bundle.generator_description,
+    )
     return model, config, bundle
 
 
@@ -352,7 +160,7 @@ def warm_start_from_bundle(
     ours = spec_of_model(model, spec.naming)
     if ours != spec:
         raise BundleError(f"{bundle.path}: bundle architecture {spec} differs from the model's {ours}")
-    port_variables(model, bundle.variables, source=bundle.path, naming=spec.naming)
+    convert_magenta.convert_weights(bundle.variables, model, source=bundle.path, naming=spec.naming)
     return bundle
 
 

@@ -48,7 +48,12 @@ def add_common_arguments(p: argparse.ArgumentParser, defaults=None) -> None:
     Without ``defaults`` (so that ``--help`` imports nothing heavy) ``--eval_ratio`` and ``--seed`` default
     to None, which means the pipeline config's own values (Magenta's 0.1 and 0), and ``--set`` names no fields.
     """
-    p.add_argument("--input", required=True, help="TFRecord file (or glob) of serialized NoteSequences")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="TFRecord file of serialized NoteSequences (convert_dir_to_note_sequences' --output_file, "
+        "whatever its shard count), or a glob",
+    )
     p.add_argument("--output_dir", required=True, help="folder for the two TFRecords and the stats JSON")
     if defaults is None:
         p.add_argument(

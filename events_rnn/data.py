@@ -23,21 +23,17 @@ import copy
 import dataclasses
 import hashlib
 import os
-import uuid
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import note_seq
 import numpy as np
 from note_seq import sequences_lib
 
-from pipelines.errors import InputError
+from pipelines.note_sequence_io import NoteSequenceRecordError, parse_note_sequence
 from pipelines.tfrecord_io import Counters
+from tfmusic.files import AtomicFile
 
 PARTITIONS: Tuple[str, ...] = ("training", "eval")
-
-
-class NoteSequenceRecordError(InputError):
-    """A TFRecord record that does not parse as a ``note_seq.NoteSequence``."""
 
 
 # --------------------------------------------------------------------------- stages
@@ -364,20 +360,12 @@ def why_nothing(local: Counters, what: str = "sequence") -> str:
     return ", ".join(reasons)
 
 
-def parse_note_sequence(record: bytes, name: str):
-    """A ``note_seq.NoteSequence`` from serialized bytes; raises :class:`NoteSequenceRecordError` naming ``name``."""
-    try:
-        sequence = note_seq.NoteSequence.FromString(record)
-    except Exception as err:  # protobuf's DecodeError and friends
-        raise NoteSequenceRecordError(name, f"not a serialized NoteSequence ({type(err).__name__}: {err})") from err
-    return sequence
-
-
 # --------------------------------------------------------------------------- running over files
 
 
 class AtomicTFRecordWriter:
-    """Writes one TFRecord file under ``<path>.tmp-XXXXXXXX`` and renames it to ``path`` on ``commit()``.
+    """Writes one TFRecord file under ``<path>.tmp-XXXXXXXX`` and renames it to ``path`` on ``commit()``
+    (:class:`tfmusic.files.AtomicFile`).
 
     A crash or ``abort()`` leaves ``path`` as it was (and no temporary file on abort).
     """
@@ -385,12 +373,9 @@ class AtomicTFRecordWriter:
     def __init__(self, path: str):
         import tensorflow as tf
 
-        from tfmusic.files import TEMP_MARK
-
-        self.path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._tmp = self.path + TEMP_MARK + uuid.uuid4().hex[:8]
-        self._writer = tf.io.TFRecordWriter(self._tmp)
+        self._file = AtomicFile(path)
+        self.path = self._file.path
+        self._writer = tf.io.TFRecordWriter(self._file.temp_path)
         self.count = 0
 
     def write(self, record: bytes) -> None:
@@ -401,19 +386,12 @@ class AtomicTFRecordWriter:
     def commit(self) -> str:
         """Closes, fsyncs and renames the file to its final name; returns the path."""
         self._writer.close()
-        fd = os.open(self._tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._file.commit()
 
     def abort(self) -> None:
         """Closes and deletes the temporary file."""
         self._writer.close()
-        if os.path.exists(self._tmp):
-            os.remove(self._tmp)
+        self._file.abort()
 
 
 @dataclasses.dataclass

@@ -135,41 +135,45 @@ class LoadedModel:
     source: str
 
 
-def read_own_run(run_dir: str, prog: str = "generate"):
-    """(TF1-named model variables, config id, attn_length, checkpoint prefix) of the newest ``ckpt-N`` of a
-    run of this toolkit's ``<model>_train`` (``config.json`` + ``ckpt-N``, e.g. a continued Magenta run).
+def load_own_run(family, run_dir: str, prog: str = "generate", attn_length: Optional[int] = None):
+    """(model, config, checkpoint prefix) of the newest ``ckpt-N`` of a run of this toolkit's
+    ``<model>_train`` (``config.json`` + ``ckpt-N``, e.g. a continued Magenta run).
 
-    The variables are the checkpoint's :data:`events_rnn.train_cli.MODEL_VARIABLES_ITEM` (every model
-    variable under its TF1 name), so any family's model is rebuilt from them as from a Magenta checkpoint.
-    Raises ``ValueError`` naming the folder or file when something is missing.
+    The model is ``family``'s, built without dropout for the run's config id, layer sizes and attention
+    (``attn_length``, if given, sets the attention window), and its weights are restored from the
+    checkpoint (:func:`events_rnn.task.restore_model`). Raises ``ValueError`` naming the folder or file
+    when something is missing (``BundleError`` when the run's config is not one of ``family``'s).
     """
     import json
 
     import tensorflow as tf
 
-    from events_rnn.train_cli import MODEL_VARIABLES_ITEM
+    from events_rnn import convert_magenta as convert
+    from events_rnn.task import restore_model
     from tfmusic import config as config_lib
 
     cfg_path = os.path.join(os.fspath(run_dir), config_lib.CONFIG_FILENAME)
     try:
         with open(cfg_path) as f:
             model_cfg = json.load(f)["model"]
-        config_id, attn_length = model_cfg["config_id"], int(model_cfg["hparams"].get("attn_length") or 0)
+        config_id, hparams = model_cfg["config_id"], model_cfg["hparams"]
+        own_attn = int(hparams.get("attn_length") or 0)
+        sizes = tuple(int(n) for n in hparams["rnn_layer_sizes"])
+        layout = hparams.get("attention_layout", "first_layer") if own_attn else "none"
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{cfg_path}: not the config of a {prog.replace('_generate', '_train')} run ({e})") from None
     prefix = tf.train.latest_checkpoint(os.fspath(run_dir))
     if not prefix:
         raise ValueError(f"{run_dir}: holds no checkpoint (ckpt-N) yet")
-    head, tail = MODEL_VARIABLES_ITEM + "/", "/.ATTRIBUTES/VARIABLE_VALUE"
-    reader = tf.train.load_checkpoint(prefix)
-    variables = {
-        key[len(head) : -len(tail)].replace("__", "/"): reader.get_tensor(key)
-        for key, _ in tf.train.list_variables(prefix)
-        if key.startswith(head) and key.endswith(tail)
-    }
-    if not variables:
-        raise ValueError(f"{prefix}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (the model's TF1-named variables)")
-    return variables, config_id, attn_length or None, prefix
+    if config_id not in family.config_ids:
+        raise convert.BundleError(
+            f"{prefix}: config {config_id!r} is not a {family.name} config ({', '.join(family.config_ids)})"
+        )
+    spec = convert.ModelSpec(*family.widths(config_id), sizes, layout, "kernel")
+    config = family.config_for_spec(config_id, spec, attn_length or own_attn or None, "")
+    model = family.build_model(config, 1.0)
+    restore_model(model, prefix)
+    return model, config, prefix
 
 
 def load_model(
@@ -191,24 +195,23 @@ def load_model(
     ``family``.
     """
     from events_rnn import bundle as core
-    from events_rnn import magenta_run
+    from events_rnn import convert_magenta, magenta_run
 
     attn_length = attn_length_from_hparams(hparams)
     if bundle_file:
         model, config, bundle = core.load_bundle(family, bundle_file, attn_length=attn_length)
         if config_id and config_id != config.config_id:
             raise ValueError(f"--config {config_id} but {bundle_file} holds a {config.config_id!r} model")
-        naming = core.infer_model_spec(bundle.variables, bundle.path).naming
+        naming = convert_magenta.variable_naming(bundle.variables, bundle.path)
         return LoadedModel(model, config, int(bundle.variables.get("global_step", 0)), naming, bundle.path)
     train_prog = prog.replace("_generate", "_train")
     if magenta_run.run_folder_kind(run_dir, train_prog) == "magenta":
         model, config, ckpt = magenta_run.load_magenta_model(family, run_dir, config_id, attn_length, prog=train_prog)
         return LoadedModel(model, config, ckpt.global_step, ckpt.spec.naming, ckpt.path)
-    variables, own_id, own_attn, prefix = read_own_run(run_dir, prog)
-    if config_id and config_id != own_id:
-        raise ValueError(f"--config {config_id} but {run_dir} is a run of {own_id!r}")
-    model, config, spec = core.load_variables(family, variables, own_id, prefix, attn_length or own_attn)
-    return LoadedModel(model, config, magenta_run.checkpoint_step_from_prefix(prefix), spec.naming, prefix)
+    model, config, prefix = load_own_run(family, run_dir, prog, attn_length)
+    if config_id and config_id != config.config_id:
+        raise ValueError(f"--config {config_id} but {run_dir} is a run of {config.config_id!r}")
+    return LoadedModel(model, config, magenta_run.checkpoint_step_from_prefix(prefix), "kernel", prefix)
 
 
 def save_generator_bundle(family, loaded: LoadedModel, path: str, description: str = "") -> str:

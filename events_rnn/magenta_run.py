@@ -18,8 +18,8 @@ differ, so one reader serves all. A run folder of this toolkit holds ``config.js
 at its top level instead (:mod:`tfmusic.training`); :func:`run_folder_kind` tells the two apart
 (and explains what was expected when a folder is neither). The config id is not stored in
 Magenta's folder (it was a flag), so it is given (``--config``) and checked against the variables,
-whose names and shapes give the architecture (:func:`events_rnn.bundle.infer_model_spec`), with
-the family's :class:`events_rnn.bundle.ModelFamily`.
+whose names and shapes give the architecture (:func:`events_rnn.convert_magenta.infer_model_spec`), with
+the family's :class:`events_rnn.convert_magenta.ModelFamily`.
 
 Continuing a Magenta run (:func:`restore_training_state`) puts the weights, Adam's m and v and
 the step into a Keras model and ``keras.optimizers.Adam``. Keras' Adam applies TF1's update
@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from events_rnn import bundle as bundle_lib
+from events_rnn import convert_magenta as convert
 
 TRAIN_SUBDIR = "train"
 CHECKPOINT_STATE = "checkpoint"
@@ -79,7 +79,7 @@ class MagentaCheckpoint:
     run_dir: str
     path: str
     variables: Dict[str, np.ndarray]
-    spec: bundle_lib.ModelSpec
+    spec: convert.ModelSpec
     global_step: int
 
 
@@ -219,7 +219,7 @@ def read_magenta_checkpoint(run_dir: str, path: Optional[str] = None, prog: str 
 
     path = path or newest_checkpoint(run_dir)
     variables = read_checkpoint(path)
-    spec = bundle_lib.infer_model_spec(variables, source=path)
+    spec = convert.infer_model_spec(variables, source=path)
     if "global_step" not in variables:
         raise RunFolderError(f"{path}: no global_step variable; not a checkpoint of Magenta's {prog}")
     return MagentaCheckpoint(
@@ -227,13 +227,13 @@ def read_magenta_checkpoint(run_dir: str, path: Optional[str] = None, prog: str 
     )
 
 
-def fitting_configs(family: bundle_lib.ModelFamily, spec: bundle_lib.ModelSpec) -> List[str]:
+def fitting_configs(family: convert.ModelFamily, spec: convert.ModelSpec) -> List[str]:
     """``family``'s config ids whose encoding has the spec's input width and class count."""
     return [c for c in family.config_ids if tuple(family.widths(c)) == (spec.input_size, spec.num_classes)]
 
 
 def magenta_run_config(
-    family: bundle_lib.ModelFamily, ckpt: MagentaCheckpoint, config_id: Optional[str], attn_length: Optional[int] = None
+    family: convert.ModelFamily, ckpt: MagentaCheckpoint, config_id: Optional[str], attn_length: Optional[int] = None
 ):
     """``family``'s config of a Magenta run: ``config_id``'s Magenta config with the variables' layer sizes
     and attention layout (``attn_length``: given, else the config's, else 40).
@@ -249,14 +249,14 @@ def magenta_run_config(
             f"{', '.join(fits) or f'no {family.name} config'})"
         )
     try:
-        bundle_lib.check_generator_id(family, config_id, ckpt.spec, f"{ckpt.path} with --config {config_id}")
-    except bundle_lib.BundleError as e:
+        convert.check_generator_id(family, config_id, ckpt.spec, f"{ckpt.path} with --config {config_id}")
+    except convert.BundleError as e:
         raise RunFolderError(str(e).replace("generator id", "config")) from None
     return family.config_for_spec(config_id, ckpt.spec, attn_length, "")
 
 
 def load_magenta_model(
-    family: bundle_lib.ModelFamily,
+    family: convert.ModelFamily,
     run_dir: str,
     config_id: Optional[str],
     attn_length: Optional[int] = None,
@@ -271,7 +271,7 @@ def load_magenta_model(
     ckpt = read_magenta_checkpoint(run_dir, prog=prog)
     config = magenta_run_config(family, ckpt, config_id, attn_length)
     model = family.build_model(config, dropout_keep_prob)
-    bundle_lib.port_variables(model, ckpt.variables, source=ckpt.path, naming=ckpt.spec.naming)
+    convert.convert_weights(ckpt.variables, model, source=ckpt.path, naming=ckpt.spec.naming)
     return model, config, ckpt
 
 
@@ -305,7 +305,7 @@ def restore_training_state(model, optimizer, ckpt: MagentaCheckpoint, step_varia
     from tfmusic.tf1_checkpoints import PortingError
 
     src, variables = ckpt.path, ckpt.variables
-    bundle_lib.port_variables(model, variables, source=src, naming=ckpt.spec.naming)
+    convert.convert_weights(variables, model, source=src, naming=ckpt.spec.naming)
     problems: List[str] = []
     for name in ("beta1_power", "beta2_power"):
         if name not in variables:
@@ -369,7 +369,7 @@ class FamilyRuns:
     :class:`events_rnn.train_cli.TrainCommand` and the generate commands use.
 
     Attributes:
-      family: the :class:`events_rnn.bundle.ModelFamily`.
+      family: the :class:`events_rnn.convert_magenta.ModelFamily`.
       prog: the training command's name (for messages), e.g. ``polyphony_rnn_train``.
     """
 

@@ -57,6 +57,8 @@ PHASE = "metrics"
 METRICS = ("loss", "perplexity", "accuracy", "event_accuracy", "no_event_accuracy")
 #: Large enough never to clip: makes the runner log the gradient's global norm (``metrics/grad_norm``).
 _LOG_ONLY_CLIP = 1e30
+#: The checkpoint item holding the model (every weight: the model tracks its list-held cells).
+MODEL_ITEM = "model"
 
 _no_autograph = tf.autograph.experimental.do_not_convert
 
@@ -193,6 +195,20 @@ def sequence_example_dataset_fn(config: Any, file_pattern: Optional[str] = None,
     return dataset_fn
 
 
+def restore_model(model: EventSequenceRnnModel, prefix: str) -> None:
+    """Restore ``model``'s weights from the :data:`MODEL_ITEM` of a training checkpoint ``prefix`` (a
+    ``ckpt-N`` of :class:`EventsRnnTask`; the optimizer's state and other items are left in the file).
+
+    Raises ``ValueError`` naming ``prefix`` when the checkpoint lacks some of the model's weights.
+    """
+    status = tf.train.Checkpoint(**{MODEL_ITEM: model}).restore(prefix).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{prefix}: the checkpoint lacks some of the model's weights ({first})") from None
+
+
 class EventsRnnTask(training.Task):
     """An events-RNN model's :class:`tfmusic.training.Task` (see the module docstring).
 
@@ -261,7 +277,7 @@ class EventsRnnTask(training.Task):
         return None
 
     def checkpoint_items(self) -> Dict[str, Any]:
-        return {"model": self.model, "optimizer": self.optimizer}
+        return {MODEL_ITEM: self.model, "optimizer": self.optimizer}
 
     def evaluate(self) -> Optional[Dict[str, float]]:
         """Magenta's eval metrics (:func:`evaluate`, no dropout) over every example of ``eval_file``

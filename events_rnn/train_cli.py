@@ -57,8 +57,6 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 from tfmusic import cli_support
 
 EVAL_METRICS_FILENAME = "eval_metrics.json"
-#: Checkpoint item holding every model variable under its TF1 name (see :func:`tracked_model_variables`).
-MODEL_VARIABLES_ITEM = "model_variables"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,24 +127,12 @@ def magenta_runs(cmd: TrainCommand):
     return magenta_run.FamilyRuns(cmd.family, cmd.prog)
 
 
-def tracked_model_variables(model):
-    """A ``tf.Module`` whose attributes are every variable of ``model``, keyed by TF1 name ('/' -> '__').
-
-    Workaround: ``TF1MultiRNNCell`` keeps its cells in a plain list, which ``tf.train.Checkpoint``
-    does not traverse, so a checkpoint of the model alone holds only ``fully_connected``. Saving
-    this object beside the model puts the LSTM and attention variables into the checkpoint too.
-    """
-    import tensorflow as tf
-
-    module = tf.Module(name="events_rnn_variables")
-    for name, variable in model.tf1_variables().items():
-        setattr(module, name.replace("/", "__"), variable)
-    return module
-
-
 def make_task(task_class, cfg, dataset_fn=None, magenta_run=None, eval_file=None, eval_batches=None):
-    """A ``task_class`` (an :class:`events_rnn.task.EventsRnnTask`) whose checkpoints hold every model
-    variable (the task's items plus :data:`MODEL_VARIABLES_ITEM`); what ``<model>_train`` trains.
+    """A ``task_class`` (an :class:`events_rnn.task.EventsRnnTask`); what ``<model>_train`` trains.
+
+    Its checkpoints hold the task's items (the model holds every weight). Checkpoints of earlier
+    versions also hold ``model_variables`` (every model variable again, under its TF1 name); they still
+    resume: the runner asserts that every object of the task is matched, and leaves that item unread.
 
     ``magenta_run``: what continues Magenta's run folders (see :class:`TrainCommand`); with it, a new
     run whose ``warm_start.magenta_checkpoint`` is set starts from that checkpoint's weights, Adam
@@ -154,15 +140,6 @@ def make_task(task_class, cfg, dataset_fn=None, magenta_run=None, eval_file=None
     ``eval_file``, ``eval_batches``: the task's evaluation (:class:`events_rnn.task.EventsRnnTask`)."""
 
     class _Task(task_class):
-        _tracked = None
-
-        def checkpoint_items(self):
-            items = dict(super().checkpoint_items())
-            if self._tracked is None:
-                self._tracked = tracked_model_variables(self.model)
-            items[MODEL_VARIABLES_ITEM] = self._tracked
-            return items
-
         def initialize(self, step):
             if magenta_run is not None and self.config.warm_start.magenta_checkpoint:
                 return restore_magenta_state(magenta_run, self, step).describe()
@@ -312,8 +289,7 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
     """The experiment that continues Magenta's run folder ``args.run_dir``: the preset of ``--config``
     (or ``--preset``) with the layer sizes and attention of its newest checkpoint, which
     ``warm_start.magenta_checkpoint`` records (restored before the first step)."""
-    from events_rnn import bundle as bundle_lib
-    from tfmusic.tf1_checkpoints import CheckpointReadError
+    from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
 
     magenta_run = magenta_runs(cmd)
     where = f"{args.run_dir} holds a run of Magenta's {cmd.prog} ({magenta_run.TRAIN_SUBDIR}/checkpoint)"
@@ -326,7 +302,7 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
         # A family with a single config (polyphony) needs no --config; otherwise Magenta's folder must be told.
         only = cmd.family.config_ids[0] if len(cmd.family.config_ids) == 1 else None
         model_cfg = magenta_run.magenta_run_config(ckpt, args.config or only)
-    except (magenta_run.RunFolderError, bundle_lib.PortingError, CheckpointReadError) as e:
+    except (magenta_run.RunFolderError, PortingError, CheckpointReadError) as e:
         parser.exit(2, f"{cmd.prog}: {e}\n")
     cfg = cmd.presets.get(args.preset or model_cfg.config_id)
     hp = dataclasses.replace(

@@ -554,8 +554,9 @@ def convert_weights(
     generator_ema: Optional[Sequence[tf.Variable]] = None,
     num_blocks: Optional[int] = None,
     source: str = "checkpoint",
-) -> None:
-    """Port a Magenta GANSynth checkpoint's variables into Keras networks, strictly.
+) -> tf1.PortReport:
+    """Port a Magenta GANSynth checkpoint's variables into Keras networks, strictly; returns the
+    :class:`tfmusic.tf1_checkpoints.PortReport`.
 
     Args:
       variables: ``{name: array}`` of the stage checkpoint (:func:`tfmusic.tf1_checkpoints.read_checkpoint`).
@@ -571,8 +572,8 @@ def convert_weights(
       source: how to name the checkpoint in errors.
 
     Raises:
-      tfmusic.tf1_checkpoints.PortingError: naming every checkpoint variable neither used nor ignored,
-        every Keras variable left unassigned, and every shape mismatch.
+      tfmusic.tf1_checkpoints.PortingError: naming every checkpoint variable missing, neither used nor
+        ignored, every Keras variable left unassigned, and every shape mismatch (``error.report``).
     """
     ignore = list(IGNORED_VARIABLES)
     if discriminator is None:
@@ -621,7 +622,7 @@ def convert_weights(
         for block in discriminator.blocks[n:]:
             for var in block.weights:
                 porter.assign(var, np.zeros(var.shape, np.float32), "zeros")
-    porter.finish()
+    return porter.finish()
 
 
 # --------------------------------------------------------------------------- all together

@@ -111,6 +111,7 @@ def export_saved_model(
     )
     tf.saved_model.save(module, export_dir, signatures={"serving_default": serving})
     from tfmusic import config as config_lib
+    from tfmusic import files
 
     metadata = {
         "format": "tfmusic.gansynth.saved_model/1",
@@ -127,7 +128,7 @@ def export_saved_model(
         },
         "config": config_lib.to_dict(synth.config),
     }
-    config_lib.write_text_atomic(
+    files.atomic_write_text(
         os.path.join(export_dir, METADATA_FILENAME), json.dumps(metadata, indent=2, sort_keys=True) + "\n"
     )
     return export_dir

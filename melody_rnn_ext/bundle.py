@@ -1,7 +1,8 @@
 """Melody RNN ``.mag`` bundles: :mod:`events_rnn.bundle` for the four Melody RNN configs.
 
-Reading, architecture inference, strict porting, the TF1 step and writing (with Magenta's
-generation metagraph) are the shared core's (:mod:`events_rnn.bundle`, re-exported here); this
+Reading, the TF1 step and writing (with Magenta's generation metagraph) are the shared core's
+(:mod:`events_rnn.bundle`), architecture inference and strict porting its converter's
+(:mod:`events_rnn.convert_magenta`), both re-exported here; this
 module only binds them to :data:`FAMILY` (the config ids, their encodings' widths, Magenta's
 hparams per id, ``attention_rnn`` requiring attention) and keeps the functions' Melody RNN
 signatures.
@@ -12,21 +13,23 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 from events_rnn import bundle as _core
+from events_rnn import convert_magenta
 from events_rnn.bundle import (
+    MagBundle,  # noqa: F401
+    bundle_variables,
+    generation_metagraph,
+    read_bundle,
+    state_sizes,
+    tf1_step_fn,
+)
+from events_rnn.convert_magenta import (
     DEFAULT_ATTN_LENGTH,
     IGNORED_VARIABLES,
     BundleError,
-    MagBundle,  # noqa: F401
     ModelFamily,
     ModelSpec,
-    bundle_variables,
-    generation_metagraph,
     infer_model_spec,
-    port_variables,
-    read_bundle,
     spec_of_model,
-    state_sizes,
-    tf1_step_fn,
 )
 from events_rnn.model import NAMINGS, OUTPUT_SCOPE, RNN_SCOPE, tf1_lstm_step  # noqa: F401
 from tfmusic.tf1_checkpoints import PortingError, WeightPorter, read_checkpoint, write_v1_checkpoint  # noqa: F401
@@ -40,7 +43,7 @@ def config_for_spec(
 ) -> config_lib.MelodyRnnConfig:
     """A :class:`MelodyRnnConfig`: Magenta's preset for ``generator_id`` with the spec's layer sizes and
     attention (``attn_length``: given, else the preset's, else 40)."""
-    hp = _core.hparams_for_spec(config_lib.MODEL_PRESETS.get(generator_id).hparams, spec, attn_length)
+    hp = convert_magenta.hparams_for_spec(config_lib.MODEL_PRESETS.get(generator_id).hparams, spec, attn_length)
     return config_lib.MelodyRnnConfig(config_id=generator_id, hparams=hp, description=description)
 
 
@@ -61,8 +64,8 @@ FAMILY = ModelFamily(
 
 def check_generator_id(generator_id: str, spec: ModelSpec, source: str) -> None:
     """Raise :class:`BundleError` unless ``generator_id`` is a Melody RNN config fitting ``spec``
-    (see :func:`events_rnn.bundle.check_generator_id`)."""
-    _core.check_generator_id(FAMILY, generator_id, spec, source)
+    (see :func:`events_rnn.convert_magenta.check_generator_id`)."""
+    convert_magenta.check_generator_id(FAMILY, generator_id, spec, source)
 
 
 def read_bundle_config(path: str, attn_length: Optional[int] = None) -> Tuple[config_lib.MelodyRnnConfig, MagBundle]:

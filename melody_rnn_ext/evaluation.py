@@ -29,10 +29,10 @@ def evaluate_sequences(model, config, sequences: Sequence, batch_size: int = 64)
     """
     from melody_rnn_ext import data
     from melody_rnn_ext import task as task_lib
-    from pipelines import music21_corpus
+    from pipelines.note_sequence_io import write_note_sequences
 
     with tempfile.TemporaryDirectory(prefix="melody_eval") as tmp:
-        ns_path = music21_corpus.write_sequences(os.path.join(tmp, "notesequences.tfrecord"), sequences)
+        ns_path = write_note_sequences(os.path.join(tmp, "notesequences.tfrecord"), sequences)
         summary = data.create_dataset(
             ns_path, tmp, data.MelodyPipelineConfig(config_id=config.config_id, eval_ratio=0.0), progress=False
         )

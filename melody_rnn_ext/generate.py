@@ -318,7 +318,8 @@ def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
     ``melody_rnn_train``: ``config.json`` and the newest ``ckpt-N`` (or ``checkpoint``).
 
     Raises :class:`GenerationError` naming the folder when it holds no ``config.json`` (saying what a
-    run folder holds, this toolkit's or Magenta's) or no checkpoint.
+    run folder holds, this toolkit's or Magenta's) or no checkpoint, or the checkpoint when it lacks some
+    of the model's weights.
     """
     import tensorflow as tf
 
@@ -336,17 +337,13 @@ def load_run_checkpoint(run_dir: str, checkpoint: Optional[str] = None):
     path = checkpoint or tf.train.latest_checkpoint(run_dir)
     if not path:
         raise GenerationError(f"{run_dir}: holds no checkpoint yet")
-    from melody_rnn_ext.train_cli import MODEL_VARIABLES_ITEM, tracked_model_variables
+    from events_rnn.task import restore_model
 
     model = build_model(cfg.model, dropout_keep_prob=1.0)
-    names = {name for name, _ in tf.train.list_variables(path)}
-    if not any(n.startswith(MODEL_VARIABLES_ITEM + "/") for n in names):
-        raise GenerationError(
-            f"{path}: the checkpoint lacks '{MODEL_VARIABLES_ITEM}' (LSTM weights); "
-            "train with melody_rnn_train (melody_rnn_ext.train_cli.make_task)"
-        )
-    items = {"model": model, MODEL_VARIABLES_ITEM: tracked_model_variables(model)}
-    tf.train.Checkpoint(**items).restore(path).expect_partial().assert_existing_objects_matched()
+    try:
+        restore_model(model, path)
+    except ValueError as e:
+        raise GenerationError(f"{e}; not a checkpoint of this run's model") from None
     return model, cfg.model, path
 
 

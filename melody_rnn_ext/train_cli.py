@@ -46,11 +46,9 @@ from typing import List, Optional, Sequence
 from events_rnn import train_cli as _core
 from events_rnn.train_cli import (
     EVAL_METRICS_FILENAME,
-    MODEL_VARIABLES_ITEM,
     TrainCommand,  # noqa: F401
     parse_hparams,
     run_overrides,
-    tracked_model_variables,
 )
 from melody_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
 from tfmusic import cli_support
@@ -82,8 +80,8 @@ def command() -> TrainCommand:
 
 
 def make_task(cfg, dataset_fn=None):
-    """A :class:`melody_rnn_ext.task.MelodyRnnTask` whose checkpoints hold every model variable
-    (see :func:`events_rnn.train_cli.make_task`); what ``melody_rnn_train`` trains."""
+    """A :class:`melody_rnn_ext.task.MelodyRnnTask` (see :func:`events_rnn.train_cli.make_task`); what
+    ``melody_rnn_train`` trains."""
     from melody_rnn_ext import task
 
     return _core.make_task(task.MelodyRnnTask, cfg, dataset_fn)
@@ -112,7 +110,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 __all__: List[str] = [
     "EVAL_METRICS_FILENAME",
-    "MODEL_VARIABLES_ITEM",
     "build_parser",
     "command",
     "evaluate_run",
@@ -121,7 +118,6 @@ __all__: List[str] = [
     "make_task",
     "parse_hparams",
     "run_overrides",
-    "tracked_model_variables",
 ]
 
 if __name__ == "__main__":

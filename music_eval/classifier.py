@@ -38,6 +38,7 @@ from tfmusic import config as config_lib
 from tfmusic import experiment
 from tfmusic import runtime as runtime_lib
 from tfmusic import training
+from tfmusic.files import atomic_write_text
 
 SAMPLE_RATE = 16000
 NUM_SAMPLES = 64000
@@ -708,7 +709,7 @@ def train_classifier(
         "final_step": int(result.final_step),
         "final_logs": result.logs,
     }
-    config_lib.write_text_atomic(os.path.join(model_dir, METRICS_FILENAME), json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(os.path.join(model_dir, METRICS_FILENAME), json.dumps(metrics, indent=2) + "\n")
     return TrainResult(classifier, metrics)
 
 
@@ -764,9 +765,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         acc1 = result.classifier.accuracy(arrays.audio, arrays.pitches, tolerance=1)
         result.metrics.setdefault("eval", {})[d] = {"accuracy": acc, "accuracy_within_1": acc1, "num": len(arrays)}
         print(f"accuracy on {d}: {acc:.3f} exact, {acc1:.3f} within a semitone ({len(arrays)} notes)")
-    config_lib.write_text_atomic(
-        os.path.join(args.model_dir, METRICS_FILENAME), json.dumps(result.metrics, indent=2) + "\n"
-    )
+    atomic_write_text(os.path.join(args.model_dir, METRICS_FILENAME), json.dumps(result.metrics, indent=2) + "\n")
     return 0
 
 

@@ -22,6 +22,7 @@ import re
 from typing import Optional, Sequence
 
 from music_transformer_ext import data
+from pipelines import note_sequence_io
 from pipelines.tfrecord_io import Counters, Skipped
 
 METRICS_NAMESPACE = "music_transformer_create_dataset"
@@ -35,7 +36,7 @@ def _read_file(path):
     from pipelines.errors import InputError
 
     try:
-        for record in data.iter_file_records(path):
+        for record in note_sequence_io.iter_file_records(path):
             yield path, record
     except InputError as e:
         yield beam.pvalue.TaggedOutput(_COUNTS, {"skipped": 1})
@@ -68,7 +69,7 @@ def _sum_counts(dicts):
 
 
 def _write_summary(_, path, splits, config, counts, skipped, shards):
-    from apache_beam.io.filesystems import FileSystems
+    from pipelines.beam import _write_json_beam
 
     counters = Counters()
     for split in splits:
@@ -78,13 +79,7 @@ def _write_summary(_, path, splits, config, counts, skipped, shards):
         counters.increment(name, value)
     # the "skipped" count is already in ``counts`` (Counters.skip increments it on the workers)
     counters.skipped.extend(Skipped(name, reason) for name, reason in skipped)
-    payload = data.summary_data(counters, config, shards)
-    tmp = path + ".tmp-beam"
-    with FileSystems.create(tmp) as f:
-        f.write((json.dumps(payload, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+    _write_json_beam(path, data.summary_data(counters, config, shards))
 
 
 def build_pipeline(pipeline, inputs, output_dir: str, config: data.DatasetConfig, num_shards: int) -> str:

@@ -21,11 +21,12 @@ t2t's ``transformer`` names its variables (``tensor2tensor/models/transformer.py
   global_step; optimizer slots ``<var>/Adafactor`` (and ``<var>/Adafactor_1``: TF1's slot creator
   names the factored row/column accumulators of a >= 2-D variable that way), ``<var>/Adam[_1]``.
 
-* :func:`port_t2t_checkpoint` reads a checkpoint (V2 prefix or folder, or a V1 file), infers the
-  architecture from names and shapes (:func:`infer_config`; the attention type from the presence
-  of relative embeddings), builds the model and ports every weight strictly: every checkpoint
-  variable is used (optimizer slots and ``global_step`` are ignored by name), every Keras weight is
-  assigned, and a :class:`~tfmusic.tf1_checkpoints.PortingError` names whatever does not fit.
+* :func:`port_t2t_checkpoint` reads a checkpoint (V2 prefix or folder, or a V1 file) and converts it
+  with :mod:`music_transformer_ext.convert_t2t`: the architecture inferred from names and shapes
+  (``convert_config``; the attention type from the presence of relative embeddings), the model built,
+  and every weight ported strictly (``convert_weights``): every checkpoint variable is used (optimizer
+  slots and ``global_step`` are ignored by name), every Keras weight is assigned, and a
+  :class:`~tfmusic.tf1_checkpoints.PortingError` names whatever does not fit.
 * :func:`save_as_t2t` writes a model's weights back under t2t's names (a V2 checkpoint).
 * :func:`write_t2t_fixture` writes a checkpoint with t2t's exact names and shapes for a config,
   random values and Adafactor slots: what a released checkpoint looks like, for tests.
@@ -33,7 +34,6 @@ t2t's ``transformer`` names its variables (``tensor2tensor/models/transformer.py
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import os
 import re
@@ -47,21 +47,10 @@ from music_transformer_ext.config import MusicTransformerConfig
 from music_transformer_ext.model import MusicTransformer, TransformerStack
 from tfmusic import files
 from tfmusic import tf1_checkpoints
-from tfmusic.tf1_checkpoints import PortingError
 
 ROOT = "transformer"
-#: Foreign names deliberately left unused: the step counter and optimizer state.
-IGNORE_PATTERNS: Tuple[str, ...] = (
-    r"^global_step$",
-    r".*/Adafactor(_\d+)?$",
-    r".*/[Aa]dafactor_v[rc]?$",
-    r".*/Adam(_\d+)?$",
-    r"(^|.*/)beta[12]_power(_\d+)?$",
-    r".*/Momentum$",
-)
-_MODALITY = re.compile(r"^transformer/symbol_modality_(\d+)_(\d+)/(shared|target_emb|softmax|input_emb)/weights_(\d+)$")
-_LAYER = re.compile(r"^transformer/body/(encoder|decoder)/layer_(\d+)/")
-_RELATIVE = "multihead_attention/dot_product_self_attention_relative_v2"
+#: The scope of a layer's relative-position tables under its attention block.
+RELATIVE_SCOPE = "multihead_attention/dot_product_self_attention_relative_v2"
 
 
 # --------------------------------------------------------------------------- names and shapes
@@ -96,9 +85,9 @@ def _stack_shapes(prefix: str, config: MusicTransformerConfig, num_layers: int, 
         if relative:
             m = config.max_relative_position
             lead = () if config.heads_share_relative_embedding else (heads,)
-            out[f"{scope}/{_RELATIVE}/key_relative_embeddings"] = lead + (m, kc // heads)
+            out[f"{scope}/{RELATIVE_SCOPE}/key_relative_embeddings"] = lead + (m, kc // heads)
             if config.add_relative_to_values:
-                out[f"{scope}/{_RELATIVE}/value_relative_embeddings"] = lead + (m, vc // heads)
+                out[f"{scope}/{RELATIVE_SCOPE}/value_relative_embeddings"] = lead + (m, vc // heads)
 
     for i in range(num_layers):
         layer = f"{prefix}/layer_{i}"
@@ -380,239 +369,6 @@ def write_t2t_fixture(
     return _write(variables, path, fmt)
 
 
-# --------------------------------------------------------------------------- inference of the architecture
-
-
-def _shape(variables, name, source) -> tuple:
-    if name not in variables:
-        raise PortingError(f"{source}: variable {name!r} is missing")
-    return tuple(np.shape(variables[name]))
-
-
-def _layer_count(variables, stack: str, source: str) -> int:
-    indices = {int(m.group(2)) for n in variables for m in [_LAYER.match(n)] if m and m.group(1) == stack}
-    if not indices:
-        return 0
-    if indices != set(range(len(indices))):
-        missing = sorted(set(range(max(indices) + 1)) - indices)
-        raise PortingError(f"{source}: {stack} layers are not numbered 0..{max(indices)} (missing {missing})")
-    return len(indices)
-
-
-def _modalities(variables, source) -> Dict[Tuple[int, int], Dict[str, int]]:
-    """``{(vocab, hidden): {scope: number of shards}}`` of the symbol modality tables."""
-    found: Dict[Tuple[int, int], Dict[str, set]] = {}
-    for name in variables:
-        m = _MODALITY.match(name)
-        if m:
-            key = (int(m.group(1)), int(m.group(2)))
-            found.setdefault(key, {}).setdefault(m.group(3), set()).add(int(m.group(4)))
-    out: Dict[Tuple[int, int], Dict[str, int]] = {}
-    for key, scopes in found.items():
-        out[key] = {}
-        for scope, shards in scopes.items():
-            if shards != set(range(len(shards))):
-                raise PortingError(f"{source}: {modality_name(*key)}/{scope} shards are not weights_0..{max(shards)}")
-            out[key][scope] = len(shards)
-    return out
-
-
-def infer_config(
-    variables: Mapping[str, np.ndarray], base: Optional[MusicTransformerConfig] = None, source: str = "checkpoint"
-) -> MusicTransformerConfig:
-    """The architecture a t2t checkpoint holds, from its variable names and shapes.
-
-    Read from the checkpoint: vocabularies and hidden size (modality tables), decoder / encoder
-    layer counts, ``filter_size``, key / value channels, whether the embedding is shared with the
-    softmax, the target-space embedding, and the attention type: ``dot_product_relative_v2`` when
-    ``key_relative_embeddings`` exist (their shape gives ``max_relative_position``, heads sharing,
-    and the head count), ``dot_product`` otherwise. What names and shapes cannot tell (the head count
-    of plain dot-product attention, ``pos``, dropouts, ``max_length``) comes from ``base``, or
-    t2t's defaults (8 heads, timing signal) without it. With ``base``, any structural field that
-    disagrees with the checkpoint raises :class:`PortingError` naming it.
-
-    Of two modalities (a conditioned model), the targets' is the one with a ``softmax`` table, or
-    the vocabulary of ``base.vocab_size``, or else the larger vocabulary.
-    """
-    modalities = _modalities(variables, source)
-    if not modalities:
-        raise PortingError(f"{source}: no transformer/symbol_modality_*/.../weights_* table; not a t2t transformer")
-    num_layers = _layer_count(variables, "decoder", source)
-    encoder_layers = _layer_count(variables, "encoder", source)
-    if num_layers == 0:
-        raise PortingError(f"{source}: no transformer/body/decoder/layer_0 variables")
-    if encoder_layers == 0 and len(modalities) > 1:
-        raise PortingError(
-            f"{source}: {len(modalities)} symbol modalities but no encoder: "
-            + ", ".join(modality_name(*k) for k in sorted(modalities))
-        )
-    if encoder_layers and len(modalities) == 1:
-        raise PortingError(
-            f"{source}: an encoder-decoder whose inputs and targets share one modality "
-            f"({modality_name(*next(iter(modalities)))}) is not supported"
-        )
-    if len(modalities) > 2:
-        raise PortingError(
-            f"{source}: more than two symbol modalities: " + ", ".join(modality_name(*k) for k in sorted(modalities))
-        )
-    keys = sorted(modalities)
-    if len(keys) == 1:
-        target_key, input_key = keys[0], None
-    else:
-        with_softmax = [k for k in keys if "softmax" in modalities[k]]
-        if len(with_softmax) == 1:
-            target_key = with_softmax[0]
-        elif base is not None and sum(k[0] == base.vocab_size for k in keys) == 1:
-            target_key = next(k for k in keys if k[0] == base.vocab_size)
-        else:
-            target_key = max(keys)
-        input_key = next(k for k in keys if k != target_key)
-    vocab_size, hidden = target_key
-    if input_key is not None and input_key[1] != hidden:
-        raise PortingError(
-            f"{source}: modality widths differ ({modality_name(*target_key)}, {modality_name(*input_key)})"
-        )
-    target_scopes = set(modalities[target_key])
-    if target_scopes == {"shared"}:
-        shared = True
-    elif target_scopes == {"target_emb", "softmax"}:
-        shared = False
-    else:
-        raise PortingError(
-            f"{source}: {modality_name(*target_key)} has tables {sorted(target_scopes)}; expected "
-            "'shared' or 'target_emb' + 'softmax'"
-        )
-
-    mha = f"{ROOT}/body/decoder/layer_0/self_attention/multihead_attention"
-    key_channels = _shape(variables, f"{mha}/q/kernel", source)[-1]
-    value_channels = _shape(variables, f"{mha}/v/kernel", source)[-1]
-    filter_size = _shape(variables, f"{ROOT}/body/decoder/layer_0/ffn/conv1/kernel", source)[-1]
-    rel_key = f"{ROOT}/body/decoder/layer_0/self_attention/{_RELATIVE}/key_relative_embeddings"
-    rel_value = f"{ROOT}/body/decoder/layer_0/self_attention/{_RELATIVE}/value_relative_embeddings"
-    default = base or MusicTransformerConfig()
-    num_heads = default.num_heads
-    fields = dict(
-        self_attention_type="dot_product",
-        max_relative_position=0,
-        heads_share_relative_embedding=False,
-        add_relative_to_values=False,
-    )
-    if rel_key in variables:
-        shape = _shape(variables, rel_key, source)
-        if len(shape) == 3:
-            num_heads, max_rel, depth = shape
-            heads_share = False
-        elif len(shape) == 2:
-            max_rel, depth = shape
-            heads_share = True
-            if key_channels % depth:
-                raise PortingError(f"{source}: {rel_key} depth {depth} does not divide key channels {key_channels}")
-            num_heads = key_channels // depth
-        else:
-            raise PortingError(f"{source}: {rel_key} has shape {shape}; expected [heads, M, d] or [M, d]")
-        fields = dict(
-            self_attention_type="dot_product_relative_v2",
-            max_relative_position=int(max_rel),
-            heads_share_relative_embedding=heads_share,
-            add_relative_to_values=rel_value in variables,
-        )
-    inferred = dict(
-        vocab_size=int(vocab_size),
-        hidden_size=int(hidden),
-        num_layers=num_layers,
-        encoder_layers=encoder_layers,
-        filter_size=int(filter_size),
-        num_heads=int(num_heads),
-        attention_key_channels=0 if key_channels == hidden else int(key_channels),
-        attention_value_channels=0 if value_channels == hidden else int(value_channels),
-        shared_embedding_and_softmax=shared,
-        **fields,
-    )
-    if input_key is not None:
-        inferred["input_vocab_size"] = int(input_key[0])
-        inferred["use_target_space_embedding"] = f"{ROOT}/body/target_space_embedding/kernel" in variables
-    if base is not None:
-        mismatched = []
-        for key, value in inferred.items():
-            if key in ("attention_key_channels", "attention_value_channels"):
-                ours = getattr(base, "key_channels" if "key" in key else "value_channels")
-                theirs = value or hidden
-                if ours != theirs:
-                    mismatched.append(f"{key.replace('attention_', '')}: checkpoint {theirs}, config {ours}")
-                continue
-            if key == "input_vocab_size" and not base.conditioned:
-                continue  # reported as an encoder_layers mismatch
-            if getattr(base, key) != value:
-                mismatched.append(f"{key}: checkpoint {value}, config {getattr(base, key)}")
-        if mismatched:
-            raise PortingError(
-                f"{source}: the checkpoint does not fit the given config: " + "; ".join(sorted(set(mismatched)))
-            )
-        return base
-    try:
-        return dataclasses.replace(default, **inferred)
-    except ValueError as e:
-        raise PortingError(f"{source}: inferred an invalid config ({e})") from e
-
-
-# --------------------------------------------------------------------------- porting
-
-
-def _fit(value: np.ndarray, shape: tuple) -> np.ndarray:
-    """Drop leading singleton axes (old t2t stored dense FFN kernels as ``[1, in, out]`` convs)."""
-    value = np.asarray(value)
-    while value.ndim > len(shape) and value.shape[0] == 1:
-        value = value[0]
-    return value
-
-
-def port_weights(
-    model: MusicTransformer,
-    variables: Mapping[str, np.ndarray],
-    source: str = "checkpoint",
-    ignore: Sequence[str] = IGNORE_PATTERNS,
-) -> None:
-    """Assign t2t-named ``variables`` to ``model`` strictly.
-
-    Every Keras weight must receive a value of its exact shape, every foreign variable must be used
-    unless it matches ``ignore`` (optimizer slots, ``global_step``). Sharded embedding tables
-    (``weights_0..n-1``) are concatenated. Raises :class:`PortingError` listing all problems:
-    missing names, shape mismatches, unused checkpoint variables, unassigned Keras weights.
-    """
-    porter = tf1_checkpoints.WeightPorter(variables, model.trainable_weights, ignore=ignore, source=source)
-    missing: List[str] = []
-    for name, var in keras_t2t_map(model).items():
-        shape = tuple(var.shape)
-        if name.endswith("/weights_0"):
-            base = name[: -len("0")]
-            shards = sorted(
-                (int(n[len(base) :]), n) for n in variables if n.startswith(base) and n[len(base) :].isdigit()
-            )
-            if not shards:
-                missing.append(name)
-                continue
-            if [i for i, _ in shards] != list(range(len(shards))):
-                missing.append(f"{base}{{0..{shards[-1][0]}}} (shards not contiguous)")
-                continue
-            value = np.concatenate([np.asarray(porter.get(n)) for _, n in shards], axis=0)
-            label = name if len(shards) == 1 else f"{base}0..{len(shards) - 1}"
-            porter.assign(var, value, label)
-            continue
-        if not porter.has(name):
-            missing.append(name)
-            continue
-        porter.port(var, name, lambda v, s=shape: _fit(v, s))
-    problems = []
-    if missing:
-        problems.append("checkpoint variables missing: " + ", ".join(missing))
-    try:
-        porter.finish()
-    except PortingError as e:
-        problems.append(str(e)[len(source) + 2 :] if str(e).startswith(source + ": ") else str(e))
-    if problems:
-        raise PortingError(f"{source}: " + "; ".join(problems))
-
-
 def read_t2t_variables(path: Union[str, bytes]) -> Tuple[Dict[str, np.ndarray], str]:
     """``({name: array}, resolved path)`` of a t2t checkpoint (folder, V2 prefix, V1 file or bytes)."""
     if isinstance(path, (bytes, bytearray)):
@@ -629,7 +385,8 @@ def port_t2t_checkpoint(
     Args:
       path: a checkpoint folder (its newest checkpoint), a V2 prefix (``model.ckpt-N``), a V1 file,
         or V1 bytes.
-      config: the expected architecture; None infers it (:func:`infer_config`). Fields names cannot
+      config: the expected architecture; None infers it
+        (:func:`music_transformer_ext.convert_t2t.convert_config`). Fields names cannot
         reveal (heads of dot-product attention, ``pos``, dropouts, ``max_length``) come from it.
       relative_method: passed to the model (``skew`` or ``naive``).
 
@@ -637,8 +394,10 @@ def port_t2t_checkpoint(
       CheckpointReadError: unreadable path. PortingError: the checkpoint does not fit (message lists
       every missing, misshapen, unused or unassigned variable).
     """
+    from music_transformer_ext import convert_t2t  # the converter imports this module's names
+
     variables, source = read_t2t_variables(path)
-    resolved_config = infer_config(variables, base=config, source=source)
+    resolved_config = convert_t2t.convert_config(variables, base=config, source=source)
     model = MusicTransformer(resolved_config, relative_method=relative_method)
-    port_weights(model, variables, source=source)
+    convert_t2t.convert_weights(variables, model, source=source)
     return model

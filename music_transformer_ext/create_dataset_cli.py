@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="[SPLIT=]PATTERN",
-        help="glob of NoteSequence TFRecords; repeat for several. PATTERN alone: splits chosen by "
+        help="NoteSequence TFRecords: a file (convert_dir_to_note_sequences' --output_file, whatever "
+        "its shard count) or a glob; repeat for several. PATTERN alone: splits chosen by "
         "a hash of each sequence id; train=/eval=/test=PATTERN: data already split",
     )
     p.add_argument("--output_dir", required=True)

@@ -38,9 +38,10 @@ import hashlib
 import itertools
 import os
 import random
-from typing import Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from music_transformer_ext import encoding
+from pipelines import note_sequence_io
 from pipelines.errors import InputError
 from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, list_files
 
@@ -168,13 +169,7 @@ def parse_note_sequence(path: str, data: bytes):
     Raises:
       InputError: the bytes are not a NoteSequence (named by file and digest).
     """
-    import note_seq
-    from google.protobuf.message import DecodeError
-
-    try:
-        ns = note_seq.NoteSequence.FromString(data)
-    except (DecodeError, RuntimeWarning) as e:
-        raise InputError(record_name(path, data), f"not a serialized NoteSequence ({e})") from e
+    ns = note_sequence_io.parse_note_sequence(data, record_name(path, data))
     key = ns.id or f"sha1:{hashlib.sha1(data).hexdigest()}"
     return key, ns
 
@@ -445,30 +440,6 @@ def summary_data(counters: Counters, config: DatasetConfig, shards: Iterable[str
     return data
 
 
-def _op_error_text(error) -> str:
-    """The human part of a TensorFlow op error message (no function-node or op decorations)."""
-    import re
-
-    text = error.message.splitlines()[0] if error.message else type(error).__name__
-    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text)
-    return re.sub(r"\s*\[Op:.*$", "", text).strip()
-
-
-def iter_file_records(path: str) -> Iterator[bytes]:
-    """The serialized records of one TFRecord file, in order.
-
-    Raises:
-      InputError: the file is not a readable TFRecord file.
-    """
-    import tensorflow as tf
-
-    try:
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            yield bytes(record)
-    except tf.errors.OpError as e:
-        raise InputError(path, f"not a readable TFRecord file ({_op_error_text(e)})") from e
-
-
 def create_dataset(
     inputs, output_dir: str, config: DatasetConfig, num_shards: int = 8, progress: bool = True
 ) -> Counters:
@@ -502,7 +473,7 @@ def create_dataset(
         }
         for split, path in pairs:
             try:
-                for data in iter_file_records(path):
+                for data in note_sequence_io.iter_file_records(path):
                     result = process_record(path, data, split, config)
                     for out_split, key, record in result.records:
                         writers[out_split].write(key, record)
@@ -627,7 +598,6 @@ __all__ = [
     "output_splits",
     "split_file_pattern",
     "summary_data",
-    "iter_file_records",
     "create_dataset",
     "make_dataset",
 ]

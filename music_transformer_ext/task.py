@@ -29,10 +29,10 @@ import os
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from music_transformer_ext import checkpoints as checkpoints_lib
+from music_transformer_ext import convert_t2t
 from music_transformer_ext import config as model_config_lib
 from music_transformer_ext.config import MusicTransformerConfig
 from music_transformer_ext.model import MusicTransformer
@@ -261,38 +261,6 @@ def _fit_length(x: tf.Tensor, length: int) -> tf.Tensor:
     return tf.pad(x, [[0, length - tf.shape(x)[0]]])
 
 
-def synthetic_dataset_fn(
-    num_examples: int,
-    sequence_length: int,
-    vocab_size: int,
-    alphabet: int = 12,
-    seed: int = 0,
-    input_length: int = 0,
-    input_vocab_size: int = 92,
-) -> DatasetFn:
-    """Deterministic learnable token data for tests: example ``i`` is ``2 + (a + b*t) mod alphabet``
-    with per-example ``a``, ``b`` (ids stay clear of PAD 0 and EOS 1). With ``input_length`` each
-    example also has random ``inputs`` (a few trailing PADs)."""
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, alphabet, num_examples)
-    b = rng.integers(1, 4, num_examples)
-    t = np.arange(sequence_length)
-    targets = (2 + (a[:, None] + b[:, None] * t[None]) % alphabet).astype(np.int32)
-    if targets.max() >= vocab_size:
-        raise ValueError(f"alphabet {alphabet} does not fit vocab_size {vocab_size}")
-    data = {"targets": targets}
-    if input_length:
-        inputs = rng.integers(2, input_vocab_size, (num_examples, input_length)).astype(np.int32)
-        inputs[:, -2:] = 0
-        data["inputs"] = inputs
-
-    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        ds = tf.data.Dataset.from_tensor_slices(data)
-        return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
-
-    return dataset_fn
-
-
 class InputState(tf.Module):
     """Checkpointed count of examples consumed (global), so a resumed run continues the stream."""
 
@@ -342,8 +310,8 @@ class MusicTransformerTask(training.Task):
         checkpoint (the optimizer starts fresh). Raises ``CheckpointReadError`` / ``PortingError``."""
         if self.config.init_checkpoint:
             variables, source = checkpoints_lib.read_t2t_variables(self.config.init_checkpoint)
-            checkpoints_lib.infer_config(variables, base=self.config.model, source=source)
-            checkpoints_lib.port_weights(self.model, variables, source=source)
+            convert_t2t.convert_config(variables, base=self.config.model, source=source)
+            convert_t2t.convert_weights(variables, self.model, source=source)
             self.ported_from = source
         return None
 

@@ -56,7 +56,7 @@ def base_experiment(preset: Optional[str], checkpoint: Optional[str] = None):
 
     Raises ``CheckpointReadError`` / ``PortingError`` for an unreadable or unfitting checkpoint.
     """
-    from music_transformer_ext import checkpoints
+    from music_transformer_ext import checkpoints, convert_t2t
     from music_transformer_ext import config as model_config
     from music_transformer_ext import task as task_lib
 
@@ -64,7 +64,7 @@ def base_experiment(preset: Optional[str], checkpoint: Optional[str] = None):
     init = ""
     if checkpoint:
         variables, source = checkpoints.read_t2t_variables(checkpoint)
-        model = checkpoints.infer_config(variables, base=model, source=source)
+        model = convert_t2t.convert_config(variables, base=model, source=source)
         init = os.path.abspath(source)
     data = task_lib.DataConfig(sequence_length=min(task_lib.DataConfig().sequence_length, model.max_length))
     return task_lib.experiment_for(model, data=data, init_checkpoint=init)

@@ -12,7 +12,9 @@ reasons); only the assignment of records to shards differs (Beam's own sharding 
 
 ``convert_dir_to_note_sequences`` writes the same NoteSequences as the local
 ``pipelines.note_sequences.convert_directory`` (same serialized protos and ids, same counters
-and skipped files with the same reasons); again only the shard assignment differs. The folder is
+and skipped files with the same reasons) under the same file names (one shard: exactly
+``output_file``, through ``WriteToTFRecord(shard_name_template='')``); again only the shard
+assignment differs. The folder is
 listed by the launching process; workers read the files, so ``input_dir`` must be a path they
 can read (a shared or mounted filesystem on a cluster).
 """
@@ -28,6 +30,7 @@ from typing import Optional, Sequence
 
 from pipelines.nsynth import load_examples_json
 from pipelines.nsynth_to_tfrecord import FILTERED, SKIPPED, WRITTEN, convert_note, summary_path
+from pipelines import tfrecord_io
 from pipelines.tfrecord_io import Counters, atomic_write_json
 
 _REPO_ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
@@ -337,8 +340,9 @@ def build_note_sequences_pipeline(
 
     Lists ``input_dir`` now (in the launching process); workers parse the files with
     ``pipelines.note_sequences.convert_file`` (MIDI with ``parser``: ``"symusic"`` or ``"note_seq"``),
-    Beam's ``WriteToTFRecord`` writes
-    ``<prefix>-IIIII-of-NNNNN.tfrecord`` and a final step writes the counters JSON.
+    Beam's ``WriteToTFRecord`` writes ``output_file`` itself (one shard: ``shard_name_template=''``,
+    no suffix) or ``<prefix>-IIIII-of-NNNNN.tfrecord`` (several), and a final step writes the
+    counters JSON.
 
     Returns:
       the path the counters JSON will have (``note_sequences.counters_path(output_file)``).
@@ -354,14 +358,21 @@ def build_note_sequences_pipeline(
         | "ListMusicFiles" >> beam.Create(relpaths, reshuffle=True)
         | "Parse" >> beam.Map(_convert_music_file, input_dir, collection, parser)
     )
-    shards = (
-        results
-        | "Records" >> beam.FlatMap(lambda r: [record for _, record in r.records])
-        | "Write"
-        >> beam.io.WriteToTFRecord(
+    if num_shards == 1:  # exactly the name given, as the local conversion writes it
+        from apache_beam.io.filesystem import CompressionTypes
+
+        write = beam.io.WriteToTFRecord(  # uncompressed whatever the name ends with, as the local writer does
+            output_file,
+            file_name_suffix="",
+            num_shards=1,
+            shard_name_template="",
+            compression_type=CompressionTypes.UNCOMPRESSED,
+        )
+    else:
+        write = beam.io.WriteToTFRecord(
             note_sequences.output_prefix(output_file), file_name_suffix=".tfrecord", num_shards=num_shards
         )
-    )
+    shards = results | "Records" >> beam.FlatMap(lambda r: [record for _, record in r.records]) | "Write" >> write
     counters = (
         results
         | "FileCounters" >> beam.Map(lambda r: r.counters)
@@ -405,13 +416,17 @@ def convert_dir_to_note_sequences(
 
     Returns:
       Counters read back from the counters JSON; the same counts and skipped inputs as the
-      local conversion gives.
+      local conversion gives. Local files an earlier run with another shard count left under
+      ``output_file`` are deleted once the pipeline has written its own.
     """
     import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
     from pipelines import note_sequences
 
+    output_file = os.fspath(output_file)
+    if num_shards == 1 and "://" not in output_file and os.path.isdir(output_file):
+        raise IsADirectoryError(f"{output_file}: is a folder; give the output a file name")
     prefix = note_sequences.output_prefix(output_file)
     outputs = NewOutputs(os.path.dirname(os.path.abspath(prefix)) if "://" not in prefix else prefix)
     if "://" not in prefix:
@@ -421,7 +436,8 @@ def convert_dir_to_note_sequences(
     run_pipeline(pipeline, outputs)
     with FileSystems.open(path) as f:
         data = json.loads(f.read().decode("utf-8"))
-    _remove_other_shard_counts(os.path.dirname(prefix) or ".", os.path.basename(prefix), data["shards"])
+    folder = os.path.dirname(prefix)
+    tfrecord_io.remove_other_layouts(prefix, [os.path.join(folder, s) for s in data["shards"]], output_file)
     return Counters.from_dict(data)
 
 

@@ -6,6 +6,9 @@
         --runner FlinkRunner -- --flink_master=localhost:8081 --environment_type=LOOPBACK
 
 The conversion is :func:`pipelines.note_sequences.convert_directory` (ids, naming, what is skipped and why).
+With one shard (the default) the output is written under exactly the ``--output_file`` name, as Magenta's
+command does; with ``--num_shards N`` as ``<prefix>-IIIII-of-NNNNN.tfrecord``. The next command of the chain
+takes the same name either way (``melody_rnn_create_dataset --input out/notesequences.tfrecord``).
 The runner words and the ``--`` split are every conversion's (:mod:`pipelines.cli`): ``--runner direct``
 (default) converts in this process; ``--runner beam`` runs
 :func:`pipelines.beam.convert_dir_to_note_sequences` (same records) on Beam's DirectRunner, and a Beam
@@ -26,6 +29,7 @@ from pipelines.note_sequences import (
     WRITTEN,
     convert_directory,
     counters_path,
+    output_paths,
     output_prefix,
 )
 from tfmusic import cli_support
@@ -46,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output_file",
         required=True,
-        help="output prefix; shards are <prefix>-IIIII-of-NNNNN.tfrecord (a trailing .tfrecord "
-        "is dropped from the prefix); counters go to <prefix>.counters.json",
+        help="output file: with one shard (the default) written under exactly this name; with "
+        "--num_shards N > 1, shards <prefix>-IIIII-of-NNNNN.tfrecord (prefix: the name without a "
+        "trailing .tfrecord); counters go to <prefix>.counters.json. Readers take this name either way",
     )
     parser.add_argument("--num_shards", type=int, default=1, help="number of output shards (default 1)")
     parser.add_argument(
@@ -88,6 +93,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("--num_shards must be >= 1")
     if not os.path.isdir(args.input_dir):
         parser.error(f"--input_dir {args.input_dir}: not a folder")
+    if args.num_shards == 1 and os.path.isdir(args.output_file):
+        parser.error(f"--output_file {args.output_file}: is a folder; give the output a file name")
     pipeline_cli.refuse_beam_args(parser, args, beam_args)
     if not pipeline_cli.uses_beam(args.runner):
         counters = convert_directory(
@@ -110,7 +117,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser=args.parser,
         )
     print(counters.summary())
-    print(f"shards: {output_prefix(args.output_file)}-*-of-{args.num_shards:05d}.tfrecord")
+    if args.num_shards == 1:
+        print(f"output: {output_paths(args.output_file, 1)[0]}")
+    else:
+        print(f"shards: {output_prefix(args.output_file)}-*-of-{args.num_shards:05d}.tfrecord")
     print(f"counters: {counters_path(args.output_file)}")
     if counters.get(WRITTEN) == 0:
         why = (

@@ -107,16 +107,6 @@ def read_collection(name: str, limit: int = 0, progress: bool = True, only=None)
     return CorpusRead(out, skipped)
 
 
-def write_sequences(path: str, sequences) -> str:
-    """Serialized NoteSequences into one TFRecord file at ``path``, written atomically; returns ``path``."""
-    from pipelines import tfrecord_io
-
-    prefix = path[: -len(".tfrecord")] if path.endswith(".tfrecord") else path
-    (written,) = tfrecord_io.write_sharded(prefix, ((s.id, s.SerializeToString()) for s in sequences), 1)
-    os.replace(written, path)
-    return path
-
-
 if __name__ == "__main__":  # pragma: no cover - a quick look: python -m pipelines.music21_corpus essen 5
     got = read_collection(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5)
     print(len(got.sequences), "pieces;", len(got.skipped), "skipped")

@@ -11,15 +11,19 @@ Behaves like Magenta's script of the same name:
   being the relative path (MIDI, MusicXML) or ``"<relative path>_<X number>"`` (one sequence per ABC
   tune). Ids depend on the relative path only, so they are stable across runs and machines.
 
-Unlike Magenta's script, records go to ``num_shards`` shards written atomically by
+Unlike Magenta's script, records may go to ``num_shards`` shards, all written atomically by
 ``pipelines.tfrecord_io.ShardedTFRecordWriter`` (shard chosen by a hash of the id), and a file
 (or an ABC tune) that cannot be parsed is skipped, counted and named with its reason; the run
 goes on. The counters are printed and written to ``<prefix>.counters.json``.
 
-Output naming: ``--output_file`` is a prefix; a trailing ``.tfrecord`` is dropped, so
-``--output_file out/notesequences.tfrecord --num_shards 2`` writes
-``out/notesequences-00000-of-00002.tfrecord``, ``out/notesequences-00001-of-00002.tfrecord`` and
-``out/notesequences.counters.json``.
+Output naming: with one shard (the default) ``--output_file`` is written under exactly that name, as
+Magenta's script does: ``--output_file out/notesequences.tfrecord`` writes
+``out/notesequences.tfrecord`` and ``out/notesequences.counters.json``. With several, a trailing
+``.tfrecord`` is dropped to make the prefix: ``--num_shards 2`` writes
+``out/notesequences-00000-of-00002.tfrecord`` and ``out/notesequences-00001-of-00002.tfrecord``. Either
+way the next command reads the output under the name given here (``melody_rnn_create_dataset --input
+out/notesequences.tfrecord``; :func:`pipelines.tfrecord_io.list_files`), and a run deletes the files an
+earlier run with another shard count left under the same name once its own are in place.
 
 MIDI files are read by ``pipelines.midi_fast`` (symusic; ``--parser symusic``, the default): the
 NoteSequences note_seq's ``midi_to_note_sequence`` gives, bit for bit, many times faster, with
@@ -36,8 +40,9 @@ import dataclasses
 import hashlib
 import os
 import re
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
+from pipelines import tfrecord_io
 from pipelines.errors import InputError
 from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
 
@@ -104,13 +109,20 @@ def note_sequence_id(id_source: str, collection_name: str, source: str) -> str:
 
 def output_prefix(output_file: str) -> str:
     """The shard prefix for ``--output_file``: the path without a trailing ``.tfrecord``."""
-    output_file = os.fspath(output_file)
-    return output_file[: -len(".tfrecord")] if output_file.endswith(".tfrecord") else output_file
+    return tfrecord_io.output_prefix(output_file)
+
+
+def output_paths(output_file: str, num_shards: int) -> list[str]:
+    """The TFRecord files a conversion to ``output_file`` writes: exactly ``output_file`` with one
+    shard, ``<prefix>-IIIII-of-NNNNN.tfrecord`` with more."""
+    return tfrecord_io.output_file_paths(output_file, num_shards)
 
 
 def shard_pattern(output_file: str) -> str:
-    """A glob matching exactly the shards written for ``output_file`` (any shard count)."""
-    return output_prefix(output_file) + "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].tfrecord"
+    """What to give a reader for the records written to ``output_file``, whatever the shard count:
+    the name itself, which :func:`pipelines.tfrecord_io.list_files` resolves to the one file or to
+    the complete set of shards."""
+    return os.fspath(output_file)
 
 
 def counters_path(output_file: str) -> str:
@@ -383,9 +395,11 @@ def convert_directory(
 
     Args:
       input_dir: the collection's folder.
-      output_file: output prefix (a trailing ``.tfrecord`` is dropped); shards are
-        ``<prefix>-IIIII-of-NNNNN.tfrecord``, each record in shard ``sha256(id) mod num_shards``,
-        records of a shard in the order of the sorted relative paths.
+      output_file: output file name: with one shard the file written, exactly; with more, shards
+        ``<prefix>-IIIII-of-NNNNN.tfrecord`` (prefix: the name without a trailing ``.tfrecord``),
+        each record in shard ``sha256(id) mod num_shards``; records of a shard in the order of the
+        sorted relative paths. Files an earlier run with another shard count left under this
+        name are deleted once the new ones are in place.
       num_shards: number of shards (>= 1).
       recursive: walk subfolders.
       progress: show a tqdm bar.
@@ -399,14 +413,14 @@ def convert_directory(
 
     Raises:
       NotADirectoryError: ``input_dir`` is not a folder.
+      IsADirectoryError: one shard, and ``output_file`` is a folder.
     """
     from tfmusic.progress import progress_bar
 
     relpaths, ignored = list_music_files(input_dir, recursive)
     collection = collection_name_for(input_dir)
     counters = new_counters(len(relpaths), ignored)
-    prefix = output_prefix(output_file)
-    with ShardedTFRecordWriter(prefix, num_shards) as writer:
+    with ShardedTFRecordWriter.for_output_file(output_file, num_shards) as writer:
         bar = progress_bar(relpaths, desc="convert_dir_to_note_sequences", unit="file", disable=not progress)
         for relpath in bar:
             result = convert_file(input_dir, relpath, collection, parser)
@@ -422,26 +436,16 @@ def convert_directory(
 # --------------------------------------------------------------------------- reading
 
 
-def read_note_sequences(file_pattern) -> Iterator:
-    """Yields the ``NoteSequence`` protos stored in TFRecord files (glob or list of globs),
-    files in sorted order, records in file order."""
-    from note_seq.protobuf import music_pb2
-
-    from pipelines.tfrecord_io import iter_records
-
-    for record in iter_records(file_pattern):
-        yield music_pb2.NoteSequence.FromString(record)
-
-
 def note_sequence_dataset(file_pattern, shuffle_files: bool = False, seed: Optional[int] = None):
     """A ``tf.data.Dataset`` of serialized NoteSequences (scalar ``tf.string``).
 
     Args:
-      file_pattern: glob (or list of globs) of NoteSequence TFRecord shards, e.g.
-        ``shard_pattern(output_file)``.
+      file_pattern: a file, glob or a conversion's ``output_file`` (or a list of them) of NoteSequence
+        TFRecords (:func:`pipelines.tfrecord_io.list_files`).
       shuffle_files: shuffle the file order (deterministic given ``seed``); records stay in file order.
 
-    Parse an element with ``music_pb2.NoteSequence.FromString(x.numpy())``.
+    Parse an element with ``pipelines.note_sequence_io.parse_note_sequence(x.numpy(), name)``; to read
+    the NoteSequences in order, use ``pipelines.note_sequence_io.read_note_sequences``.
     """
     import tensorflow as tf
 

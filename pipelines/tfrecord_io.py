@@ -1,9 +1,17 @@
 """Atomic sharded TFRecord writing, reading helpers, and counters for skipped inputs.
 
-Shards are named ``<prefix>-00000-of-00004.tfrecord``. ``ShardedTFRecordWriter`` writes each
-shard under ``<final name>.tmp-XXXXXXXX``, fsyncs it and ``os.replace``s it to its final name
+Shards are named ``<prefix>-00000-of-00004.tfrecord``. A writer given an output *file name*
+(``ShardedTFRecordWriter.for_output_file``, as ``convert_dir_to_note_sequences --output_file``)
+writes exactly that name when it writes one shard, and ``<name without .tfrecord>-IIIII-of-NNNNN.tfrecord``
+for more (Magenta's commands write the name they are given). ``ShardedTFRecordWriter`` writes each
+file under ``<final name>.tmp-XXXXXXXX``, fsyncs it and ``os.replace``s it to its final name
 only when the whole write succeeded, so a final-named shard is always complete. A crash
-leaves only ``*.tmp-*`` files, which the next writer with the same prefix deletes.
+leaves only ``*.tmp-*`` files, which the next writer with the same prefix deletes. Once the new
+files are in place, the writer deletes the files the same name's other layouts left (another
+shard count, or the one file against several shards), so that readers never see two runs.
+
+Readers (:func:`list_files`) take a file, a glob, or the name given to a writer that wrote several
+shards; they refuse a name whose files come from two runs (see :func:`list_files`).
 
 Records go to shard ``sha256(key) mod num_shards``: the assignment depends on the record's
 key only, not on the order or the process that wrote it.
@@ -50,7 +58,20 @@ def shard_index(key: Union[str, bytes], num_shards: int) -> int:
 
 
 def _shard_regex(prefix: str) -> re.Pattern:
-    return re.compile(re.escape(os.path.basename(prefix)) + r"-\d{5}-of-\d{5}" + re.escape(SHARD_SUFFIX))
+    return re.compile(re.escape(os.path.basename(prefix)) + r"-(\d{5})-of-(\d{5})" + re.escape(SHARD_SUFFIX))
+
+
+def output_prefix(output_file: str) -> str:
+    """The shard prefix of an output file name: the name without a trailing ``.tfrecord``."""
+    output_file = os.fspath(output_file)
+    return output_file[: -len(SHARD_SUFFIX)] if output_file.endswith(SHARD_SUFFIX) else output_file
+
+
+def output_file_paths(output_file: str, num_shards: int) -> list[str]:
+    """The files a writer given the output file name ``output_file`` makes: with one shard, exactly
+    ``output_file``; with more, ``<output_prefix(output_file)>-IIIII-of-NNNNN.tfrecord``."""
+    output_file = os.fspath(output_file)
+    return [output_file] if num_shards == 1 else shard_paths(output_prefix(output_file), num_shards)
 
 
 def clean_temp_files(prefix: str) -> list[str]:
@@ -104,40 +125,64 @@ class ShardedTFRecordWriter:
     """Writes records into ``num_shards`` TFRecord files, atomically.
 
     Use as a context manager: on a clean exit every shard (empty ones too) is fsynced and
-    renamed to its final name, and final-named shards of the same prefix with another
-    shard count are deleted; on an exception the temporary files are deleted and no
-    final name is touched.
+    renamed to its final name, then final-named shards of the same prefix with another
+    shard count are deleted (and, with ``single_path``, that file when several shards were
+    written); on an exception the temporary files are deleted and no final name is touched.
 
     Args:
       prefix: path prefix of the shards; its folder is created if needed.
       num_shards: number of output files, >= 1.
       compression: ``None``, ``"GZIP"`` or ``"ZLIB"``.
+      single_path: the name the one file gets when ``num_shards`` is 1 (instead of
+        ``<prefix>-00000-of-00001.tfrecord``); see :meth:`for_output_file`.
 
     Attributes:
       records_per_shard: list of counts, filled while writing.
       paths: final shard paths (valid after a clean exit).
     """
 
-    def __init__(self, prefix: str, num_shards: int, compression: Optional[str] = None):
+    def __init__(
+        self, prefix: str, num_shards: int, compression: Optional[str] = None, single_path: Optional[str] = None
+    ):
         if num_shards < 1:
             raise ValueError(f"num_shards must be >= 1, got {num_shards}")
         self.prefix = os.fspath(prefix)
         self.num_shards = int(num_shards)
         self.compression = compression
-        self.paths = shard_paths(self.prefix, self.num_shards)
+        self.single_path = os.fspath(single_path) if single_path is not None else None
+        if self.single_path is not None and self.num_shards == 1:
+            self.paths = [self.single_path]
+        else:
+            self.paths = shard_paths(self.prefix, self.num_shards)
         self.records_per_shard = [0] * self.num_shards
         self._token = uuid.uuid4().hex[:8]
         self._temp_paths = [p + _TEMP_MARK + self._token for p in self.paths]
         self._writers = None
 
+    @classmethod
+    def for_output_file(
+        cls, output_file: str, num_shards: int, compression: Optional[str] = None
+    ) -> "ShardedTFRecordWriter":
+        """A writer of the output file name ``output_file`` (:func:`output_file_paths`): one shard is
+        written to exactly that name, more to ``<output_prefix(output_file)>-IIIII-of-NNNNN.tfrecord``."""
+        return cls(output_prefix(output_file), num_shards, compression, single_path=output_file)
+
     def open(self) -> "ShardedTFRecordWriter":
-        """Deletes stale temporary files and opens one temporary file per shard."""
+        """Deletes stale temporary files and opens one temporary file per shard.
+
+        Raises:
+          IsADirectoryError: the one file's name (``single_path``) is a folder.
+        """
         import tensorflow as tf
 
+        if self.paths == [self.single_path] and os.path.isdir(self.single_path):
+            raise IsADirectoryError(f"{self.single_path}: is a folder; give the output a file name")
         folder = os.path.dirname(self.prefix)
         if folder:
             os.makedirs(folder, exist_ok=True)
         clean_temp_files(self.prefix)
+        if self.single_path is not None:
+            clean_stale_temp_files(self.single_path)
         options = tf.io.TFRecordOptions(compression_type=self.compression or "")
         self._writers = [tf.io.TFRecordWriter(p, options) for p in self._temp_paths]
         return self
@@ -158,18 +203,14 @@ class ShardedTFRecordWriter:
             self._writers = None
 
     def commit(self) -> list[str]:
-        """Closes, fsyncs and renames every shard to its final name; returns the final paths."""
+        """Closes, fsyncs and renames every shard to its final name, then deletes the files of the
+        same name's other layouts (see the class); returns the final paths."""
         self._close_writers()
         for tmp in self._temp_paths:
             _fsync_path(tmp)
         for tmp, final in zip(self._temp_paths, self.paths):
             os.replace(tmp, final)
-        regex = _shard_regex(self.prefix)
-        keep = set(os.path.basename(p) for p in self.paths)
-        folder = os.path.dirname(self.prefix) or "."
-        for name in os.listdir(folder):
-            if regex.fullmatch(name) and name not in keep:
-                os.remove(os.path.join(folder, name))
+        remove_other_layouts(self.prefix, self.paths, self.single_path)
         _fsync_dir(os.path.dirname(self.prefix))
         return list(self.paths)
 
@@ -190,6 +231,30 @@ class ShardedTFRecordWriter:
             self.abort()
 
 
+def remove_other_layouts(prefix: str, keep: Iterable[str], single_path: Optional[str] = None) -> list[str]:
+    """Deletes the local final-named files of ``prefix`` that a run which wrote ``keep`` did not
+    write: shards ``<prefix>-IIIII-of-NNNNN.tfrecord`` of other shard counts and, when given,
+    the one-file output ``single_path`` (if it is a file). Paths on other filesystems
+    (``gs://...``) are left alone. Returns the deleted paths."""
+    prefix = os.fspath(prefix)
+    folder = os.path.dirname(prefix) or "."
+    if "://" in prefix or not os.path.isdir(folder):
+        return []
+    keep = {os.path.basename(os.fspath(p)) for p in keep}
+    regex = _shard_regex(prefix)
+    stale = [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if regex.fullmatch(n) and n not in keep]
+    if single_path is not None and os.path.basename(single_path) not in keep and os.path.isfile(single_path):
+        stale.append(os.fspath(single_path))
+    removed = []
+    for path in stale:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def write_sharded(
     prefix: str,
     keyed_records: Iterable[tuple[Union[str, bytes], bytes]],
@@ -206,19 +271,84 @@ def write_sharded(
 # --------------------------------------------------------------------------- reading
 
 
-def list_files(file_pattern: Union[str, os.PathLike, Iterable[str]]) -> list[str]:
-    """Sorted list of files matching a glob pattern (or a list of patterns).
+class ShardSetError(InputError, FileNotFoundError):
+    """A name whose files are not one run's output: the one-file output beside shards of the same
+    name, shards of two shard counts, or an incomplete set of shards. Also a ``FileNotFoundError``,
+    so that callers which report "matches no file" report this instead."""
 
-    A pattern that matches nothing is also tried as a sharded file name (:func:`sharded_pattern`).
 
-    Raises:
-      FileNotFoundError: nothing matches.
-    """
+def _has_magic(pattern: str) -> bool:
+    return re.search(r"[*?[]", pattern) is not None
+
+
+def _shard_set(name: str, shards: list[str]) -> list[str]:
+    """``shards`` (the files matching ``sharded_pattern(name)``) if they are one complete set."""
+    regex = re.compile(r".*-(\d{5})-of-(\d{5})" + re.escape(SHARD_SUFFIX))
+    by_count: dict = {}
+    for path in shards:
+        index, count = (int(g) for g in regex.fullmatch(os.path.basename(path)).groups())
+        by_count.setdefault(count, set()).add(index)
+    prefix = output_prefix(name)
+    if len(by_count) > 1:
+        counts = " and ".join(f"{prefix}-*-of-{n:05d}{SHARD_SUFFIX}" for n in sorted(by_count))
+        raise ShardSetError(
+            name, f"its shards come from two runs ({counts}); rerun the conversion or delete the stale ones"
+        )
+    [(count, indices)] = by_count.items()
+    missing = [os.path.basename(shard_path(prefix, i, count)) for i in range(count) if i not in indices]
+    if missing or max(indices) >= count:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        what = f"missing {shown}" if missing else "an index past the count"
+        raise ShardSetError(name, f"its shards {prefix}-*-of-{count:05d}{SHARD_SUFFIX} are incomplete ({what})")
+    return shards
+
+
+def _resolve(pattern: str) -> list[str]:
+    """The files one reader argument names (see :func:`list_files`); [] when none."""
     import tensorflow as tf
 
+    def final(paths):
+        return [f for f in paths if _TEMP_MARK not in os.path.basename(f)]
+
+    files = final(tf.io.gfile.glob(pattern))
+    if not files and _has_magic(pattern) and tf.io.gfile.exists(pattern):
+        files = [pattern]  # a file name holding glob characters
+    if files and _has_magic(pattern):
+        return files  # a glob: the files it matches, as given
+    if files and tf.io.gfile.isdir(pattern):
+        return files  # a folder (check_records names the problem)
+    shards = final(tf.io.gfile.glob(sharded_pattern(pattern)))
+    if not files:
+        return _shard_set(pattern, shards) if shards else []
+    if shards:
+        raise ShardSetError(
+            pattern,
+            f"both this file and {len(shards)} shard(s) {output_prefix(pattern)}-*-of-*{SHARD_SUFFIX} exist "
+            "(outputs of two runs: one shard, then several, or the reverse); rerun the conversion or delete "
+            "the stale ones",
+        )
+    return files
+
+
+def list_files(file_pattern: Union[str, os.PathLike, Iterable[str]]) -> list[str]:
+    """Sorted list of the files a reader argument (or a list of them) names.
+
+    Each argument may be:
+
+    - a file name (as ``convert_dir_to_note_sequences --output_file NAME`` writes with one shard);
+    - a glob, e.g. ``ns-*-of-*.tfrecord`` (temporary files of unfinished writes never match);
+    - the name given to a writer that wrote several shards: ``ns.tfrecord`` (or ``ns``) when
+      nothing has that name stands for ``ns-IIIII-of-NNNNN.tfrecord`` (:func:`sharded_pattern`),
+      which must then be one complete set of one shard count.
+
+    Raises:
+      ShardSetError: (an ``InputError`` and a ``FileNotFoundError``) a name whose files are not one
+        run's: an exact file beside shards of the same name, shards of two shard counts, or an
+        incomplete set.
+      FileNotFoundError: nothing matches.
+    """
     patterns = [os.fspath(file_pattern)] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
-    files = sorted({f for p in patterns for f in tf.io.gfile.glob(p) or tf.io.gfile.glob(sharded_pattern(p))})
-    files = [f for f in files if _TEMP_MARK not in os.path.basename(f)]
+    files = sorted({f for p in patterns for f in _resolve(os.fspath(p))})
     if not files:
         raise FileNotFoundError(f"no files match {patterns}")
     return files
@@ -226,10 +356,9 @@ def list_files(file_pattern: Union[str, os.PathLike, Iterable[str]]) -> list[str
 
 def sharded_pattern(path: str) -> str:
     """The glob of the shards a sharded writer makes for the file name ``path``: ``ns.tfrecord`` ->
-    ``ns-?????-of-?????.tfrecord`` (so ``convert_dir_to_note_sequences --output_file ns.tfrecord``'s
+    ``ns-?????-of-?????.tfrecord`` (so ``convert_dir_to_note_sequences --output_file ns.tfrecord --num_shards 4``'s
     output is found under the name the user gave, as Magenta's tutorial chains the commands)."""
-    prefix = path[: -len(SHARD_SUFFIX)] if path.endswith(SHARD_SUFFIX) else path
-    return prefix + "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]" + SHARD_SUFFIX
+    return glob.escape(output_prefix(path)) + "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]" + SHARD_SUFFIX
 
 
 def tfrecord_dataset(file_pattern, compression: Optional[str] = None):
@@ -361,6 +490,8 @@ def check_records(
     name = patterns[0] if len(patterns) == 1 else ", ".join(patterns)
     try:
         files = list_files(patterns)
+    except ShardSetError:
+        raise
     except FileNotFoundError:
         raise InputError(name, "matches no file") from None
     folders = [f for f in files if _is_dir(f)]

@@ -2,7 +2,7 @@
 
 A bundle whose ``generator_details.id`` is not ``polyphony``, or whose variables are not 259 inputs
 and 259 classes, is refused with a :class:`events_rnn.bundle.BundleError` naming the file; every
-variable is ported strictly (:func:`events_rnn.bundle.port_variables`).
+variable is ported strictly (:func:`events_rnn.convert_magenta.convert_weights`).
 """
 
 from __future__ import annotations

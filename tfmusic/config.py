@@ -257,14 +257,9 @@ class PresetRegistry(Generic[T]):
 # --------------------------------------------------------------------------- files
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    files.atomic_write_text(path, text)
-
-
 def save_json(config: Any, path: str) -> None:
     """Write the config tree as indented JSON at ``path``, atomically."""
-    write_text_atomic(path, json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
+    files.atomic_write_text(path, json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
 
 
 def load_json(cls: typing.Type[T], path: str) -> T:

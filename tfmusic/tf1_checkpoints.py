@@ -5,25 +5,96 @@ Magenta's ``.mag`` bundles hold single-file V1 checkpoints; tensor2tensor writes
 ``{name: numpy array}`` dict without building or importing any graph.
 
 :class:`WeightPorter` is the KerasHub-style ``port_weight(keras_var, foreign_name, transform)``
-primitive, made strict: :meth:`WeightPorter.finish` fails with :class:`PortingError` naming
-every foreign variable left unused (except those matched by ``ignore`` patterns, e.g. optimizer
-slots) and every Keras variable never assigned.
+primitive, made strict: it records every foreign variable asked for but absent, every value that
+does not fit its Keras variable, every foreign variable left unused (except those matched by
+``ignore`` patterns, e.g. optimizer slots) and every Keras variable never assigned, and
+:meth:`WeightPorter.finish` reports them all at once: a :class:`PortReport`, raised inside a
+:class:`PortingError` (``error.report``) when anything does not fit, so callers read the lists
+instead of the message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 import tempfile
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 
+@dataclasses.dataclass(frozen=True)
+class Misfit:
+    """A foreign value that cannot become its Keras variable.
+
+    Attributes:
+      name: the foreign variable (or what the value was made from, e.g. ``.../weights_0..15``).
+      target: the Keras variable's path.
+      found: what the value has, e.g. ``shape (3, 2)`` or ``dtype object``.
+      needed: what the variable needs, e.g. ``(2, 3)`` or ``numbers``.
+    """
+
+    name: str
+    target: str
+    found: str
+    needed: str
+
+    def __str__(self) -> str:
+        return f"{self.name} has {self.found}, Keras variable {self.target} needs {self.needed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PortReport:
+    """What a port did: :meth:`WeightPorter.finish`'s result, and ``PortingError.report``.
+
+    Attributes:
+      source: the checkpoint's name.
+      assigned: how many Keras variables received a value.
+      missing: foreign names asked for and absent, in the order asked.
+      misshapen: values of the wrong shape or kind (:class:`Misfit`), in the order met.
+      unused: foreign names neither used nor ignored, sorted.
+      unassigned: Keras variables that received no value, sorted.
+    """
+
+    source: str
+    assigned: int = 0
+    missing: Tuple[str, ...] = ()
+    misshapen: Tuple[Misfit, ...] = ()
+    unused: Tuple[str, ...] = ()
+    unassigned: Tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether every foreign variable was used or ignored and every Keras variable assigned."""
+        return not (self.missing or self.misshapen or self.unused or self.unassigned)
+
+    def message(self) -> str:
+        """One line naming the source and every problem (empty problems: a line saying all fit)."""
+        problems = []
+        if self.missing:
+            problems.append("missing checkpoint variables: " + ", ".join(self.missing))
+        problems += [str(m) for m in self.misshapen]
+        if self.unused:
+            problems.append("unused checkpoint variables: " + ", ".join(self.unused))
+        if self.unassigned:
+            problems.append("Keras variables left unassigned: " + ", ".join(self.unassigned))
+        return f"{self.source}: " + ("; ".join(problems) or f"all {self.assigned} variables ported")
+
+
 class PortingError(ValueError):
-    """A foreign checkpoint that does not fit the Keras model (missing, extra or misshapen variables)."""
+    """A foreign checkpoint that does not fit the Keras model (missing, extra or misshapen variables).
+
+    ``report``: the :class:`PortReport` listing every misfit when the error comes from
+    :meth:`WeightPorter.finish`; None for a checkpoint refused before porting (e.g. an architecture
+    that cannot be inferred).
+    """
+
+    def __init__(self, message: str, report: Optional[PortReport] = None):
+        super().__init__(message)
+        self.report = report
 
 
 class CheckpointReadError(ValueError):
@@ -112,8 +183,19 @@ def write_v1_checkpoint(variables: Dict[str, np.ndarray], path: str) -> str:
 Transform = Callable[[np.ndarray], np.ndarray]
 
 
+def variable_shape(foreign: Dict[str, np.ndarray], name: str, source: str = "checkpoint") -> Tuple[int, ...]:
+    """The shape of foreign variable ``name`` (what converters infer architectures from).
+
+    Raises :class:`PortingError` naming ``source`` when the checkpoint lacks ``name``.
+    """
+    if name not in foreign:
+        raise PortingError(f"{source}: variable {name!r} is missing")
+    return tuple(np.shape(foreign[name]))
+
+
 class WeightPorter:
-    """Assigns foreign checkpoint arrays to Keras variables, and proves nothing was left over.
+    """Assigns foreign checkpoint arrays to Keras variables, records whatever does not fit, and proves
+    nothing was left over.
 
     Args:
       foreign: ``{name: array}`` from :func:`read_checkpoint`.
@@ -136,14 +218,16 @@ class WeightPorter:
         self._targets = {self._key(v): v for v in keras_variables}
         self._used: set = set()
         self._assigned: set = set()
-        self._errors: List[str] = []
+        self._missing: List[str] = []
+        self._misshapen: List[Misfit] = []
 
     @staticmethod
     def _key(variable) -> str:
         return getattr(variable, "path", None) or variable.name
 
     def get(self, name: str) -> np.ndarray:
-        """The foreign array ``name``, marked as used. Raises :class:`PortingError` if absent."""
+        """The foreign array ``name``, marked as used. Raises :class:`PortingError` if absent (use
+        :meth:`port`, or :meth:`has` and :meth:`mark_missing`, to record an absence instead)."""
         if name not in self.foreign:
             raise PortingError(f"{self.source}: variable {name!r} is missing")
         self._used.add(name)
@@ -153,26 +237,37 @@ class WeightPorter:
         """Whether the foreign checkpoint holds ``name``."""
         return name in self.foreign
 
-    def assign(self, variable, value: np.ndarray, what: str) -> None:
+    def mark_missing(self, name: str) -> None:
+        """Record ``name`` (a foreign variable, or a description of several) as missing, for :meth:`finish`."""
+        if name not in self._missing:
+            self._missing.append(name)
+
+    def assign(self, variable, value: np.ndarray, what: str) -> bool:
         """Assign ``value`` to Keras ``variable``, checking shape and that it holds numbers (bool, int or
-        float); a misfit is recorded for :meth:`finish`. ``what`` names the source in errors."""
+        float); a misfit is recorded for :meth:`finish`. ``what`` names the source in errors. Returns
+        whether the value was assigned."""
         key = self._key(variable)
         if key not in self._targets:
             raise PortingError(f"{self.source}: {key} is not a variable of the target model")
         value = np.asarray(value)
         if value.dtype.kind not in "biuf":  # strings, objects, complex numbers... cannot become weights
-            self._errors.append(f"{what} has dtype {value.dtype}, Keras variable {key} needs numbers")
-            return
+            self._misshapen.append(Misfit(what, key, f"dtype {value.dtype}", "numbers"))
+            return False
         if tuple(variable.shape) != value.shape:
-            self._errors.append(f"{what} has shape {value.shape}, Keras variable {key} needs {tuple(variable.shape)}")
-            return
+            self._misshapen.append(Misfit(what, key, f"shape {value.shape}", str(tuple(variable.shape))))
+            return False
         variable.assign(value.astype(variable.dtype if isinstance(variable.dtype, str) else variable.dtype.name))
         self._assigned.add(key)
+        return True
 
-    def port(self, variable, name: str, transform: Optional[Transform] = None) -> None:
-        """``variable <- transform(foreign[name])`` with shape check (KerasHub's ``port_weight``)."""
+    def port(self, variable, name: str, transform: Optional[Transform] = None) -> bool:
+        """``variable <- transform(foreign[name])`` with shape check (KerasHub's ``port_weight``). An absent
+        ``name`` or a misfit is recorded for :meth:`finish`; returns whether the variable was assigned."""
+        if name not in self.foreign:
+            self.mark_missing(name)
+            return False
         value = self.get(name)
-        self.assign(variable, transform(value) if transform else value, name)
+        return self.assign(variable, transform(value) if transform else value, name)
 
     def unused(self) -> List[str]:
         """Foreign names neither used nor ignored."""
@@ -182,12 +277,21 @@ class WeightPorter:
         """Keras variables that received no value."""
         return sorted(k for k in self._targets if k not in self._assigned)
 
-    def finish(self) -> None:
-        """Raise :class:`PortingError` listing every misfit; return quietly if the port was complete."""
-        problems = list(self._errors)
-        if self.unused():
-            problems.append("unused checkpoint variables: " + ", ".join(self.unused()))
-        if self.unassigned():
-            problems.append("Keras variables left unassigned: " + ", ".join(self.unassigned()))
-        if problems:
-            raise PortingError(f"{self.source}: " + "; ".join(problems))
+    def report(self) -> PortReport:
+        """Everything recorded so far."""
+        return PortReport(
+            source=self.source,
+            assigned=len(self._assigned),
+            missing=tuple(self._missing),
+            misshapen=tuple(self._misshapen),
+            unused=tuple(self.unused()),
+            unassigned=tuple(self.unassigned()),
+        )
+
+    def finish(self) -> PortReport:
+        """The :class:`PortReport` of a complete port; raises :class:`PortingError` (``error.report``)
+        listing every missing, misshapen, unused and unassigned variable otherwise."""
+        report = self.report()
+        if not report.ok:
+            raise PortingError(report.message(), report)
+        return report

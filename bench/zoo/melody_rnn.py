@@ -54,6 +54,7 @@ def data_stage(work: pathlib.Path, limit: int) -> dict:
     """Builds each collection's NoteSequences and melody dataset under ``work/data``; returns the summaries."""
     from melody_rnn_ext import data
     from pipelines import music21_corpus
+    from pipelines.note_sequence_io import write_note_sequences
     from tfmusic import files
 
     summaries = {}
@@ -63,7 +64,7 @@ def data_stage(work: pathlib.Path, limit: int) -> dict:
         if not done.exists():
             read = music21_corpus.read_collection(name, limit=limit)
             folder.mkdir(parents=True, exist_ok=True)
-            ns_path = music21_corpus.write_sequences(str(folder / "notesequences.tfrecord"), read.sequences)
+            ns_path = write_note_sequences(str(folder / "notesequences.tfrecord"), read.sequences)
             summary = data.create_dataset(
                 ns_path, str(folder), data.MelodyPipelineConfig(config_id=CONFIG_ID, eval_ratio=0.1), progress=False
             ).to_dict()

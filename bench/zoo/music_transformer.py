@@ -77,7 +77,7 @@ def data_stage(work: pathlib.Path) -> dict:
         if create_dataset_cli.main(
             [
                 "--input",
-                str(work / "ns" / "bach-*.tfrecord"),
+                str(work / "ns" / "bach.tfrecord"),
                 "--output_dir",
                 str(work / "dataset"),
                 "--max_length",

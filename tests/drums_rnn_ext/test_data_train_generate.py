@@ -14,7 +14,7 @@ from drums_rnn_ext import config as config_lib
 from drums_rnn_ext import create_dataset_cli, data, generate, generate_cli, train_cli
 from events_rnn import data as events_data
 from events_rnn.model import build_model
-from tests.melody_rnn_ext.chorales import write_note_sequence_tfrecord
+from pipelines.note_sequence_io import write_note_sequences
 
 FAST = ["--set", "runtime.jit_compile=false"]
 
@@ -40,7 +40,7 @@ def beat(seq_id: str, bars: int, seed: int = 0):
 def dataset(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("drums")
     seqs = [beat(f"b{i}", 8 + i, seed=i) for i in range(4)] + [beat("short", 3, seed=9)]
-    path = write_note_sequence_tfrecord(str(tmp / "ns.tfrecord"), seqs)
+    path = write_note_sequences(str(tmp / "ns.tfrecord"), seqs)
     out = tmp / "one_drum"
     assert (
         create_dataset_cli.main(

@@ -13,7 +13,7 @@ from note_seq import musicxml_reader
 from events_rnn import data as events_data
 from improv_rnn_ext import config as config_lib
 from improv_rnn_ext import create_dataset_cli, data, lead_sheets
-from tests.melody_rnn_ext.chorales import write_note_sequence_tfrecord
+from pipelines.note_sequence_io import write_note_sequences
 
 STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 CHORDS = [
@@ -99,7 +99,7 @@ def pieces(tmp_path_factory):
         seq = musicxml_reader.musicxml_file_to_sequence_proto(str(path))
         seq.id = name
         out.append(seq)
-    return tmp, out, write_note_sequence_tfrecord(str(tmp / "notesequences.tfrecord"), out)
+    return tmp, out, write_note_sequences(str(tmp / "notesequences.tfrecord"), out)
 
 
 def expected_examples(sequence, config_id):

@@ -1,5 +1,5 @@
 """Real NoteSequence fixtures for the melody_rnn_ext tests: Bach chorales from music21's corpus (MusicXML),
-parsed by note-seq's MusicXML reader, and written as NoteSequence TFRecords like convert_dir_to_note_sequences."""
+parsed by note-seq's MusicXML reader (tests write them with ``pipelines.note_sequence_io.write_note_sequences``)."""
 
 from __future__ import annotations
 
@@ -33,15 +33,3 @@ def _parse(path: str):
     from note_seq import musicxml_reader
 
     return musicxml_reader.musicxml_file_to_sequence_proto(path)
-
-
-def write_note_sequence_tfrecord(path: str, sequences, extra_records=()) -> str:
-    """Writes serialized NoteSequences (then ``extra_records``, raw bytes) to one TFRecord file."""
-    import tensorflow as tf
-
-    with tf.io.TFRecordWriter(path) as writer:
-        for sequence in sequences:
-            writer.write(sequence.SerializeToString())
-        for record in extra_records:
-            writer.write(record)
-    return path

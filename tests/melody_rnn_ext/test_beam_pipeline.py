@@ -12,7 +12,8 @@ import tensorflow as tf
 pytest.importorskip("apache_beam")
 
 from melody_rnn_ext import beam_pipeline, create_dataset_cli, data  # noqa: E402
-from tests.melody_rnn_ext.chorales import chorale, write_note_sequence_tfrecord  # noqa: E402
+from pipelines.note_sequence_io import write_note_sequences  # noqa: E402
+from tests.melody_rnn_ext.chorales import chorale  # noqa: E402
 
 CHORALES = ("bwv10.7.mxl", "bwv124.6.mxl")  # one track with four voices; one instrument per voice
 
@@ -30,10 +31,10 @@ def _seed_splitting_both_ways(ratio=0.5):
 @pytest.fixture(scope="module")
 def input_pattern(tmp_path_factory):
     folder = tmp_path_factory.mktemp("note_sequences")
-    write_note_sequence_tfrecord(str(folder / "ns-a.tfrecord"), [chorale(n) for n in CHORALES])
+    write_note_sequences(str(folder / "ns-a.tfrecord"), [chorale(n) for n in CHORALES])
     # Second file: an empty sequence without id (record 2) and bytes that are no NoteSequence (record 3);
     # both are reported by their index over all input files, as the local run numbers them.
-    write_note_sequence_tfrecord(
+    write_note_sequences(
         str(folder / "ns-b.tfrecord"), [note_seq.NoteSequence()], extra_records=[b"\x0a\xff not a NoteSequence"]
     )
     return str(folder / "ns-*.tfrecord")

@@ -1,7 +1,9 @@
 """melody_rnn_train and melody_rnn_generate end to end: train from scratch, export a .mag, fine-tune it with
 a frozen layer, resume, evaluate, and generate MIDI from the bundle and from the run folder."""
 
+import contextlib
 import glob
+import io
 import json
 
 import note_seq
@@ -346,6 +348,52 @@ def test_resume_after_the_bundle_was_deleted_with_evaluations_every_two_steps(
     from_cli = generate_cli.load_generator(run_dir=str(run_dir)).model.tf1_variables()
     for name, var in generator.model.tf1_variables().items():
         np.testing.assert_array_equal(var.numpy(), from_cli[name].numpy(), err_msg=name)
+
+
+def test_a_checkpoint_with_the_retired_model_variables_item_resumes_and_generates(files, tmp_path, monkeypatch):
+    """Checkpoints of earlier melody_rnn_train versions also held ``model_variables`` (every model variable
+    again, under its TF1 name): such a run still generates and resumes from its own checkpoint."""
+    from events_rnn import train_cli as core_train_cli
+
+    real_make_task = core_train_cli.make_task
+
+    def old_make_task(*args, **kwargs):  # what make_task saved before: the task's items plus model_variables
+        task = real_make_task(*args, **kwargs)
+        items = task.checkpoint_items
+
+        def with_model_variables():
+            module = tf.Module(name="events_rnn_variables")
+            for name, variable in task.model.tf1_variables().items():
+                setattr(module, name.replace("/", "__"), variable)
+            return {**items(), "model_variables": module}
+
+        task.checkpoint_items = with_model_variables
+        return task
+
+    run_dir = tmp_path / "old"
+    argv = ["--preset", "tiny", "--run_dir", str(run_dir), "--sequence_example_file", files["train"]] + FAST
+    monkeypatch.setattr(core_train_cli, "make_task", old_make_task)
+    assert train_cli.main(argv + ["--num_training_steps", "3"]) == 0
+    monkeypatch.setattr(core_train_cli, "make_task", real_make_task)
+    old = tf.train.latest_checkpoint(str(run_dir))
+    stored = {name for name, _ in tf.train.list_variables(old)}
+    assert old.endswith("ckpt-3") and any(n.startswith("model_variables/") for n in stored)
+
+    # generation reads the model item, which holds the same values as the retired one
+    model = generate_cli.load_generator(run_dir=str(run_dir)).model
+    reader = tf.train.load_checkpoint(old)
+    for name, var in model.tf1_variables().items():
+        key = f"model_variables/{name.replace('/', '__')}/.ATTRIBUTES/VARIABLE_VALUE"
+        np.testing.assert_array_equal(var.numpy(), reader.get_tensor(key), err_msg=name)
+
+    # resuming: the run goes on from its step (the retired item is left unread)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert train_cli.main(argv + ["--num_training_steps", "5"]) == 0
+    out = buf.getvalue()
+    assert f"resuming {run_dir}" in out and "steps 3 -> 5" in out, out
+    assert tf.train.latest_checkpoint(str(run_dir)).endswith("ckpt-5")
+    assert not any(n.startswith("model_variables/") for n, _ in tf.train.list_variables(str(run_dir / "ckpt-5")))
 
 
 def test_create_dataset_that_writes_nothing_exits_nonzero(tmp_path, capsys):

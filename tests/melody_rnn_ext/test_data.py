@@ -13,7 +13,8 @@ from note_seq import sequences_lib
 
 from melody_rnn_ext import create_dataset_cli, data, encodings
 from pipelines.tfrecord_io import Counters
-from tests.melody_rnn_ext.chorales import chorale, write_note_sequence_tfrecord
+from pipelines.note_sequence_io import write_note_sequences
+from tests.melody_rnn_ext.chorales import chorale
 
 # bwv10.7: one track holding all four voices (4/4); bwv124.6: one instrument per voice (4/4);
 # bwv110.7: 4/4 then 3/4; bwv1.6: pickup bar and a 3/4 bar among 4/4.
@@ -213,7 +214,7 @@ def test_sequences_without_id_are_split_by_content():
 @pytest.fixture(scope="module")
 def note_sequence_tfrecord(tmp_path_factory):
     folder = tmp_path_factory.mktemp("note_sequences")
-    return write_note_sequence_tfrecord(
+    return write_note_sequences(
         str(folder / "chorales.tfrecord"), [chorale(n) for n in CHORALES], extra_records=[b"not a NoteSequence"]
     )
 

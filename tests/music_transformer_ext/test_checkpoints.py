@@ -9,6 +9,7 @@ import pytest
 
 from music_transformer_ext import checkpoints as K
 from music_transformer_ext import config as C
+from music_transformer_ext import convert_t2t
 from music_transformer_ext.model import MusicTransformer
 from tests.music_transformer_ext import t2t_reference as ref
 from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError, read_checkpoint
@@ -91,7 +92,7 @@ def test_ported_keras_logits_equal_numpy_t2t(tmp_path, name):
     assert scale > 1.0
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * scale)
     # the architecture read from names and shapes alone is the one written
-    inferred = K.infer_config(variables)
+    inferred = convert_t2t.convert_config(variables)
     for field in STRUCTURE:
         assert getattr(inferred, field) == getattr(config, field), field
     if config.relative and not config.heads_share_relative_embedding:
@@ -125,7 +126,8 @@ def test_porting_is_strict_and_names_what_does_not_fit(tmp_path):
     config = C.get("tiny")
     variables = K.fixture_variables(config, seed=2)
     model = MusicTransformer(config)
-    K.port_weights(model, variables)  # slots and global_step are ignored by name
+    report = convert_t2t.convert_weights(variables, model)  # slots and global_step are ignored by name
+    assert report.ok and report.assigned == len(model.trainable_weights)
     mapped = K.keras_t2t_map(model)
     name = "transformer/body/decoder/layer_1/self_attention/multihead_attention/v/kernel"
     np.testing.assert_array_equal(mapped[name].numpy(), variables[name])
@@ -133,15 +135,30 @@ def test_porting_is_strict_and_names_what_does_not_fit(tmp_path):
     missing = dict(variables)
     del missing[name]
     with pytest.raises(PortingError, match="missing.*layer_1/self_attention/multihead_attention/v/kernel"):
-        K.port_weights(MusicTransformer(config), missing, source="fixture")
+        convert_t2t.convert_weights(missing, MusicTransformer(config), source="fixture")
 
     extra = dict(variables, **{"transformer/body/decoder/layer_1/ffn/conv3/kernel": np.zeros((2, 2), np.float32)})
     with pytest.raises(PortingError, match="unused checkpoint variables: .*ffn/conv3/kernel"):
-        K.port_weights(MusicTransformer(config), extra)
+        convert_t2t.convert_weights(extra, MusicTransformer(config))
 
     wrong = dict(variables, **{name: np.zeros((32, 31), np.float32)})
     with pytest.raises(PortingError, match=r"v/kernel has shape \(32, 31\).*needs \(32, 32\)"):
-        K.port_weights(MusicTransformer(config), wrong)
+        convert_t2t.convert_weights(wrong, MusicTransformer(config))
+
+    # all at once, as lists: one missing, one misshapen, one unused (the error's report, not its text)
+    [table] = [n for n in variables if n.endswith("/weights_0")]
+    every = dict(missing, **{name.replace("layer_1", "layer_0"): np.zeros((32, 31), np.float32)})
+    every["transformer/body/decoder/layer_1/ffn/conv3/kernel"] = np.zeros((2, 2), np.float32)
+    del every[table]
+    with pytest.raises(PortingError) as err:
+        convert_t2t.convert_weights(every, MusicTransformer(config), source="fixture")
+    report = err.value.report
+    assert report.source == "fixture" and list(report.missing) == [table, name]
+    assert [(m.name, m.found, m.needed) for m in report.misshapen] == [
+        (name.replace("layer_1", "layer_0"), "shape (32, 31)", "(32, 32)")
+    ]
+    assert list(report.unused) == ["transformer/body/decoder/layer_1/ffn/conv3/kernel"]
+    assert len(report.unassigned) == 3 and not report.ok
 
     path = K.write_t2t_fixture(config, tmp_path / "a", seed=2)
     with pytest.raises(PortingError, match="num_layers: checkpoint 2, config 3"):
@@ -153,7 +170,7 @@ def test_porting_is_strict_and_names_what_does_not_fit(tmp_path):
     with pytest.raises(CheckpointReadError, match="no_such"):
         K.port_t2t_checkpoint(tmp_path / "no_such")
     with pytest.raises(PortingError, match="not a t2t transformer"):
-        K.infer_config({"global_step": np.int64(1), "foo/bar": np.zeros(3)})
+        convert_t2t.convert_config({"global_step": np.int64(1), "foo/bar": np.zeros(3)})
 
 
 def test_old_conv_shaped_ffn_kernels_are_accepted():
@@ -162,7 +179,7 @@ def test_old_conv_shaped_ffn_kernels_are_accepted():
     conv = "transformer/body/decoder/layer_0/ffn/conv1/kernel"
     variables[conv] = variables[conv][None]  # [1, in, out], as conv1d-based FFNs stored it
     model = MusicTransformer(config)
-    K.port_weights(model, variables)
+    convert_t2t.convert_weights(variables, model)
     np.testing.assert_array_equal(K.keras_t2t_map(model)[conv].numpy(), variables[conv][0])
 
 

@@ -19,6 +19,38 @@ from tfmusic import training
 from tfmusic.tf1_checkpoints import PortingError
 
 
+def synthetic_dataset_fn(
+    num_examples: int,
+    sequence_length: int,
+    vocab_size: int,
+    alphabet: int = 12,
+    seed: int = 0,
+    input_length: int = 0,
+    input_vocab_size: int = 92,
+) -> T.DatasetFn:
+    """Deterministic learnable token data: example ``i`` is ``2 + (a + b*t) mod alphabet``
+    with per-example ``a``, ``b`` (ids stay clear of PAD 0 and EOS 1). With ``input_length`` each
+    example also has random ``inputs`` (a few trailing PADs)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, alphabet, num_examples)
+    b = rng.integers(1, 4, num_examples)
+    t = np.arange(sequence_length)
+    targets = (2 + (a[:, None] + b[:, None] * t[None]) % alphabet).astype(np.int32)
+    if targets.max() >= vocab_size:
+        raise ValueError(f"alphabet {alphabet} does not fit vocab_size {vocab_size}")
+    data = {"targets": targets}
+    if input_length:
+        inputs = rng.integers(2, input_vocab_size, (num_examples, input_length)).astype(np.int32)
+        inputs[:, -2:] = 0
+        data["inputs"] = inputs
+
+    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices(data)
+        return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+
+    return dataset_fn
+
+
 def _one():
     return tf.distribute.OneDeviceStrategy("/cpu:0")
 
@@ -46,7 +78,7 @@ def _weights(runner):
 @pytest.mark.slow
 def test_tiny_trains_with_xla_loss_falls_and_resume_continues_exactly(tmp_path):
     cfg = _experiment(steps=8)
-    data = T.synthetic_dataset_fn(64, 32, 310, seed=0)
+    data = synthetic_dataset_fn(64, 32, 310, seed=0)
     straight = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(tmp_path / "straight"), strategy=_one())
     first = straight.train(stop_after=1)
     final = straight.train()
@@ -75,7 +107,7 @@ def test_fine_tune_starts_from_a_ported_t2t_checkpoint(tmp_path):
     model_cfg = _experiment().model
     prefix = K.write_t2t_fixture(model_cfg, str(tmp_path / "t2t" / "model.ckpt-5"), seed=9)
     cfg = _experiment(steps=2, jit=False, init_checkpoint=str(tmp_path / "t2t"))
-    data = T.synthetic_dataset_fn(16, 32, 310)
+    data = synthetic_dataset_fn(16, 32, 310)
     runner = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(tmp_path / "run"), strategy=_one())
     task = runner.task
     assert task.ported_from is None  # ported by initialize(), which a new run's restore() calls
@@ -101,7 +133,7 @@ def test_fine_tune_starts_from_a_ported_t2t_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_two_replicas_take_the_same_step_as_one(tmp_path, two_cpu_strategy):
     cfg = _experiment(steps=2, jit=False)
-    data = T.synthetic_dataset_fn(32, 32, 310, seed=1)
+    data = synthetic_dataset_fn(32, 32, 310, seed=1)
     one = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(tmp_path / "one"), strategy=_one())
     two = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(tmp_path / "two"), strategy=two_cpu_strategy)
     r1, r2 = one.train(), two.train()
@@ -115,7 +147,7 @@ def test_two_replicas_take_the_same_step_as_one(tmp_path, two_cpu_strategy):
 def test_conditioned_task_trains_on_inputs(tmp_path):
     model = dataclasses.replace(C.get("tiny_conditioned"), max_length=64)
     cfg = _experiment(steps=2, jit=False, model=model)
-    data = T.synthetic_dataset_fn(16, 40, 310, input_length=10)  # cropped to 32 / 8 by the task
+    data = synthetic_dataset_fn(16, 40, 310, input_length=10)  # cropped to 32 / 8 by the task
     runner = training.Runner(T.MusicTransformerTask(cfg, data), cfg, str(tmp_path / "cond"), strategy=_one())
     batch = next(iter(runner.task.build_inputs(tf.distribute.InputContext())))
     assert batch["targets"].shape == (8, 32) and batch["inputs"].shape == (8, 8)

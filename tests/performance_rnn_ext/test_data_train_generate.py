@@ -14,7 +14,7 @@ from events_rnn.model import build_model
 from performance_rnn_ext import bundle as bundle_lib
 from performance_rnn_ext import config as config_lib
 from performance_rnn_ext import create_dataset_cli, data, generate, generate_cli, train_cli
-from tests.melody_rnn_ext.chorales import write_note_sequence_tfrecord
+from pipelines.note_sequence_io import write_note_sequences
 
 FAST = ["--set", "runtime.jit_compile=false"]
 
@@ -46,7 +46,7 @@ def dataset(tmp_path_factory):
     seqs = [piece(f"p{i}", 12 + 4 * i, seed=i) for i in range(3)] + [piece("short", 2.0, seed=9)]
     mixed = piece("mixed", 10, seed=5)
     mixed.notes[0].program = 40
-    path = write_note_sequence_tfrecord(str(tmp / "ns.tfrecord"), seqs + [mixed])
+    path = write_note_sequences(str(tmp / "ns.tfrecord"), seqs + [mixed])
     out = tmp / "multi"
     assert (
         create_dataset_cli.main(

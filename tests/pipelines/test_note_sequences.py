@@ -17,6 +17,7 @@ from note_seq.protobuf import music_pb2
 from pipelines import convert_dir_to_note_sequences_cli as ns_cli
 from pipelines import note_sequences as ns
 from pipelines import tfrecord_io
+from pipelines.note_sequence_io import read_note_sequences
 
 COLLECTION = "my_collection"
 
@@ -169,7 +170,7 @@ def converted(music_dir, tmp_path_factory):
 
 
 def _sequences(output_file):
-    return list(ns.read_note_sequences(ns.shard_pattern(output_file)))
+    return list(read_note_sequences(ns.shard_pattern(output_file)))
 
 
 def _expected_id(relpath, source, tune=None):
@@ -227,7 +228,7 @@ def test_ids_filenames_and_collection_follow_magenta(converted):
     # each record sits in the shard its id hashes to
     for index in range(3):
         shard = tfrecord_io.shard_path(ns.output_prefix(output_file), index, 3)
-        for s in ns.read_note_sequences(shard):
+        for s in read_note_sequences(shard):
             assert tfrecord_io.shard_index(s.id, 3) == index
 
 
@@ -281,7 +282,8 @@ def test_rerun_gives_identical_shards_and_other_counts_replace_old_ones(converte
         name = f"notesequences-0000{i}-of-00003.tfrecord"
         assert (tmp_path / name).read_bytes() == (pathlib.Path(output_file).parent / name).read_bytes()
     ns.convert_directory(str(music_dir), again, num_shards=1, progress=False)
-    assert sorted(p.name for p in tmp_path.glob("*.tfrecord")) == ["notesequences-00000-of-00001.tfrecord"]
+    # one shard: exactly the name given (here without .tfrecord), and the three old shards are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notesequences", "notesequences.counters.json"]
     one = sorted(s.SerializeToString() for s in _sequences(again))
     assert one == sorted(s.SerializeToString() for s in _sequences(output_file))
 
@@ -383,7 +385,7 @@ def test_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
     assert counters.get("sequences_written") == 1 and counters.get("files_skipped") == 1
     [skipped] = counters.skipped
     assert skipped.name == os.fsdecode(b"caf\xe9.mid") and "not valid UTF-8" in skipped.reason
-    assert [s.filename for s in ns.read_note_sequences(ns.shard_pattern(str(tmp_path / "out")))] == ["ok.mid"]
+    assert [s.filename for s in read_note_sequences(ns.shard_pattern(str(tmp_path / "out")))] == ["ok.mid"]
 
 
 def test_a_folder_with_nothing_convertible_exits_nonzero(tmp_path, capsys):

@@ -137,6 +137,86 @@ def test_a_sharded_output_is_found_under_the_name_given_to_the_writer(tmp_path):
         tio.list_files(str(tmp_path / "other.tfrecord"))
 
 
+def _write_output(output_file, num_shards, n=6):
+    with tio.ShardedTFRecordWriter.for_output_file(output_file, num_shards) as writer:
+        for key, record in _records(n):
+            writer.write(key, record)
+    return writer.paths
+
+
+def test_an_output_file_gets_its_exact_name_with_one_shard(tmp_path):
+    name = str(tmp_path / "ns.tfrecord")
+    assert tio.output_file_paths(name, 1) == [name]
+    assert tio.output_file_paths(name, 2) == tio.shard_paths(str(tmp_path / "ns"), 2)
+    assert tio.output_file_paths("out/ns", 1) == ["out/ns"]  # no suffix added: the name as given
+    assert _write_output(name, 1) == [name]
+    assert _final_shards(tmp_path) == ["ns.tfrecord"]
+    assert tio.list_files(name) == [name]
+    assert list(tio.iter_records(name)) == [r for _, r in _records(6)]
+
+
+def test_each_layout_replaces_the_other_once_in_place(tmp_path):
+    name = str(tmp_path / "ns.tfrecord")
+    (tmp_path / "other.tfrecord").write_bytes(b"")  # another name: never touched
+    _write_output(name, 1)
+    paths = _write_output(name, 3)
+    assert _final_shards(tmp_path) == sorted(["other.tfrecord"] + [os.path.basename(p) for p in paths])
+    assert tio.list_files(name) == paths
+    assert sorted(tio.iter_records(name)) == sorted(r for _, r in _records(6))
+    _write_output(name, 2)
+    assert _final_shards(tmp_path) == ["ns-00000-of-00002.tfrecord", "ns-00001-of-00002.tfrecord", "other.tfrecord"]
+    _write_output(name, 1)
+    assert _final_shards(tmp_path) == ["ns.tfrecord", "other.tfrecord"]
+    # a failed write touches neither layout
+    with pytest.raises(RuntimeError, match="boom"):
+        with tio.ShardedTFRecordWriter.for_output_file(name, 2) as writer:
+            writer.write("k", b"v")
+            raise RuntimeError("boom")
+    assert sorted(os.listdir(tmp_path)) == ["ns.tfrecord", "other.tfrecord"]
+
+
+def test_an_output_file_that_is_a_folder_is_refused_before_writing(tmp_path):
+    (tmp_path / "ns.tfrecord").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        _write_output(str(tmp_path / "ns.tfrecord"), 1)
+    assert os.listdir(tmp_path) == ["ns.tfrecord"] and os.listdir(tmp_path / "ns.tfrecord") == []
+
+
+def test_a_name_whose_files_come_from_two_runs_is_refused(tmp_path):
+    name = str(tmp_path / "ns.tfrecord")
+    _write_output(name, 3)
+    # the one-file layout beside the shards (a run killed between its rename and the clean-up)
+    (tmp_path / "ns.tfrecord").write_bytes(b"")
+    with pytest.raises(tio.ShardSetError, match="both this file and 3 shard") as info:
+        tio.list_files(name)
+    assert info.value.name == name and isinstance(info.value, FileNotFoundError)
+    with pytest.raises(tio.InputError, match="both this file"):
+        tio.check_records(name)
+    os.remove(name)
+    # shards of two shard counts
+    (tmp_path / "ns-00000-of-00002.tfrecord").write_bytes(b"")
+    with pytest.raises(tio.ShardSetError, match=r"two runs \(.*ns-\*-of-00002.tfrecord and .*ns-\*-of-00003"):
+        tio.list_files(name)
+    os.remove(tmp_path / "ns-00000-of-00002.tfrecord")
+    # an incomplete set
+    os.remove(tmp_path / "ns-00001-of-00003.tfrecord")
+    with pytest.raises(tio.ShardSetError, match=r"incomplete \(missing ns-00001-of-00003.tfrecord\)"):
+        tio.list_files(name)
+    # a glob is taken as given
+    assert [os.path.basename(p) for p in tio.list_files(str(tmp_path / "ns-*"))] == [
+        "ns-00000-of-00003.tfrecord",
+        "ns-00002-of-00003.tfrecord",
+    ]
+
+
+def test_a_file_name_with_glob_characters_is_read(tmp_path):
+    name = str(tmp_path / "ns[1].tfrecord")
+    _write_output(name, 1)
+    assert tio.list_files(name) == [name]
+    paths = _write_output(name, 2)
+    assert tio.list_files(name) == paths and not os.path.exists(name)
+
+
 def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
 

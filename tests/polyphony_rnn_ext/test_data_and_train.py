@@ -13,7 +13,7 @@ from events_rnn import data as events_data
 from polyphony_rnn_ext import bundle as bundle_lib
 from polyphony_rnn_ext import create_dataset_cli, data, train_cli
 from polyphony_rnn_ext import polyphony_lib as pl
-from tests.melody_rnn_ext.chorales import write_note_sequence_tfrecord
+from pipelines.note_sequence_io import write_note_sequences
 
 FAST = ["--set", "runtime.jit_compile=false"]
 
@@ -38,7 +38,7 @@ def dataset(tmp_path_factory):
     short = chord_sequence("short", 10, seed=9)  # 40 steps < min_steps 80
     two_programs = chord_sequence("two_programs", 24, seed=10)
     two_programs.notes[0].program = 5
-    path = write_note_sequence_tfrecord(str(tmp / "ns.tfrecord"), sequences + [short, two_programs], [b"junk"])
+    path = write_note_sequences(str(tmp / "ns.tfrecord"), sequences + [short, two_programs], [b"junk"])
     out = tmp / "out"
     rc = create_dataset_cli.main(["--input", path, "--output_dir", str(out), "--eval_ratio", "0.3", "--no_progress"])
     assert rc == 0

@@ -127,7 +127,7 @@ def _note_sequence_records_input(folder):
 
 
 def _ns_pattern(inp):
-    return f"{inp}-*-of-*.tfrecord"
+    return str(inp)  # the conversion's --output_file: one shard, written under exactly that name
 
 
 def _melody_counts(out):

@@ -91,13 +91,7 @@ def _assert_same_weights(out_dir, tag):
     return len(a.files)
 
 
-FAMILIES = ["gansynth"]
-try:
-    import melody_rnn_ext.multi_worker_support  # noqa: F401
-
-    FAMILIES.append("melody_rnn")
-except ImportError:
-    pass
+FAMILIES = ["gansynth", "melody_rnn"]  # multi_worker_job.FAMILIES
 
 
 @pytest.mark.slow
