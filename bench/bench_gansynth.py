@@ -14,8 +14,16 @@ first transition, ...). In this implementation every block runs at every stage (
 blended by weight), so per-stage figures differ only through the blending, not through the network
 size; they are measured anyway to show it.
 
+Model FLOPs per step (both phases: the discriminator's with its gradient penalty, the generator's)
+are TensorFlow's profiler count over the traced loss-and-gradient graphs (``bench/flops.py``: the
+convolutions and matmuls of forward, backward and the penalty's double backward; the optimizer
+updates are not counted), so model FLOPs utilisation (MFU) = FLOPs per step / step time / the
+device's peak (``--peak_tflops``, else the known peak of an H100 / H200 / A100 for the precision:
+TF32 for float32, bf16 for mixed_bfloat16; none on a CPU).
+
 Default presets: ``cpu_small`` on a CPU; ``cpu_small`` and the full ``mel_prog_hires`` (128x1024)
-when a GPU is visible. Writes ``gansynth.json`` and ``gansynth.md`` to ``--out``.
+when a GPU is visible. Writes ``gansynth.json`` and ``gansynth.md`` to ``--out`` (rewritten after
+each configuration, so a run cut short keeps what it measured).
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import flops as flops_lib  # noqa: E402  (bench/flops.py)
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -43,8 +54,27 @@ from gansynth_tf.config import get_preset  # noqa: E402
 from tfmusic import training  # noqa: E402
 
 
-def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: int):
-    """Time one configuration; returns a dict of figures (seconds, images/s)."""
+_STEP_FLOPS = {}  # (preset, batch) -> model FLOPs per step; the same for every XLA / precision setting
+
+
+def step_flops(runner, task, key) -> dict:
+    """Model FLOPs of one training step, per phase (``{"d": n, "g": n}``), counted once per ``key``;
+    ``{}`` when they cannot be counted (reported, so that the timings are kept)."""
+    if key not in _STEP_FLOPS:
+        try:
+            element = next(iter(task.build_inputs(tf.distribute.InputContext())))
+            _STEP_FLOPS[key] = {
+                phase.name: flops_lib.graph_flops(runner._compiled[phase.name].get_concrete_function(element))
+                for phase in runner._phases
+            }
+        except Exception as e:  # noqa: BLE001  (a figure missing is not a reason to lose the timings)
+            print(f"model FLOPs not counted: {type(e).__name__}: {e}"[:300], flush=True)
+            _STEP_FLOPS[key] = {}
+    return _STEP_FLOPS[key]
+
+
+def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: int, peak=None):
+    """Time one configuration; returns a dict of figures (seconds, images/s, FLOPs, MFU)."""
     cfg = get_preset(
         preset,
         [
@@ -80,6 +110,12 @@ def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: i
                 times.append(time.perf_counter() - t0)
             med = float(np.median(times))
             per_stage[str(progress)] = {"step_s": med, "images_per_s": batch / med}
+        phase_flops = step_flops(runner, task, (preset, batch))
+    flops = sum(phase_flops.values()) or None
+    peak = flops_lib.peak_tflops(precision, peak)
+    for figures in per_stage.values():
+        figures["tflops_per_s"] = flops / figures["step_s"] / 1e12 if flops else None
+        figures["mfu"] = figures["tflops_per_s"] / peak if flops and peak else None
     import keras
 
     keras.mixed_precision.set_global_policy("float32")
@@ -90,7 +126,11 @@ def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: i
         "batch": batch,
         "first_step_s": first,
         "stages": per_stage,
+        "flops_per_step": flops,
+        "flops_per_phase": phase_flops,
+        "peak_tflops": peak,
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "device_name": flops_lib.device_name(),
         "spec_shape": list(shape),
     }
 
@@ -103,6 +143,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per stage")
     parser.add_argument("--stages", default="0,0.5,6", help="progress values to time at")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--peak_tflops", type=float, default=None, help="device peak TFLOP/s for MFU (default: known GPUs' peaks)"
+    )
     args = parser.parse_args(argv)
     stages = [float(s) for s in args.stages.split(",")]
     rows = []
@@ -111,7 +154,7 @@ def main(argv=None) -> int:
             for precision in ("float32", "mixed_bfloat16"):
                 print(f"-- {preset} xla={jit} {precision}", flush=True)
                 try:
-                    rows.append(measure(preset, jit, precision, args.steps, stages, args.batch))
+                    rows.append(measure(preset, jit, precision, args.steps, stages, args.batch, args.peak_tflops))
                 except Exception as e:  # a combination the platform cannot run is reported, not fatal
                     rows.append(
                         {
@@ -122,7 +165,20 @@ def main(argv=None) -> int:
                         }
                     )
                 print(json.dumps(rows[-1]), flush=True)
-    out = pathlib.Path(args.out)
+                text = write_results(pathlib.Path(args.out), rows, stages, args.batch)
+    print(text)
+    return 0
+
+
+def _cell(figures: dict) -> str:
+    text = f"{figures['step_s']:.3f} / {figures['images_per_s']:.1f}"
+    if figures.get("tflops_per_s") is not None:
+        text += f" / {figures['tflops_per_s']:.3g}"
+    return text + (f" ({100 * figures['mfu']:.1f} %)" if figures.get("mfu") is not None else "")
+
+
+def write_results(out: pathlib.Path, rows: list, stages, batch: int) -> str:
+    """Writes ``gansynth.json`` and ``gansynth.md`` for the rows measured so far; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -130,33 +186,36 @@ def main(argv=None) -> int:
         "cpus": os.cpu_count(),
         "tensorflow": tf.__version__,
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "device_name": flops_lib.device_name(),
         "load_avg": os.getloadavg(),
     }
     (out / "gansynth.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
-        f"# GANSynth training step ({'GPU' if meta['gpus'] else 'CPU'}, {meta['cpus']} cores, TF {tf.__version__}, "
-        f"batch {args.batch})",
+        f"# GANSynth training step ({meta['device_name']}, {meta['cpus']} cores, TF {tf.__version__}, batch {batch})",
         "",
-        "| preset | XLA | precision | first step (s) | "
-        + " | ".join(f"progress {s}: step s / images/s" for s in stages)
+        "Cells: step s / images/s / model TFLOP/s (MFU against the device's peak for the precision, where known). "
+        "Model FLOPs per step: TF's profiler over the traced discriminator and generator phases "
+        "(bench/flops.py).",
+        "",
+        "| preset | XLA | precision | first step (s) | GFLOP per step | "
+        + " | ".join(f"progress {s}" for s in stages)
         + " |",
-        "|---|---|---|---:|" + "---:|" * len(stages),
+        "|---|---|---|---:|---:|" + "---:|" * len(stages),
     ]
     for r in rows:
         if "error" in r:
             lines.append(
-                f"| {r['preset']} | {r['xla']} | {r['precision']} | error: {r['error'][:80]} |" + " |" * len(stages)
+                f"| {r['preset']} | {r['xla']} | {r['precision']} | error: {r['error'][:80]} | |" + " |" * len(stages)
             )
             continue
-        cells = [f"{r['stages'][str(s)]['step_s']:.3f} / {r['stages'][str(s)]['images_per_s']:.1f}" for s in stages]
+        cells = [_cell(r["stages"][str(s)]) for s in stages]
         lines.append(
             f"| {r['preset']} | {'on' if r['xla'] else 'off'} | {r['precision']} | {r['first_step_s']:.1f} | "
-            + " | ".join(cells)
-            + " |"
+            f"{r['flops_per_step'] / 1e9 if r['flops_per_step'] else float('nan'):.4g} | " + " | ".join(cells) + " |"
         )
-    (out / "gansynth.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    text = "\n".join(lines) + "\n"
+    (out / "gansynth.md").write_text(text)
+    return text
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 2. Generation: events/s producing 1024 events with the key/value cache (the XLA-compiled
    ``tf.while_loop`` of ``music_transformer_ext.sampling``) against recomputing the whole prefix
    at every step (graph mode, dynamic length), same sampling and seed; the tokens are compared.
+   ``--gen_model tiny`` swaps in a 1-layer, hidden-32 model (checks the code path quickly).
 
 Writes ``OUT/music_transformer.json`` and ``OUT/music_transformer.md``.
 """
@@ -44,6 +45,11 @@ GEN_MODEL = dict(
     attention_dropout=0.0,
     relu_dropout=0.0,
 )
+#: ``--gen_model``: the generation benchmark's model (``tiny`` only checks the code path quickly).
+GEN_MODELS = {
+    "default": GEN_MODEL,
+    "tiny": dict(GEN_MODEL, num_layers=1, hidden_size=32, filter_size=64, num_heads=4, max_relative_position=32),
+}
 
 
 def _status_kib(field: str) -> int:
@@ -143,7 +149,7 @@ def attention_rows(lengths, cap_gib: float, repeats: int) -> list:
     return rows
 
 
-def generation_figures(events: int) -> dict:
+def generation_figures(events: int, gen_model: dict = GEN_MODEL) -> dict:
     """Events/s of cached (XLA loop) and uncached (whole prefix every step) generation."""
     import numpy as np
     import tensorflow as tf
@@ -152,7 +158,7 @@ def generation_figures(events: int) -> dict:
     from music_transformer_ext.config import MusicTransformerConfig
     from music_transformer_ext.model import MusicTransformer
 
-    model = MusicTransformer(MusicTransformerConfig(**GEN_MODEL))
+    model = MusicTransformer(MusicTransformerConfig(**gen_model))
     params = int(sum(np.prod(v.shape) for v in model.trainable_variables))
     config = sampling.SamplingConfig(temperature=1.0, top_p=0.95, seed=0, stop_at_eos=False)
     sampler = sampling.Sampler(model)
@@ -185,7 +191,7 @@ def generation_figures(events: int) -> dict:
     uncached = tokens.numpy()
     return {
         "events": events,
-        "model": {**GEN_MODEL, "parameters": params},
+        "model": {**gen_model, "parameters": params},
         "cached_events_per_s": round(events / cached_s, 1),
         "cached_s": round(cached_s, 3),
         "cached_first_call_s_with_compile": round(cached_first, 2),
@@ -251,6 +257,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--naive_cap_gib", type=float, default=1.5, help="skip naive cases whose per-pair tensor exceeds this (GiB)"
     )
+    parser.add_argument(
+        "--gen_model", choices=sorted(GEN_MODELS), default="default", help="the generation benchmark's model size"
+    )
     parser.add_argument("--_attention_child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._attention_child:
@@ -262,7 +271,7 @@ def main(argv=None) -> int:
     print("relative attention:", flush=True)
     rows = attention_rows([int(x) for x in args.lengths.split(",")], args.naive_cap_gib, args.repeats)
     print("generation:", flush=True)
-    gen = generation_figures(args.events)
+    gen = generation_figures(args.events, GEN_MODELS[args.gen_model])
     print(f"  {gen}", flush=True)
     measured = next((r["memory_measure"] for r in rows if "memory_measure" in r), "n/a")
     result = {

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 
 
-def time_interleaved(variants: dict, repeats: int, announce_warmup: bool = False):
+def time_interleaved(variants: dict, repeats: int, announce_warmup: bool = False, warmup: bool = True):
     """Warm every variant (``{name: callable}``) up with one pass, then time ``repeats`` rounds of one
-    pass each, interleaved. Returns ``({name: [wall s per pass]}, {name: [process CPU s per pass]})``."""
-    for name, run in variants.items():
+    pass each, interleaved. Returns ``({name: [wall s per pass]}, {name: [process CPU s per pass]})``.
+    ``warmup=False`` skips the warm-up passes (for callers that warmed up, and timed it, themselves)."""
+    for name, run in variants.items() if warmup else ():
         if announce_warmup:
             print(f"warming up {name} ...", flush=True)
         run()
