@@ -13,34 +13,16 @@ changeable with ``--set``. Runners as
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Optional, Sequence
 
+from events_rnn.create_dataset_cli import FamilyDatasetCli
 from drums_rnn_ext import CONFIG_IDS
-from events_rnn.create_dataset_cli import build_family_parser, family_main
-from tfmusic import cli_support
 
 PROG = "drums_rnn_create_dataset"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``drums_rnn_create_dataset``."""
-    return build_family_parser(PROG, __doc__, None, CONFIG_IDS, "drum_kit")
-
-
-def load():
-    """(pipeline config class, dataset format) of the family: its data module (note-seq)."""
-    from drums_rnn_ext import data
-
-    return data.DrumsPipelineConfig, data.FORMAT
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``drums_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
-    cli_support.start(argv)
-    return family_main(build_parser(), argv=argv, load=load)
-
+#: The command: ``build_parser()``, ``load()`` ((pipeline config class, dataset format) of the family, from its data
+#: module: note-seq) and ``main(argv=None)`` (0, 1 when the input is missing, 2 for bad arguments).
+CLI = FamilyDatasetCli(PROG, __doc__, "drums_rnn_ext.data", CONFIG_IDS, "drum_kit")
+build_parser, load, main = CLI.build_parser, CLI.load, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

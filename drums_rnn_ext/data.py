@@ -24,7 +24,7 @@ from note_seq import events_lib, sequences_lib
 
 from drums_rnn_ext import config as config_lib
 from events_rnn import data as _core
-from events_rnn.data import DatasetSummary, EncoderStage, Quantizer, Stage
+from events_rnn.data import EncoderStage, Quantizer, Stage
 
 OUTPUT_FILENAMES = {"training": "training_drum_tracks.tfrecord", "eval": "eval_drum_tracks.tfrecord"}
 STATS_FILENAME = "drums_rnn_create_dataset_stats.json"
@@ -149,29 +149,10 @@ class DrumsPipeline(_core.EventsPipeline):
 
 
 _SUMMARIES = _core.FamilySummaries(DrumsPipelineConfig, config_lib.DrumsRnnConfig, "Drums RNN", "bars")
-#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
-make_summary = _SUMMARIES.make_summary
-#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
-summary_from_dict = _SUMMARIES.summary_from_dict
-
-
 #: What ``drums_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(
-    command="drums_rnn_create_dataset",
-    pipeline_class=DrumsPipeline,
-    output_filenames=OUTPUT_FILENAMES,
-    stats_filename=STATS_FILENAME,
-    make_summary=make_summary,
-    summary_from_dict=summary_from_dict,
-)
-
-
-def create_dataset(
-    input_pattern,
-    output_dir: str,
-    config: DrumsPipelineConfig = DrumsPipelineConfig(),
-    num_workers: int = 1,
-    progress: bool = True,
-) -> DatasetSummary:
-    """Run the drums pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
-    return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)
+FORMAT = _SUMMARIES.dataset_format("drums_rnn_create_dataset", DrumsPipeline, OUTPUT_FILENAMES, STATS_FILENAME)
+#: ``make_summary(config, counters, lengths, outputs)`` -> the :class:`events_rnn.data.DatasetSummary` of a finished
+#: run; ``summary_from_dict(d)``: a stats JSON back as one; ``create_dataset(input_pattern, output_dir,
+#: config=DrumsPipelineConfig(), num_workers=1, progress=True)`` runs the drums pipeline over
+#: NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`) and returns it.
+make_summary, summary_from_dict, create_dataset = FORMAT.make_summary, FORMAT.summary_from_dict, FORMAT.create_dataset

@@ -25,6 +25,7 @@ import note_seq
 
 from drums_rnn_ext.data import extract_drum_tracks
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import FamilyGenerator
 from events_rnn.generate import primer_from_midi, quantize_primer  # noqa: F401
 
 DEFAULT_QPM = 120.0
@@ -55,21 +56,11 @@ def primer_from_drums(steps: Sequence[Sequence[int]], qpm: float = DEFAULT_QPM, 
     return track.to_sequence(qpm=qpm)
 
 
-class DrumsGenerator:
-    """Generates drum tracks from a Drums RNN model and its :class:`drums_rnn_ext.config.DrumsRnnConfig`."""
+class DrumsGenerator(FamilyGenerator):
+    """Generates drum tracks from a Drums RNN model and its :class:`drums_rnn_ext.config.DrumsRnnConfig`
+    (:meth:`from_bundle`: over a Drums RNN ``.mag``; see :class:`events_rnn.generate.FamilyGenerator`)."""
 
-    def __init__(self, model, config):
-        self.model = model
-        self.config = config
-        self.events = EventSequenceGenerator(model, config.encoder_decoder())
-
-    @classmethod
-    def from_bundle(cls, path: str) -> "DrumsGenerator":
-        """A generator over a Drums RNN ``.mag`` (architecture inferred, every variable ported)."""
-        from drums_rnn_ext import bundle as bundle_lib
-
-        model, config, _ = bundle_lib.load_bundle(path)
-        return cls(model, config)
+    bundle_module = "drums_rnn_ext.bundle"
 
     def generate(self, primer_sequence, options: GenerationOptions = GenerationOptions()):
         """The primer's drum track continued to ``options.num_steps`` steps; returns (NoteSequence, score).
@@ -121,29 +112,13 @@ def default_primer(qpm: float = DEFAULT_QPM, steps_per_quarter: int = 4):
     return primer_from_drums(DEFAULT_PRIMER_DRUMS, qpm, steps_per_quarter)
 
 
-def options(
-    num_steps: int = 128,
-    temperature: float = 1.0,
-    beam_size: int = 1,
-    branch_factor: int = 1,
-    steps_per_iteration: int = 1,
-    seed: Optional[int] = None,
-) -> GenerationOptions:
-    """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``drums_rnn_generate`` defaults."""
-    return GenerationOptions(num_steps, temperature, beam_size, branch_factor, steps_per_iteration, seed)
+#: ``options(num_steps=128, temperature=1.0, beam_size=1, branch_factor=1, steps_per_iteration=1, seed=None)``:
+#: :class:`events_rnn.generate.GenerationOptions`, whose defaults are Magenta's ``drums_rnn_generate`` ones.
+options = GenerationOptions
 
 
 def load(run_dir: str, config_id: Optional[str] = None) -> "DrumsGenerator":
-    """The trained Drums RNN of a training run, as a :class:`DrumsGenerator`.
-
-    Args:
-      run_dir: a ``drums_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
-        folder of Magenta's own ``drums_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
-      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
-    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
-    """
-    from events_rnn import generate as core
-    from drums_rnn_ext import bundle as bundle_lib
-
-    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
-    return DrumsGenerator(loaded.model, loaded.config)
+    """The trained Drums RNN of a ``drums_rnn_train`` run folder, of a run folder of Magenta's own
+    ``drums_rnn_train`` or of a ``.mag``, as a :class:`DrumsGenerator` (see
+    :meth:`events_rnn.generate.FamilyGenerator.load`)."""
+    return DrumsGenerator.load(run_dir, config_id)

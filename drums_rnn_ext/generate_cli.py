@@ -20,21 +20,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
 
 from drums_rnn_ext import CONFIG_IDS
-from events_rnn.generate_cli import add_generation_arguments, add_model_arguments, run
-from tfmusic import cli_support
+from events_rnn.generate_cli import FamilyGenerateCli, family_parser, options_from_flags
 
 PROG = "drums_rnn_generate"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``drums_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    p = cli_support.make_parser(PROG, __doc__)
-    add_model_arguments(p, CONFIG_IDS, "drum_kit", PROG)
-    add_generation_arguments(p, "length in steps, primer included")
-    primer = p.add_mutually_exclusive_group()
+    p, primer = family_parser(PROG, __doc__, CONFIG_IDS, "drum_kit", "length in steps, primer included")
     primer.add_argument("--primer_drums", default="", help='drum pitches per step, e.g. "[(36, 42), (), (42,)]"')
     primer.add_argument("--primer_midi", default="", help="MIDI file whose drums prime the model")
     return p
@@ -63,27 +58,12 @@ def make_generator(args, loaded):
     return generate.DrumsGenerator(loaded.model, loaded.config), primer
 
 
-def family():
-    """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
-    from drums_rnn_ext import bundle as bundle_lib
-
-    return bundle_lib.FAMILY
-
-
-def make_options(args):
-    """Generation options of the flags."""
-    from drums_rnn_ext import generate
-
-    return generate.options(
-        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed
-    )
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``drums_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
-    cli_support.start(argv)
-    return run(PROG, build_parser(), argv, family, make_options, make_generator)
-
+#: Generation options of the flags (:func:`events_rnn.generate_cli.options_from_flags`).
+make_options = options_from_flags
+#: The command: ``family()`` (the family's :class:`events_rnn.bundle.ModelFamily`, imports TensorFlow) and
+#: ``main(argv=None)`` (0, 1 on a bad bundle / run / primer, 2 on bad flags).
+CLI = FamilyGenerateCli(PROG, build_parser, "drums_rnn_ext", make_options, make_generator)
+family, main = CLI.family, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,57 +8,23 @@
 
 The shared training command (:mod:`events_rnn.train_cli`) with the Drums RNN's family, presets
 (``one_drum``, ``drum_kit``, ``tiny``, ``tiny_kit``) and task.
-
-A ``--run_dir`` holding a run of Magenta's own ``drums_rnn_train`` (``train/checkpoint``, ``train/model.ckpt-N``) is
-continued: weights, Adam slots and ``global_step`` restored by name before the first step
-(:mod:`events_rnn.magenta_run`, as for every family).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Optional, Sequence
 
 from events_rnn import train_cli as _core
 from drums_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
-from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
-LINE = _core.TrainCommandLine(
-    prog="drums_rnn_train",
-    config_ids=CONFIG_IDS,
-    preset_names=TRAIN_PRESETS,
-    default_config="drum_kit",
-    data_help="training SequenceExample TFRecord file or glob "
-    "(drums_rnn_create_dataset's training_drum_tracks.tfrecord)",
-)
-
-
-def command() -> _core.TrainCommand:
-    """``drums_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
-    from drums_rnn_ext import bundle, config, task
-
-    return _core.TrainCommand(
-        prog=LINE.prog,
-        family=bundle.FAMILY,
-        presets=config.PRESETS,
-        experiment_class=config.DrumsRnnExperiment,
-        task_class=task.DrumsRnnTask,
-        default_config=LINE.default_config,
-        data_help=LINE.data_help,
-    )
-
-
-def build_parser():
-    """The command line of ``drums_rnn_train`` (built without importing TensorFlow)."""
-    return _core.build_parser(LINE, __doc__)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``drums_rnn_train``; 0, or 2 for bad arguments / missing data / a misfit bundle."""
-    cli_support.start(argv)
-    return _core.main(command, argv, __doc__, line=LINE)
-
+LINE = _core.family_line("drums_rnn", CONFIG_IDS, TRAIN_PRESETS, "drum_kit", "training_drum_tracks.tfrecord")
+#: The command: ``command()`` (its :class:`events_rnn.train_cli.TrainCommand`, imports TensorFlow),
+#: ``build_parser()`` (without TensorFlow; ``--help`` ends with :data:`events_rnn.train_cli.MAGENTA_RUN_HELP`: a run
+#: folder of Magenta's own ``drums_rnn_train`` is continued) and ``main(argv=None)`` (0, or 2 for bad arguments /
+#: missing data / a misfit bundle).
+CLI = _core.FamilyTrainCli(LINE, __doc__, "drums_rnn_ext", "DrumsRnnExperiment", "DrumsRnnTask")
+command, build_parser, main = CLI.command, CLI.build_parser, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

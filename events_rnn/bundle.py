@@ -379,18 +379,16 @@ def write_bundle_file(
 
 
 def preset_family(
-    name: str,
-    config_class: type,
-    model_presets,
-    config_ids: Tuple[str, ...],
-    make_encoder_decoder: Callable[[str], object],
-    model_name: str,
-    attention_ids: Tuple[str, ...] = (),
+    name: str, config_class: type, model_presets, model_name: str, attention_ids: Tuple[str, ...] = ()
 ) -> ModelFamily:
-    """The :class:`ModelFamily` of a family whose configs are ``config_class(config_id, hparams, description)``:
-    widths from ``make_encoder_decoder(config_id)``, ``config_for_spec`` from the id's preset in
-    ``model_presets`` (hparams fitted by :func:`hparams_for_spec`), Keras models named ``model_name``."""
+    """The :class:`ModelFamily` of a family whose model config mixes in
+    :class:`events_rnn.family_config.FamilyConfigMixin` (``config_class(config_id, hparams, description)``):
+    its config ids and widths from the class (``_config_ids``, ``_make_encoder_decoder(config_id)``),
+    ``config_for_spec`` from the id's preset in ``model_presets`` (hparams fitted by :func:`hparams_for_spec`),
+    Keras models named ``model_name``."""
     from events_rnn.model import build_model
+
+    make_encoder_decoder = config_class._make_encoder_decoder
 
     def widths(config_id: str) -> Tuple[int, int]:
         enc = make_encoder_decoder(config_id)
@@ -403,7 +401,7 @@ def preset_family(
 
     return ModelFamily(
         name=name,
-        config_ids=config_ids,
+        config_ids=tuple(config_class._config_ids),
         widths=widths,
         config_for_spec=config_for_spec,
         build_model=lambda config, keep: build_model(config, dropout_keep_prob=keep, name=model_name),

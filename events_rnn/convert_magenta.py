@@ -146,6 +146,9 @@ class ModelFamily:
         config for the id with the spec's layer sizes and attention.
       build_model: ``(config, dropout_keep_prob) -> EventSequenceRnnModel``.
       attention_ids: ids whose Magenta config has attention (a bundle of them must hold it).
+
+    Its methods are :mod:`events_rnn.bundle`'s functions bound to the family (what a family's ``bundle``
+    module exports under the same names).
     """
 
     name: str
@@ -154,6 +157,33 @@ class ModelFamily:
     config_for_spec: Callable[..., object]
     build_model: Callable[..., EventSequenceRnnModel]
     attention_ids: Tuple[str, ...] = ()
+
+    def read_bundle_config(self, path: str, attn_length: Optional[int] = None):
+        """(config, parsed bundle) of a ``.mag`` of the family (:func:`events_rnn.bundle.read_bundle_config`)."""
+        from events_rnn import bundle
+
+        return bundle.read_bundle_config(self, path, attn_length)
+
+    def load_bundle(self, path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0):
+        """(model with the bundle's weights, its config, the parsed bundle) of a ``.mag`` of the family
+        (:func:`events_rnn.bundle.load_bundle`)."""
+        from events_rnn import bundle
+
+        return bundle.load_bundle(self, path, attn_length, dropout_keep_prob)
+
+    def warm_start_from_bundle(self, model: EventSequenceRnnModel, path: str, config_id: Optional[str] = None):
+        """Load every variable of ``model`` from a ``.mag`` of the family, strictly (Magenta's warm start;
+        :func:`events_rnn.bundle.warm_start_from_bundle`); returns the parsed bundle."""
+        from events_rnn import bundle
+
+        return bundle.warm_start_from_bundle(self, model, path, config_id)
+
+    def write_bundle(self, model, config, path, description="", global_step=0, naming="kernel", include_metagraph=True):
+        """Write ``model`` as a Magenta ``.mag`` of the family at ``path`` (with the generation metagraph unless
+        ``include_metagraph`` is false; :func:`events_rnn.bundle.write_bundle`); returns ``path``."""
+        from events_rnn import bundle
+
+        return bundle.write_bundle(self, model, config, path, description, global_step, naming, include_metagraph)
 
 
 def check_generator_id(family: ModelFamily, generator_id: str, spec: ModelSpec, source: str) -> None:

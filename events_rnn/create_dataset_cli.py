@@ -185,3 +185,38 @@ def family_main(
     except (ConfigError, ValueError) as err:
         parser.error(str(err))
     return run(fmt, config, args, beam_args, parser)
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyDatasetCli:
+    """A family's ``<model>_create_dataset`` module: its ``build_parser``, ``load`` and ``main`` are these methods.
+
+    Attributes:
+      prog: the command's name.
+      description: the module's docstring (``--help``).
+      data_module: the family's data module, whose ``FORMAT`` (an :class:`events_rnn.data.DatasetFormat` with its
+        ``config_class``) :meth:`load` imports (note-seq: only after the flags are parsed).
+      config_ids, default_config: ``--config``'s choices and default (none: no ``--config``).
+    """
+
+    prog: str
+    description: str
+    data_module: str
+    config_ids: Tuple[str, ...] = ()
+    default_config: str = ""
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        """The command line (:func:`build_family_parser`; nothing heavy imported)."""
+        return build_family_parser(self.prog, self.description, None, self.config_ids, self.default_config)
+
+    def load(self) -> tuple:
+        """(pipeline config class, dataset format) of the family: its data module's ``FORMAT`` (note-seq)."""
+        import importlib
+
+        fmt = importlib.import_module(self.data_module).FORMAT
+        return fmt.config_class, fmt
+
+    def main(self, argv: Optional[Sequence[str]] = None) -> int:
+        """Entry point; 0, 1 when the input is missing, 2 for bad arguments (see :func:`family_main`)."""
+        cli_support.start(argv)
+        return family_main(self.build_parser(), argv=argv, load=self.load)

@@ -394,7 +394,6 @@ class AtomicTFRecordWriter:
         self._file.abort()
 
 
-@dataclasses.dataclass
 @dataclasses.dataclass(frozen=True)
 class DatasetFormat:
     """What one family's ``<model>_create_dataset`` writes.
@@ -407,6 +406,8 @@ class DatasetFormat:
       make_summary: ``(config, counters, lengths, outputs) -> summary`` (an object with ``to_dict``
         and ``summary``).
       summary_from_dict: the inverse of the summary's ``to_dict`` (reads a stats JSON back).
+      config_class: the pipeline config class (its defaults are the command's; :meth:`create_dataset`
+        runs with ``config_class()`` when given no config). None: a config must be given.
     """
 
     command: str
@@ -415,10 +416,17 @@ class DatasetFormat:
     stats_filename: str
     make_summary: Callable[..., Any]
     summary_from_dict: Callable[[dict], Any]
+    config_class: Optional[type] = None
 
     def output_path(self, output_dir: str, partition: str) -> str:
         """Where ``partition``'s SequenceExamples go."""
         return os.path.join(output_dir, self.output_filenames[partition])
+
+    def create_dataset(self, input_pattern, output_dir: str, config=None, num_workers: int = 1, progress: bool = True):
+        """Run the pipeline over NoteSequence TFRecords with ``config`` (default ``config_class()``, Magenta's
+        settings); see :func:`create_dataset`. Returns the summary."""
+        config = self.config_class() if config is None else config
+        return create_dataset(self, input_pattern, output_dir, config, num_workers, progress)
 
 
 @dataclasses.dataclass
@@ -735,4 +743,19 @@ class FamilySummaries:
             self.pipeline_config_class,
             title=f"{self.model_name} dataset ({d['config']['config_id']})",
             lengths_unit=self.lengths_unit,
+        )
+
+    def dataset_format(
+        self, command: str, pipeline_class: type, output_filenames: Dict[str, str], stats_filename: str
+    ) -> DatasetFormat:
+        """The family's :class:`DatasetFormat`: what ``command`` writes, with these summaries and
+        ``pipeline_config_class`` as its config class."""
+        return DatasetFormat(
+            command=command,
+            pipeline_class=pipeline_class,
+            output_filenames=output_filenames,
+            stats_filename=stats_filename,
+            make_summary=self.make_summary,
+            summary_from_dict=self.summary_from_dict,
+            config_class=self.pipeline_config_class,
         )

@@ -296,6 +296,46 @@ def load(family, run_dir: str, config_id: Optional[str] = None):
     return generate_cli.load_model(family, run_dir=run_dir, config_id=config_id)
 
 
+class FamilyGenerator:
+    """What every family's generator shares: ``model`` (no dropout applied), its ``config`` and ``events``, an
+    :class:`EventSequenceGenerator` over the config's encoder/decoder; built from a ``.mag`` (:meth:`from_bundle`)
+    or a training run (:meth:`load`) of the family whose ``bundle`` module :attr:`bundle_module` names (imported
+    when called; its ``FAMILY`` reads the models)."""
+
+    #: The family's bundle module, e.g. ``drums_rnn_ext.bundle``.
+    bundle_module: str = ""
+
+    def __init__(self, model, config):
+        self.model = model
+        self.config = config
+        self.events = EventSequenceGenerator(model, config.encoder_decoder())
+
+    @classmethod
+    def family(cls):
+        """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
+        import importlib
+
+        return importlib.import_module(cls.bundle_module).FAMILY
+
+    @classmethod
+    def from_bundle(cls, path: str, *args, **kwargs):
+        """A generator over a ``.mag`` of the family (architecture inferred, every variable ported); ``args`` and
+        ``kwargs`` go to the constructor after the model and its config."""
+        from events_rnn import bundle
+
+        model, config, _ = bundle.load_bundle(cls.family(), path)
+        return cls(model, config, *args, **kwargs)
+
+    @classmethod
+    def load(cls, run_dir: str, config_id: Optional[str] = None, *args, **kwargs):
+        """A generator over the trained model of a run folder of the family's ``<model>_train`` (``config.json`` +
+        ``ckpt-N``: its newest checkpoint), of a run folder of Magenta's own (``train/model.ckpt-N``; ``config_id``
+        is its ``--config``, checked against the run's otherwise), or of a ``.mag`` (see :func:`load`); ``args``
+        and ``kwargs`` go to the constructor. Raises ``ValueError`` subclasses naming the file."""
+        loaded = load(cls.family(), run_dir, config_id)
+        return cls(loaded.model, loaded.config, *args, **kwargs)
+
+
 def primer_from_midi(path: str):
     """(NoteSequence of a MIDI file, its first tempo or None); :class:`GenerationError` naming an unreadable file."""
     import note_seq

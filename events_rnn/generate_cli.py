@@ -15,7 +15,9 @@ import dataclasses
 import os
 import sys
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from tfmusic import cli_support
 
 
 def _bool(text: str) -> bool:
@@ -72,17 +74,40 @@ def add_model_arguments(p: argparse.ArgumentParser, family, default_config: str,
     p.add_argument("--bundle_description", default="", help="bundle_details.description of --save_generator_bundle")
 
 
-def add_generation_arguments(p: argparse.ArgumentParser, num_steps_help: str) -> None:
-    """Magenta's output, length, tempo and sampling / beam-search flags (plus ``--seed``)."""
+def add_output_arguments(p: argparse.ArgumentParser, num_steps_help: Optional[str] = None) -> None:
+    """Magenta's output flags: ``--output_dir``, ``--num_outputs`` and (given its help) ``--num_steps``."""
     p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
     p.add_argument("--num_outputs", type=int, default=10, help="files to write (default 10)")
-    p.add_argument("--num_steps", type=int, default=128, help=num_steps_help)
+    if num_steps_help is not None:
+        p.add_argument("--num_steps", type=int, default=128, help=num_steps_help)
+
+
+def add_sampling_arguments(p: argparse.ArgumentParser) -> None:
+    """Magenta's tempo and sampling / beam-search flags (plus ``--seed``)."""
     p.add_argument("--qpm", type=float, default=None, help="tempo (a primer MIDI's tempo overrides it; else 120)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (<= 0: argmax)")
     p.add_argument("--beam_size", type=int, default=1)
     p.add_argument("--branch_factor", type=int, default=1)
     p.add_argument("--steps_per_iteration", type=int, default=1)
     p.add_argument("--seed", type=int, default=None, help="random seed (output i uses seed + i)")
+
+
+def add_generation_arguments(p: argparse.ArgumentParser, num_steps_help: str) -> None:
+    """Magenta's output, length, tempo and sampling / beam-search flags (plus ``--seed``)."""
+    add_output_arguments(p, num_steps_help)
+    add_sampling_arguments(p)
+
+
+def family_parser(
+    prog: str, description: str, config_ids: Sequence[str], default_config: str, num_steps_help: str
+) -> Tuple[argparse.ArgumentParser, argparse._MutuallyExclusiveGroup]:
+    """(parser, primer group) of a family's ``<model>_generate``: the model flags (:func:`add_model_arguments`),
+    the generation flags (:func:`add_generation_arguments`) and an empty group for the mutually exclusive
+    primer flags, to which the family adds its own."""
+    p = cli_support.make_parser(prog, description)
+    add_model_arguments(p, config_ids, default_config, prog)
+    add_generation_arguments(p, num_steps_help)
+    return p, p.add_mutually_exclusive_group()
 
 
 def check_model_arguments(parser: argparse.ArgumentParser, args) -> None:
@@ -308,3 +333,45 @@ def run(
         return 1
     report_written(prog, written, args.output_dir)
     return 0
+
+
+def options_from_flags(args):
+    """:class:`events_rnn.generate.GenerationOptions` of the generation flags (``--num_steps``, ``--temperature``,
+    ``--beam_size``, ``--branch_factor``, ``--steps_per_iteration``, ``--seed``)."""
+    from events_rnn.generate import GenerationOptions
+
+    return GenerationOptions(
+        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyGenerateCli:
+    """A family's ``<model>_generate`` module: its ``family`` and ``main`` are these methods; the module's own
+    hooks are the attributes.
+
+    Attributes:
+      prog: the command's name.
+      build_parser: the module's ``build_parser()`` (its flags).
+      package: the family's package, whose ``bundle.FAMILY`` :meth:`family` imports (TensorFlow: only after the
+        flags are parsed).
+      make_options, make_generator, load: :func:`run`'s hooks.
+    """
+
+    prog: str
+    build_parser: Callable[[], argparse.ArgumentParser]
+    package: str
+    make_options: Callable
+    make_generator: Callable
+    load: Optional[Callable] = None
+
+    def family(self):
+        """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
+        import importlib
+
+        return importlib.import_module(f"{self.package}.bundle").FAMILY
+
+    def main(self, argv: Optional[Sequence[str]] = None) -> int:
+        """Entry point; 0, 1 on a bad bundle / run / primer (or another generation error), 2 on bad flags."""
+        cli_support.start(argv)
+        return run(self.prog, self.build_parser(), argv, self.family, self.make_options, self.make_generator, self.load)

@@ -118,6 +118,82 @@ def command_line(cmd: Union[TrainCommand, TrainCommandLine]) -> TrainCommandLine
     )
 
 
+#: What every family's ``--help`` says after the family's own text (``{prog}``: the command).
+MAGENTA_RUN_HELP = """
+A ``--run_dir`` holding a run of Magenta's own ``{prog}`` (``train/checkpoint``, ``train/model.ckpt-N``) is
+continued: weights, Adam slots and ``global_step`` restored by name before the first step
+(:mod:`events_rnn.magenta_run`, as for every family).
+"""
+
+
+def family_line(
+    name: str, config_ids, preset_names, default_config: str, training_file: str, made_by: Optional[str] = None
+) -> TrainCommandLine:
+    """The :class:`TrainCommandLine` of ``<name>_train``, whose ``--sequence_example_file`` holds ``training_file``
+    as ``made_by`` (default ``<name>_create_dataset``) writes it."""
+    source = f"{made_by or name + '_create_dataset'}'s {training_file}"
+    return TrainCommandLine(
+        prog=f"{name}_train",
+        config_ids=tuple(config_ids),
+        preset_names=tuple(preset_names),
+        default_config=default_config,
+        data_help=f"training SequenceExample TFRecord file or glob ({source})",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyTrainCli:
+    """A family's ``<model>_train`` module: its ``command``, ``build_parser`` and ``main`` are these methods.
+
+    Attributes:
+      line: what ``--help`` lists (:func:`family_line`).
+      doc: the module's docstring; ``--help`` shows it followed by :data:`MAGENTA_RUN_HELP`.
+      package: the family's package, whose ``bundle.FAMILY``, ``config.PRESETS``, ``config.<experiment>`` and
+        ``task.<task>`` :meth:`command` imports (TensorFlow: only after the flags are parsed).
+      experiment: the name of the family's experiment dataclass in ``<package>.config``.
+      task: the name of its :class:`events_rnn.task.EventsRnnTask` subclass in ``<package>.task``.
+    """
+
+    line: TrainCommandLine
+    doc: str
+    package: str
+    experiment: str
+    task: str
+
+    @property
+    def description(self) -> str:
+        """What ``--help`` shows above the flags."""
+        return self.doc + MAGENTA_RUN_HELP.format(prog=self.line.prog)
+
+    def command(self) -> TrainCommand:
+        """The command as a :class:`TrainCommand` (imports TensorFlow)."""
+        import importlib
+
+        bundle_lib, config_lib, task_lib = (importlib.import_module(f"{self.package}.{m}") for m in MODULES)
+        return TrainCommand(
+            prog=self.line.prog,
+            family=bundle_lib.FAMILY,
+            presets=config_lib.PRESETS,
+            experiment_class=getattr(config_lib, self.experiment),
+            task_class=getattr(task_lib, self.task),
+            default_config=self.line.default_config,
+            data_help=self.line.data_help,
+        )
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        """The command line (built without importing TensorFlow)."""
+        return build_parser(self.line, self.description)
+
+    def main(self, argv: Optional[Sequence[str]] = None) -> int:
+        """Entry point; 0, or 2 for bad arguments / missing data / a misfit bundle (see :func:`main`)."""
+        cli_support.start(argv)
+        return run_command(self.command, argv, self.description, line=self.line)
+
+
+#: The family modules :meth:`FamilyTrainCli.command` imports.
+MODULES = ("bundle", "config", "task")
+
+
 def magenta_runs(cmd: TrainCommand):
     """``cmd.magenta_run``, or the generic :class:`events_rnn.magenta_run.FamilyRuns` of ``cmd.family``."""
     if cmd.magenta_run is not None:
@@ -272,17 +348,21 @@ def initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentParser):
         if not args.preset:
             cfg = cmd.presets.get(bundle.generator_id)
         # The bundle fixes the architecture; the rest of the hyperparameters are the preset's.
-        hp = dataclasses.replace(
-            cfg.model.hparams,
-            rnn_layer_sizes=bundle_model.hparams.rnn_layer_sizes,
-            attn_length=bundle_model.hparams.attn_length,
-            attention_layout=bundle_model.hparams.attention_layout,
-        )
-        model = dataclasses.replace(cfg.model, config_id=bundle.generator_id, hparams=hp)
-        cfg = dataclasses.replace(
-            cfg, model=model, warm_start=dataclasses.replace(cfg.warm_start, bundle_path=os.path.abspath(args.bundle))
-        )
+        cfg = fitted_config(cfg, bundle.generator_id, bundle_model.hparams, bundle_path=os.path.abspath(args.bundle))
     return cfg
+
+
+def fitted_config(cfg, config_id: str, hparams, **warm_start):
+    """The experiment ``cfg`` for ``config_id`` with the layer sizes and attention of ``hparams`` (the other
+    hyperparameters ``cfg``'s own) and the ``warm_start`` fields given (e.g. ``bundle_path``)."""
+    hp = dataclasses.replace(
+        cfg.model.hparams,
+        rnn_layer_sizes=hparams.rnn_layer_sizes,
+        attn_length=hparams.attn_length,
+        attention_layout=hparams.attention_layout,
+    )
+    model = dataclasses.replace(cfg.model, config_id=config_id, hparams=hp)
+    return dataclasses.replace(cfg, model=model, warm_start=dataclasses.replace(cfg.warm_start, **warm_start))
 
 
 def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentParser):
@@ -305,16 +385,7 @@ def magenta_initial_config(cmd: TrainCommand, args, parser: argparse.ArgumentPar
     except (magenta_run.RunFolderError, PortingError, CheckpointReadError) as e:
         parser.exit(2, f"{cmd.prog}: {e}\n")
     cfg = cmd.presets.get(args.preset or model_cfg.config_id)
-    hp = dataclasses.replace(
-        cfg.model.hparams,
-        rnn_layer_sizes=model_cfg.hparams.rnn_layer_sizes,
-        attn_length=model_cfg.hparams.attn_length,
-        attention_layout=model_cfg.hparams.attention_layout,
-    )
-    model = dataclasses.replace(cfg.model, config_id=model_cfg.config_id, hparams=hp)
-    return dataclasses.replace(
-        cfg, model=model, warm_start=dataclasses.replace(cfg.warm_start, magenta_checkpoint=os.path.abspath(ckpt.path))
-    )
+    return fitted_config(cfg, model_cfg.config_id, model_cfg.hparams, magenta_checkpoint=os.path.abspath(ckpt.path))
 
 
 def restore_magenta_state(magenta_run, task, step):
@@ -489,3 +560,7 @@ def main(
         )
         print(f"{prog}: wrote bundle {path}")
     return 0
+
+
+#: :func:`main` under a name that :class:`FamilyTrainCli` (whose method is ``main``) can call.
+run_command = main

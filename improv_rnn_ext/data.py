@@ -24,7 +24,7 @@ import note_seq
 from note_seq import events_lib
 
 from events_rnn import data as _core
-from events_rnn.data import DatasetSummary, Quantizer, Stage, make_sequence_example
+from events_rnn.data import Quantizer, Stage, make_sequence_example
 from improv_rnn_ext import config as config_lib
 from improv_rnn_ext import lead_sheets as lead_sheets_lib
 from pipelines.tfrecord_io import Counters
@@ -156,29 +156,10 @@ class ImprovPipeline(_core.EventsPipeline):
 
 
 _SUMMARIES = _core.FamilySummaries(ImprovPipelineConfig, config_lib.ImprovRnnConfig, "Improv RNN", "bars")
-#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
-make_summary = _SUMMARIES.make_summary
-#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
-summary_from_dict = _SUMMARIES.summary_from_dict
-
-
 #: What ``improv_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(
-    command="improv_rnn_create_dataset",
-    pipeline_class=ImprovPipeline,
-    output_filenames=OUTPUT_FILENAMES,
-    stats_filename=STATS_FILENAME,
-    make_summary=make_summary,
-    summary_from_dict=summary_from_dict,
-)
-
-
-def create_dataset(
-    input_pattern,
-    output_dir: str,
-    config: ImprovPipelineConfig = ImprovPipelineConfig(),
-    num_workers: int = 1,
-    progress: bool = True,
-) -> DatasetSummary:
-    """Run the lead-sheet pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
-    return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)
+FORMAT = _SUMMARIES.dataset_format("improv_rnn_create_dataset", ImprovPipeline, OUTPUT_FILENAMES, STATS_FILENAME)
+#: ``make_summary(config, counters, lengths, outputs)`` -> the :class:`events_rnn.data.DatasetSummary` of a finished
+#: run; ``summary_from_dict(d)``: a stats JSON back as one; ``create_dataset(input_pattern, output_dir,
+#: config=ImprovPipelineConfig(), num_workers=1, progress=True)`` runs the lead-sheet pipeline over
+#: NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`) and returns it.
+make_summary, summary_from_dict, create_dataset = FORMAT.make_summary, FORMAT.summary_from_dict, FORMAT.create_dataset

@@ -24,11 +24,13 @@ Magenta's default: a single middle C.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Optional, Sequence, Tuple
 
 import note_seq
 
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import FamilyGenerator
 from events_rnn.generate import primer_from_midi, quantize_primer  # noqa: F401
 from improv_rnn_ext import DEFAULT_BACKING_CHORDS  # noqa: F401  (Magenta's --backing_chords default)
 
@@ -86,15 +88,16 @@ def read_primer_melody(quantized, start_step: int, steps_per_quarter: int) -> no
     )
 
 
-class ImprovGenerator:
-    """Generates melodies over chords from an Improv RNN model and its :class:`improv_rnn_ext.config.ImprovRnnConfig`."""
+class ImprovGenerator(FamilyGenerator):
+    """Generates melodies over chords from an Improv RNN model and its :class:`improv_rnn_ext.config.ImprovRnnConfig`
+    (see :class:`events_rnn.generate.FamilyGenerator`)."""
+
+    bundle_module = "improv_rnn_ext.bundle"
 
     def __init__(self, model, config, chords: note_seq.ChordProgression, render_chords: bool = False):
-        self.model = model
-        self.config = config
+        super().__init__(model, config)
         self.chords = chords
         self.render_chords = render_chords
-        self.events = EventSequenceGenerator(model, config.encoder_decoder())
 
     def generate_melody(
         self, melody: note_seq.Melody, chords: note_seq.ChordProgression, options: GenerationOptions
@@ -153,33 +156,17 @@ class ImprovGenerator:
         return sequence, score
 
 
-def options(
-    temperature: float = 1.0,
-    beam_size: int = 1,
-    branch_factor: int = 1,
-    steps_per_iteration: int = 1,
-    seed: Optional[int] = None,
-) -> GenerationOptions:
-    """:class:`events_rnn.generate.GenerationOptions` with Magenta's ``improv_rnn_generate`` defaults (the
-    length comes from the chords)."""
-    return GenerationOptions(2, temperature, beam_size, branch_factor, steps_per_iteration, seed)
+#: ``options(temperature=1.0, beam_size=1, branch_factor=1, steps_per_iteration=1, seed=None)``:
+#: :class:`events_rnn.generate.GenerationOptions` with Magenta's ``improv_rnn_generate`` defaults (the length comes
+#: from the chords; ``num_steps`` is a placeholder).
+options = functools.partial(GenerationOptions, 2)
 
 
 def load(
     run_dir: str, config_id: Optional[str] = None, chords: str = DEFAULT_BACKING_CHORDS, steps_per_chord: int = 16
 ) -> "ImprovGenerator":
-    """The trained Improv RNN of a training run, as an :class:`ImprovGenerator` over ``chords``.
-
-    Args:
-      run_dir: an ``improv_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
-        folder of Magenta's own ``improv_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
-      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
-      chords, steps_per_chord: the chord symbols it improvises over and the steps each lasts
-        (:func:`backing_chords`; default Magenta's ``--backing_chords``).
-    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
-    """
-    from events_rnn import generate as core
-    from improv_rnn_ext import bundle as bundle_lib
-
-    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
-    return ImprovGenerator(loaded.model, loaded.config, backing_chords(chords, steps_per_chord))
+    """The trained Improv RNN of an ``improv_rnn_train`` run folder, of a run folder of Magenta's own
+    ``improv_rnn_train`` or of a ``.mag``, as an :class:`ImprovGenerator` over ``chords`` with ``steps_per_chord``
+    steps each (:func:`backing_chords`; default Magenta's ``--backing_chords``; see
+    :meth:`events_rnn.generate.FamilyGenerator.load`)."""
+    return ImprovGenerator.load(run_dir, config_id, backing_chords(chords, steps_per_chord))

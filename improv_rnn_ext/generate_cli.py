@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
 
-from events_rnn.generate_cli import add_absl_bool, add_model_arguments, run
+from events_rnn.generate_cli import (
+    FamilyGenerateCli,
+    add_absl_bool,
+    add_model_arguments,
+    add_output_arguments,
+    add_sampling_arguments,
+)
 from improv_rnn_ext import CONFIG_IDS, DEFAULT_BACKING_CHORDS
 from tfmusic import cli_support
 
@@ -31,8 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``improv_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
     p = cli_support.make_parser(PROG, __doc__)
     add_model_arguments(p, CONFIG_IDS, "basic_improv", PROG)
-    p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
-    p.add_argument("--num_outputs", type=int, default=10, help="files to write (default 10)")
+    add_output_arguments(p)
     p.add_argument(
         "--backing_chords",
         default=DEFAULT_BACKING_CHORDS,
@@ -43,12 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     primer.add_argument("--primer_melody", default="", help='note-seq Melody events: "[60, -2, 60, -2, 67, -2]"')
     primer.add_argument("--primer_midi", default="", help="MIDI file whose melody primes the model")
     add_absl_bool(p, "render_chords", False, "also render the backing chords as notes")
-    p.add_argument("--qpm", type=float, default=None, help="tempo (a primer MIDI's tempo overrides it; else 120)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (<= 0: argmax)")
-    p.add_argument("--beam_size", type=int, default=1)
-    p.add_argument("--branch_factor", type=int, default=1)
-    p.add_argument("--steps_per_iteration", type=int, default=1)
-    p.add_argument("--seed", type=int, default=None, help="random seed (output i uses seed + i)")
+    add_sampling_arguments(p)
     return p
 
 
@@ -78,13 +77,6 @@ def make_generator(args, loaded):
     return generate.ImprovGenerator(loaded.model, loaded.config, chords, args.render_chords), primer
 
 
-def family():
-    """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
-    from improv_rnn_ext import bundle as bundle_lib
-
-    return bundle_lib.FAMILY
-
-
 def make_options(args):
     """Generation options of the flags."""
     from improv_rnn_ext import generate
@@ -92,11 +84,10 @@ def make_options(args):
     return generate.options(args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``improv_rnn_generate``; 0, 1 on a bad bundle / run / primer / chord, 2 on bad flags."""
-    cli_support.start(argv)
-    return run(PROG, build_parser(), argv, family, make_options, make_generator)
-
+#: The command: ``family()`` (the family's :class:`events_rnn.bundle.ModelFamily`, imports TensorFlow) and
+#: ``main(argv=None)`` (0, 1 on a bad bundle / run / primer / chord, 2 on bad flags).
+CLI = FamilyGenerateCli(PROG, build_parser, "improv_rnn_ext", make_options, make_generator)
+family, main = CLI.family, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,57 +10,30 @@ The shared training command (:mod:`events_rnn.train_cli`) with the Improv RNN's 
 (``basic_improv``, ``attention_improv``, ``chord_pitches_improv``, ``tiny``, ``tiny_attention``) and task.
 The SequenceExamples are those ``improv_rnn_create_dataset`` (ours or Magenta's) writes (chords and melody encoded
 together per step).
-
-A ``--run_dir`` holding a run of Magenta's own ``improv_rnn_train`` (``train/checkpoint``, ``train/model.ckpt-N``) is
-continued: weights, Adam slots and ``global_step`` restored by name before the first step
-(:mod:`events_rnn.magenta_run`, as for every family).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Optional, Sequence
 
 from events_rnn import train_cli as _core
 from improv_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
-from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
-LINE = _core.TrainCommandLine(
-    prog="improv_rnn_train",
-    config_ids=CONFIG_IDS,
-    preset_names=TRAIN_PRESETS,
-    default_config="basic_improv",
-    data_help="training SequenceExample TFRecord file or glob "
-    "(Magenta's improv_rnn_create_dataset's training_lead_sheets.tfrecord)",
+LINE = _core.family_line(
+    "improv_rnn",
+    CONFIG_IDS,
+    TRAIN_PRESETS,
+    "basic_improv",
+    "training_lead_sheets.tfrecord",
+    "Magenta's improv_rnn_create_dataset",
 )
-
-
-def command() -> _core.TrainCommand:
-    """``improv_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand`."""
-    from improv_rnn_ext import bundle, config, task
-
-    return _core.TrainCommand(
-        prog=LINE.prog,
-        family=bundle.FAMILY,
-        presets=config.PRESETS,
-        experiment_class=config.ImprovRnnExperiment,
-        task_class=task.ImprovRnnTask,
-        default_config=LINE.default_config,
-        data_help=LINE.data_help,
-    )
-
-
-def build_parser():
-    """The command line of ``improv_rnn_train`` (built without importing TensorFlow)."""
-    return _core.build_parser(LINE, __doc__)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``improv_rnn_train``; 0, or 2 for bad arguments / missing data / a misfit bundle."""
-    cli_support.start(argv)
-    return _core.main(command, argv, __doc__, line=LINE)
-
+#: The command: ``command()`` (its :class:`events_rnn.train_cli.TrainCommand`, imports TensorFlow),
+#: ``build_parser()`` (without TensorFlow; ``--help`` ends with :data:`events_rnn.train_cli.MAGENTA_RUN_HELP`: a run
+#: folder of Magenta's own ``improv_rnn_train`` is continued) and ``main(argv=None)`` (0, or 2 for bad arguments /
+#: missing data / a misfit bundle).
+CLI = _core.FamilyTrainCli(LINE, __doc__, "improv_rnn_ext", "ImprovRnnExperiment", "ImprovRnnTask")
+command, build_parser, main = CLI.command, CLI.build_parser, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -68,33 +68,12 @@ def check_generator_id(generator_id: str, spec: ModelSpec, source: str) -> None:
     convert_magenta.check_generator_id(FAMILY, generator_id, spec, source)
 
 
-def read_bundle_config(path: str, attn_length: Optional[int] = None) -> Tuple[config_lib.MelodyRnnConfig, MagBundle]:
-    """The :class:`MelodyRnnConfig` a ``.mag`` describes (id checked, sizes inferred), and the bundle."""
-    return _core.read_bundle_config(FAMILY, path, attn_length)
-
-
-def load_bundle(
-    path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
-) -> Tuple[MelodyRnnModel, config_lib.MelodyRnnConfig, MagBundle]:
-    """Read a ``.mag``, check it is a Melody RNN, build the Keras model and port every variable strictly.
-
-    Returns (model with the bundle's weights, its config, the parsed bundle)."""
-    return _core.load_bundle(FAMILY, path, attn_length, dropout_keep_prob)
-
-
-def warm_start_from_bundle(model: MelodyRnnModel, path: str, config_id: Optional[str] = None) -> MagBundle:
-    """Load every variable of ``model`` from the bundle at ``path`` (Magenta's warm start), strictly."""
-    return _core.warm_start_from_bundle(FAMILY, model, path, config_id)
-
-
-def write_bundle(
-    model: MelodyRnnModel,
-    config: config_lib.MelodyRnnConfig,
-    path: str,
-    description: str = "",
-    global_step: int = 0,
-    naming: str = "kernel",
-    include_metagraph: bool = True,
-) -> str:
-    """Write ``model`` as a Magenta ``.mag`` at ``path`` (see :func:`events_rnn.bundle.write_bundle`)."""
-    return _core.write_bundle(FAMILY, model, config, path, description, global_step, naming, include_metagraph)
+#: ``read_bundle_config(path, attn_length=None)`` -> (the :class:`MelodyRnnConfig` a ``.mag`` describes (id
+#: checked, sizes inferred), the bundle); ``load_bundle(path, attn_length=None, dropout_keep_prob=1.0)`` reads a
+#: ``.mag``, checks it is a Melody RNN, builds the Keras model and ports every variable strictly: (model with the
+#: bundle's weights, its config, the parsed bundle); ``warm_start_from_bundle(model, path, config_id=None)`` loads
+#: every variable of ``model`` from the bundle (Magenta's warm start), strictly; ``write_bundle(model, config,
+#: path, description="", global_step=0, naming="kernel", include_metagraph=True)`` writes ``model`` as a Magenta
+#: ``.mag`` at ``path`` (see :func:`events_rnn.bundle.write_bundle`).
+read_bundle_config, load_bundle = FAMILY.read_bundle_config, FAMILY.load_bundle
+warm_start_from_bundle, write_bundle = FAMILY.warm_start_from_bundle, FAMILY.write_bundle

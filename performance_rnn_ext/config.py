@@ -29,25 +29,17 @@ variables; its bundles load as ``performance_with_dynamics``). :data:`MODEL_PRES
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Optional
 
 import note_seq
 from note_seq import encoder_decoder as _ed
 
 from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
 from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
+from performance_rnn_ext import CONFIG_IDS  # the ids, listed by the package without importing note-seq
 from tfmusic import config as config_lib
 from tfmusic import training
 
-CONFIG_IDS: Tuple[str, ...] = (
-    "performance",
-    "performance_with_dynamics",
-    "performance_with_dynamics_and_modulo_encoding",
-    "density_conditioned_performance_with_dynamics",
-    "pitch_conditioned_performance_with_dynamics",
-    "multiconditioned_performance_with_dynamics",
-    "optional_multiconditioned_performance_with_dynamics",
-)
 DESCRIPTIONS = {
     "performance": "Performance RNN",
     "performance_with_dynamics": "Performance RNN with dynamics",

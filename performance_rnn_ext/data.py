@@ -28,7 +28,6 @@ from note_seq import sequences_lib
 
 from events_rnn import data as _core
 from events_rnn.data import (
-    DatasetSummary,
     Quantizer,
     Stage,
     Transposer,
@@ -269,29 +268,12 @@ class PerformancePipeline(_core.EventsPipeline):
 _SUMMARIES = _core.FamilySummaries(
     PerformancePipelineConfig, config_lib.PerformanceRnnConfig, "Performance RNN", "seconds"
 )
-#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
-make_summary = _SUMMARIES.make_summary
-#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
-summary_from_dict = _SUMMARIES.summary_from_dict
-
-
 #: What ``performance_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(
-    command="performance_rnn_create_dataset",
-    pipeline_class=PerformancePipeline,
-    output_filenames=OUTPUT_FILENAMES,
-    stats_filename=STATS_FILENAME,
-    make_summary=make_summary,
-    summary_from_dict=summary_from_dict,
+FORMAT = _SUMMARIES.dataset_format(
+    "performance_rnn_create_dataset", PerformancePipeline, OUTPUT_FILENAMES, STATS_FILENAME
 )
-
-
-def create_dataset(
-    input_pattern,
-    output_dir: str,
-    config: PerformancePipelineConfig = PerformancePipelineConfig(),
-    num_workers: int = 1,
-    progress: bool = True,
-) -> DatasetSummary:
-    """Run the performance pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
-    return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)
+#: ``make_summary(config, counters, lengths, outputs)`` -> the :class:`events_rnn.data.DatasetSummary` of a finished
+#: run; ``summary_from_dict(d)``: a stats JSON back as one; ``create_dataset(input_pattern, output_dir,
+#: config=PerformancePipelineConfig(), num_workers=1, progress=True)`` runs the performance pipeline over
+#: NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`) and returns it.
+make_summary, summary_from_dict, create_dataset = FORMAT.make_summary, FORMAT.summary_from_dict, FORMAT.create_dataset

@@ -34,6 +34,7 @@ import note_seq
 import numpy as np
 
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import FamilyGenerator
 from performance_rnn_ext.data import extract_performances
 
 #: Magenta's ``MAX_NOTE_DURATION_SECONDS``: notes still on after this long are ended.
@@ -121,9 +122,12 @@ class Conditioning:
     disable: Optional[List[bool]] = None
 
 
-class PerformanceGenerator:
+class PerformanceGenerator(FamilyGenerator):
     """Generates performances from a Performance RNN model and its
-    :class:`performance_rnn_ext.config.PerformanceRnnConfig`."""
+    :class:`performance_rnn_ext.config.PerformanceRnnConfig` (:meth:`from_bundle`: over a Performance RNN ``.mag``,
+    with ``conditioning``; see :class:`events_rnn.generate.FamilyGenerator`)."""
+
+    bundle_module = "performance_rnn_ext.bundle"
 
     def __init__(
         self,
@@ -132,20 +136,10 @@ class PerformanceGenerator:
         conditioning: Conditioning = Conditioning(),
         max_note_duration: float = MAX_NOTE_DURATION_SECONDS,
     ):
-        self.model = model
-        self.config = config
+        super().__init__(model, config)
         self.conditioning = conditioning
         self.max_note_duration = max_note_duration
-        self.events = EventSequenceGenerator(model, config.encoder_decoder())
         self.signals = config.control_signals() or []
-
-    @classmethod
-    def from_bundle(cls, path: str, conditioning: Conditioning = Conditioning()) -> "PerformanceGenerator":
-        """A generator over a Performance RNN ``.mag`` (architecture inferred, every variable ported)."""
-        from performance_rnn_ext import bundle as bundle_lib
-
-        model, config, _ = bundle_lib.load_bundle(path)
-        return cls(model, config, conditioning)
 
     def _control_functions(self, total_steps: int):
         if not self.signals:
@@ -261,16 +255,7 @@ def options(
 
 
 def load(run_dir: str, config_id: Optional[str] = None) -> "PerformanceGenerator":
-    """The trained Performance RNN of a training run, as a :class:`PerformanceGenerator` (no control signals; pass ``conditioning`` to the class for those).
-
-    Args:
-      run_dir: a ``performance_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
-        folder of Magenta's own ``performance_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
-      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
-    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
-    """
-    from events_rnn import generate as core
-    from performance_rnn_ext import bundle as bundle_lib
-
-    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
-    return PerformanceGenerator(loaded.model, loaded.config)
+    """The trained Performance RNN of a ``performance_rnn_train`` run folder, of a run folder of Magenta's own
+    ``performance_rnn_train`` or of a ``.mag``, as a :class:`PerformanceGenerator` (no control signals; pass
+    ``conditioning`` to the class for those; see :meth:`events_rnn.generate.FamilyGenerator.load`)."""
+    return PerformanceGenerator.load(run_dir, config_id)

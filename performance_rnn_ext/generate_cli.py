@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
 
-from events_rnn.generate_cli import add_generation_arguments, add_model_arguments, run
+from events_rnn.generate_cli import FamilyGenerateCli, family_parser, options_from_flags
 from performance_rnn_ext import CONFIG_IDS
-from tfmusic import cli_support
 
 PROG = "performance_rnn_generate"
 #: Magenta's control-signal flags (note-seq's ``all_performance_control_signals``).
@@ -39,11 +37,9 @@ CONTROL_FLAGS = ("notes_per_second", "pitch_class_histogram")
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``performance_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    p = cli_support.make_parser(PROG, __doc__)
-    add_model_arguments(p, CONFIG_IDS, "performance", PROG)
-    add_generation_arguments(p, "length in 10 ms steps, primer included (default 3000)")
+    num_steps = "length in 10 ms steps, primer included (default 3000)"
+    p, primer = family_parser(PROG, __doc__, CONFIG_IDS, "performance", num_steps)
     p.set_defaults(num_steps=3000)
-    primer = p.add_mutually_exclusive_group()
     primer.add_argument("--primer_pitches", default="", help='a starting chord, one quarter at 120 qpm: "[60, 64, 67]"')
     primer.add_argument("--primer_melody", default="", help='note-seq Melody events: "[60, -2, 60, -2, 67, -2]"')
     primer.add_argument("--primer_midi", default="", help="MIDI file whose notes prime the model")
@@ -122,27 +118,12 @@ def make_generator(args, loaded):
     return generate.PerformanceGenerator(loaded.model, loaded.config, conditioning), primer
 
 
-def family():
-    """The family's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
-    from performance_rnn_ext import bundle as bundle_lib
-
-    return bundle_lib.FAMILY
-
-
-def make_options(args):
-    """Generation options of the flags."""
-    from performance_rnn_ext import generate
-
-    return generate.options(
-        args.num_steps, args.temperature, args.beam_size, args.branch_factor, args.steps_per_iteration, args.seed
-    )
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``performance_rnn_generate``; 0, 1 on a bad bundle / run / primer / control value, 2 on bad flags."""
-    cli_support.start(argv)
-    return run(PROG, build_parser(), argv, family, make_options, make_generator)
-
+#: Generation options of the flags (:func:`events_rnn.generate_cli.options_from_flags`).
+make_options = options_from_flags
+#: The command: ``family()`` (the family's :class:`events_rnn.bundle.ModelFamily`, imports TensorFlow) and
+#: ``main(argv=None)`` (0, 1 on a bad bundle / run / primer / control value, 2 on bad flags).
+CLI = FamilyGenerateCli(PROG, build_parser, "performance_rnn_ext", make_options, make_generator)
+family, main = CLI.family, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

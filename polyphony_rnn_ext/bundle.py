@@ -7,61 +7,19 @@ variable is ported strictly (:func:`events_rnn.convert_magenta.convert_weights`)
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 from events_rnn import bundle as _core
 from events_rnn.bundle import BundleError, MagBundle, ModelFamily, ModelSpec  # noqa: F401
-from events_rnn.model import EventSequenceRnnModel, build_model
 from polyphony_rnn_ext import config as config_lib
 
-
-def config_for_spec(
-    generator_id: str, spec: ModelSpec, attn_length: Optional[int] = None, description: str = ""
-) -> config_lib.PolyphonyRnnConfig:
-    """Magenta's config for ``generator_id`` with the spec's layer sizes (and attention, if any)."""
-    hp = _core.hparams_for_spec(config_lib.MODEL_PRESETS.get(generator_id).hparams, spec, attn_length)
-    return config_lib.PolyphonyRnnConfig(config_id=generator_id, hparams=hp, description=description)
-
-
-def _widths(config_id: str) -> Tuple[int, int]:
-    config = config_lib.PolyphonyRnnConfig(config_id=config_id)
-    return config.input_size, config.num_classes
-
-
-def _build(config, keep: float) -> EventSequenceRnnModel:
-    return build_model(config, dropout_keep_prob=keep, name="polyphony_rnn")
-
-
-#: The Polyphony RNN as the bundle core sees it.
-FAMILY = ModelFamily(
-    name="Polyphony RNN",
-    config_ids=config_lib.CONFIG_IDS,
-    widths=_widths,
-    config_for_spec=config_for_spec,
-    build_model=_build,
-)
-
-
-def load_bundle(
-    path: str, attn_length: Optional[int] = None, dropout_keep_prob: float = 1.0
-) -> Tuple[EventSequenceRnnModel, config_lib.PolyphonyRnnConfig, MagBundle]:
-    """(model with the bundle's weights, its config, the parsed bundle) of a ``polyphony`` ``.mag``."""
-    return _core.load_bundle(FAMILY, path, attn_length, dropout_keep_prob)
-
-
-def write_bundle(
-    model: EventSequenceRnnModel,
-    config: config_lib.PolyphonyRnnConfig,
-    path: str,
-    description: str = "",
-    global_step: int = 0,
-    naming: str = "kernel",
-    include_metagraph: bool = True,
-) -> str:
-    """Write ``model`` as a Magenta ``polyphony`` ``.mag`` at ``path`` (with the generation metagraph)."""
-    return _core.write_bundle(FAMILY, model, config, path, description, global_step, naming, include_metagraph)
-
-
-def warm_start_from_bundle(model: EventSequenceRnnModel, path: str, config_id: Optional[str] = None) -> MagBundle:
-    """Load every variable of ``model`` from a ``polyphony`` bundle, strictly (Magenta's warm start)."""
-    return _core.warm_start_from_bundle(FAMILY, model, path, config_id)
+#: The Polyphony RNN as the bundle core sees it; its methods are this module's functions.
+FAMILY = _core.preset_family("Polyphony RNN", config_lib.PolyphonyRnnConfig, config_lib.MODEL_PRESETS, "polyphony_rnn")
+#: ``(generator_id, spec, attn_length=None, description="") ->`` Magenta's config for ``generator_id`` with the
+#: spec's layer sizes (and attention, if any); ``_widths(config_id) -> (259, 259)``.
+config_for_spec, _widths = FAMILY.config_for_spec, FAMILY.widths
+#: ``load_bundle(path, attn_length=None, dropout_keep_prob=1.0)`` -> (model with the bundle's weights, its config,
+#: the parsed bundle) of a ``polyphony`` ``.mag``; ``write_bundle(model, config, path, description="",
+#: global_step=0, naming="kernel", include_metagraph=True)`` writes ``model`` as one (with the generation
+#: metagraph), returns ``path``; ``warm_start_from_bundle(model, path, config_id=None)`` loads every variable of
+#: ``model`` from one, strictly (Magenta's warm start).
+load_bundle, write_bundle = FAMILY.load_bundle, FAMILY.write_bundle
+warm_start_from_bundle = FAMILY.warm_start_from_bundle

@@ -15,33 +15,15 @@ no track and why, track lengths in steps). Magenta's flags are ``--input``, ``--
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Optional, Sequence
 
-from events_rnn.create_dataset_cli import build_family_parser, family_main
-from tfmusic import cli_support
+from events_rnn.create_dataset_cli import FamilyDatasetCli
 
 PROG = "polyphony_rnn_create_dataset"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``polyphony_rnn_create_dataset``."""
-    return build_family_parser(PROG, __doc__)
-
-
-def load():
-    """(pipeline config class, dataset format) of the family: its data module (note-seq)."""
-    from polyphony_rnn_ext import data
-
-    return data.PolyphonyPipelineConfig, data.FORMAT
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``polyphony_rnn_create_dataset``; 0, 1 when the input is missing, 2 for bad arguments."""
-    cli_support.start(argv)
-    return family_main(build_parser(), argv=argv, load=load)
-
+#: The command: ``build_parser()``, ``load()`` ((pipeline config class, dataset format) of the family, from its data
+#: module: note-seq) and ``main(argv=None)`` (0, 1 when the input is missing, 2 for bad arguments).
+CLI = FamilyDatasetCli(PROG, __doc__, "polyphony_rnn_ext.data")
+build_parser, load, main = CLI.build_parser, CLI.load, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

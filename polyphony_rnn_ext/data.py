@@ -25,7 +25,7 @@ import dataclasses
 from typing import Tuple
 
 from events_rnn import data as _core
-from events_rnn.data import DatasetSummary, EncoderStage, Quantizer, Stage, Transposer
+from events_rnn.data import EncoderStage, Quantizer, Stage, Transposer
 from polyphony_rnn_ext import config as config_lib
 from polyphony_rnn_ext import polyphony_lib
 
@@ -106,29 +106,10 @@ class PolyphonyPipeline(_core.EventsPipeline):
 
 
 _SUMMARIES = _core.FamilySummaries(PolyphonyPipelineConfig, config_lib.PolyphonyRnnConfig, "Polyphony RNN", "steps")
-#: ``(config, counters, lengths, outputs) ->`` the :class:`events_rnn.data.DatasetSummary` of a finished run.
-make_summary = _SUMMARIES.make_summary
-#: A stats JSON back as a :class:`events_rnn.data.DatasetSummary`.
-summary_from_dict = _SUMMARIES.summary_from_dict
-
-
 #: What ``polyphony_rnn_create_dataset`` writes.
-FORMAT = _core.DatasetFormat(
-    command="polyphony_rnn_create_dataset",
-    pipeline_class=PolyphonyPipeline,
-    output_filenames=OUTPUT_FILENAMES,
-    stats_filename=STATS_FILENAME,
-    make_summary=make_summary,
-    summary_from_dict=summary_from_dict,
-)
-
-
-def create_dataset(
-    input_pattern,
-    output_dir: str,
-    config: PolyphonyPipelineConfig = PolyphonyPipelineConfig(),
-    num_workers: int = 1,
-    progress: bool = True,
-) -> DatasetSummary:
-    """Run the polyphony pipeline over NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`)."""
-    return _core.create_dataset(FORMAT, input_pattern, output_dir, config, num_workers, progress)
+FORMAT = _SUMMARIES.dataset_format("polyphony_rnn_create_dataset", PolyphonyPipeline, OUTPUT_FILENAMES, STATS_FILENAME)
+#: ``make_summary(config, counters, lengths, outputs)`` -> the :class:`events_rnn.data.DatasetSummary` of a finished
+#: run; ``summary_from_dict(d)``: a stats JSON back as one; ``create_dataset(input_pattern, output_dir,
+#: config=PolyphonyPipelineConfig(), num_workers=1, progress=True)`` runs the polyphony pipeline over
+#: NoteSequence TFRecords (see :func:`events_rnn.data.create_dataset`) and returns it.
+make_summary, summary_from_dict, create_dataset = FORMAT.make_summary, FORMAT.summary_from_dict, FORMAT.create_dataset

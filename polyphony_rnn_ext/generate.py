@@ -24,6 +24,7 @@ import functools
 from typing import Optional, Sequence
 
 from events_rnn.generate import EventSequenceGenerator, GenerationError, GenerationOptions  # noqa: F401
+from events_rnn.generate import FamilyGenerator
 from events_rnn.generate import with_tempo
 from polyphony_rnn_ext import polyphony_lib
 from polyphony_rnn_ext.polyphony_lib import PolyphonicEvent, PolyphonicSequence
@@ -37,8 +38,9 @@ MAX_STALLED_ROUNDS = 3
 
 
 @dataclasses.dataclass(frozen=True)
-class PolyphonyOptions:
-    """How to generate a polyphonic continuation.
+class PolyphonyOptions(GenerationOptions):
+    """How to generate a polyphonic continuation: :class:`events_rnn.generate.GenerationOptions` (validated as
+    those) and two more fields.
 
     Attributes:
       num_steps: total length in 16th-note steps, primer included (Magenta's default 128).
@@ -49,19 +51,8 @@ class PolyphonyOptions:
         (Magenta's default True).
     """
 
-    num_steps: int = 128
-    temperature: float = 1.0
-    beam_size: int = 1
-    branch_factor: int = 1
-    steps_per_iteration: int = 1
-    seed: Optional[int] = None
     condition_on_primer: bool = False
     inject_primer_during_generation: bool = True
-
-    def __post_init__(self):
-        GenerationOptions(
-            self.num_steps, self.temperature, self.beam_size, self.branch_factor, self.steps_per_iteration, self.seed
-        )  # validates
 
 
 def primer_from_pitches(pitches: Sequence[int], qpm: float = DEFAULT_QPM):
@@ -145,26 +136,16 @@ def _quantize(sequence, steps_per_quarter: int):
         raise GenerationError(f"primer: cannot quantize ({e})") from e
 
 
-class PolyphonyGenerator:
-    """Generates polyphonic NoteSequences from a Polyphony RNN model and its config.
+class PolyphonyGenerator(FamilyGenerator):
+    """Generates polyphonic NoteSequences from a Polyphony RNN model and its config (:meth:`from_bundle`: over a
+    ``polyphony`` ``.mag``; see :class:`events_rnn.generate.FamilyGenerator`).
 
     Args:
       model: an :class:`events_rnn.model.EventSequenceRnnModel` (no dropout applied).
       config: its :class:`polyphony_rnn_ext.config.PolyphonyRnnConfig`.
     """
 
-    def __init__(self, model, config):
-        self.model = model
-        self.config = config
-        self.events = EventSequenceGenerator(model, config.encoder_decoder())
-
-    @classmethod
-    def from_bundle(cls, path: str) -> "PolyphonyGenerator":
-        """A generator over a ``polyphony`` ``.mag`` (architecture inferred, every variable ported)."""
-        from polyphony_rnn_ext import bundle as bundle_lib
-
-        model, config, _ = bundle_lib.load_bundle(path)
-        return cls(model, config)
+    bundle_module = "polyphony_rnn_ext.bundle"
 
     def generate(self, primer_sequence, options: PolyphonyOptions = PolyphonyOptions()):
         """The primer continued to ``options.num_steps`` 16th-note steps; returns (NoteSequence, score).
@@ -225,16 +206,7 @@ class PolyphonyGenerator:
 
 
 def load(run_dir: str, config_id: Optional[str] = None) -> "PolyphonyGenerator":
-    """The trained Polyphony RNN of a training run, as a :class:`PolyphonyGenerator`.
-
-    Args:
-      run_dir: a ``polyphony_rnn_train`` run folder (``config.json`` + ``ckpt-N``: its newest checkpoint), a run
-        folder of Magenta's own ``polyphony_rnn_train`` (``train/model.ckpt-N``), or a ``.mag`` bundle file.
-      config_id: Magenta's ``--config`` of a Magenta run folder; checked against the run's otherwise.
-    Raises ``ValueError`` subclasses naming the file (see :func:`events_rnn.generate.load`).
-    """
-    from events_rnn import generate as core
-    from polyphony_rnn_ext import bundle as bundle_lib
-
-    loaded = core.load(bundle_lib.FAMILY, run_dir, config_id)
-    return PolyphonyGenerator(loaded.model, loaded.config)
+    """The trained Polyphony RNN of a ``polyphony_rnn_train`` run folder, of a run folder of Magenta's own
+    ``polyphony_rnn_train`` or of a ``.mag``, as a :class:`PolyphonyGenerator` (see
+    :meth:`events_rnn.generate.FamilyGenerator.load`)."""
+    return PolyphonyGenerator.load(run_dir, config_id)

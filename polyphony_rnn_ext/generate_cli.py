@@ -23,16 +23,19 @@ the primer's notes into the generated track. Files are named ``<date>_<time>_<in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Optional, Sequence
 
 from events_rnn.generate_cli import (
+    FamilyGenerateCli,
     LoadedModel,
     add_absl_bool,
     add_generation_arguments,  # noqa: F401
-    add_model_arguments,
+    add_model_arguments,  # noqa: F401
+    family_parser,
     generate_files,
-    run,
+    options_from_flags,
 )
 from events_rnn.generate_cli import load_model as _load_model
 from polyphony_rnn_ext import CONFIG_IDS
@@ -43,23 +46,13 @@ PROG = "polyphony_rnn_generate"
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``polyphony_rnn_generate`` (Magenta's flags, plus ``--seed``)."""
-    p = cli_support.make_parser(PROG, __doc__)
-    add_model_arguments(p, CONFIG_IDS, "polyphony", PROG)
-    add_generation_arguments(p, "length in 16th-note steps, primer included")
-    primer = p.add_mutually_exclusive_group()
+    p, primer = family_parser(PROG, __doc__, CONFIG_IDS, "polyphony", "length in 16th-note steps, primer included")
     primer.add_argument("--primer_pitches", default="", help='a starting chord one quarter long, e.g. "[60, 64, 67]"')
     primer.add_argument("--primer_melody", default="", help='e.g. "[60, -2, 60, -2, 67, -2, 67, -2]"')
     primer.add_argument("--primer_midi", default="", help="MIDI file whose polyphonic track primes the model")
     add_absl_bool(p, "condition_on_primer", False, "the RNN reads the primer before generating")
     add_absl_bool(p, "inject_primer_during_generation", True, "force the primer's notes into the generated track")
     return p
-
-
-def family():
-    """The Polyphony RNN's :class:`events_rnn.bundle.ModelFamily` (imports TensorFlow)."""
-    from polyphony_rnn_ext import bundle as bundle_lib
-
-    return bundle_lib.FAMILY
 
 
 def load_model(
@@ -98,14 +91,7 @@ def make_options(args):
     from polyphony_rnn_ext import generate
 
     return generate.PolyphonyOptions(
-        num_steps=args.num_steps,
-        temperature=args.temperature,
-        beam_size=args.beam_size,
-        branch_factor=args.branch_factor,
-        steps_per_iteration=args.steps_per_iteration,
-        seed=args.seed,
-        condition_on_primer=args.condition_on_primer,
-        inject_primer_during_generation=args.inject_primer_during_generation,
+        *dataclasses.astuple(options_from_flags(args)), args.condition_on_primer, args.inject_primer_during_generation
     )
 
 
@@ -117,21 +103,14 @@ def make_generator(args, loaded):
     return generate.PolyphonyGenerator(loaded.model, loaded.config), primer
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``polyphony_rnn_generate``; 0, 1 on a bad bundle / run / primer, 2 on bad flags."""
-    cli_support.start(argv)
-    return run(
-        PROG,
-        build_parser(),
-        argv,
-        family,
-        make_options,
-        make_generator,
-        load=lambda args: load_model(
-            None if args.save_generator_bundle else args.bundle_file, args.run_dir, args.config, args.hparams
-        ),
-    )
+def _load(args) -> LoadedModel:
+    return load_model(None if args.save_generator_bundle else args.bundle_file, args.run_dir, args.config, args.hparams)
 
+
+#: The command: ``family()`` (the family's :class:`events_rnn.bundle.ModelFamily`, imports TensorFlow) and
+#: ``main(argv=None)`` (0, 1 on a bad bundle / run / primer, 2 on bad flags).
+CLI = FamilyGenerateCli(PROG, build_parser, "polyphony_rnn_ext", make_options, make_generator, _load)
+family, main = CLI.family, CLI.main
 
 if __name__ == "__main__":
     sys.exit(main())

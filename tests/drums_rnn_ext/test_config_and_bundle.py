@@ -1,32 +1,20 @@
 """Drums RNN: Magenta's config table against note-seq, and bundles (strict port, NumPy TF1 parity, round trip)."""
 
-import numpy as np
 import pytest
 
 from drums_rnn_ext import bundle as bundle_lib
 from drums_rnn_ext import config as config_lib
 from events_rnn.bundle import BundleError
 from tests.events_rnn import tf1_reference as ref
+from tests.events_rnn.family_checks import check_magenta_bundle, magenta_hparams
 
 
 def test_configs_match_magenta():
     one, kit = config_lib.MODEL_PRESETS.get("one_drum"), config_lib.MODEL_PRESETS.get("drum_kit")
     assert (one.input_size, one.num_classes, one.no_event_label, one.steps_per_quarter) == (2, 2, 0, 2)
     assert (kit.input_size, kit.num_classes, kit.no_event_label, kit.steps_per_quarter) == (518, 512, 0, 4)
-    assert (
-        one.hparams.batch_size,
-        one.hparams.rnn_layer_sizes,
-        one.hparams.dropout_keep_prob,
-        one.hparams.clip_norm,
-        one.hparams.attn_length,
-    ) == (128, (128, 128), 0.5, 5.0, 0)
-    assert (
-        kit.hparams.batch_size,
-        kit.hparams.rnn_layer_sizes,
-        kit.hparams.dropout_keep_prob,
-        kit.hparams.clip_norm,
-        kit.hparams.attn_length,
-    ) == (128, (256, 256, 256), 0.5, 3.0, 32)
+    assert magenta_hparams(one.hparams)[:5] == (128, (128, 128), 0.5, 5.0, 0)
+    assert magenta_hparams(kit.hparams)[:5] == (128, (256, 256, 256), 0.5, 3.0, 32)
     assert one.generator_description == "Drums RNN with 2-state encoding."
     assert kit.generator_description == "Drums RNN with multiple drums and binary counters."
     # one_drum decodes "a drum" as a hand clap (39).
@@ -42,18 +30,10 @@ def test_configs_match_magenta():
     "config_id,sizes,layout,attn", [("one_drum", (16, 16), "none", 0), ("drum_kit", (16, 12), "first_layer", 32)]
 )
 def test_magenta_bundle_ports_and_matches_numpy(tmp_path, config_id, sizes, layout, attn):
-    width, classes = bundle_lib._widths(config_id)
-    weights = ref.random_weights(ref.tf1_shapes(width, classes, sizes, layout), seed=2)
-    path = ref.write_mag(str(tmp_path / f"{config_id}.mag"), weights, config_id, extra={"global_step": np.int64(5)})
-    model, config, _ = bundle_lib.load_bundle(path)
-    assert config.config_id == config_id and config.hparams.attn_length == attn
-    x = np.random.default_rng(0).integers(0, 2, (2, 10, width)).astype(np.float32)
-    want, _ = ref.reference_logits(weights, x, layout, attn)
-    assert np.abs(np.asarray(model(x), np.float64) - want).max() < 1e-5
-    out = bundle_lib.write_bundle(model, config, str(tmp_path / "ours.mag"), include_metagraph=False)
-    back = bundle_lib.load_bundle(out)[2].variables
-    for name, value in weights.items():
-        np.testing.assert_array_equal(back[name], value)
+    rewrite = {"include_metagraph": False}
+    check_magenta_bundle(
+        bundle_lib, tmp_path, config_id, sizes, layout, attn, seed=2, steps=10, global_step=5, rewrite=rewrite
+    )
 
 
 def test_drum_kit_without_attention_and_wrong_ids_are_refused(tmp_path):

@@ -15,8 +15,8 @@ from drums_rnn_ext import create_dataset_cli, data, generate, generate_cli, trai
 from events_rnn import data as events_data
 from events_rnn.model import build_model
 from pipelines.note_sequence_io import write_note_sequences
-
-FAST = ["--set", "runtime.jit_compile=false"]
+from tests.events_rnn import family_checks
+from tests.events_rnn.family_checks import dataset_files, flags
 
 
 def beat(seq_id: str, bars: int, seed: int = 0):
@@ -42,23 +42,14 @@ def dataset(tmp_path_factory):
     seqs = [beat(f"b{i}", 8 + i, seed=i) for i in range(4)] + [beat("short", 3, seed=9)]
     path = write_note_sequences(str(tmp / "ns.tfrecord"), seqs)
     out = tmp / "one_drum"
-    assert (
-        create_dataset_cli.main(
-            ["--config", "one_drum", "--input", path, "--output_dir", str(out), "--eval_ratio", "0.25", "--no_progress"]
-        )
-        == 0
-    )
+    argv = flags(config="one_drum", input=path, output_dir=out, eval_ratio=0.25, no_progress=True)
+    assert create_dataset_cli.main(argv) == 0
     return {"tmp": tmp, "input": path, "out": out, "seqs": seqs}
 
 
 def test_dataset_files_counts_and_encoding(dataset):
     out = dataset["out"]
-    assert sorted(os.listdir(out)) == [
-        "drums_rnn_create_dataset_stats.json",
-        "eval_drum_tracks.tfrecord",
-        "training_drum_tracks.tfrecord",
-    ]
-    stats = json.loads((out / data.STATS_FILENAME).read_text())
+    stats = dataset_files(out, "drums_rnn_create_dataset", "drum_tracks")
     assert (stats["input_size"], stats["num_classes"]) == (2, 2)
     assert (stats["config"]["min_bars"], stats["config"]["max_steps"], stats["config"]["gap_bars"]) == (7, 512, 1.0)
     assert stats["counts"]["drums_extractor/drum_tracks_extracted"] == 4
@@ -95,24 +86,7 @@ def test_extract_drum_tracks_truncates_and_reads_primers():
 def trained(dataset):
     run_dir, mag = dataset["tmp"] / "run", dataset["tmp"] / "one_drum.mag"
     train = str(dataset["out"] / "training_drum_tracks.tfrecord")
-    assert (
-        train_cli.main(
-            [
-                "--preset",
-                "tiny",
-                "--run_dir",
-                str(run_dir),
-                "--sequence_example_file",
-                train,
-                "--num_training_steps",
-                "4",
-                "--export_bundle",
-                str(mag),
-            ]
-            + FAST
-        )
-        == 0
-    )
+    family_checks.train(train_cli, run_dir, train, 4, export_bundle=mag)
     return run_dir, mag, train
 
 
@@ -123,49 +97,16 @@ def test_train_exports_and_fine_tunes(trained):
         parsed.generator_id == "one_drum" and parsed.metagraph_size > 0 and config.hparams.rnn_layer_sizes == (16, 16)
     )
     ft = run_dir.parent / "ft"
-    assert (
-        train_cli.main(
-            [
-                "--bundle",
-                str(mag),
-                "--preset",
-                "tiny",
-                "--run_dir",
-                str(ft),
-                "--sequence_example_file",
-                train,
-                "--num_training_steps",
-                "2",
-            ]
-            + FAST
-        )
-        == 0
-    )
+    family_checks.train(train_cli, ft, train, 2, bundle=mag)
     assert json.loads((ft / "config.json").read_text())["warm_start"]["bundle_path"] == str(mag)
 
 
 def test_generate_from_bundle_with_primers_and_beam(trained, tmp_path, capsys):
     _, mag, _ = trained
     out = tmp_path / "out"
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(out),
-                "--num_outputs",
-                "2",
-                "--num_steps",
-                "32",
-                "--primer_drums",
-                "[(36, 42), (), (42,), ()]",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
+    primer = "[(36, 42), (), (42,), ()]"
+    argv = flags(bundle_file=mag, output_dir=out, num_outputs=2, num_steps=32, primer_drums=primer, seed=1)
+    assert generate_cli.main(argv) == 0
     files = sorted(os.listdir(out))
     assert len(files) == 2 and all(f.endswith(".mid") for f in files)
     seq = note_seq.midi_file_to_note_sequence(str(out / files[0]))
@@ -175,73 +116,18 @@ def test_generate_from_bundle_with_primers_and_beam(trained, tmp_path, capsys):
     # A MIDI primer, and beam search at argmax.
     midi = str(tmp_path / "p.mid")
     note_seq.sequence_proto_to_midi_file(beat("p", 1), midi)
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(tmp_path / "o2"),
-                "--num_outputs",
-                "1",
-                "--num_steps",
-                "24",
-                "--primer_midi",
-                midi,
-                "--beam_size",
-                "2",
-                "--branch_factor",
-                "2",
-                "--steps_per_iteration",
-                "2",
-                "--temperature",
-                "0",
-            ]
-        )
-        == 0
-    )
+    beam = flags(beam_size=2, branch_factor=2, steps_per_iteration=2, temperature=0)
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o2", num_outputs=1, num_steps=24, primer_midi=midi)
+    assert generate_cli.main(argv + beam) == 0
     # No primer: Magenta's single bass drum hit.
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(tmp_path / "o3"),
-                "--num_outputs",
-                "1",
-                "--num_steps",
-                "8",
-                "--seed",
-                "0",
-            ]
-        )
-        == 0
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o3", num_outputs=1, num_steps=8, seed=0)
+    assert generate_cli.main(argv) == 0
     assert "single bass drum hit" in capsys.readouterr().err
     # A primer longer than the request, and a bad --primer_drums, are clear errors.
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(tmp_path / "o4"),
-                "--num_steps",
-                "2",
-                "--primer_drums",
-                "[(36,), (36,), (36,)]",
-            ]
-        )
-        == 1
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o4", num_steps=2, primer_drums="[(36,), (36,), (36,)]")
+    assert generate_cli.main(argv) == 1
     assert "not shorter than the 2 steps" in capsys.readouterr().err
-    assert (
-        generate_cli.main(
-            ["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o4"), "--primer_drums", "[(36, 'x')]"]
-        )
-        == 1
-    )
+    assert generate_cli.main(flags(bundle_file=mag, output_dir=tmp_path / "o4", primer_drums="[(36, 'x')]")) == 1
     assert "--primer_drums" in capsys.readouterr().err
 
 
@@ -267,55 +153,12 @@ def test_generator_matches_magentas_layout_and_scores():
 def test_magenta_run_folder_generates_and_bundles(tmp_path):
     cfg = config_lib.MODEL_PRESETS.get("tiny_kit")
     model = build_model(cfg, dropout_keep_prob=1.0)
-    train = tmp_path / "run" / "train"
-    train.mkdir(parents=True)
-    variables = {name: v.numpy() for name, v in model.tf1_variables().items()}
-    with tf.Graph().as_default():
-        tf_vars = [tf.compat.v1.Variable(v, name=n) for n, v in variables.items()]
-        step = tf.compat.v1.Variable(np.int64(7), name="global_step")
-        with tf.compat.v1.Session() as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            tf.compat.v1.train.Saver(tf_vars + [step]).save(sess, str(train / "model.ckpt"), global_step=7)
+    family_checks.save_magenta_run(model, tmp_path / "run", 7)
     mag = str(tmp_path / "kit.mag")
-    assert (
-        generate_cli.main(
-            [
-                "--run_dir",
-                str(tmp_path / "run"),
-                "--config",
-                "drum_kit",
-                "--hparams",
-                "attn_length=5",
-                "--save_generator_bundle",
-                "--bundle_file",
-                mag,
-            ]
-        )
-        == 0
-    )
+    run = flags(run_dir=tmp_path / "run", config="drum_kit", hparams="attn_length=5")
+    assert generate_cli.main(run + flags(save_generator_bundle=True, bundle_file=mag)) == 0
     loaded, config, bundle = bundle_lib.load_bundle(mag, attn_length=5)
     assert bundle.generator_id == "drum_kit" and int(bundle.variables["global_step"]) == 7
-    for a, b in zip(loaded.weights, model.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert (
-        generate_cli.main(
-            [
-                "--run_dir",
-                str(tmp_path / "run"),
-                "--config",
-                "drum_kit",
-                "--hparams",
-                "attn_length=5",
-                "--output_dir",
-                str(tmp_path / "o"),
-                "--num_outputs",
-                "1",
-                "--num_steps",
-                "12",
-                "--seed",
-                "0",
-            ]
-        )
-        == 0
-    )
+    family_checks.assert_same_weights(loaded, model)
+    assert generate_cli.main(run + flags(output_dir=tmp_path / "o", num_outputs=1, num_steps=12, seed=0)) == 0
     assert len(os.listdir(tmp_path / "o")) == 1

@@ -40,6 +40,53 @@ def tf1_adam_reference(var, g, m, v, b1p, b2p, lr, clip_norm, eps=1e-8, b1=0.9, 
     return var - lr_t * m / (np.sqrt(v) + eps), m, v
 
 
+def tf1_adam_from(saved: Dict[str, np.ndarray], name: str, grad, learning_rate: float, clip_norm: float):
+    """:func:`tf1_adam_reference` of variable ``name`` with gradient ``grad``, from a Magenta checkpoint's ``saved``
+    variables (the weight, its ``/Adam`` and ``/Adam_1`` slots, ``beta1_power``, ``beta2_power``): (var, m, v)."""
+    slots = (saved[name + "/Adam"], saved[name + "/Adam_1"], saved["beta1_power"], saved["beta2_power"])
+    return tf1_adam_reference(saved[name], grad, *slots, learning_rate, clip_norm)
+
+
+def one_batch_settings(batch_size: int) -> list:
+    """``--set`` values of a ``<model>_train`` run whose every step is one known batch: ``batch_size`` examples,
+    no XLA, one device, no progress bar."""
+    return [
+        f"trainer.global_batch_size={batch_size}",
+        "runtime.jit_compile=false",
+        "runtime.distribution=one_device",
+        "trainer.progress=false",
+    ]
+
+
+def first_step_gradients(model, examples: str, input_size: int, batch_size: int) -> Dict[str, object]:
+    """``{TF1 name: gradient}`` of ``model``'s mean cross-entropy over the valid steps (no dropout) of the one batch
+    of all ``batch_size`` SequenceExamples in ``examples``: what a training step on them applies."""
+    import tensorflow as tf
+
+    from events_rnn import data as data_lib
+    from events_rnn import task as task_lib
+
+    ((inputs, labels, lengths),) = list(
+        data_lib.make_sequence_example_dataset(examples, input_size, batch_size, shuffle=False)
+    )
+    names = model.tf1_variables()
+    with tf.GradientTape() as tape:
+        s = task_lib.step_statistics(model(inputs, training=False), labels, lengths, 0)
+        loss = s["cross_entropy"] / s["steps"]
+    return dict(zip(names, tape.gradient(loss, list(names.values()))))
+
+
+def worst_adam_step_error(saved: Dict[str, np.ndarray], grads, after, learning_rate: float, clip_norm: float) -> float:
+    """Max over the variables of max |``after`` - TF1 Adam's update| / max |TF1 Adam's update|, where TF1 Adam
+    (:func:`tf1_adam_reference`) starts from a Magenta checkpoint's ``saved`` variables (weights, ``<var>/Adam``,
+    ``<var>/Adam_1``, ``beta1_power``, ``beta2_power``) and applies ``grads``; ``after``: ``{name: value}``."""
+    worst = 0.0
+    for name, value in after.items():
+        want, _, _ = tf1_adam_from(saved, name, np.asarray(grads[name]), learning_rate, clip_norm)
+        worst = max(worst, np.abs(np.asarray(value) - want).max() / np.abs(want - saved[name]).max())
+    return worst
+
+
 def first_update_errors(
     task,
     made: dict,
@@ -65,16 +112,7 @@ def first_update_errors(
     saved, tf1_next = made["variables"], made["tf1_next"]
     worst_ref = worst_tf1 = 0.0
     for name, var in names.items():
-        want, m, v = tf1_adam_reference(
-            saved[name],
-            grads[name],
-            saved[name + "/Adam"],
-            saved[name + "/Adam_1"],
-            saved["beta1_power"],
-            saved["beta2_power"],
-            learning_rate,
-            clip_norm,
-        )
+        want, m, v = tf1_adam_from(saved, name, grads[name], learning_rate, clip_norm)
         got = var.numpy().astype(np.float64)
         delta = np.abs(want - saved[name]).max()
         worst_ref = max(worst_ref, np.abs(got - want).max() / delta)

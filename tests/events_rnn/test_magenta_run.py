@@ -27,7 +27,15 @@ from polyphony_rnn_ext import generate_cli as poly_generate_cli
 from polyphony_rnn_ext import task as poly_task
 from polyphony_rnn_ext import train_cli as poly_train_cli
 from tests.events_rnn import tf1_reference as ref
-from tests.events_rnn.magenta_fixture import family_widths, first_update_errors, make_magenta_run, tf1_adam_reference
+from tests.events_rnn.family_checks import flags
+from tests.events_rnn.magenta_fixture import (
+    family_widths,
+    first_step_gradients,
+    first_update_errors,
+    make_magenta_run,
+    one_batch_settings,
+    worst_adam_step_error,
+)
 from tfmusic.tf1_checkpoints import PortingError
 
 LR, CLIP = 0.01, 0.05  # a clip small enough that real gradients get clipped
@@ -139,22 +147,10 @@ def poly_run(tmp_path_factory):
 def test_polyphony_generate_and_bundle_from_magenta_folder(poly_run, tmp_path, capsys):
     run, made = poly_run
     assert "elsewhere" in (run / "train" / "checkpoint").read_text()
-    rc = poly_generate_cli.main(
-        [
-            "--run_dir",
-            str(run),
-            "--output_dir",
-            str(tmp_path / "out"),
-            "--num_outputs",
-            "1",
-            "--num_steps",
-            "8",
-            "--primer_pitches",
-            "[60, 64]",
-            "--seed",
-            "0",
-        ]
+    argv = flags(
+        run_dir=run, output_dir=tmp_path / "out", num_outputs=1, num_steps=8, primer_pitches="[60, 64]", seed=0
     )
+    rc = poly_generate_cli.main(argv)
     assert rc == 0, capsys.readouterr().err
     assert len(glob.glob(str(tmp_path / "out" / "*.mid"))) == 1
     loaded = poly_generate_cli.load_model(run_dir=str(run))
@@ -178,22 +174,8 @@ def test_polyphony_train_continues_magenta_folder(poly_run, tmp_path, capsys):
     shutil.copytree(poly_run[0], run)
     before = digest(run / "train")
     examples = write_examples(str(tmp_path / "training_poly_tracks.tfrecord"), 259, 259)
-    argv = [
-        "--run_dir",
-        str(run),
-        "--sequence_example_file",
-        examples,
-        "--hparams",
-        f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
-        "--set",
-        "trainer.global_batch_size=6",
-        "--set",
-        "runtime.jit_compile=false",
-        "--set",
-        "runtime.distribution=one_device",
-        "--set",
-        "trainer.progress=false",
-    ]
+    hparams = f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}"
+    argv = flags(run_dir=run, sequence_example_file=examples, hparams=hparams, set=one_batch_settings(6))
     outs = []
     for total in ("4", "5"):
         buf = io.StringIO()
@@ -206,31 +188,13 @@ def test_polyphony_train_continues_magenta_folder(poly_run, tmp_path, capsys):
     assert {k: v for k, v in digest(run / "train").items() if k in before} == before
     # The first step's gradient from Magenta's weights on the one batch of all examples.
     model, _, ckpt = magenta_run.load_magenta_model(poly_bundle.FAMILY, str(poly_run[0]), "polyphony")
-    ((inputs, labels, lengths),) = list(data_lib.make_sequence_example_dataset(examples, 259, 6, shuffle=False))
-    names = model.tf1_variables()
-    with tf.GradientTape() as tape:
-        s = task_lib.step_statistics(model(inputs, training=False), labels, lengths, 0)
-        loss = s["cross_entropy"] / s["steps"]
-    grads = dict(zip(names, tape.gradient(loss, list(names.values()))))
+    grads = first_step_gradients(model, examples, 259, 6)
     tuned = load_model(poly_bundle.FAMILY, run_dir=str(run), prog="polyphony_rnn_generate")
     assert tuned.global_step == 5 and tuned.source.endswith("ckpt-5")
     after_step_4, _, _ = magenta_run.load_magenta_model(poly_bundle.FAMILY, str(poly_run[0]), "polyphony")
     task_lib.restore_model(after_step_4, str(run / "ckpt-4"))  # the run's own checkpoint after one step
     step_4 = after_step_4.tf1_variables()
-    saved, worst = ckpt.variables, 0.0
-    for name in names:
-        got = step_4[name].numpy()
-        want, _, _ = tf1_adam_reference(
-            saved[name],
-            grads[name].numpy(),
-            saved[name + "/Adam"],
-            saved[name + "/Adam_1"],
-            saved["beta1_power"],
-            saved["beta2_power"],
-            LR,
-            CLIP,
-        )
-        worst = max(worst, np.abs(got - want).max() / np.abs(want - saved[name]).max())
+    worst = worst_adam_step_error(ckpt.variables, grads, {name: step_4[name].numpy() for name in grads}, LR, CLIP)
     with capsys.disabled():
         print(
             f"polyphony_rnn_train first step after resuming vs NumPy TF1 Adam: max |diff| / max |update| = {worst:.2e}"
@@ -238,20 +202,7 @@ def test_polyphony_train_continues_magenta_folder(poly_run, tmp_path, capsys):
     assert worst < 1e-4
     assert tuned.config.config_id == "polyphony"
     # The continued folder (now ours) generates from its own newest checkpoint.
-    rc = poly_generate_cli.main(
-        [
-            "--run_dir",
-            str(run),
-            "--output_dir",
-            str(tmp_path / "out"),
-            "--num_outputs",
-            "1",
-            "--num_steps",
-            "8",
-            "--seed",
-            "0",
-        ]
-    )
+    rc = poly_generate_cli.main(flags(run_dir=run, output_dir=tmp_path / "out", num_outputs=1, num_steps=8, seed=0))
     assert rc == 0 and "ckpt" not in capsys.readouterr().err
 
 

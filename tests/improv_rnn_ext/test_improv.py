@@ -14,6 +14,8 @@ from improv_rnn_ext import bundle as bundle_lib
 from improv_rnn_ext import config as config_lib
 from improv_rnn_ext import generate, generate_cli, train_cli
 from tests.events_rnn import tf1_reference as ref
+from tests.events_rnn import family_checks
+from tests.events_rnn.family_checks import check_magenta_bundle, flags
 
 
 def test_configs_match_magenta():
@@ -41,18 +43,7 @@ def test_configs_match_magenta():
     "config_id,layout,attn", [("chord_pitches_improv", "none", 0), ("attention_improv", "first_layer", 40)]
 )
 def test_magenta_bundle_ports_and_matches_numpy(tmp_path, config_id, layout, attn):
-    width, classes = bundle_lib._widths(config_id)
-    weights = ref.random_weights(ref.tf1_shapes(width, classes, (16, 12), layout), seed=6)
-    path = ref.write_mag(str(tmp_path / f"{config_id}.mag"), weights, config_id, extra={"global_step": np.int64(2)})
-    model, config, _ = bundle_lib.load_bundle(path)
-    assert config.config_id == config_id and config.hparams.attn_length == attn
-    x = np.random.default_rng(0).integers(0, 2, (2, 9, width)).astype(np.float32)
-    want, _ = ref.reference_logits(weights, x, layout, attn)
-    assert np.abs(np.asarray(model(x), np.float64) - want).max() < 1e-5
-    back = bundle_lib.load_bundle(bundle_lib.write_bundle(model, config, str(tmp_path / "ours.mag")))[2]
-    assert back.generator_id == config_id and back.metagraph_size > 0
-    for name, value in weights.items():
-        np.testing.assert_array_equal(back.variables[name], value)
+    check_magenta_bundle(bundle_lib, tmp_path, config_id, (16, 12), layout, attn, seed=6, global_step=2)
 
 
 def test_wrong_ids_are_refused(tmp_path):
@@ -80,48 +71,11 @@ def lead_sheet_examples(path: str, config_id: str, count: int = 6) -> str:
 def test_train_then_generate_with_chords(tmp_path, capsys):
     train = lead_sheet_examples(str(tmp_path / "training_lead_sheets.tfrecord"), "basic_improv")
     mag = str(tmp_path / "basic.mag")
-    assert (
-        train_cli.main(
-            [
-                "--preset",
-                "tiny",
-                "--run_dir",
-                str(tmp_path / "run"),
-                "--sequence_example_file",
-                train,
-                "--num_training_steps",
-                "2",
-                "--export_bundle",
-                mag,
-                "--set",
-                "runtime.jit_compile=false",
-            ]
-        )
-        == 0
-    )
+    family_checks.train(train_cli, tmp_path / "run", train, 2, export_bundle=mag)
     out = tmp_path / "out"
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                mag,
-                "--output_dir",
-                str(out),
-                "--num_outputs",
-                "2",
-                "--backing_chords",
-                "C G Am F",
-                "--steps_per_chord",
-                "16",
-                "--primer_melody",
-                "[60, -2, 62, -2]",
-                "--render_chords",
-                "--seed",
-                "0",
-            ]
-        )
-        == 0
-    )
+    chords = flags(backing_chords="C G Am F", steps_per_chord=16)
+    argv = flags(bundle_file=mag, output_dir=out, num_outputs=2) + chords
+    assert generate_cli.main(argv + flags(primer_melody="[60, -2, 62, -2]", render_chords=True, seed=0)) == 0
     files = sorted(os.listdir(out))
     seq = note_seq.midi_file_to_note_sequence(str(out / files[0]))
     # 4 chords x 16 sixteenths at 120 qpm = 8 s; the primer is kept; chords rendered at velocity 50.
@@ -129,52 +83,13 @@ def test_train_then_generate_with_chords(tmp_path, capsys):
     melody_notes = [n for n in seq.notes if n.velocity != generate.CHORD_VELOCITY]
     assert melody_notes[0].pitch == 60 and melody_notes[1].pitch == 62
     assert any(n.velocity == generate.CHORD_VELOCITY for n in seq.notes)
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                mag,
-                "--output_dir",
-                str(tmp_path / "o2"),
-                "--num_outputs",
-                "1",
-                "--backing_chords",
-                "C F",
-                "--steps_per_chord",
-                "8",
-                "--beam_size",
-                "2",
-                "--branch_factor",
-                "2",
-                "--temperature",
-                "0",
-            ]
-        )
-        == 0
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o2", num_outputs=1, backing_chords="C F", steps_per_chord=8)
+    assert generate_cli.main(argv + flags(beam_size=2, branch_factor=2, temperature=0)) == 0
     assert "single middle C" in capsys.readouterr().err
-    assert (
-        generate_cli.main(["--bundle_file", mag, "--output_dir", str(tmp_path / "o3"), "--backing_chords", "C Xq7"])
-        == 1
-    )
+    assert generate_cli.main(flags(bundle_file=mag, output_dir=tmp_path / "o3", backing_chords="C Xq7")) == 1
     assert "cannot read chord symbol 'Xq7'" in capsys.readouterr().err
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                mag,
-                "--output_dir",
-                str(tmp_path / "o3"),
-                "--backing_chords",
-                "C",
-                "--steps_per_chord",
-                "2",
-                "--primer_melody",
-                "[60, -2, 62, -2]",
-            ]
-        )
-        == 1
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o3", backing_chords="C", steps_per_chord=2)
+    assert generate_cli.main(argv + flags(primer_melody="[60, -2, 62, -2]")) == 1
     assert "not shorter than the backing chords" in capsys.readouterr().err
 
 

@@ -13,9 +13,9 @@ import tensorflow as tf
 
 from melody_rnn_ext import bundle as bundle_lib
 from melody_rnn_ext import generate_cli, train_cli
+from tests.events_rnn import family_checks
+from tests.events_rnn.family_checks import FAST
 from tests.melody_rnn_ext.test_task import write_melodies
-
-FAST = ["--set", "runtime.jit_compile=false"]
 
 
 @pytest.fixture(scope="module")
@@ -32,26 +32,10 @@ def files(tmp_path_factory):
 def scratch_run(files):
     run_dir = files["tmp"] / "scratch"
     bundle = files["tmp"] / "scratch.mag"
-    rc = train_cli.main(
-        [
-            "--preset",
-            "tiny",
-            "--run_dir",
-            str(run_dir),
-            "--sequence_example_file",
-            files["train"],
-            "--eval_file",
-            files["eval"],
-            "--num_training_steps",
-            "30",
-            "--export_bundle",
-            str(bundle),
-            "--hparams",
-            "rnn_layer_sizes=[16,12],learning_rate=0.02",
-        ]
-        + FAST
+    hparams = "rnn_layer_sizes=[16,12],learning_rate=0.02"
+    family_checks.train(
+        train_cli, run_dir, files["train"], 30, eval_file=files["eval"], export_bundle=bundle, hparams=hparams
     )
-    assert rc == 0
     return run_dir, bundle
 
 
@@ -305,20 +289,8 @@ def test_resume_after_the_bundle_was_deleted_with_evaluations_every_two_steps(
     mag = tmp_path / "copy.mag"
     shutil.copy(bundle, mag)
     run_dir = tmp_path / "ft"
-    argv = [
-        "--bundle",
-        str(mag),
-        "--preset",
-        "tiny",
-        "--run_dir",
-        str(run_dir),
-        "--sequence_example_file",
-        files["train"],
-        "--eval_file",
-        files["eval"],
-        "--set",
-        "trainer.eval_every=2",
-    ] + FAST
+    argv = family_checks.flags(bundle=mag, preset="tiny", run_dir=run_dir, sequence_example_file=files["train"])
+    argv += family_checks.flags(eval_file=files["eval"], set="trainer.eval_every=2") + FAST
     assert train_cli.main(argv + ["--num_training_steps", "3"]) == 0
     out = capsys.readouterr().out
     assert f"starting {run_dir} (basic_rnn [16, 12], fine-tuning {mag}" in out

@@ -15,11 +15,16 @@ import tensorflow as tf
 
 from melody_rnn_ext import bundle as bundle_lib
 from melody_rnn_ext import config as config_lib
-from melody_rnn_ext import data as data_lib
 from melody_rnn_ext import generate, generate_cli, magenta_run, train_cli
 from melody_rnn_ext import task as task_lib
 from tests.events_rnn import tf1_reference as ref
-from tests.events_rnn.magenta_fixture import first_update_errors, tf1_adam_reference
+from tests.events_rnn.family_checks import flags
+from tests.events_rnn.magenta_fixture import (
+    first_step_gradients,
+    first_update_errors,
+    one_batch_settings,
+    worst_adam_step_error,
+)
 from tests.melody_rnn_ext.magenta_fixture import make_magenta_run
 from tests.melody_rnn_ext.test_model import melody_like_inputs
 from tests.melody_rnn_ext.test_task import write_melodies
@@ -193,24 +198,9 @@ def continued_run(magenta_run_dir, tmp_path_factory):
     shutil.copytree(magenta_run_dir[0], run)
     before = digest(run / "train")
     melodies = write_melodies(str(tmp / "training_melodies.tfrecord"), count=8)
-    argv = [
-        "--config",
-        "basic_rnn",
-        "--run_dir",
-        str(run),
-        "--sequence_example_file",
-        melodies,
-        "--hparams",
-        f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}",
-        "--set",
-        "trainer.global_batch_size=8",
-        "--set",
-        "runtime.jit_compile=false",
-        "--set",
-        "runtime.distribution=one_device",
-        "--set",
-        "trainer.progress=false",
-    ]
+    hparams = f"dropout_keep_prob=1.0,learning_rate={LR},clip_norm={CLIP}"
+    argv = flags(config="basic_rnn", run_dir=run, sequence_example_file=melodies, hparams=hparams)
+    argv += flags(set=one_batch_settings(8))
     # A start that fails on its data (nothing matches) writes nothing: the folder is still Magenta's, untouched.
     with pytest.raises(SystemExit):
         train_cli.main(argv[:4] + ["--sequence_example_file", str(tmp / "none*.tfrecord")] + argv[6:])
@@ -236,27 +226,10 @@ def test_continue_magenta_run_cli_first_update_is_tf1_adam(continued_run, magent
     assert {k: v for k, v in digest(run / "train").items() if k in before} == before  # Magenta's files untouched
     # The first step's gradient, from Magenta's weights on the one batch of all 8 melodies (mean over valid steps).
     model, _, ckpt = magenta_run.load_magenta_model(str(magenta_run_dir[0]), "basic_rnn")
-    ((inputs, labels, lengths),) = list(data_lib.make_sequence_example_dataset(melodies, 38, 8, shuffle=False))
-    names = model.tf1_variables()
-    with tf.GradientTape() as tape:
-        s = task_lib.step_statistics(model(inputs, training=False), labels, lengths, 0)
-        loss = s["cross_entropy"] / s["steps"]
-    grads = dict(zip(names, tape.gradient(loss, list(names.values()))))
+    grads = first_step_gradients(model, melodies, 38, 8)
     tuned, _, _ = generate.load_run_checkpoint(str(run), str(run / "ckpt-4"))
-    saved = ckpt.variables
-    worst = 0.0
-    for name, var in tuned.tf1_variables().items():
-        want, _, _ = tf1_adam_reference(
-            saved[name],
-            grads[name].numpy(),
-            saved[name + "/Adam"],
-            saved[name + "/Adam_1"],
-            saved["beta1_power"],
-            saved["beta2_power"],
-            LR,
-            CLIP,
-        )
-        worst = max(worst, np.abs(var.numpy() - want).max() / np.abs(want - saved[name]).max())
+    after = {name: var.numpy() for name, var in tuned.tf1_variables().items()}
+    worst = worst_adam_step_error(ckpt.variables, grads, after, LR, CLIP)
     with capsys.disabled():
         print(f"CLI first step after resuming vs NumPy TF1 Adam: max |diff| / max |update| = {worst:.2e}")
     assert worst < 1e-4

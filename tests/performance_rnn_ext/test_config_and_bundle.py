@@ -1,12 +1,12 @@
 """Performance RNN: Magenta's config table against note-seq, and bundles (strict port, NumPy TF1 parity, round trip)."""
 
-import numpy as np
 import pytest
 
 from events_rnn.bundle import BundleError
 from performance_rnn_ext import bundle as bundle_lib
 from performance_rnn_ext import config as config_lib
 from tests.events_rnn import tf1_reference as ref
+from tests.events_rnn.family_checks import check_magenta_bundle, magenta_hparams
 
 
 def test_configs_match_magenta():
@@ -22,15 +22,7 @@ def test_configs_match_magenta():
     }
     for config_id in config_lib.CONFIG_IDS:
         cfg = config_lib.MODEL_PRESETS.get(config_id)
-        hp = cfg.hparams
-        assert (
-            hp.batch_size,
-            hp.rnn_layer_sizes,
-            hp.dropout_keep_prob,
-            hp.clip_norm,
-            hp.attn_length,
-            hp.learning_rate,
-        ) == (64, (512, 512, 512), 1.0, 3.0, 0, 0.001)
+        assert magenta_hparams(cfg.hparams) == (64, (512, 512, 512), 1.0, 3.0, 0, 0.001)
         assert cfg.steps_per_second == 100 and cfg.generator_description == config_lib.DESCRIPTIONS[config_id]
     multi = config_lib.MODEL_PRESETS.get("multiconditioned_performance_with_dynamics")
     assert [s.name for s in multi.control_signals()] == ["notes_per_second", "pitch_class_histogram"]
@@ -41,19 +33,7 @@ def test_configs_match_magenta():
 
 @pytest.mark.parametrize("config_id", ["performance", "multiconditioned_performance_with_dynamics"])
 def test_magenta_bundle_ports_and_matches_numpy(tmp_path, config_id):
-    width, classes = bundle_lib._widths(config_id)
-    weights = ref.random_weights(ref.tf1_shapes(width, classes, (16, 12), "none"), seed=4)
-    path = ref.write_mag(str(tmp_path / f"{config_id}.mag"), weights, config_id, extra={"global_step": np.int64(3)})
-    model, config, _ = bundle_lib.load_bundle(path)
-    assert config.config_id == config_id and config.hparams.rnn_layer_sizes == (16, 12)
-    x = np.random.default_rng(0).integers(0, 2, (2, 9, width)).astype(np.float32)
-    want, _ = ref.reference_logits(weights, x, "none", 0)
-    assert np.abs(np.asarray(model(x), np.float64) - want).max() < 1e-5
-    out = bundle_lib.write_bundle(model, config, str(tmp_path / "ours.mag"), global_step=3)
-    back = bundle_lib.load_bundle(out)[2]
-    assert back.generator_id == config_id and back.metagraph_size > 0
-    for name, value in weights.items():
-        np.testing.assert_array_equal(back.variables[name], value)
+    check_magenta_bundle(bundle_lib, tmp_path, config_id, seed=4, global_step=3, rewrite={"global_step": 3})
 
 
 def test_wrong_ids_are_refused(tmp_path):

@@ -1,7 +1,6 @@
 """performance_rnn_create_dataset (Magenta's pipeline, augmentation, conditioning), performance_rnn_train
 (scratch, fine-tune) and performance_rnn_generate (primers, controls, beam search, Magenta's timing)."""
 
-import json
 import os
 
 import note_seq
@@ -15,8 +14,8 @@ from performance_rnn_ext import bundle as bundle_lib
 from performance_rnn_ext import config as config_lib
 from performance_rnn_ext import create_dataset_cli, data, generate, generate_cli, train_cli
 from pipelines.note_sequence_io import write_note_sequences
-
-FAST = ["--set", "runtime.jit_compile=false"]
+from tests.events_rnn import family_checks
+from tests.events_rnn.family_checks import dataset_files, flags
 
 
 def piece(seq_id: str, seconds: float, seed: int = 0, program: int = 0):
@@ -48,33 +47,15 @@ def dataset(tmp_path_factory):
     mixed.notes[0].program = 40
     path = write_note_sequences(str(tmp / "ns.tfrecord"), seqs + [mixed])
     out = tmp / "multi"
-    assert (
-        create_dataset_cli.main(
-            [
-                "--config",
-                "multiconditioned_performance_with_dynamics",
-                "--input",
-                path,
-                "--output_dir",
-                str(out),
-                "--eval_ratio",
-                "0",
-                "--no_progress",
-            ]
-        )
-        == 0
-    )
+    config = "multiconditioned_performance_with_dynamics"
+    argv = flags(config=config, input=path, output_dir=out, eval_ratio=0, no_progress=True)
+    assert create_dataset_cli.main(argv) == 0
     return {"tmp": tmp, "input": path, "out": out, "seqs": seqs}
 
 
 def test_dataset_files_counts_and_encoding(dataset):
     out = dataset["out"]
-    assert sorted(os.listdir(out)) == [
-        "eval_performances.tfrecord",
-        "performance_rnn_create_dataset_stats.json",
-        "training_performances.tfrecord",
-    ]
-    stats = json.loads((out / data.STATS_FILENAME).read_text())
+    stats = dataset_files(out, "performance_rnn_create_dataset", "performances")
     assert (stats["input_size"], stats["num_classes"]) == (408, 388)
     c = stats["config"]
     assert (c["min_events"], c["max_events"], c["hop_size_seconds"]) == (32, 512, 30.0)
@@ -117,24 +98,7 @@ def test_extract_performances_truncates():
 def trained(dataset):
     run_dir, mag = dataset["tmp"] / "run", dataset["tmp"] / "multi.mag"
     train = str(dataset["out"] / "training_performances.tfrecord")
-    assert (
-        train_cli.main(
-            [
-                "--preset",
-                "tiny_conditioned",
-                "--run_dir",
-                str(run_dir),
-                "--sequence_example_file",
-                train,
-                "--num_training_steps",
-                "3",
-                "--export_bundle",
-                str(mag),
-            ]
-            + FAST
-        )
-        == 0
-    )
+    family_checks.train(train_cli, run_dir, train, 3, preset="tiny_conditioned", export_bundle=mag)
     return run_dir, mag, train
 
 
@@ -143,122 +107,36 @@ def test_train_exports_and_fine_tunes(trained):
     _, config, parsed = bundle_lib.load_bundle(str(mag))
     assert parsed.generator_id == "multiconditioned_performance_with_dynamics" and parsed.metagraph_size > 0
     assert config.hparams.rnn_layer_sizes == (16, 16)
-    ft = run_dir.parent / "ft"
-    assert (
-        train_cli.main(
-            [
-                "--bundle",
-                str(mag),
-                "--preset",
-                "tiny_conditioned",
-                "--run_dir",
-                str(ft),
-                "--sequence_example_file",
-                train,
-                "--num_training_steps",
-                "1",
-            ]
-            + FAST
-        )
-        == 0
-    )
+    family_checks.train(train_cli, run_dir.parent / "ft", train, 1, preset="tiny_conditioned", bundle=mag)
 
 
 def test_generate_cli_primers_and_controls(trained, tmp_path, capsys):
     _, mag, _ = trained
     out = tmp_path / "out"
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(out),
-                "--num_outputs",
-                "2",
-                "--num_steps",
-                "200",
-                "--primer_pitches",
-                "[60, 64, 67]",
-                "--notes_per_second",
-                "[2, 8]",
-                "--pitch_class_histogram",
-                "[1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
+    controls = flags(notes_per_second="[2, 8]", pitch_class_histogram="[1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1]")
+    argv = flags(bundle_file=mag, output_dir=out, num_outputs=2, num_steps=200, primer_pitches="[60, 64, 67]")
+    assert generate_cli.main(argv + controls + flags(seed=1)) == 0
     files = sorted(os.listdir(out))
     assert len(files) == 2
     seq = note_seq.midi_file_to_note_sequence(str(out / files[0]))
     assert sorted(n.pitch for n in seq.notes if n.start_time < 0.01)[:3] == [60, 64, 67]
     assert seq.total_time <= 2.0 + 1e-6
-    for flags in (
-        ["--primer_melody", "[60, -2, 62, -2]"],
-        ["--beam_size", "2", "--branch_factor", "2", "--temperature", "0"],
+    for more in (
+        flags(primer_melody="[60, -2, 62, -2]"),
+        flags(beam_size=2, branch_factor=2, temperature=0),
         [],
     ):
-        assert (
-            generate_cli.main(
-                [
-                    "--bundle_file",
-                    str(mag),
-                    "--output_dir",
-                    str(tmp_path / "o2"),
-                    "--num_outputs",
-                    "1",
-                    "--num_steps",
-                    "120",
-                    "--seed",
-                    "0",
-                ]
-                + flags
-            )
-            == 0
-        )
+        argv = flags(bundle_file=mag, output_dir=tmp_path / "o2", num_outputs=1, num_steps=120, seed=0)
+        assert generate_cli.main(argv + more) == 0
     assert "starting from silence" in capsys.readouterr().err
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(tmp_path / "o3"),
-                "--num_steps",
-                "120",
-                "--num_outputs",
-                "1",
-                "--disable_conditioning",
-                "True",
-            ]
-        )
-        == 0
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o3", num_steps=120, num_outputs=1, disable_conditioning="True")
+    assert generate_cli.main(argv) == 0
     assert "--disable_conditioning ignored" in capsys.readouterr().err
-    assert (
-        generate_cli.main(
-            ["--bundle_file", str(mag), "--output_dir", str(tmp_path / "o3"), "--pitch_class_histogram", "[1, 2]"]
-        )
-        == 1
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o3", pitch_class_histogram="[1, 2]")
+    assert generate_cli.main(argv) == 1
     assert "--pitch_class_histogram '[1, 2]': not a valid value" in capsys.readouterr().err
-    assert (
-        generate_cli.main(
-            [
-                "--bundle_file",
-                str(mag),
-                "--output_dir",
-                str(tmp_path / "o3"),
-                "--num_steps",
-                "10",
-                "--primer_pitches",
-                "[60]",
-            ]
-        )
-        == 1
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "o3", num_steps=10, primer_pitches="[60]")
+    assert generate_cli.main(argv) == 1
     assert "not shorter than the 10 steps" in capsys.readouterr().err
 
 

@@ -2,7 +2,6 @@
 polyphony_rnn_train (from scratch with --export_bundle, fine-tuning that bundle, refusing a Melody RNN bundle)."""
 
 import json
-import os
 
 import note_seq
 import numpy as np
@@ -14,8 +13,8 @@ from polyphony_rnn_ext import bundle as bundle_lib
 from polyphony_rnn_ext import create_dataset_cli, data, train_cli
 from polyphony_rnn_ext import polyphony_lib as pl
 from pipelines.note_sequence_io import write_note_sequences
-
-FAST = ["--set", "runtime.jit_compile=false"]
+from tests.events_rnn import family_checks
+from tests.events_rnn.family_checks import dataset_files, flags
 
 
 def chord_sequence(seq_id: str, quarters: int, seed: int = 0, program: int = 0):
@@ -51,12 +50,7 @@ def read_examples(path):
 
 def test_magenta_file_names_defaults_and_counts(dataset):
     out = dataset["out"]
-    assert sorted(os.listdir(out)) == [
-        "eval_poly_tracks.tfrecord",
-        "polyphony_rnn_create_dataset_stats.json",
-        "training_poly_tracks.tfrecord",
-    ]
-    stats = json.loads((out / data.STATS_FILENAME).read_text())
+    stats = dataset_files(out, "polyphony_rnn_create_dataset", "poly_tracks")
     assert stats["config"]["transposition_range"] == list(range(-4, 5))
     assert (stats["config"]["min_steps"], stats["config"]["max_steps"]) == (80, 512)
     assert (stats["input_size"], stats["num_classes"]) == (259, 259)
@@ -94,20 +88,8 @@ def test_examples_are_magentas_encoding_of_the_tracks(dataset):
 def test_beam_runner_writes_the_same_records(dataset):
     pytest.importorskip("apache_beam")
     out = dataset["tmp"] / "beam"
-    rc = create_dataset_cli.main(
-        [
-            "--input",
-            dataset["input"],
-            "--output_dir",
-            str(out),
-            "--eval_ratio",
-            "0.3",
-            "--runner",
-            "beam",
-            "--num_workers",
-            "1",
-        ]
-    )
+    argv = flags(input=dataset["input"], output_dir=out, eval_ratio=0.3, runner="beam", num_workers=1)
+    rc = create_dataset_cli.main(argv)
     assert rc == 0
     for name in data.OUTPUT_FILENAMES.values():
         local = sorted(r.numpy() for r in tf.data.TFRecordDataset(str(dataset["out"] / name)))
@@ -123,26 +105,9 @@ def scratch_run(dataset):
     run_dir = dataset["tmp"] / "run"
     bundle = dataset["tmp"] / "poly.mag"
     train = str(dataset["out"] / "training_poly_tracks.tfrecord")
-    rc = train_cli.main(
-        [
-            "--preset",
-            "tiny",
-            "--run_dir",
-            str(run_dir),
-            "--sequence_example_file",
-            train,
-            "--eval_file",
-            str(dataset["out"] / "eval_poly_tracks.tfrecord"),
-            "--num_training_steps",
-            "6",
-            "--export_bundle",
-            str(bundle),
-            "--hparams",
-            "rnn_layer_sizes=[16,12]",
-        ]
-        + FAST
-    )
-    assert rc == 0
+    eval_file = dataset["out"] / "eval_poly_tracks.tfrecord"
+    more = dict(eval_file=eval_file, export_bundle=bundle, hparams="rnn_layer_sizes=[16,12]")
+    family_checks.train(train_cli, run_dir, train, 6, **more)
     return run_dir, bundle, train
 
 
@@ -162,28 +127,7 @@ def test_fine_tune_the_bundle(scratch_run):
     source, _, _ = bundle_lib.load_bundle(str(bundle))
     ft_dir = run_dir.parent / "ft"
     out = run_dir.parent / "ft.mag"
-    assert (
-        train_cli.main(
-            [
-                "--bundle",
-                str(bundle),
-                "--preset",
-                "tiny",
-                "--freeze",
-                "cell_0",
-                "--run_dir",
-                str(ft_dir),
-                "--sequence_example_file",
-                train,
-                "--num_training_steps",
-                "3",
-                "--export_bundle",
-                str(out),
-            ]
-            + FAST
-        )
-        == 0
-    )
+    family_checks.train(train_cli, ft_dir, train, 3, bundle=bundle, freeze="cell_0", export_bundle=out)
     tuned, _, _ = bundle_lib.load_bundle(str(out))
     after = tuned.tf1_variables()
     for name, var in source.tf1_variables().items():

@@ -10,6 +10,8 @@ from events_rnn.model import build_model
 from polyphony_rnn_ext import bundle as bundle_lib
 from polyphony_rnn_ext import config as config_lib
 from polyphony_rnn_ext import generate, generate_cli
+from tests.events_rnn import family_checks
+from tests.events_rnn.family_checks import flags
 
 
 @pytest.fixture(scope="module")
@@ -77,28 +79,8 @@ def test_cli_from_bundle_with_pitches_and_midi(tmp_path, tiny, capsys):
     model, config = tiny
     mag = bundle_lib.write_bundle(model, config, str(tmp_path / "p.mag"), include_metagraph=False)
     out = tmp_path / "out"
-    rc = generate_cli.main(
-        [
-            "--bundle_file",
-            mag,
-            "--output_dir",
-            str(out),
-            "--num_outputs",
-            "2",
-            "--num_steps",
-            "12",
-            "--primer_pitches",
-            "[60, 64, 67]",
-            "--seed",
-            "0",
-            "--temperature",
-            "0.8",
-            "--beam_size",
-            "2",
-            "--branch_factor",
-            "2",
-        ]
-    )
+    argv = flags(bundle_file=mag, output_dir=out, num_outputs=2, num_steps=12, primer_pitches="[60, 64, 67]", seed=0)
+    rc = generate_cli.main(argv + flags(temperature=0.8, beam_size=2, branch_factor=2))
     assert rc == 0
     files = sorted(os.listdir(out))
     assert len(files) == 2 and all(f.endswith(".mid") for f in files)
@@ -106,24 +88,8 @@ def test_cli_from_bundle_with_pitches_and_midi(tmp_path, tiny, capsys):
     assert {(n.pitch, round(n.start_time / 0.125)) for n in first.notes} >= {(60, 0), (64, 0), (67, 0)}
     primer_path = str(tmp_path / "primer.mid")
     note_seq.sequence_proto_to_midi_file(generate.primer_from_pitches([55, 59], qpm=90.0), primer_path)
-    rc = generate_cli.main(
-        [
-            "--bundle_file",
-            mag,
-            "--output_dir",
-            str(tmp_path / "out2"),
-            "--num_outputs",
-            "1",
-            "--num_steps",
-            "10",
-            "--primer_midi",
-            primer_path,
-            "--condition_on_primer",
-            "--noinject_primer_during_generation",
-            "--seed",
-            "1",
-        ]
-    )
+    argv = flags(bundle_file=mag, output_dir=tmp_path / "out2", num_outputs=1, num_steps=10, primer_midi=primer_path)
+    rc = generate_cli.main(argv + flags(condition_on_primer=True, noinject_primer_during_generation=True, seed=1))
     assert rc == 0
     (midi,) = os.listdir(tmp_path / "out2")
     seq = note_seq.midi_file_to_note_sequence(str(tmp_path / "out2" / midi))
@@ -134,39 +100,13 @@ def test_cli_from_bundle_with_pitches_and_midi(tmp_path, tiny, capsys):
 
 def test_cli_magenta_run_folder_and_save_bundle(tmp_path, tiny):
     """A Magenta run folder (RUN/train/model.ckpt-N, TF1 names) generates and bundles."""
-    import tensorflow as tf
-
     model, config = tiny
-    train = tmp_path / "run" / "train"
-    train.mkdir(parents=True)
-    variables = {name: v.numpy() for name, v in model.tf1_variables().items()}
-    with tf.Graph().as_default():
-        tf_vars = [tf.compat.v1.Variable(v, name=n) for n, v in variables.items()]
-        step = tf.compat.v1.Variable(np.int64(42), name="global_step")
-        with tf.compat.v1.Session() as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            tf.compat.v1.train.Saver(tf_vars + [step]).save(sess, str(train / "model.ckpt"), global_step=42)
+    family_checks.save_magenta_run(model, tmp_path / "run", 42)
     mag = str(tmp_path / "from_run.mag")
     assert generate_cli.main(["--run_dir", str(tmp_path / "run"), "--save_generator_bundle", "--bundle_file", mag]) == 0
     loaded, _, bundle = bundle_lib.load_bundle(mag)
     assert int(bundle.variables["global_step"]) == 42
-    for a, b in zip(loaded.weights, model.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert (
-        generate_cli.main(
-            [
-                "--run_dir",
-                str(tmp_path / "run"),
-                "--output_dir",
-                str(tmp_path / "o"),
-                "--num_outputs",
-                "1",
-                "--num_steps",
-                "8",
-                "--seed",
-                "0",
-            ]
-        )
-        == 0
-    )
+    family_checks.assert_same_weights(loaded, model)
+    argv = flags(run_dir=tmp_path / "run", output_dir=tmp_path / "o", num_outputs=1, num_steps=8, seed=0)
+    assert generate_cli.main(argv) == 0
     assert len(os.listdir(tmp_path / "o")) == 1
