@@ -14,7 +14,7 @@ def _requirements():
     return [
         r
         for r in reqs
-        if not r.startswith(("pytest", "hypothesis", "apache-beam", "nbclient", "nbformat", "ipykernel"))
+        if not r.startswith(("pytest", "hypothesis", "apache-beam", "dask", "nbclient", "nbformat", "ipykernel"))
     ]
 
 
@@ -41,7 +41,7 @@ setup(
     ],
     install_requires=_requirements(),
     extras_require={
-        "beam": ["apache-beam[tfrecord]==2.77.0"],
+        "beam": ["apache-beam[tfrecord]==2.77.0", "dask[distributed]==2026.8.0"],
         "dev": ["pytest==9.2.0", "hypothesis==6.170.17", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
     },
     entry_points={

@@ -1,9 +1,9 @@
 """The conversions of ``pipelines`` as Apache Beam pipelines.
 
 Runs on the DirectRunner here (multi-processing, one worker per core unless
-``--direct_num_workers`` says otherwise) and on Dataflow / Flink / Spark at scale: every
-pipeline option that is passed in ``pipeline_args`` goes to Beam's ``PipelineOptions``
-unchanged.
+``--direct_num_workers`` says otherwise), on a Dask ``distributed`` cluster (``--runner DaskRunner``:
+:mod:`pipelines.dask_runner`) and on Dataflow / Flink / Spark at scale: every pipeline option that is
+passed in ``pipeline_args`` goes to Beam's ``PipelineOptions`` unchanged.
 
 ``nsynth_to_tfrecord`` writes the same records as the local
 ``pipelines.nsynth_to_tfrecord.convert`` (same serialized tf.Examples, same skipped notes and
@@ -26,6 +26,7 @@ import functools
 import json
 import os
 import pathlib
+import sys
 from typing import Optional, Sequence
 
 from pipelines.nsynth import load_examples_json
@@ -35,13 +36,20 @@ from pipelines.tfrecord_io import Counters, atomic_write_json
 
 _REPO_ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
 
+#: ``--runner`` words for Dask: Beam's class name and the full path of Beam's own ``DaskRunner``, whose
+#: translation mixes tagged outputs and recomputes side inputs (see :mod:`pipelines.dask_runner`).
+DASK_RUNNERS = ("DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner")
+#: What those words become: the runner Beam imports by this path.
+DASK_RUNNER_PATH = "pipelines.dask_runner.DaskRunner"
+
 
 def pipeline_options(pipeline_args: Optional[Sequence[str]] = None):
     """``PipelineOptions`` from command-line style args, with local defaults.
 
     Without ``--runner`` the DirectRunner is used; on the DirectRunner,
     ``--direct_running_mode=multi_processing`` and ``--direct_num_workers=<cores>`` are
-    added unless given.
+    added unless given. ``--runner DaskRunner`` is :class:`pipelines.dask_runner.DaskRunner` (a Dask
+    ``distributed`` cluster: ``--dask_client_address=tcp://HOST:8786``; without it, a local one).
     """
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -58,7 +66,10 @@ def pipeline_options(pipeline_args: Optional[Sequence[str]] = None):
         path = os.environ.get("PYTHONPATH", "")
         if _REPO_ROOT not in path.split(os.pathsep):
             os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, path) if p)
-    return PipelineOptions(args)
+    options = PipelineOptions(args)
+    if runner in DASK_RUNNERS:
+        options.view_as(StandardOptions).runner = DASK_RUNNER_PATH
+    return options
 
 
 def _listing(folder: str):
@@ -146,13 +157,24 @@ def run_pipeline(pipeline, outputs: Optional[NewOutputs] = None) -> None:
     """Runs a built ``beam.Pipeline`` and waits for it (what leaving ``with beam.Pipeline() as p`` does),
     so that one Ctrl-C stops it at once: the SDK worker processes never see the terminal's SIGINT; this
     process stops them (:func:`tfmusic.workers.stop_after_interrupt`), deletes what the run wrote into
-    ``outputs`` and raises ``KeyboardInterrupt``."""
+    ``outputs`` and raises ``KeyboardInterrupt``. On a Dask cluster the run's pending tasks are cancelled
+    first (the cluster is not this process's to stop)."""
     from tfmusic import workers
+
+    started = []
+
+    def run():
+        started.append(pipeline.run())
+        return started[-1].wait_until_finish()
 
     with _sdk_workers_in_their_own_session():
         try:
-            workers.call_interruptibly(lambda: pipeline.run().wait_until_finish(), name="beam-pipeline")
+            workers.call_interruptibly(run, name="beam-pipeline")
         except KeyboardInterrupt:
+            dask_runner = sys.modules.get("pipelines.dask_runner")
+            for result in started:
+                if dask_runner is not None and isinstance(result, dask_runner.DaskPipelineResult):
+                    result.cancel()
             workers.stop_after_interrupt()
             if outputs is not None:
                 outputs.remove()
