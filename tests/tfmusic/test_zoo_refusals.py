@@ -92,12 +92,13 @@ def test_pitch_classifier_zoo_model_refuses_bad_weights(zoo_root):
         zoo.load("tiny_classifier")
 
 
-def test_music_transformer_zoo_model_refuses_a_truncated_checkpoint(zoo_root):
+@pytest.mark.parametrize("name", ["transformer_chorales", "transformer_harmonizer"])
+def test_music_transformer_zoo_model_refuses_a_truncated_checkpoint(zoo_root, name):
     from tfmusic import tf1_checkpoints
 
-    source = pathlib.Path(zoo.__file__).resolve().parent.parent / "models" / "transformer_chorales"
+    source = pathlib.Path(zoo.__file__).resolve().parent.parent / "models" / name
     if not (source / zoo.MANIFEST).is_file():
-        pytest.skip("the zoo's transformer_chorales is not in this checkout")
+        pytest.skip(f"the zoo's {name} is not in this checkout")
     folder = zoo_root / "tiny_transformer"
     shutil.copytree(source / "t2t", folder / "t2t")
     _manifest(folder, "music_transformer", "t2t")
