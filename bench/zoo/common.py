@@ -58,3 +58,56 @@ def key_check(primer_midi, full_midi) -> dict:
         "key_score": float(theory.key_weighted_score(primer_key, piece_key)),
         "in_scale_share": float(theory.in_scale_share(whole, primer_key)),
     }
+
+
+def export_t2t(work: pathlib.Path, t2t_dir: pathlib.Path):
+    """Exports the newest checkpoint of the Music Transformer run ``work/run`` (trained on
+    ``work/dataset``) as a tensor2tensor-named checkpoint in ``t2t_dir`` (replaced), without
+    training a step. Returns (step, the model ported back from ``t2t_dir``)."""
+    import shutil
+
+    import tensorflow as tf
+
+    from music_transformer_ext import checkpoints, data, train_cli
+
+    shutil.rmtree(t2t_dir, ignore_errors=True)
+    step = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
+    argv = ["--model_dir", str(work / "run"), "--train_data", data.split_file_pattern(str(work / "dataset"), "train")]
+    if train_cli.main([*argv, "--num_steps", str(step), "--export_t2t", str(t2t_dir)]):
+        raise SystemExit(f"{work / 'run'}: export to {t2t_dir} failed")
+    return step, checkpoints.port_t2t_checkpoint(str(t2t_dir))
+
+
+def train_transformer(work: pathlib.Path, steps: int, overrides, checkpoint_every: int = 200) -> None:
+    """``music_transformer_train`` (preset ``score2perf_relative`` plus ``overrides``, ``--set`` strings)
+    on the train split of ``work/dataset`` into ``work/run`` up to ``steps``; resumes a stopped run and
+    adds its wall time to ``work/train_time.json``."""
+    from music_transformer_ext import data, train_cli
+
+    argv = ["--model_dir", str(work / "run"), "--train_data", data.split_file_pattern(str(work / "dataset"), "train")]
+    argv += ["--preset", "score2perf_relative", "--num_steps", str(steps)]
+    for override in (f"trainer.checkpoint_every={checkpoint_every}", "trainer.progress=false", *overrides):
+        argv += ["--set", override]
+    with WallClock(work / "train_time.json"):
+        rc = train_cli.main(argv)
+    if rc:
+        raise SystemExit(f"music_transformer_train failed ({rc})")
+
+
+def note_sequences_of(paths, work: pathlib.Path, name: str = "bach") -> pathlib.Path:
+    """Copies the score files ``paths`` into ``work/<name>`` and converts that folder with
+    ``convert_dir_to_note_sequences`` into one file, ``work/ns/<name>.tfrecord``, which it returns."""
+    import shutil
+
+    from pipelines import convert_dir_to_note_sequences_cli
+
+    folder = work / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        shutil.copy(path, folder / os.path.basename(path))
+    output = work / "ns" / f"{name}.tfrecord"
+    if convert_dir_to_note_sequences_cli.main(
+        ["--input_dir", str(folder), "--output_file", str(output), "--no_progress"]
+    ):
+        raise SystemExit("convert_dir_to_note_sequences failed")
+    return output

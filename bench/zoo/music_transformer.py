@@ -62,22 +62,14 @@ def _bach_files():
 def data_stage(work: pathlib.Path) -> dict:
     """NoteSequences and tf.Example shards of the Bach corpus under ``work``; returns the dataset summary."""
     from music_transformer_ext import create_dataset_cli, data
-    from pipelines import convert_dir_to_note_sequences_cli
 
     summary_path = work / "dataset" / data.SUMMARY_NAME
     if not summary_path.exists():
-        folder = work / "bach"
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in _bach_files():
-            shutil.copy(path, folder / os.path.basename(path))
-        if convert_dir_to_note_sequences_cli.main(
-            ["--input_dir", str(folder), "--output_file", str(work / "ns" / "bach.tfrecord"), "--no_progress"]
-        ):
-            raise SystemExit("convert_dir_to_note_sequences failed")
+        ns_file = common.note_sequences_of(_bach_files(), work)
         if create_dataset_cli.main(
             [
                 "--input",
-                str(work / "ns" / "bach.tfrecord"),
+                str(ns_file),
                 "--output_dir",
                 str(work / "dataset"),
                 "--max_length",
@@ -95,28 +87,7 @@ def data_stage(work: pathlib.Path) -> dict:
 
 def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
     """``music_transformer_train`` from scratch on the train split (resumes a stopped run)."""
-    from music_transformer_ext import data, train_cli
-
-    argv = [
-        "--model_dir",
-        str(work / "run"),
-        "--train_data",
-        data.split_file_pattern(str(work / "dataset"), "train"),
-        "--preset",
-        "score2perf_relative",
-        "--num_steps",
-        str(steps),
-        "--set",
-        "trainer.checkpoint_every=200",
-        "--set",
-        "trainer.progress=false",
-    ]
-    for o in (*MODEL_OVERRIDES, *overrides):
-        argv += ["--set", o]
-    with common.WallClock(work / "train_time.json"):
-        rc = train_cli.main(argv)
-    if rc:
-        raise SystemExit(f"music_transformer_train failed ({rc})")
+    common.train_transformer(work, steps, (*MODEL_OVERRIDES, *overrides), checkpoint_every=200)
 
 
 def evaluate_stage(work: pathlib.Path) -> dict:
@@ -203,31 +174,11 @@ def continuation(t2t_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
 
 def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics: dict) -> None:
     """The t2t checkpoint, model.json, samples and card in ``models/<NAME>``."""
-    from music_transformer_ext import checkpoints, train_cli
     from tfmusic import files
 
     folder = models / NAME
     t2t_dir = folder / "t2t"
-    shutil.rmtree(t2t_dir, ignore_errors=True)
-    import tensorflow as tf
-
-    steps = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
-    from music_transformer_ext import data
-
-    if train_cli.main(
-        [
-            "--model_dir",
-            str(work / "run"),
-            "--train_data",
-            data.split_file_pattern(str(work / "dataset"), "train"),
-            "--num_steps",
-            str(steps),
-            "--export_t2t",
-            str(t2t_dir),
-        ]
-    ):
-        raise SystemExit("export failed")
-    model = checkpoints.port_t2t_checkpoint(str(t2t_dir))
+    steps, model = common.export_t2t(work, t2t_dir)
     manifest = {
         "name": NAME,
         "family": "music_transformer",

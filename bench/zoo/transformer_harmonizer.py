@@ -109,23 +109,15 @@ def data_stage(work: pathlib.Path, max_files: int = 0) -> dict:
     """NoteSequences and melody-conditioned tf.Example shards of the Bach corpus under ``work``; returns the
     dataset summary with the sanity check of the examples under ``"sanity"``."""
     from music_transformer_ext import create_dataset_cli, data
-    from pipelines import convert_dir_to_note_sequences_cli
     from tfmusic import files
 
     summary_path = work / "dataset" / data.SUMMARY_NAME
     if not summary_path.exists():
-        folder = work / "bach"
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in _files(max_files):
-            shutil.copy(path, folder / os.path.basename(path))
-        if convert_dir_to_note_sequences_cli.main(
-            ["--input_dir", str(folder), "--output_file", str(work / "ns" / "bach.tfrecord"), "--no_progress"]
-        ):
-            raise SystemExit("convert_dir_to_note_sequences failed")
+        ns_file = common.note_sequences_of(_files(max_files), work)
         if create_dataset_cli.main(
             [
                 "--input",
-                str(work / "ns" / "bach.tfrecord"),
+                str(ns_file),
                 "--output_dir",
                 str(work / "dataset"),
                 "--problem",
@@ -240,28 +232,7 @@ def data_sanity(dataset: pathlib.Path, split: str, limit: int = 300) -> dict:
 
 def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
     """``music_transformer_train`` from scratch on the train split (resumes a stopped run)."""
-    from music_transformer_ext import data, train_cli
-
-    argv = [
-        "--model_dir",
-        str(work / "run"),
-        "--train_data",
-        data.split_file_pattern(str(work / "dataset"), "train"),
-        "--preset",
-        "score2perf_relative",
-        "--num_steps",
-        str(steps),
-        "--set",
-        "trainer.checkpoint_every=100",
-        "--set",
-        "trainer.progress=false",
-    ]
-    for o in (*MODEL_OVERRIDES, *overrides):
-        argv += ["--set", o]
-    with common.WallClock(work / "train_time.json"):
-        rc = train_cli.main(argv)
-    if rc:
-        raise SystemExit(f"music_transformer_train failed ({rc})")
+    common.train_transformer(work, steps, (*MODEL_OVERRIDES, *overrides), checkpoint_every=100)
 
 
 def unigram_baseline(work: pathlib.Path, limit: int = 20000) -> float:
@@ -439,30 +410,13 @@ def primer_check(source, out_dir: pathlib.Path) -> dict:
 def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluation: dict) -> None:
     """The t2t checkpoint, model.json, samples and card in ``models/<NAME>``."""
     import pretty_midi
-    import tensorflow as tf
 
     from music_eval import plots
-    from music_transformer_ext import checkpoints, data, train_cli
     from tfmusic import audio, files
 
     folder = models / NAME
     t2t_dir = folder / "t2t"
-    shutil.rmtree(t2t_dir, ignore_errors=True)
-    steps = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
-    if train_cli.main(
-        [
-            "--model_dir",
-            str(work / "run"),
-            "--train_data",
-            data.split_file_pattern(str(work / "dataset"), "train"),
-            "--num_steps",
-            str(steps),
-            "--export_t2t",
-            str(t2t_dir),
-        ]
-    ):
-        raise SystemExit("export failed")
-    model = checkpoints.port_t2t_checkpoint(str(t2t_dir))
+    steps, model = common.export_t2t(work, t2t_dir)
     if not model.config.conditioned:
         raise SystemExit(f"{t2t_dir}: the exported checkpoint reads back without its encoder")
 
