@@ -143,6 +143,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per stage")
     parser.add_argument("--stages", default="0,0.5,6", help="progress values to time at")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--xla", default="on,off", help="XLA settings to time: on, off or both (default)")
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="precisions to time (default: both)")
     parser.add_argument(
         "--peak_tflops", type=float, default=None, help="device peak TFLOP/s for MFU (default: known GPUs' peaks)"
     )
@@ -150,8 +152,8 @@ def main(argv=None) -> int:
     stages = [float(s) for s in args.stages.split(",")]
     rows = []
     for preset in args.presets.split(","):
-        for jit in (True, False):
-            for precision in ("float32", "mixed_bfloat16"):
+        for jit in [{"on": True, "off": False}[x] for x in args.xla.split(",")]:
+            for precision in args.precisions.split(","):
                 print(f"-- {preset} xla={jit} {precision}", flush=True)
                 try:
                     rows.append(measure(preset, jit, precision, args.steps, stages, args.batch, args.peak_tflops))

@@ -45,7 +45,7 @@ case "$SCALE" in
     CAPS=(160 90 90 140)
     ;;
   tiny)
-    GANSYNTH=(--presets tiny --stages 0 --steps 2 --batch 4)
+    GANSYNTH=(--presets tiny --stages 0 --steps 2 --batch 4 --xla off)  # XLA compiles take minutes on a CPU
     SYNTHESIS=(--preset tiny --batch_sizes 1,2 --repeats 1 --zoo none)
     ATTENTION=(--lengths 64 --naive_cap_gib 1 --events 8 --repeats 1 --gen_model tiny)
     JSB=(--preset both --scale tiny --steps 4 --eval_every 4 --valid_limit 2 --no_initial_eval --no_progress)
