@@ -37,7 +37,6 @@ import importlib.metadata
 import json
 import os
 import pathlib
-import platform
 import shutil
 import sys
 import tempfile
@@ -192,13 +191,7 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "dask_scaling",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg_1min_before": load_before[0],
-            "load_avg_1min_after": load_after[0],
-        },
+        "machine": timing.machine(load_before[0], load_avg_1min_after=load_after[0]),
         "versions": {
             name: importlib.metadata.version(name) for name in ("apache-beam", "dask", "distributed", "symusic")
         },

@@ -24,3 +24,19 @@ def time_interleaved(variants: dict, repeats: int, announce_warmup: bool = False
             cpu[name].append(time.process_time() - c0)
         print(f"round {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
     return times, cpu
+
+
+def machine(load_before: float, **extra) -> dict:
+    """The ``"machine"`` record of a benchmark's JSON: platform, CPU count, Python, the 1-minute load
+    average before the timing (``load_before``) and now, plus ``extra`` fields."""
+    import os
+    import platform
+
+    return {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg_1min_before": load_before,
+        "load_avg_1min_after": os.getloadavg()[0],
+        **extra,
+    }
