@@ -10,7 +10,7 @@ and commits the result. Each notebook's badge then opens that notebook in Colab
 (``https://colab.research.google.com/github/OWNER/NAME/blob/BRANCH/colab/<file>.ipynb``) and its install
 cell clones ``https://github.com/OWNER/NAME`` unless the user types another source. Saved outputs, ids
 and everything else in the notebooks are left as they are. Running it again with another name rewrites
-both. Standard library only.
+both. Each notebook is rewritten atomically (``tfmusic.files``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ import sys
 from typing import Optional, Sequence
 
 COLAB_DIR = pathlib.Path(__file__).resolve().parent
+if str(COLAB_DIR.parent) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(COLAB_DIR.parent))
+from tfmusic import files  # noqa: E402
+
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _BADGE = re.compile(r"(\[!\[Open In Colab\]\(" + re.escape(BADGE_IMAGE) + r"\)\]\()[^)]*(\))")
 _SOURCE_FIELD = re.compile(r'^(TFMUSIC_SOURCE = )"[^"\n]*"(  #@param)', re.M)
@@ -60,9 +64,7 @@ def point_notebook(path: pathlib.Path, repository: str, branch: str = "main") ->
     if missing:
         raise ValueError(f"{path}: no {' and no '.join(missing)} to point at the repository")
     text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    files.atomic_write_text(path, text)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
