@@ -219,8 +219,10 @@ def melodies(tmp_path_factory):
     return _melodies(tmp_path_factory.mktemp("drill_input") / "melodies", 3000)
 
 
-def _create_dataset_args(melodies, out: pathlib.Path) -> list:
-    """``melody_rnn_create_dataset`` on ``melodies`` into ``out`` with two worker processes."""
+def _create_dataset_args(melodies, out: pathlib.Path, runner: str = "direct") -> list:
+    """``melody_rnn_create_dataset`` on ``melodies`` into ``out`` with two worker processes (``runner``:
+    ``--runner`` word; the default, direct, is left out of the command line)."""
+    runner_args = [] if runner == "direct" else ["--runner", runner]
     return [
         "-m",
         "melody_rnn_ext.create_dataset_cli",
@@ -230,6 +232,7 @@ def _create_dataset_args(melodies, out: pathlib.Path) -> list:
         melodies,
         "--output_dir",
         str(out),
+        *runner_args,
         "--num_workers",
         "2",
         "--no_progress",
@@ -272,21 +275,7 @@ def test_beam_create_dataset_stops_at_once(melodies, tmp_path, whole_group):
     _drill(
         tmp_path,
         "melody_rnn_create_dataset",
-        [
-            "-m",
-            "melody_rnn_ext.create_dataset_cli",
-            "--config",
-            "basic_rnn",
-            "--input",
-            melodies,
-            "--output_dir",
-            str(out),
-            "--runner",
-            "beam",
-            "--num_workers",
-            "2",
-            "--no_progress",
-        ],
+        _create_dataset_args(melodies, out, runner="beam"),
         out,
         lambda proc: _workers_running(proc, 4) and _beam_writing(out),
         whole_group,
