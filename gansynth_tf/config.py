@@ -172,6 +172,9 @@ class DataConfig:
       prespecified_normalizer: (mag a, mag b, phase a, phase b), Magenta's defaults.
       normalizer_margin, normalizer_num_examples: fitting settings (0.8, 1000).
       shuffle_buffer: examples in the shuffle buffer.
+      balance_pitches: resample the real notes so that every pitch is equally likely, as the
+        generator's pitches are (False: the data's own pitch counts, as the paper; NSynth's are
+        roughly even, General MIDI renders much less so at the lowest pitches).
     """
 
     spectral: SpectralConfig = SpectralConfig(spec_shape=(128, 1024), mel=True, ifreq=True)
@@ -184,6 +187,7 @@ class DataConfig:
     normalizer_margin: float = 0.8
     normalizer_num_examples: int = 1000
     shuffle_buffer: int = 10_000
+    balance_pitches: bool = False
 
     def __post_init__(self):
         if not 0 <= self.min_pitch <= self.max_pitch <= 127:

@@ -10,7 +10,9 @@ Input elements are the dicts the NSynth readers (``pipelines.nsynth``) yield; on
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
 
 import tensorflow as tf
 
@@ -137,6 +139,43 @@ def _select_audio_and_pitch(audio_length: int) -> Callable[[dict], dict]:
     return select
 
 
+def acceptance_for_balance(pitch_counts: Sequence[int]) -> np.ndarray:
+    """Notes per pitch class [num_classes] -> the probability [num_classes] of keeping a note of each
+    class so that every class present is equally common (the rarest present class is always kept;
+    absent classes get 0). Raises ValueError when no class has a note."""
+    counts = np.asarray(pitch_counts, np.float64)
+    present = counts > 0
+    if not present.any():
+        raise ValueError("balance_pitches: no notes in the pitch range")
+    accept = np.zeros_like(counts)
+    accept[present] = counts[present].min() / counts[present]
+    return accept.astype(np.float32)
+
+
+def balance_by_pitch(
+    ds: tf.data.Dataset, pitch_counts: Sequence[int], pitch_range: PitchRange, seed: int | None = None
+) -> tf.data.Dataset:
+    """Dicts with ``'pitch'`` int64 [] (inside ``pitch_range``) -> the same dicts, thinned so that every
+    pitch present is equally common: a note of class c is kept with probability
+    :func:`acceptance_for_balance` ``(pitch_counts)[c]`` (``pitch_counts``: the notes per class of one
+    pass of ``ds``, [num_classes]). Seeded by ``seed`` (a ``tf.data.Dataset.random`` stream)."""
+    accept = tf.constant(acceptance_for_balance(pitch_counts))
+    if accept.shape[0] != pitch_range.num_classes:
+        raise ValueError(f"pitch_counts has {accept.shape[0]} classes, the pitch range {pitch_range.num_classes}")
+    draws = tf.data.Dataset.random(seed=seed).map(lambda r: tf.cast(r % (1 << 24), tf.float32) / float(1 << 24))
+    kept = tf.data.Dataset.zip((ds, draws)).filter(
+        lambda e, u: u < tf.gather(accept, tf.cast(e["pitch"], tf.int32) - pitch_range.min_pitch)
+    )
+    return kept.map(lambda e, _u: e)
+
+
+def count_pitches(pitches: Iterable[int], pitch_range: PitchRange) -> np.ndarray:
+    """MIDI pitches -> int64 [num_classes] notes per class of ``pitch_range`` (others are not counted)."""
+    p = np.asarray(list(pitches), np.int64) - pitch_range.min_pitch
+    p = p[(p >= 0) & (p < pitch_range.num_classes)]
+    return np.bincount(p, minlength=pitch_range.num_classes)
+
+
 def make_specgram_dataset(
     ds: tf.data.Dataset,
     helper: SpecgramsHelper,
@@ -148,6 +187,7 @@ def make_specgram_dataset(
     shuffle_buffer: int = 0,
     seed: int | None = None,
     repeat: bool = False,
+    pitch_counts: Sequence[int] | None = None,
     drop_remainder: bool = True,
     jit_compile: bool = True,
     num_parallel_calls: int = tf.data.AUTOTUNE,
@@ -170,6 +210,9 @@ def make_specgram_dataset(
       shuffle_buffer: shuffle buffer in examples (0: no shuffling).
       seed: shuffle seed.
       repeat: repeat forever (after shuffling, before batching).
+      pitch_counts: notes per class of ``pitch_range`` in ``ds`` after the filters ([num_classes]):
+        given, the notes are thinned so that every pitch present is equally common
+        (:func:`balance_by_pitch`); None keeps the data's own counts.
       drop_remainder: drop a final short batch (static batch dimension).
       jit_compile: XLA-compile the spectral transform.
       num_parallel_calls, deterministic: passed to ``Dataset.map``.
@@ -184,6 +227,8 @@ def make_specgram_dataset(
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     if repeat:
         ds = ds.repeat()
+    if pitch_counts is not None:
+        ds = balance_by_pitch(ds, pitch_counts, pitch_range or GANSYNTH_PITCHES, seed=seed)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     batch_fn = make_batch_fn(helper, normalizer, pitch_range or GANSYNTH_PITCHES, jit_compile=jit_compile)
     ds = ds.map(batch_fn, num_parallel_calls=num_parallel_calls, deterministic=deterministic)

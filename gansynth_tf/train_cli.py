@@ -117,11 +117,36 @@ def load_or_fit_normalizer(cfg, model_dir: str, is_chief: bool = True):
     return normalizer
 
 
+def training_pitch_counts(cfg, pitch_range):
+    """Notes per class of ``pitch_range`` (int64 [num_classes]) in ``cfg.data.train_data_path`` after
+    its instrument-source filter, for ``data.balance_pitches``: read from ``examples.json`` for an
+    NSynth-format folder, else from one pass over the TFRecords' ``pitch`` and ``instrument_source``
+    features (the audio is not parsed)."""
+    from gansynth_tf import data as gdata
+    from pipelines import nsynth, tfrecord_io
+
+    path, sources = cfg.data.train_data_path, set(cfg.data.instrument_sources or ())
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "examples.json")):
+        entries = nsynth.load_examples_json(os.path.join(path, "examples.json")).values()
+        pairs = [(int(e["pitch"]), int(e["instrument_source"])) for e in entries]
+    else:
+        import tensorflow as tf
+
+        spec = {k: tf.io.FixedLenFeature([], tf.int64) for k in ("pitch", "instrument_source")}
+        parsed = tfrecord_io.tfrecord_dataset(path).batch(1024).map(lambda r: tf.io.parse_example(r, spec))
+        pairs = [
+            (int(p), int(s)) for b in parsed.as_numpy_iterator() for p, s in zip(b["pitch"], b["instrument_source"])
+        ]
+    return gdata.count_pitches([p for p, s in pairs if not sources or s in sources], pitch_range)
+
+
 def make_dataset_fn(cfg, helper, normalizer, pitch_range):
     """``input_context -> Dataset`` of unbatched (normalized specgram [frames, freq, 2], one-hot pitch)
     as :class:`gansynth_tf.gan.GANSynthTask` wants: sharded, filtered, shuffled, transformed in
     batches of 32 (vectorized, XLA) and unbatched."""
     from gansynth_tf import data as gdata
+
+    counts = training_pitch_counts(cfg, pitch_range) if cfg.data.balance_pitches else None
 
     def dataset_fn(ctx):
         ds = open_nsynth(cfg.data.train_data_path, ctx.num_input_pipelines, ctx.input_pipeline_id)
@@ -134,6 +159,7 @@ def make_dataset_fn(cfg, helper, normalizer, pitch_range):
             instrument_sources=cfg.data.instrument_sources or None,
             shuffle_buffer=cfg.data.shuffle_buffer,
             seed=cfg.model.seed,
+            pitch_counts=counts,
             drop_remainder=False,
         )
         return ds.unbatch()

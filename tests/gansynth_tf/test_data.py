@@ -1,5 +1,7 @@
 """tf.data map functions from NSynth element dicts to (normalised specgram, one-hot pitch)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -94,3 +96,50 @@ def test_fit_normalizer_from_elements(sample_notes):
     np.testing.assert_allclose(norm.data_max, specs.reshape(-1, 2).max(0), rtol=1e-4, atol=1e-4)
     y = norm.normalize(tf.constant(specs)).numpy()
     assert y.min() == pytest.approx(-0.8, abs=1e-3) and y.max() == pytest.approx(0.8, abs=1e-3)
+
+
+def test_balance_by_pitch_evens_out_a_skewed_pitch_distribution():
+    # 9 of 10 notes at pitch 60, 1 of 10 at pitch 30: balanced, the two are about equally common.
+    pitches = np.array(([60] * 9 + [30]) * 400, np.int64)
+    counts = gdata.count_pitches(pitches, gdata.GANSYNTH_PITCHES)
+    assert counts[60 - 24] == 3600 and counts[30 - 24] == 400 and counts.sum() == 4000
+    accept = gdata.acceptance_for_balance(counts)
+    assert accept[6] == 1.0 and accept[36] == pytest.approx(1 / 9) and accept[0] == 0.0
+    ds = tf.data.Dataset.from_tensor_slices({"pitch": pitches, "audio": np.zeros([len(pitches), 4], np.float32)})
+    balanced = gdata.balance_by_pitch(ds, counts, gdata.GANSYNTH_PITCHES, seed=0)
+    out = np.array([e["pitch"] for e in balanced.as_numpy_iterator()])
+    assert np.sum(out == 30) == 400  # the rarest pitch is always kept
+    assert 300 < np.sum(out == 60) < 500  # about 3600 / 9
+    again = np.array([e["pitch"] for e in balanced.as_numpy_iterator()])
+    np.testing.assert_array_equal(out, again)  # seeded
+    with pytest.raises(ValueError, match="no notes"):
+        gdata.acceptance_for_balance(np.zeros(61))
+
+
+def test_make_specgram_dataset_balances_with_pitch_counts(sample_notes):
+    helper = SpecgramsHelper(LOW_FREQ_RES)
+    elements = _elements(sample_notes, extra_pitches=[30])  # 12 notes at 60, one at 30
+    counts = gdata.count_pitches([e["pitch"] for e in elements.as_numpy_iterator()], gdata.GANSYNTH_PITCHES)
+    ds = gdata.make_specgram_dataset(elements, helper, None, 1, pitch_counts=counts, seed=0, repeat=True)
+    labels = np.concatenate([b[1] for b in ds.take(40).as_numpy_iterator()]).argmax(-1)
+    # Unbalanced, 1 in 13 would be pitch 30 (class 6); balanced, about half are.
+    assert set(labels) == {6, 36} and 10 <= np.sum(labels == 6) <= 30
+
+
+def test_training_pitch_counts_reads_a_folder_and_tfrecords_alike(nsynth_sample_dir, tmp_path):
+    from gansynth_tf import train_cli
+    from gansynth_tf.config import get_preset
+    from pipelines import nsynth, tfrecord_io
+
+    records = [
+        (str(i), nsynth.serialize_example(e))
+        for i, e in enumerate(nsynth.read_jsonwav_dir(nsynth_sample_dir).as_numpy_iterator())
+    ]
+    tfrecord_io.write_sharded(str(tmp_path / "nsynth"), records, 2)
+    preset = get_preset("tiny")
+    for path in (str(nsynth_sample_dir), str(tmp_path / "nsynth-*.tfrecord")):
+        for sources, expected in (((0,), 4), ((), 12)):  # 4 of the 12 sample notes are acoustic, all at 60
+            data = dataclasses.replace(preset.data, train_data_path=path, instrument_sources=sources)
+            cfg = dataclasses.replace(preset, data=data)
+            counts = train_cli.training_pitch_counts(cfg, gdata.GANSYNTH_PITCHES)
+            assert counts.shape == (61,) and counts[60 - 24] == expected and counts.sum() == expected, (path, sources)
