@@ -23,9 +23,8 @@ from note_seq import constants
 from note_seq import drums_encoder_decoder as _dd
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
-from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
-from tfmusic import config as config_lib
+from events_rnn.config import EventsRnnHParams, default_trainer
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, family_presets
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("one_drum", "drum_kit")
@@ -34,18 +33,10 @@ DESCRIPTIONS = {
     "drum_kit": "Drums RNN with multiple drums and binary counters.",
 }
 STEPS_PER_QUARTER = {"one_drum": 2, "drum_kit": 4}
+_SHARED_HPARAMS = dict(batch_size=128, dropout_keep_prob=0.5, learning_rate=0.001)
 HPARAMS = {
-    "one_drum": dict(
-        batch_size=128, rnn_layer_sizes=(128, 128), dropout_keep_prob=0.5, clip_norm=5.0, learning_rate=0.001
-    ),
-    "drum_kit": dict(
-        batch_size=128,
-        rnn_layer_sizes=(256, 256, 256),
-        dropout_keep_prob=0.5,
-        attn_length=32,
-        clip_norm=3.0,
-        learning_rate=0.001,
-    ),
+    "one_drum": dict(_SHARED_HPARAMS, rnn_layer_sizes=(128, 128), clip_norm=5.0),
+    "drum_kit": dict(_SHARED_HPARAMS, rnn_layer_sizes=(256, 256, 256), attn_length=32, clip_norm=3.0),
 }
 
 
@@ -82,16 +73,6 @@ class DrumsRnnConfig(FamilyConfigMixin):
         return STEPS_PER_QUARTER[self.config_id]
 
 
-MODEL_PRESETS: config_lib.PresetRegistry[DrumsRnnConfig] = config_lib.PresetRegistry("drums_rnn model")
-register_model_presets(
-    MODEL_PRESETS,
-    DrumsRnnConfig,
-    CONFIG_IDS,
-    HPARAMS.get,
-    {"tiny": ("one_drum", {}), "tiny_kit": ("drum_kit", {"rnn_layer_sizes": (16, 12), "attn_length": 5})},
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class DrumsRnnExperiment(EventsRnnExperiment):
     """A whole Drums RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
@@ -100,6 +81,13 @@ class DrumsRnnExperiment(EventsRnnExperiment):
     trainer: training.TrainerConfig = default_trainer(128)
 
 
-#: Whole runs: ``one_drum``, ``drum_kit`` (Magenta's) and ``tiny`` / ``tiny_kit`` (tests).
-PRESETS: config_lib.PresetRegistry[DrumsRnnExperiment] = config_lib.PresetRegistry("drums_rnn")
-register_experiment_presets(PRESETS, DrumsRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny", "tiny_kit"))
+#: Models (MODEL_PRESETS) and whole runs (PRESETS): ``one_drum``, ``drum_kit`` (Magenta's) and
+#: ``tiny`` / ``tiny_kit`` (tests).
+MODEL_PRESETS, PRESETS = family_presets(
+    "drums_rnn",
+    DrumsRnnConfig,
+    DrumsRnnExperiment,
+    CONFIG_IDS,
+    HPARAMS.get,
+    {"tiny": ("one_drum", {}), "tiny_kit": ("drum_kit", {"rnn_layer_sizes": (16, 12), "attn_length": 5})},
+)

@@ -55,6 +55,15 @@ class Stage:
     def transform(self, item, counters: Counters) -> list:
         raise NotImplementedError
 
+    def _examples(self, inputs, labels, counters: Counters) -> list:
+        """``[make_sequence_example(inputs, labels)]`` counted as ``examples_out``, or ``[]`` counted as
+        ``discarded_single_step`` when there are no labels (a sequence of fewer than two events)."""
+        if not labels:
+            self._count(counters, "discarded_single_step")
+            return []
+        self._count(counters, "examples_out")
+        return [make_sequence_example(inputs, labels)]
+
 
 class TimeChangeSplitter(Stage):
     """NoteSequence -> pieces with one time signature and one tempo each, each shifted to start at 0."""
@@ -153,12 +162,7 @@ class EncoderStage(Stage):
 
     def transform(self, events, counters):
         self._count(counters, "sequences_in")
-        inputs, labels = self.encoder_decoder.encode(events)
-        if not labels:
-            self._count(counters, "discarded_single_step")
-            return []
-        self._count(counters, "examples_out")
-        return [make_sequence_example(inputs, labels)]
+        return self._examples(*self.encoder_decoder.encode(events), counters)
 
 
 # --------------------------------------------------------------------------- SequenceExample layout

@@ -4,7 +4,8 @@ presets and the whole-run experiment dataclass.
 A family's model config is a frozen dataclass with ``config_id``, ``hparams`` and ``description`` that
 mixes in :class:`FamilyConfigMixin` and names its ids, descriptions and encoder/decoder factory as
 class attributes. :func:`register_model_presets` fills a family's ``MODEL_PRESETS`` (Magenta's configs
-plus tiny test presets), and :class:`EventsRnnExperiment` is the base of each family's ``*Experiment``.
+plus tiny test presets), and :class:`EventsRnnExperiment` is the base of each family's ``*Experiment``;
+:func:`family_presets` makes both of a family's registries.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping, Sequence, Tuple
 
-from events_rnn.config import EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig, default_trainer
+from events_rnn.config import (
+    EventsRnnDataConfig,
+    EventsRnnHParams,
+    WarmStartConfig,
+    default_trainer,
+    register_experiment_presets,
+)
+from tfmusic import config as config_lib
 from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
@@ -95,3 +103,21 @@ class EventsRnnExperiment:
     trainer: training.TrainerConfig = default_trainer(64)
     runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
     seed: int = 0
+
+
+def family_presets(
+    family: str,
+    config_class: type,
+    experiment_class: type,
+    config_ids: Sequence[str],
+    hparams_of: Callable[[str], dict],
+    tiny: Mapping[str, Tuple[str, dict]],
+) -> Tuple[config_lib.PresetRegistry, config_lib.PresetRegistry]:
+    """A family's ``(MODEL_PRESETS, PRESETS)``: registries ``"{family} model"`` (one ``config_class`` per
+    Magenta id and per ``tiny`` test preset, see :func:`register_model_presets`) and ``family`` (one
+    ``experiment_class`` per model preset, see :func:`events_rnn.config.register_experiment_presets`)."""
+    model_presets = config_lib.PresetRegistry(f"{family} model")
+    register_model_presets(model_presets, config_class, config_ids, hparams_of, tiny)
+    presets = config_lib.PresetRegistry(family)
+    register_experiment_presets(presets, experiment_class, model_presets, config_ids, tuple(tiny))
+    return model_presets, presets

@@ -289,6 +289,31 @@ for _alias, _rep in (("phase", "phase"), ("if", "if"), ("if_mel", "mel")):
     PRESETS.add(f"{_alias}_h", lambda r=_rep: make_experiment(r, True, True))
 
 
+def _trainer(num_images: int, global_batch_size: int, **fields) -> training.TrainerConfig:
+    """A trainer that shows ``num_images`` images in batches of ``global_batch_size``."""
+    return training.TrainerConfig(
+        train_steps=steps_for_images(num_images, global_batch_size), global_batch_size=global_batch_size, **fields
+    )
+
+
+def _all_blocks_at_once(num_images: int, **fields) -> GANConfig:
+    """A model that is not progressive: every block trains from the start, for ``num_images``."""
+    return GANConfig(
+        progressive=False,
+        stable_stage_num_images=num_images,
+        transition_stage_num_images=num_images,
+        total_num_images=num_images,
+        **fields,
+    )
+
+
+def _one_device(model: GANConfig, data: DataConfig, trainer: training.TrainerConfig) -> GANSynthExperiment:
+    """The experiment of ``model``, ``data`` and ``trainer`` on one device (a CPU preset)."""
+    return GANSynthExperiment(
+        model=model, data=data, trainer=trainer, runtime=runtime_lib.RuntimeConfig(distribution="one_device")
+    )
+
+
 @PRESETS.register("tiny")
 def tiny() -> GANSynthExperiment:
     """A CPU-sized run: 3 resolutions 2x4 -> 8x16, 8 channels, 4 pitches, 8-d latent,
@@ -307,17 +332,16 @@ def tiny() -> GANSynthExperiment:
     data = DataConfig(
         spectral=SpectralConfig(audio_length=64, spec_shape=(8, 16)), min_pitch=60, max_pitch=63, shuffle_buffer=16
     )
-    trainer = training.TrainerConfig(
-        train_steps=steps_for_images(88, 4),
-        global_batch_size=4,
+    trainer = _trainer(
+        88,
+        4,
         checkpoint_every=4,
         max_checkpoints=2,
         summary_every=1,
         media_every=0,
         progress=False,
     )
-    runtime = runtime_lib.RuntimeConfig(distribution="one_device")
-    return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
+    return _one_device(model, data, trainer)
 
 
 @PRESETS.register("cpu_small")
@@ -326,16 +350,13 @@ def cpu_small() -> GANSynthExperiment:
     (0.51 s) of each note as 64x256 mel-IF specgrams (512-sample frames, hop 128, 75 % overlap),
     6 resolutions from 2x8, at most 32 channels, a 64-d latent, pitches 48..72 (25 classes),
     not progressive (all blocks train from the start), batch 8, 2,000 steps."""
-    model = GANConfig(
+    model = _all_blocks_at_once(
+        16_000,
         latent_size=64,
         start_shape=(2, 8),
         num_resolutions=6,
         fmap_base=256,
         fmap_max=32,
-        progressive=False,
-        stable_stage_num_images=16_000,
-        transition_stage_num_images=16_000,
-        total_num_images=16_000,
         generator_ema_decay=0.99,
     )
     data = DataConfig(
@@ -344,16 +365,15 @@ def cpu_small() -> GANSynthExperiment:
         max_pitch=72,
         shuffle_buffer=2048,
     )
-    trainer = training.TrainerConfig(
-        train_steps=steps_for_images(16_000, 8),
-        global_batch_size=8,
+    trainer = _trainer(
+        16_000,
+        8,
         checkpoint_every=250,
         max_checkpoints=2,
         summary_every=25,
         media_every=500,
     )
-    runtime = runtime_lib.RuntimeConfig(distribution="one_device")
-    return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
+    return _one_device(model, data, trainer)
 
 
 @PRESETS.register("cpu_zoo")
@@ -369,16 +389,13 @@ def cpu_zoo() -> GANSynthExperiment:
     (75 %: half the frames, half the cost), Adam learning rate 2e-3 (8e-4), the gradient penalty
     on the normalised network input, generator EMA decay 0.99 (0.999).
     """
-    model = GANConfig(
+    model = _all_blocks_at_once(
+        160_000,
         latent_size=64,
         start_shape=(1, 16),
         num_resolutions=6,
         fmap_base=512,
         fmap_max=64,
-        progressive=False,
-        stable_stage_num_images=160_000,
-        transition_stage_num_images=160_000,
-        total_num_images=160_000,
         gradient_penalty_space="normalized",
         generator_learning_rate=2e-3,
         discriminator_learning_rate=2e-3,
@@ -391,16 +408,15 @@ def cpu_zoo() -> GANSynthExperiment:
         normalizer_num_examples=1000,
         shuffle_buffer=4096,
     )
-    trainer = training.TrainerConfig(
-        train_steps=steps_for_images(160_000, 8),
-        global_batch_size=8,
+    trainer = _trainer(
+        160_000,
+        8,
         checkpoint_every=250,
         max_checkpoints=3,
         summary_every=50,
         media_every=1000,
     )
-    runtime = runtime_lib.RuntimeConfig(distribution="one_device")
-    return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
+    return _one_device(model, data, trainer)
 
 
 @PRESETS.register("cpu_learn")
@@ -422,17 +438,14 @@ def cpu_learn() -> GANSynthExperiment:
     run away from the generator on so little data); generator EMA decay 0.95 (0.999).
     """
     steps = 1400
-    model = GANConfig(
+    model = _all_blocks_at_once(
+        steps * 16,
         latent_size=16,
         start_shape=(1, 64),
         num_resolutions=3,
         fmap_base=16,
         fmap_decay=0.0,
         fmap_max=16,
-        progressive=False,
-        stable_stage_num_images=steps * 16,
-        transition_stage_num_images=steps * 16,
-        total_num_images=steps * 16,
         gradient_penalty_space="normalized",
         generator_learning_rate=8e-3,
         discriminator_learning_rate=8e-3,
@@ -444,17 +457,16 @@ def cpu_learn() -> GANSynthExperiment:
         max_pitch=79,
         shuffle_buffer=256,
     )
-    trainer = training.TrainerConfig(
-        train_steps=steps,
-        global_batch_size=16,
+    trainer = _trainer(
+        steps * 16,
+        16,
         checkpoint_every=steps,
         max_checkpoints=1,
         summary_every=100,
         media_every=0,
         progress=False,
     )
-    runtime = runtime_lib.RuntimeConfig(distribution="one_device")
-    return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
+    return _one_device(model, data, trainer)
 
 
 def get_preset(name: str, overrides=()) -> GANSynthExperiment:

@@ -518,24 +518,24 @@ def generator_variable_names(model: gconfig.GANConfig, num_blocks: Optional[int]
     return out
 
 
-def _generator_pairs(generator: Generator, num_blocks: int):
-    """(keras variable, Magenta name) for every generator variable of blocks 1..num_blocks."""
+def _block_conv_pairs(network, scope: str, layer_names, num_blocks: int):
+    """(keras variable, Magenta name) for the convolutions ``layer_names`` of blocks 1..num_blocks."""
     pairs = []
-    for block in generator.blocks[:num_blocks]:
-        for layer_name in ("conv0", "conv1", "to_rgb"):
+    for block in network.blocks[:num_blocks]:
+        for layer_name in layer_names:
             layer = getattr(block, layer_name)
-            base = f"{GENERATOR_SCOPE}/{block_name(block.block_id)}/{layer_name}"
+            base = f"{scope}/{block_name(block.block_id)}/{layer_name}"
             pairs += [(layer.kernel, f"{base}/conv2d/kernel"), (layer.bias, f"{base}/bias")]
     return pairs
 
 
+def _generator_pairs(generator: Generator, num_blocks: int):
+    """(keras variable, Magenta name) for every generator variable of blocks 1..num_blocks."""
+    return _block_conv_pairs(generator, GENERATOR_SCOPE, ("conv0", "conv1", "to_rgb"), num_blocks)
+
+
 def _discriminator_pairs(discriminator: Discriminator, num_blocks: int):
-    pairs = []
-    for block in discriminator.blocks[:num_blocks]:
-        for layer_name in ("from_rgb", "conv0", "conv1"):
-            layer = getattr(block, layer_name)
-            base = f"{DISCRIMINATOR_SCOPE}/{block_name(block.block_id)}/{layer_name}"
-            pairs += [(layer.kernel, f"{base}/conv2d/kernel"), (layer.bias, f"{base}/bias")]
+    pairs = _block_conv_pairs(discriminator, DISCRIMINATOR_SCOPE, ("from_rgb", "conv0", "conv1"), num_blocks)
     logits = f"{DISCRIMINATOR_SCOPE}/{block_name(1)}/logits"
     pairs += [
         (discriminator.logits.kernel, f"{logits}/dense/kernel"),

@@ -30,7 +30,7 @@ from gansynth_tf.generator import block_name
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class DiscriminatorBlock(keras.layers.Layer):
+class DiscriminatorBlock(L.ProgressiveBlock):
     """One discriminator resolution.
 
     ``from_input(x)``: the input at this block's resolution [B, H, W, channels] -> features
@@ -57,14 +57,8 @@ class DiscriminatorBlock(keras.layers.Layer):
         minibatch_stddev_group_size: int = 0,
         **kwargs,
     ):
-        kwargs.setdefault("name", block_name(block_id))
-        super().__init__(**kwargs)
-        self.block_id = int(block_id)
-        self.filters = int(filters)
+        super().__init__(block_id, filters, start_shape, kernel_size, scale_base, **kwargs)
         self.next_filters = int(next_filters)
-        self.start_shape = tuple(int(s) for s in start_shape)
-        self.kernel_size = int(kernel_size)
-        self.scale_base = int(scale_base)
         self.minibatch_stddev_group_size = int(minibatch_stddev_group_size)
         conv = dict(he_slope=0.0, activation="leaky_relu")
         self.from_rgb = L.EqualizedConv2D(self.filters, 1, name="from_rgb", **conv)
@@ -101,80 +95,44 @@ class DiscriminatorBlock(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "block_id": self.block_id,
-            "filters": self.filters,
             "next_filters": self.next_filters,
-            "start_shape": list(self.start_shape),
-            "kernel_size": self.kernel_size,
-            "scale_base": self.scale_base,
             "minibatch_stddev_group_size": self.minibatch_stddev_group_size,
         }
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class Discriminator(keras.Model):
+class Discriminator(L.ProgressiveNetwork):
     """The progressive GANSynth discriminator (critic) with a pitch-classification head.
 
-    Args: as :class:`gansynth_tf.generator.Generator` (``num_pitches`` is the classifier's
-    width), plus ``minibatch_stddev_group_size``.
+    Args:
+      num_pitches: the classifier's width (61).
+      minibatch_stddev_group_size: block 1's :class:`gansynth_tf.layers.MinibatchStddev` group size.
+      **kwargs: the architecture settings of :class:`gansynth_tf.layers.ProgressiveNetwork` and
+        Keras' (``name``).
 
     Call: ``discriminator(specgrams, progress=None)`` with specgrams float [B, frames, freq,
     num_channels] -> (logits float32 [B], classification_logits float32 [B, num_pitches]).
     """
 
-    def __init__(
-        self,
-        num_pitches: int = 61,
-        start_shape: Sequence[int] = (2, 16),
-        num_resolutions: int = 7,
-        fmap_base: int = 4096,
-        fmap_decay: float = 1.0,
-        fmap_max: int = 256,
-        kernel_size: int = 3,
-        scale_base: int = 2,
-        num_channels: int = 2,
-        minibatch_stddev_group_size: int = 0,
-        **kwargs,
-    ):
+    def __init__(self, num_pitches: int = 61, minibatch_stddev_group_size: int = 0, **kwargs):
         kwargs.setdefault("name", "discriminator")
-        super().__init__(**kwargs)
-        self.num_pitches = int(num_pitches)
-        self.start_shape = tuple(int(s) for s in start_shape)
-        self.num_resolutions = int(num_resolutions)
-        self.fmap_base = int(fmap_base)
-        self.fmap_decay = float(fmap_decay)
-        self.fmap_max = int(fmap_max)
-        self.kernel_size = int(kernel_size)
-        self.scale_base = int(scale_base)
-        self.num_channels = int(num_channels)
+        super().__init__(num_pitches, **kwargs)
         self.minibatch_stddev_group_size = int(minibatch_stddev_group_size)
-        self.blocks = [
-            DiscriminatorBlock(
+        self._add_blocks(
+            lambda b: DiscriminatorBlock(
                 b,
                 self.num_filters(b),
                 self.num_filters(b - 1),
-                self.start_shape,
-                self.kernel_size,
-                self.scale_base,
-                self.minibatch_stddev_group_size,
+                minibatch_stddev_group_size=self.minibatch_stddev_group_size,
                 name=block_name(b),
+                **self.block_shape_kwargs(),
             )
-            for b in range(1, self.num_resolutions + 1)
-        ]
-        # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
-        # tf.train.Checkpoint of this model alone would silently skip (and never restore) the
-        # blocks; an attribute per block puts them in it (Keras tracks each layer once).
-        for block in self.blocks:
-            setattr(self, block.name, block)
+        )
         # Scores and class logits stay float32 under mixed precision.
         self.logits = L.EqualizedDense(1, he_slope=1.0, name="logits", dtype="float32")
         self.classification_logits = L.EqualizedDense(
             self.num_pitches, he_slope=1.0, name="classification_logits", dtype="float32"
         )
-
-    def num_filters(self, block_id: int) -> int:
-        """``int(min(fmap_base / 2 ** (block_id * fmap_decay), fmap_max))``."""
-        return int(min(self.fmap_base / 2.0 ** (block_id * self.fmap_decay), self.fmap_max))
 
     def build(self, input_shape=None):
         """Create every block's weights (no forward pass needed)."""
@@ -186,9 +144,7 @@ class Discriminator(keras.Model):
         self.built = True
 
     def call(self, x, progress=None, training=None):
-        if progress is None:
-            progress = float(self.num_resolutions - 1)
-        progress = ops.cast(progress, "float32")
+        progress = self._progress(progress)
         n = self.num_resolutions
         x0 = ops.cast(x, "float32")
         # The input at every resolution, from the top block down (box averages nest exactly).
@@ -208,35 +164,16 @@ class Discriminator(keras.Model):
         return logits, class_logits
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "num_pitches": self.num_pitches,
-            "start_shape": list(self.start_shape),
-            "num_resolutions": self.num_resolutions,
-            "fmap_base": self.fmap_base,
-            "fmap_decay": self.fmap_decay,
-            "fmap_max": self.fmap_max,
-            "kernel_size": self.kernel_size,
-            "scale_base": self.scale_base,
-            "num_channels": self.num_channels,
-            "minibatch_stddev_group_size": self.minibatch_stddev_group_size,
-        }
+        return {**super().get_config(), "minibatch_stddev_group_size": self.minibatch_stddev_group_size}
 
 
 def build_discriminator(model_config, num_pitches: int, name: str = "discriminator") -> Discriminator:
     """A built :class:`Discriminator` from a :class:`gansynth_tf.config.GANConfig`."""
     d = Discriminator(
         num_pitches=num_pitches,
-        start_shape=model_config.start_shape,
-        num_resolutions=model_config.num_resolutions,
-        fmap_base=model_config.fmap_base,
-        fmap_decay=model_config.fmap_decay,
-        fmap_max=model_config.fmap_max,
-        kernel_size=model_config.kernel_size,
-        scale_base=model_config.scale_base,
-        num_channels=model_config.num_channels,
         minibatch_stddev_group_size=model_config.minibatch_stddev_group_size,
         name=name,
+        **L.network_kwargs(model_config),
     )
     d.build()
     return d

@@ -30,13 +30,11 @@ from keras import ops
 from gansynth_tf import layers as L
 
 
-def block_name(block_id: int) -> str:
-    """Name of network block ``block_id`` (Magenta's scope names)."""
-    return f"progressive_gan_block_{block_id}"
+block_name = L.block_name
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class GeneratorBlock(keras.layers.Layer):
+class GeneratorBlock(L.ProgressiveBlock):
     """One generator resolution: features in -> (features out, its specgram at that resolution).
 
     Block 1 takes the conditioning vector [B, cond] and makes a (h, w) image; block b > 1
@@ -63,13 +61,7 @@ class GeneratorBlock(keras.layers.Layer):
         output_activation: str = "tanh",
         **kwargs,
     ):
-        kwargs.setdefault("name", block_name(block_id))
-        super().__init__(**kwargs)
-        self.block_id = int(block_id)
-        self.filters = int(filters)
-        self.start_shape = tuple(int(s) for s in start_shape)
-        self.kernel_size = int(kernel_size)
-        self.scale_base = int(scale_base)
+        super().__init__(block_id, filters, start_shape, kernel_size, scale_base, **kwargs)
         self.num_channels = int(num_channels)
         self.output_activation = output_activation
         conv = dict(he_slope=0.0, activation="leaky_relu_pixel_norm")
@@ -121,85 +113,40 @@ class GeneratorBlock(keras.layers.Layer):
         return feats, self.to_rgb(feats)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "block_id": self.block_id,
-            "filters": self.filters,
-            "start_shape": list(self.start_shape),
-            "kernel_size": self.kernel_size,
-            "scale_base": self.scale_base,
-            "num_channels": self.num_channels,
-            "output_activation": self.output_activation,
-        }
+        return {**super().get_config(), "num_channels": self.num_channels, "output_activation": self.output_activation}
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class Generator(keras.Model):
+class Generator(L.ProgressiveNetwork):
     """The progressive GANSynth generator with every block built.
 
     Args:
       num_pitches: one-hot pitch depth (61 for MIDI 24..84).
       latent_size: latent vector size (256).
-      start_shape: (frames, freq) of block 1 ((2, 16) -> 128x1024 after 7 blocks).
-      num_resolutions: number of blocks.
-      fmap_base, fmap_decay, fmap_max: channel schedule (see :meth:`num_filters`).
-      kernel_size, scale_base, num_channels, output_activation: see :class:`GeneratorBlock`.
+      output_activation: see :class:`GeneratorBlock`.
+      **kwargs: the architecture settings of :class:`gansynth_tf.layers.ProgressiveNetwork`
+        (start_shape (2, 16) -> 128x1024 after 7 blocks) and Keras' (``name``).
 
     Call: ``generator((z, one_hot_pitch), progress=None)`` with z float [B, latent_size],
     one_hot_pitch float [B, num_pitches], progress a float scalar in [0, num_resolutions - 1]
     (None: the last, full-resolution stage) -> float32 [B, frames, freq, num_channels].
     """
 
-    def __init__(
-        self,
-        num_pitches: int = 61,
-        latent_size: int = 256,
-        start_shape: Sequence[int] = (2, 16),
-        num_resolutions: int = 7,
-        fmap_base: int = 4096,
-        fmap_decay: float = 1.0,
-        fmap_max: int = 256,
-        kernel_size: int = 3,
-        scale_base: int = 2,
-        num_channels: int = 2,
-        output_activation: str = "tanh",
-        **kwargs,
-    ):
+    def __init__(self, num_pitches: int = 61, latent_size: int = 256, output_activation: str = "tanh", **kwargs):
         kwargs.setdefault("name", "generator")
-        super().__init__(**kwargs)
-        self.num_pitches = int(num_pitches)
+        super().__init__(num_pitches, **kwargs)
         self.latent_size = int(latent_size)
-        self.start_shape = tuple(int(s) for s in start_shape)
-        self.num_resolutions = int(num_resolutions)
-        self.fmap_base = int(fmap_base)
-        self.fmap_decay = float(fmap_decay)
-        self.fmap_max = int(fmap_max)
-        self.kernel_size = int(kernel_size)
-        self.scale_base = int(scale_base)
-        self.num_channels = int(num_channels)
         self.output_activation = output_activation
-        self.blocks = [
-            GeneratorBlock(
+        self._add_blocks(
+            lambda b: GeneratorBlock(
                 b,
                 self.num_filters(b),
-                self.start_shape,
-                self.kernel_size,
-                self.scale_base,
-                self.num_channels,
-                self.output_activation,
+                num_channels=self.num_channels,
+                output_activation=self.output_activation,
                 name=block_name(b),
+                **self.block_shape_kwargs(),
             )
-            for b in range(1, self.num_resolutions + 1)
-        ]
-        # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
-        # tf.train.Checkpoint of this model alone would silently skip (and never restore) the
-        # blocks; an attribute per block puts them in it (Keras tracks each layer once).
-        for block in self.blocks:
-            setattr(self, block.name, block)
-
-    def num_filters(self, block_id: int) -> int:
-        """``int(min(fmap_base / 2 ** (block_id * fmap_decay), fmap_max))``."""
-        return int(min(self.fmap_base / 2.0 ** (block_id * self.fmap_decay), self.fmap_max))
+        )
 
     @property
     def output_shape_hw(self) -> Tuple[int, int]:
@@ -229,9 +176,7 @@ class Generator(keras.Model):
         return outs
 
     def call(self, inputs, progress=None, training=None):
-        if progress is None:
-            progress = float(self.num_resolutions - 1)
-        progress = ops.cast(progress, "float32")
+        progress = self._progress(progress)
         out = None
         n = self.num_resolutions
         for block, rgb in zip(self.blocks, self.block_outputs(inputs)):
@@ -241,20 +186,7 @@ class Generator(keras.Model):
         return out
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "num_pitches": self.num_pitches,
-            "latent_size": self.latent_size,
-            "start_shape": list(self.start_shape),
-            "num_resolutions": self.num_resolutions,
-            "fmap_base": self.fmap_base,
-            "fmap_decay": self.fmap_decay,
-            "fmap_max": self.fmap_max,
-            "kernel_size": self.kernel_size,
-            "scale_base": self.scale_base,
-            "num_channels": self.num_channels,
-            "output_activation": self.output_activation,
-        }
+        return {**super().get_config(), "latent_size": self.latent_size, "output_activation": self.output_activation}
 
 
 def build_generator(model_config, num_pitches: int, name: str = "generator") -> Generator:
@@ -262,16 +194,9 @@ def build_generator(model_config, num_pitches: int, name: str = "generator") -> 
     g = Generator(
         num_pitches=num_pitches,
         latent_size=model_config.latent_size,
-        start_shape=model_config.start_shape,
-        num_resolutions=model_config.num_resolutions,
-        fmap_base=model_config.fmap_base,
-        fmap_decay=model_config.fmap_decay,
-        fmap_max=model_config.fmap_max,
-        kernel_size=model_config.kernel_size,
-        scale_base=model_config.scale_base,
-        num_channels=model_config.num_channels,
         output_activation=model_config.output_activation,
         name=name,
+        **L.network_kwargs(model_config),
     )
     g.build()
     return g

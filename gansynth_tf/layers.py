@@ -314,42 +314,42 @@ def _activate(y, activation, leaky_slope):
     return y
 
 
+class _Resample2D(keras.layers.Layer):
+    """Both spatial axes resampled by the integer factor ``scale`` (``_resample`` and ``_size`` say how)."""
+
+    def __init__(self, scale: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = int(scale)
+
+    def call(self, x):
+        return self._resample(x, self.scale)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else self._size(h), None if w is None else self._size(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class Upscale2D(keras.layers.Layer):
+class Upscale2D(_Resample2D):
     """Nearest-neighbour upscaling of both spatial axes by ``scale``. [B, H, W, C] -> [B, sH, sW, C]."""
 
-    def __init__(self, scale: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = int(scale)
+    _resample = staticmethod(upscale)
 
-    def call(self, x):
-        return upscale(x, self.scale)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        return (b, None if h is None else h * self.scale, None if w is None else w * self.scale, c)
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
+    def _size(self, n: int) -> int:
+        return n * self.scale
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class Downscale2D(keras.layers.Layer):
+class Downscale2D(_Resample2D):
     """Box-average downscaling of both spatial axes by ``scale``. [B, H, W, C] -> [B, H/s, W/s, C]."""
 
-    def __init__(self, scale: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = int(scale)
+    _resample = staticmethod(downscale)
 
-    def call(self, x):
-        return downscale(x, self.scale)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        return (b, None if h is None else h // self.scale, None if w is None else w // self.scale, c)
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
+    def _size(self, n: int) -> int:
+        return n // self.scale
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
@@ -395,3 +395,139 @@ class MinibatchStddev(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "group_size": self.group_size, "epsilon": self.epsilon}
+
+
+# --------------------------------------------------------------------------- progressive networks
+
+
+def block_name(block_id: int) -> str:
+    """Name of network block ``block_id`` (Magenta's scope names)."""
+    return f"progressive_gan_block_{block_id}"
+
+
+def num_filters(block_id: int, fmap_base: int, fmap_decay: float, fmap_max: int) -> int:
+    """``int(min(fmap_base / 2 ** (block_id * fmap_decay), fmap_max))`` (Magenta's ``networks.num_filters``)."""
+    return int(min(fmap_base / 2.0 ** (block_id * fmap_decay), fmap_max))
+
+
+class ProgressiveBlock(keras.layers.Layer):
+    """What a generator and a discriminator block share: which block it is and its shape settings.
+
+    Args:
+      block_id: 1-based block index (the default layer name is :func:`block_name`).
+      filters: channels of the block's first convolutions.
+      start_shape: (h, w) of block 1's resolution.
+      kernel_size: 3x3 convolutions' size.
+      scale_base: resolution factor between neighbouring blocks.
+    """
+
+    def __init__(
+        self,
+        block_id: int,
+        filters: int,
+        start_shape: Sequence[int] = (2, 16),
+        kernel_size: int = 3,
+        scale_base: int = 2,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", block_name(block_id))
+        super().__init__(**kwargs)
+        self.block_id = int(block_id)
+        self.filters = int(filters)
+        self.start_shape = tuple(int(s) for s in start_shape)
+        self.kernel_size = int(kernel_size)
+        self.scale_base = int(scale_base)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "block_id": self.block_id,
+            "filters": self.filters,
+            "start_shape": list(self.start_shape),
+            "kernel_size": self.kernel_size,
+            "scale_base": self.scale_base,
+        }
+
+
+# The architecture settings the generator and the discriminator share, named as in GANConfig.
+NETWORK_FIELDS = (
+    "start_shape",
+    "num_resolutions",
+    "fmap_base",
+    "fmap_decay",
+    "fmap_max",
+    "kernel_size",
+    "scale_base",
+    "num_channels",
+)
+
+
+def network_kwargs(model_config) -> dict:
+    """The :data:`NETWORK_FIELDS` of a :class:`gansynth_tf.config.GANConfig` as constructor arguments."""
+    return {name: getattr(model_config, name) for name in NETWORK_FIELDS}
+
+
+class ProgressiveNetwork(keras.Model):
+    """What the generator and the discriminator share: the settings of :data:`NETWORK_FIELDS`,
+    the channel schedule and one block per resolution, each tracked under its own name.
+
+    Args:
+      num_pitches: one-hot pitch depth (61 for MIDI 24..84).
+      start_shape: (frames, freq) of block 1.
+      num_resolutions: number of blocks.
+      fmap_base, fmap_decay, fmap_max: channel schedule (see :meth:`num_filters`).
+      kernel_size, scale_base, num_channels: convolutions' size, resolution factor, specgram channels.
+    """
+
+    def __init__(
+        self,
+        num_pitches: int = 61,
+        start_shape: Sequence[int] = (2, 16),
+        num_resolutions: int = 7,
+        fmap_base: int = 4096,
+        fmap_decay: float = 1.0,
+        fmap_max: int = 256,
+        kernel_size: int = 3,
+        scale_base: int = 2,
+        num_channels: int = 2,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_pitches = int(num_pitches)
+        self.start_shape = tuple(int(s) for s in start_shape)
+        self.num_resolutions = int(num_resolutions)
+        self.fmap_base = int(fmap_base)
+        self.fmap_decay = float(fmap_decay)
+        self.fmap_max = int(fmap_max)
+        self.kernel_size = int(kernel_size)
+        self.scale_base = int(scale_base)
+        self.num_channels = int(num_channels)
+
+    def num_filters(self, block_id: int) -> int:
+        """``int(min(fmap_base / 2 ** (block_id * fmap_decay), fmap_max))``."""
+        return num_filters(block_id, self.fmap_base, self.fmap_decay, self.fmap_max)
+
+    def block_shape_kwargs(self) -> dict:
+        """The shape settings every :class:`ProgressiveBlock` takes."""
+        return dict(start_shape=self.start_shape, kernel_size=self.kernel_size, scale_base=self.scale_base)
+
+    def _add_blocks(self, make_block) -> None:
+        """``self.blocks``: ``make_block(b)`` for b = 1..num_resolutions."""
+        self.blocks = [make_block(b) for b in range(1, self.num_resolutions + 1)]
+        # Keras 3 leaves layers held in a list out of TensorFlow's object graph, so a
+        # tf.train.Checkpoint of this model alone would silently skip (and never restore) the
+        # blocks; an attribute per block puts them in it (Keras tracks each layer once).
+        for block in self.blocks:
+            setattr(self, block.name, block)
+
+    def _progress(self, progress):
+        """``progress`` as a float32 scalar (None: the last, full-resolution stage)."""
+        if progress is None:
+            progress = float(self.num_resolutions - 1)
+        return ops.cast(progress, "float32")
+
+    def get_config(self):
+        config = {"name": self.name, "num_pitches": self.num_pitches}
+        config.update({name: getattr(self, name) for name in NETWORK_FIELDS})
+        config["start_shape"] = list(self.start_shape)
+        return config

@@ -73,12 +73,8 @@ def slerp(p0: np.ndarray, p1: np.ndarray, t) -> np.ndarray:
     Moves along the great circle between the directions of ``p0`` and ``p1``, with
     weights ``sin((1 - t) w) / sin w`` and ``sin(t w) / sin w`` where ``w`` is the angle
     between them; Gaussian latents keep a typical norm along the way, unlike ``lerp``.
-    Falls back to :func:`lerp` when the vectors are (anti)parallel or zero.
-
-    Args:
-      p0, p1: float [D] end points.
-      t: a scalar or float [N] fractions (0 gives p0, 1 gives p1).
-    Returns float64 [D] for a scalar ``t``, else [N, D].
+    Falls back to :func:`lerp` when the vectors are (anti)parallel or zero. Arguments and
+    result as :func:`lerp`'s (float64).
     """
     p0 = np.asarray(p0, np.float64)
     p1 = np.asarray(p1, np.float64)

@@ -23,9 +23,8 @@ from typing import Tuple
 import note_seq
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
-from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
-from tfmusic import config as config_lib
+from events_rnn.config import EventsRnnHParams, default_trainer
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, family_presets
 from tfmusic import training
 
 CONFIG_IDS: Tuple[str, ...] = ("basic_improv", "attention_improv", "chord_pitches_improv")
@@ -37,21 +36,11 @@ DESCRIPTIONS = {
 }
 MIN_NOTE, MAX_NOTE = 48, 84
 STEPS_PER_QUARTER = 4
+_SHARED_HPARAMS = dict(batch_size=128, dropout_keep_prob=0.5, learning_rate=0.001)
 HPARAMS = {
-    "basic_improv": dict(
-        batch_size=128, rnn_layer_sizes=(64, 64), dropout_keep_prob=0.5, clip_norm=5.0, learning_rate=0.001
-    ),
-    "attention_improv": dict(
-        batch_size=128,
-        rnn_layer_sizes=(128, 128, 128),
-        dropout_keep_prob=0.5,
-        attn_length=40,
-        clip_norm=3.0,
-        learning_rate=0.001,
-    ),
-    "chord_pitches_improv": dict(
-        batch_size=128, rnn_layer_sizes=(256, 256, 256), dropout_keep_prob=0.5, clip_norm=3.0, learning_rate=0.001
-    ),
+    "basic_improv": dict(_SHARED_HPARAMS, rnn_layer_sizes=(64, 64), clip_norm=5.0),
+    "attention_improv": dict(_SHARED_HPARAMS, rnn_layer_sizes=(128, 128, 128), attn_length=40, clip_norm=3.0),
+    "chord_pitches_improv": dict(_SHARED_HPARAMS, rnn_layer_sizes=(256, 256, 256), clip_norm=3.0),
 }
 
 
@@ -96,19 +85,6 @@ class ImprovRnnConfig(FamilyConfigMixin):
         return MIN_NOTE, MAX_NOTE
 
 
-MODEL_PRESETS: config_lib.PresetRegistry[ImprovRnnConfig] = config_lib.PresetRegistry("improv_rnn model")
-register_model_presets(
-    MODEL_PRESETS,
-    ImprovRnnConfig,
-    CONFIG_IDS,
-    HPARAMS.get,
-    {
-        "tiny": ("basic_improv", {}),
-        "tiny_attention": ("attention_improv", {"rnn_layer_sizes": (16, 12), "attn_length": 5}),
-    },
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class ImprovRnnExperiment(EventsRnnExperiment):
     """A whole Improv RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
@@ -117,6 +93,16 @@ class ImprovRnnExperiment(EventsRnnExperiment):
     trainer: training.TrainerConfig = default_trainer(128)
 
 
-#: Whole runs: Magenta's three configs and ``tiny`` / ``tiny_attention`` (tests).
-PRESETS: config_lib.PresetRegistry[ImprovRnnExperiment] = config_lib.PresetRegistry("improv_rnn")
-register_experiment_presets(PRESETS, ImprovRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny", "tiny_attention"))
+#: Models (MODEL_PRESETS) and whole runs (PRESETS): Magenta's three configs and ``tiny`` /
+#: ``tiny_attention`` (tests).
+MODEL_PRESETS, PRESETS = family_presets(
+    "improv_rnn",
+    ImprovRnnConfig,
+    ImprovRnnExperiment,
+    CONFIG_IDS,
+    HPARAMS.get,
+    {
+        "tiny": ("basic_improv", {}),
+        "tiny_attention": ("attention_improv", {"rnn_layer_sizes": (16, 12), "attn_length": 5}),
+    },
+)

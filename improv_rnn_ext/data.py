@@ -24,7 +24,7 @@ import note_seq
 from note_seq import events_lib
 
 from events_rnn import data as _core
-from events_rnn.data import Quantizer, Stage, make_sequence_example
+from events_rnn.data import Quantizer, Stage
 from improv_rnn_ext import config as config_lib
 from improv_rnn_ext import lead_sheets as lead_sheets_lib
 from pipelines.tfrecord_io import Counters
@@ -137,11 +137,7 @@ class LeadSheetEncoder(Stage):
         except note_seq.ChordSymbolError:
             self._count(counters, "discarded_chord_symbol_exception")
             return []
-        if not labels:
-            self._count(counters, "discarded_single_step")
-            return []
-        self._count(counters, "examples_out")
-        return [make_sequence_example(inputs, labels)]
+        return self._examples(inputs, labels, counters)
 
 
 class ImprovPipeline(_core.EventsPipeline):

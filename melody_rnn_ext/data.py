@@ -154,12 +154,7 @@ class MelodyEncoder(Stage):
         squashed, folded = self.squash(melody)
         if folded:
             self._count(counters, "melodies_with_notes_folded_into_range")
-        inputs, labels = self.encoder_decoder.encode(squashed)
-        if not labels:
-            self._count(counters, "discarded_single_step")
-            return []
-        self._count(counters, "examples_out")
-        return [make_sequence_example(inputs, labels)]
+        return self._examples(*self.encoder_decoder.encode(squashed), counters)
 
 
 class MelodyPipeline(_core.EventsPipeline):

@@ -31,6 +31,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from events_rnn.generate import GenerationError, GenerationOptions  # noqa: F401  (this module's API)
+from events_rnn.generate import choose, log_softmax
 from melody_rnn_ext import encodings
 
 DEFAULT_QPM = 120.0
@@ -130,11 +131,6 @@ def primer_from_midi(path: str) -> Tuple[object, Optional[float]]:
     return melody_from_sequence(sequence, path), qpm
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-
-
 class MelodyGenerator:
     """Generates melodies from a :class:`melody_rnn_ext.model.MelodyRnnModel` and its config.
 
@@ -191,20 +187,6 @@ class MelodyGenerator:
         logits, final = self._run(np.asarray(inputs, np.float32), tuple(state))
         return logits.numpy().astype(np.float64), tuple(final)
 
-    def _choose(
-        self, logits: np.ndarray, temperature: float, rng: np.random.Generator
-    ) -> Tuple[np.ndarray, np.ndarray]:
-        """(class index [B], its log-probability [B]) drawn from softmax(logits / temperature)."""
-        if temperature <= 0:
-            logp = _log_softmax(logits)
-            idx = logits.argmax(axis=-1)
-        else:
-            logp = _log_softmax(logits / temperature)
-            u = rng.random((logits.shape[0], 1))
-            cdf = np.cumsum(np.exp(logp), axis=-1)
-            idx = np.minimum((cdf < u * cdf[:, -1:]).sum(axis=-1), logits.shape[-1] - 1)
-        return idx, logp[np.arange(len(idx)), idx]
-
     def _extend(
         self,
         sequences: List,
@@ -220,7 +202,7 @@ class MelodyGenerator:
             if inputs is None:
                 inputs = np.asarray(self.encoder_decoder.get_inputs_batch(sequences), np.float32)
             logits, states = self._step(inputs, states)
-            idx, logp = self._choose(logits, temperature, rng)
+            idx, logp = choose(logits, temperature, rng)
             for seq, i in zip(sequences, idx):
                 seq.append(self.encoder_decoder.class_index_to_event(int(i), seq))
             scores = scores + logp
@@ -284,7 +266,7 @@ class MelodyGenerator:
             m.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
         inputs, labels = self.encoder_decoder.encode(m)
         logits = self.model(np.asarray([inputs], np.float32), training=False).numpy()[0].astype(np.float64)
-        logp = _log_softmax(logits)[np.arange(len(labels)), labels]
+        logp = log_softmax(logits)[np.arange(len(labels)), labels]
         return float(logp[start - 1 :].sum())
 
 

@@ -220,11 +220,32 @@ def t2t_dense_initializer():
     return keras.initializers.VarianceScaling(1.0, mode="fan_avg", distribution="uniform")
 
 
-class RelativeEmbeddings(keras.layers.Layer):
+class ConfigurableLayer(keras.layers.Layer):
+    """A layer that keeps its constructor's arguments as attributes of the same names, listed in
+    ``config_attributes``: its Keras config is the base config plus those."""
+
+    config_attributes: Tuple[str, ...] = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: getattr(self, name) for name in self.config_attributes})
+        return config
+
+
+class RelativeEmbeddings(ConfigurableLayer):
     """The relative tables of one attention layer, in t2t's scope
     ``dot_product_self_attention_relative_v2``: ``key_relative_embeddings`` (and
     ``value_relative_embeddings`` when ``add_relative_to_values``), each ``[M, d]`` when heads share
     them, else ``[H, M, d]``; initialised N(0, d^-0.5) as t2t does."""
+
+    config_attributes = (
+        "num_heads",
+        "max_relative_position",
+        "key_depth",
+        "value_depth",
+        "heads_share",
+        "add_to_values",
+    )
 
     def __init__(
         self,
@@ -266,20 +287,8 @@ class RelativeEmbeddings(keras.layers.Layer):
             self.value_relative_embeddings = None
         self.built = True
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            max_relative_position=self.max_relative_position,
-            key_depth=self.key_depth,
-            value_depth=self.value_depth,
-            heads_share=self.heads_share,
-            add_to_values=self.add_to_values,
-        )
-        return config
 
-
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(ConfigurableLayer):
     """t2t's ``multihead_attention`` (scope ``multihead_attention``): sublayers ``q``, ``k``, ``v``,
     ``output_transform`` (bias-free) and, for relative attention, ``dot_product_self_attention_relative_v2``.
 
@@ -292,6 +301,18 @@ class MultiHeadAttention(keras.layers.Layer):
       dropout: attention-weight dropout rate.
       relative_method: ``skew`` (t2t's computation) or ``naive`` (per-pair tensor; causal use only).
     """
+
+    config_attributes = (
+        "output_depth",
+        "num_heads",
+        "key_channels",
+        "value_channels",
+        "attention_type",
+        "max_relative_position",
+        "heads_share_relative_embedding",
+        "add_relative_to_values",
+        "relative_method",
+    )
 
     def __init__(
         self,
@@ -507,17 +528,4 @@ class MultiHeadAttention(keras.layers.Layer):
         return self._finish(weights, tf.cast(values, q.dtype), relative_values), cache_k, cache_v
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            output_depth=self.output_depth,
-            num_heads=self.num_heads,
-            key_channels=self.key_channels,
-            value_channels=self.value_channels,
-            attention_type=self.attention_type,
-            max_relative_position=self.max_relative_position,
-            heads_share_relative_embedding=self.heads_share_relative_embedding,
-            add_relative_to_values=self.add_relative_to_values,
-            dropout=self.dropout_rate,
-            relative_method=self.relative_method,
-        )
-        return config
+        return {**super().get_config(), "dropout": self.dropout_rate}

@@ -84,7 +84,32 @@ def _strip_reserved(ids: Sequence[int]) -> list[int]:
     return out
 
 
-class PerformanceEncoder:
+class _IdEncoder:
+    """What both encoders share: a frame rate, an inclusive pitch range (both checked) and
+    note-seq's one-hot encoding ``_encoding``, whose classes follow the reserved PAD and EOS ids."""
+
+    def __init__(self, steps_per_second: int, min_pitch: int, max_pitch: int):
+        if steps_per_second < 1:
+            raise ValueError(f"steps_per_second must be >= 1, got {steps_per_second}")
+        if not 0 <= min_pitch <= max_pitch <= 127:
+            raise ValueError(f"need 0 <= min_pitch <= max_pitch <= 127, got {min_pitch}, {max_pitch}")
+        self.steps_per_second = int(steps_per_second)
+        self.min_pitch = int(min_pitch)
+        self.max_pitch = int(max_pitch)
+
+    @property
+    def num_reserved_ids(self) -> int:
+        """2: PAD (0) and EOS (1)."""
+        return NUM_RESERVED_IDS
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids, reserved ones included (score2perf's settings: 310 for performances,
+        92 for melodies)."""
+        return self._encoding.num_classes + NUM_RESERVED_IDS
+
+
+class PerformanceEncoder(_IdEncoder):
     """NoteSequence <-> performance event ids, as score2perf's ``MidiPerformanceEncoder``.
 
     Args:
@@ -102,16 +127,10 @@ class PerformanceEncoder:
         max_pitch: int = MAX_PITCH,
         add_eos: bool = False,
     ):
-        if steps_per_second < 1:
-            raise ValueError(f"steps_per_second must be >= 1, got {steps_per_second}")
-        if not 0 <= min_pitch <= max_pitch <= 127:
-            raise ValueError(f"need 0 <= min_pitch <= max_pitch <= 127, got {min_pitch}, {max_pitch}")
+        super().__init__(steps_per_second, min_pitch, max_pitch)
         if num_velocity_bins < 0 or num_velocity_bins > 127:
             raise ValueError(f"num_velocity_bins must be in 0..127, got {num_velocity_bins}")
-        self.steps_per_second = int(steps_per_second)
         self.num_velocity_bins = int(num_velocity_bins)
-        self.min_pitch = int(min_pitch)
-        self.max_pitch = int(max_pitch)
         self.add_eos = bool(add_eos)
         self._encoding = _note_seq().PerformanceOneHotEncoding(
             num_velocity_bins=self.num_velocity_bins,
@@ -129,16 +148,6 @@ class PerformanceEncoder:
             max_pitch=self.max_pitch,
             add_eos=self.add_eos,
         )
-
-    @property
-    def num_reserved_ids(self) -> int:
-        """2: PAD (0) and EOS (1)."""
-        return NUM_RESERVED_IDS
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of ids, reserved ones included (310 for score2perf's settings)."""
-        return self._encoding.num_classes + NUM_RESERVED_IDS
 
     # ------------------------------------------------------------------ id layout
 
@@ -268,7 +277,7 @@ class PerformanceEncoder:
         return data
 
 
-class MelodyEncoder:
+class MelodyEncoder(_IdEncoder):
     """A monophonic melody <-> one id per time step, as score2perf's ``TextMelodyEncoderAbsolute``
     (the inputs of the melody-conditioned model: 10 steps/s, pitches 21..108, 92 ids).
 
@@ -280,28 +289,12 @@ class MelodyEncoder:
     def __init__(
         self, steps_per_second: int = MELODY_STEPS_PER_SECOND, min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH
     ):
-        if steps_per_second < 1:
-            raise ValueError(f"steps_per_second must be >= 1, got {steps_per_second}")
-        if not 0 <= min_pitch <= max_pitch <= 127:
-            raise ValueError(f"need 0 <= min_pitch <= max_pitch <= 127, got {min_pitch}, {max_pitch}")
-        self.steps_per_second = int(steps_per_second)
-        self.min_pitch = int(min_pitch)
-        self.max_pitch = int(max_pitch)
+        super().__init__(steps_per_second, min_pitch, max_pitch)
         self._encoding = _note_seq().MelodyOneHotEncoding(min_note=self.min_pitch, max_note=self.max_pitch + 1)
 
     def get_config(self) -> dict:
         """Constructor arguments; ``MelodyEncoder(**enc.get_config())`` rebuilds it."""
         return dict(steps_per_second=self.steps_per_second, min_pitch=self.min_pitch, max_pitch=self.max_pitch)
-
-    @property
-    def num_reserved_ids(self) -> int:
-        """2: PAD (0) and EOS (1)."""
-        return NUM_RESERVED_IDS
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of ids, reserved ones included (92 for score2perf's settings)."""
-        return self._encoding.num_classes + NUM_RESERVED_IDS
 
     @property
     def no_event_id(self) -> int:

@@ -39,9 +39,11 @@ from tfmusic import config as config_lib
 Cache = Dict[str, Any]  # lists of per-layer tensors, and memory_bias
 
 
-class LayerNorm(keras.layers.Layer):
+class LayerNorm(attention_lib.ConfigurableLayer):
     """t2t's ``layer_norm`` (scope ``layer_norm``): ``(x - mean) * rsqrt(var + eps) * scale + bias``
     over the last axis, weights ``layer_norm_scale`` (ones) and ``layer_norm_bias`` (zeros)."""
+
+    config_attributes = ("epsilon",)
 
     def __init__(self, epsilon: float = 1e-6, name: str = "layer_norm", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -61,14 +63,11 @@ class LayerNorm(keras.layers.Layer):
         out = out * tf.cast(self.layer_norm_scale, tf.float32) + tf.cast(self.layer_norm_bias, tf.float32)
         return tf.cast(out, x.dtype)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(epsilon=self.epsilon)
-        return config
 
-
-class LayerPrepostprocess(keras.layers.Layer):
+class LayerPrepostprocess(attention_lib.ConfigurableLayer):
     """t2t's ``layer_preprocess`` with sequence ``"n"`` (scope ``layer_prepostprocess``): a layer norm."""
+
+    config_attributes = ("epsilon",)
 
     def __init__(self, epsilon: float = 1e-6, name: str = "layer_prepostprocess", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -82,10 +81,27 @@ class LayerPrepostprocess(keras.layers.Layer):
     def call(self, x):
         return self.layer_norm(x)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(epsilon=self.epsilon)
+
+def _as_config(config: Union[MusicTransformerConfig, Mapping[str, Any]]) -> MusicTransformerConfig:
+    if isinstance(config, MusicTransformerConfig):
         return config
+    return config_lib.from_dict(MusicTransformerConfig, config)
+
+
+class ConfiguredLayer(attention_lib.ConfigurableLayer):
+    """A layer built from a :class:`MusicTransformerConfig` (attribute ``config``) and the
+    settings named in ``config_attributes``; its Keras config carries both."""
+
+    def __init__(self, config: MusicTransformerConfig, name: str, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.config = config
+
+    def get_config(self):
+        return {**super().get_config(), "config": config_lib.to_dict(self.config)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "config": _as_config(config["config"])})
 
 
 def _attention_from_config(config: MusicTransformerConfig, attention_type: str, relative_method: str):
@@ -104,8 +120,10 @@ def _attention_from_config(config: MusicTransformerConfig, attention_type: str, 
     )
 
 
-class AttentionBlock(keras.layers.Layer):
+class AttentionBlock(ConfiguredLayer):
     """``x + dropout(attention(layer_norm(x)))``, scope ``self_attention`` or ``encdec_attention``."""
+
+    config_attributes = ("attention_type", "relative_method")
 
     def __init__(
         self,
@@ -115,8 +133,7 @@ class AttentionBlock(keras.layers.Layer):
         name: str = "self_attention",
         **kwargs,
     ):
-        super().__init__(name=name, **kwargs)
-        self.config = config
+        super().__init__(config, name=name, **kwargs)
         self.attention_type = attention_type
         self.relative_method = relative_method
         self.layer_prepostprocess = LayerPrepostprocess(config.norm_epsilon)
@@ -145,28 +162,12 @@ class AttentionBlock(keras.layers.Layer):
         y = self.multihead_attention.attend_projected(self.layer_prepostprocess(x), k, v, bias, training=training)
         return x + self.dropout(y, training=training)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            config=config_lib.to_dict(self.config),
-            attention_type=self.attention_type,
-            relative_method=self.relative_method,
-        )
-        return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["config"] = config_lib.from_dict(MusicTransformerConfig, config["config"])
-        return cls(**config)
-
-
-class FeedForwardBlock(keras.layers.Layer):
+class FeedForwardBlock(ConfiguredLayer):
     """``x + dropout(conv2(relu_dropout(relu(conv1(layer_norm(x))))))``, scope ``ffn``."""
 
     def __init__(self, config: MusicTransformerConfig, name: str = "ffn", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.config = config
+        super().__init__(config, name=name, **kwargs)
         init = attention_lib.t2t_dense_initializer
         self.layer_prepostprocess = LayerPrepostprocess(config.norm_epsilon)
         self.conv1 = keras.layers.Dense(config.filter_size, activation="relu", kernel_initializer=init(), name="conv1")
@@ -184,20 +185,11 @@ class FeedForwardBlock(keras.layers.Layer):
         h = self.relu_dropout(self.conv1(self.layer_prepostprocess(x)), training=training)
         return x + self.dropout(self.conv2(h), training=training)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(config=config_lib.to_dict(self.config))
-        return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["config"] = config_lib.from_dict(MusicTransformerConfig, config["config"])
-        return cls(**config)
-
-
-class TransformerLayer(keras.layers.Layer):
+class TransformerLayer(ConfiguredLayer):
     """One ``layer_i``: ``self_attention``, ``encdec_attention`` (decoder of a conditioned model), ``ffn``."""
+
+    config_attributes = ("self_attention_type", "encdec", "relative_method")
 
     def __init__(
         self,
@@ -208,8 +200,7 @@ class TransformerLayer(keras.layers.Layer):
         name: str = "layer_0",
         **kwargs,
     ):
-        super().__init__(name=name, **kwargs)
-        self.config = config
+        super().__init__(config, name=name, **kwargs)
         self.self_attention_type = self_attention_type
         self.encdec = encdec
         self.relative_method = relative_method
@@ -230,26 +221,12 @@ class TransformerLayer(keras.layers.Layer):
             x = self.encdec_attention(x, memory=memory, bias=memory_bias, training=training)
         return self.ffn(x, training=training)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            config=config_lib.to_dict(self.config),
-            self_attention_type=self.self_attention_type,
-            encdec=self.encdec,
-            relative_method=self.relative_method,
-        )
-        return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["config"] = config_lib.from_dict(MusicTransformerConfig, config["config"])
-        return cls(**config)
-
-
-class TransformerStack(keras.layers.Layer):
+class TransformerStack(ConfiguredLayer):
     """t2t's ``transformer_encoder`` / ``transformer_decoder`` (scope ``encoder`` / ``decoder``):
     ``layer_0 .. layer_{n-1}`` then a final ``layer_prepostprocess/layer_norm``."""
+
+    config_attributes = ("num_layers", "self_attention_type", "encdec", "relative_method")
 
     def __init__(
         self,
@@ -261,8 +238,7 @@ class TransformerStack(keras.layers.Layer):
         name: str = "decoder",
         **kwargs,
     ):
-        super().__init__(name=name, **kwargs)
-        self.config = config
+        super().__init__(config, name=name, **kwargs)
         self.num_layers = num_layers
         self.self_attention_type = self_attention_type
         self.encdec = encdec
@@ -288,27 +264,12 @@ class TransformerStack(keras.layers.Layer):
             x = layer(x, self_bias=self_bias, memory=memory, memory_bias=memory_bias, training=training)
         return self.layer_prepostprocess(x)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            config=config_lib.to_dict(self.config),
-            num_layers=self.num_layers,
-            self_attention_type=self.self_attention_type,
-            encdec=self.encdec,
-            relative_method=self.relative_method,
-        )
-        return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["config"] = config_lib.from_dict(MusicTransformerConfig, config["config"])
-        return cls(**config)
-
-
-class EmbeddingTable(keras.layers.Layer):
+class EmbeddingTable(attention_lib.ConfigurableLayer):
     """One symbol-modality table (scope ``shared`` / ``target_emb`` / ``input_emb`` / ``softmax``):
     weight ``weights_0 [vocab, hidden]`` initialised N(0, hidden^-0.5) as t2t does."""
+
+    config_attributes = ("vocab_size", "hidden_size")
 
     def __init__(self, vocab_size: int, hidden_size: int, name: str = "shared", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -333,18 +294,15 @@ class EmbeddingTable(keras.layers.Layer):
         """``x [..., hidden]`` -> ``x @ table^T``: float32 ``[..., vocab]``."""
         return tf.matmul(tf.cast(x, tf.float32), tf.cast(self.weights_0, tf.float32), transpose_b=True)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size)
-        return config
 
-
-class SymbolModality(keras.layers.Layer):
+class SymbolModality(attention_lib.ConfigurableLayer):
     """t2t's symbol modality scope ``symbol_modality_{vocab}_{hidden}``.
 
     ``shared=True``: one table ``shared`` used for the embedding and (targets) the softmax.
     ``shared=False``: ``target_emb`` + ``softmax`` for targets, ``input_emb`` for inputs.
     """
+
+    config_attributes = ("vocab_size", "hidden_size", "shared", "targets")
 
     def __init__(
         self,
@@ -379,16 +337,11 @@ class SymbolModality(keras.layers.Layer):
     def logits(self, x):
         return self.softmax.logits(x)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            vocab_size=self.vocab_size, hidden_size=self.hidden_size, shared=self.shared, targets=self.targets
-        )
-        return config
 
-
-class TargetSpaceEmbedding(keras.layers.Layer):
+class TargetSpaceEmbedding(attention_lib.ConfigurableLayer):
     """t2t's ``body/target_space_embedding``: weight ``kernel [32, hidden]``; the encoder adds one row."""
+
+    config_attributes = ("hidden_size",)
 
     def __init__(self, hidden_size: int, name: str = "target_space_embedding", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -406,18 +359,14 @@ class TargetSpaceEmbedding(keras.layers.Layer):
         """Row ``target_space_id`` as ``[1, 1, hidden]``."""
         return tf.reshape(tf.cast(self.kernel[target_space_id], self.compute_dtype), [1, 1, self.hidden_size])
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(hidden_size=self.hidden_size)
-        return config
 
-
-class Body(keras.layers.Layer):
+class Body(ConfiguredLayer):
     """t2t's ``body`` scope: ``decoder``, and for a conditioned model ``encoder`` and ``target_space_embedding``."""
 
+    config_attributes = ("relative_method",)
+
     def __init__(self, config: MusicTransformerConfig, relative_method: str = "skew", name: str = "body", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.config = config
+        super().__init__(config, name=name, **kwargs)
         self.relative_method = relative_method
         self.encoder = None
         self.target_space_embedding = None
@@ -444,23 +393,6 @@ class Body(keras.layers.Layer):
             self.target_space_embedding.build()
         self.decoder.build(shape)
         self.built = True
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(config=config_lib.to_dict(self.config), relative_method=self.relative_method)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["config"] = config_lib.from_dict(MusicTransformerConfig, config["config"])
-        return cls(**config)
-
-
-def _as_config(config: Union[MusicTransformerConfig, Mapping[str, Any]]) -> MusicTransformerConfig:
-    if isinstance(config, MusicTransformerConfig):
-        return config
-    return config_lib.from_dict(MusicTransformerConfig, config)
 
 
 class MusicTransformer(keras.Model):

@@ -34,10 +34,9 @@ from typing import Optional
 import note_seq
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams, default_trainer, register_experiment_presets
-from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, register_model_presets
+from events_rnn.config import EventsRnnHParams, default_trainer
+from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, family_presets
 from performance_rnn_ext import CONFIG_IDS  # the ids, listed by the package without importing note-seq
-from tfmusic import config as config_lib
 from tfmusic import training
 
 DESCRIPTIONS = {
@@ -152,16 +151,6 @@ class PerformanceRnnConfig(FamilyConfigMixin):
         return make_control_signals(self.config_id)
 
 
-MODEL_PRESETS: config_lib.PresetRegistry[PerformanceRnnConfig] = config_lib.PresetRegistry("performance_rnn model")
-register_model_presets(
-    MODEL_PRESETS,
-    PerformanceRnnConfig,
-    CONFIG_IDS,
-    lambda _: HPARAMS,
-    {"tiny": ("performance_with_dynamics", {}), "tiny_conditioned": ("multiconditioned_performance_with_dynamics", {})},
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class PerformanceRnnExperiment(EventsRnnExperiment):
     """A whole Performance RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
@@ -170,6 +159,13 @@ class PerformanceRnnExperiment(EventsRnnExperiment):
     trainer: training.TrainerConfig = default_trainer(64)
 
 
-#: Whole runs: Magenta's seven configs and ``tiny`` / ``tiny_conditioned`` (tests).
-PRESETS: config_lib.PresetRegistry[PerformanceRnnExperiment] = config_lib.PresetRegistry("performance_rnn")
-register_experiment_presets(PRESETS, PerformanceRnnExperiment, MODEL_PRESETS, CONFIG_IDS, ("tiny", "tiny_conditioned"))
+#: Models (MODEL_PRESETS) and whole runs (PRESETS): Magenta's seven configs and ``tiny`` /
+#: ``tiny_conditioned`` (tests).
+MODEL_PRESETS, PRESETS = family_presets(
+    "performance_rnn",
+    PerformanceRnnConfig,
+    PerformanceRnnExperiment,
+    CONFIG_IDS,
+    lambda _: HPARAMS,
+    {"tiny": ("performance_with_dynamics", {}), "tiny_conditioned": ("multiconditioned_performance_with_dynamics", {})},
+)
