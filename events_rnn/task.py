@@ -47,6 +47,7 @@ import tensorflow as tf
 
 from events_rnn import bundle as bundle_lib
 from events_rnn.model import EventSequenceRnnModel
+from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 #: ``(input_context, batch_size) -> Dataset`` of endless batches (inputs [B, T, in] float32,
@@ -166,7 +167,7 @@ def evaluate_file(model: EventSequenceRnnModel, config: Any, pattern: str, max_b
         config.model.no_event_label,
         max_batches=max_batches,
         pad_to_multiple=config.data.pad_to_multiple,
-        jit_compile=config.runtime.jit_compile,
+        jit_compile=runtime_lib.resolve_jit_compile(config, runtime_lib.EVENTS_RNN),
     )
 
 
@@ -229,6 +230,7 @@ class EventsRnnTask(training.Task):
     """
 
     family: Optional[bundle_lib.ModelFamily] = None
+    xla_family = runtime_lib.EVENTS_RNN
 
     def __init__(
         self,

@@ -309,7 +309,7 @@ def build_parser(
         action="append",
         default=[],
         metavar="A.B=VALUE",
-        help="override any config field, e.g. --set runtime.jit_compile=false (repeatable)",
+        help="override any config field, e.g. --set runtime.jit_compile=true (repeatable)",
     )
     p.add_argument(
         "--max_steps_this_run",
@@ -516,7 +516,7 @@ def main(
         args.run_dir,
         resumed,
         f"{cfg.model.config_id} {list(cfg.model.hparams.rnn_layer_sizes)}, {source}; "
-        + experiment.runtime_summary(strategy, cfg),
+        + experiment.runtime_summary(strategy, cfg, cmd.task_class.xla_family),
     )
     no_eval_examples = bool(cfg.data.eval_data_path) and data_lib.count_records(cfg.data.eval_data_path) == 0
     task = make_task(

@@ -33,6 +33,7 @@ from gansynth_tf import config as config_lib
 from gansynth_tf import layers as L
 from gansynth_tf.discriminator import build_discriminator
 from gansynth_tf.generator import Generator, build_generator
+from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
@@ -289,6 +290,8 @@ class GANSynthTask(training.Task):
     (:func:`gansynth_tf.convert_magenta.warm_start_from_magenta`, in :meth:`initialize`); a resumed
     run restores its own checkpoint instead.
     """
+
+    xla_family = runtime_lib.GANSYNTH
 
     def __init__(
         self,

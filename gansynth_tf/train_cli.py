@@ -306,7 +306,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "gansynth_train",
         args.model_dir,
         resumed,
-        f"{experiment.runtime_summary(strategy, cfg)}, {cfg.runtime.precision}",
+        f"{experiment.runtime_summary(strategy, cfg, runtime_lib.GANSYNTH)}, {cfg.runtime.precision}",
     )
 
     from gansynth_tf.gan import GANSynthTask

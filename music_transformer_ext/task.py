@@ -291,6 +291,8 @@ class MusicTransformerTask(training.Task):
     (the resolved ``init_checkpoint`` path; None for a resumed run or one without ``init_checkpoint``).
     """
 
+    xla_family = runtime_lib.MUSIC_TRANSFORMER
+
     def __init__(self, config: MusicTransformerExperiment, dataset_fn: DatasetFn, skip_consumed_on_resume: bool = True):
         self.config = config
         self.dataset_fn = dataset_fn

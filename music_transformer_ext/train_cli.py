@@ -248,7 +248,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.model_dir,
         resumed,
         f"{cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.self_attention_type}; "
-        + experiment.runtime_summary(strategy, cfg)
+        + experiment.runtime_summary(strategy, cfg, task_lib.MusicTransformerTask.xla_family)
         + (f"; fine-tuning {cfg.init_checkpoint}" if cfg.init_checkpoint and not resumed else ""),
     )
     task = task_lib.MusicTransformerTask(cfg, dataset_fn)

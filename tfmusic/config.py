@@ -64,6 +64,13 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
+    if origin in (typing.Union, types.UnionType):  # e.g. Union[bool, Literal["auto"]]: the first arm that fits
+        for arm in typing.get_args(tp):
+            try:
+                return _coerce(value, arm, where)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: expected {_describe_union(tp)}, got {value!r}")
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -107,6 +114,17 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
     return value
+
+
+def _describe_union(tp: Any) -> str:
+    """``bool or 'auto'``: the arms of a Union, as an error message names them."""
+    parts = []
+    for arm in typing.get_args(tp):
+        if typing.get_origin(arm) is typing.Literal:
+            parts.extend(repr(v) for v in typing.get_args(arm))
+        else:
+            parts.append(getattr(arm, "__name__", str(arm)))
+    return " or ".join(parts)
 
 
 # --------------------------------------------------------------------------- dict <-> dataclass
@@ -156,6 +174,13 @@ def _parse_text(text: str, tp: Any, where: str) -> Any:
     inner, optional = _unwrap_optional(tp)
     if optional and text.strip().lower() in ("none", "null"):
         return None
+    if typing.get_origin(inner) in (typing.Union, types.UnionType):  # the first arm that reads the text
+        for arm in typing.get_args(inner):
+            try:
+                return _parse_text(text, arm, where)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: cannot read {text!r} as {_describe_union(inner)}")
     if inner is str:
         return text
     if inner is bool:

@@ -4,7 +4,8 @@ A command first decides its config with :func:`tfmusic.config.plan_run_config` (
 flags) and checks its data, writing nothing; then::
 
     strategy = experiment.start(plan)                      # config.json written, then the strategy
-    experiment.announce(prog, model_dir, plan.resumed, f"...; {experiment.runtime_summary(strategy, cfg)}")
+    summary = experiment.runtime_summary(strategy, cfg, MyTask.xla_family)  # "1 replica(s), XLA off (auto: ...)"
+    experiment.announce(prog, model_dir, plan.resumed, f"...; {summary}")
     task = MyTask(cfg, ...)                                # the family's tfmusic.training.Task
     outcome = experiment.run(task, cfg, model_dir, strategy, prog=prog, refuse=(PortingError,))
 
@@ -66,9 +67,14 @@ def start(plan) -> Any:
     return runtime_lib.make_strategy(plan.config.runtime)
 
 
-def runtime_summary(strategy, config) -> str:
-    """``"2 replica(s), XLA on"``: the part of a start line that says where the run trains."""
-    return f"{strategy.num_replicas_in_sync} replica(s), XLA {'on' if config.runtime.jit_compile else 'off'}"
+def runtime_summary(strategy, config, family: str = "generic") -> str:
+    """``"2 replica(s), XLA on"`` or ``"1 replica(s), XLA off (auto: CPU, events RNN)"``: the part of a
+    start line that says where the run trains; ``family`` is the task's ``xla_family``, for what
+    ``runtime.jit_compile=auto`` resolves to (:func:`tfmusic.runtime.resolve_jit_compile`)."""
+    from tfmusic import runtime as runtime_lib
+
+    xla = runtime_lib.describe_jit_compile(config, family, runtime_lib.device_type(strategy))
+    return f"{strategy.num_replicas_in_sync} replica(s), {xla}"
 
 
 def announce(prog: str, model_dir: str, resumed: bool, details: str) -> None:

@@ -8,6 +8,15 @@
 * ``multi_worker``: ``tf.distribute.MultiWorkerMirroredStrategy``, cluster read from ``TF_CONFIG``;
 * ``auto`` (default): ``multi_worker`` when ``TF_CONFIG`` names more than one task,
   ``mirrored`` when more than one GPU is visible, ``one_device`` otherwise.
+
+:func:`resolve_jit_compile` decides whether the training step is XLA-compiled: ``jit_compile``
+``true`` / ``false`` are taken as given; ``auto`` (default) follows :data:`AUTO_XLA`, a rule per device
+type and model family measured by ``bench/bench_xla.py`` (``bench/results/xla.md``). On a CPU, every
+family's training step measured slower with XLA than with TensorFlow's graph executor (the events
+RNN's LSTM loop 2.9x, with attention 1.4x; the Music Transformer and GANSynth 1.5x; the first step,
+which compiles, 2-4x longer too), so ``auto`` is off on a CPU. On a GPU or TPU ``auto`` is on (XLA's
+fused kernels are what it is built for; the same benchmark measures it where a GPU is visible). The
+rule is kept per family, so that one family can be flipped where the benchmark says so.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Optional, Tuple
+from typing import Any, Dict, Literal, Optional, Tuple, Union
 
 import tensorflow as tf
 
@@ -30,14 +39,16 @@ class RuntimeConfig:
     Attributes:
       distribution: one of ``auto``, ``one_device``, ``mirrored``, ``multi_worker``.
       devices: explicit device names for ``mirrored`` (e.g. ``("/cpu:0", "/cpu:1")``); empty = all GPUs.
-      jit_compile: XLA-compile the per-replica step.
+      jit_compile: XLA-compile the per-replica step: ``true``, ``false`` or ``auto`` (the measured rule
+        per device type and model family, :func:`resolve_jit_compile`). Saved configs holding a
+        boolean keep it.
       precision: ``float32`` or a Keras mixed policy (``mixed_bfloat16``, ``mixed_float16``).
       collective_communication: ``auto``, ``ring`` or ``nccl`` for multi-worker all-reduce.
     """
 
     distribution: str = "auto"
     devices: Tuple[str, ...] = ()
-    jit_compile: bool = True
+    jit_compile: Union[bool, Literal["auto"]] = "auto"
     precision: str = "float32"
     collective_communication: str = "auto"
 
@@ -48,6 +59,80 @@ class RuntimeConfig:
             raise ValueError(f"runtime.precision {self.precision!r} not in {PRECISIONS}")
         if self.collective_communication not in ("auto", "ring", "nccl"):
             raise ValueError(f"runtime.collective_communication {self.collective_communication!r} unknown")
+        if not (isinstance(self.jit_compile, bool) or self.jit_compile == "auto"):
+            raise ValueError(f"runtime.jit_compile {self.jit_compile!r} is not true, false or 'auto'")
+
+
+# --------------------------------------------------------------------------- XLA
+
+#: Model families :func:`resolve_jit_compile` tells apart (a :class:`tfmusic.training.Task`'s ``xla_family``).
+EVENTS_RNN = "events_rnn"  # melody / drums / improv / performance / polyphony RNN: LSTM stacks, attention
+MUSIC_TRANSFORMER = "music_transformer"
+GANSYNTH = "gansynth"
+GENERIC = "generic"  # anything else (the pitch classifier, test tasks)
+FAMILY_NAMES = {
+    EVENTS_RNN: "events RNN",
+    MUSIC_TRANSFORMER: "Music Transformer",
+    GANSYNTH: "GANSynth",
+    GENERIC: "generic task",
+}
+
+#: What ``jit_compile=auto`` means, by (device type, family); device types missing here (GPU, TPU)
+#: and families missing for a device get XLA. Measured by ``bench/bench_xla.py`` (``bench/results/xla.md``,
+#: 2-core x86 CPU, TF 2.21: XLA on / off step time).
+AUTO_XLA: Dict[Tuple[str, str], bool] = {
+    ("CPU", EVENTS_RNN): False,  # LSTM 2x128, batch 64: 2.9x slower with XLA (attention_rnn 1.4x)
+    ("CPU", MUSIC_TRANSFORMER): False,  # 4 layers, hidden 256, 256 tokens, batch 8: 1.5x slower with XLA
+    ("CPU", GANSYNTH): False,  # cpu_small, batch 8: 1.5x slower with XLA
+    ("CPU", GENERIC): False,  # not measured: as every measured family
+}
+
+
+def device_type(strategy: Optional[tf.distribute.Strategy] = None) -> str:
+    """``"GPU"``, ``"TPU"`` or ``"CPU"``: where ``strategy``'s replicas run (its first worker device);
+    without a strategy, ``"GPU"`` when one is visible, else ``"CPU"``."""
+    if strategy is not None:
+        devices = getattr(strategy.extended, "worker_devices", None) or ()
+        for name in devices:
+            kind = tf.DeviceSpec.from_string(name).device_type
+            if kind:
+                return kind.upper()
+    if tf.config.list_physical_devices("TPU"):
+        return "TPU"
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+def _runtime_of(config: Any) -> RuntimeConfig:
+    return config if isinstance(config, RuntimeConfig) else config.runtime
+
+
+def resolve_jit_compile(config: Any, family: str = GENERIC, device: Optional[str] = None) -> bool:
+    """Whether the training step of ``family`` is XLA-compiled under ``config``.
+
+    Args:
+      config: a :class:`RuntimeConfig`, or an experiment config holding one as ``runtime``.
+      family: :data:`EVENTS_RNN`, :data:`MUSIC_TRANSFORMER`, :data:`GANSYNTH` or :data:`GENERIC`.
+      device: ``"CPU"``, ``"GPU"`` or ``"TPU"`` (case-insensitive); None: :func:`device_type` of this machine.
+
+    Returns ``jit_compile`` itself when it is a bool; for ``auto`` the rule :data:`AUTO_XLA`.
+    """
+    value = _runtime_of(config).jit_compile
+    if isinstance(value, bool):
+        return value
+    if family not in FAMILY_NAMES:
+        raise ValueError(f"unknown XLA family {family!r}; known: {sorted(FAMILY_NAMES)}")
+    device = (device or device_type()).upper()
+    return AUTO_XLA.get((device, family), True)
+
+
+def describe_jit_compile(config: Any, family: str = GENERIC, device: Optional[str] = None) -> str:
+    """``"XLA on"``, ``"XLA off"``, or for ``auto`` what it resolved to and why:
+    ``"XLA off (auto: CPU, events RNN)"``."""
+    on = resolve_jit_compile(config, family, device)
+    text = f"XLA {'on' if on else 'off'}"
+    if _runtime_of(config).jit_compile == "auto":
+        text += f" (auto: {(device or device_type()).upper()}, {FAMILY_NAMES[family]})"
+    return text
 
 
 def tf_config_task_count(environ: Optional[dict] = None) -> int:

@@ -5,7 +5,8 @@ and optimizers, its ``tf.data`` input, and one or more :class:`GradientPhase` s 
 two: discriminator then generator; a language model has one). :class:`Runner` does the rest:
 
 * the per-replica loss-and-gradient computation is XLA-compiled (``jit_compile``, switchable
-  in :class:`tfmusic.runtime.RuntimeConfig`);
+  in :class:`tfmusic.runtime.RuntimeConfig`; ``auto`` decides by device type and the task's
+  ``xla_family``, :func:`tfmusic.runtime.resolve_jit_compile`);
 * losses are averaged over the *global* batch (:func:`global_batch_mean`), gradients are
   summed over replicas, clipped by global norm after the sum, and applied;
 * ``tf.train.CheckpointManager`` saves every ``checkpoint_every`` steps and resumes from the
@@ -146,7 +147,12 @@ class Task(abc.ABC):
     checkpoint of its own; ``build_inputs`` once per input pipeline; ``phases`` once; ``write_media``
     on the chief only, inside the TensorBoard writer; ``evaluate`` every ``trainer.eval_every`` steps
     and at the end of training, on every worker.
+
+    ``xla_family``: which :func:`tfmusic.runtime.resolve_jit_compile` rule ``runtime.jit_compile=auto``
+    follows for this task (:data:`tfmusic.runtime.EVENTS_RNN`, ...; default ``GENERIC``).
     """
+
+    xla_family: str = runtime_lib.GENERIC
 
     @abc.abstractmethod
     def build(self) -> None:
@@ -305,6 +311,11 @@ class Runner:
         self.model_dir = model_dir
         self.strategy = strategy or runtime_lib.make_strategy(self.runtime)
         self.is_chief = runtime_lib.is_chief(self.strategy)
+        #: Whether the loss-and-gradient step is XLA-compiled (``runtime.jit_compile``, ``auto`` resolved
+        #: for the task's family on the strategy's device type).
+        self.jit_compile = runtime_lib.resolve_jit_compile(
+            self.runtime, getattr(task, "xla_family", runtime_lib.GENERIC), runtime_lib.device_type(self.strategy)
+        )
         os.makedirs(model_dir, exist_ok=True)
         runtime_lib.set_precision(self.runtime)
         with self.strategy.scope():
@@ -420,7 +431,7 @@ class Runner:
             grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
             return loss, logs, grads
 
-        return tf.function(loss_and_grads, jit_compile=self.runtime.jit_compile)
+        return tf.function(loss_and_grads, jit_compile=self.jit_compile)
 
     def _replica_step(self, inputs) -> Logs:
         ctx = tf.distribute.get_replica_context()

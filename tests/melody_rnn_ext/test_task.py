@@ -68,9 +68,15 @@ def test_step_statistics_are_magentas_metrics():
 @pytest.mark.slow
 def test_tiny_trains_with_xla_then_resumes(tmp_path, melodies):
     cfg = config_lib.get_preset(
-        "tiny", [f"data.train_data_path={melodies}", "trainer.train_steps=30", "trainer.checkpoint_every=20"]
+        "tiny",
+        [
+            f"data.train_data_path={melodies}",
+            "trainer.train_steps=30",
+            "trainer.checkpoint_every=20",
+            "runtime.jit_compile=true",  # auto would be off on a CPU; this test is about the XLA step
+        ],
     )
-    assert cfg.runtime.jit_compile
+    assert cfg.runtime.jit_compile is True
     model_dir = str(tmp_path / "run")
     task = task_lib.MelodyRnnTask(cfg)
     runner = training.Runner(task, cfg, model_dir)
