@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
-import json
 import os
 import pathlib
 import shutil
@@ -206,9 +205,6 @@ def main(argv=None) -> dict:
         "sizes": sizes,
         "note": args.note,
     }
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dask_scaling.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [
         "# convert_dir_to_note_sequences on Dask: 1 worker against 2 (fast parser)",
         "",
@@ -261,8 +257,7 @@ def main(argv=None) -> dict:
         + ".",
         "",
     ]
-    (out / "dask_scaling.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    timing.write_results(args.out, "dask_scaling", result, "\n".join(lines))
     return result
 
 

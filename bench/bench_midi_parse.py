@@ -160,27 +160,25 @@ def main(argv=None) -> dict:
         if result.sequence != reference:
             unequal.append(os.path.basename(path))
 
-    def note_seq_pass():
-        for p in paths:
-            try:
-                midi_io.midi_file_to_note_sequence(p)
-            except Exception:  # noqa: BLE001
-                pass
+    def each_file(parse):
+        """A pass of ``parse`` over every file (a file it cannot read counts as read)."""
 
-    def fast_pass():
-        for p in paths:
-            try:
-                midi_fast.midi_file_to_note_sequence(p)
-            except Exception:  # noqa: BLE001
-                pass
+        def run():
+            for p in paths:
+                try:
+                    parse(p)
+                except Exception:  # noqa: BLE001
+                    pass
+
+        return run
 
     def symusic_pass():
         for p in paths:
             symusic.Score(p)
 
     variants = {
-        "note-seq midi_file_to_note_sequence": note_seq_pass,
-        "pipelines.midi_fast (symusic)": fast_pass,
+        "note-seq midi_file_to_note_sequence": each_file(midi_io.midi_file_to_note_sequence),
+        "pipelines.midi_fast (symusic)": each_file(midi_fast.midi_file_to_note_sequence),
         "symusic.Score alone (no NoteSequence)": symusic_pass,
     }
     load_before = os.getloadavg()
@@ -188,20 +186,19 @@ def main(argv=None) -> dict:
     load_after = os.getloadavg()
     n = len(paths)
     base = "note-seq midi_file_to_note_sequence"
-    rows = []
-    for name, ts in times.items():
-        rows.append(
-            {
-                "implementation": name,
-                "files_per_s": n / min(ts),
-                "files_per_s_median": n / float(np.median(ts)),
-                "ratio": min(times[base]) / min(ts),
-                "ratio_median": float(np.median(times[base])) / float(np.median(ts)),
-                "cpu_ratio": float(np.median(cpu[base])) / float(np.median(cpu[name])),
-                "times_s": ts,
-                "cpu_times_s": cpu[name],
-            }
+    rows = [
+        timing.throughput_row(
+            name,
+            times,
+            cpu,
+            n,
+            "files",
+            ratio=min(times[base]) / min(ts),
+            ratio_median=float(np.median(times[base])) / float(np.median(ts)),
+            cpu_ratio=float(np.median(cpu[base])) / float(np.median(cpu[name])),
         )
+        for name, ts in times.items()
+    ]
     fast_row = rows[1]
     result = {
         "benchmark": "midi_parse",
@@ -222,9 +219,6 @@ def main(argv=None) -> dict:
         "rows": rows,
         "note": args.note,
     }
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "midi_parse.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [
         f"# MIDI -> NoteSequence ({n} MIDI files of music21's corpus, {sum(sizes) / 1e6:.2f} MB, {notes} notes)",
         "",
@@ -254,8 +248,7 @@ def main(argv=None) -> dict:
         "The symusic row only parses (no NoteSequence): the floor for any symusic-based reader.",
         "",
     ]
-    (out / "midi_parse.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    timing.write_results(args.out, "midi_parse", result, "\n".join(lines))
     return result
 
 

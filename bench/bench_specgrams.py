@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import pathlib
 import platform
@@ -171,18 +170,12 @@ def main(argv=None) -> dict:
     load_before = os.getloadavg()
     times, cpu = timing.time_interleaved(variants, args.repeats, announce_warmup=True)
     load_after = os.getloadavg()
-    rows = []
-    for name, ts in times.items():
-        rows.append(
-            {
-                "implementation": name,
-                "examples_per_s": n / min(ts),
-                "examples_per_s_median": n / float(np.median(ts)),
-                "cpu_ms_per_example_median": 1e3 * float(np.median(cpu[name])) / n,
-                "times_s": ts,
-                "cpu_times_s": cpu[name],
-            }
+    rows = [
+        timing.throughput_row(
+            name, times, cpu, n, "examples", cpu_ms_per_example_median=1e3 * float(np.median(cpu[name])) / n
         )
+        for name in times
+    ]
     base = max((r for r in rows if r["implementation"] in (LIBROSA_1, LIBROSA_N)), key=lambda r: r["examples_per_s"])
     base["baseline"] = True
     for r in rows:
@@ -218,9 +211,6 @@ def main(argv=None) -> dict:
         "results": rows,
         "agreement": agreement,
     }
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "specgrams.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# waves -> mel-IF specgrams ({args.preset}, {n} examples of {helper.config.audio_length} samples)",
         "",
@@ -252,8 +242,7 @@ def main(argv=None) -> dict:
         f"mel IF max circular |diff| {agreement['mel_if_max_circular_diff_strong_bins']:.2e}.",
         "",
     ]
-    (out / "specgrams.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    timing.write_results(args.out, "specgrams", result, "\n".join(lines), indent=2)
     return result
 
 

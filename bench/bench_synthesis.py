@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
 import pathlib
@@ -366,12 +365,7 @@ def main(argv=None) -> dict:
         "command": "python bench/bench_synthesis.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "note": args.note,
     }
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "synthesis.json").write_text(json.dumps(result, indent=1) + "\n")
-    text = markdown(result)
-    (out / "synthesis.md").write_text(text)
-    print(text)
+    timing.write_results(args.out, "synthesis", result, markdown(result))
     return result
 
 

@@ -26,6 +26,23 @@ def time_interleaved(variants: dict, repeats: int, announce_warmup: bool = False
     return times, cpu
 
 
+def throughput_row(name: str, times: dict, cpu: dict, count: int, unit: str, **extra) -> dict:
+    """The result row of variant ``name`` (``times`` / ``cpu``: :func:`time_interleaved`'s, ``count`` items a
+    pass): ``<unit>_per_s`` from the best pass and ``<unit>_per_s_median``, the ``extra`` fields, then the
+    raw ``times_s`` and ``cpu_times_s``."""
+    import numpy as np
+
+    ts = times[name]
+    return {
+        "implementation": name,
+        f"{unit}_per_s": count / min(ts),
+        f"{unit}_per_s_median": count / float(np.median(ts)),
+        **extra,
+        "times_s": ts,
+        "cpu_times_s": cpu[name],
+    }
+
+
 def machine(load_before: float, **extra) -> dict:
     """The ``"machine"`` record of a benchmark's JSON: platform, CPU count, Python, the 1-minute load
     average before the timing (``load_before``) and now, plus ``extra`` fields."""
@@ -40,3 +57,16 @@ def machine(load_before: float, **extra) -> dict:
         "load_avg_1min_after": os.getloadavg()[0],
         **extra,
     }
+
+
+def write_results(out, stem: str, result: dict, markdown: str, indent: int = 1) -> None:
+    """Write a benchmark's figures: ``OUT/<stem>.json`` (``result``) and ``OUT/<stem>.md`` (``markdown``, the
+    table, also printed); the folder ``out`` is created."""
+    import json
+    import pathlib
+
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=indent) + "\n")
+    (out / f"{stem}.md").write_text(markdown)
+    print(markdown)

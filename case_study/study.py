@@ -148,6 +148,16 @@ def _zoo_defaults() -> Dict[str, str]:
 
 
 ZOO_DEFAULTS = _zoo_defaults()
+#: The StudyConfig fields that name a model (each also a command-line option and a key of ``models.json``).
+MODEL_FIELDS = (
+    "melody_rnn_bundle",
+    "melody_rnn_run",
+    "transformer_model_dir",
+    "transformer_accompany_dir",
+    "transformer_checkpoint",
+    "transformer_preset",
+    "gansynth_run",
+)
 # a field is "given" when it or one of its alternatives is set
 _ALTERNATIVES = {"melody_rnn_bundle": ("melody_rnn_run",), "transformer_checkpoint": ("transformer_model_dir",)}
 
@@ -181,15 +191,7 @@ def resolve_models(config: StudyConfig, demo_dir: Optional[str], use_zoo: bool =
     except json.JSONDecodeError as e:
         raise StudyError(f"{manifest}: not valid JSON ({e})") from None
     updates = {}
-    for field in (
-        "melody_rnn_bundle",
-        "melody_rnn_run",
-        "transformer_model_dir",
-        "transformer_accompany_dir",
-        "transformer_checkpoint",
-        "transformer_preset",
-        "gansynth_run",
-    ):
+    for field in MODEL_FIELDS:
         alternatives = (
             field,
             *_ALTERNATIVES.get(field, ()),
@@ -440,16 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no_zoo", action="store_true", help="do not use the zoo's models (models/) for the models not given"
     )
-    for field in (
-        "melody_rnn_bundle",
-        "melody_rnn_run",
-        "transformer_model_dir",
-        "transformer_accompany_dir",
-        "transformer_checkpoint",
-        "transformer_preset",
-        "gansynth_run",
-        "soundfont",
-    ):
+    for field in (*MODEL_FIELDS, "soundfont"):
         parser.add_argument(f"--{field}", default=None)
     parser.add_argument("--primer_seconds", type=float, default=8.0)
     parser.add_argument("--melody_steps", type=int, default=128)

@@ -105,47 +105,28 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
     train_file, eval_file = str(data_dir / "training_melodies.tfrecord"), str(data_dir / "eval_melodies.tfrecord")
     log(f"melody_rnn_create_dataset: {data_dir} ({time.perf_counter() - t0:.0f} s)")
 
-    base_bundle = out_dir / "basic_rnn_small.mag"
-    rc = train_cli.main(
-        SMALL
-        + [
-            "--run_dir",
-            str(out_dir / "run_base"),
-            "--sequence_example_file",
-            train_file,
-            "--eval_file",
-            eval_file,
-            "--num_training_steps",
-            str(BASE_STEPS),
-            "--export_bundle",
-            str(base_bundle),
-        ]
-    )
-    if rc:
-        raise SystemExit(f"melody_rnn_train failed ({rc})")
-    log(f"melody_rnn_train from scratch: {BASE_STEPS} steps -> {base_bundle} ({time.perf_counter() - t0:.0f} s)")
+    def train(run_name: str, steps: int, bundle: pathlib.Path, extra: list, command: str, label: str):
+        """``melody_rnn_train`` (the small config plus ``extra``) into ``out_dir/run_name``, exported to ``bundle``;
+        ``command`` names it in a failure, ``label`` in the log line."""
+        data_args = ["--sequence_example_file", train_file, "--eval_file", eval_file]
+        argv = SMALL + extra + ["--run_dir", str(out_dir / run_name), *data_args, "--num_training_steps", str(steps)]
+        rc = train_cli.main(argv + ["--export_bundle", str(bundle)])
+        if rc:
+            raise SystemExit(f"{command} failed ({rc})")
+        log(f"{label}: {steps} steps -> {bundle} ({time.perf_counter() - t0:.0f} s)")
 
+    base_bundle = out_dir / "basic_rnn_small.mag"
+    train("run_base", BASE_STEPS, base_bundle, [], "melody_rnn_train", "melody_rnn_train from scratch")
     tuned_bundle = out_dir / "basic_rnn_finetuned.mag"
-    rc = train_cli.main(
-        SMALL
-        + [
-            "--bundle",
-            str(base_bundle),
-            "--run_dir",
-            str(out_dir / "run_finetune"),
-            "--sequence_example_file",
-            train_file,
-            "--eval_file",
-            eval_file,
-            "--num_training_steps",
-            str(FINETUNE_STEPS),
-            "--export_bundle",
-            str(tuned_bundle),
-        ]
+    fine_tune = ["--bundle", str(base_bundle)]
+    train(
+        "run_finetune",
+        FINETUNE_STEPS,
+        tuned_bundle,
+        fine_tune,
+        "melody_rnn_train --bundle",
+        "melody_rnn_train --bundle",
     )
-    if rc:
-        raise SystemExit(f"melody_rnn_train --bundle failed ({rc})")
-    log(f"melody_rnn_train --bundle: {FINETUNE_STEPS} steps -> {tuned_bundle} ({time.perf_counter() - t0:.0f} s)")
 
     first = next(note_sequence_io.read_note_sequences(records))
     primer = primer_from_sequence(first)

@@ -30,11 +30,13 @@ It lives outside the packages because it joins packages that must not import eac
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import pathlib
 import sys
 import time
+from typing import Callable
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -56,15 +58,28 @@ def _done(t0: float, what: str) -> None:
     print(f"    {what} ({time.perf_counter() - t0:.1f} s)", flush=True)
 
 
+def _run(command: str, main: Callable[[list], int], argv: list) -> None:
+    """``main(argv)``, the entry point of ``command``; a non-zero exit status stops the demo."""
+    rc = main(argv)
+    if rc:
+        raise SystemExit(f"{command} failed with exit code {rc}")
+
+
+def _module_stage(title: str, name: str, out_dir: pathlib.Path, done: Callable[[dict], str]) -> dict:
+    """A stage that is ``run(out_dir)`` of the module ``demo/<name>.py``: its title, its log lines indented
+    under it, then ``done(outputs)`` with the time taken. Returns the module's outputs."""
+    t0 = _stage(title)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    module = importlib.import_module(name)
+    outputs = module.run(out_dir, log=lambda text: print(f"  {text}", flush=True))
+    _done(t0, done(outputs))
+    return outputs
+
+
 def zoo_music(out: pathlib.Path) -> dict:
     """Stage 0: music from the zoo's models, each named by its zoo name only."""
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-    import zoo_stage
-
-    t0 = _stage("0. the zoo: music from models trained here and shipped in models/ (no training)")
-    outputs = zoo_stage.run(out / "zoo", log=lambda text: print(f"  {text}", flush=True))
-    _done(t0, f"outputs in {out / 'zoo'}")
-    return outputs
+    title = "0. the zoo: music from models trained here and shipped in models/ (no training)"
+    return _module_stage(title, "zoo_stage", out / "zoo", lambda _: f"outputs in {out / 'zoo'}")
 
 
 def render(out: pathlib.Path) -> pathlib.Path:
@@ -73,20 +88,8 @@ def render(out: pathlib.Path) -> pathlib.Path:
 
     t0 = _stage("1. nsynth_render: NSynth-format notes from the General MIDI SoundFont")
     nsynth_dir = out / "nsynth"
-    rc = nsynth_render.main(
-        [
-            "--output_dir",
-            str(nsynth_dir),
-            "--programs",
-            DEMO_PROGRAMS,
-            "--pitches",
-            DEMO_PITCHES,
-            "--velocities",
-            DEMO_VELOCITIES,
-        ]
-    )
-    if rc:
-        raise SystemExit(f"nsynth_render failed with exit code {rc}")
+    selection = ["--programs", DEMO_PROGRAMS, "--pitches", DEMO_PITCHES, "--velocities", DEMO_VELOCITIES]
+    _run("nsynth_render", nsynth_render.main, ["--output_dir", str(nsynth_dir), *selection])
     count = len(json.loads((nsynth_dir / "examples.json").read_text()))
     _done(t0, f"{count} notes in {nsynth_dir}/examples.json + audio/*.wav")
     return nsynth_dir
@@ -98,11 +101,8 @@ def convert(nsynth_dir: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
 
     t0 = _stage("2. nsynth_to_tfrecord: sharded tf.Example records (acoustic, pitch 24-84)")
     tfr_dir = out / "tfrecords"
-    rc = nsynth_to_tfrecord_cli.main(
-        ["--input_dir", str(nsynth_dir), "--output_dir", str(tfr_dir), "--num_shards", "2", "--gansynth_subset"]
-    )
-    if rc:
-        raise SystemExit(f"nsynth_to_tfrecord failed with exit code {rc}")
+    argv = ["--input_dir", str(nsynth_dir), "--output_dir", str(tfr_dir), "--num_shards", "2", "--gansynth_subset"]
+    _run("nsynth_to_tfrecord", nsynth_to_tfrecord_cli.main, argv)
     _done(t0, f"shards and summary in {tfr_dir}")
     return tfr_dir
 
@@ -177,40 +177,16 @@ def gansynth(nsynth_dir: pathlib.Path, out: pathlib.Path, steps: int) -> pathlib
 
     t0 = _stage(f"5. gansynth_train: cpu_small preset, {steps} steps on the rendered notes (resumes if rerun)")
     run = out / "gansynth_run"
-    rc = train_cli.main(
-        [
-            "--model_dir",
-            str(run),
-            "--train_data",
-            str(nsynth_dir),
-            "--preset",
-            "cpu_small",
-            "--set",
-            f"trainer.train_steps={steps}",
-            "--set",
-            "trainer.checkpoint_every=50",
-            "--set",
-            "trainer.media_every=50",
-        ]
+    argv = ["--model_dir", str(run), "--train_data", str(nsynth_dir), "--preset", "cpu_small"]
+    for setting in (f"trainer.train_steps={steps}", "trainer.checkpoint_every=50", "trainer.media_every=50"):
+        argv += ["--set", setting]
+    _run("gansynth_train", train_cli.main, argv)
+    argv = ["notes", "--model_dir", str(run), "--output_dir", str(out / "gansynth_notes")]
+    _run(
+        "gansynth_generate notes",
+        generate_cli.main,
+        argv + "--pitches 48,55,60,64,67,72 --seeds 0,1 --rainbowgrams".split(),
     )
-    if rc:
-        raise SystemExit(f"gansynth_train failed with exit code {rc}")
-    rc = generate_cli.main(
-        [
-            "notes",
-            "--model_dir",
-            str(run),
-            "--output_dir",
-            str(out / "gansynth_notes"),
-            "--pitches",
-            "48,55,60,64,67,72",
-            "--seeds",
-            "0,1",
-            "--rainbowgrams",
-        ]
-    )
-    if rc:
-        raise SystemExit(f"gansynth_generate notes failed with exit code {rc}")
     _done(t0, f"run (checkpoints, TensorBoard logs) in {run}; generated notes in {out / 'gansynth_notes'}")
     return run
 
@@ -237,23 +213,8 @@ def midi_to_audio(run: pathlib.Path, out: pathlib.Path) -> tuple[pathlib.Path, l
     outputs = []
     for timbre in ("fixed", "interpolate"):
         wav = rendered / f"chorale_gansynth_{timbre}.wav"
-        rc = generate_cli.main(
-            [
-                "midi",
-                "--model_dir",
-                str(run),
-                "--midi_file",
-                str(midi_path),
-                "--output_file",
-                str(wav),
-                "--timbre",
-                timbre,
-                "--seed",
-                "0",
-            ]
-        )
-        if rc:
-            raise SystemExit(f"gansynth_generate midi failed with exit code {rc}")
+        argv = ["midi", "--model_dir", str(run), "--midi_file", str(midi_path), "--output_file", str(wav)]
+        _run("gansynth_generate midi", generate_cli.main, argv + ["--timbre", timbre, "--seed", "0"])
         outputs.append(wav)
     fluid = rendered / "chorale_fluidsynth.wav"
     render_fluidsynth(midi_path, fluid)  # at the evaluation's loudness reference
@@ -292,30 +253,24 @@ def evaluation(midi_path: pathlib.Path, renderings: list[pathlib.Path], out: pat
 
 def melody_rnn(out: pathlib.Path) -> dict:
     """Stage 8: chorales -> NoteSequences -> melodies -> Melody RNN trained, exported as .mag, fine-tuned, generating."""
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-    import melody_rnn_stage
-
-    t0 = _stage(
+    return _module_stage(
         "8. Melody RNN: convert_dir_to_note_sequences -> melody_rnn_create_dataset -> melody_rnn_train "
-        "(and --bundle fine-tune) -> melody_rnn_generate -> FluidSynth"
+        "(and --bundle fine-tune) -> melody_rnn_generate -> FluidSynth",
+        "melody_rnn_stage",
+        out / "melody_rnn",
+        lambda outputs: f"bundles {outputs['bundle']} and {outputs['finetuned_bundle']}; melody {outputs['midi']}",
     )
-    outputs = melody_rnn_stage.run(out / "melody_rnn", log=lambda text: print(f"  {text}", flush=True))
-    _done(t0, f"bundles {outputs['bundle']} and {outputs['finetuned_bundle']}; melody {outputs['midi']}")
-    return outputs
 
 
 def music_transformer(out: pathlib.Path) -> dict:
     """Stage 9: a t2t-named checkpoint ported, fine-tuned on chorales, continuing a primer."""
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-    import music_transformer_stage
-
-    t0 = _stage(
+    return _module_stage(
         "9. Music Transformer: t2t checkpoint ported -> music_transformer_create_dataset -> "
-        "music_transformer_train -> music_transformer_generate -> FluidSynth"
+        "music_transformer_train -> music_transformer_generate -> FluidSynth",
+        "music_transformer_stage",
+        out / "music_transformer",
+        lambda outputs: f"run {outputs['run_dir']}; continuation {outputs['continuation_midi']}",
     )
-    outputs = music_transformer_stage.run(out / "music_transformer", log=lambda text: print(f"  {text}", flush=True))
-    _done(t0, f"run {outputs['run_dir']}; continuation {outputs['continuation_midi']}")
-    return outputs
 
 
 def write_manifest(out: pathlib.Path, gansynth_run: pathlib.Path, melody: dict, transformer: dict) -> pathlib.Path:
@@ -341,24 +296,8 @@ def case_study(out: pathlib.Path) -> str:
         "10. tfmusic_study: the chorale opening continued by Melody RNN and Music Transformer, rendered by "
         "FluidSynth and GANSynth, compared in one report"
     )
-    rc = study.main(
-        [
-            "--out_dir",
-            str(out / "study"),
-            "--demo_dir",
-            str(out),
-            "--primer_seconds",
-            "8",
-            "--melody_steps",
-            "96",
-            "--transformer_events",
-            "256",
-            "--transformer_primer_events",
-            "192",
-        ]
-    )
-    if rc:
-        raise SystemExit(f"tfmusic_study failed with exit code {rc}")
+    lengths = "--primer_seconds 8 --melody_steps 96 --transformer_events 256 --transformer_primer_events 192"
+    _run("tfmusic_study", study.main, ["--out_dir", str(out / "study"), "--demo_dir", str(out), *lengths.split()])
     report = out / "study" / "evaluation" / "report.html"
     _done(t0, f"report: {report}")
     return str(report)

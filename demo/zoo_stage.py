@@ -28,6 +28,8 @@ if str(ROOT) not in sys.path:
 
 TWINKLE = "[60, -2, 60, -2, 67, -2, 67, -2, 69, -2, 69, -2, 67, -2, -2, -2]"
 NSYNTH_SAMPLE = ROOT.parent / "shared" / "data" / "nsynth_sample"
+#: How the zoo's Music Transformer continues bwv66.6 (the model card's sample is made the same way).
+TRANSFORMER_SAMPLING = ["--decode_length", "512", "--top_p", "0.95", "--seed", "0"]
 
 
 def _render(midi_path: pathlib.Path, program: int) -> pathlib.Path:
@@ -46,6 +48,69 @@ def _render(midi_path: pathlib.Path, program: int) -> pathlib.Path:
     return wav_path
 
 
+def _fresh(folder: pathlib.Path) -> pathlib.Path:
+    """``folder``, emptied of an earlier run's outputs."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def _check(status: int, command: str, name: str) -> None:
+    """Raises when ``command`` with zoo model ``name`` returned a non-zero exit status."""
+    if status:
+        raise RuntimeError(f"{command} with zoo model {name} failed")
+
+
+def _melody_rnn(name: str, out_dir: pathlib.Path, log: Callable[[str], None]) -> list:
+    """Three melodies continuing 'Twinkle, Twinkle' from the zoo's Melody RNN ``name``, rendered (flute)."""
+    from melody_rnn_ext import generate_cli
+
+    gen_dir = _fresh(out_dir / "melody_rnn")
+    argv = ["--bundle_file", name, "--output_dir", str(gen_dir), "--primer_melody", TWINKLE]
+    _check(generate_cli.main(argv + "--num_outputs 3 --num_steps 128 --seed 0".split()), "melody_rnn_generate", name)
+    wavs = [_render(p, 73) for p in sorted(gen_dir.glob("*.mid"))]
+    log(f"zoo {name}: 3 melodies continuing 'Twinkle, Twinkle' -> {gen_dir}")
+    return wavs
+
+
+def _music_transformer(name: str, out_dir: pathlib.Path, log: Callable[[str], None]) -> list:
+    """bwv66.6's first 8 s continued by the zoo's Music Transformer ``name``, rendered (piano)."""
+    from case_study import study
+    from music_transformer_ext import generate_cli
+
+    gen_dir = _fresh(out_dir / "transformer")
+    primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
+    argv = ["--model_dir", name, "--primer_midi", str(primer), "--output_dir", str(gen_dir)]
+    _check(generate_cli.main(argv + TRANSFORMER_SAMPLING), "music_transformer_generate", name)
+    wavs = [_render(p, 0) for p in sorted(gen_dir.glob("*.mid"))]
+    log(f"zoo {name}: bwv66.6's first 8 s continued -> {gen_dir}")
+    return wavs
+
+
+def _gansynth(name: str, out_dir: pathlib.Path, log: Callable[[str], None]) -> list:
+    """Notes C2-C6 and bwv66.6's top line in one timbre from the zoo's GANSynth ``name``."""
+    from case_study import study
+    from gansynth_tf import generate_cli
+
+    gen_dir = _fresh(out_dir / "gansynth")
+    argv = ["--model_dir", name, "notes", "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84"]
+    _check(generate_cli.main(argv + ["--seeds", "0"]), "gansynth_generate notes", name)
+    primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
+    line = study.top_line(primer, out_dir / "bwv66.6_top_line.mid")
+    argv = ["--model_dir", name, "midi", "--midi_file", str(line), "--timbre", "fixed"]
+    wav = gen_dir / "bwv66.6_top_line.wav"
+    _check(generate_cli.main(argv + ["--output_file", str(wav)]), "gansynth_generate midi", name)
+    log(f"zoo {name}: notes C2-C6 and bwv66.6's top line in one timbre -> {gen_dir}")
+    return sorted(str(p) for p in gen_dir.glob("*.wav"))
+
+
+#: (zoo family, key of run()'s outputs, what makes them): the generating families, in the order they run.
+GENERATORS = (
+    ("melody_rnn", "melody_rnn", _melody_rnn),
+    ("music_transformer", "transformer", _music_transformer),
+    ("gansynth", "gansynth", _gansynth),
+)
+
+
 def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, list]:
     """Stage 0 into ``out_dir``; returns ``{"melody_rnn": [wav...], "transformer": [wav...], ...}``."""
     from tfmusic import zoo
@@ -55,95 +120,12 @@ def run(out_dir: pathlib.Path, log: Callable[[str], None] = print) -> Dict[str, 
     outputs: Dict[str, list] = {}
     available = set(zoo.names())
 
-    name = zoo.DEFAULTS["melody_rnn"]
-    if name in available:
-        from melody_rnn_ext import generate_cli
-
-        gen_dir = out_dir / "melody_rnn"
-        shutil.rmtree(gen_dir, ignore_errors=True)
-        if generate_cli.main(
-            [
-                "--bundle_file",
-                name,
-                "--output_dir",
-                str(gen_dir),
-                "--primer_melody",
-                TWINKLE,
-                "--num_outputs",
-                "3",
-                "--num_steps",
-                "128",
-                "--seed",
-                "0",
-            ]
-        ):
-            raise RuntimeError(f"melody_rnn_generate with zoo model {name} failed")
-        outputs["melody_rnn"] = [_render(p, 73) for p in sorted(gen_dir.glob("*.mid"))]
-        log(f"zoo {name}: 3 melodies continuing 'Twinkle, Twinkle' -> {gen_dir}")
-    else:
-        log(f"zoo has no {name} yet: skipped")
-
-    name = zoo.DEFAULTS["music_transformer"]
-    if name in available:
-        from case_study import study
-        from music_transformer_ext import generate_cli
-
-        gen_dir = out_dir / "transformer"
-        shutil.rmtree(gen_dir, ignore_errors=True)
-        primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
-        if generate_cli.main(
-            [
-                "--model_dir",
-                name,
-                "--primer_midi",
-                str(primer),
-                "--output_dir",
-                str(gen_dir),
-                "--decode_length",
-                "512",
-                "--top_p",
-                "0.95",
-                "--seed",
-                "0",
-            ]
-        ):
-            raise RuntimeError(f"music_transformer_generate with zoo model {name} failed")
-        outputs["transformer"] = [_render(p, 0) for p in sorted(gen_dir.glob("*.mid"))]
-        log(f"zoo {name}: bwv66.6's first 8 s continued -> {gen_dir}")
-    else:
-        log(f"zoo has no {name} yet: skipped")
-
-    name = zoo.DEFAULTS["gansynth"]
-    if name in available:
-        from case_study import study
-        from gansynth_tf import generate_cli
-
-        gen_dir = out_dir / "gansynth"
-        shutil.rmtree(gen_dir, ignore_errors=True)
-        if generate_cli.main(
-            ["--model_dir", name, "notes", "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84", "--seeds", "0"]
-        ):
-            raise RuntimeError(f"gansynth_generate notes with zoo model {name} failed")
-        primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
-        line = study.top_line(primer, out_dir / "bwv66.6_top_line.mid")
-        if generate_cli.main(
-            [
-                "--model_dir",
-                name,
-                "midi",
-                "--midi_file",
-                str(line),
-                "--timbre",
-                "fixed",
-                "--output_file",
-                str(gen_dir / "bwv66.6_top_line.wav"),
-            ]
-        ):
-            raise RuntimeError(f"gansynth_generate midi with zoo model {name} failed")
-        outputs["gansynth"] = sorted(str(p) for p in gen_dir.glob("*.wav"))
-        log(f"zoo {name}: notes C2-C6 and bwv66.6's top line in one timbre -> {gen_dir}")
-    else:
-        log(f"zoo has no {name} yet: skipped")
+    for family, key, generate in GENERATORS:
+        name = zoo.DEFAULTS[family]
+        if name in available:
+            outputs[key] = generate(name, out_dir, log)
+        else:
+            log(f"zoo has no {name} yet: skipped")
 
     name = zoo.DEFAULTS["pitch_classifier"]
     if name in available and (NSYNTH_SAMPLE / "examples.json").is_file():

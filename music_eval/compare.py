@@ -131,6 +131,25 @@ def glossary_markdown() -> str:
     return "\n".join(lines)
 
 
+class _Preferred:
+    """A :class:`PieceAnalysis` value read from its symbolic features where the piece has notes, else from
+    its audio features (the field ``audio``, default the same name)."""
+
+    def __init__(self, doc: str, audio: Optional[str] = None):
+        self.__doc__ = doc
+        self.audio = audio
+
+    def __set_name__(self, owner, name: str):
+        self.name = name
+
+    def __get__(self, analysis, owner=None):
+        if analysis is None:
+            return self
+        if analysis.symbolic:
+            return getattr(analysis.symbolic, self.name)
+        return getattr(analysis.audio, self.audio or self.name)
+
+
 @dataclasses.dataclass
 class PieceAnalysis:
     """A piece and its statistics.
@@ -145,30 +164,13 @@ class PieceAnalysis:
     symbolic: Optional[fs.SymbolicFeatures] = None
 
     # Preferred values (symbolic where there are notes).
-    @property
-    def tempo_bpm(self) -> float:
-        """Tempo in BPM (from note onsets for MIDI, beat tracking for audio)."""
-        return self.symbolic.tempo_bpm if self.symbolic else self.audio.tempo_bpm
-
-    @property
-    def meter(self) -> theory.MeterEstimate:
-        """Beats per bar estimate."""
-        return self.symbolic.meter if self.symbolic else self.audio.meter
-
-    @property
-    def key(self) -> theory.KeyEstimate:
-        """Krumhansl-Schmuckler key (note durations for MIDI, chroma for audio)."""
-        return self.symbolic.key if self.symbolic else self.audio.key
-
-    @property
-    def pitch_class_hist(self) -> np.ndarray:
-        """``[12]`` pitch-class weights (note durations, or mean chroma)."""
-        return self.symbolic.pitch_class_hist if self.symbolic else self.audio.mean_chroma
-
-    @property
-    def ioi_hist(self) -> np.ndarray:
-        """``[15]`` inter-onset-interval counts in beats."""
-        return self.symbolic.ioi_hist if self.symbolic else self.audio.ioi_hist
+    tempo_bpm = _Preferred("Tempo in BPM (from note onsets for MIDI, beat tracking for audio).")
+    meter = _Preferred("Beats per bar estimate (:class:`theory.MeterEstimate`).")
+    key = _Preferred(
+        "Krumhansl-Schmuckler key (note durations for MIDI, chroma for audio; :class:`theory.KeyEstimate`)."
+    )
+    pitch_class_hist = _Preferred("``[12]`` pitch-class weights (note durations, or mean chroma).", audio="mean_chroma")
+    ioi_hist = _Preferred("``[15]`` inter-onset-interval counts in beats.")
 
     @property
     def onset_density(self) -> float:

@@ -158,11 +158,7 @@ class AudioFeatures:
         return {
             "duration_s": self.duration_s,
             "tempo_bpm": self.tempo_bpm,
-            "beats_per_bar": self.meter.beats_per_bar,
-            "meter_class": self.meter.meter_class,
-            "key": self.key.name,
-            "key_correlation": self.key.correlation,
-            "in_scale_share": self.in_scale_share,
+            **theory.meter_key_summary(self.meter, self.key, self.in_scale_share),
             "rms_mean": self.rms_mean,
             "rms_db": self.rms_db,
             "loudness_dba": self.loudness_dba,

@@ -216,6 +216,17 @@ def estimate_meter(
 # --------------------------------------------------------------------------- distances
 
 
+def meter_key_summary(meter: MeterEstimate, key: KeyEstimate, in_scale_share: float) -> dict:
+    """A piece's meter and key estimates as the JSON-friendly fields of the feature summaries."""
+    return {
+        "beats_per_bar": meter.beats_per_bar,
+        "meter_class": meter.meter_class,
+        "key": key.name,
+        "key_correlation": key.correlation,
+        "in_scale_share": in_scale_share,
+    }
+
+
 def normalize_histogram(h: Sequence[float]) -> np.ndarray:
     """``h / sum(h)`` as float64 (all zeros stay zeros)."""
     h = np.asarray(h, dtype=np.float64)

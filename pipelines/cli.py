@@ -24,8 +24,9 @@ This module imports only the standard library (a command's ``--help`` stays inst
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 #: The runner word for "this process, no Beam".
 DIRECT = "direct"
@@ -143,3 +144,33 @@ def beam_pipeline_args(args: argparse.Namespace, beam_args: Sequence[str]) -> Li
         if not _given(beam_args, flag):
             out.append(f"{flag}={num_workers}")
     return out + beam_args
+
+
+def run_conversion(
+    args: argparse.Namespace,
+    beam_args: Sequence[str],
+    local: Callable[..., Any],
+    beam_entry: str,
+    *positional: Any,
+    **options: Any,
+) -> Any:
+    """Runs the conversion ``args.runner`` selects and returns its counters.
+
+    In this process: ``local(*positional, progress=not args.no_progress, **options)``. With ``beam`` or a Beam
+    runner: the Beam pipeline ``beam_entry`` (``"module:function"``, imported only then, so that the
+    in-process mode never imports Beam) as ``function(*positional, pipeline_args=..., **options)`` with the
+    Beam options of :func:`beam_pipeline_args`.
+    """
+    if not uses_beam(args.runner):
+        return local(*positional, progress=not args.no_progress, **options)
+    module, function = beam_entry.split(":")
+    beam = getattr(importlib.import_module(module), function)
+    return beam(*positional, pipeline_args=beam_pipeline_args(args, beam_args), **options)
+
+
+def exit_status(prog: str, written: int, why: str) -> int:
+    """A conversion's exit status: 0, or 1 with ``<prog>: error: <why>`` on stderr when nothing was written."""
+    if written == 0:
+        print(f"{prog}: error: {why}", file=sys.stderr)
+        return 1
+    return 0

@@ -96,41 +96,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.num_shards == 1 and os.path.isdir(args.output_file):
         parser.error(f"--output_file {args.output_file}: is a folder; give the output a file name")
     pipeline_cli.refuse_beam_args(parser, args, beam_args)
-    if not pipeline_cli.uses_beam(args.runner):
-        counters = convert_directory(
-            args.input_dir,
-            args.output_file,
-            args.num_shards,
-            args.recursive,
-            progress=not args.no_progress,
-            parser=args.parser,
-        )
-    else:
-        from pipelines import beam
-
-        counters = beam.convert_dir_to_note_sequences(
-            args.input_dir,
-            args.output_file,
-            args.num_shards,
-            args.recursive,
-            pipeline_args=pipeline_cli.beam_pipeline_args(args, beam_args),
-            parser=args.parser,
-        )
+    counters = pipeline_cli.run_conversion(
+        args,
+        beam_args,
+        convert_directory,
+        "pipelines.beam:convert_dir_to_note_sequences",
+        args.input_dir,
+        args.output_file,
+        args.num_shards,
+        args.recursive,
+        parser=args.parser,
+    )
     print(counters.summary())
     if args.num_shards == 1:
         print(f"output: {output_paths(args.output_file, 1)[0]}")
     else:
         print(f"shards: {output_prefix(args.output_file)}-*-of-{args.num_shards:05d}.tfrecord")
     print(f"counters: {counters_path(args.output_file)}")
-    if counters.get(WRITTEN) == 0:
-        why = (
-            "no MIDI, MusicXML or ABC files"
-            if counters.get(FILES_FOUND) == 0
-            else f"all {counters.get(FILES_FOUND)} music files were skipped (reasons in the counters file)"
-        )
-        print(f"convert_dir_to_note_sequences: error: nothing written from {args.input_dir}: {why}", file=sys.stderr)
-        return 1
-    return 0
+    found = counters.get(FILES_FOUND)
+    why = (
+        "no MIDI, MusicXML or ABC files"
+        if found == 0
+        else f"all {found} music files were skipped (reasons in the counters file)"
+    )
+    return pipeline_cli.exit_status(
+        "convert_dir_to_note_sequences", counters.get(WRITTEN), f"nothing written from {args.input_dir}: {why}"
+    )
 
 
 if __name__ == "__main__":

@@ -79,46 +79,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not os.path.isfile(os.path.join(args.input_dir, "examples.json")):
         parser.error(f"--input_dir {args.input_dir}: no examples.json there")
     pipeline_cli.refuse_beam_args(parser, args, beam_args)
-    if not pipeline_cli.uses_beam(args.runner):
-        counters = convert(
-            args.input_dir,
-            args.output_dir,
-            args.name,
-            args.num_shards,
-            args.acoustic_only,
-            args.min_pitch,
-            args.max_pitch,
-            progress=not args.no_progress,
-            resample=args.resample,
-            mono=args.mono,
-        )
-    else:
-        from pipelines import beam
-
-        counters = beam.nsynth_to_tfrecord(
-            args.input_dir,
-            args.output_dir,
-            args.name,
-            args.num_shards,
-            args.acoustic_only,
-            args.min_pitch,
-            args.max_pitch,
-            pipeline_args=pipeline_cli.beam_pipeline_args(args, beam_args),
-            resample=args.resample,
-            mono=args.mono,
-        )
+    counters = pipeline_cli.run_conversion(
+        args,
+        beam_args,
+        convert,
+        "pipelines.beam:nsynth_to_tfrecord",
+        args.input_dir,
+        args.output_dir,
+        args.name,
+        args.num_shards,
+        args.acoustic_only,
+        args.min_pitch,
+        args.max_pitch,
+        resample=args.resample,
+        mono=args.mono,
+    )
     print(counters.summary())
     print(f"summary: {summary_path(args.output_dir, args.name)}")
     for line in flag_hints(counters, args.resample, args.mono):
         print(f"nsynth_to_tfrecord: {line}", file=sys.stderr)
-    if counters.get(WRITTEN) == 0:
-        print(
-            f"nsynth_to_tfrecord: error: no note written from {args.input_dir} ({counters.get('notes')} notes: "
-            f"{counters.get(SKIPPED)} unreadable, {counters.get(FILTERED)} filtered out; reasons in the summary)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return pipeline_cli.exit_status(
+        "nsynth_to_tfrecord",
+        counters.get(WRITTEN),
+        f"no note written from {args.input_dir} ({counters.get('notes')} notes: {counters.get(SKIPPED)} unreadable, "
+        f"{counters.get(FILTERED)} filtered out; reasons in the summary)",
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pathlib
 import re
 import sys
 import tempfile
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 COLAB = REPO_ROOT / "colab"
@@ -93,6 +93,35 @@ def execute(name: str, out_dir, extra: Optional[Dict[str, object]] = None, timeo
 def outputs(nb) -> list:
     """Every output of every code cell."""
     return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+
+
+def run(name: str, out_dir, extra: Optional[Dict[str, object]] = None) -> list:
+    """The outputs (:func:`outputs`) of ``colab/NAME.ipynb`` run as :func:`execute` runs it; skips the calling
+    test where nbclient is not installed."""
+    import pytest
+
+    pytest.importorskip("nbclient")
+    return outputs(execute(name, out_dir, extra))
+
+
+def audio(cell_outputs: list) -> list:
+    """The outputs that play audio (an HTML ``<audio>`` element)."""
+    return [o for o in cell_outputs if "<audio" in o.get("data", {}).get("text/html", "")]
+
+
+def images(cell_outputs: list) -> list:
+    """The outputs that show a PNG image."""
+    return [o for o in cell_outputs if "image/png" in o.get("data", {})]
+
+
+def markdown(cell_outputs: list) -> List[str]:
+    """The Markdown text of the outputs that show Markdown (tables), in order."""
+    return [o["data"]["text/markdown"] for o in cell_outputs if "text/markdown" in o.get("data", {})]
+
+
+def text(cell_outputs: list) -> str:
+    """Everything the cells printed, joined."""
+    return "".join(o.get("text", "") for o in cell_outputs)
 
 
 def save_with_outputs(name: str) -> pathlib.Path:

@@ -1,5 +1,12 @@
-"""What the zoo's training scripts share: hardware text, wall-time accounting across resumed runs,
-and the key check of a continuation against its primer."""
+"""What the zoo's training scripts share: the repository on ``sys.path`` (importing this module puts it
+there, and quiets TensorFlow's C++ log unless ``TF_CPP_MIN_LOG_LEVEL`` is set), hardware text, wall-time
+accounting across resumed runs, and the key check of a continuation against its primer.
+
+A script in ``bench/zoo`` starts with::
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import common  # noqa: E402  (bench/zoo/common.py)
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,14 @@ import json
 import os
 import pathlib
 import platform
+import sys
 import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+#: The repository's root folder.
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 
 
 def hardware() -> str:
@@ -41,6 +55,31 @@ class WallClock:
         """Seconds recorded in ``path`` (0 if none)."""
         path = pathlib.Path(path)
         return json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+
+
+def training_record(work: pathlib.Path, steps: int, **fields) -> dict:
+    """A zoo model's ``training`` entry (``model.json``): ``steps``, the wall ``seconds`` of every run (from
+    ``work/train_time.json``), the ``hardware``, then ``fields``, then today's ``date``."""
+    import datetime
+
+    seconds = round(WallClock.total(work / "train_time.json"))
+    return {
+        "steps": steps,
+        "seconds": seconds,
+        "hardware": hardware(),
+        **fields,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def write_model(folder: pathlib.Path, manifest: dict, card: str) -> None:
+    """Writes a zoo model's ``model.json`` (``manifest``) and its card ``README.md`` into ``folder``; prints
+    the card."""
+    from tfmusic import files
+
+    files.atomic_write_json(folder / "model.json", manifest)
+    files.atomic_write_text(folder / "README.md", card)
+    print(card)
 
 
 def key_check(primer_midi, full_midi) -> dict:
@@ -86,12 +125,35 @@ def train_transformer(work: pathlib.Path, steps: int, overrides, checkpoint_ever
 
     argv = ["--model_dir", str(work / "run"), "--train_data", data.split_file_pattern(str(work / "dataset"), "train")]
     argv += ["--preset", "score2perf_relative", "--num_steps", str(steps)]
-    for override in (f"trainer.checkpoint_every={checkpoint_every}", "trainer.progress=false", *overrides):
-        argv += ["--set", override]
+    overrides = (f"trainer.checkpoint_every={checkpoint_every}", "trainer.progress=false", *overrides)
+    train(train_cli.main, argv, overrides, work, "music_transformer_train")
+
+
+def train(main, argv, overrides, work: pathlib.Path, command: str) -> None:
+    """Runs the training command ``command`` (its entry point ``main``) with ``argv`` and ``--set OVERRIDE``
+    for each of ``overrides``, adding its wall time to ``work/train_time.json``; a failure stops the script."""
+    for override in overrides:
+        argv = [*argv, "--set", override]
     with WallClock(work / "train_time.json"):
-        rc = train_cli.main(argv)
+        rc = main(argv)
     if rc:
-        raise SystemExit(f"music_transformer_train failed ({rc})")
+        raise SystemExit(f"{command} failed ({rc})")
+
+
+def render_sample(midi_path: pathlib.Path, title: str):
+    """Writes the FluidSynth rendering (16 kHz, peak 0.8) and the piano roll (titled ``title``) of the MIDI
+    file ``midi_path`` beside it (``.wav``, ``.png``); returns the ``pretty_midi.PrettyMIDI``."""
+    import pretty_midi
+
+    from music_eval import plots
+    from tfmusic import audio, files
+
+    midi_path = pathlib.Path(midi_path)
+    midi = pretty_midi.PrettyMIDI(str(midi_path))
+    wav = audio.render_midi(midi, sample_rate=16000)
+    audio.write_wav(str(midi_path.with_suffix(".wav")), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
+    files.atomic_write_bytes(midi_path.with_suffix(".png"), plots.figure_to_png(plots.piano_roll(midi, title=title)))
+    return midi
 
 
 def note_sequences_of(paths, work: pathlib.Path, name: str = "bach") -> pathlib.Path:

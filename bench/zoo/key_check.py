@@ -16,11 +16,10 @@ import pathlib
 import sys
 import tempfile
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402  (bench/zoo/common.py)
+import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
+
+REPO_ROOT = common.REPO_ROOT
 
 
 def main(argv=None) -> int:

@@ -22,18 +22,14 @@ Stages (``--stage``; ``all`` runs them in order, each skipped when its output ex
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import pathlib
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402  (bench/zoo/common.py)
+import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
+
+REPO_ROOT = common.REPO_ROOT
 
 NAME = "melody_rnn_attention"
 CONFIG_ID = "attention_rnn"
@@ -98,19 +94,9 @@ def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
         str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
         "--num_training_steps",
         str(steps),
-        "--set",
-        "trainer.checkpoint_every=250",
-        "--set",
-        "trainer.summary_every=50",
-        "--set",
-        "runtime.jit_compile=false",
     ]
-    for o in overrides:
-        argv += ["--set", o]
-    with common.WallClock(work / "train_time.json"):
-        rc = train_cli.main(argv)
-    if rc:
-        raise SystemExit(f"melody_rnn_train failed ({rc})")
+    settings = ("trainer.checkpoint_every=250", "trainer.summary_every=50", "runtime.jit_compile=false")
+    common.train(train_cli.main, argv, (*settings, *overrides), work, "melody_rnn_train")
 
 
 def evaluate_stage(work: pathlib.Path) -> dict:
@@ -195,7 +181,6 @@ def check_sample(bundle_path: str, count: int = 6) -> dict:
 def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: dict) -> None:
     """The bundle, model.json, samples and model card in ``models/<NAME>``."""
     from melody_rnn_ext import train_cli
-    from tfmusic import files
 
     folder = models / NAME
     folder.mkdir(parents=True, exist_ok=True)
@@ -220,32 +205,27 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
 
     step = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
     keys = samples(str(bundle), folder / "samples")
-    seconds = common.WallClock.total(work / "train_time.json")
     manifest = {
         "name": NAME,
         "family": "melody_rnn",
         "weights": bundle.name,
         "description": "Melody RNN attention_rnn trained on folk tunes and Bach soprano lines (music21 corpus)",
         "metrics": {f"held_out_{k}": metrics[k] for k in ("all", *COLLECTIONS) if k in metrics},
-        "training": {
-            "steps": step,
-            "seconds": round(seconds),
-            "hardware": common.hardware(),
-            "rnn_layer_sizes": run_cfg["model"]["hparams"]["rnn_layer_sizes"],
-            "batch_size": run_cfg["trainer"]["global_batch_size"],
-            "overrides": [
+        "training": common.training_record(
+            work,
+            step,
+            rnn_layer_sizes=run_cfg["model"]["hparams"]["rnn_layer_sizes"],
+            batch_size=run_cfg["trainer"]["global_batch_size"],
+            overrides=[
                 f"model.hparams.batch_size={run_cfg['model']['hparams']['batch_size']}",
                 f"trainer.global_batch_size={run_cfg['trainer']['global_batch_size']}",
             ],
-            "date": datetime.date.today().isoformat(),
-        },
+        ),
         "data": {k: {kk: vv for kk, vv in v.items() if kk != "skipped_examples"} for k, v in data.items()},
         "samples": keys,
         "check": check_sample(str(bundle)),
     }
-    files.atomic_write_json(folder / "model.json", manifest)
-    files.atomic_write_text(folder / "README.md", card(manifest))
-    print(card(manifest))
+    common.write_model(folder, manifest, card(manifest))
 
 
 def card(m: dict) -> str:

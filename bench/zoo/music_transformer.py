@@ -21,19 +21,16 @@ Stages (``--stage``; ``all`` runs them in order):
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import pathlib
 import shutil
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402  (bench/zoo/common.py)
+import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
+
+REPO_ROOT = common.REPO_ROOT
 
 NAME = "transformer_chorales"
 MAX_LENGTH = 512
@@ -90,6 +87,26 @@ def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
     common.train_transformer(work, steps, (*MODEL_OVERRIDES, *overrides), checkpoint_every=200)
 
 
+def held_out_bach(split_fractions, count: int):
+    """(file names, NoteSequences) of the first ``count`` Bach files that Magenta's hashed split with
+    ``split_fractions`` puts in ``eval``."""
+    from music_transformer_ext import data
+    from pipelines import note_sequences
+
+    names, sequences = [], []
+    for path in _bach_files():
+        name = os.path.basename(path)
+        ns_id = note_sequences.note_sequence_id(name, "bach", "musicxml")
+        if data.assign_split(ns_id, split_fractions) == "eval":
+            ns = note_sequences.parse_musicxml(path)
+            ns.id = ns_id
+            names.append(name)
+            sequences.append(ns)
+        if len(names) == count:
+            break
+    return names, sequences
+
+
 def evaluate_stage(work: pathlib.Path) -> dict:
     """NLL per event and accuracy of the newest checkpoint on the eval split."""
     from music_transformer_ext import data, generate_cli
@@ -105,20 +122,9 @@ def evaluate_stage(work: pathlib.Path) -> dict:
 def check_sample(model, count: int = 4) -> dict:
     """Eval metrics on the first ``count`` held-out Bach files (the tests re-evaluate them)."""
     from music_transformer_ext import data, evaluation
-    from pipelines import note_sequences
 
     config = data.unconditional_config(split_fractions=(("train", 0.9), ("eval", 0.1)))
-    names, sequences = [], []
-    for path in _bach_files():
-        name = os.path.basename(path)
-        ns_id = note_sequences.note_sequence_id(name, "bach", "musicxml")
-        if data.assign_split(ns_id, config.split_fractions) == "eval":
-            ns = note_sequences.parse_musicxml(path)
-            ns.id = ns_id
-            names.append(name)
-            sequences.append(ns)
-        if len(names) == count:
-            break
+    names, sequences = held_out_bach(config.split_fractions, count)
     return {"files": names, "metrics": evaluation.evaluate_note_sequences(model, sequences, MAX_LENGTH)}
 
 
@@ -127,43 +133,18 @@ def continuation(t2t_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
     import pretty_midi
 
     from case_study import study
-    from music_eval import plots
     from music_transformer_ext import generate_cli
-    from tfmusic import audio, files
 
     out_dir.mkdir(parents=True, exist_ok=True)
     primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
     gen_dir = out_dir / "tmp"
-    if generate_cli.main(
-        [
-            "--checkpoint",
-            str(t2t_dir),
-            "--primer_midi",
-            str(primer),
-            "--output_dir",
-            str(gen_dir),
-            "--decode_length",
-            "512",
-            "--top_p",
-            "0.95",
-            "--seed",
-            "0",
-            "--no_xla",
-        ]
-    ):
+    argv = ["--checkpoint", str(t2t_dir), "--primer_midi", str(primer), "--output_dir", str(gen_dir)]
+    if generate_cli.main(argv + "--decode_length 512 --top_p 0.95 --seed 0 --no_xla".split()):
         raise SystemExit("music_transformer_generate failed")
     midi_path = out_dir / "bwv66.6_continued.mid"
     shutil.move(str(sorted(gen_dir.glob("*.mid"))[0]), midi_path)
     shutil.rmtree(gen_dir)
-    midi = pretty_midi.PrettyMIDI(str(midi_path))
-    wav = audio.render_midi(midi, sample_rate=16000)
-    audio.write_wav(str(out_dir / "bwv66.6_continued.wav"), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
-    files.atomic_write_bytes(
-        out_dir / "bwv66.6_continued.png",
-        plots.figure_to_png(
-            plots.piano_roll(midi, title=f"{NAME}: bwv66.6's first 8 s continued (512 events, top-p 0.95, seed 0)")
-        ),
-    )
+    midi = common.render_sample(midi_path, f"{NAME}: bwv66.6's first 8 s continued (512 events, top-p 0.95, seed 0)")
     pitches = [n.pitch for i in midi.instruments for n in i.notes]
     return {
         "primer": "bwv66.6 first 8 s",
@@ -174,7 +155,6 @@ def continuation(t2t_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
 
 def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics: dict) -> None:
     """The t2t checkpoint, model.json, samples and card in ``models/<NAME>``."""
-    from tfmusic import files
 
     folder = models / NAME
     t2t_dir = folder / "t2t"
@@ -185,20 +165,12 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, metrics:
         "weights": "t2t",
         "description": "Music Transformer (relative attention) on music21's Bach corpus as piano performances",
         "metrics": {"held_out": metrics},
-        "training": {
-            "steps": steps,
-            "seconds": round(common.WallClock.total(work / "train_time.json")),
-            "hardware": common.hardware(),
-            "overrides": list(MODEL_OVERRIDES),
-            "date": datetime.date.today().isoformat(),
-        },
+        "training": common.training_record(work, steps, overrides=list(MODEL_OVERRIDES)),
         "data": {"counts": summary.get("counts", summary)},
         "samples": [continuation(t2t_dir, folder / "samples")],
         "check": check_sample(model),
     }
-    files.atomic_write_json(folder / "model.json", manifest)
-    files.atomic_write_text(folder / "README.md", card(manifest))
-    print(card(manifest))
+    common.write_model(folder, manifest, card(manifest))
 
 
 def card(m: dict) -> str:

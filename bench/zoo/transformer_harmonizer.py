@@ -34,20 +34,17 @@ quick end-to-end check.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import pathlib
 import shutil
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402  (bench/zoo/common.py)
+import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
 import music_transformer as chorales  # noqa: E402  (bench/zoo/music_transformer.py: the same Bach files)
+
+REPO_ROOT = common.REPO_ROOT
 
 NAME = "transformer_harmonizer"
 MAX_LENGTH = 384  # target events per example (segments are truncated to it); 320 events accompany 8 s
@@ -280,20 +277,9 @@ def evaluate_stage(work: pathlib.Path) -> dict:
 def check_sample(model, count: int = 4) -> dict:
     """Eval metrics on the first ``count`` held-out Bach files (the tests re-evaluate them)."""
     from music_transformer_ext import data, evaluation
-    from pipelines import note_sequences
 
     config = data.melody_conditioned_config(split_fractions=_split_fractions())
-    names, sequences = [], []
-    for path in chorales._bach_files():
-        name = os.path.basename(path)
-        ns_id = note_sequences.note_sequence_id(name, "bach", "musicxml")
-        if data.assign_split(ns_id, config.split_fractions) == "eval":
-            ns = note_sequences.parse_musicxml(path)
-            ns.id = ns_id
-            names.append(name)
-            sequences.append(ns)
-        if len(names) == count:
-            break
+    names, sequences = chorales.held_out_bach(config.split_fractions, count)
     metrics = evaluation.evaluate_note_sequences(model, sequences, MAX_LENGTH)
     return {"files": names, "max_length": MAX_LENGTH, "metrics": metrics}
 
@@ -409,10 +395,6 @@ def primer_check(source, out_dir: pathlib.Path) -> dict:
 
 def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluation: dict) -> None:
     """The t2t checkpoint, model.json, samples and card in ``models/<NAME>``."""
-    import pretty_midi
-
-    from music_eval import plots
-    from tfmusic import audio, files
 
     folder = models / NAME
     t2t_dir = folder / "t2t"
@@ -426,17 +408,7 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluati
     # seed 0 again from the shipped weights, as the study runs it
     shipped = primer_check_seed0(["--model_dir", str(t2t_dir)], samples)
     midi_path = samples / "bwv66.6_accompanied.mid"
-    midi = pretty_midi.PrettyMIDI(str(midi_path))
-    wav = audio.render_midi(midi, sample_rate=16000)
-    audio.write_wav(str(samples / "bwv66.6_accompanied.wav"), wav / max(1e-6, float(abs(wav).max())) * 0.8, 16000)
-    files.atomic_write_bytes(
-        samples / "bwv66.6_accompanied.png",
-        plots.figure_to_png(
-            plots.piano_roll(
-                midi, title=f"{NAME}: bwv66.6's top line (first {PRIMER_SECONDS:g} s) accompanied (seed 0)"
-            )
-        ),
-    )
+    common.render_sample(midi_path, f"{NAME}: bwv66.6's top line (first {PRIMER_SECONDS:g} s) accompanied (seed 0)")
     check = evaluation["primer_check"]
     if shipped != {k: check["samples"][0][k] for k in shipped}:
         print(f"note: the shipped weights' sample differs from the run's: {shipped} vs {check['samples'][0]}")
@@ -447,20 +419,12 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluati
         "description": "melody-conditioned Music Transformer (encoder-decoder, relative attention) trained to "
         "write the whole piano performance around a given melody, on music21's Bach corpus",
         "metrics": {"held_out": evaluation["held_out"]},
-        "training": {
-            "steps": steps,
-            "seconds": round(common.WallClock.total(work / "train_time.json")),
-            "hardware": common.hardware(),
-            "overrides": list(MODEL_OVERRIDES),
-            "date": datetime.date.today().isoformat(),
-        },
+        "training": common.training_record(work, steps, overrides=list(MODEL_OVERRIDES)),
         "data": {"counts": summary.get("counts", {}), "sanity": summary.get("sanity", {})},
         "samples": [{**check, "shipped_seed0": shipped}],
         "check": check_sample(model),
     }
-    files.atomic_write_json(folder / "model.json", manifest)
-    files.atomic_write_text(folder / "README.md", card(manifest))
-    print(card(manifest))
+    common.write_model(folder, manifest, card(manifest))
 
 
 def primer_check_seed0(source, samples: pathlib.Path) -> dict:

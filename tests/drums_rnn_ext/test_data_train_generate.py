@@ -14,7 +14,6 @@ from drums_rnn_ext import config as config_lib
 from drums_rnn_ext import create_dataset_cli, data, generate, generate_cli, train_cli
 from events_rnn import data as events_data
 from events_rnn.model import build_model
-from pipelines.note_sequence_io import write_note_sequences
 from tests.events_rnn import family_checks
 from tests.events_rnn.family_checks import dataset_files, flags
 
@@ -40,10 +39,7 @@ def beat(seq_id: str, bars: int, seed: int = 0):
 def dataset(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("drums")
     seqs = [beat(f"b{i}", 8 + i, seed=i) for i in range(4)] + [beat("short", 3, seed=9)]
-    path = write_note_sequences(str(tmp / "ns.tfrecord"), seqs)
-    out = tmp / "one_drum"
-    argv = flags(config="one_drum", input=path, output_dir=out, eval_ratio=0.25, no_progress=True)
-    assert create_dataset_cli.main(argv) == 0
+    path, out = family_checks.create_dataset(create_dataset_cli, tmp, seqs, "one_drum", 0.25, "one_drum")
     return {"tmp": tmp, "input": path, "out": out, "seqs": seqs}
 
 

@@ -39,6 +39,18 @@ def train(train_cli, run_dir, data, steps: int, preset: str = "tiny", **more) ->
     assert train_cli.main(argv + FAST) == 0
 
 
+def create_dataset(create_dataset_cli, tmp, sequences, config: str, eval_ratio: float, out_name: str) -> tuple:
+    """Writes ``sequences`` to ``tmp/ns.tfrecord`` and runs ``<model>_create_dataset --config CONFIG`` on it into
+    ``tmp/OUT_NAME``; asserts it exits 0. Returns (the input file, the output folder)."""
+    from pipelines.note_sequence_io import write_note_sequences
+
+    path = write_note_sequences(str(tmp / "ns.tfrecord"), sequences)
+    out = tmp / out_name
+    argv = flags(config=config, input=path, output_dir=out, eval_ratio=eval_ratio, no_progress=True)
+    assert create_dataset_cli.main(argv) == 0
+    return path, out
+
+
 def dataset_files(out, command: str, kind: str) -> dict:
     """Asserts that ``out`` holds exactly Magenta's files of ``command``: ``training_<kind>.tfrecord``,
     ``eval_<kind>.tfrecord`` and ``<command>_stats.json``; returns the stats JSON."""

@@ -133,25 +133,16 @@ def test_synthesize_shapes_determinism_and_pitch_check(synth):
 # --------------------------------------------------------------------------- notes CLI
 
 
+def _notes_cli(run_dir, output_dir, pitches: str, *more: str) -> int:
+    """``gansynth_generate notes --model_dir RUN_DIR --output_dir OUTPUT_DIR --pitches PITCHES MORE...``."""
+    return generate_cli.main(
+        ["notes", "--model_dir", run_dir, "--output_dir", str(output_dir), "--pitches", pitches, *more]
+    )
+
+
 def test_notes_cli_writes_wavs_per_pitch_and_seed(run_dir, synth, tmp_path, capsys):
     out = tmp_path / "notes"
-    assert (
-        generate_cli.main(
-            [
-                "notes",
-                "--model_dir",
-                run_dir,
-                "--output_dir",
-                str(out),
-                "--pitches",
-                "48,60",
-                "--seeds",
-                "0-1",
-                "--rainbowgrams",
-            ]
-        )
-        == 0
-    )
+    assert _notes_cli(run_dir, out, "48,60", "--seeds", "0-1", "--rainbowgrams") == 0
     names = sorted(os.listdir(out))
     assert names == sorted(f"pitch{p}_seed{s}.{ext}" for p in (48, 60) for s in (0, 1) for ext in ("wav", "png"))
     waves = {}
@@ -179,45 +170,15 @@ def test_notes_cli_writes_wavs_per_pitch_and_seed(run_dir, synth, tmp_path, caps
     # Seed 0's latent from a .npy file -> seed 0's audio (up to float32 rounding: another batch size).
     np.save(tmp_path / "mine.npy", synth.random_latents(1, 0)[0])
     npy = tmp_path / "npy"
-    assert (
-        generate_cli.main(
-            [
-                "notes",
-                "--model_dir",
-                run_dir,
-                "--output_dir",
-                str(npy),
-                "--pitches",
-                "60",
-                "--latents",
-                str(tmp_path / "mine.npy"),
-            ]
-        )
-        == 0
-    )
+    assert _notes_cli(run_dir, npy, "60", "--latents", str(tmp_path / "mine.npy")) == 0
     assert os.listdir(npy) == ["pitch60_mine.wav"]
     np.testing.assert_allclose(audio.read_wav(npy / "pitch60_mine.wav")[0], waves[60, 0], atol=2e-3)
     # Bad input: out-of-range pitch, pickled/ill-shaped latent file.
     capsys.readouterr()
-    assert generate_cli.main(["notes", "--model_dir", run_dir, "--output_dir", str(out), "--pitches", "40"]) == 2
+    assert _notes_cli(run_dir, out, "40") == 2
     assert "outside the model's range 48..72" in capsys.readouterr().err
     np.save(tmp_path / "bad.npy", np.zeros([2, 3], np.float32))
-    assert (
-        generate_cli.main(
-            [
-                "notes",
-                "--model_dir",
-                run_dir,
-                "--output_dir",
-                str(out),
-                "--pitches",
-                "60",
-                "--latents",
-                str(tmp_path / "bad.npy"),
-            ]
-        )
-        == 2
-    )
+    assert _notes_cli(run_dir, out, "60", "--latents", str(tmp_path / "bad.npy")) == 2
     assert "bad.npy" in capsys.readouterr().err
 
 

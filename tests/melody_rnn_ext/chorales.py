@@ -33,3 +33,16 @@ def _parse(path: str):
     from note_seq import musicxml_reader
 
     return musicxml_reader.musicxml_file_to_sequence_proto(path)
+
+
+def seed_splitting_both_ways(eval_name: str, training_name: str, ratio: float = 0.5) -> int:
+    """The first seed of ``melody_rnn_create_dataset``'s split (``--eval_ratio ratio``) that puts ``eval_name``
+    in eval and ``training_name`` in training (so both files get melodies)."""
+    from melody_rnn_ext import data
+
+    return next(
+        seed
+        for seed in range(1000)
+        if data.partition_of(eval_name, ratio, seed) == "eval"
+        and data.partition_of(training_name, ratio, seed) == "training"
+    )

@@ -13,19 +13,14 @@ pytest.importorskip("apache_beam")
 
 from melody_rnn_ext import beam_pipeline, create_dataset_cli, data  # noqa: E402
 from pipelines.note_sequence_io import write_note_sequences  # noqa: E402
-from tests.melody_rnn_ext.chorales import chorale  # noqa: E402
+from tests.melody_rnn_ext.chorales import chorale, seed_splitting_both_ways  # noqa: E402
 
 CHORALES = ("bwv10.7.mxl", "bwv124.6.mxl")  # one track with four voices; one instrument per voice
 
 
-def _seed_splitting_both_ways(ratio=0.5):
+def _seed_splitting_both_ways():
     """A seed that puts CHORALES[0] in eval and CHORALES[1] in training, so both files get melodies."""
-    return next(
-        seed
-        for seed in range(1000)
-        if data.partition_of(CHORALES[0], ratio, seed) == "eval"
-        and data.partition_of(CHORALES[1], ratio, seed) == "training"
-    )
+    return seed_splitting_both_ways(CHORALES[0], CHORALES[1])
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,8 @@ from melody_rnn_ext import config as config_lib
 from melody_rnn_ext.model import build_model
 from tests.events_rnn import tf1_reference as ref
 from tests.melody_rnn_ext.test_model import melody_like_inputs
+from tests.weights import randomize
 from tfmusic.tf1_checkpoints import CheckpointReadError, PortingError
-
-
-def randomize(model, seed=0):
-    """Give every weight (biases too) a distinct random value, so round trips test real numbers."""
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        v.assign(rng.normal(0, 0.2, tuple(v.shape)).astype(np.float32))
-    return model
 
 
 def parse(path):

@@ -14,7 +14,7 @@ from note_seq import sequences_lib
 from melody_rnn_ext import create_dataset_cli, data, encodings
 from pipelines.tfrecord_io import Counters
 from pipelines.note_sequence_io import write_note_sequences
-from tests.melody_rnn_ext.chorales import chorale
+from tests.melody_rnn_ext.chorales import chorale, seed_splitting_both_ways
 
 # bwv10.7: one track holding all four voices (4/4); bwv124.6: one instrument per voice (4/4);
 # bwv110.7: 4/4 then 3/4; bwv1.6: pickup bar and a 3/4 bar among 4/4.
@@ -219,14 +219,9 @@ def note_sequence_tfrecord(tmp_path_factory):
     )
 
 
-def _seed_splitting_both_ways(ratio=0.5):
-    """The first seed that puts CHORALES[0] in eval and CHORALES[1] in training (so both files get melodies)."""
-    return next(
-        seed
-        for seed in range(1000)
-        if data.partition_of(CHORALES[0], ratio, seed) == "eval"
-        and data.partition_of(CHORALES[1], ratio, seed) == "training"
-    )
+def _seed_splitting_both_ways():
+    """A seed that puts CHORALES[0] in eval and CHORALES[1] in training, so both files get melodies."""
+    return seed_splitting_both_ways(CHORALES[0], CHORALES[1])
 
 
 @pytest.fixture(scope="module")

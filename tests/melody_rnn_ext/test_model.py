@@ -198,14 +198,14 @@ def test_freeze_by_layer_group():
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="config_id"):
-        config_lib.MelodyRnnConfig(config_id="polyphony_rnn")
-    with pytest.raises(ValueError, match="dropout_keep_prob"):
-        config_lib.MelodyRnnHParams(dropout_keep_prob=0.0)
-    with pytest.raises(ValueError, match="attention_layout"):
-        config_lib.MelodyRnnHParams(attention_layout="middle")
-    with pytest.raises(ValueError, match="rnn_layer_sizes"):
-        config_lib.MelodyRnnHParams(rnn_layer_sizes=())
+    for make, bad in (
+        (config_lib.MelodyRnnConfig, {"config_id": "polyphony_rnn"}),
+        (config_lib.MelodyRnnHParams, {"dropout_keep_prob": 0.0}),
+        (config_lib.MelodyRnnHParams, {"attention_layout": "middle"}),
+        (config_lib.MelodyRnnHParams, {"rnn_layer_sizes": ()}),
+    ):
+        with pytest.raises(ValueError, match=next(iter(bad))):  # the message names the bad field
+            make(**bad)
     att = config_lib.MODEL_PRESETS.get("attention_rnn")
     assert (att.hparams.attn_length, att.hparams.clip_norm, att.input_size, att.num_classes) == (40, 3.0, 74, 40)
     basic = config_lib.MODEL_PRESETS.get("basic_rnn")

@@ -83,16 +83,16 @@ def test_pitch_range_of_a_melody():
 def test_bad_files_raise_typed_errors(tmp_path):
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"definitely not MIDI")
-    with pytest.raises(MusicFileError, match="broken.mid"):
-        load_symbolic(bad)
-    with pytest.raises(MusicFileError, match="missing.wav"):
-        load_piece(tmp_path / "missing.wav")
     wav = tmp_path / "garbage.wav"
     wav.write_bytes(b"RIFF1234WAVEjunk")
-    with pytest.raises(MusicFileError, match="garbage.wav"):
-        load_piece(wav)
-    with pytest.raises(MusicFileError, match="unsupported"):
-        load_piece(tmp_path / "notes.txt")
+    for load, path, match in (
+        (load_symbolic, bad, "broken.mid"),
+        (load_piece, tmp_path / "missing.wav", "missing.wav"),
+        (load_piece, wav, "garbage.wav"),
+        (load_piece, tmp_path / "notes.txt", "unsupported"),
+    ):
+        with pytest.raises(MusicFileError, match=match):
+            load(path)
 
 
 def test_musicxml_is_read(tmp_path):

@@ -141,32 +141,21 @@ def _norm(variables, scope, x, eps):
     return layer_norm(x, g("layer_norm_scale"), g("layer_norm_bias"), eps)
 
 
+def _attention_sublayer(variables, name, x, memory, bias, cfg, relative):
+    """One attention sublayer's output (before the residual sum): t2t's pre-norm 'n', then attention."""
+    return multihead_attention(
+        variables, name, _norm(variables, name, x, cfg.norm_epsilon), memory, bias, cfg, relative
+    )
+
+
 def stack(variables, prefix, x, num_layers, cfg, self_bias, relative, memory=None, memory_bias=None):
     """t2t's transformer_encoder / transformer_decoder with pre-norm 'n' and post 'da' (no dropout)."""
     eps = cfg.norm_epsilon
     for i in range(num_layers):
         lp = f"{prefix}/layer_{i}"
-        y = multihead_attention(
-            variables,
-            f"{lp}/self_attention",
-            _norm(variables, f"{lp}/self_attention", x, eps),
-            None,
-            self_bias,
-            cfg,
-            relative,
-        )
-        x = x + y
+        x = x + _attention_sublayer(variables, f"{lp}/self_attention", x, None, self_bias, cfg, relative)
         if memory is not None:
-            y = multihead_attention(
-                variables,
-                f"{lp}/encdec_attention",
-                _norm(variables, f"{lp}/encdec_attention", x, eps),
-                memory,
-                memory_bias,
-                cfg,
-                False,
-            )
-            x = x + y
+            x = x + _attention_sublayer(variables, f"{lp}/encdec_attention", x, memory, memory_bias, cfg, False)
         g = lambda n: np.asarray(variables[f"{lp}/ffn/{n}"], np.float64)
         h = np.maximum(_norm(variables, f"{lp}/ffn", x, eps) @ g("conv1/kernel") + g("conv1/bias"), 0.0)
         x = x + h @ g("conv2/kernel") + g("conv2/bias")

@@ -178,27 +178,16 @@ def test_random_hop_times_respect_bounds():
 # --------------------------------------------------------------------------- command
 
 
+def _create_dataset(input_pattern, output_dir, *options: str) -> int:
+    """``music_transformer_create_dataset --input INPUT_PATTERN --output_dir OUTPUT_DIR OPTIONS...``."""
+    return create_dataset_cli.main(["--input", str(input_pattern), "--output_dir", str(output_dir), *options])
+
+
 @pytest.fixture(scope="module")
 def direct_run(ns_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("direct")
-    assert (
-        create_dataset_cli.main(
-            [
-                "--input",
-                str(ns_dir / "ns-*.tfrecord"),
-                "--output_dir",
-                str(out),
-                "--max_length",
-                "256",
-                "--num_shards",
-                "3",
-                "--no_progress",
-            ]
-            + FEW_VARIANTS
-            + HASH_SPLIT
-        )
-        == 0
-    )
+    options = ["--max_length", "256", "--num_shards", "3", "--no_progress"]
+    assert _create_dataset(ns_dir / "ns-*.tfrecord", out, *options, *FEW_VARIANTS, *HASH_SPLIT) == 0
     return out
 
 
@@ -238,26 +227,8 @@ def test_direct_run_writes_splits_and_summary(direct_run, chorales, ns_dir):
 def test_beam_pipeline_writes_the_same_records(direct_run, ns_dir, tmp_path):
     out = tmp_path / "beam"
     # --direct_num_workers is a Beam option, passed through
-    assert (
-        create_dataset_cli.main(
-            [
-                "--input",
-                str(ns_dir / "ns-*.tfrecord"),
-                "--output_dir",
-                str(out),
-                "--max_length",
-                "256",
-                "--num_shards",
-                "2",
-                "--runner",
-                "beam",
-                "--direct_num_workers=2",
-            ]
-            + FEW_VARIANTS
-            + HASH_SPLIT
-        )
-        == 0
-    )
+    options = ["--max_length", "256", "--num_shards", "2", "--runner", "beam", "--direct_num_workers=2"]
+    assert _create_dataset(ns_dir / "ns-*.tfrecord", out, *options, *FEW_VARIANTS, *HASH_SPLIT) == 0
     for split in data.SPLITS:
         assert _records(data.split_file_pattern(str(out), split)) == _records(
             data.split_file_pattern(str(direct_run), split)
@@ -352,24 +323,8 @@ def test_make_dataset_pads_truncates_and_crops(direct_run):
 
 
 def test_make_dataset_with_inputs(ns_dir, tmp_path):
-    assert (
-        create_dataset_cli.main(
-            [
-                "--input",
-                str(ns_dir / "ns-1.tfrecord"),
-                "--output_dir",
-                str(tmp_path),
-                "--problem",
-                "melody_conditioned",
-                "--split_fractions",
-                "test=1.0",
-                "--num_shards",
-                "1",
-                "--no_progress",
-            ]
-        )
-        == 0
-    )
+    options = ["--problem", "melody_conditioned", "--split_fractions", "test=1.0", "--num_shards", "1", "--no_progress"]
+    assert _create_dataset(ns_dir / "ns-1.tfrecord", tmp_path, *options) == 0
     ds = data.make_dataset(
         data.split_file_pattern(str(tmp_path), "test"), 1024, 2, has_inputs=True, max_input_length=400
     )

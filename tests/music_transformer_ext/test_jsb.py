@@ -11,22 +11,14 @@ from music_transformer_ext import jsb
 
 
 @pytest.fixture(scope="module")
-def jsb_path(shared_data):
-    path = shared_data / "jsb_chorales" / "Jsb16thSeparated.json"
-    if not path.exists():
-        pytest.skip(f"missing {path}")
-    return path
+def chorales(jsb_json):
+    return jsb.load_jsb_chorales(jsb_json)
 
 
-@pytest.fixture(scope="module")
-def chorales(jsb_path):
-    return jsb.load_jsb_chorales(jsb_path)
-
-
-def test_splits_shapes_and_rests(chorales, jsb_path):
+def test_splits_shapes_and_rests(chorales, jsb_json):
     # the Coconet / Music Transformer split
     assert {k: len(v) for k, v in chorales.items()} == {"train": 229, "valid": 76, "test": 77}
-    raw = json.loads(jsb_path.read_text())
+    raw = json.loads(jsb_json.read_text())
     for split, items in chorales.items():
         for arr, src in zip(items, raw[split]):
             assert arr.dtype == np.float64 and arr.shape == (len(src), 4)

@@ -21,14 +21,6 @@ def experiment():
     return module
 
 
-@pytest.fixture(scope="module")
-def jsb_json(shared_data):
-    path = shared_data / "jsb_chorales" / "Jsb16thSeparated.json"
-    if not path.exists():
-        pytest.skip(f"missing {path}")
-    return path
-
-
 def test_eval_batches_hold_every_token_once_within_budget(experiment):
     rng = np.random.default_rng(0)
     seqs = [rng.integers(2, 49, n).astype(np.int32) for n in (5, 300, 17, 129, 64, 700, 33)]

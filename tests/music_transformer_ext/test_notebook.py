@@ -10,12 +10,9 @@ from tests.browser import check_if_chromium
 
 @pytest.mark.slow
 def test_music_transformer_notebook_executes(tmp_path):
-    pytest.importorskip("nbclient")
-    nb = notebooks.execute("music_transformer", tmp_path / "out")
-    outputs = notebooks.outputs(nb)
-    audio = [o for o in outputs if "<audio" in o.get("data", {}).get("text/html", "")]
-    assert len(audio) == 3  # primer, continuation, accompaniment
-    text = "".join(o.get("text", "") for o in outputs)
+    outputs = notebooks.run("music_transformer", tmp_path / "out")
+    assert len(notebooks.audio(outputs)) == 3  # primer, continuation, accompaniment
+    text = notebooks.text(outputs)
     assert "t2t export == fine-tuned weights: True; fine-tuning changed the ported weights: True" in text
     assert "ported: 2 layers, hidden 32, 4 heads, dot_product_relative_v2" in text
     out = tmp_path / "out"
@@ -24,5 +21,5 @@ def test_music_transformer_notebook_executes(tmp_path):
     assert list((out / "t2t_export").glob("model.ckpt-6.index"))
     [html] = list((out / "comparison").rglob("*.html"))
     check_if_chromium(html, tmp_path / "screenshots")
-    markdown = [o for o in outputs if "text/markdown" in o.get("data", {})]
-    assert markdown and "continuation 0" in markdown[-1]["data"]["text/markdown"]
+    markdown = notebooks.markdown(outputs)
+    assert markdown and "continuation 0" in markdown[-1]

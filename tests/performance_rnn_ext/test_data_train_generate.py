@@ -13,7 +13,6 @@ from events_rnn.model import build_model
 from performance_rnn_ext import bundle as bundle_lib
 from performance_rnn_ext import config as config_lib
 from performance_rnn_ext import create_dataset_cli, data, generate, generate_cli, train_cli
-from pipelines.note_sequence_io import write_note_sequences
 from tests.events_rnn import family_checks
 from tests.events_rnn.family_checks import dataset_files, flags
 
@@ -45,11 +44,8 @@ def dataset(tmp_path_factory):
     seqs = [piece(f"p{i}", 12 + 4 * i, seed=i) for i in range(3)] + [piece("short", 2.0, seed=9)]
     mixed = piece("mixed", 10, seed=5)
     mixed.notes[0].program = 40
-    path = write_note_sequences(str(tmp / "ns.tfrecord"), seqs + [mixed])
-    out = tmp / "multi"
     config = "multiconditioned_performance_with_dynamics"
-    argv = flags(config=config, input=path, output_dir=out, eval_ratio=0, no_progress=True)
-    assert create_dataset_cli.main(argv) == 0
+    path, out = family_checks.create_dataset(create_dataset_cli, tmp, seqs + [mixed], config, 0, "multi")
     return {"tmp": tmp, "input": path, "out": out, "seqs": seqs}
 
 

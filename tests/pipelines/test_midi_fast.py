@@ -25,6 +25,7 @@ from note_seq import midi_io
 from pipelines import midi_fast
 from pipelines import convert_dir_to_note_sequences_cli as ns_cli
 from pipelines import note_sequences as ns
+from tests.midi_files import fuzz_seed_file, midi_bytes
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -158,12 +159,6 @@ def test_music21_corpus_exported_to_midi_reads_the_same(corpus_midi):
 # ----------------------------------------------------------------------------- built with pretty_midi
 
 
-def _pretty_midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
-    buf = io.BytesIO()
-    pm.write(buf)
-    return buf.getvalue()
-
-
 def _band(overlapping: bool) -> bytes:
     """Several programs, drums, names, pitch bends, control changes, tempo / time / key changes."""
     pm = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=96.0)
@@ -204,22 +199,7 @@ def _band(overlapping: bool) -> bytes:
         pretty_midi.KeySignature(21, 5.0),
         pretty_midi.KeySignature(11, 7.0),
     ]
-    return _pretty_midi_bytes(pm)
-
-
-def _fuzz_seed_file() -> bytes:
-    """The multi-track pretty_midi file of the byte-fuzz tests (tests/robustness)."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=90.0)
-    lead = pretty_midi.Instrument(program=73, name="flute")
-    lead.notes = [pretty_midi.Note(80, 60 + k % 12, 0.3 * k, 0.3 * k + 0.25) for k in range(16)]
-    lead.pitch_bends = [pretty_midi.PitchBend(300 * k, 0.1 * k) for k in range(8)]
-    lead.control_changes = [pretty_midi.ControlChange(64, 127 * (k % 2), 0.5 * k) for k in range(6)]
-    drums = pretty_midi.Instrument(program=0, is_drum=True, name="kit")
-    drums.notes = [pretty_midi.Note(100, 36 + k % 3, 0.25 * k, 0.25 * k + 0.1) for k in range(12)]
-    pm.instruments += [lead, drums]
-    pm.time_signature_changes = [pretty_midi.TimeSignature(3, 4, 0.0), pretty_midi.TimeSignature(4, 4, 2.0)]
-    pm.key_signature_changes = [pretty_midi.KeySignature(2, 0.0)]
-    return _pretty_midi_bytes(pm)
+    return midi_bytes(pm)
 
 
 def test_pretty_midi_built_files_read_the_same():
@@ -231,7 +211,7 @@ def test_pretty_midi_built_files_read_the_same():
     assert len(seq.pitch_bends) == 6 and len(seq.control_changes) == 6
     assert [i.name for i in seq.instrument_infos] == ["piano", "bass", "kit"]
     _check_file(_band(overlapping=True), "band with overlapping notes of one pitch")
-    _check_file(_fuzz_seed_file(), "fuzz seed")
+    _check_file(fuzz_seed_file(), "fuzz seed")
     for program, notes in (
         (0, [(60 + i, 0.5 * k, 0.5 * k + 0.4) for k, i in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]),
         (19, [(p, 0.0, 1.0) for p in (60, 64, 67)] + [(p, 1.0, 2.0) for p in (62, 65, 69)]),
@@ -240,8 +220,8 @@ def test_pretty_midi_built_files_read_the_same():
         inst = pretty_midi.Instrument(program=program, name="melody")
         inst.notes = [pretty_midi.Note(90, p, s, e) for p, s, e in notes]
         pm.instruments.append(inst)
-        _check_file(_pretty_midi_bytes(pm), f"program {program}")
-    _check_file(_pretty_midi_bytes(pretty_midi.PrettyMIDI()), "no notes at all")
+        _check_file(midi_bytes(pm), f"program {program}")
+    _check_file(midi_bytes(pretty_midi.PrettyMIDI()), "no notes at all")
 
 
 # ----------------------------------------------------------------------------- hand-made edge cases
@@ -541,7 +521,7 @@ def _max_tick(data: bytes) -> int:
 @pytest.mark.slow
 def test_mutated_files_read_the_same_or_fail_the_same():
     rng = random.Random(1)
-    seeds = [random_midi(random.Random(s)) for s in range(20)] + [_band(True), _fuzz_seed_file()]
+    seeds = [random_midi(random.Random(s)) for s in range(20)] + [_band(True), fuzz_seed_file()]
     compared = 0
     for k in range(400):
         data = bytearray(rng.choice(seeds))
@@ -586,7 +566,7 @@ def test_both_parsers_write_identical_records(tmp_path):
     folder = tmp_path / "midis"
     (folder / "sub").mkdir(parents=True)
     (folder / "band.mid").write_bytes(_band(overlapping=True))
-    (folder / "sub" / "seed.MIDI").write_bytes(_fuzz_seed_file())
+    (folder / "sub" / "seed.MIDI").write_bytes(fuzz_seed_file())
     (folder / "fallback.mid").write_bytes(_mido_bytes(EDGE_CASES["program change after a channel's notes"][0]))
     for seed in range(5):
         (folder / f"random{seed}.mid").write_bytes(random_midi(random.Random(seed)))

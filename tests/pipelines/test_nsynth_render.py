@@ -170,6 +170,12 @@ def test_note_is_held_three_seconds_then_released(rendered_dir):
         assert _rms(x[60000:]) <= _rms(x[48000:52000])
 
 
+def _render_cli(output_dir, programs: str, pitches: str, velocities: str, *more: str) -> int:
+    """``nsynth_render`` (the command) of a selection into ``output_dir``, one worker, no progress bar."""
+    selection = ["--programs", programs, "--pitches", pitches, "--velocities", velocities]
+    return nsynth_render.main(["--output_dir", str(output_dir), *selection, *more, "--workers", "1", "--no_progress"])
+
+
 def test_render_is_deterministic_and_independent_of_selection(rendered_dir, tmp_path):
     notes = nsynth_render.select_notes(TINY_PROGRAMS, TINY_PITCHES, TINY_VELOCITIES)
     nsynth_render.render_dataset(tmp_path / "again", notes, workers=1, progress=False)
@@ -177,50 +183,14 @@ def test_render_is_deterministic_and_independent_of_selection(rendered_dir, tmp_
         other = tmp_path / "again" / path.relative_to(rendered_dir)
         assert path.read_bytes() == other.read_bytes(), path.name
     # a smaller selection renders the same notes to the same bytes
-    assert (
-        nsynth_render.main(
-            [
-                "--output_dir",
-                str(tmp_path / "one"),
-                "--programs",
-                "24",
-                "--pitches",
-                "69",
-                "--velocities",
-                "50",
-                "--workers",
-                "1",
-                "--no_progress",
-            ]
-        )
-        == 0
-    )
+    assert _render_cli(tmp_path / "one", "24", "69", "50") == 0
     name = "guitar_acoustic_000-069-050.wav"
     assert (tmp_path / "one" / "audio" / name).read_bytes() == (rendered_dir / "audio" / name).read_bytes()
     assert list(json.loads((tmp_path / "one" / "examples.json").read_text())) == [name[:-4]]
 
 
 def test_silent_notes_are_skipped_and_counted(tmp_path, capsys):
-    assert (
-        nsynth_render.main(
-            [
-                "--output_dir",
-                str(tmp_path),
-                "--programs",
-                "0",
-                "--pitches",
-                "60",
-                "--velocities",
-                "50,100",
-                "--gain",
-                "0",
-                "--workers",
-                "1",
-                "--no_progress",
-            ]
-        )
-        == 0
-    )
+    assert _render_cli(tmp_path, "0", "60", "50,100", "--gain", "0") == 0
     out = capsys.readouterr().out
     assert "skipped: 2" in out and "keyboard_acoustic_000-060-050: renders silent" in out
     assert json.loads((tmp_path / "examples.json").read_text()) == {}
@@ -299,30 +269,8 @@ def test_cli_renders_two_real_soundfonts_with_a_held_out_one(tmp_path, capsys):
     from tfmusic.audio import default_soundfont
 
     out = tmp_path / "two"
-    assert (
-        nsynth_render.main(
-            [
-                "--output_dir",
-                str(out),
-                "--soundfont",
-                default_soundfont(),
-                "--soundfont",
-                f"csound={SECOND_SOUNDFONT}",
-                "--holdout_soundfont",
-                "csound",
-                "--programs",
-                "0,24,73",
-                "--pitches",
-                "60",
-                "--velocities",
-                "100",
-                "--workers",
-                "1",
-                "--no_progress",
-            ]
-        )
-        == 0
-    )
+    soundfonts = ["--soundfont", default_soundfont(), "--soundfont", f"csound={SECOND_SOUNDFONT}"]
+    assert _render_cli(out, "0,24,73", "60", "100", *soundfonts, "--holdout_soundfont", "csound") == 0
     assert "valid_soundfont: rendered: 3" in capsys.readouterr().out
     train = json.loads((out / "train" / "examples.json").read_text())
     held = json.loads((out / "valid_soundfont" / "examples.json").read_text())
@@ -349,24 +297,7 @@ def test_cli_renders_two_real_soundfonts_with_a_held_out_one(tmp_path, capsys):
         "program": 73,
     }
     # the first SoundFont's notes are byte-identical to a single-SoundFont render
-    assert (
-        nsynth_render.main(
-            [
-                "--output_dir",
-                str(tmp_path / "one"),
-                "--programs",
-                "73",
-                "--pitches",
-                "60",
-                "--velocities",
-                "100",
-                "--workers",
-                "1",
-                "--no_progress",
-            ]
-        )
-        == 0
-    )
+    assert _render_cli(tmp_path / "one", "73", "60", "100") == 0
     name = "flute_acoustic_001-060-100.wav"
     assert (tmp_path / "one" / "audio" / name).read_bytes() == (out / "train" / "audio" / name).read_bytes()
     with pytest.raises(SystemExit):

@@ -76,10 +76,6 @@ def _nsynth_input(folder):
     return root
 
 
-def _nsynth_counts(out):
-    return json.loads((out / "nsynth-summary.json").read_text())
-
-
 # ----- convert_dir_to_note_sequences
 
 
@@ -104,10 +100,6 @@ def _music_input(folder):
     return root
 
 
-def _note_sequence_counts(out):
-    return json.loads((out / "ns.counters.json").read_text())
-
-
 def _note_sequence_records_input(folder):
     """NoteSequence TFRecords of two Bach chorales (the input of the two dataset commands)."""
     import music21
@@ -130,12 +122,14 @@ def _ns_pattern(inp):
     return str(inp)  # the conversion's --output_file: one shard, written under exactly that name
 
 
-def _melody_counts(out):
-    return json.loads((out / "melody_rnn_create_dataset_stats.json").read_text())["counts"]
+def _counts(name):
+    """``counts(output_folder)``: the ``counts`` of the run's JSON file ``name`` there."""
+    return lambda out: json.loads((out / name).read_text())["counts"]
 
 
-def _transformer_counts(out):
-    return json.loads((out / "summary.json").read_text())["counts"]
+def _records(pattern):
+    """``records(output_folder)``: the records of the TFRecord files matching ``pattern`` there."""
+    return lambda out: list(tfrecord_io.iter_records(str(out / pattern)))
 
 
 def beam_commands() -> list:
@@ -146,53 +140,36 @@ def beam_commands() -> list:
             entry="pipelines.nsynth_to_tfrecord_cli:main",
             make_input=_nsynth_input,
             io_args=lambda inp, out: [
-                "--input_dir",
-                str(inp),
-                "--output_dir",
-                str(out),
-                "--num_shards",
-                "2",
-                "--no_progress",
+                *("--input_dir", str(inp), "--output_dir", str(out)),
+                *("--num_shards", "2", "--no_progress"),
             ],
             local_args=["--runner", "local"],
-            records=lambda out: list(tfrecord_io.iter_records(str(out / "nsynth-*-of-*.tfrecord"))),
-            counts=lambda out: _nsynth_counts(out)["counts"],
+            records=_records("nsynth-*-of-*.tfrecord"),
+            counts=_counts("nsynth-summary.json"),
         ),
         BeamCommand(
             name="convert_dir_to_note_sequences",
             entry="pipelines.convert_dir_to_note_sequences_cli:main",
             make_input=_music_input,
             io_args=lambda inp, out: [
-                "--input_dir",
-                str(inp),
-                "--output_file",
-                str(out / "ns.tfrecord"),
-                "--num_shards",
-                "2",
-                "--no_progress",
+                *("--input_dir", str(inp), "--output_file", str(out / "ns.tfrecord")),
+                *("--num_shards", "2", "--no_progress"),
             ],
             local_args=["--runner", "direct"],
-            records=lambda out: list(tfrecord_io.iter_records(str(out / "ns-*-of-*.tfrecord"))),
-            counts=lambda out: _note_sequence_counts(out)["counts"],
+            records=_records("ns-*-of-*.tfrecord"),
+            counts=_counts("ns.counters.json"),
         ),
         BeamCommand(
             name="melody_rnn_create_dataset",
             entry="melody_rnn_ext.create_dataset_cli:main",
             make_input=_note_sequence_records_input,
             io_args=lambda inp, out: [
-                "--config",
-                "basic_rnn",
-                "--input",
-                _ns_pattern(inp),
-                "--output_dir",
-                str(out),
-                "--eval_ratio",
-                "0.5",
-                "--no_progress",
+                *("--config", "basic_rnn", "--input", _ns_pattern(inp), "--output_dir", str(out)),
+                *("--eval_ratio", "0.5", "--no_progress"),
             ],
             local_args=["--runner", "direct"],
-            records=lambda out: list(tfrecord_io.iter_records(str(out / "*_melodies.tfrecord"))),
-            counts=_melody_counts,
+            records=_records("*_melodies.tfrecord"),
+            counts=_counts("melody_rnn_create_dataset_stats.json"),
             planted_bad=0,
         ),
         BeamCommand(
@@ -200,22 +177,12 @@ def beam_commands() -> list:
             entry="music_transformer_ext.create_dataset_cli:main",
             make_input=_note_sequence_records_input,
             io_args=lambda inp, out: [
-                "--input",
-                "train=" + _ns_pattern(inp),
-                "--output_dir",
-                str(out),
-                "--max_length",
-                "256",
-                "--num_shards",
-                "1",
-                "--stretch_factors",
-                "1.0",
-                "--transpose_amounts=-1,0,1",
-                "--no_progress",
+                *("--input", "train=" + _ns_pattern(inp), "--output_dir", str(out), "--max_length", "256"),
+                *("--num_shards", "1", "--stretch_factors", "1.0", "--transpose_amounts=-1,0,1", "--no_progress"),
             ],
             local_args=["--runner", "direct"],
-            records=lambda out: list(tfrecord_io.iter_records(str(out / "*-of-*.tfrecord"))),
-            counts=_transformer_counts,
+            records=_records("*-of-*.tfrecord"),
+            counts=_counts("summary.json"),
             planted_bad=0,
         ),
     ]

@@ -12,12 +12,13 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from tests.tfmusic import toy_task
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NUM_KILLS = 10
@@ -70,21 +71,13 @@ def _check_intact(model_dir: pathlib.Path) -> int:
 @pytest.mark.slow
 def test_training_survives_repeated_sigkill(tmp_path):
     model_dir = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    cmd = [
-        sys.executable,
-        "-m",
-        "tests.tfmusic.toy_task",
-        str(model_dir),
-        "--set",
+    cmd, env = toy_task.child_command(
+        model_dir,
         f"trainer.train_steps={TOTAL_STEPS}",
-        "--set",
         "trainer.checkpoint_every=1",
-        "--set",
         "trainer.max_checkpoints=2",
-        "--set",
         "runtime.jit_compile=false",
-    ]
+    )
     rng = np.random.default_rng(20261130)
     kills = 0
     expected_start = 0

@@ -43,6 +43,7 @@ from pipelines import nsynth, nsynth_to_tfrecord, tfrecord_io
 from pipelines.errors import InputError, MetadataError
 from pipelines.note_sequence_io import read_note_sequences
 from pipelines.note_sequences import MusicFileError
+from tests import midi_files
 from tfmusic.audio import AudioFileError, read_wav
 from tfmusic.tf1_checkpoints import (
     CheckpointReadError,
@@ -196,23 +197,8 @@ def _music21_dir() -> pathlib.Path:
 
 def _midi_seeds(folder) -> list:
     """Real MIDI files (music21's MIDI test files) and a multi-track pretty_midi file."""
-    import pretty_midi
-
     files = sorted((_music21_dir() / "midi" / "testPrimitive").glob("*.mid"))[:6]
-    seeds = [p.read_bytes() for p in files]
-    pm = pretty_midi.PrettyMIDI(initial_tempo=90.0)
-    lead = pretty_midi.Instrument(program=73, name="flute")
-    lead.notes = [pretty_midi.Note(80, 60 + k % 12, 0.3 * k, 0.3 * k + 0.25) for k in range(16)]
-    lead.pitch_bends = [pretty_midi.PitchBend(300 * k, 0.1 * k) for k in range(8)]
-    lead.control_changes = [pretty_midi.ControlChange(64, 127 * (k % 2), 0.5 * k) for k in range(6)]
-    drums = pretty_midi.Instrument(program=0, is_drum=True, name="kit")
-    drums.notes = [pretty_midi.Note(100, 36 + k % 3, 0.25 * k, 0.25 * k + 0.1) for k in range(12)]
-    pm.instruments += [lead, drums]
-    pm.time_signature_changes = [pretty_midi.TimeSignature(3, 4, 0.0), pretty_midi.TimeSignature(4, 4, 2.0)]
-    pm.key_signature_changes = [pretty_midi.KeySignature(2, 0.0)]
-    buf = io.BytesIO()
-    pm.write(buf)
-    return seeds + [buf.getvalue()]
+    return [p.read_bytes() for p in files] + [midi_files.fuzz_seed_file()]
 
 
 def _chorale_paths(n: int) -> list:

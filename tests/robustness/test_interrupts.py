@@ -214,6 +214,18 @@ def _melodies(path: pathlib.Path, count: int) -> str:
     return tfrecord_io.write_sharded(str(path), records, 1)[0]
 
 
+def _beam_busy(proc, out: pathlib.Path) -> bool:
+    """Whether a command on Beam's DirectRunner with two workers (four processes) is writing into ``out``."""
+    return _workers_running(proc, 4) and _beam_writing(out)
+
+
+def _beam_drill(tmp_path, prog: str, module: str, io_args: list, out: pathlib.Path) -> None:
+    """:func:`_drill` of ``python -m MODULE IO_ARGS --runner beam --direct_num_workers=2``, interrupted while
+    its Beam workers write into ``out``."""
+    args = ["-m", module, *io_args, "--runner", "beam", "--direct_num_workers=2"]
+    _drill(tmp_path, prog, args, out, lambda proc: _beam_busy(proc, out))
+
+
 @pytest.fixture(scope="module")
 def melodies(tmp_path_factory):
     return _melodies(tmp_path_factory.mktemp("drill_input") / "melodies", 3000)
@@ -241,15 +253,18 @@ def _create_dataset_args(melodies, out: pathlib.Path, runner: str = "direct") ->
 
 @pytest.mark.slow
 @pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
-def test_create_dataset_with_workers_stops_at_once(melodies, tmp_path, whole_group):
+@pytest.mark.parametrize("runner", ["direct", "beam"], ids=["with_workers", "beam"])
+def test_create_dataset_stops_at_once(melodies, tmp_path, whole_group, runner):
+    """Two worker processes (direct), or Beam's DirectRunner (its workers writing), interrupted."""
     out = tmp_path / "dataset"
+
+    def started(proc):
+        if runner == "direct":
+            return _workers_running(proc, 2) and out.exists()
+        return _beam_busy(proc, out)
+
     _drill(
-        tmp_path,
-        "melody_rnn_create_dataset",
-        _create_dataset_args(melodies, out),
-        out,
-        lambda proc: _workers_running(proc, 2) and out.exists(),
-        whole_group,
+        tmp_path, "melody_rnn_create_dataset", _create_dataset_args(melodies, out, runner), out, started, whole_group
     )
 
 
@@ -269,39 +284,10 @@ def test_create_dataset_interrupted_keeps_an_earlier_dataset(melodies, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl_c", "kill_int"])
-def test_beam_create_dataset_stops_at_once(melodies, tmp_path, whole_group):
-    out = tmp_path / "dataset"
-    _drill(
-        tmp_path,
-        "melody_rnn_create_dataset",
-        _create_dataset_args(melodies, out, runner="beam"),
-        out,
-        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
-        whole_group,
-    )
-
-
-@pytest.mark.slow
 def test_beam_music_transformer_create_dataset_stops_at_once(melodies, tmp_path):
     out = tmp_path / "dataset"
-    _drill(
-        tmp_path,
-        "music_transformer_create_dataset",
-        [
-            "-m",
-            "music_transformer_ext.create_dataset_cli",
-            "--input",
-            melodies,
-            "--output_dir",
-            str(out),
-            "--runner",
-            "beam",
-            "--direct_num_workers=2",
-        ],
-        out,
-        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
-    )
+    io_args = ["--input", melodies, "--output_dir", str(out)]
+    _beam_drill(tmp_path, "music_transformer_create_dataset", "music_transformer_ext.create_dataset_cli", io_args, out)
 
 
 @pytest.mark.slow
@@ -320,24 +306,8 @@ def test_beam_nsynth_to_tfrecord_stops_at_once(nsynth_sample_dir, tmp_path):
         os.symlink(nsynth_sample_dir / "audio" / f"{name}.wav", folder / "audio" / f"{note_str}.wav")
     (folder / "examples.json").write_text(json.dumps(examples))
     out = tmp_path / "records"
-    _drill(
-        tmp_path,
-        "nsynth_to_tfrecord",
-        [
-            "-m",
-            "pipelines.nsynth_to_tfrecord_cli",
-            "--input_dir",
-            str(folder),
-            "--output_dir",
-            str(out),
-            "--runner",
-            "beam",
-            "--direct_num_workers=2",
-            "--no_progress",
-        ],
-        out,
-        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
-    )
+    io_args = ["--input_dir", str(folder), "--output_dir", str(out), "--no_progress"]
+    _beam_drill(tmp_path, "nsynth_to_tfrecord", "pipelines.nsynth_to_tfrecord_cli", io_args, out)
 
 
 @pytest.mark.slow
@@ -351,21 +321,5 @@ def test_beam_convert_dir_to_note_sequences_stops_at_once(tmp_path):
     for path in music21.corpus.getComposer("bach")[:300]:
         shutil.copy(path, folder / pathlib.Path(path).name)
     out = tmp_path / "ns"
-    _drill(
-        tmp_path,
-        "convert_dir_to_note_sequences",
-        [
-            "-m",
-            "pipelines.convert_dir_to_note_sequences_cli",
-            "--input_dir",
-            str(folder),
-            "--output_file",
-            str(out / "notesequences.tfrecord"),
-            "--runner",
-            "beam",
-            "--direct_num_workers=2",
-            "--no_progress",
-        ],
-        out,
-        lambda proc: _workers_running(proc, 4) and _beam_writing(out),
-    )
+    io_args = ["--input_dir", str(folder), "--output_file", str(out / "notesequences.tfrecord"), "--no_progress"]
+    _beam_drill(tmp_path, "convert_dir_to_note_sequences", "pipelines.convert_dir_to_note_sequences_cli", io_args, out)

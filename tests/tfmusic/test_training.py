@@ -3,11 +3,9 @@
 import dataclasses
 import json
 import math
-import os
 import pathlib
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from tfmusic import config as config_lib
 from tfmusic import runtime as runtime_lib
 from tfmusic import training
 from tests import polling
-from tests.tfmusic.toy_task import ToyExperiment, ToyTask
+from tests.tfmusic.toy_task import ToyExperiment, ToyTask, child_command
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -120,19 +118,7 @@ def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tm
 
 def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
     model_dir = tmp_path / "killed"
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    cmd = [
-        sys.executable,
-        "-m",
-        "tests.tfmusic.toy_task",
-        str(model_dir),
-        "--set",
-        "trainer.train_steps=100000",
-        "--set",
-        "trainer.checkpoint_every=5",
-        "--set",
-        "model.hidden=9",
-    ]
+    cmd, env = child_command(model_dir, "trainer.train_steps=100000", "trainer.checkpoint_every=5", "model.hidden=9")
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # the manager deletes old checkpoints as new ones land: wait for "some checkpoint at step >= 10",

@@ -9,6 +9,7 @@ from melody_rnn_ext import bundle as bundle_lib
 from melody_rnn_ext import config as config_lib
 from melody_rnn_ext.generate import MelodyGenerator
 from melody_rnn_ext.model import build_model
+from tests.weights import randomize
 from tfmusic import zoo
 
 
@@ -17,10 +18,7 @@ def tiny_zoo(tmp_path, monkeypatch):
     """A zoo folder with one tiny Melody RNN bundle (random weights) named ``tiny_melody``."""
     monkeypatch.setenv(zoo.ZOO_ENV, str(tmp_path))
     config = config_lib.MODEL_PRESETS.get("tiny")
-    model = build_model(config, dropout_keep_prob=1.0)
-    rng = np.random.default_rng(0)
-    for v in model.weights:
-        v.assign(rng.normal(0, 0.2, tuple(v.shape)).astype(np.float32))
+    model = randomize(build_model(config, dropout_keep_prob=1.0))
     folder = tmp_path / "tiny_melody"
     bundle_lib.write_bundle(model, config, str(folder / "m.mag"), include_metagraph=False)
     (folder / "model.json").write_text(
@@ -76,20 +74,8 @@ def test_commands_take_a_zoo_name_or_the_default(tiny_zoo, tmp_path, capsys):
 
     out = tmp_path / "gen"
     rc = generate_cli.main(
-        [
-            "--bundle_file",
-            "tiny_melody",
-            "--output_dir",
-            str(out),
-            "--num_outputs",
-            "1",
-            "--num_steps",
-            "16",
-            "--primer_melody",
-            "[60]",
-            "--seed",
-            "1",
-        ]
+        ["--bundle_file", "tiny_melody", "--output_dir", str(out), *"--num_outputs 1 --num_steps 16".split()]
+        + ["--primer_melody", "[60]", "--seed", "1"]
     )
     assert rc == 0 and len(list(out.glob("*.mid"))) == 1
     assert "zoo model tiny_melody" in capsys.readouterr().err

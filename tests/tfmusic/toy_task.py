@@ -6,6 +6,8 @@ Run as ``python -m tests.tfmusic.toy_task MODEL_DIR [--set a.b=v ...]``: trains,
 
 import argparse
 import dataclasses
+import os
+import pathlib
 import sys
 
 import keras
@@ -32,6 +34,18 @@ class ToyExperiment:
         train_steps=4, global_batch_size=8, checkpoint_every=2, summary_every=1, progress=False
     )
     runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig(distribution="one_device")
+
+
+def child_command(model_dir, *overrides: str) -> tuple:
+    """``(argv, env)`` that run this task in a child process on the CPU, from the repository root:
+    ``python -m tests.tfmusic.toy_task MODEL_DIR --set OVERRIDE ...`` (``argv[:4]`` is the command without
+    overrides)."""
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo), TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    argv = [sys.executable, "-m", "tests.tfmusic.toy_task", str(model_dir)]
+    for override in overrides:
+        argv += ["--set", override]
+    return argv, env
 
 
 def toy_data(n=64, seed=0):
