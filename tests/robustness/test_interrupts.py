@@ -17,7 +17,10 @@ import time
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-EXIT_WITHIN = 5.0  # seconds from the SIGINT to the exit, on a loaded 2-core machine
+# Seconds from the SIGINT to the exit. It tells a command that stops from one that goes on (or hangs); it
+# is not a speed target: on a quiet machine they exit within about 2 s, under a load of 6-8 on 2 cores
+# some took over 5 s, so a tighter bound would fail by timing alone.
+EXIT_WITHIN = 60.0
 
 
 def _start(args, log_path):
