@@ -10,9 +10,10 @@ with gradient penalty, then generator phase) on synthetic specgrams of the prese
 figure is the model's cost without the input pipeline. The first steps (tracing, XLA compilation)
 are timed apart as "first step"; then ``--steps`` steps are timed at each of several points of the
 progressive schedule (``--stages``: progress values; 0 = first stable stage, 1.5 = middle of the
-first transition, ...). In this implementation every block runs at every stage (the resolutions are
-blended by weight), so per-stage figures differ only through the blending, not through the network
-size; they are measured anyway to show it.
+first transition, ...). A progressive preset trains each stage with its own compiled program that
+runs only the blocks whose weight can be non-zero there (``bench/bench_gansynth_stages.py`` compares
+it with the single all-blocks program), so lower stages are cheaper; each stage's first step (its
+tracing) is run before the timed ones. The model FLOPs below are those of the all-blocks program.
 
 Model FLOPs per step (both phases: the discriminator's with its gradient penalty, the generator's)
 are TensorFlow's profiler count over the traced loss-and-gradient graphs (``bench/flops.py``: the
@@ -101,7 +102,10 @@ def measure(preset: str, jit: bool, precision: str, steps: int, stages, batch: i
         per_stage = {}
         for progress in stages:
             # Jump the schedule: images seen decides the stage, as on resume.
-            runner.step.assign(task.schedule.images_at_progress(progress) // batch)
+            start = task.schedule.images_at_progress(progress) // batch
+            runner.step.assign(start)
+            float(runner._train_step(iterator)["d/loss"])  # the stage's program traced, not timed
+            runner.step.assign(start)
             times = []
             for _ in range(steps):
                 t0 = time.perf_counter()

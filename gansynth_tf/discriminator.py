@@ -110,8 +110,11 @@ class Discriminator(L.ProgressiveNetwork):
       **kwargs: the architecture settings of :class:`gansynth_tf.layers.ProgressiveNetwork` and
         Keras' (``name``).
 
-    Call: ``discriminator(specgrams, progress=None)`` with specgrams float [B, frames, freq,
-    num_channels] -> (logits float32 [B], classification_logits float32 [B, num_pitches]).
+    Call: ``discriminator(specgrams, progress=None, stage=None)`` with specgrams float [B, frames, freq,
+    num_channels] -> (logits float32 [B], classification_logits float32 [B, num_pitches]). ``stage``
+    (a Python int, the progressive stage id that ``progress`` lies in; None: any progress) runs only
+    that stage's blocks: the input enters at its highest block (blocks above have weight exactly 0)
+    and only the ``from_rgb`` paths whose weight can be non-zero in it are added; the output is the same.
     """
 
     def __init__(self, num_pitches: int = 61, minibatch_stddev_group_size: int = 0, **kwargs):
@@ -143,18 +146,22 @@ class Discriminator(L.ProgressiveNetwork):
         self.classification_logits.build((None, self.num_filters(0)))
         self.built = True
 
-    def call(self, x, progress=None, training=None):
+    def call(self, x, progress=None, training=None, stage=None):
         progress = self._progress(progress)
         n = self.num_resolutions
+        lo, hi = L.stage_blocks(stage, n)
         x0 = ops.cast(x, "float32")
         # The input at every resolution, from the top block down (box averages nest exactly).
         inputs = {n: x0}
         for b in range(n - 1, 0, -1):
             inputs[b] = L.downscale(inputs[b + 1], self.scale_base)
-        top = self.blocks[n - 1]
-        h = top.from_input(inputs[n])
-        for b in range(n, 1, -1):
+        # Above ``hi`` the from-input weight is exactly 1: the blocks there contribute 0 x their features.
+        top = self.blocks[hi - 1]
+        h = top.from_input(inputs[hi])
+        for b in range(hi, 1, -1):
             h = self.blocks[b - 1](h)
+            if b - 1 < lo:  # from-input weight exactly 0 throughout ``stage``
+                continue
             below = self.blocks[b - 2]
             alpha = ops.cast(L.discriminator_alpha(b - 1, progress), h.dtype)
             h = alpha * below.from_input(inputs[b - 1]) + (1.0 - alpha) * h

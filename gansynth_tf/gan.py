@@ -23,6 +23,7 @@ same numbers as a run on one replica with the same global batch.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import keras
@@ -83,6 +84,15 @@ class ProgressiveSchedule:
         if frac > 0:
             images += self.stable_stage_num_images + int(round(frac * self.transition_stage_num_images))
         return images
+
+    def stage_of(self, images: int) -> int:
+        """Python-int twin of :meth:`stage` for a host-side image count (picks the compiled
+        program of a step: :meth:`GANSynthTask.step_variant`)."""
+        if not self.progressive:
+            return 2 * (self.num_resolutions - 1)
+        capped = min(int(images), self.min_total_num_images - 1)
+        whole, rest = divmod(capped, self.stable_stage_num_images + self.transition_stage_num_images)
+        return 2 * whole + int(rest >= self.stable_stage_num_images)
 
     def _split(self, images):
         images = tf.cast(images, tf.int64)
@@ -283,6 +293,9 @@ class GANSynthTask(training.Task):
       pitch_prior: probabilities [num_pitches] of the pitches given to the generator (Magenta
         samples the training set's pitch counts); None = uniform.
       num_media_examples: specgrams generated per ``write_media`` call.
+      per_stage_programs: with a progressive schedule, compile one step program per stage that runs
+        only that stage's blocks (:meth:`step_variant`; the same results, lower stages cheaper);
+        False: one program running every block at every stage.
 
     Attributes after :meth:`build`: ``generator``, ``discriminator``, ``g_optimizer``,
     ``d_optimizer``, ``ema`` (or None). With ``config.warm_start.magenta_dir`` the networks and the
@@ -301,6 +314,7 @@ class GANSynthTask(training.Task):
         normalizer=None,
         pitch_prior: Optional[Sequence[float]] = None,
         num_media_examples: int = 4,
+        per_stage_programs: bool = True,
     ):
         self.config = config
         self.model_config = config.model
@@ -319,6 +333,9 @@ class GANSynthTask(training.Task):
         self.gp_channel_scale = self._gp_channel_scale()
         self.schedule = ProgressiveSchedule.from_config(config.model)
         self.global_batch_size = config.trainer.global_batch_size
+        #: One compiled program per progressive stage, running only its blocks (:meth:`step_variant`);
+        #: False: one program for the whole schedule, every block at every stage (the results are the same).
+        self.per_stage_programs = bool(per_stage_programs)
         self._sampler: Optional[Generator] = None
 
     def _gp_channel_scale(self) -> Optional[Tuple[float, ...]]:
@@ -443,19 +460,28 @@ class GANSynthTask(training.Task):
             "schedule/images_seen": tf.cast(images, tf.float32) / n,
         }
 
+    def step_variant(self, step: int) -> Optional[int]:
+        """The progressive stage of training step ``step`` (:meth:`ProgressiveSchedule.stage_of`): the
+        runner compiles one program per stage, each running only that stage's blocks
+        (:func:`gansynth_tf.layers.stage_blocks`). None (one program, every block) when
+        ``model.progressive`` is false or the task was made with ``per_stage_programs=False``."""
+        if not (self.schedule.progressive and self.per_stage_programs):
+            return None
+        return self.schedule.stage_of(int(step) * self.global_batch_size)
+
     @_no_autograph
-    def _d_loss(self, inputs):
+    def _d_loss(self, inputs, stage: Optional[int] = None):
         gbs = self.global_batch_size
         m = self.model_config
         progress = tf.convert_to_tensor(self.progress_var)
-        real = L.blend_resolutions(inputs["real"], progress, m.num_resolutions, m.scale_base)
+        real = L.blend_resolutions(inputs["real"], progress, m.num_resolutions, m.scale_base, stage=stage)
         fake = tf.stop_gradient(
-            self.generator((inputs["z_d"], inputs["fake_pitch_d"]), progress=progress, training=True)
+            self.generator((inputs["z_d"], inputs["fake_pitch_d"]), progress=progress, training=True, stage=stage)
         )
-        d_real, cls_real = self.discriminator(real, progress=progress, training=True)
-        d_fake, cls_fake = self.discriminator(fake, progress=progress, training=True)
+        d_real, cls_real = self.discriminator(real, progress=progress, training=True, stage=stage)
+        d_fake, cls_fake = self.discriminator(fake, progress=progress, training=True, stage=stage)
         gp = gradient_penalty(
-            lambda x: self.discriminator(x, progress=progress, training=True)[0],
+            lambda x: self.discriminator(x, progress=progress, training=True, stage=stage)[0],
             real,
             fake,
             inputs["gp_mix"],
@@ -484,12 +510,12 @@ class GANSynthTask(training.Task):
         return mean(per_example), logs
 
     @_no_autograph
-    def _g_loss(self, inputs):
+    def _g_loss(self, inputs, stage: Optional[int] = None):
         gbs = self.global_batch_size
         m = self.model_config
         progress = tf.convert_to_tensor(self.progress_var)
-        fake = self.generator((inputs["z_g"], inputs["fake_pitch_g"]), progress=progress, training=True)
-        d_fake, cls_fake = self.discriminator(fake, progress=progress, training=True)
+        fake = self.generator((inputs["z_g"], inputs["fake_pitch_g"]), progress=progress, training=True, stage=stage)
+        d_fake, cls_fake = self.discriminator(fake, progress=progress, training=True, stage=stage)
         ac_fake = _ce(inputs["fake_pitch_g"], cls_fake)
         per_example = -d_fake + m.generator_ac_loss_weight * ac_fake
         mean = lambda x: training.global_batch_mean(x, gbs)
@@ -501,9 +527,18 @@ class GANSynthTask(training.Task):
         return mean(per_example), logs
 
     def phases(self) -> Sequence[training.GradientPhase]:
+        return self.variant_phases(None)
+
+    def variant_phases(self, variant: Optional[int]) -> Sequence[training.GradientPhase]:
+        """The two phases restricted to progressive stage ``variant`` (None: every block, any progress).
+        Both still update every variable of their network: the blocks left out get zero gradients
+        (from the runner), exactly what they get when they run with weight 0, so Adam's moments evolve
+        the same."""
+        d_loss = self._d_loss if variant is None else functools.partial(self._d_loss, stage=int(variant))
+        g_loss = self._g_loss if variant is None else functools.partial(self._g_loss, stage=int(variant))
         return [
-            training.GradientPhase("d", self._d_loss, lambda: self.discriminator.trainable_variables, self.d_optimizer),
-            training.GradientPhase("g", self._g_loss, lambda: self.generator.trainable_variables, self.g_optimizer),
+            training.GradientPhase("d", d_loss, lambda: self.discriminator.trainable_variables, self.d_optimizer),
+            training.GradientPhase("g", g_loss, lambda: self.generator.trainable_variables, self.g_optimizer),
         ]
 
     # ------------------------------------------------------------------ sampling and media

@@ -14,7 +14,10 @@ up front:
 The output is ``sum_b generator_alpha(b, progress) * upscale(to_rgb_b, 2^(N-b))`` at
 the final resolution: a blend of the two levels of detail around ``progress``, with no
 Python branching on it, so one compiled step serves every stage. Blocks whose weight is
-0 still run (their gradients are 0).
+0 still run (their gradients are 0), unless ``stage=`` names the progressive stage
+``progress`` lies in: then only the blocks up to the highest one that stage blends run, and
+only the ``to_rgb`` heads whose weight can be non-zero in it (:func:`gansynth_tf.layers.stage_blocks`),
+with the same result (the terms left out are exactly 0); one compiled program per stage.
 
 Output: float32 [B, frames, freq, 2] in (-1, 1), the normalised (mel) log magnitude and IF.
 """
@@ -127,9 +130,11 @@ class Generator(L.ProgressiveNetwork):
       **kwargs: the architecture settings of :class:`gansynth_tf.layers.ProgressiveNetwork`
         (start_shape (2, 16) -> 128x1024 after 7 blocks) and Keras' (``name``).
 
-    Call: ``generator((z, one_hot_pitch), progress=None)`` with z float [B, latent_size],
+    Call: ``generator((z, one_hot_pitch), progress=None, stage=None)`` with z float [B, latent_size],
     one_hot_pitch float [B, num_pitches], progress a float scalar in [0, num_resolutions - 1]
-    (None: the last, full-resolution stage) -> float32 [B, frames, freq, num_channels].
+    (None: the last, full-resolution stage) -> float32 [B, frames, freq, num_channels]. ``stage``
+    (a Python int, the progressive stage id that ``progress`` lies in; None: any progress) runs only
+    that stage's blocks (:func:`gansynth_tf.layers.stage_blocks`); the output is the same.
     """
 
     def __init__(self, num_pitches: int = 61, latent_size: int = 256, output_activation: str = "tanh", **kwargs):
@@ -165,21 +170,31 @@ class Generator(L.ProgressiveNetwork):
             shape = (None, h, w, block.filters)
         self.built = True
 
-    def block_outputs(self, inputs):
-        """Every block's specgram at its own resolution: list of float32 [B, h_b, w_b, channels]."""
+    def block_outputs(self, inputs, stage=None):
+        """Every block's specgram at its own resolution: list of float32 [B, h_b, w_b, channels].
+
+        With ``stage`` (:func:`gansynth_tf.layers.stage_blocks` -> (lo, hi)): the blocks up to ``hi``
+        run, and the entries of blocks below ``lo`` (whose weight is 0 in that stage) are None."""
+        lo, hi = L.stage_blocks(stage, self.num_resolutions)
         z, pitch = inputs
         x = ops.concatenate([ops.cast(z, self.compute_dtype), ops.cast(pitch, self.compute_dtype)], axis=-1)
         outs = []
-        for block in self.blocks:
-            x, rgb = block(x)
-            outs.append(ops.cast(rgb, "float32"))
+        for block in self.blocks[:hi]:
+            if block.block_id < lo:
+                x, rgb = block.features(x), None
+            else:
+                x, rgb = block(x)
+                rgb = ops.cast(rgb, "float32")
+            outs.append(rgb)
         return outs
 
-    def call(self, inputs, progress=None, training=None):
+    def call(self, inputs, progress=None, training=None, stage=None):
         progress = self._progress(progress)
         out = None
         n = self.num_resolutions
-        for block, rgb in zip(self.blocks, self.block_outputs(inputs)):
+        for block, rgb in zip(self.blocks, self.block_outputs(inputs, stage)):
+            if rgb is None:  # weight exactly 0 throughout ``stage``
+                continue
             rgb = L.upscale(rgb, L.scale_factor(block.block_id, n, self.scale_base))
             term = L.generator_alpha(block.block_id, progress) * rgb
             out = term if out is None else out + term

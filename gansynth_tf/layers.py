@@ -17,6 +17,8 @@ Progressive-growing helpers (pure tensor functions; ``progress`` is a float scal
 * :func:`generator_alpha` / :func:`discriminator_alpha`: the per-block weights.
 * :func:`blend_resolutions`: a full-resolution image seen at the current level of detail
   (box-downscaled, nearest-upscaled, the two neighbouring levels mixed).
+* :func:`stage_blocks`: the blocks whose weight can be non-zero in a progressive stage (the
+  networks' ``stage=`` argument runs only those).
 
 Tensors are NHWC: [batch, frames (height), freq bins (width), channels].
 """
@@ -111,21 +113,48 @@ def scale_factor(block_id: int, num_blocks: int, scale_base: int = 2) -> int:
     return scale_base ** (num_blocks - block_id)
 
 
-def blend_resolutions(x: tf.Tensor, progress, num_blocks: int, scale_base: int = 2) -> tf.Tensor:
+def stage_blocks(stage: Optional[int], num_blocks: int) -> Tuple[int, int]:
+    """``(lowest, highest)`` block whose weight can be non-zero somewhere in progressive ``stage``.
+
+    Stage ``2k`` (stable, progress ``k``) and stage ``2k + 1`` (transition, progress in
+    ``[k, k + 1)``): the generator's outputs of blocks ``k + 1 .. k + 1 + (stage % 2)`` are
+    blended, blocks above have weight exactly 0 and blocks below only feed features upwards
+    (their :func:`generator_alpha` is exactly 0); in the discriminator the input enters at the
+    highest of them and blocks above it have weight exactly 0. ``stage=None``: every block
+    (``(1, num_blocks)``), which is right for any progress.
+    """
+    if stage is None:
+        return 1, int(num_blocks)
+    stage = int(stage)
+    if not 0 <= stage <= 2 * (num_blocks - 1):
+        raise ValueError(f"stage must be in [0, {2 * (num_blocks - 1)}], got {stage}")
+    whole, transition = divmod(stage, 2)
+    return whole + 1, whole + 1 + transition
+
+
+def blend_resolutions(
+    x: tf.Tensor, progress, num_blocks: int, scale_base: int = 2, stage: Optional[int] = None
+) -> tf.Tensor:
     """A full-resolution batch [B, H, W, C] as the networks see it at ``progress``.
 
     Sum over blocks of ``generator_alpha(b) * upscale(downscale(x, s_b), s_b)``: at a stable
     stage the input at that stage's resolution (nearest-upscaled back), during a
     transition a mix of two neighbouring resolutions. Used on real data so that it
-    matches the generator's blended output.
+    matches the generator's blended output. With ``stage`` (``progress`` must lie in it) only
+    the terms of :func:`stage_blocks` are summed: the others are exactly 0, so the result is the same.
     """
     x = ops.convert_to_tensor(x)
+    lo, hi = stage_blocks(stage, num_blocks)
     out = None
     low = x
     for block_id in range(num_blocks, 0, -1):
         s = scale_factor(block_id, num_blocks, scale_base)
         if block_id < num_blocks:
             low = downscale(low, scale_base)
+        if block_id > hi:
+            continue
+        if block_id < lo:
+            break
         term = ops.cast(generator_alpha(block_id, progress), x.dtype) * upscale(low, s)
         out = term if out is None else out + term
     return out

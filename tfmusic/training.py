@@ -22,7 +22,10 @@ two: discriminator then generator; a language model has one). :class:`Runner` do
   foreign warm starts live (a ``.mag`` bundle, a tensor2tensor checkpoint, a Magenta folder): a resumed
   run never calls it, so it never reads the foreign source again;
 * :meth:`Task.evaluate` (held-out metrics) runs every ``eval_every`` steps and at the end of each
-  :meth:`Runner.train`, its numbers written as ``eval/*`` scalars.
+  :meth:`Runner.train`, its numbers written as ``eval/*`` scalars;
+* a task whose step changes shape along the run (GANSynth's progressive stages) keys its steps by
+  :meth:`Task.step_variant`: the runner compiles one step program per key, from
+  :meth:`Task.variant_phases` (default: one key, one program).
 
 :mod:`tfmusic.experiment` holds the sequence every ``*_train`` command runs around the Runner.
 """
@@ -37,7 +40,7 @@ import math
 import os
 import shutil
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -200,6 +203,20 @@ class Task(abc.ABC):
     def write_media(self, step: int) -> None:
         """Write audio/image summaries with :func:`log_audio` / :func:`log_image` (optional)."""
 
+    def step_variant(self, step: int) -> Optional[Hashable]:
+        """Which compiled program trains step ``step`` (a Python int, the step about to run): the
+        runner traces and compiles one step program per distinct key, its phases from
+        :meth:`variant_phases`, and reuses it for every step with that key (e.g. one per progressive
+        stage). Must depend on ``step`` only, so that every worker and a resumed run pick the same.
+        Default None: one program for the whole run, from :meth:`phases`."""
+        return None
+
+    def variant_phases(self, variant: Hashable) -> Sequence[GradientPhase]:
+        """The phases of the step program keyed ``variant`` (:meth:`step_variant`); their names and
+        variables must be those of :meth:`phases` (a phase may leave variables out of its loss: they
+        get zero gradients). Default: :meth:`phases`."""
+        return self.phases()
+
     def reduce_logs(self, logs: Dict[str, float]) -> Dict[str, float]:
         """Hook on each step's logs after the cross-replica sum, as Python floats, before they are
         checked, shown and written: recompute what a sum cannot give (e.g. a perplexity as
@@ -217,6 +234,17 @@ class RunResult:
     logs: Dict[str, float]
     checkpoint: Optional[str]
     eval_metrics: Optional[Dict[str, float]] = None
+
+
+@dataclasses.dataclass
+class _StepPrograms:
+    """One step variant's phases and compiled functions (:meth:`Runner._step_programs`)."""
+
+    variant: Hashable
+    phases: List[GradientPhase]
+    compiled: Dict[str, Callable]  # phase name -> loss-and-gradients tf.function
+    train_step: Optional[Callable] = None  # iterator -> logs (the whole distributed step)
+    skip_fns: Dict[str, Tuple[Callable, Callable]] = dataclasses.field(default_factory=dict)
 
 
 #: Folder of a run's TensorBoard logs, under ``model_dir``.
@@ -322,16 +350,13 @@ class Runner:
             self.task.build()
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             self.checkpoint = tf.train.Checkpoint(step=self.step, **self.task.checkpoint_items())
-        self._phases = list(self.task.phases())
-        self._compiled = {p.name: self._compile_phase(p) for p in self._phases}
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self._checkpoint_dir(), max_to_keep=self.trainer.max_checkpoints
         )
-        self._train_step = tf.function(self._distributed_step)
-        # "skip" mode checks the summed gradients between computing and applying them. A
-        # conditional apply cannot live inside the replica function (the optimizer's all-reduce
-        # is a synchronisation point), so each phase is two compiled calls with a host check between.
-        self._skip_fns = {p.name: self._make_skip_fns(p) for p in self._phases}
+        #: Step programs by :meth:`Task.step_variant` key, made on first use; None: the task's :meth:`Task.phases`.
+        self._programs: Dict[Hashable, _StepPrograms] = {}
+        default = self._step_programs(None)
+        self._phases, self._compiled, self._skip_fns = default.phases, default.compiled, default.skip_fns
         self._begin_fn = tf.function(lambda: self.strategy.run(self.task.on_step_begin, args=(self.step,)))
         self.skipped_steps = 0
         self._training_writer = None
@@ -422,6 +447,37 @@ class Runner:
 
     # ------------------------------------------------------------------ step
 
+    def _step_programs(self, variant: Hashable) -> "_StepPrograms":
+        """The compiled functions of step variant ``variant`` (made, not yet traced, on first use)."""
+        programs = self._programs.get(variant)
+        if programs is None:
+            phases = list(self.task.phases() if variant is None else self.task.variant_phases(variant))
+            compiled = {p.name: self._compile_phase(p) for p in phases}
+            programs = _StepPrograms(variant, phases, compiled)
+            programs.train_step = tf.function(functools.partial(self._distributed_step, programs))
+            # "skip" mode checks the summed gradients between computing and applying them. A
+            # conditional apply cannot live inside the replica function (the optimizer's all-reduce
+            # is a synchronisation point), so each phase is two compiled calls with a host check between.
+            programs.skip_fns = {p.name: self._make_skip_fns(p, compiled[p.name]) for p in phases}
+            self._programs[variant] = programs
+        return programs
+
+    def step_variants(self) -> List[Hashable]:
+        """The :meth:`Task.step_variant` keys whose step program has been traced, in first-use order."""
+        return [
+            key
+            for key, p in self._programs.items()
+            if p.train_step.experimental_get_tracing_count()
+            or any(f.experimental_get_tracing_count() for f in p.compiled.values())
+        ]
+
+    def _current_programs(self) -> "_StepPrograms":
+        return self._step_programs(self.task.step_variant(int(self.step.numpy())))
+
+    def _train_step(self, iterator) -> Logs:
+        """One training step with the program of the current step's :meth:`Task.step_variant`."""
+        return self._current_programs().train_step(iterator)
+
     def _compile_phase(self, phase: GradientPhase) -> Callable:
         def loss_and_grads(inputs):
             variables = list(phase.variables())
@@ -433,12 +489,12 @@ class Runner:
 
         return tf.function(loss_and_grads, jit_compile=self.jit_compile)
 
-    def _replica_step(self, inputs) -> Logs:
+    def _replica_step(self, programs: "_StepPrograms", inputs) -> Logs:
         ctx = tf.distribute.get_replica_context()
         n = tf.cast(ctx.num_replicas_in_sync, tf.float32)
         logs: Logs = dict(self.task.on_step_begin(self.step))
-        for phase in self._phases:
-            loss, phase_logs, grads = self._compiled[phase.name](inputs)
+        for phase in programs.phases:
+            loss, phase_logs, grads = programs.compiled[phase.name](inputs)
             variables = list(phase.variables())
             grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
             if phase.clip_norm is not None:
@@ -452,17 +508,17 @@ class Runner:
                 logs[f"{phase.name}/{key}"] = value
         return logs
 
-    def _make_skip_fns(self, phase: GradientPhase) -> Tuple[Callable, Callable]:
-        grads_fn = functools.partial(self._replica_grads, phase)
+    def _make_skip_fns(self, phase: GradientPhase, compiled: Callable) -> Tuple[Callable, Callable]:
+        grads_fn = functools.partial(self._replica_grads, compiled)
         apply_fn = functools.partial(self._replica_apply, phase)
         return (
             tf.function(lambda inputs: self.strategy.run(grads_fn, args=(inputs,))),
             tf.function(lambda grads: self.strategy.run(apply_fn, args=(grads,))),
         )
 
-    def _replica_grads(self, phase: GradientPhase, inputs):
+    def _replica_grads(self, compiled: Callable, inputs):
         ctx = tf.distribute.get_replica_context()
-        loss, phase_logs, grads = self._compiled[phase.name](inputs)
+        loss, phase_logs, grads = compiled(inputs)
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         total_loss = ctx.all_reduce(tf.distribute.ReduceOp.SUM, loss)
         finite = tf.reduce_all(
@@ -489,10 +545,11 @@ class Runner:
         those of later phases are not applied (a GAN's generator would otherwise train against a
         discriminator step that never happened); earlier phases of that step keep theirs."""
         reduce = lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+        programs = self._current_programs()
         inputs = next(iterator)
         logs: Logs = {k: reduce(v) for k, v in self._begin_fn().items()}
-        for phase in self._phases:
-            grads_fn, apply_fn = self._skip_fns[phase.name]
+        for phase in programs.phases:
+            grads_fn, apply_fn = programs.skip_fns[phase.name]
             grads, loss, phase_logs, finite = grads_fn(inputs)
             if not all(bool(f.numpy()) for f in self.strategy.experimental_local_results(finite)):
                 return None
@@ -502,9 +559,9 @@ class Runner:
         self.step.assign_add(1)
         return logs
 
-    def _distributed_step(self, iterator) -> Logs:
+    def _distributed_step(self, programs: "_StepPrograms", iterator) -> Logs:
         inputs = next(iterator)
-        per_replica = self.strategy.run(self._replica_step, args=(inputs,))
+        per_replica = self.strategy.run(functools.partial(self._replica_step, programs), args=(inputs,))
         logs = {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
         self.step.assign_add(1)
         return logs
