@@ -1,11 +1,13 @@
 """Run every benchmark in bench/ (files named bench_*.py), then join their tables.
 
 Each benchmark is run as ``python bench/bench_X.py --out DIR`` and must write ``DIR/X.json`` and
-``DIR/X.md``. This script writes ``DIR/summary.md`` (all tables, with the machine they ran on) and
+``DIR/X.md``. This script writes ``DIR/summary.md`` (issue 14's figures beside their goals, then all
+tables, with the machine they ran on) and
 exits non-zero if any benchmark failed. Never part of ``make test``.
 """
 
 import argparse
+import json
 import os
 import pathlib
 import platform
@@ -14,6 +16,94 @@ import sys
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _load(out: pathlib.Path, name: str):
+    path = out / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _fmt(x) -> str:
+    return "not measured" if x is None else f"{x:.2f}x"
+
+
+def goal_rows(out: pathlib.Path) -> list:
+    """Issue 14's figures beside their goals, from the benchmarks' JSON in ``out``: a list of
+    ``(figure, measured, goal, met)`` strings (``met`` is ``yes``/``no``/``-`` where the issue sets no
+    number). Missing or older files give ``not measured``."""
+    rows = []
+    mt = _load(out, "music_transformer") or {}
+    for length in (1024, 2048):
+        ratio = next(
+            (
+                r.get("ratio_vs_plain_skew")
+                for r in mt.get("attention", [])
+                if r.get("method") == "skew" and r.get("length") == length and r.get("ratio_vs_plain_skew")
+            ),
+            None,
+        )
+        met = "-" if ratio is None else ("yes" if ratio >= 1.3 else "no")
+        rows.append((f"relative attention vs the paper's plain skew, L={length}", _fmt(ratio), ">= 1.3x", met))
+    midi = _load(out, "midi_parse") or {}
+    ratio = midi.get("ratio")
+    rows.append(
+        (
+            "MIDI -> NoteSequence vs note-seq",
+            _fmt(ratio),
+            ">= 10x",
+            "-" if ratio is None else ("yes" if ratio >= 10 else "no"),
+        )
+    )
+    dask = _load(out, "dask_scaling") or {}
+    ratio = dask.get("ratio")
+    rows.append(
+        (
+            "Beam on Dask, 1 -> 2 workers",
+            _fmt(ratio),
+            ">= 1.8x",
+            "-" if ratio is None else ("yes" if ratio >= 1.8 else "no"),
+        )
+    )
+    stages = _load(out, "gansynth_stages") or {}
+    totals = stages.get("totals", {})
+    try:
+        ratio = totals["single"]["schedule_s"] / totals["per_stage"]["schedule_s"]
+    except (KeyError, TypeError, ZeroDivisionError):
+        ratio = None
+    rows.append(("GANSynth schedule, per-stage programs vs one program", _fmt(ratio), "report", "-"))
+    synth = _load(out, "synthesis") or {}
+    best = max((r.get("audio_s_per_wall_s", 0.0) for r in synth.get("notes", [])), default=None)
+    paper = (synth.get("paper_seconds_per_4s_note") or {}).get("GANSynth IF-Mel (paper, TitanX GPU)", 0.02)
+    rows.append(
+        (
+            "GANSynth synthesis, s of audio per wall s (4 s notes)",
+            "not measured" if best is None else f"{best:.1f}",
+            f"report (paper: {4.0 / paper:.0f} on a TitanX)",
+            "-",
+        )
+    )
+    xla = _load(out, "xla") or {}
+    xla_rows = xla.get("rows", [])
+    agree = sum(r.get("auto") == r.get("faster") for r in xla_rows)
+    rows.append(
+        (
+            "XLA auto picks the faster setting",
+            f"{agree} of {len(xla_rows)} families" if xla_rows else "not measured",
+            "all",
+            "-" if not xla_rows else ("yes" if agree == len(xla_rows) else "no"),
+        )
+    )
+    return rows
+
+
+def goals_table(out: pathlib.Path) -> str:
+    """:func:`goal_rows` as a Markdown table."""
+    lines = ["## Goals (issue 14)", "", "| figure | measured | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in goal_rows(out)]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -40,6 +130,7 @@ def main(argv=None) -> int:
         f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}.",
         "",
     ]
+    lines += [goals_table(out), ""]
     for script in scripts:
         table = out / f"{script.stem[len('bench_') :]}.md"
         if table.exists():
