@@ -8,11 +8,20 @@
    value just before the first step (on CPU; ``tf.config.experimental.get_memory_info`` peak on
    GPU), plus the analytic size of the relative-logit tensors. Graph mode (``tf.function``)
    without XLA, so each method allocates what it asks for. Naive cases whose per-pair tensor
-   alone exceeds ``--naive_cap_gib`` are skipped and recorded as such.
+   alone exceeds ``--naive_cap_gib`` are skipped and recorded as such. ``--xla`` compiles the
+   steps with XLA instead.
+
+   ``plain_skew`` (issue 14 item 1's reference row): the Music Transformer paper's plain skew
+   (``bench/plain_skew.py``, one relative table shared by the heads) around the same layer's
+   projections, timed alternately with ours (the ``skew`` layer, built with the same shared
+   table) in one process; ``ratio_vs_plain_skew`` is ours' speed over the plain skew's (> 1: ours
+   is faster), recorded with the issue's goal ``1.3``.
 2. Generation: events/s producing 1024 events with the key/value cache (the XLA-compiled
    ``tf.while_loop`` of ``music_transformer_ext.sampling``) against recomputing the whole prefix
    at every step (graph mode, dynamic length), same sampling and seed; the tokens are compared.
    ``--gen_model tiny`` swaps in a 1-layer, hidden-32 model (checks the code path quickly).
+
+``--only attention`` (or ``generation``) runs one part; ``--methods`` picks the attention rows.
 
 Writes ``OUT/music_transformer.json`` and ``OUT/music_transformer.md``.
 """
@@ -32,6 +41,11 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 HIDDEN, HEADS = 256, 8
+METHODS = ("skew", "naive", "plain_skew")
+#: ``--methods`` default (``plain_skew`` on request: ``--methods skew,naive,plain_skew``)
+DEFAULT_METHODS = ("skew", "naive", "plain_skew")
+#: issue 14 item 1: ours at least this much faster than the paper's plain skew
+PLAIN_SKEW_GOAL = 1.3
 GEN_MODEL = dict(
     vocab_size=310,
     num_layers=4,
@@ -60,30 +74,56 @@ def _status_kib(field: str) -> int:
     return 0
 
 
-def attention_child(method: str, length: int, repeats: int) -> dict:
-    """Run in a fresh process: forward + backward of one relative attention layer; returns figures."""
+def _median(times) -> float:
+    return sorted(times)[len(times) // 2]
+
+
+def attention_child(method: str, length: int, repeats: int, xla: bool = False) -> dict:
+    """Run in a fresh process: forward + backward of one relative attention layer; returns figures.
+
+    ``plain_skew`` also times ours (``skew``, same shared table) alternately with it."""
     import numpy as np
     import tensorflow as tf
 
+    from bench.plain_skew import plain_skew_attention
     from music_transformer_ext import attention
 
     gpu = bool(tf.config.list_physical_devices("GPU"))
+    plain = method == "plain_skew"
     layer = attention.MultiHeadAttention(
-        HIDDEN, HEADS, attention_type="dot_product_relative_v2", max_relative_position=length, relative_method=method
+        HIDDEN,
+        HEADS,
+        attention_type="dot_product_relative_v2",
+        max_relative_position=length,
+        relative_method="skew" if plain else method,
+        heads_share_relative_embedding=plain,
     )
     layer.build((None, None, HIDDEN))
     x = tf.constant(np.random.default_rng(0).normal(size=(1, length, HIDDEN)).astype(np.float32))
     bias = attention.causal_bias(length)
 
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, bias=bias)
-            loss = tf.reduce_sum(tf.square(y))
-        grads = tape.gradient(loss, [x] + layer.trainable_variables)
-        return loss, tf.add_n([tf.reduce_sum(tf.abs(g)) for g in grads])
+    def ours_forward(x):
+        return layer(x, bias=bias)
 
+    def plain_forward(x):
+        q = attention.split_heads(layer.q(x), HEADS)
+        k, v = layer.project_memory(x)
+        er = attention.relative_embeddings_left(layer.relative.key_relative_embeddings, length)
+        return layer.output_transform(attention.combine_heads(plain_skew_attention(q, k, v, er)))
+
+    def make_step(forward):
+        @tf.function(jit_compile=True if xla else None)
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = forward(x)
+                loss = tf.reduce_sum(tf.square(y))
+            grads = tape.gradient(loss, [x] + layer.trainable_variables)
+            return loss, tf.add_n([tf.reduce_sum(tf.abs(g)) for g in grads])
+
+        return step
+
+    step = make_step(plain_forward if plain else ours_forward)
     step.get_concrete_function(x)  # trace outside the measurement
     if gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
@@ -97,19 +137,40 @@ def attention_child(method: str, length: int, repeats: int) -> dict:
         if gpu
         else (_status_kib("VmHWM") - base) / 1024
     )
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        float(step(x)[1])
-        times.append(time.perf_counter() - t0)
-    return {
+    row = {
         "method": method,
         "length": length,
+        "xla": xla,
         "peak_mib": round(peak_mib, 1),
         "memory_measure": "GPU allocator peak" if gpu else "process RSS high-water mark - RSS before the step",
         "first_step_s": round(first, 4),
-        "step_s": round(sorted(times)[len(times) // 2], 4),
     }
+    if not plain:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            float(step(x)[1])
+            times.append(time.perf_counter() - t0)
+        row["step_s"] = round(_median(times), 4)
+        return row
+    ours = make_step(ours_forward)
+    float(ours(x)[1])  # trace/compile and warm up outside the measurement
+    times, ours_times = [], []
+    for _ in range(repeats):  # alternately, so both see the same load
+        for fn, into in ((step, times), (ours, ours_times)):
+            t0 = time.perf_counter()
+            float(fn(x)[1])
+            into.append(time.perf_counter() - t0)
+    row.update(
+        {
+            "heads_share_relative_embedding": True,
+            "step_s": round(_median(times), 4),
+            "ours_step_s": round(_median(ours_times), 4),
+            "ratio_vs_plain_skew": round(_median(times) / _median(ours_times), 3),
+            "goal_ratio": PLAIN_SKEW_GOAL,
+        }
+    )
+    return row
 
 
 def analytic_mib(method: str, length: int) -> float:
@@ -119,15 +180,17 @@ def analytic_mib(method: str, length: int) -> float:
     d = HIDDEN // HEADS
     if method == "naive":
         n = HEADS * length * length * d + HEADS * length * length
+    elif method == "plain_skew":  # [L, d] shared table + [H, L, L+1] padded logits
+        n = length * d + HEADS * length * (length + 1)
     else:
         n = HEADS * length * d + HEADS * length * (length + 1)
     return round(4 * n / 2**20, 1)
 
 
-def attention_rows(lengths, cap_gib: float, repeats: int) -> list:
+def attention_rows(lengths, cap_gib: float, repeats: int, xla: bool = False, methods=DEFAULT_METHODS) -> list:
     rows = []
     for length in lengths:
-        for method in ("skew", "naive"):
+        for method in methods:
             row = {"method": method, "length": length, "analytic_relative_mib": analytic_mib(method, length)}
             pairs_gib = HEADS * length * length * (HIDDEN // HEADS) * 4 / 2**30
             if method == "naive" and pairs_gib > cap_gib:
@@ -136,16 +199,16 @@ def attention_rows(lengths, cap_gib: float, repeats: int) -> list:
                     f"{cap_gib} GiB on this shared CPU machine"
                 )
                 rows.append(row)
-                print(f"  {method:5s} L={length}: skipped ({row['skipped']})", flush=True)
+                print(f"  {method:10s} L={length}: skipped ({row['skipped']})", flush=True)
                 continue
-            cmd = [sys.executable, __file__, "--_attention_child", method, str(length), str(repeats)]
+            cmd = [sys.executable, __file__, "--_attention_child", method, str(length), str(repeats), str(int(xla))]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
             if proc.returncode:
                 row["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
             else:
                 row.update(json.loads(proc.stdout.strip().splitlines()[-1]))
             rows.append(row)
-            print(f"  {method:5s} L={length}: {row}", flush=True)
+            print(f"  {method:10s} L={length}: {row}", flush=True)
     return rows
 
 
@@ -205,46 +268,68 @@ def generation_figures(events: int, gen_model: dict = GEN_MODEL) -> dict:
 
 def markdown(result: dict) -> str:
     load = result.get("load_average_1min", {})
+    xla = "with XLA" if result.get("xla") else "graph mode without XLA"
     lines = [
         "## Music Transformer",
         "",
         f"Machine: {result['machine']}; 1-minute load average {load.get('start')} at the start, "
         f"{load.get('end')} at the end (other work shares these cores: absolute times are inflated).",
         "",
-        f"Relative self-attention, forward + backward of one layer (batch 1, hidden {HIDDEN}, {HEADS} heads, "
-        "max_relative_position = L, graph mode without XLA). Peak memory: "
-        f"{result['memory_measure']}; analytic: the relative-position tensors of the forward pass.",
-        "",
-        "| L | method | step (s) | peak memory (MiB) | analytic relative tensors (MiB) |",
-        "|---:|---|---:|---:|---:|",
     ]
-    for row in result["attention"]:
-        if "skipped" in row or "error" in row:
-            note = row.get("skipped") or f"error: {row['error']}"
-            lines.append(f"| {row['length']} | {row['method']} | - | - ({note}) | {row['analytic_relative_mib']} |")
-        else:
-            lines.append(
-                f"| {row['length']} | {row['method']} | {row['step_s']:.3f} | {row['peak_mib']:.0f} | "
-                f"{row['analytic_relative_mib']} |"
-            )
-    g = result["generation"]
-    m = g["model"]
-    lines += [
-        "",
-        f"Generation of {g['events']} events, batch 1, model: {m['num_layers']} layers, hidden "
-        f"{m['hidden_size']}, filter {m['filter_size']}, {m['num_heads']} heads, relative "
-        f"(M = {m['max_relative_position']}), {m['parameters']:,} parameters; top-p 0.95, same seed.",
-        "",
-        "| decoding | events/s | time (s) |",
-        "|---|---:|---:|",
-        f"| key/value cache, XLA while_loop | {g['cached_events_per_s']} | {g['cached_s']} |",
-        f"| whole prefix recomputed each step | {g['uncached_events_per_s']} | {g['uncached_s']} |",
-        "",
-        f"Speed-up: **{g['speedup']}x** (goal >= 10x). Identical tokens: {g['identical_tokens']} "
-        f"(first {g['matching_prefix']} equal). Cached first call incl. XLA compile: "
-        f"{g['cached_first_call_s_with_compile']} s.",
-        "",
-    ]
+    if "attention" in result:
+        lines += [
+            f"Relative self-attention, forward + backward of one layer (batch 1, hidden {HIDDEN}, {HEADS} heads, "
+            f"max_relative_position = L, {xla}). Peak memory: "
+            f"{result['memory_measure']}; analytic: the relative-position tensors of the forward pass.",
+            "",
+            "| L | method | step (s) | peak memory (MiB) | analytic relative tensors (MiB) |",
+            "|---:|---|---:|---:|---:|",
+        ]
+        for row in result["attention"]:
+            if "skipped" in row or "error" in row:
+                note = row.get("skipped") or f"error: {row['error']}"
+                lines.append(f"| {row['length']} | {row['method']} | - | - ({note}) | {row['analytic_relative_mib']} |")
+            else:
+                lines.append(
+                    f"| {row['length']} | {row['method']} | {row['step_s']:.3f} | {row['peak_mib']:.0f} | "
+                    f"{row['analytic_relative_mib']} |"
+                )
+        plain = [r for r in result["attention"] if r["method"] == "plain_skew" and "ratio_vs_plain_skew" in r]
+        if plain:
+            lines += [
+                "",
+                "Against the paper's plain skew (bench/plain_skew.py; both with one relative table shared by "
+                "the heads, timed alternately in one process): ratio = ours' speed / plain skew's speed "
+                f"(> 1: ours is faster), goal >= {PLAIN_SKEW_GOAL} (issue 14 item 1).",
+                "",
+                "| L | plain skew step (s) | ours step (s) | ratio vs plain skew | goal met |",
+                "|---:|---:|---:|---:|---|",
+            ]
+            for r in plain:
+                met = "yes" if r["ratio_vs_plain_skew"] >= r["goal_ratio"] else "no"
+                lines.append(
+                    f"| {r['length']} | {r['step_s']:.3f} | {r['ours_step_s']:.3f} | "
+                    f"{r['ratio_vs_plain_skew']:.2f} | {met} |"
+                )
+    if "generation" in result:
+        g = result["generation"]
+        m = g["model"]
+        lines += [
+            "",
+            f"Generation of {g['events']} events, batch 1, model: {m['num_layers']} layers, hidden "
+            f"{m['hidden_size']}, filter {m['filter_size']}, {m['num_heads']} heads, relative "
+            f"(M = {m['max_relative_position']}), {m['parameters']:,} parameters; top-p 0.95, same seed.",
+            "",
+            "| decoding | events/s | time (s) |",
+            "|---|---:|---:|",
+            f"| key/value cache, XLA while_loop | {g['cached_events_per_s']} | {g['cached_s']} |",
+            f"| whole prefix recomputed each step | {g['uncached_events_per_s']} | {g['uncached_s']} |",
+            "",
+            f"Speed-up: **{g['speedup']}x** (goal >= 10x). Identical tokens: {g['identical_tokens']} "
+            f"(first {g['matching_prefix']} equal). Cached first call incl. XLA compile: "
+            f"{g['cached_first_call_s_with_compile']} s.",
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -260,27 +345,39 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--gen_model", choices=sorted(GEN_MODELS), default="default", help="the generation benchmark's model size"
     )
-    parser.add_argument("--_attention_child", nargs=3, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=("all", "attention", "generation"), default="all", help="run one part")
+    parser.add_argument(
+        "--methods", default=",".join(DEFAULT_METHODS), help=f"attention rows, comma-separated, of {', '.join(METHODS)}"
+    )
+    parser.add_argument("--xla", action="store_true", help="compile the attention steps with XLA")
+    parser.add_argument("--_attention_child", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._attention_child:
-        method, length, repeats = args._attention_child
-        print(json.dumps(attention_child(method, int(length), int(repeats))))
+        method, length, repeats, xla = args._attention_child
+        print(json.dumps(attention_child(method, int(length), int(repeats), bool(int(xla)))))
         return 0
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown --methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     load_before = os.getloadavg()[0]
-    print("relative attention:", flush=True)
-    rows = attention_rows([int(x) for x in args.lengths.split(",")], args.naive_cap_gib, args.repeats)
-    print("generation:", flush=True)
-    gen = generation_figures(args.events, GEN_MODELS[args.gen_model])
-    print(f"  {gen}", flush=True)
-    measured = next((r["memory_measure"] for r in rows if "memory_measure" in r), "n/a")
-    result = {
-        "machine": f"{platform.platform()}, {os.cpu_count()} CPU cores",
-        "memory_measure": measured,
-        "load_average_1min": {"start": round(load_before, 1), "end": round(os.getloadavg()[0], 1)},
-        "attention": rows,
-        "generation": gen,
-    }
+    result = {"machine": f"{platform.platform()}, {os.cpu_count()} CPU cores"}
+    if args.only in ("all", "attention"):
+        print("relative attention:", flush=True)
+        rows = attention_rows(
+            [int(x) for x in args.lengths.split(",")], args.naive_cap_gib, args.repeats, args.xla, methods
+        )
+        result["memory_measure"] = next((r["memory_measure"] for r in rows if "memory_measure" in r), "n/a")
+        result["xla"] = args.xla
+        result["plain_skew_goal_ratio"] = PLAIN_SKEW_GOAL
+        result["attention"] = rows
+    if args.only in ("all", "generation"):
+        print("generation:", flush=True)
+        gen = generation_figures(args.events, GEN_MODELS[args.gen_model])
+        print(f"  {gen}", flush=True)
+        result["generation"] = gen
+    result["load_average_1min"] = {"start": round(load_before, 1), "end": round(os.getloadavg()[0], 1)}
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "music_transformer.json").write_text(json.dumps(result, indent=2) + "\n")

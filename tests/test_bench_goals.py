@@ -20,7 +20,7 @@ def test_goals_are_judged_from_the_benchmarks_json(tmp_path):
         "music_transformer",
         {
             "attention": [
-                {"method": "skew", "length": 1024, "ratio_vs_plain_skew": 1.4},
+                {"method": "plain_skew", "length": 1024, "ratio_vs_plain_skew": 1.4},
                 {"method": "naive", "length": 1024},
             ]
         },
