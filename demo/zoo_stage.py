@@ -92,11 +92,11 @@ def _gansynth(name: str, out_dir: pathlib.Path, log: Callable[[str], None]) -> l
     from gansynth_tf import generate_cli
 
     gen_dir = _fresh(out_dir / "gansynth")
-    argv = ["--model_dir", name, "notes", "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84"]
+    argv = ["notes", "--model_dir", name, "--output_dir", str(gen_dir), "--pitches", "36,48,60,72,84"]
     _check(generate_cli.main(argv + ["--seeds", "0"]), "gansynth_generate notes", name)
     primer = study.default_primer(out_dir / "primer_bwv66.6.mid", 8.0)
     line = study.top_line(primer, out_dir / "bwv66.6_top_line.mid")
-    argv = ["--model_dir", name, "midi", "--midi_file", str(line), "--timbre", "fixed"]
+    argv = ["midi", "--model_dir", name, "--midi_file", str(line), "--timbre", "fixed"]
     wav = gen_dir / "bwv66.6_top_line.wav"
     _check(generate_cli.main(argv + ["--output_file", str(wav)]), "gansynth_generate midi", name)
     log(f"zoo {name}: notes C2-C6 and bwv66.6's top line in one timbre -> {gen_dir}")
