@@ -30,11 +30,9 @@ each configuration, so a run cut short keeps what it measured).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import pathlib
-import platform
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import flops as flops_lib  # noqa: E402  (bench/flops.py)
+import timing  # noqa: E402  (bench/timing.py)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -186,15 +185,7 @@ def _cell(figures: dict) -> str:
 def write_results(out: pathlib.Path, rows: list, stages, batch: int) -> str:
     """Writes ``gansynth.json`` and ``gansynth.md`` for the rows measured so far; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "tensorflow": tf.__version__,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "device_name": flops_lib.device_name(),
-        "load_avg": os.getloadavg(),
-    }
+    meta = timing.tf_meta(device_name=flops_lib.device_name())
     (out / "gansynth.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
         f"# GANSynth training step ({meta['device_name']}, {meta['cpus']} cores, TF {tf.__version__}, batch {batch})",

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
 import pathlib
-import platform
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -44,6 +43,8 @@ import tensorflow as tf  # noqa: E402
 from gansynth_tf import gan  # noqa: E402
 from gansynth_tf.config import get_preset  # noqa: E402
 from tfmusic import training  # noqa: E402
+
+import timing  # noqa: E402  (bench/timing.py)
 
 
 def make_config(resolutions: int, channels: int, batch: int, stage_images: int):
@@ -152,14 +153,7 @@ def run(args) -> dict:
 
 def write_results(out: pathlib.Path, result: dict) -> str:
     out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "tensorflow": tf.__version__,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "load_avg": os.getloadavg(),
-    }
+    meta = timing.tf_meta()
     (out / "gansynth_stages.json").write_text(json.dumps({"meta": meta, **result}, indent=1))
     c = result["config"]
     t = result["totals"]

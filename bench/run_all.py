@@ -30,6 +30,11 @@ def _fmt(x) -> str:
     return "not measured" if x is None else f"{x:.2f}x"
 
 
+def _ratio_row(figure: str, ratio, goal: float) -> tuple:
+    """(figure, measured, goal, met) for a speed ratio that must reach ``goal``."""
+    return figure, _fmt(ratio), f">= {goal:g}x", "-" if ratio is None else ("yes" if ratio >= goal else "no")
+
+
 def goal_rows(out: pathlib.Path) -> list:
     """Issue 14's figures beside their goals, from the benchmarks' JSON in ``out``: a list of
     ``(figure, measured, goal, met)`` strings (``met`` is ``yes``/``no``/``-`` where the issue sets no
@@ -44,28 +49,9 @@ def goal_rows(out: pathlib.Path) -> list:
             (r["ratio_vs_plain_skew"] for r in attention if r.get("length") == length and r.get("ratio_vs_plain_skew")),
             None,
         )
-        met = "-" if ratio is None else ("yes" if ratio >= 1.3 else "no")
-        rows.append((f"relative attention vs the paper's plain skew, L={length}", _fmt(ratio), ">= 1.3x", met))
-    midi = _load(out, "midi_parse") or {}
-    ratio = midi.get("ratio")
-    rows.append(
-        (
-            "MIDI -> NoteSequence vs note-seq",
-            _fmt(ratio),
-            ">= 10x",
-            "-" if ratio is None else ("yes" if ratio >= 10 else "no"),
-        )
-    )
-    dask = _load(out, "dask_scaling") or {}
-    ratio = dask.get("ratio")
-    rows.append(
-        (
-            "Beam on Dask, 1 -> 2 workers",
-            _fmt(ratio),
-            ">= 1.8x",
-            "-" if ratio is None else ("yes" if ratio >= 1.8 else "no"),
-        )
-    )
+        rows.append(_ratio_row(f"relative attention vs the paper's plain skew, L={length}", ratio, 1.3))
+    rows.append(_ratio_row("MIDI -> NoteSequence vs note-seq", (_load(out, "midi_parse") or {}).get("ratio"), 10.0))
+    rows.append(_ratio_row("Beam on Dask, 1 -> 2 workers", (_load(out, "dask_scaling") or {}).get("ratio"), 1.8))
     stages = _load(out, "gansynth_stages") or {}
     totals = stages.get("totals", {})
     try:

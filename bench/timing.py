@@ -70,3 +70,23 @@ def write_results(out, stem: str, result: dict, markdown: str, indent: int = 1) 
     (out / f"{stem}.json").write_text(json.dumps(result, indent=indent) + "\n")
     (out / f"{stem}.md").write_text(markdown)
     print(markdown)
+
+
+def tf_meta(**extra) -> dict:
+    """When and where a TensorFlow benchmark ran: date, platform, CPU count, TensorFlow version, GPUs,
+    load averages (1, 5, 15 min), plus ``extra``."""
+    import datetime
+    import os
+    import platform
+
+    import tensorflow as tf
+
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        **extra,
+        "load_avg": os.getloadavg(),
+    }

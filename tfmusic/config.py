@@ -53,6 +53,17 @@ def _unwrap_optional(tp: Any) -> Tuple[Any, bool]:
     return tp, False
 
 
+def _first_fitting_arm(read, value: Any, union: Any, where: str, failure: str) -> Any:
+    """``read(value, arm, where)`` for the first arm of ``union`` that accepts ``value``; ConfigError
+    ``"{where}: {failure}"`` when none does."""
+    for arm in typing.get_args(union):
+        try:
+            return read(value, arm, where)
+        except ConfigError:
+            pass
+    raise ConfigError(f"{where}: {failure}")
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Convert a JSON-compatible ``value`` into the declared type ``tp`` (recursively)."""
     inner, optional = _unwrap_optional(tp)
@@ -65,12 +76,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):  # e.g. Union[bool, Literal["auto"]]: the first arm that fits
-        for arm in typing.get_args(tp):
-            try:
-                return _coerce(value, arm, where)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{where}: expected {_describe_union(tp)}, got {value!r}")
+        return _first_fitting_arm(_coerce, value, tp, where, f"expected {_describe_union(tp)}, got {value!r}")
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -175,12 +181,7 @@ def _parse_text(text: str, tp: Any, where: str) -> Any:
     if optional and text.strip().lower() in ("none", "null"):
         return None
     if typing.get_origin(inner) in (typing.Union, types.UnionType):  # the first arm that reads the text
-        for arm in typing.get_args(inner):
-            try:
-                return _parse_text(text, arm, where)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{where}: cannot read {text!r} as {_describe_union(inner)}")
+        return _first_fitting_arm(_parse_text, text, inner, where, f"cannot read {text!r} as {_describe_union(inner)}")
     if inner is str:
         return text
     if inner is bool:
