@@ -278,6 +278,12 @@ class EventsRnnTask(training.Task):
             )
         return None
 
+    def after_restore(self) -> Optional[str]:
+        """A resumed run trains at the config's ``hparams.learning_rate``, not the checkpoint's."""
+        return training.reapply_learning_rate(
+            self.optimizer, self.config.model.hparams.learning_rate, "hparams.learning_rate"
+        )
+
     def checkpoint_items(self) -> Dict[str, Any]:
         return {MODEL_ITEM: self.model, "optimizer": self.optimizer}
 

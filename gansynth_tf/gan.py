@@ -395,6 +395,20 @@ class GANSynthTask(training.Task):
             )
         return None
 
+    def after_restore(self) -> Optional[str]:
+        """A resumed run trains at the config's learning rates, not the checkpoint's (lowering them
+        for the last steps of a run is the usual way to settle a GAN)."""
+        m = self.model_config
+        said = [
+            training.reapply_learning_rate(
+                self.g_optimizer, m.generator_learning_rate, "model.generator_learning_rate"
+            ),
+            training.reapply_learning_rate(
+                self.d_optimizer, m.discriminator_learning_rate, "model.discriminator_learning_rate"
+            ),
+        ]
+        return "; ".join(s for s in said if s) or None
+
     def checkpoint_items(self) -> Dict[str, Any]:
         items = {
             "generator": self.generator,

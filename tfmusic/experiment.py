@@ -136,6 +136,8 @@ def run(
         raise RunRefused(message) from e
     if prog and runner.initialized_from:
         print(f"{prog}: {runner.initialized_from}", flush=True)
+    if prog and runner.resumed_with:
+        print(f"{prog}: {runner.resumed_with}", flush=True)
     if not train:
         metrics = runner.evaluate()
         return Outcome(task, runner, runner.strategy, None, step, metrics)

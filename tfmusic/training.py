@@ -121,6 +121,28 @@ def global_batch_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tens
     return tf.reduce_sum(per_example) / tf.cast(global_batch_size, tf.float32)
 
 
+def reapply_learning_rate(optimizer: Any, learning_rate: float, label: str) -> Optional[str]:
+    """Set a restored Keras optimizer's learning rate back to the config's ``learning_rate`` (a
+    Keras optimizer checkpoints its rate, so a resumed run would silently keep the old one).
+
+    Args:
+      optimizer: a built ``keras.optimizers.Optimizer`` with a constant rate (one with a schedule is
+        left alone: its rate is a function of the step, not a checkpointed value).
+      learning_rate: the rate the run's config asks for.
+      label: the config field, named in the returned line.
+    Returns:
+      ``"LABEL NEW from the config (the checkpoint held OLD)"`` when the checkpoint held another
+      rate, else None.
+    """
+    if isinstance(optimizer.learning_rate, (int, float)) or not hasattr(optimizer.learning_rate, "assign"):
+        return None
+    old = float(optimizer.learning_rate.numpy())
+    if np.isclose(old, learning_rate, rtol=1e-6, atol=0.0):
+        return None
+    optimizer.learning_rate.assign(learning_rate)
+    return f"{label} {learning_rate:g} from the config (the checkpoint held {old:g})"
+
+
 @dataclasses.dataclass
 class GradientPhase:
     """One optimizer update inside a training step.
@@ -186,6 +208,19 @@ class Task(abc.ABC):
             run folder being continued) may assign it.
         Returns:
           one line saying what was loaded, for the command to print, or None.
+        """
+        return None
+
+    def after_restore(self) -> Optional[str]:
+        """Re-apply what a user may change between starts of a run and the checkpoint would otherwise
+        bring back, e.g. learning rates (a Keras optimizer checkpoints its rate; use
+        :func:`reapply_learning_rate`). Default: nothing.
+
+        Called by :meth:`Runner.restore` inside ``strategy.scope()`` after it restored a checkpoint of
+        the run's own (never for a new run: :meth:`initialize` starts those).
+
+        Returns:
+          one line saying what changed, for the command to print, or None.
         """
         return None
 
@@ -362,6 +397,8 @@ class Runner:
         self._training_writer = None
         #: What :meth:`Task.initialize` reported for a new run (None: not called, or nothing to say).
         self.initialized_from: Optional[str] = None
+        #: What :meth:`Task.after_restore` reported for a resumed run (None: nothing changed).
+        self.resumed_with: Optional[str] = None
         self._initialized = False
         self._restored = False  # restore() ran and no training since: train() need not restore again
 
@@ -385,6 +422,8 @@ class Runner:
         latest = tf.train.latest_checkpoint(self.model_dir)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+            with self.strategy.scope():
+                self.resumed_with = self.task.after_restore()
         elif not self._initialized:
             with self.strategy.scope():
                 self.initialized_from = self.task.initialize(self.step)

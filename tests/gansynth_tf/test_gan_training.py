@@ -200,3 +200,33 @@ def test_mixed_bfloat16_keeps_outputs_and_losses_float32():
             assert all(v.dtype == tf.float32 for v in logs.values())
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def test_a_resumed_run_trains_at_the_learning_rates_of_its_config(tmp_path):
+    # Keras optimizers checkpoint their rate: without Task.after_restore a resumed run would keep
+    # the old one and silently ignore `--set model.generator_learning_rate=...`.
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    base = ["trainer.global_batch_size=4", "runtime.jit_compile=false"]
+    cfg = gcfg.get_preset("tiny", base + ["trainer.train_steps=1"])
+    run_dir = str(tmp_path / "run")
+    training.Runner(_task(cfg), cfg, run_dir, strategy=one).train()
+    lowered = base + [
+        "trainer.train_steps=2",
+        "model.generator_learning_rate=0.0001",
+        "model.discriminator_learning_rate=0.0002",
+    ]
+    cfg2 = gcfg.get_preset("tiny", lowered)
+    resumed = training.Runner(_task(cfg2), cfg2, run_dir, strategy=one)
+    assert resumed.restore() == 1
+    assert float(resumed.task.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+    assert float(resumed.task.d_optimizer.learning_rate.numpy()) == pytest.approx(2e-4)
+    old = f"{cfg.model.generator_learning_rate:g}"
+    assert resumed.resumed_with == (
+        f"model.generator_learning_rate 0.0001 from the config (the checkpoint held {old}); "
+        f"model.discriminator_learning_rate 0.0002 from the config (the checkpoint held {old})"
+    )
+    assert resumed.train().final_step == 2
+    # the next start restores the new rate itself: nothing to say
+    again = training.Runner(_task(cfg2), cfg2, run_dir, strategy=one)
+    assert again.restore() == 2 and again.resumed_with is None
+    assert float(again.task.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-4)

@@ -378,3 +378,17 @@ def test_experiment_run_reports_and_refuses_a_failing_warm_start(tmp_path, capsy
         and only.step == 2
         and only.eval_metrics["mse"] == pytest.approx(outcome.eval_metrics["mse"])
     )
+
+
+def test_reapply_learning_rate_sets_a_constant_rate_and_leaves_a_schedule_alone():
+    import keras
+
+    variables = [tf.Variable([1.0, 2.0])]
+    constant = keras.optimizers.Adam(0.05)
+    constant.build(variables)
+    assert training.reapply_learning_rate(constant, 0.05, "lr") is None
+    assert training.reapply_learning_rate(constant, 0.01, "lr") == "lr 0.01 from the config (the checkpoint held 0.05)"
+    assert float(constant.learning_rate.numpy()) == pytest.approx(0.01)
+    scheduled = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.05, 10, 0.5))
+    scheduled.build(variables)
+    assert training.reapply_learning_rate(scheduled, 0.01, "lr") is None
