@@ -56,7 +56,7 @@ lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 test: test-deps lint
-	MPLBACKEND=Agg $(PY) -m pytest -q tests $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(PY) -m pytest -q --durations=30 tests $(PYTEST_ARGS)
 
 # the quick loop: everything not marked slow
 test-fast: test-deps
