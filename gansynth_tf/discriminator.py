@@ -20,8 +20,6 @@ float32 [B, num_pitches])``.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import keras
 from keras import ops
 
@@ -42,8 +40,9 @@ class DiscriminatorBlock(L.ProgressiveBlock):
       block_id: 1-based block index.
       filters: channels of ``from_rgb`` and ``conv0``.
       next_filters: channels of ``conv1`` (``num_filters(block_id - 1)``).
-      start_shape, kernel_size, scale_base: as in the generator.
       minibatch_stddev_group_size: block 1's :class:`MinibatchStddev` group size.
+      **kwargs: :class:`gansynth_tf.layers.ProgressiveBlock`'s shape settings (``start_shape``,
+        ``kernel_size``, ``scale_base``, as in the generator) and Keras' (``name``).
     """
 
     def __init__(
@@ -51,13 +50,11 @@ class DiscriminatorBlock(L.ProgressiveBlock):
         block_id: int,
         filters: int,
         next_filters: int,
-        start_shape: Sequence[int] = (2, 16),
-        kernel_size: int = 3,
-        scale_base: int = 2,
+        *,
         minibatch_stddev_group_size: int = 0,
         **kwargs,
     ):
-        super().__init__(block_id, filters, start_shape, kernel_size, scale_base, **kwargs)
+        super().__init__(block_id, filters, **kwargs)
         self.next_filters = int(next_filters)
         self.minibatch_stddev_group_size = int(minibatch_stddev_group_size)
         conv = dict(he_slope=0.0, activation="leaky_relu")

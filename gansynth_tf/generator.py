@@ -24,7 +24,7 @@ Output: float32 [B, frames, freq, 2] in (-1, 1), the normalised (mel) log magnit
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import keras
 import tensorflow as tf
@@ -46,25 +46,23 @@ class GeneratorBlock(L.ProgressiveBlock):
     Args:
       block_id: 1-based block index.
       filters: channels of both convolutions.
-      start_shape: (h, w) of block 1's output (used by block 1 only).
-      kernel_size: 3x3 convolutions' size.
-      scale_base: upscaling factor of blocks > 1.
       num_channels: channels of the ``to_rgb`` output.
       output_activation: ``tanh`` or ``linear``.
+      **kwargs: :class:`gansynth_tf.layers.ProgressiveBlock`'s shape settings (``start_shape``: (h, w)
+        of block 1's output, used by block 1 only; ``kernel_size``: 3x3 convolutions' size;
+        ``scale_base``: upscaling factor of blocks > 1) and Keras' (``name``).
     """
 
     def __init__(
         self,
         block_id: int,
         filters: int,
-        start_shape: Sequence[int] = (2, 16),
-        kernel_size: int = 3,
-        scale_base: int = 2,
+        *,
         num_channels: int = 2,
         output_activation: str = "tanh",
         **kwargs,
     ):
-        super().__init__(block_id, filters, start_shape, kernel_size, scale_base, **kwargs)
+        super().__init__(block_id, filters, **kwargs)
         self.num_channels = int(num_channels)
         self.output_activation = output_activation
         conv = dict(he_slope=0.0, activation="leaky_relu_pixel_norm")

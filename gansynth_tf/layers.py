@@ -184,8 +184,60 @@ class PixelNorm(keras.layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
+class _EqualizedLayer(keras.layers.Layer):
+    """What :class:`EqualizedConv2D` and :class:`EqualizedDense` share: the He-constant settings, the
+    activation, and a ``kernel`` drawn from N(0, 1) (times the He constant at run time, or at
+    initialisation without ``use_weight_scaling``) with a zero ``bias``."""
+
+    ACTIVATIONS = (None, "linear", "leaky_relu", "tanh", "leaky_relu_pixel_norm")
+
+    def __init__(
+        self,
+        he_slope: float,
+        use_weight_scaling: bool,
+        activation: Optional[str],
+        leaky_slope: float,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation {activation!r} not in {self.ACTIVATIONS}")
+        self.he_slope = float(he_slope)
+        self.use_weight_scaling = bool(use_weight_scaling)
+        self.activation = activation
+        self.leaky_slope = float(leaky_slope)
+        self.runtime_scale = 1.0
+
+    def _add_kernel_and_bias(self, kernel_shape: Tuple[int, ...], fan_in: int) -> None:
+        """Creates ``kernel`` (``kernel_shape``, last axis the outputs) and ``bias``, and sets ``runtime_scale``."""
+        scale = he_scale(fan_in, self.he_slope)
+        init_std, self.runtime_scale = (1.0, scale) if self.use_weight_scaling else (scale, 1.0)
+        self.kernel = self.add_weight(
+            name="kernel", shape=kernel_shape, initializer=keras.initializers.RandomNormal(stddev=init_std)
+        )
+        self.bias = self.add_weight(name="bias", shape=(kernel_shape[-1],), initializer="zeros")
+
+    def effective_kernel(self):
+        """The kernel as applied: stored weights times the run-time scale."""
+        return ops.cast(self.kernel, self.compute_dtype) * ops.cast(self.runtime_scale, self.compute_dtype)
+
+    def _bias_and_activate(self, y):
+        """``activation(y + bias)``."""
+        y = y + ops.cast(self.bias, self.compute_dtype)
+        return _activate(y, self.activation, self.leaky_slope)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "he_slope": self.he_slope,
+            "use_weight_scaling": self.use_weight_scaling,
+            "activation": self.activation,
+            "leaky_slope": self.leaky_slope,
+        }
+
+
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class EqualizedConv2D(keras.layers.Layer):
+class EqualizedConv2D(_EqualizedLayer):
     """2-D convolution with the equalized-learning-rate weight scaling.
 
     The kernel [kh, kw, c_in, filters] is initialised from N(0, 1) and multiplied in
@@ -206,8 +258,6 @@ class EqualizedConv2D(keras.layers.Layer):
     Input [B, H, W, c_in] -> output [B, H', W', filters].
     """
 
-    ACTIVATIONS = (None, "linear", "leaky_relu", "tanh", "leaky_relu_pixel_norm")
-
     def __init__(
         self,
         filters: int,
@@ -219,40 +269,20 @@ class EqualizedConv2D(keras.layers.Layer):
         leaky_slope: float = 0.2,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if activation not in self.ACTIVATIONS:
-            raise ValueError(f"activation {activation!r} not in {self.ACTIVATIONS}")
+        super().__init__(he_slope, use_weight_scaling, activation, leaky_slope, **kwargs)
         if padding.lower() not in ("same", "valid"):
             raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size)
         self.padding = padding.lower()
-        self.he_slope = float(he_slope)
-        self.use_weight_scaling = bool(use_weight_scaling)
-        self.activation = activation
-        self.leaky_slope = float(leaky_slope)
-        self.runtime_scale = 1.0
 
     def build(self, input_shape):
         c_in = int(input_shape[-1])
         kh, kw = self.kernel_size
-        scale = he_scale(kh * kw * c_in, self.he_slope)
-        init_std, self.runtime_scale = (1.0, scale) if self.use_weight_scaling else (scale, 1.0)
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(kh, kw, c_in, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=init_std),
-        )
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-
-    def effective_kernel(self):
-        """The kernel as applied: stored weights times the run-time scale."""
-        return ops.cast(self.kernel, self.compute_dtype) * ops.cast(self.runtime_scale, self.compute_dtype)
+        self._add_kernel_and_bias((kh, kw, c_in, self.filters), kh * kw * c_in)
 
     def call(self, x):
-        y = ops.conv(x, self.effective_kernel(), strides=1, padding=self.padding)
-        y = y + ops.cast(self.bias, self.compute_dtype)
-        return _activate(y, self.activation, self.leaky_slope)
+        return self._bias_and_activate(ops.conv(x, self.effective_kernel(), strides=1, padding=self.padding))
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
@@ -267,15 +297,11 @@ class EqualizedConv2D(keras.layers.Layer):
             "filters": self.filters,
             "kernel_size": list(self.kernel_size),
             "padding": self.padding,
-            "he_slope": self.he_slope,
-            "use_weight_scaling": self.use_weight_scaling,
-            "activation": self.activation,
-            "leaky_slope": self.leaky_slope,
         }
 
 
 @keras.saving.register_keras_serializable(package="gansynth_tf")
-class EqualizedDense(keras.layers.Layer):
+class EqualizedDense(_EqualizedLayer):
     """Dense layer with the equalized-learning-rate weight scaling (see :class:`EqualizedConv2D`).
 
     Inputs of any rank >= 2 are flattened after the batch axis. [B, ...] -> [B, units].
@@ -290,46 +316,22 @@ class EqualizedDense(keras.layers.Layer):
         leaky_slope: float = 0.2,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if activation not in EqualizedConv2D.ACTIVATIONS:
-            raise ValueError(f"activation {activation!r} not in {EqualizedConv2D.ACTIVATIONS}")
+        super().__init__(he_slope, use_weight_scaling, activation, leaky_slope, **kwargs)
         self.units = int(units)
-        self.he_slope = float(he_slope)
-        self.use_weight_scaling = bool(use_weight_scaling)
-        self.activation = activation
-        self.leaky_slope = float(leaky_slope)
-        self.runtime_scale = 1.0
 
     def build(self, input_shape):
         fan_in = int(np.prod([int(d) for d in input_shape[1:]]))
-        scale = he_scale(fan_in, self.he_slope)
-        init_std, self.runtime_scale = (1.0, scale) if self.use_weight_scaling else (scale, 1.0)
-        self.kernel = self.add_weight(
-            name="kernel", shape=(fan_in, self.units), initializer=keras.initializers.RandomNormal(stddev=init_std)
-        )
-        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-
-    def effective_kernel(self):
-        """The kernel as applied: stored weights times the run-time scale."""
-        return ops.cast(self.kernel, self.compute_dtype) * ops.cast(self.runtime_scale, self.compute_dtype)
+        self._add_kernel_and_bias((fan_in, self.units), fan_in)
 
     def call(self, x):
         x = ops.reshape(x, (-1, self.kernel.shape[0]))
-        y = ops.matmul(x, self.effective_kernel()) + ops.cast(self.bias, self.compute_dtype)
-        return _activate(y, self.activation, self.leaky_slope)
+        return self._bias_and_activate(ops.matmul(x, self.effective_kernel()))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "he_slope": self.he_slope,
-            "use_weight_scaling": self.use_weight_scaling,
-            "activation": self.activation,
-            "leaky_slope": self.leaky_slope,
-        }
+        return {**super().get_config(), "units": self.units}
 
 
 def _activate(y, activation, leaky_slope):

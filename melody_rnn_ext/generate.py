@@ -31,7 +31,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from events_rnn.generate import GenerationError, GenerationOptions  # noqa: F401  (this module's API)
-from events_rnn.generate import choose, log_softmax
+from events_rnn.generate import choose, log_softmax, parse_int_list
 from melody_rnn_ext import encodings
 
 DEFAULT_QPM = 120.0
@@ -60,22 +60,13 @@ def parse_primer_melody(text: str):
     ``"[60, -2, 60, -2, 67, -2, 67, -2]"`` (-2 no event, -1 note off, 0..127 note on). Raises
     :class:`GenerationError` on anything else.
     """
-    import ast
-
     import note_seq
 
-    try:
-        events = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError) as e:
-        raise GenerationError(f"--primer_melody {text!r}: not a Python list of ints ({e})") from None
-    if isinstance(events, int):
-        events = [events]
-    if not isinstance(events, (list, tuple)) or not events or not all(isinstance(e, int) for e in events):
-        raise GenerationError(f"--primer_melody {text!r}: expected a non-empty list of ints")
+    events = parse_int_list(text, "--primer_melody")
     bad = [e for e in events if not note_seq.MIN_MELODY_EVENT <= e <= note_seq.MAX_MELODY_EVENT]
     if bad:
         raise GenerationError(f"--primer_melody {text!r}: events {bad} are outside -2..127")
-    return note_seq.Melody(list(events), steps_per_quarter=STEPS_PER_QUARTER)
+    return note_seq.Melody(events, steps_per_quarter=STEPS_PER_QUARTER)
 
 
 def melody_from_sequence(sequence, source: str = "primer"):

@@ -35,7 +35,7 @@ gathered by distance, so its outputs equal row ``position`` of the full computat
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -226,6 +226,12 @@ class ConfigurableLayer(keras.layers.Layer):
 
     config_attributes: Tuple[str, ...] = ()
 
+    def _keep_config_attributes(self, arguments: Mapping[str, Any]) -> None:
+        """Sets attribute ``name`` to ``arguments[name]`` for every name in ``config_attributes``;
+        ``arguments`` is the constructor's ``locals()``."""
+        for name in self.config_attributes:
+            setattr(self, name, arguments[name])
+
     def get_config(self):
         config = super().get_config()
         config.update({name: getattr(self, name) for name in self.config_attributes})
@@ -259,12 +265,7 @@ class RelativeEmbeddings(ConfigurableLayer):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        self.num_heads = num_heads
-        self.max_relative_position = max_relative_position
-        self.key_depth = key_depth
-        self.value_depth = value_depth
-        self.heads_share = heads_share
-        self.add_to_values = add_to_values
+        self._keep_config_attributes(locals())
 
     def _shape(self, depth):
         if self.heads_share:
@@ -334,20 +335,12 @@ class MultiHeadAttention(ConfigurableLayer):
             raise ValueError(f"attention_type {attention_type!r} not in {ATTENTION_TYPES}")
         if relative_method not in RELATIVE_METHODS:
             raise ValueError(f"relative_method {relative_method!r} not in {RELATIVE_METHODS}")
-        self.output_depth = output_depth
-        self.num_heads = num_heads
-        self.key_channels = key_channels or output_depth
-        self.value_channels = value_channels or output_depth
-        if self.key_channels % num_heads or self.value_channels % num_heads:
-            raise ValueError(
-                f"key/value channels {self.key_channels}/{self.value_channels} not divisible by {num_heads} heads"
-            )
-        self.attention_type = attention_type
-        self.max_relative_position = max_relative_position
-        self.heads_share_relative_embedding = heads_share_relative_embedding
-        self.add_relative_to_values = add_relative_to_values
+        key_channels = key_channels or output_depth
+        value_channels = value_channels or output_depth
+        if key_channels % num_heads or value_channels % num_heads:
+            raise ValueError(f"key/value channels {key_channels}/{value_channels} not divisible by {num_heads} heads")
+        self._keep_config_attributes(locals())
         self.dropout_rate = dropout
-        self.relative_method = relative_method
         init = t2t_dense_initializer
         self.q = keras.layers.Dense(self.key_channels, use_bias=False, kernel_initializer=init(), name="q")
         self.k = keras.layers.Dense(self.key_channels, use_bias=False, kernel_initializer=init(), name="k")

@@ -134,8 +134,7 @@ class AttentionBlock(ConfiguredLayer):
         **kwargs,
     ):
         super().__init__(config, name=name, **kwargs)
-        self.attention_type = attention_type
-        self.relative_method = relative_method
+        self._keep_config_attributes(locals())
         self.layer_prepostprocess = LayerPrepostprocess(config.norm_epsilon)
         self.multihead_attention = _attention_from_config(config, attention_type, relative_method)
         self.dropout = keras.layers.Dropout(config.layer_prepostprocess_dropout, name="residual_dropout")
@@ -201,9 +200,7 @@ class TransformerLayer(ConfiguredLayer):
         **kwargs,
     ):
         super().__init__(config, name=name, **kwargs)
-        self.self_attention_type = self_attention_type
-        self.encdec = encdec
-        self.relative_method = relative_method
+        self._keep_config_attributes(locals())
         self.self_attention = AttentionBlock(config, self_attention_type, relative_method, name="self_attention")
         self.encdec_attention = AttentionBlock(config, "dot_product", name="encdec_attention") if encdec else None
         self.ffn = FeedForwardBlock(config, name="ffn")
@@ -239,10 +236,7 @@ class TransformerStack(ConfiguredLayer):
         **kwargs,
     ):
         super().__init__(config, name=name, **kwargs)
-        self.num_layers = num_layers
-        self.self_attention_type = self_attention_type
-        self.encdec = encdec
-        self.relative_method = relative_method
+        self._keep_config_attributes(locals())
         self.stack_layers = [
             TransformerLayer(config, self_attention_type, encdec, relative_method, name=f"layer_{i}")
             for i in range(num_layers)
@@ -273,8 +267,7 @@ class EmbeddingTable(attention_lib.ConfigurableLayer):
 
     def __init__(self, vocab_size: int, hidden_size: int, name: str = "shared", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
+        self._keep_config_attributes(locals())
 
     def build(self, input_shape=None):
         self.weights_0 = self.add_weight(
@@ -314,10 +307,7 @@ class SymbolModality(attention_lib.ConfigurableLayer):
         **kwargs,
     ):
         super().__init__(name=name or f"symbol_modality_{vocab_size}_{hidden_size}", **kwargs)
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.shared = shared
-        self.targets = targets
+        self._keep_config_attributes(locals())
         if shared:
             self.embedding = EmbeddingTable(vocab_size, hidden_size, name="shared")
             self.softmax = self.embedding if targets else None

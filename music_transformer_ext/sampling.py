@@ -164,6 +164,19 @@ def _check(model: MusicTransformer, buffer: np.ndarray, inputs) -> None:
         raise ValueError("this model has no encoder: it cannot take inputs")
 
 
+def _prepare(model: MusicTransformer, primer: Primer, decode_length: int, num_outputs: int, inputs):
+    """What a generation call starts from: ``(tokens, primer length, inputs)`` as :func:`primer_buffer`
+    and int32 ``[num_outputs, S]`` inputs (a ``[S]`` melody repeated per output; None stays None),
+    checked against ``model``."""
+    buffer, primer_length = primer_buffer(primer, num_outputs, decode_length)
+    if inputs is not None:
+        inputs = np.asarray(inputs, np.int32)
+        if inputs.ndim == 1:
+            inputs = np.tile(inputs[None], [num_outputs, 1])
+    _check(model, buffer, inputs)
+    return buffer, primer_length, inputs
+
+
 # --------------------------------------------------------------------------- the sampler
 
 
@@ -230,12 +243,7 @@ class Sampler:
         Returns:
           int32 ``[B, P + decode_length]``: the primer then the generated ids (PAD after an EOS).
         """
-        buffer, primer_length = primer_buffer(primer, num_outputs, decode_length)
-        if inputs is not None:
-            inputs = np.asarray(inputs, np.int32)
-            if inputs.ndim == 1:
-                inputs = np.tile(inputs[None], [num_outputs, 1])
-        _check(self.model, buffer, inputs)
+        buffer, primer_length, inputs = _prepare(self.model, primer, decode_length, num_outputs, inputs)
         out = self._loop(bool(config.stop_at_eos))(
             tf.constant(buffer),
             tf.constant(primer_length, tf.int32),
@@ -273,12 +281,7 @@ def generate_uncached(
     with a dynamic length, not XLA) and samples like :class:`Sampler` (same seeds, the sampling
     step XLA-compiled as there, so the random draws match). Same arguments and result as
     :meth:`Sampler.generate`."""
-    buffer, primer_length = primer_buffer(primer, num_outputs, decode_length)
-    if inputs is not None:
-        inputs = np.asarray(inputs, np.int32)
-        if inputs.ndim == 1:
-            inputs = np.tile(inputs[None], [num_outputs, 1])
-    _check(model, buffer, inputs)
+    buffer, primer_length, inputs = _prepare(model, primer, decode_length, num_outputs, inputs)
     signature = [tf.TensorSpec([num_outputs, None], tf.int32)]
     if inputs is None:
         forward = tf.function(lambda prefix: model(prefix, training=False)[:, -1], input_signature=signature)
