@@ -23,9 +23,8 @@ from note_seq import constants
 from note_seq import drums_encoder_decoder as _dd
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams, default_trainer
-from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, family_presets
-from tfmusic import training
+from events_rnn.config import EventsRnnHParams
+from events_rnn.family_config import FamilyConfigMixin, family_experiment, family_presets
 
 CONFIG_IDS: Tuple[str, ...] = ("one_drum", "drum_kit")
 DESCRIPTIONS = {
@@ -53,7 +52,9 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
 
 
 @dataclasses.dataclass(frozen=True)
-class DrumsRnnConfig(FamilyConfigMixin):
+class DrumsRnnConfig(
+    FamilyConfigMixin, config_ids=CONFIG_IDS, descriptions=DESCRIPTIONS, encoder_decoder=make_encoder_decoder
+):
     """One Drums RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's).
 
     ``input_size`` is 2 (one_drum) or 518 (drum_kit), ``num_classes`` 2 or 512, ``no_event_label`` the
@@ -63,31 +64,22 @@ class DrumsRnnConfig(FamilyConfigMixin):
     hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS["drum_kit"])
     description: str = ""
 
-    _config_ids = CONFIG_IDS
-    _descriptions = DESCRIPTIONS
-    _make_encoder_decoder = staticmethod(make_encoder_decoder)
-
     @property
     def steps_per_quarter(self) -> int:
         """Quantization resolution (one_drum 2, drum_kit 4)."""
         return STEPS_PER_QUARTER[self.config_id]
 
 
-@dataclasses.dataclass(frozen=True)
-class DrumsRnnExperiment(EventsRnnExperiment):
-    """A whole Drums RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
-
-    model: DrumsRnnConfig = DrumsRnnConfig()
-    trainer: training.TrainerConfig = default_trainer(128)
+#: A whole Drums RNN training run, trained at the model's Magenta batch (128); see
+#: :func:`events_rnn.family_config.family_experiment`.
+DrumsRnnExperiment = family_experiment("DrumsRnnExperiment", DrumsRnnConfig, __name__)
 
 
 #: Models (MODEL_PRESETS) and whole runs (PRESETS): ``one_drum``, ``drum_kit`` (Magenta's) and
 #: ``tiny`` / ``tiny_kit`` (tests).
 MODEL_PRESETS, PRESETS = family_presets(
     "drums_rnn",
-    DrumsRnnConfig,
     DrumsRnnExperiment,
-    CONFIG_IDS,
     HPARAMS.get,
     {"tiny": ("one_drum", {}), "tiny_kit": ("drum_kit", {"rnn_layer_sizes": (16, 12), "attn_length": 5})},
 )

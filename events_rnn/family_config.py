@@ -3,15 +3,15 @@ presets and the whole-run experiment dataclass.
 
 A family's model config is a frozen dataclass with ``config_id``, ``hparams`` and ``description`` that
 mixes in :class:`FamilyConfigMixin` and names its ids, descriptions and encoder/decoder factory as
-class attributes. :func:`register_model_presets` fills a family's ``MODEL_PRESETS`` (Magenta's configs
-plus tiny test presets), and :class:`EventsRnnExperiment` is the base of each family's ``*Experiment``;
-:func:`family_presets` makes both of a family's registries.
+class keywords. :func:`register_model_presets` fills a family's ``MODEL_PRESETS`` (Magenta's configs
+plus tiny test presets), and :class:`EventsRnnExperiment` is the base of each family's ``*Experiment``
+(:func:`family_experiment` makes one); :func:`family_presets` makes both of a family's registries.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence, Tuple
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
 from events_rnn.config import (
     EventsRnnDataConfig,
@@ -31,13 +31,31 @@ TINY_HPARAMS = dict(batch_size=8, rnn_layer_sizes=(16, 16), learning_rate=0.01)
 class FamilyConfigMixin:
     """Members a family's model config derives from its ``config_id``.
 
-    The family class sets ``_config_ids`` (its supported ids), ``_descriptions`` (Magenta's text per id) and
-    ``_make_encoder_decoder`` (a ``staticmethod`` mapping a config id to a fresh note-seq encoder/decoder).
+    The family class names its supported ids, Magenta's text per id and the function mapping a config id to a
+    fresh note-seq encoder/decoder as class keywords,
+    ``class DrumsRnnConfig(FamilyConfigMixin, config_ids=..., descriptions=..., encoder_decoder=...)``, or sets
+    them as the class attributes ``_config_ids``, ``_descriptions`` and ``_make_encoder_decoder`` (a
+    ``staticmethod``).
     """
 
     _config_ids: Tuple[str, ...] = ()
     _descriptions: Mapping[str, str] = {}
     _make_encoder_decoder: Callable[[str], Any]
+
+    def __init_subclass__(
+        cls,
+        config_ids: Optional[Tuple[str, ...]] = None,
+        descriptions: Optional[Mapping[str, str]] = None,
+        encoder_decoder: Optional[Callable[[str], Any]] = None,
+        **kwargs,
+    ):
+        super().__init_subclass__(**kwargs)
+        if config_ids is not None:
+            cls._config_ids = config_ids
+        if descriptions is not None:
+            cls._descriptions = descriptions
+        if encoder_decoder is not None:
+            cls._make_encoder_decoder = staticmethod(encoder_decoder)
 
     def __post_init__(self):
         if self.config_id not in self._config_ids:
@@ -105,17 +123,40 @@ class EventsRnnExperiment:
     seed: int = 0
 
 
+def family_experiment(name: str, config_class: type, module: str) -> type:
+    """A family's whole-run dataclass ``name`` (defined in ``module``): an :class:`EventsRnnExperiment` whose
+    ``model`` is a ``config_class`` (default ``config_class()``) and whose default trainer trains as Magenta
+    does, at that model's ``hparams.batch_size`` (:func:`events_rnn.config.default_trainer`)."""
+    model = config_class()
+    batch_size = model.hparams.batch_size
+    doc = (
+        f"A whole training run of a :class:`{config_class.__name__}` (see :class:`{__name__}.EventsRnnExperiment`); "
+        f"the default trainer's global batch is {batch_size}, the default model's ``hparams.batch_size``."
+    )
+    return dataclasses.make_dataclass(
+        name,
+        [
+            ("model", config_class, dataclasses.field(default=model)),
+            ("trainer", training.TrainerConfig, dataclasses.field(default=default_trainer(batch_size))),
+        ],
+        bases=(EventsRnnExperiment,),
+        namespace={"__module__": module, "__doc__": doc},
+        frozen=True,
+    )
+
+
 def family_presets(
     family: str,
-    config_class: type,
     experiment_class: type,
-    config_ids: Sequence[str],
     hparams_of: Callable[[str], dict],
     tiny: Mapping[str, Tuple[str, dict]],
 ) -> Tuple[config_lib.PresetRegistry, config_lib.PresetRegistry]:
-    """A family's ``(MODEL_PRESETS, PRESETS)``: registries ``"{family} model"`` (one ``config_class`` per
-    Magenta id and per ``tiny`` test preset, see :func:`register_model_presets`) and ``family`` (one
-    ``experiment_class`` per model preset, see :func:`events_rnn.config.register_experiment_presets`)."""
+    """A family's ``(MODEL_PRESETS, PRESETS)``: registries ``"{family} model"`` (one model config per Magenta
+    id, the ``_config_ids`` of the experiment's model class, and per ``tiny`` test preset, see
+    :func:`register_model_presets`) and ``family`` (one ``experiment_class`` per model preset, see
+    :func:`events_rnn.config.register_experiment_presets`)."""
+    config_class = type(experiment_class().model)
+    config_ids = config_class._config_ids
     model_presets = config_lib.PresetRegistry(f"{family} model")
     register_model_presets(model_presets, config_class, config_ids, hparams_of, tiny)
     presets = config_lib.PresetRegistry(family)

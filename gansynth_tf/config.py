@@ -289,11 +289,15 @@ for _alias, _rep in (("phase", "phase"), ("if", "if"), ("if_mel", "mel")):
     PRESETS.add(f"{_alias}_h", lambda r=_rep: make_experiment(r, True, True))
 
 
-def _trainer(num_images: int, global_batch_size: int, **fields) -> training.TrainerConfig:
-    """A trainer that shows ``num_images`` images in batches of ``global_batch_size``."""
-    return training.TrainerConfig(
-        train_steps=steps_for_images(num_images, global_batch_size), global_batch_size=global_batch_size, **fields
-    )
+#: The CPU presets' networks (GANConfig fields): latent size, first resolution, resolutions and channels.
+_CPU_NETWORKS = {
+    "tiny": dict(latent_size=8, start_shape=(2, 4), num_resolutions=3, fmap_base=32, fmap_max=8),
+    "cpu_small": dict(latent_size=64, start_shape=(2, 8), num_resolutions=6, fmap_base=256, fmap_max=32),
+    "cpu_zoo": dict(latent_size=64, start_shape=(1, 16), num_resolutions=6, fmap_base=512, fmap_max=64),
+    "cpu_learn": dict(
+        latent_size=16, start_shape=(1, 64), num_resolutions=3, fmap_base=16, fmap_decay=0.0, fmap_max=16
+    ),
+}
 
 
 def _all_blocks_at_once(num_images: int, **fields) -> GANConfig:
@@ -307,11 +311,28 @@ def _all_blocks_at_once(num_images: int, **fields) -> GANConfig:
     )
 
 
-def _one_device(model: GANConfig, data: DataConfig, trainer: training.TrainerConfig) -> GANSynthExperiment:
-    """The experiment of ``model``, ``data`` and ``trainer`` on one device (a CPU preset)."""
-    return GANSynthExperiment(
-        model=model, data=data, trainer=trainer, runtime=runtime_lib.RuntimeConfig(distribution="one_device")
+def _cpu_departures(learning_rate: float, generator_ema_decay: float) -> dict:
+    """The GANConfig fields of a CPU preset's departures from the paper's losses and optimiser: the
+    gradient penalty on the normalised network input, one Adam ``learning_rate`` for both networks and
+    a generator EMA of ``generator_ema_decay``."""
+    return dict(
+        gradient_penalty_space="normalized",
+        generator_learning_rate=learning_rate,
+        discriminator_learning_rate=learning_rate,
+        generator_ema_decay=generator_ema_decay,
     )
+
+
+def _on_one_device(model: GANConfig, data: DataConfig, global_batch_size: int, **trainer_fields) -> GANSynthExperiment:
+    """``model`` trained on ``data`` on one device (a CPU preset), in batches of ``global_batch_size``
+    until it has seen ``model.total_num_images`` images; ``trainer_fields``: the trainer's other fields."""
+    trainer = training.TrainerConfig(
+        train_steps=steps_for_images(model.total_num_images, global_batch_size),
+        global_batch_size=global_batch_size,
+        **trainer_fields,
+    )
+    runtime = runtime_lib.RuntimeConfig(distribution="one_device")
+    return GANSynthExperiment(model=model, data=data, trainer=trainer, runtime=runtime)
 
 
 @PRESETS.register("tiny")
@@ -319,29 +340,18 @@ def tiny() -> GANSynthExperiment:
     """A CPU-sized run: 3 resolutions 2x4 -> 8x16, 8 channels, 4 pitches, 8-d latent,
     stages of 16 images, 88 images (22 steps at batch 4) in all; 64-sample audio."""
     model = GANConfig(
-        latent_size=8,
-        start_shape=(2, 4),
-        num_resolutions=3,
-        fmap_base=32,
-        fmap_max=8,
         stable_stage_num_images=16,
         transition_stage_num_images=16,
         total_num_images=88,
         generator_ema_decay=0.9,
+        **_CPU_NETWORKS["tiny"],
     )
     data = DataConfig(
         spectral=SpectralConfig(audio_length=64, spec_shape=(8, 16)), min_pitch=60, max_pitch=63, shuffle_buffer=16
     )
-    trainer = _trainer(
-        88,
-        4,
-        checkpoint_every=4,
-        max_checkpoints=2,
-        summary_every=1,
-        media_every=0,
-        progress=False,
+    return _on_one_device(
+        model, data, 4, checkpoint_every=4, max_checkpoints=2, summary_every=1, media_every=0, progress=False
     )
-    return _one_device(model, data, trainer)
 
 
 @PRESETS.register("cpu_small")
@@ -350,30 +360,14 @@ def cpu_small() -> GANSynthExperiment:
     (0.51 s) of each note as 64x256 mel-IF specgrams (512-sample frames, hop 128, 75 % overlap),
     6 resolutions from 2x8, at most 32 channels, a 64-d latent, pitches 48..72 (25 classes),
     not progressive (all blocks train from the start), batch 8, 2,000 steps."""
-    model = _all_blocks_at_once(
-        16_000,
-        latent_size=64,
-        start_shape=(2, 8),
-        num_resolutions=6,
-        fmap_base=256,
-        fmap_max=32,
-        generator_ema_decay=0.99,
-    )
+    model = _all_blocks_at_once(16_000, generator_ema_decay=0.99, **_CPU_NETWORKS["cpu_small"])
     data = DataConfig(
         spectral=SpectralConfig(audio_length=8192, spec_shape=(64, 256)),
         min_pitch=48,
         max_pitch=72,
         shuffle_buffer=2048,
     )
-    trainer = _trainer(
-        16_000,
-        8,
-        checkpoint_every=250,
-        max_checkpoints=2,
-        summary_every=25,
-        media_every=500,
-    )
-    return _one_device(model, data, trainer)
+    return _on_one_device(model, data, 8, checkpoint_every=250, max_checkpoints=2, summary_every=25, media_every=500)
 
 
 @PRESETS.register("cpu_zoo")
@@ -389,34 +383,11 @@ def cpu_zoo() -> GANSynthExperiment:
     (75 %: half the frames, half the cost), Adam learning rate 2e-3 (8e-4), the gradient penalty
     on the normalised network input, generator EMA decay 0.99 (0.999).
     """
-    model = _all_blocks_at_once(
-        160_000,
-        latent_size=64,
-        start_shape=(1, 16),
-        num_resolutions=6,
-        fmap_base=512,
-        fmap_max=64,
-        gradient_penalty_space="normalized",
-        generator_learning_rate=2e-3,
-        discriminator_learning_rate=2e-3,
-        generator_ema_decay=0.99,
-    )
+    model = _all_blocks_at_once(160_000, **_CPU_NETWORKS["cpu_zoo"], **_cpu_departures(2e-3, 0.99))
     data = DataConfig(
-        spectral=SpectralConfig(audio_length=16384, spec_shape=(32, 512), overlap=0.5),
-        min_pitch=24,
-        max_pitch=84,
-        normalizer_num_examples=1000,
-        shuffle_buffer=4096,
+        spectral=SpectralConfig(audio_length=16384, spec_shape=(32, 512), overlap=0.5), shuffle_buffer=4096
     )
-    trainer = _trainer(
-        160_000,
-        8,
-        checkpoint_every=250,
-        max_checkpoints=3,
-        summary_every=50,
-        media_every=1000,
-    )
-    return _one_device(model, data, trainer)
+    return _on_one_device(model, data, 8, checkpoint_every=250, max_checkpoints=3, summary_every=50, media_every=1000)
 
 
 @PRESETS.register("cpu_learn")
@@ -438,35 +409,16 @@ def cpu_learn() -> GANSynthExperiment:
     run away from the generator on so little data); generator EMA decay 0.95 (0.999).
     """
     steps = 1400
-    model = _all_blocks_at_once(
-        steps * 16,
-        latent_size=16,
-        start_shape=(1, 64),
-        num_resolutions=3,
-        fmap_base=16,
-        fmap_decay=0.0,
-        fmap_max=16,
-        gradient_penalty_space="normalized",
-        generator_learning_rate=8e-3,
-        discriminator_learning_rate=8e-3,
-        generator_ema_decay=0.95,
-    )
+    model = _all_blocks_at_once(steps * 16, **_CPU_NETWORKS["cpu_learn"], **_cpu_departures(8e-3, 0.95))
     data = DataConfig(
-        spectral=SpectralConfig(audio_length=896, spec_shape=(4, 256), mel=False, ifreq=True),
+        spectral=SpectralConfig(audio_length=896, spec_shape=(4, 256), **_REPRESENTATIONS["if"]),
         min_pitch=72,
         max_pitch=79,
         shuffle_buffer=256,
     )
-    trainer = _trainer(
-        steps * 16,
-        16,
-        checkpoint_every=steps,
-        max_checkpoints=1,
-        summary_every=100,
-        media_every=0,
-        progress=False,
+    return _on_one_device(
+        model, data, 16, checkpoint_every=steps, max_checkpoints=1, summary_every=100, media_every=0, progress=False
     )
-    return _one_device(model, data, trainer)
 
 
 def get_preset(name: str, overrides=()) -> GANSynthExperiment:

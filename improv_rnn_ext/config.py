@@ -23,9 +23,8 @@ from typing import Tuple
 import note_seq
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams, default_trainer
-from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, family_presets
-from tfmusic import training
+from events_rnn.config import EventsRnnHParams
+from events_rnn.family_config import FamilyConfigMixin, family_experiment, family_presets
 
 CONFIG_IDS: Tuple[str, ...] = ("basic_improv", "attention_improv", "chord_pitches_improv")
 DESCRIPTIONS = {
@@ -60,7 +59,9 @@ def make_encoder_decoder(config_id: str) -> _ed.ConditionalEventSequenceEncoderD
 
 
 @dataclasses.dataclass(frozen=True)
-class ImprovRnnConfig(FamilyConfigMixin):
+class ImprovRnnConfig(
+    FamilyConfigMixin, config_ids=CONFIG_IDS, descriptions=DESCRIPTIONS, encoder_decoder=make_encoder_decoder
+):
     """One Improv RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's).
 
     ``input_size`` is 87 (basic), 123 (attention) or 75 (chord_pitches), ``num_classes`` 38 (40 for
@@ -69,10 +70,6 @@ class ImprovRnnConfig(FamilyConfigMixin):
     config_id: str = "basic_improv"
     hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS["basic_improv"])
     description: str = ""
-
-    _config_ids = CONFIG_IDS
-    _descriptions = DESCRIPTIONS
-    _make_encoder_decoder = staticmethod(make_encoder_decoder)
 
     @property
     def steps_per_quarter(self) -> int:
@@ -85,21 +82,16 @@ class ImprovRnnConfig(FamilyConfigMixin):
         return MIN_NOTE, MAX_NOTE
 
 
-@dataclasses.dataclass(frozen=True)
-class ImprovRnnExperiment(EventsRnnExperiment):
-    """A whole Improv RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
-
-    model: ImprovRnnConfig = ImprovRnnConfig()
-    trainer: training.TrainerConfig = default_trainer(128)
+#: A whole Improv RNN training run, trained at the model's Magenta batch (128); see
+#: :func:`events_rnn.family_config.family_experiment`.
+ImprovRnnExperiment = family_experiment("ImprovRnnExperiment", ImprovRnnConfig, __name__)
 
 
 #: Models (MODEL_PRESETS) and whole runs (PRESETS): Magenta's three configs and ``tiny`` /
 #: ``tiny_attention`` (tests).
 MODEL_PRESETS, PRESETS = family_presets(
     "improv_rnn",
-    ImprovRnnConfig,
     ImprovRnnExperiment,
-    CONFIG_IDS,
     HPARAMS.get,
     {
         "tiny": ("basic_improv", {}),

@@ -25,10 +25,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Sequence
 
-from events_rnn.config import ATTENTION_LAYOUTS, EventsRnnDataConfig, EventsRnnHParams, WarmStartConfig  # noqa: F401
+from events_rnn.config import ATTENTION_LAYOUTS, WarmStartConfig  # noqa: F401 (re-exported)
+from events_rnn.config import EventsRnnDataConfig, EventsRnnHParams, default_trainer, register_experiment_presets
+from events_rnn.family_config import EventsRnnExperiment
 from melody_rnn_ext import encodings
 from tfmusic import config as config_lib
-from tfmusic import runtime as runtime_lib
 from tfmusic import training
 
 
@@ -167,49 +168,27 @@ MelodyRnnDataConfig = EventsRnnDataConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class MelodyRnnExperiment:
+class MelodyRnnExperiment(EventsRnnExperiment):
     """A whole Melody RNN run: ``model``, ``data``, ``warm_start``, ``trainer``, ``runtime``, ``seed``."""
 
     model: MelodyRnnConfig = MelodyRnnConfig()
-    data: MelodyRnnDataConfig = MelodyRnnDataConfig()
-    warm_start: WarmStartConfig = WarmStartConfig()
-    trainer: training.TrainerConfig = training.TrainerConfig(
-        train_steps=20_000, global_batch_size=128, checkpoint_every=1000, max_checkpoints=3, summary_every=10
-    )
-    runtime: runtime_lib.RuntimeConfig = runtime_lib.RuntimeConfig()
-    seed: int = 0
-
-
-PRESETS: config_lib.PresetRegistry[MelodyRnnExperiment] = config_lib.PresetRegistry("melody_rnn")
+    trainer: training.TrainerConfig = default_trainer(128)
 
 
 def make_experiment(model: MelodyRnnConfig, **trainer_overrides) -> MelodyRnnExperiment:
     """An experiment around ``model`` whose global batch is ``model.hparams.batch_size``."""
-    trainer = dataclasses.replace(
-        MelodyRnnExperiment().trainer, global_batch_size=model.hparams.batch_size, **trainer_overrides
-    )
-    return MelodyRnnExperiment(model=model, trainer=trainer)
+    return MelodyRnnExperiment(model=model, trainer=default_trainer(model.hparams.batch_size, **trainer_overrides))
 
 
-for _name in ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"):
-    PRESETS.add(_name, lambda n=_name: make_experiment(MODEL_PRESETS.get(n)))
-
-for _name in ("tiny", "tiny_attention", "tiny_attention_whole_stack"):
-    PRESETS.add(
-        _name,
-        lambda n=_name: dataclasses.replace(
-            make_experiment(
-                MODEL_PRESETS.get(n),
-                train_steps=40,
-                checkpoint_every=20,
-                max_checkpoints=2,
-                summary_every=5,
-                progress=False,
-            ),
-            data=MelodyRnnDataConfig(shuffle_buffer=64, pad_to_multiple=16),
-            runtime=runtime_lib.RuntimeConfig(distribution="one_device"),
-        ),
-    )
+#: Whole runs of the model presets' names (see :func:`events_rnn.config.register_experiment_presets`).
+PRESETS: config_lib.PresetRegistry[MelodyRnnExperiment] = config_lib.PresetRegistry("melody_rnn")
+register_experiment_presets(
+    PRESETS,
+    MelodyRnnExperiment,
+    MODEL_PRESETS,
+    ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"),
+    ("tiny", "tiny_attention", "tiny_attention_whole_stack"),
+)
 
 
 def get_preset(name: str, overrides: Sequence[str] = ()) -> MelodyRnnExperiment:

@@ -723,6 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
     return cli.build_train_classifier_parser()
 
 
+def _refuse(message: str) -> int:
+    """Prints ``music_eval_train_classifier: message`` to stderr; returns the exit status 2."""
+    print(f"music_eval_train_classifier: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``music_eval_train_classifier``; prints accuracies, returns 0."""
     from music_eval import cli
@@ -738,20 +744,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         plan = config_lib.plan_run_config(args.model_dir, PRESETS.get(args.preset or "gansynth"), overrides, flags)
     except ValueError as e:  # ConfigError: a bad --set, or --preset against the run's
-        print(f"music_eval_train_classifier: {e}", file=sys.stderr)
-        return 2
+        return _refuse(str(e))
     cfg, resumed = plan.config, plan.resumed
     if not cfg.data.train_dir:
-        print(
-            "music_eval_train_classifier: no training data: pass --train_dir (an NSynth jsonwav folder)",
-            file=sys.stderr,
-        )
-        return 2
+        return _refuse("no training data: pass --train_dir (an NSynth jsonwav folder)")
     try:  # before anything is written to the run folder
         nsynth.check_jsonwav_dir(cfg.data.train_dir, cfg.data.acoustic_only, cfg.model.min_pitch, cfg.model.max_pitch)
     except InputError as e:
-        print(f"music_eval_train_classifier: --train_dir {e}", file=sys.stderr)
-        return 2
+        return _refuse(f"--train_dir {e}")
     plan.write()
     print(f"{'resuming' if resumed else 'training'} pitch classifier in {args.model_dir}")
     result = train_classifier(cfg, args.model_dir)

@@ -152,21 +152,22 @@ class MusicTransformerConfig:
 
 PRESETS: config_lib.PresetRegistry[MusicTransformerConfig] = config_lib.PresetRegistry("music_transformer")
 
+# Each preset names only what differs from :class:`MusicTransformerConfig`'s defaults, which are t2t's
+# ``transformer_base`` (= ``transformer_tpu``'s architecture): vocabulary 310, 6 layers, hidden 512,
+# filter 2048, 8 heads, dot-product attention, timing signal, embedding shared with the softmax,
+# dropouts 0.1, ``max_length`` 2048.
+
+
+def relative_attention(max_relative_position: int) -> dict:
+    """The fields of t2t's relative self-attention (``dot_product_relative_v2``) over distances
+    ``0 .. max_relative_position - 1``, as keyword arguments of :class:`MusicTransformerConfig`."""
+    return dict(self_attention_type="dot_product_relative_v2", max_relative_position=max_relative_position)
+
 
 @PRESETS.register("unconditional_16")
 def unconditional_16() -> MusicTransformerConfig:
     """Magenta's released ``unconditional_model_16``: ``transformer_tpu`` with 16 decoder layers."""
-    return MusicTransformerConfig(
-        vocab_size=310,
-        num_layers=16,
-        hidden_size=512,
-        filter_size=2048,
-        num_heads=8,
-        self_attention_type="dot_product",
-        pos="timing",
-        shared_embedding_and_softmax=True,
-        max_length=4096,
-    )
+    return MusicTransformerConfig(num_layers=16, max_length=4096)
 
 
 @PRESETS.register("melody_conditioned_16")
@@ -176,34 +177,21 @@ def melody_conditioned_16() -> MusicTransformerConfig:
     return dataclasses.replace(unconditional_16(), encoder_layers=16, input_vocab_size=92)
 
 
-@PRESETS.register("score2perf_relative")
-def score2perf_relative() -> MusicTransformerConfig:
-    """Magenta's ``t_rel_len2048_h384_att512_fs1024_n8_dropout10``: 8 layers, hidden 384, key channels
-    512, filter 1024, relative attention with ``max_relative_position = 2048 / 2``, embedding and
-    softmax not shared, timing signal kept."""
+@PRESETS.register("score2perf_baseline")
+def score2perf_baseline() -> MusicTransformerConfig:
+    """Magenta's ``t_len2048_h384_att512_fs1024_n8_dropout15`` family without relative attention: 8 layers,
+    hidden 384, key channels 512, filter 1024, embedding and softmax not shared, timing signal kept
+    (dropout 0.1 here, as the relative preset)."""
     return MusicTransformerConfig(
-        vocab_size=310,
-        num_layers=8,
-        hidden_size=384,
-        filter_size=1024,
-        num_heads=8,
-        attention_key_channels=512,
-        self_attention_type="dot_product_relative_v2",
-        max_relative_position=1024,
-        pos="timing",
-        shared_embedding_and_softmax=False,
-        layer_prepostprocess_dropout=0.1,
-        attention_dropout=0.1,
-        relu_dropout=0.1,
-        max_length=2048,
+        num_layers=8, hidden_size=384, filter_size=1024, attention_key_channels=512, shared_embedding_and_softmax=False
     )
 
 
-@PRESETS.register("score2perf_baseline")
-def score2perf_baseline() -> MusicTransformerConfig:
-    """Magenta's ``t_len2048_h384_att512_fs1024_n8_dropout15`` family without relative attention
-    (dropout 0.1 here, as the relative preset)."""
-    return dataclasses.replace(score2perf_relative(), self_attention_type="dot_product", max_relative_position=0)
+@PRESETS.register("score2perf_relative")
+def score2perf_relative() -> MusicTransformerConfig:
+    """Magenta's ``t_rel_len2048_h384_att512_fs1024_n8_dropout10``: the baseline's architecture with
+    relative attention, ``max_relative_position = 2048 / 2``."""
+    return dataclasses.replace(score2perf_baseline(), **relative_attention(1024))
 
 
 #: JSB presets use ``music_transformer_ext.jsb``'s serialisation: PAD, EOS, REST and pitches 36..81 (49 ids).
@@ -213,42 +201,21 @@ JSB_VOCAB_SIZE = 49
 @PRESETS.register("jsb_baseline")
 def jsb_baseline() -> MusicTransformerConfig:
     """The paper's JSB Chorales baseline Transformer: 5 layers, hidden 256, ffn 1024, 8 heads."""
-    return MusicTransformerConfig(
-        vocab_size=JSB_VOCAB_SIZE,
-        num_layers=5,
-        hidden_size=256,
-        filter_size=1024,
-        num_heads=8,
-        self_attention_type="dot_product",
-        max_length=2048,
-    )
+    return MusicTransformerConfig(vocab_size=JSB_VOCAB_SIZE, num_layers=5, hidden_size=256, filter_size=1024)
 
 
 @PRESETS.register("jsb_relative")
 def jsb_relative() -> MusicTransformerConfig:
     """The paper's JSB Chorales relative Transformer: the baseline's 5 layers and 8 heads with
     hidden 512, ffn 512 and 256 relative positions."""
-    return dataclasses.replace(
-        jsb_baseline(),
-        hidden_size=512,
-        filter_size=512,
-        self_attention_type="dot_product_relative_v2",
-        max_relative_position=256,
-    )
+    return dataclasses.replace(jsb_baseline(), hidden_size=512, filter_size=512, **relative_attention(256))
 
 
 @PRESETS.register("tiny")
 def tiny() -> MusicTransformerConfig:
     """A 2-layer relative model for tests on CPU (hidden 32, 4 heads, 16 relative positions)."""
     return MusicTransformerConfig(
-        vocab_size=310,
-        num_layers=2,
-        hidden_size=32,
-        filter_size=64,
-        num_heads=4,
-        self_attention_type="dot_product_relative_v2",
-        max_relative_position=16,
-        max_length=128,
+        num_layers=2, hidden_size=32, filter_size=64, num_heads=4, max_length=128, **relative_attention(16)
     )
 
 

@@ -34,10 +34,9 @@ from typing import Optional
 import note_seq
 from note_seq import encoder_decoder as _ed
 
-from events_rnn.config import EventsRnnHParams, default_trainer
-from events_rnn.family_config import EventsRnnExperiment, FamilyConfigMixin, family_presets
+from events_rnn.config import EventsRnnHParams
+from events_rnn.family_config import FamilyConfigMixin, family_experiment, family_presets
 from performance_rnn_ext import CONFIG_IDS  # the ids, listed by the package without importing note-seq
-from tfmusic import training
 
 DESCRIPTIONS = {
     "performance": "Performance RNN",
@@ -110,7 +109,9 @@ def make_encoder_decoder(config_id: str) -> _ed.EventSequenceEncoderDecoder:
 
 
 @dataclasses.dataclass(frozen=True)
-class PerformanceRnnConfig(FamilyConfigMixin):
+class PerformanceRnnConfig(
+    FamilyConfigMixin, config_ids=CONFIG_IDS, descriptions=DESCRIPTIONS, encoder_decoder=make_encoder_decoder
+):
     """One Performance RNN: ``config_id`` (encoding and bundle id), ``hparams``, ``description`` ("" = Magenta's).
 
     ``input_size`` is 356, 388, 16, or 388 plus the controls' width, ``num_classes`` 356 without velocity
@@ -120,10 +121,6 @@ class PerformanceRnnConfig(FamilyConfigMixin):
     config_id: str = "performance_with_dynamics"
     hparams: EventsRnnHParams = EventsRnnHParams(**HPARAMS)
     description: str = ""
-
-    _config_ids = CONFIG_IDS
-    _descriptions = DESCRIPTIONS
-    _make_encoder_decoder = staticmethod(make_encoder_decoder)
 
     def __post_init__(self):
         try:
@@ -151,21 +148,16 @@ class PerformanceRnnConfig(FamilyConfigMixin):
         return make_control_signals(self.config_id)
 
 
-@dataclasses.dataclass(frozen=True)
-class PerformanceRnnExperiment(EventsRnnExperiment):
-    """A whole Performance RNN training run (see :class:`events_rnn.family_config.EventsRnnExperiment`)."""
-
-    model: PerformanceRnnConfig = PerformanceRnnConfig()
-    trainer: training.TrainerConfig = default_trainer(64)
+#: A whole Performance RNN training run, trained at the model's Magenta batch (64); see
+#: :func:`events_rnn.family_config.family_experiment`.
+PerformanceRnnExperiment = family_experiment("PerformanceRnnExperiment", PerformanceRnnConfig, __name__)
 
 
 #: Models (MODEL_PRESETS) and whole runs (PRESETS): Magenta's seven configs and ``tiny`` /
 #: ``tiny_conditioned`` (tests).
 MODEL_PRESETS, PRESETS = family_presets(
     "performance_rnn",
-    PerformanceRnnConfig,
     PerformanceRnnExperiment,
-    CONFIG_IDS,
     lambda _: HPARAMS,
     {"tiny": ("performance_with_dynamics", {}), "tiny_conditioned": ("multiconditioned_performance_with_dynamics", {})},
 )
