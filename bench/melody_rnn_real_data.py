@@ -263,6 +263,8 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from tfmusic import cli_flags
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results"))
     parser.add_argument("--work", default="/tmp/melody_rnn_real_data")
@@ -275,12 +277,8 @@ def main(argv=None) -> int:
         action="store_true",
         help="no training: add the rhythm diagnostics of the runs in --work to --out's JSON and rewrite the table",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        help="config overrides for every run, e.g. trainer.global_batch_size=64",
+    cli_flags.add_overrides_flag(
+        parser, "config overrides for every run, e.g. trainer.global_batch_size=64", metavar=None
     )
     args = parser.parse_args(argv)
     t_start = time.time()

@@ -23,9 +23,7 @@ import sys
 import time
 from typing import Callable, Dict
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import demo_common  # demo/demo_common.py: also puts the repository on sys.path
 
 NUM_CHORALES = 40
 BASE_STEPS = 60
@@ -51,10 +49,7 @@ NUM_STEPS = 128
 
 def chorale_files(count: int = NUM_CHORALES):
     """Paths of the first ``count`` Bach chorales (.mxl) in music21's corpus, sorted by name."""
-    import music21
-
-    paths = sorted(str(p) for p in music21.corpus.getComposer("bach") if str(p).endswith(".mxl"))
-    return paths[:count]
+    return demo_common.bach_chorale_files()[:count]
 
 
 def primer_from_sequence(sequence, bars: int = PRIMER_BARS):

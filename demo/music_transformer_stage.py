@@ -22,13 +22,10 @@ import dataclasses
 import os
 import pathlib
 import shutil
-import sys
 import time
 from typing import Callable, Dict
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import demo_common  # demo/demo_common.py: also puts the repository on sys.path
 
 NUM_CHORALES = 6
 PRIMER_SECONDS = 4.0
@@ -37,9 +34,7 @@ TRAIN_STEPS = 40
 
 
 def _chorale_files(count: int):
-    import music21
-
-    paths = sorted(str(p) for p in music21.corpus.getComposer("bach") if str(p).endswith(".mxl"))
+    paths = demo_common.bach_chorale_files()
     return paths[:count], paths[count]
 
 

@@ -38,9 +38,8 @@ import sys
 import time
 from typing import Callable
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import demo_common  # noqa: F401  (demo/demo_common.py: puts the repository on sys.path)
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Acoustic GM programs from several NSynth families, so GANSynth's acoustic filter keeps them.

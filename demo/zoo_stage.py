@@ -19,12 +19,9 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import sys
 from typing import Callable, Dict
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from demo_common import ROOT  # demo/demo_common.py: also puts the repository on sys.path
 
 TWINKLE = "[60, -2, 60, -2, 67, -2, 67, -2, 69, -2, 69, -2, 67, -2, -2, -2]"
 NSYNTH_SAMPLE = ROOT.parent / "shared" / "data" / "nsynth_sample"

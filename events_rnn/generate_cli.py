@@ -66,6 +66,12 @@ def add_model_arguments(p: argparse.ArgumentParser, family, default_config: str,
     )
     p.set_defaults(default_config=default_config)
     p.add_argument("--hparams", default="", help="Magenta-style hparams; only attn_length matters here")
+    add_bundle_writing_arguments(p)
+
+
+def add_bundle_writing_arguments(p: argparse.ArgumentParser) -> None:
+    """Magenta's ``--save_generator_bundle`` (write ``--run_dir``'s model as the ``.mag`` ``--bundle_file``)
+    and ``--bundle_description``."""
     p.add_argument(
         "--save_generator_bundle",
         action="store_true",
@@ -85,11 +91,17 @@ def add_output_arguments(p: argparse.ArgumentParser, num_steps_help: Optional[st
 def add_sampling_arguments(p: argparse.ArgumentParser) -> None:
     """Magenta's tempo and sampling / beam-search flags (plus ``--seed``)."""
     p.add_argument("--qpm", type=float, default=None, help="tempo (a primer MIDI's tempo overrides it; else 120)")
+    add_search_arguments(p)
+    p.add_argument("--seed", type=int, default=None, help="random seed (output i uses seed + i)")
+
+
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
+    """Magenta's sampling / beam-search flags: ``--temperature``, ``--beam_size``, ``--branch_factor`` and
+    ``--steps_per_iteration``."""
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (<= 0: argmax)")
     p.add_argument("--beam_size", type=int, default=1)
     p.add_argument("--branch_factor", type=int, default=1)
     p.add_argument("--steps_per_iteration", type=int, default=1)
-    p.add_argument("--seed", type=int, default=None, help="random seed (output i uses seed + i)")
 
 
 def add_generation_arguments(p: argparse.ArgumentParser, num_steps_help: str) -> None:

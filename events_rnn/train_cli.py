@@ -54,7 +54,7 @@ import re
 import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from tfmusic import cli_support
+from tfmusic import cli_flags, cli_support
 
 EVAL_METRICS_FILENAME = "eval_metrics.json"
 
@@ -147,11 +147,15 @@ class FamilyTrainCli:
 
     Attributes:
       line: what ``--help`` lists (:func:`family_line`).
-      doc: the module's docstring; ``--help`` shows it followed by :data:`MAGENTA_RUN_HELP`.
+      doc: the module's docstring; ``--help`` shows it followed by ``run_help``.
       package: the family's package, whose ``bundle.FAMILY``, ``config.PRESETS``, ``config.<experiment>`` and
         ``task.<task>`` :meth:`command` imports (TensorFlow: only after the flags are parsed).
       experiment: the name of the family's experiment dataclass in ``<package>.config``.
       task: the name of its :class:`events_rnn.task.EventsRnnTask` subclass in ``<package>.task``.
+      magenta_run: the name of the family's own module in ``package`` that continues Magenta's run folders
+        (:attr:`TrainCommand.magenta_run`); None (the default): the generic one (:func:`magenta_runs`).
+      run_help: what ``--help`` shows after ``doc`` (``{prog}``: the command); default
+        :data:`MAGENTA_RUN_HELP`, empty where ``doc`` says it already.
     """
 
     line: TrainCommandLine
@@ -159,11 +163,13 @@ class FamilyTrainCli:
     package: str
     experiment: str
     task: str
+    magenta_run: Optional[str] = None
+    run_help: str = MAGENTA_RUN_HELP
 
     @property
     def description(self) -> str:
         """What ``--help`` shows above the flags."""
-        return self.doc + MAGENTA_RUN_HELP.format(prog=self.line.prog)
+        return self.doc + self.run_help.format(prog=self.line.prog)
 
     def command(self) -> TrainCommand:
         """The command as a :class:`TrainCommand` (imports TensorFlow)."""
@@ -178,6 +184,7 @@ class FamilyTrainCli:
             task_class=getattr(task_lib, self.task),
             default_config=self.line.default_config,
             data_help=self.line.data_help,
+            magenta_run=importlib.import_module(f"{self.package}.{self.magenta_run}") if self.magenta_run else None,
         )
 
     def build_parser(self) -> argparse.ArgumentParser:
@@ -293,30 +300,10 @@ def build_parser(
     )
     p.add_argument("--sequence_example_file", default=None, help=cmd.data_help)
     p.add_argument("--eval_file", default=None, help="eval SequenceExample TFRecord file or glob")
-    p.add_argument(
-        "--num_training_steps",
-        "--num_steps",
-        "--train_steps",
-        dest="num_training_steps",
-        type=int,
-        default=None,
-        help="total steps of the run (trainer.train_steps)",
-    )
+    cli_flags.add_train_steps_flag(p, "total steps of the run (trainer.train_steps)")
     p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'batch_size=64,rnn_layer_sizes=[64,64]'")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="A.B=VALUE",
-        help="override any config field, e.g. --set runtime.jit_compile=true (repeatable)",
-    )
-    p.add_argument(
-        "--max_steps_this_run",
-        type=int,
-        default=None,
-        help="stop after this many steps even if the total is not reached",
-    )
+    cli_flags.add_overrides_flag(p, "override any config field, e.g. --set runtime.jit_compile=true (repeatable)")
+    cli_flags.add_max_steps_flag(p, "stop after this many steps even if the total is not reached")
     p.add_argument("--eval", action="store_true", help="only evaluate the newest checkpoint on --eval_file")
     p.add_argument("--eval_batches", type=int, default=None, help="evaluate on at most this many batches")
     p.add_argument("--export_bundle", default=None, metavar="OUT.mag", help="write the trained model as a .mag")

@@ -33,7 +33,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from tfmusic import cli_support
+from tfmusic import cli_flags, cli_support
 
 NORMALIZER_FILENAME = "normalizer.json"
 #: ``--preset`` names (``gansynth_tf.config.PRESETS``), listed here so that ``--help`` imports no TensorFlow;
@@ -171,13 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gansynth_train`` (built without importing TensorFlow). Aliases: ``--run_dir`` of
     ``--model_dir``; ``--num_training_steps`` / ``--num_steps`` / ``--train_steps`` (``trainer.train_steps``)."""
     parser = cli_support.make_parser("gansynth_train", __doc__)
-    parser.add_argument(
-        "--model_dir",
-        "--run_dir",
-        dest="model_dir",
-        required=True,
-        help="run folder (created; resumed if it holds a run)",
-    )
+    cli_flags.add_model_dir_flag(parser)
     parser.add_argument("--train_data", default=None, help="NSynth TFRecord glob or NSynth-format folder")
     parser.add_argument(
         "--preset",
@@ -194,29 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
         "its final stage the weights (generator, moving average, discriminator) and its "
         "normaliser the specgram scaling; training runs at full resolution",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="A.B=VALUE",
-        help="override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)",
+    cli_flags.add_overrides_flag(
+        parser, "override a config field, e.g. --set trainer.global_batch_size=16 (repeatable)"
     )
-    parser.add_argument(
-        "--num_training_steps",
-        "--num_steps",
-        "--train_steps",
-        dest="num_training_steps",
-        type=int,
-        default=None,
-        help="total steps of the run (trainer.train_steps)",
-    )
-    parser.add_argument(
-        "--max_steps_this_run",
-        type=int,
-        default=None,
-        help="stop after this many steps even if trainer.train_steps is not reached",
-    )
+    cli_flags.add_train_steps_flag(parser, "total steps of the run (trainer.train_steps)")
+    cli_flags.add_max_steps_flag(parser, "stop after this many steps even if trainer.train_steps is not reached")
     return parser
 
 

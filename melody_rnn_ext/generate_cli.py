@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
-import time
 from typing import List, Optional, Sequence
 
+from events_rnn import generate_cli as generate_core
 from melody_rnn_ext import CONFIG_IDS
 from tfmusic import cli_support
 
@@ -62,22 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="config id: checked against a bundle / our run; required for a Magenta run folder",
     )
     p.add_argument("--hparams", default="", help="Magenta-style hparams, e.g. 'attn_length=40' (see above)")
-    p.add_argument(
-        "--save_generator_bundle",
-        action="store_true",
-        help="write --run_dir's model as the .mag --bundle_file instead of generating",
-    )
-    p.add_argument("--bundle_description", default="", help="bundle_details.description of --save_generator_bundle")
+    generate_core.add_bundle_writing_arguments(p)
     p.add_argument("--output_dir", default=None, help="folder for the MIDI files (required when generating)")
     p.add_argument("--num_outputs", type=int, default=10, help="melodies to write (default 10)")
     p.add_argument("--num_steps", type=int, default=128, help="melody length in 16th notes, primer included")
     primer = p.add_mutually_exclusive_group()
     primer.add_argument("--primer_melody", default="", help='e.g. "[60, -2, 60, -2, 67, -2, 67, -2]"')
     primer.add_argument("--primer_midi", default="", help="MIDI file whose first melody primes the model")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (<= 0: argmax)")
-    p.add_argument("--beam_size", type=int, default=1)
-    p.add_argument("--branch_factor", type=int, default=1)
-    p.add_argument("--steps_per_iteration", type=int, default=1)
+    generate_core.add_search_arguments(p)
     p.add_argument("--qpm", type=float, default=None, help="tempo of the output (default: primer MIDI's, else 120)")
     p.add_argument("--seed", type=int, default=None, help="random seed (outputs i use seed + i)")
     return p
@@ -206,29 +197,29 @@ def save_generator_bundle(loaded: LoadedModel, path: str, description: str = "")
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _MelodyFiles:
+    """A :class:`melody_rnn_ext.generate.MelodyGenerator` whose ``generate`` returns what
+    :func:`events_rnn.generate_cli.generate_files` writes: (the melody as a NoteSequence at ``qpm``,
+    its log-likelihood)."""
+
+    generator: object
+    qpm: float
+
+    def generate(self, primer, options):
+        from melody_rnn_ext import generate
+
+        result = self.generator.generate(primer, options)
+        return generate.melody_to_sequence(result.melody, qpm=self.qpm), result.log_likelihood
+
+
 def generate_files(generator, primer, output_dir: str, num_outputs: int, options, qpm: float) -> List[tuple]:
     """Generate ``num_outputs`` melodies and write one MIDI file each; returns [(path, log-likelihood)].
 
-    Output ``i`` uses seed ``options.seed + i`` (when a seed is set), so runs are reproducible.
+    Output ``i`` uses seed ``options.seed + i`` (when a seed is set), so runs are reproducible
+    (:func:`events_rnn.generate_cli.generate_files`, Magenta's file names).
     """
-    import dataclasses
-
-    import note_seq
-
-    from melody_rnn_ext import generate
-
-    os.makedirs(output_dir, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d_%H%M%S")
-    digits = len(str(num_outputs))
-    out = []
-    for i in range(num_outputs):
-        opts = dataclasses.replace(options, seed=None if options.seed is None else options.seed + i)
-        result = generator.generate(primer, opts)
-        sequence = generate.melody_to_sequence(result.melody, qpm=qpm)
-        path = os.path.join(output_dir, f"{stamp}_{str(i + 1).zfill(digits)}.mid")
-        note_seq.sequence_proto_to_midi_file(sequence, path)
-        out.append((path, result.log_likelihood))
-    return out
+    return generate_core.generate_files(_MelodyFiles(generator, qpm), primer, output_dir, num_outputs, options)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -255,14 +246,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         return 0
     try:
-        options = generate.GenerationOptions(
-            num_steps=args.num_steps,
-            temperature=args.temperature,
-            beam_size=args.beam_size,
-            branch_factor=args.branch_factor,
-            steps_per_iteration=args.steps_per_iteration,
-            seed=args.seed,
-        )
+        options = generate_core.options_from_flags(args)
     except generate.GenerationError as e:
         parser.error(str(e))
     qpm = args.qpm
@@ -298,9 +282,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except generate.GenerationError as e:
         print(f"melody_rnn_generate: {e}", file=sys.stderr)
         return 1
-    for path, loglik in written:
-        print(f"{path}  log-likelihood {loglik:.3f}")
-    print(f"melody_rnn_generate: wrote {len(written)} MIDI file(s) to {args.output_dir}")
+    generate_core.report_written("melody_rnn_generate", written, args.output_dir)
     return 0
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 from events_rnn import train_cli as _core
 from events_rnn.train_cli import (
@@ -51,7 +51,6 @@ from events_rnn.train_cli import (
     run_overrides,
 )
 from melody_rnn_ext import CONFIG_IDS, TRAIN_PRESETS
-from tfmusic import cli_support
 
 #: What ``--help`` lists, known without importing TensorFlow.
 LINE = _core.TrainCommandLine(
@@ -61,22 +60,14 @@ LINE = _core.TrainCommandLine(
     default_config="basic_rnn",
     data_help="training SequenceExample TFRecord file or glob (melody_rnn_create_dataset's output)",
 )
-
-
-def command() -> TrainCommand:
-    """``melody_rnn_train`` as a :class:`events_rnn.train_cli.TrainCommand` (continues Magenta's run folders)."""
-    from melody_rnn_ext import bundle, config, magenta_run, task
-
-    return TrainCommand(
-        prog=LINE.prog,
-        family=bundle.FAMILY,
-        presets=config.PRESETS,
-        experiment_class=config.MelodyRnnExperiment,
-        task_class=task.MelodyRnnTask,
-        default_config=LINE.default_config,
-        magenta_run=magenta_run,
-        data_help=LINE.data_help,
-    )
+#: The command: ``command()`` (its :class:`events_rnn.train_cli.TrainCommand`, which continues Magenta's run
+#: folders with :mod:`melody_rnn_ext.magenta_run`; imports TensorFlow), ``build_parser()`` (without TensorFlow;
+#: ``--help`` is this module's docstring, which says it all) and ``main(argv=None)`` (0, or 2 for bad arguments /
+#: missing data).
+CLI = _core.FamilyTrainCli(
+    LINE, __doc__, "melody_rnn_ext", "MelodyRnnExperiment", "MelodyRnnTask", magenta_run="magenta_run", run_help=""
+)
+command, build_parser, main = CLI.command, CLI.build_parser, CLI.main
 
 
 def make_task(cfg, dataset_fn=None):
@@ -87,11 +78,6 @@ def make_task(cfg, dataset_fn=None):
     return _core.make_task(task.MelodyRnnTask, cfg, dataset_fn)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``melody_rnn_train`` (built without importing TensorFlow)."""
-    return _core.build_parser(LINE, __doc__)
-
-
 def initial_config(args, parser: argparse.ArgumentParser):
     """The experiment a new run starts from (see :func:`events_rnn.train_cli.initial_config`)."""
     return _core.initial_config(command(), args, parser)
@@ -100,12 +86,6 @@ def initial_config(args, parser: argparse.ArgumentParser):
 def evaluate_run(task, cfg, eval_pattern: str, max_batches: Optional[int] = None) -> dict:
     """Magenta's eval metrics of ``task.model`` over every example of ``eval_pattern`` (no dropout)."""
     return _core.evaluate_run(task, cfg, eval_pattern, max_batches)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``melody_rnn_train``; returns 0, or 2 for bad arguments / missing data."""
-    cli_support.start(argv)
-    return _core.main(command, argv, __doc__, line=LINE)
 
 
 __all__: List[str] = [

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from tfmusic import cli_support
+from tfmusic import cli_flags, cli_support
 
 DEFAULT_CLASSIFIER = "pitch_classifier"  # the zoo's (models/pitch_classifier), as Magenta shipped one
 #: ``music_eval_train_classifier --preset`` names (``music_eval.classifier.PRESETS``), here so that ``--help``
@@ -126,15 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--k", type=int, default=50, help="NDB k-means cells (paper: 50)")
     g.add_argument("--alpha", type=float, default=0.05, help="NDB per-cell significance")
     g.add_argument("--pitch_tolerance", type=int, default=0, help="PA slack in semitones (Magenta's code: 1)")
-    g.add_argument(
-        "--train_steps",
-        "--num_training_steps",
-        "--num_steps",
-        dest="train_steps",
-        type=int,
-        default=1500,
-        help="steps with --train_classifier",
-    )
+    cli_flags.add_train_steps_flag(g, "steps with --train_classifier", name="train_steps", default=1500)
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=_gan)
 
@@ -193,23 +185,8 @@ def build_train_classifier_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--train_dir", help="NSynth jsonwav folder (sets data.train_dir)")
     p.add_argument("--preset", default=None, choices=CLASSIFIER_PRESETS, help="default: gansynth")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        dest="overrides",
-        metavar="A.B=VALUE",
-        help="override a config field, e.g. trainer.train_steps=500 (repeatable)",
-    )
-    p.add_argument(
-        "--num_training_steps",
-        "--num_steps",
-        "--train_steps",
-        dest="num_training_steps",
-        type=int,
-        default=None,
-        help="total training steps (trainer.train_steps)",
-    )
+    cli_flags.add_overrides_flag(p, "override a config field, e.g. trainer.train_steps=500 (repeatable)")
+    cli_flags.add_train_steps_flag(p, "total training steps (trainer.train_steps)")
     p.add_argument(
         "--eval_dir",
         action="append",

@@ -47,12 +47,11 @@ def _fractions(text: str) -> tuple[tuple[str, float], ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser (options it does not know go to Beam)."""
-    p = cli_support.make_parser(
+    p = pipeline_cli.make_parser(
         "music_transformer_create_dataset",
-        raw=False,
-        description="Turn NoteSequence TFRecords into Music Transformer training examples (score2perf's "
-        "datagen: augmentation, melody extraction, cropping, splits). Options this command "
-        "does not know are passed to Beam's PipelineOptions.",
+        "Turn NoteSequence TFRecords into Music Transformer training examples (score2perf's datagen: "
+        "augmentation, melody extraction, cropping, splits).",
+        beam_note="Options this command does not know are passed to Beam's PipelineOptions.",
     )
     p.add_argument(
         "--input",
@@ -166,27 +165,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
     pipeline_cli.refuse_beam_args(parser, args, beam_args)
-    if not pipeline_cli.uses_beam(args.runner):
-        counters = data.create_dataset(inputs, args.output_dir, config, args.num_shards, progress=not args.no_progress)
-    else:
-        from music_transformer_ext import beam_pipeline
-
-        pipeline_args = pipeline_cli.beam_pipeline_args(args, beam_args)  # a Beam --runner after -- wins
-        counters = beam_pipeline.create_dataset(
-            inputs, args.output_dir, config, args.num_shards, pipeline_args=pipeline_args
-        )
+    counters = pipeline_cli.run_conversion(
+        args,
+        beam_args,
+        data.create_dataset,
+        "music_transformer_ext.beam_pipeline:create_dataset",
+        inputs,
+        args.output_dir,
+        config,
+        args.num_shards,
+    )
     print(counters.summary())
     print("config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"summary: {os.path.join(args.output_dir, data.SUMMARY_NAME)}")
     written = sum(v for k, v in counters.counts.items() if k.startswith("examples."))
-    if written == 0:
-        print(
-            f"music_transformer_create_dataset: error: no example written from {args.input} "
-            f"({counters.get('read.records')} records read; reasons in the summary)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return pipeline_cli.exit_status(
+        "music_transformer_create_dataset",
+        written,
+        f"no example written from {args.input} ({counters.get('read.records')} records read; reasons in the summary)",
+    )
 
 
 if __name__ == "__main__":

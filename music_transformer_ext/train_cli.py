@@ -38,7 +38,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from tfmusic import cli_support
+from tfmusic import cli_flags, cli_support
 
 
 def _default_preset(args) -> Optional[str]:
@@ -145,13 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     from music_transformer_ext.config import PRESETS
 
     parser = cli_support.make_parser("music_transformer_train", __doc__)
-    parser.add_argument(
-        "--model_dir",
-        "--run_dir",
-        dest="model_dir",
-        required=True,
-        help="run folder (created; resumed if it holds a run)",
-    )
+    cli_flags.add_model_dir_flag(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--train_data", default=None, help="tf.Example shards from music_transformer_create_dataset")
     source.add_argument("--jsb", action="store_true", help="train on the JSB Chorales training split")
@@ -163,23 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model preset (default: read from --checkpoint, else score2perf_relative, or jsb_relative with --jsb)",
     )
     parser.add_argument("--checkpoint", default=None, help="tensor2tensor checkpoint to fine-tune (ported by name)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="A.B=VALUE",
-        help="override an experiment field, e.g. --set trainer.global_batch_size=4 (repeatable)",
+    cli_flags.add_overrides_flag(
+        parser, "override an experiment field, e.g. --set trainer.global_batch_size=4 (repeatable)"
     )
-    parser.add_argument(
-        "--num_steps",
-        "--num_training_steps",
-        "--train_steps",
-        dest="num_steps",
-        type=int,
-        default=None,
-        help="total optimizer steps (trainer.train_steps)",
-    )
+    cli_flags.add_train_steps_flag(parser, "total optimizer steps (trainer.train_steps)", name="num_steps")
     parser.add_argument(
         "--export_t2t",
         default=None,

@@ -18,7 +18,8 @@ The command line: what comes before ``--`` is the command's own; options there t
 not know, and everything after ``--``, go to Beam's ``PipelineOptions`` unchanged (and are refused with
 ``--runner direct``, which has no use for them). A ``--runner`` among the Beam options wins over ours.
 
-This module imports only the standard library (a command's ``--help`` stays instant).
+This module imports only the standard library and :mod:`tfmusic.cli_support` (which imports only the standard
+library): a command's ``--help`` stays instant.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import argparse
 import importlib
 import sys
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
+
+from tfmusic import cli_support
 
 #: The runner word for "this process, no Beam".
 DIRECT = "direct"
@@ -44,6 +47,18 @@ RUNNER_HELP = (
     "multi-process), or a Beam runner class such as DataflowRunner, FlinkRunner, SparkRunner, DaskRunner; "
     "Beam options go after -- (options this command does not know go to Beam too)"
 )
+
+#: What a conversion command's ``--help`` says after its own description.
+BEAM_OPTIONS_NOTE = (
+    "Options after '--' and options this command does not know are passed to Beam's PipelineOptions "
+    "(with --runner beam or a Beam runner name)."
+)
+
+
+def make_parser(prog: str, description: str, beam_note: str = BEAM_OPTIONS_NOTE) -> argparse.ArgumentParser:
+    """A conversion command's parser (:func:`tfmusic.cli_support.make_parser`, ``--verbose`` included): its
+    ``--help`` shows ``description`` and then ``beam_note`` (where its Beam options go), as one reflowed paragraph."""
+    return cli_support.make_parser(prog, f"{description} {beam_note}", raw=False)
 
 
 class _RunnerAction(argparse.Action):

@@ -38,13 +38,10 @@ from tfmusic.workers import exit_on_interrupt
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``convert_dir_to_note_sequences`` argument parser (unknown options go to Beam)."""
-    parser = cli_support.make_parser(
+    parser = pipeline_cli.make_parser(
         "convert_dir_to_note_sequences",
-        raw=False,
-        description="Convert a folder of MIDI (.mid .midi), MusicXML (.xml .mxl .musicxml) and ABC (.abc) "
-        "files into sharded NoteSequence TFRecords. Files that fail to parse are skipped and "
-        "listed with their reason. Options after '--' and options this command does not know "
-        "are passed to Beam's PipelineOptions (with --runner beam or a Beam runner name).",
+        "Convert a folder of MIDI (.mid .midi), MusicXML (.xml .mxl .musicxml) and ABC (.abc) files into sharded "
+        "NoteSequence TFRecords. Files that fail to parse are skipped and listed with their reason.",
     )
     parser.add_argument("--input_dir", required=True, help="folder of music files (its name is the collection name)")
     parser.add_argument(

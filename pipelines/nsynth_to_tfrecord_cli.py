@@ -34,12 +34,8 @@ DIRECT_NOTICE = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``nsynth_to_tfrecord`` argument parser (unknown options go to Beam)."""
-    parser = cli_support.make_parser(
-        "nsynth_to_tfrecord",
-        raw=False,
-        description="Convert an NSynth jsonwav folder into sharded tf.Example TFRecords (official schema). "
-        "Options after '--' and options this command does not know are passed to Beam's "
-        "PipelineOptions (with --runner beam or a Beam runner name).",
+    parser = pipeline_cli.make_parser(
+        "nsynth_to_tfrecord", "Convert an NSynth jsonwav folder into sharded tf.Example TFRecords (official schema)."
     )
     parser.add_argument("--input_dir", required=True, help="folder with examples.json and audio/")
     parser.add_argument("--output_dir", required=True, help="folder for the shards and the summary")

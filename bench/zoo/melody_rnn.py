@@ -330,18 +330,16 @@ def card(m: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from tfmusic import cli_flags
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="/tmp/zoo/melody_rnn", help="data and run folder (outside the repo)")
     parser.add_argument("--steps", type=int, default=6000, help="total training steps")
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
     parser.add_argument("--limit", type=int, default=0, help="pieces per collection (0 = all; for a smoke run)")
     parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        help="config overrides for training, e.g. model.hparams.batch_size=64",
+    cli_flags.add_overrides_flag(
+        parser, "config overrides for training, e.g. model.hparams.batch_size=64", metavar=None
     )
     args = parser.parse_args(argv)
     work = pathlib.Path(args.work)

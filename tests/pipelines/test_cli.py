@@ -120,3 +120,12 @@ def test_split_argv():
     assert pipeline_cli.split_argv(["--a", "1"]) == (["--a", "1"], [])
     assert pipeline_cli.split_argv(["--a", "--", "--b", "--", "c"]) == (["--a"], ["--b", "--", "c"])
     assert pipeline_cli.split_argv(["--"]) == ([], [])
+
+
+def test_make_parser_says_where_beam_options_go():
+    parser = pipeline_cli.make_parser("prog", "Convert things.")
+    assert parser.description == "Convert things. " + pipeline_cli.BEAM_OPTIONS_NOTE
+    assert parser.parse_args([]).verbose is False  # cli_support's --verbose
+    assert "Beam's PipelineOptions (with --runner beam" in parser.format_help()
+    other = pipeline_cli.make_parser("prog", "Convert things.", beam_note="Unknown options go to Beam.")
+    assert other.description == "Convert things. Unknown options go to Beam."
