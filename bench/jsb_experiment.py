@@ -94,33 +94,12 @@ class ScaleSettings:
 
 
 SCALE_SETTINGS = {
-    "paper": ScaleSettings(
-        model={},
-        crop_length=1024,
-        batch_size=16,
-        warmup_steps=4000,
-        learning_rate_constant=2.0,
-        steps=20000,
-        eval_every=1000,
-    ),
+    # scale: ScaleSettings(model, crop_length, batch_size, warmup_steps, learning_rate_constant, steps, eval_every)
+    "paper": ScaleSettings({}, 1024, 16, 4000, 2.0, 20000, 1000),
     "cpu": ScaleSettings(
-        model=dict(num_layers=3, hidden_size=128, filter_size=512, num_heads=8),
-        crop_length=256,
-        batch_size=16,
-        warmup_steps=400,
-        learning_rate_constant=1.0,
-        steps=100000,
-        eval_every=300,
+        dict(num_layers=3, hidden_size=128, filter_size=512, num_heads=8), 256, 16, 400, 1.0, 100000, 300
     ),
-    "tiny": ScaleSettings(
-        model=dict(num_layers=2, hidden_size=32, filter_size=64, num_heads=4),
-        crop_length=64,
-        batch_size=8,
-        warmup_steps=20,
-        learning_rate_constant=1.0,
-        steps=60,
-        eval_every=30,
-    ),
+    "tiny": ScaleSettings(dict(num_layers=2, hidden_size=32, filter_size=64, num_heads=4), 64, 8, 20, 1.0, 60, 30),
 }
 
 

@@ -20,7 +20,7 @@ import dataclasses
 from typing import List, Optional, Tuple
 
 import note_seq
-from note_seq import events_lib, sequences_lib
+from note_seq import sequences_lib
 
 from drums_rnn_ext import config as config_lib
 from events_rnn import data as _core
@@ -111,6 +111,7 @@ class DrumsExtractor(Stage):
     """Quantized NoteSequence -> [DrumTrack] (Magenta's ``DrumsExtractor``); lengths in bars go to ``lengths``."""
 
     name = "drums_extractor"
+    _DISCARDS = (_core.NON_INTEGER_STEPS_PER_BAR,)
 
     def __init__(self, min_bars: int = 7, max_steps: int = 512, gap_bars: float = 1.0):
         self.min_bars, self.max_steps, self.gap_bars = min_bars, max_steps, gap_bars
@@ -122,15 +123,9 @@ class DrumsExtractor(Stage):
             tracks, stats = extract_drum_tracks(
                 quantized, min_bars=self.min_bars, max_steps_truncate=self.max_steps, gap_bars=self.gap_bars
             )
-        except events_lib.NonIntegerStepsPerBarError:
-            self._count(counters, "discarded_non_integer_steps_per_bar")
-            return []
-        for name, n in stats.items():
-            self._count(counters, name, n)
-        for track in tracks:
-            self.lengths[len(track) // track.steps_per_bar] += 1
-            self._count(counters, "drum_tracks_extracted")
-        return tracks
+        except self._discard_errors() as err:
+            return self._discarded(err, counters)
+        return self._extracted(tracks, stats, counters, "drum_tracks_extracted", lambda t: len(t) // t.steps_per_bar)
 
 
 class DrumsPipeline(_core.EventsPipeline):

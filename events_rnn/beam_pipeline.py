@@ -21,14 +21,12 @@ Runs on the DirectRunner here and on Dataflow / Flink / Spark with the options p
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from events_rnn import data
+from pipelines.beam import count_metrics, run_to_json, sum_dicts, write_json_last
 
 _COUNTS, _LENGTHS, _SKIPPED, _FILE_SIZES = "counts", "lengths", "skipped", "file_sizes"
 
@@ -75,9 +73,7 @@ class ProcessRecords(beam.DoFn):
             self._offsets = _file_offsets(self.files, sizes)
         partition, examples = self._pipeline.process_record(record, self._offsets[path] + index)
         counters, lengths = self._pipeline.take_counts()
-        for name, value in counters.counts.items():
-            if value:
-                Metrics.counter(self.fmt.command, name).inc(value)
+        count_metrics(self.fmt.command, counters.counts)
         yield beam.pvalue.TaggedOutput(_COUNTS, counters.counts)
         if lengths:
             yield beam.pvalue.TaggedOutput(_LENGTHS, lengths)
@@ -87,26 +83,15 @@ class ProcessRecords(beam.DoFn):
             yield partition, example
 
 
-def _sum_dicts(dicts) -> dict:
-    """Key-wise sum of ``{key: int}`` dicts (a Beam combine function)."""
-    total = {}
-    for d in dicts:
-        for k, v in d.items():
-            total[k] = total.get(k, 0) + v
-    return total
-
-
-def _write_stats(_, fmt, path, output_dir, config, counts, lengths, skipped, examples, shards):
+def _stats_document(fmt, output_dir, config, counts, lengths, skipped, examples, shards) -> dict:
     """Final step: the stats JSON from the summed counts (after both TFRecords are complete)."""
-    from pipelines.beam import _write_json_beam
     from pipelines.tfrecord_io import Counters, Skipped
 
     counters = Counters(dict(counts), sorted(Skipped(n, r) for n, r in skipped))
     outputs = {
         p: {"path": fmt.output_path(output_dir, p), "examples": int(examples.get(p, 0))} for p in data.PARTITIONS
     }
-    summary = fmt.make_summary(config, counters, lengths, outputs)
-    _write_json_beam(path, summary.to_dict())
+    return fmt.make_summary(config, counters, lengths, outputs).to_dict()
 
 
 def build_pipeline(fmt: data.DatasetFormat, pipeline, input_pattern, output_dir: str, config) -> str:
@@ -152,29 +137,24 @@ def build_pipeline(fmt: data.DatasetFormat, pipeline, input_pattern, output_dir:
     examples = (
         results.examples
         | "PartitionOnes" >> beam.Map(lambda r: {r[0]: 1})
-        | "CountExamples" >> beam.CombineGlobally(_sum_dicts)
+        | "CountExamples" >> beam.CombineGlobally(sum_dicts)
     )
-    counts = results[_COUNTS] | "SumCounts" >> beam.CombineGlobally(_sum_dicts)
-    lengths = results[_LENGTHS] | "SumLengths" >> beam.CombineGlobally(_sum_dicts)
-    path = os.path.join(output_dir, fmt.stats_filename)
-    _ = (
-        pipeline
-        | "Once" >> beam.Create([None])
-        | "WriteStats"
-        >> beam.Map(
-            _write_stats,
-            fmt,
-            path,
-            output_dir,
-            config,
-            beam.pvalue.AsSingleton(counts),
-            beam.pvalue.AsSingleton(lengths),
-            beam.pvalue.AsList(results[_SKIPPED]),
-            beam.pvalue.AsSingleton(examples),
-            beam.pvalue.AsList(tuple(shards) | "AllShards" >> beam.Flatten()),
-        )
+    counts = results[_COUNTS] | "SumCounts" >> beam.CombineGlobally(sum_dicts)
+    lengths = results[_LENGTHS] | "SumLengths" >> beam.CombineGlobally(sum_dicts)
+    return write_json_last(
+        pipeline,
+        ("Once", "WriteStats"),
+        fmt.stats_path(output_dir),
+        _stats_document,
+        fmt,
+        output_dir,
+        config,
+        beam.pvalue.AsSingleton(counts),
+        beam.pvalue.AsSingleton(lengths),
+        beam.pvalue.AsList(results[_SKIPPED]),
+        beam.pvalue.AsSingleton(examples),
+        beam.pvalue.AsList(tuple(shards) | "AllShards" >> beam.Flatten()),
     )
-    return path
 
 
 def create_dataset(
@@ -194,18 +174,10 @@ def create_dataset(
     Raises:
       FileNotFoundError: no file matches ``input_pattern``.
     """
-    from apache_beam.io.filesystems import FileSystems
-
-    from pipelines.beam import NewOutputs, pipeline_options, run_pipeline
-
-    outputs = NewOutputs(output_dir)
-    if "://" not in output_dir:
-        os.makedirs(output_dir, exist_ok=True)
-    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args))
-    path = build_pipeline(fmt, pipeline, input_pattern, output_dir, config)
-    run_pipeline(pipeline, outputs)  # Ctrl-C: stops at once, takes back what it wrote
-    with FileSystems.open(path) as f:
-        return fmt.summary_from_dict(json.loads(f.read().decode("utf-8")))
+    stats = run_to_json(
+        pipeline_args, output_dir, lambda pipeline: build_pipeline(fmt, pipeline, input_pattern, output_dir, config)
+    )
+    return fmt.summary_from_dict(stats)
 
 
 __all__ = ["ProcessRecords", "build_pipeline", "create_dataset"]

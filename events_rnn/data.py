@@ -23,11 +23,11 @@ import copy
 import dataclasses
 import hashlib
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import note_seq
 import numpy as np
-from note_seq import sequences_lib
+from note_seq import events_lib, sequences_lib
 
 from pipelines.note_sequence_io import NoteSequenceRecordError, parse_note_sequence
 from pipelines.tfrecord_io import Counters
@@ -48,12 +48,36 @@ class Stage:
     name: str = "stage"
     input_type: type = object
     output_type: type = object
+    #: ``((exception type, counter), ...)``: the errors that drop the item being transformed, each counted
+    #: under its counter (``except self._discard_errors() as err: return self._discarded(err, counters)``).
+    _DISCARDS: Tuple[Tuple[type, str], ...] = ()
 
     def _count(self, counters: Counters, counter: str, n: int = 1) -> None:
         counters.increment(f"{self.name}/{counter}", n)
 
+    def _discard_errors(self) -> Tuple[type, ...]:
+        """The exception types of ``_DISCARDS``, to catch."""
+        return tuple(e for e, _ in self._DISCARDS)
+
+    def _discarded(self, err: Exception, counters: Counters) -> list:
+        """Counts ``err`` under the ``_DISCARDS`` counter of its type; returns ``[]`` (the item gives nothing)."""
+        for error_type, counter in self._DISCARDS:
+            if isinstance(err, error_type):
+                self._count(counters, counter)
+        return []
+
     def transform(self, item, counters: Counters) -> list:
         raise NotImplementedError
+
+    def _extracted(self, items: list, stats, counters: Counters, counter: str, length: Callable[[Any], int]) -> list:
+        """An extractor's output: counts the extraction's ``stats`` (``{counter: n}``), then each of ``items``
+        under ``counter``, adding its length ``length(item)`` to the extractor's ``lengths``; returns ``items``."""
+        for name, n in stats.items():
+            self._count(counters, name, n)
+        for item in items:
+            self.lengths[length(item)] += 1
+            self._count(counters, counter)
+        return items
 
     def _examples(self, inputs, labels, counters: Counters) -> list:
         """``[make_sequence_example(inputs, labels)]`` counted as ``examples_out``, or ``[]`` counted as
@@ -63,6 +87,10 @@ class Stage:
             return []
         self._count(counters, "examples_out")
         return [make_sequence_example(inputs, labels)]
+
+
+#: The ``_DISCARDS`` entry of the stages that extract bars (Magenta's ``discarded_non_integer_steps_per_bar``).
+NON_INTEGER_STEPS_PER_BAR = (events_lib.NonIntegerStepsPerBarError, "discarded_non_integer_steps_per_bar")
 
 
 class TimeChangeSplitter(Stage):
@@ -96,15 +124,15 @@ class Quantizer(Stage):
     def __init__(self, steps_per_quarter: int):
         self.steps_per_quarter = steps_per_quarter
 
+    def _quantize(self, sequence):
+        return sequences_lib.quantize_note_sequence(sequence, self.steps_per_quarter)
+
     def transform(self, sequence, counters):
         self._count(counters, "pieces_in")
         try:
-            quantized = sequences_lib.quantize_note_sequence(sequence, self.steps_per_quarter)
-        except tuple(e for e, _ in self._DISCARDS) as err:
-            for error_type, counter in self._DISCARDS:
-                if isinstance(err, error_type):
-                    self._count(counters, counter)
-            return []
+            quantized = self._quantize(sequence)
+        except self._discard_errors() as err:
+            return self._discarded(err, counters)
         self._count(counters, "quantized")
         return [quantized]
 
@@ -426,6 +454,10 @@ class DatasetFormat:
         """Where ``partition``'s SequenceExamples go."""
         return os.path.join(output_dir, self.output_filenames[partition])
 
+    def stats_path(self, output_dir: str) -> str:
+        """Where the stats JSON goes."""
+        return os.path.join(output_dir, self.stats_filename)
+
     def create_dataset(self, input_pattern, output_dir: str, config=None, num_workers: int = 1, progress: bool = True):
         """Run the pipeline over NoteSequence TFRecords with ``config`` (default ``config_class()``, Magenta's
         settings); see :func:`create_dataset`. Returns the summary."""
@@ -455,6 +487,8 @@ class DatasetSummary:
     num_classes: int
     title: str = "dataset"
     lengths_unit: str = "steps"
+    #: The stats JSON's key of the length histogram, from ``lengths_unit``.
+    lengths_key_format: ClassVar[str] = "lengths_in_{}"
 
     def to_dict(self) -> dict:
         """Plain-JSON form, as written to the stats file."""
@@ -465,7 +499,7 @@ class DatasetSummary:
             "num_classes": self.num_classes,
             "counts": d["counts"],
             "skipped": d["skipped"],
-            f"lengths_in_{self.lengths_unit}": {str(k): v for k, v in sorted(self.lengths.items())},
+            self.lengths_key_format.format(self.lengths_unit): {str(k): v for k, v in sorted(self.lengths.items())},
             "outputs": self.outputs,
         }
 
@@ -477,7 +511,7 @@ class DatasetSummary:
         return cls(
             config=config_class(**d["config"]),
             counters=Counters.from_dict(d),
-            lengths={int(k): int(v) for k, v in d[f"lengths_in_{lengths_unit}"].items()},
+            lengths={int(k): int(v) for k, v in d[cls.lengths_key_format.format(lengths_unit)].items()},
             outputs={k: dict(v) for k, v in d["outputs"].items()},
             input_size=int(d["input_size"]),
             num_classes=int(d["num_classes"]),
@@ -485,9 +519,13 @@ class DatasetSummary:
             lengths_unit=lengths_unit,
         )
 
+    def headline(self) -> str:
+        """The first line of :meth:`summary`: the title and the encoding's sizes."""
+        return f"{self.title} ({self.input_size} inputs, {self.num_classes} classes)"
+
     def summary(self) -> str:
         """Human-readable multi-line summary (counts per stage, then outputs)."""
-        lines = [f"{self.title} ({self.input_size} inputs, {self.num_classes} classes)", self.counters.summary()]
+        lines = [self.headline(), self.counters.summary()]
         for partition, out in self.outputs.items():
             lines.append(f"{partition}: {out['examples']} SequenceExamples -> {out['path']}")
         return "\n".join(lines)
@@ -579,10 +617,7 @@ def create_dataset(
         for w in writers.values():
             w.abort()
         if made_output_dir:
-            try:
-                os.rmdir(output_dir)
-            except OSError:
-                pass
+            tfrecord_io.remove_empty_folder(output_dir)
         raise
     finally:
         bar.close()
@@ -595,7 +630,7 @@ def create_dataset(
             partition: {"path": writer.commit(), "examples": writer.count} for partition, writer in writers.items()
         }
         summary = fmt.make_summary(config, counters, lengths, outputs)
-        atomic_write_json(os.path.join(output_dir, fmt.stats_filename), summary.to_dict())
+        atomic_write_json(fmt.stats_path(output_dir), summary.to_dict())
     return summary
 
 

@@ -180,6 +180,23 @@ MAPPED_FLAGS = (
 #: ``model.Model``'s unnamed ``train_time`` variable.
 IGNORED_VARIABLES = (r".*/Adam(_\d+)?$", r"(.*/)?beta[12]_power(_\d+)?$", r"global_step$", r"Variable(_\d+)?$")
 
+#: Flags that are :class:`gansynth_tf.config.GANConfig` fields of the same name, and their types (in the
+#: order ``convert_config`` reads them).
+_SAME_NAME_GAN_FLAGS = {
+    "stable_stage_num_images": int,
+    "transition_stage_num_images": int,
+    "total_num_images": int,
+    "gradient_penalty_weight": float,
+    "gradient_penalty_target": float,
+    "real_score_penalty_weight": float,
+    "generator_ac_loss_weight": float,
+    "discriminator_ac_loss_weight": float,
+    "generator_learning_rate": float,
+    "discriminator_learning_rate": float,
+    "adam_beta1": float,
+    "adam_beta2": float,
+}
+
 _DATA_TYPES = {
     "mel": dict(mel=True, ifreq=True),
     "linear": dict(mel=False, ifreq=True),
@@ -369,19 +386,8 @@ def convert_config(
             output_activation=activation,
             minibatch_stddev_group_size=0,
             progressive=need("train_progressive", bool),
-            stable_stage_num_images=need("stable_stage_num_images", int),
-            transition_stage_num_images=need("transition_stage_num_images", int),
-            total_num_images=need("total_num_images", int),
-            gradient_penalty_weight=need("gradient_penalty_weight", float),
-            gradient_penalty_target=need("gradient_penalty_target", float),
             gradient_penalty_space="specgram",
-            real_score_penalty_weight=need("real_score_penalty_weight", float),
-            generator_ac_loss_weight=need("generator_ac_loss_weight", float),
-            discriminator_ac_loss_weight=need("discriminator_ac_loss_weight", float),
-            generator_learning_rate=need("generator_learning_rate", float),
-            discriminator_learning_rate=need("discriminator_learning_rate", float),
-            adam_beta1=need("adam_beta1", float),
-            adam_beta2=need("adam_beta2", float),
+            **{key: need(key, kind) for key, kind in _SAME_NAME_GAN_FLAGS.items()},
             adam_epsilon=1e-8,
             generator_ema_decay=MAGENTA_EMA_DECAY,
         )

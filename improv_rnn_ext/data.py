@@ -21,7 +21,6 @@ import copy
 import dataclasses
 
 import note_seq
-from note_seq import events_lib
 
 from events_rnn import data as _core
 from events_rnn.data import Quantizer, Stage
@@ -31,6 +30,8 @@ from pipelines.tfrecord_io import Counters
 
 OUTPUT_FILENAMES = {"training": "training_lead_sheets.tfrecord", "eval": "eval_lead_sheets.tfrecord"}
 STATS_FILENAME = "improv_rnn_create_dataset_stats.json"
+#: The ``_DISCARDS`` entry of both stages: a chord figure note-seq cannot read.
+_CHORD_SYMBOL_ERROR = (note_seq.ChordSymbolError, "discarded_chord_symbol_exception")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +78,7 @@ class LeadSheetExtractor(Stage):
     name = "lead_sheet_extractor"
     input_type = note_seq.NoteSequence
     output_type = note_seq.LeadSheet
+    _DISCARDS = (_core.NON_INTEGER_STEPS_PER_BAR, _CHORD_SYMBOL_ERROR)
 
     def __init__(self, config: ImprovPipelineConfig):
         self.config = config
@@ -98,12 +100,8 @@ class LeadSheetExtractor(Stage):
                 all_transpositions=c.all_transpositions,
                 counters=local,
             )
-        except events_lib.NonIntegerStepsPerBarError:
-            self._count(counters, "discarded_non_integer_steps_per_bar")
-            return []
-        except note_seq.ChordSymbolError:
-            self._count(counters, "discarded_chord_symbol_exception")
-            return []
+        except self._discard_errors() as err:
+            return self._discarded(err, counters)
         finally:
             for name, n in local.counts.items():
                 counters.increment(name if name.startswith("melody_extractor/") else f"{self.name}/{name}", n)
@@ -120,6 +118,7 @@ class LeadSheetEncoder(Stage):
 
     name = "encoder"
     input_type = note_seq.LeadSheet
+    _DISCARDS = ((note_seq.ChordEncodingError, "discarded_chord_encoding_exception"), _CHORD_SYMBOL_ERROR)
 
     def __init__(self, model: config_lib.ImprovRnnConfig):
         self.encoder_decoder = model.encoder_decoder()
@@ -131,12 +130,8 @@ class LeadSheetEncoder(Stage):
         try:
             squashed.squash(self.min_note, self.max_note, None)
             inputs, labels = self.encoder_decoder.encode(squashed.chords, squashed.melody)
-        except note_seq.ChordEncodingError:
-            self._count(counters, "discarded_chord_encoding_exception")
-            return []
-        except note_seq.ChordSymbolError:
-            self._count(counters, "discarded_chord_symbol_exception")
-            return []
+        except self._discard_errors() as err:
+            return self._discarded(err, counters)
         return self._examples(inputs, labels, counters)
 
 

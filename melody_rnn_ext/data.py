@@ -38,7 +38,7 @@ import collections
 import copy
 import dataclasses
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 import note_seq
 
@@ -168,20 +168,20 @@ class MelodyPipeline(_core.EventsPipeline):
     what, what_plural = "melody", "melodies"
 
     def __init__(self, config: MelodyPipelineConfig):
-        self.config = config
-        self.splitter = TimeChangeSplitter()
-        self.quantizer = Quantizer(config.steps_per_quarter)
-        self.transposer = Transposer(config.transposition_range)
-        self.extractor = MelodyExtractor(
-            min_bars=config.min_bars,
-            max_steps=config.max_steps,
-            min_unique_pitches=config.min_unique_pitches,
-            gap_bars=config.gap_bars,
-            ignore_polyphonic_notes=config.ignore_polyphonic_notes,
-            filter_drums=config.filter_drums,
+        self.set_stages(
+            config,
+            Quantizer(config.steps_per_quarter),
+            MelodyExtractor(
+                min_bars=config.min_bars,
+                max_steps=config.max_steps,
+                min_unique_pitches=config.min_unique_pitches,
+                gap_bars=config.gap_bars,
+                ignore_polyphonic_notes=config.ignore_polyphonic_notes,
+                filter_drums=config.filter_drums,
+            ),
+            MelodyEncoder(config.config_id),
+            Transposer(config.transposition_range),
         )
-        self.encoder = MelodyEncoder(config.config_id)
-        self.counters = Counters()
 
     @property
     def lengths_in_bars(self) -> collections.Counter:
@@ -193,56 +193,35 @@ class MelodyPipeline(_core.EventsPipeline):
 
 
 @dataclasses.dataclass
-class DatasetSummary:
-    """What :func:`create_dataset` did.
+class DatasetSummary(_core.DatasetSummary):
+    """What :func:`create_dataset` did: an :class:`events_rnn.data.DatasetSummary` whose stats JSON keeps
+    Magenta's melody key (``melody_lengths_in_bars``).
 
     Attributes:
-      config: the pipeline config used.
+      config: the pipeline config used (a :class:`MelodyPipelineConfig`).
       counters: per-stage counts and skipped inputs.
-      lengths_in_bars: histogram {bars: melodies} of the kept melodies (before transposition dedup).
+      lengths: histogram {bars: melodies} of the kept melodies (before transposition dedup).
       outputs: {partition: {"path", "examples"}}.
       input_size, num_classes: of the encoding written.
     """
 
-    config: MelodyPipelineConfig
-    counters: Counters
-    lengths_in_bars: Dict[int, int]
-    outputs: Dict[str, dict]
-    input_size: int
-    num_classes: int
+    title: str = "Melody RNN dataset"
+    lengths_unit: str = "bars"
+    lengths_key_format: ClassVar[str] = "melody_lengths_in_{}"
 
-    def to_dict(self) -> dict:
-        """Plain-JSON form, as written to the stats file."""
-        d = self.counters.to_dict()
-        return {
-            "config": dataclasses.asdict(self.config),
-            "input_size": self.input_size,
-            "num_classes": self.num_classes,
-            "counts": d["counts"],
-            "skipped": d["skipped"],
-            "melody_lengths_in_bars": {str(k): v for k, v in sorted(self.lengths_in_bars.items())},
-            "outputs": self.outputs,
-        }
+    @property
+    def lengths_in_bars(self) -> Dict[int, int]:
+        """``lengths``: the kept melodies' lengths in bars."""
+        return self.lengths
 
     @classmethod
     def from_dict(cls, d: dict) -> "DatasetSummary":
         """Inverse of :meth:`to_dict` (reads a stats JSON back)."""
-        return cls(
-            config=MelodyPipelineConfig(**d["config"]),
-            counters=Counters.from_dict(d),
-            lengths_in_bars={int(k): int(v) for k, v in d["melody_lengths_in_bars"].items()},
-            outputs={k: dict(v) for k, v in d["outputs"].items()},
-            input_size=int(d["input_size"]),
-            num_classes=int(d["num_classes"]),
-        )
+        return super().from_dict(d, MelodyPipelineConfig, cls.title, cls.lengths_unit)
 
-    def summary(self) -> str:
-        """Human-readable multi-line summary (counts per stage, then outputs)."""
-        lines = [f"Melody RNN dataset ({self.config.config_id}: {self.input_size} inputs, {self.num_classes} classes)"]
-        lines.append(self.counters.summary())
-        for partition, out in self.outputs.items():
-            lines.append(f"{partition}: {out['examples']} SequenceExamples -> {out['path']}")
-        return "\n".join(lines)
+    def headline(self) -> str:
+        """The first line of :meth:`summary`: the config and the encoding's sizes."""
+        return f"{self.title} ({self.config.config_id}: {self.input_size} inputs, {self.num_classes} classes)"
 
 
 def create_dataset(
@@ -285,7 +264,7 @@ def make_summary(
     return DatasetSummary(
         config=config,
         counters=counters,
-        lengths_in_bars=dict(lengths_in_bars),
+        lengths=dict(lengths_in_bars),
         outputs=outputs,
         input_size=encodings.input_size(config.config_id),
         num_classes=encodings.num_classes(config.config_id),

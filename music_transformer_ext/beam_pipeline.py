@@ -16,7 +16,6 @@ across workers.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Optional, Sequence
@@ -46,13 +45,12 @@ def _read_file(path):
 def _process(item, file_splits, config):
     """(filename, serialized NoteSequence) -> records, with counts and skips as tagged outputs."""
     import apache_beam as beam
-    from apache_beam.metrics import Metrics
+
+    from pipelines.beam import count_metrics
 
     path, record = item
     result = data.process_record(path, record, file_splits.get(path), config)
-    for name, value in result.counters.counts.items():
-        if value:
-            Metrics.counter(METRICS_NAMESPACE, name).inc(value)
+    count_metrics(METRICS_NAMESPACE, result.counters.counts)
     yield beam.pvalue.TaggedOutput(_COUNTS, dict(result.counters.counts))
     for s in result.counters.skipped:
         yield beam.pvalue.TaggedOutput(_SKIPPED, (s.name, s.reason))
@@ -60,17 +58,8 @@ def _process(item, file_splits, config):
         yield split, example
 
 
-def _sum_counts(dicts):
-    total = {}
-    for d in dicts:
-        for k, v in d.items():
-            total[k] = total.get(k, 0) + v
-    return total
-
-
-def _write_summary(_, path, splits, config, counts, skipped, shards):
-    from pipelines.beam import _write_json_beam
-
+def _summary_document(splits, config, counts, skipped, shards) -> dict:
+    """The summary JSON from the summed counts, as the local writer writes it (after every shard is complete)."""
     counters = Counters()
     for split in splits:
         counters.increment(f"split.{split}", 0)
@@ -79,7 +68,7 @@ def _write_summary(_, path, splits, config, counts, skipped, shards):
         counters.increment(name, value)
     # the "skipped" count is already in ``counts`` (Counters.skip increments it on the workers)
     counters.skipped.extend(Skipped(name, reason) for name, reason in skipped)
-    _write_json_beam(path, data.summary_data(counters, config, shards))
+    return data.summary_data(counters, config, shards)
 
 
 def build_pipeline(pipeline, inputs, output_dir: str, config: data.DatasetConfig, num_shards: int) -> str:
@@ -93,6 +82,8 @@ def build_pipeline(pipeline, inputs, output_dir: str, config: data.DatasetConfig
       num_shards: shards per split.
     """
     import apache_beam as beam
+
+    from pipelines.beam import sum_dicts, write_json_last
 
     pairs = data.resolve_inputs(inputs)
     splits = data.output_splits(inputs, config)
@@ -122,23 +113,18 @@ def build_pipeline(pipeline, inputs, output_dir: str, config: data.DatasetConfig
             )
         )
         shard_lists.append(shards)
-    path = os.path.join(output_dir, data.SUMMARY_NAME)
     all_shards = tuple(shard_lists) | "AllShards" >> beam.Flatten()
-    _ = (
-        pipeline
-        | "One" >> beam.Create([None])
-        | "Summary"
-        >> beam.Map(
-            _write_summary,
-            path,
-            splits,
-            config,
-            beam.pvalue.AsSingleton(counts | "SumCounts" >> beam.CombineGlobally(_sum_counts)),
-            beam.pvalue.AsList(skipped),
-            beam.pvalue.AsList(all_shards),
-        )
+    return write_json_last(
+        pipeline,
+        ("One", "Summary"),
+        os.path.join(output_dir, data.SUMMARY_NAME),
+        _summary_document,
+        splits,
+        config,
+        beam.pvalue.AsSingleton(counts | "SumCounts" >> beam.CombineGlobally(sum_dicts)),
+        beam.pvalue.AsList(skipped),
+        beam.pvalue.AsList(all_shards),
     )
-    return path
 
 
 def _remove_outputs(output_dir: str, splits: Sequence[str]) -> None:
@@ -168,21 +154,12 @@ def create_dataset(
     Returns:
       Counters read back from ``OUTPUT_DIR/summary.json``.
     """
-    import apache_beam as beam
-    from apache_beam.io.filesystems import FileSystems
+    from pipelines.beam import run_to_json
 
-    from pipelines.beam import NewOutputs, pipeline_options, run_pipeline
-
-    outputs = NewOutputs(output_dir)
-    if "://" not in output_dir:
-        os.makedirs(output_dir, exist_ok=True)
     _remove_outputs(output_dir, data.output_splits(inputs, config))
-    options = pipeline_options(pipeline_args)
-    pipeline = beam.Pipeline(options=options)
-    path = build_pipeline(pipeline, inputs, output_dir, config, num_shards)
-    run_pipeline(pipeline, outputs)  # Ctrl-C: stops at once, takes back what it wrote
-    with FileSystems.open(path) as f:
-        summary = json.loads(f.read().decode("utf-8"))
+    summary = run_to_json(
+        pipeline_args, output_dir, lambda pipeline: build_pipeline(pipeline, inputs, output_dir, config, num_shards)
+    )
     return Counters.from_dict(summary)
 
 

@@ -154,19 +154,14 @@ class HopSplitter(Stage):
 class AbsoluteQuantizer(Quantizer):
     """NoteSequence -> [NoteSequence quantized at ``steps_per_second``] (Magenta's ``Quantizer(steps_per_second=)``)."""
 
+    _DISCARDS = ((sequences_lib.NegativeTimeError, "discarded_negative_time"),)
+
     def __init__(self, steps_per_second: int):
         super().__init__(steps_per_quarter=0)
         self.steps_per_second = steps_per_second
 
-    def transform(self, sequence, counters):
-        self._count(counters, "pieces_in")
-        try:
-            quantized = sequences_lib.quantize_note_sequence_absolute(sequence, self.steps_per_second)
-        except sequences_lib.NegativeTimeError:
-            self._count(counters, "discarded_negative_time")
-            return []
-        self._count(counters, "quantized")
-        return [quantized]
+    def _quantize(self, sequence):
+        return sequences_lib.quantize_note_sequence_absolute(sequence, self.steps_per_second)
 
 
 class PerformanceExtractor(Stage):
@@ -187,13 +182,10 @@ class PerformanceExtractor(Stage):
             max_events_truncate=self.max_events,
             num_velocity_bins=self.num_velocity_bins,
         )
-        for name, n in stats.items():
-            self._count(counters, name, n)
         sps = quantized.quantization_info.steps_per_second
-        for performance in performances:
-            self.lengths[int(performance.num_steps // sps)] += 1
-            self._count(counters, "performances_extracted")
-        return performances
+        return self._extracted(
+            performances, stats, counters, "performances_extracted", lambda p: int(p.num_steps // sps)
+        )
 
 
 def encode_performance(encoder_decoder, control_signals, optional: bool, performance) -> List[tuple]:

@@ -27,7 +27,7 @@ import json
 import os
 import pathlib
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 from pipelines.nsynth import load_examples_json
 from pipelines.nsynth_to_tfrecord import FILTERED, SKIPPED, WRITTEN, convert_note, summary_path
@@ -118,10 +118,7 @@ class NewOutputs:
                         continue
                 removed.append(path)
             if before is None and now is not None:
-                try:
-                    os.rmdir(folder)
-                except OSError:
-                    pass
+                tfrecord_io.remove_empty_folder(folder)
         return removed
 
 
@@ -209,7 +206,72 @@ def _write_json_beam(path: str, data: dict) -> None:
     FileSystems.rename([tmp], [path])
 
 
-def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
+def _write_document(_, path, document, *values):
+    _write_json_beam(path, document(*values))
+
+
+def write_json_last(pipeline, labels: Tuple[str, str], path: str, document: Callable[..., dict], *side_inputs) -> str:
+    """Adds the step that writes a run's summary: ``document(*side_inputs)`` as JSON to ``path`` (atomically,
+    on any Beam filesystem), once, when its side inputs are complete (so after the shards they list).
+
+    Args:
+      pipeline: the ``beam.Pipeline``.
+      labels: the step's two labels: its one-element ``Create``, then the write.
+      path: the JSON file.
+      document: a picklable function of the side inputs' values that returns the JSON-able document.
+      side_inputs: its arguments: side inputs (``beam.pvalue.AsSingleton(...)``, ``AsList``...) or plain values.
+
+    Returns:
+      ``path``.
+    """
+    import apache_beam as beam
+
+    once, write = labels
+    _ = pipeline | once >> beam.Create([None]) | write >> beam.Map(_write_document, path, document, *side_inputs)
+    return path
+
+
+def run_to_json(pipeline_args: Optional[Sequence[str]], output_folder: str, build: Callable[..., str]) -> dict:
+    """Builds a Beam pipeline, runs it, waits for it and returns the JSON document it wrote last.
+
+    ``build(pipeline)`` adds the steps and returns the path of that JSON (the run's summary). The run writes
+    into ``output_folder``: a local one is created first, and what the run wrote there is taken back when
+    it is interrupted (:class:`NewOutputs`, :func:`run_pipeline`). ``pipeline_args``: as
+    :func:`pipeline_options`.
+    """
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+
+    outputs = NewOutputs(output_folder)
+    if "://" not in output_folder:
+        os.makedirs(output_folder, exist_ok=True)
+    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args))
+    path = build(pipeline)
+    run_pipeline(pipeline, outputs)  # Ctrl-C: stops at once, takes back what it wrote
+    with FileSystems.open(path) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def sum_dicts(dicts) -> dict:
+    """Key-wise sum of ``{key: int}`` dicts (a Beam combine function: counts summed across workers)."""
+    total = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def count_metrics(namespace: str, counts: dict) -> None:
+    """Reports each non-zero count of ``counts`` as the Beam metric ``namespace/<name>``."""
+    from apache_beam.metrics import Metrics
+
+    for name, value in counts.items():
+        if value:
+            Metrics.counter(namespace, name).inc(value)
+
+
+def _summary_document(num_notes, written, filtered, skipped, shards) -> dict:
+    """The NSynth conversion's summary JSON, as the local conversion writes it."""
     counters = Counters()
     counters.increment("notes", num_notes)
     counters.increment(WRITTEN, written)
@@ -217,9 +279,7 @@ def _write_summary(_, path, num_notes, written, filtered, skipped, shards):
     counters.increment(SKIPPED, 0)
     for name, reason in skipped:
         counters.skip(name, reason)
-    data = counters.to_dict()
-    data["shards"] = sorted(os.path.basename(s) for s in shards)
-    _write_json_beam(path, data)
+    return tfrecord_io.counters_document(counters, shards)
 
 
 def build_nsynth_pipeline(
@@ -254,24 +314,19 @@ def build_nsynth_pipeline(
         | "Write"
         >> beam.io.WriteToTFRecord(os.path.join(output_dir, name), file_name_suffix=".tfrecord", num_shards=num_shards)
     )
-    path = summary_path(output_dir, name)
-    _ = (
-        pipeline
-        | "One" >> beam.Create([None])
-        | "Summary"
-        >> beam.Map(
-            _write_summary,
-            path,
-            len(items),
-            beam.pvalue.AsSingleton(written | "CountWritten" >> beam.combiners.Count.Globally()),
-            beam.pvalue.AsSingleton(filtered | "CountFiltered" >> beam.combiners.Count.Globally()),
-            beam.pvalue.AsSingleton(
-                skipped | "Reasons" >> beam.Map(lambda r: (r[1], r[2])) | "ListSkipped" >> beam.combiners.ToList()
-            ),
-            beam.pvalue.AsList(shards),
-        )
+    return write_json_last(
+        pipeline,
+        ("One", "Summary"),
+        summary_path(output_dir, name),
+        _summary_document,
+        len(items),
+        beam.pvalue.AsSingleton(written | "CountWritten" >> beam.combiners.Count.Globally()),
+        beam.pvalue.AsSingleton(filtered | "CountFiltered" >> beam.combiners.Count.Globally()),
+        beam.pvalue.AsSingleton(
+            skipped | "Reasons" >> beam.Map(lambda r: (r[1], r[2])) | "ListSkipped" >> beam.combiners.ToList()
+        ),
+        beam.pvalue.AsList(shards),
     )
-    return path
 
 
 def nsynth_to_tfrecord(
@@ -297,20 +352,13 @@ def nsynth_to_tfrecord(
     Returns:
       Counters read back from the summary JSON (``OUTPUT_DIR/<name>-summary.json``).
     """
-    import apache_beam as beam
-    from apache_beam.io.filesystems import FileSystems
-
-    outputs = NewOutputs(output_dir)
-    if "://" not in output_dir:
-        os.makedirs(output_dir, exist_ok=True)
-    options = pipeline_options(pipeline_args)
-    pipeline = beam.Pipeline(options=options)
-    path = build_nsynth_pipeline(
-        pipeline, input_dir, output_dir, name, num_shards, acoustic_only, min_pitch, max_pitch, resample, mono
+    data = run_to_json(
+        pipeline_args,
+        output_dir,
+        lambda pipeline: build_nsynth_pipeline(
+            pipeline, input_dir, output_dir, name, num_shards, acoustic_only, min_pitch, max_pitch, resample, mono
+        ),
     )
-    run_pipeline(pipeline, outputs)
-    with FileSystems.open(path) as f:
-        data = json.loads(f.read().decode("utf-8"))
     _remove_other_shard_counts(output_dir, name, data["shards"])
     return Counters.from_dict(data)
 
@@ -348,11 +396,12 @@ def _merge_counters(counters_list) -> Counters:
     return merged
 
 
-def _write_note_sequence_counters(_, path, files_found, files_ignored, counters, shards):
+def _note_sequence_counters_document(files_found, files_ignored, counters, shards) -> dict:
+    """The folder conversion's counters JSON, as the local conversion writes it."""
     from pipelines import note_sequences
 
     total = note_sequences.new_counters(files_found, files_ignored).merge(counters)
-    _write_json_beam(path, note_sequences.counters_document(total, shards))
+    return tfrecord_io.counters_document(total, shards)
 
 
 def build_note_sequences_pipeline(
@@ -400,21 +449,16 @@ def build_note_sequences_pipeline(
         | "FileCounters" >> beam.Map(lambda r: r.counters)
         | "MergeCounters" >> beam.CombineGlobally(_merge_counters)
     )
-    path = note_sequences.counters_path(output_file)
-    _ = (
-        pipeline
-        | "Once" >> beam.Create([None])
-        | "WriteCounters"
-        >> beam.Map(
-            _write_note_sequence_counters,
-            path,
-            len(relpaths),
-            ignored,
-            beam.pvalue.AsSingleton(counters),
-            beam.pvalue.AsList(shards),
-        )
+    return write_json_last(
+        pipeline,
+        ("Once", "WriteCounters"),
+        note_sequences.counters_path(output_file),
+        _note_sequence_counters_document,
+        len(relpaths),
+        ignored,
+        beam.pvalue.AsSingleton(counters),
+        beam.pvalue.AsList(shards),
     )
-    return path
 
 
 def convert_dir_to_note_sequences(
@@ -441,23 +485,17 @@ def convert_dir_to_note_sequences(
       local conversion gives. Local files an earlier run with another shard count left under
       ``output_file`` are deleted once the pipeline has written its own.
     """
-    import apache_beam as beam
-    from apache_beam.io.filesystems import FileSystems
-
     from pipelines import note_sequences
 
     output_file = os.fspath(output_file)
     if num_shards == 1 and "://" not in output_file and os.path.isdir(output_file):
         raise IsADirectoryError(f"{output_file}: is a folder; give the output a file name")
     prefix = note_sequences.output_prefix(output_file)
-    outputs = NewOutputs(os.path.dirname(os.path.abspath(prefix)) if "://" not in prefix else prefix)
-    if "://" not in prefix:
-        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args))
-    path = build_note_sequences_pipeline(pipeline, input_dir, output_file, num_shards, recursive, parser)
-    run_pipeline(pipeline, outputs)
-    with FileSystems.open(path) as f:
-        data = json.loads(f.read().decode("utf-8"))
+    data = run_to_json(
+        pipeline_args,
+        os.path.dirname(os.path.abspath(prefix)) if "://" not in prefix else prefix,
+        lambda pipeline: build_note_sequences_pipeline(pipeline, input_dir, output_file, num_shards, recursive, parser),
+    )
     folder = os.path.dirname(prefix)
     tfrecord_io.remove_other_layouts(prefix, [os.path.join(folder, s) for s in data["shards"]], output_file)
     return Counters.from_dict(data)
@@ -466,6 +504,10 @@ def convert_dir_to_note_sequences(
 __all__ = [
     "NewOutputs",
     "run_pipeline",
+    "run_to_json",
+    "write_json_last",
+    "sum_dicts",
+    "count_metrics",
     "pipeline_options",
     "build_nsynth_pipeline",
     "nsynth_to_tfrecord",

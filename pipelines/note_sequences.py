@@ -44,7 +44,13 @@ from typing import Optional, Sequence
 
 from pipelines import tfrecord_io
 from pipelines.errors import InputError
-from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
+from pipelines.tfrecord_io import (  # noqa: F401  (counters_document: re-exported)
+    Counters,
+    ShardedTFRecordWriter,
+    atomic_write_json,
+    clean_stale_temp_files,
+    counters_document,
+)
 
 # Extension (lower case) -> source type used in ids and counters.
 MUSIC_EXTENSIONS = {
@@ -371,13 +377,6 @@ def new_counters(files_found: int = 0, files_ignored: int = 0) -> Counters:
     counters.increment(FILES_FOUND, files_found)
     counters.increment(FILES_IGNORED, files_ignored)
     return counters
-
-
-def counters_document(counters: Counters, shards: Sequence[str]) -> dict:
-    """The counters JSON: ``Counters.to_dict()`` plus the shard file names (sorted)."""
-    data = counters.to_dict()
-    data["shards"] = sorted(os.path.basename(s) for s in shards)
-    return data
 
 
 # --------------------------------------------------------------------------- directory

@@ -58,7 +58,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from pipelines.nsynth import FAMILY_NAMES, NUM_SAMPLES, QUALITY_NAMES, SAMPLE_RATE, SOURCE_NAMES, qualities_to_str
-from pipelines.tfrecord_io import Counters, atomic_write_json
+from pipelines.tfrecord_io import Counters, atomic_write_json, remove_empty_folder
 from tfmusic import cli_support
 from tfmusic.workers import exit_on_interrupt
 
@@ -632,10 +632,7 @@ class _StagedOutput:
 
         shutil.rmtree(self.path, ignore_errors=True)
         for folder in reversed(self._made):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
+            remove_empty_folder(folder)
 
 
 def _render_into(
@@ -816,10 +813,7 @@ def render_splits(
         for stage in stages.values():
             stage.abort()
         if made:
-            try:
-                os.rmdir(out_dir)
-            except OSError:
-                pass
+            remove_empty_folder(out_dir)
         raise
     return counters
 

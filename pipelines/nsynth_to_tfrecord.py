@@ -27,7 +27,13 @@ from pipelines.nsynth import (
     serialize_example,
     validate_metadata,
 )
-from pipelines.tfrecord_io import Counters, ShardedTFRecordWriter, atomic_write_json, clean_stale_temp_files
+from pipelines.tfrecord_io import (
+    Counters,
+    ShardedTFRecordWriter,
+    atomic_write_json,
+    clean_stale_temp_files,
+    counters_document,
+)
 from tfmusic.audio import AudioFileError
 
 WRITTEN, FILTERED, SKIPPED = "written", "filtered_out", "skipped"
@@ -97,12 +103,10 @@ def summary_path(output_dir: str, name: str = "nsynth") -> str:
 
 
 def write_summary(output_dir: str, name: str, counters: Counters, shards: Sequence[str]) -> str:
-    """Writes ``counters.to_dict()`` plus the shard file names as JSON; returns the path."""
-    data = counters.to_dict()
-    data["shards"] = [os.path.basename(s) for s in shards]
+    """Writes ``counters.to_dict()`` plus the shard file names (sorted) as JSON; returns the path."""
     path = summary_path(output_dir, name)
     clean_stale_temp_files(path)  # left by a run that was killed while writing its summary
-    atomic_write_json(path, data)
+    atomic_write_json(path, counters_document(counters, shards))
     return path
 
 

@@ -103,6 +103,15 @@ def clean_stale_temp_files(path: Union[str, os.PathLike]) -> list[str]:
     return removed
 
 
+def remove_empty_folder(folder: str) -> None:
+    """Deletes ``folder`` if it exists and is empty; leaves it (and says nothing) otherwise. How a run
+    that stops takes back an output folder it created."""
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
 def _fsync_path(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -593,3 +602,10 @@ class Counters:
     def write_json(self, path: Union[str, os.PathLike]) -> None:
         """Writes ``to_dict()`` as JSON, atomically."""
         atomic_write_json(path, self.to_dict())
+
+
+def counters_document(counters: Counters, shards: Iterable[str]) -> dict:
+    """A conversion's summary JSON: ``counters.to_dict()`` plus the file names of its shards (sorted)."""
+    data = counters.to_dict()
+    data["shards"] = sorted(os.path.basename(s) for s in shards)
+    return data

@@ -82,12 +82,7 @@ class PolyphonicSequenceExtractor(Stage):
         tracks, stats = polyphony_lib.extract_polyphonic_sequences(
             quantized, min_steps_discard=self.min_steps, max_steps_discard=self.max_steps
         )
-        for name, n in stats.items():
-            self._count(counters, name, n)
-        for track in tracks:
-            self.lengths[track.num_steps] += 1
-            self._count(counters, "polyphonic_tracks_extracted")
-        return tracks
+        return self._extracted(tracks, stats, counters, "polyphonic_tracks_extracted", lambda t: t.num_steps)
 
 
 class PolyphonyPipeline(_core.EventsPipeline):

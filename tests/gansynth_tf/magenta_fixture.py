@@ -26,61 +26,33 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf.convert_magenta import MAGENTA_DEFAULTS
+
 GEN = "Generator/progressive_gan_generator"
 DIS = "Discriminator/progressive_gan_discriminator"
 
 #: A small model in Magenta's flag vocabulary: 3 resolutions from 2x4 (8x16 mel-IF specgrams of 64
 #: samples), latent 8, 16 channels per block (min(128 / 2^b, 16); the released model has 32 to 256), the 61 NSynth pitches.
 SMALL_FLAGS = {
+    **MAGENTA_DEFAULTS,  # every flag, as model.set_flags has it, in Magenta's order
     "train_root_dir": "/cns/gansynth/acoustic_only",
     "train_data_path": "/cns/nsynth-train.tfrecord",
-    "dataset_name": "nsynth_tfrecord",
-    "data_type": "mel",
     "audio_length": 64,
-    "sample_rate": 16000,
-    "data_normalizer": "specgrams_prespecified_normalizer",
-    "normalizer_margin": 0.8,
-    "normalizer_num_examples": 1000,
-    "mag_normalizer_a": 0.0661371661726,
-    "mag_normalizer_b": 0.113718730221,
-    "p_normalizer_a": 0.8,
-    "p_normalizer_b": 0.0,
-    "gradient_penalty_target": 1.0,
-    "gradient_penalty_weight": 10.0,
-    "real_score_penalty_weight": 0.001,
     "generator_ac_loss_weight": 10.0,
     "discriminator_ac_loss_weight": 10.0,
-    "gen_gl_consistency_loss_weight": 0.0,
     "generator_learning_rate": 0.0008,
     "discriminator_learning_rate": 0.0008,
-    "adam_beta1": 0.0,
-    "adam_beta2": 0.99,
     "fake_batch_size": 61,
-    "master": "",
-    "ps_tasks": 0,
-    "task": 0,
-    "debug_hook": False,
     "batch_size_schedule": [4],
     "stable_stage_num_images": 16,
     "transition_stage_num_images": 16,
     "total_num_images": 88,
     "save_summaries_num_images": 10000,
-    "train_progressive": True,
-    "train_time_limit": None,
-    "train_time_stage_multiplier": 1.0,
-    "g_fn": "specgram",
-    "d_fn": "specgram",
     "latent_vector_size": 8,
-    "kernel_size": 3,
     "start_height": 2,
     "start_width": 4,
-    "scale_mode": "ALL",
-    "scale_base": 2,
     "num_resolutions": 3,
-    "simple_arch": False,
-    "to_rgb_activation": "tanh",
     "fmap_base": 128,
-    "fmap_decay": 1.0,
     "fmap_max": 16,
 }
 NUM_PITCHES = 61

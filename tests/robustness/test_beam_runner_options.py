@@ -41,8 +41,8 @@ class BeamCommand:
       make_input: ``make_input(folder)`` -> the input path (a small real input built under ``folder``).
       io_args: ``io_args(input, output_folder)`` -> the command's input/output arguments.
       local_args: the arguments that select the command's in-process (non-Beam) mode.
-      records: ``records(output_folder)`` -> the serialized records the run wrote (any order).
-      counts: ``counts(output_folder)`` -> the counts of the run's summary/counters JSON.
+      records_glob: the TFRecord files the run writes, a glob in the output folder.
+      counts_file: the run's summary/counters JSON (it has ``counts``), in the output folder.
       planted_bad: bad inputs ``make_input`` plants (each must be counted as skipped).
     """
 
@@ -51,13 +51,21 @@ class BeamCommand:
     make_input: Callable[[pathlib.Path], pathlib.Path]
     io_args: Callable[[pathlib.Path, pathlib.Path], list]
     local_args: Sequence[str]
-    records: Callable[[pathlib.Path], list]
-    counts: Callable[[pathlib.Path], dict]
+    records_glob: str
+    counts_file: str
     planted_bad: int = 1
 
     def main(self):
         module, function = self.entry.split(":")
         return getattr(importlib.import_module(module), function)
+
+    def records(self, out: pathlib.Path) -> list:
+        """The serialized records the run wrote into ``out`` (any order)."""
+        return list(tfrecord_io.iter_records(str(out / self.records_glob)))
+
+    def counts(self, out: pathlib.Path) -> dict:
+        """The ``counts`` of the run's JSON file in ``out``."""
+        return json.loads((out / self.counts_file).read_text())["counts"]
 
 
 # ----- nsynth_to_tfrecord
@@ -122,16 +130,6 @@ def _ns_pattern(inp):
     return str(inp)  # the conversion's --output_file: one shard, written under exactly that name
 
 
-def _counts(name):
-    """``counts(output_folder)``: the ``counts`` of the run's JSON file ``name`` there."""
-    return lambda out: json.loads((out / name).read_text())["counts"]
-
-
-def _records(pattern):
-    """``records(output_folder)``: the records of the TFRecord files matching ``pattern`` there."""
-    return lambda out: list(tfrecord_io.iter_records(str(out / pattern)))
-
-
 def beam_commands() -> list:
     """The table: every conversion command with a Beam mode."""
     return [
@@ -144,8 +142,8 @@ def beam_commands() -> list:
                 *("--num_shards", "2", "--no_progress"),
             ],
             local_args=["--runner", "local"],
-            records=_records("nsynth-*-of-*.tfrecord"),
-            counts=_counts("nsynth-summary.json"),
+            records_glob="nsynth-*-of-*.tfrecord",
+            counts_file="nsynth-summary.json",
         ),
         BeamCommand(
             name="convert_dir_to_note_sequences",
@@ -156,8 +154,8 @@ def beam_commands() -> list:
                 *("--num_shards", "2", "--no_progress"),
             ],
             local_args=["--runner", "direct"],
-            records=_records("ns-*-of-*.tfrecord"),
-            counts=_counts("ns.counters.json"),
+            records_glob="ns-*-of-*.tfrecord",
+            counts_file="ns.counters.json",
         ),
         BeamCommand(
             name="melody_rnn_create_dataset",
@@ -168,8 +166,8 @@ def beam_commands() -> list:
                 *("--eval_ratio", "0.5", "--no_progress"),
             ],
             local_args=["--runner", "direct"],
-            records=_records("*_melodies.tfrecord"),
-            counts=_counts("melody_rnn_create_dataset_stats.json"),
+            records_glob="*_melodies.tfrecord",
+            counts_file="melody_rnn_create_dataset_stats.json",
             planted_bad=0,
         ),
         BeamCommand(
@@ -181,8 +179,8 @@ def beam_commands() -> list:
                 *("--num_shards", "1", "--stretch_factors", "1.0", "--transpose_amounts=-1,0,1", "--no_progress"),
             ],
             local_args=["--runner", "direct"],
-            records=_records("*-of-*.tfrecord"),
-            counts=_counts("summary.json"),
+            records_glob="*-of-*.tfrecord",
+            counts_file="summary.json",
             planted_bad=0,
         ),
     ]
@@ -194,21 +192,8 @@ IDS = [c.name for c in BEAM_COMMANDS]
 # (runner flags, {option name: expected value in PipelineOptions.get_all_options()})
 RUNNER_CASES = {
     "dataflow_after_dashdash": (
-        [
-            "--runner",
-            "DataflowRunner",
-            "--",
-            "--project",
-            "p",
-            "--region",
-            "r",
-            "--temp_location",
-            "gs://b/t",
-            "--num_workers",
-            "7",
-            "--machine_type",
-            "n1-standard-8",
-        ],
+        "--runner DataflowRunner -- --project p --region r --temp_location gs://b/t --num_workers 7"
+        " --machine_type n1-standard-8".split(),
         {
             "runner": "DataflowRunner",
             "project": "p",
@@ -219,17 +204,8 @@ RUNNER_CASES = {
         },
     ),
     "dataflow_inline": (
-        [
-            "--runner",
-            "DataflowRunner",
-            "--project=p2",
-            "--region",
-            "europe-west1",
-            "--staging_location",
-            "gs://b/staging",
-            "--job_name",
-            "convert-1",
-        ],
+        "--runner DataflowRunner --project=p2 --region europe-west1 --staging_location gs://b/staging"
+        " --job_name convert-1".split(),
         {
             "runner": "DataflowRunner",
             "project": "p2",
@@ -239,26 +215,19 @@ RUNNER_CASES = {
         },
     ),
     "flink": (
-        [
-            "--runner",
-            "FlinkRunner",
-            "--",
-            "--flink_master=localhost:8081",
-            "--parallelism=4",
-            "--environment_type=LOOPBACK",
-        ],
+        "--runner FlinkRunner -- --flink_master=localhost:8081 --parallelism=4 --environment_type=LOOPBACK".split(),
         {"runner": "FlinkRunner", "flink_master": "localhost:8081", "parallelism": 4, "environment_type": "LOOPBACK"},
     ),
     "spark": (
-        ["--runner", "SparkRunner", "--", "--spark_master_url=spark://host:7077", "--environment_type", "DOCKER"],
+        "--runner SparkRunner -- --spark_master_url=spark://host:7077 --environment_type DOCKER".split(),
         {"runner": "SparkRunner", "spark_master_url": "spark://host:7077", "environment_type": "DOCKER"},
     ),
     "beam_runner_override": (
-        ["--runner", "beam", "--", "--runner=PortableRunner", "--job_endpoint=localhost:8099"],
+        "--runner beam -- --runner=PortableRunner --job_endpoint=localhost:8099".split(),
         {"runner": "PortableRunner", "job_endpoint": "localhost:8099"},
     ),
     "direct_with_user_workers": (
-        ["--runner", "beam", "--", "--direct_num_workers=1", "--direct_running_mode=in_memory"],
+        "--runner beam -- --direct_num_workers=1 --direct_running_mode=in_memory".split(),
         {"runner": "DirectRunner", "direct_num_workers": 1, "direct_running_mode": "in_memory"},
     ),
 }
