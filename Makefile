@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tfmusic-installed
 DEMO_OUT ?= demo_output
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test / test-fast (whole test files per worker: a file's fixtures are built once)
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps zoo-deps test-deps lint demo test test-fast bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-harmonizer zoo-gansynth
 
@@ -56,11 +58,11 @@ lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 test: test-deps lint
-	MPLBACKEND=Agg $(PY) -m pytest -q --durations=30 tests $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 tests $(PYTEST_ARGS)
 
 # the quick loop: everything not marked slow
 test-fast: test-deps
-	MPLBACKEND=Agg $(PY) -m pytest -q -m "not slow" tests $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests $(PYTEST_ARGS)
 
 bench: install
 	MPLBACKEND=Agg $(PY) bench/run_all.py --out bench/results

@@ -42,7 +42,14 @@ setup(
     install_requires=_requirements(),
     extras_require={
         "beam": ["apache-beam[tfrecord]==2.77.0", "dask[distributed]==2026.8.0"],
-        "dev": ["pytest==9.2.0", "hypothesis==6.170.17", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
+        "dev": [
+            "pytest==9.2.0",
+            "pytest-xdist==3.8.0",
+            "hypothesis==6.170.17",
+            "nbclient==0.11.0",
+            "nbformat==5.11.1",
+            "ipykernel==7.4.0",
+        ],
     },
     entry_points={
         "console_scripts": [

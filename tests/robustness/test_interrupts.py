@@ -26,9 +26,21 @@ EXIT_WITHIN = 60.0
 def _start(args, log_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     log = open(log_path, "wb")
+    # SIGINT back to its default in the child: a test runner's worker (pytest-xdist's, or any started in the
+    # background by a shell) may ignore SIGINT, and an ignored SIGINT is inherited, so the drill would test nothing.
     return subprocess.Popen(
-        [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, *args],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(condition, proc, timeout, poll=0.1) -> bool:

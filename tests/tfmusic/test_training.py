@@ -72,7 +72,11 @@ def _events(log_dir):
     """[(step, tag, value)] of every summary in ``log_dir``'s event files, read back with
     tf.compat.v1.train.summary_iterator; value: the float of scalars, the text of text summaries."""
     out = []
-    for path in sorted(pathlib.Path(log_dir).glob("events.out.tfevents.*")):
+    # In the order the files were written: two writers opened in the same second get names that sort by
+    # their unique suffix, not by time, so order by each file's first event (its file_version record).
+    paths = pathlib.Path(log_dir).glob("events.out.tfevents.*")
+    by_start = sorted(paths, key=lambda path: next(iter(tf.compat.v1.train.summary_iterator(str(path)))).wall_time)
+    for path in by_start:
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for v in event.summary.value:
                 data = tf.make_ndarray(v.tensor) if v.HasField("tensor") else None
