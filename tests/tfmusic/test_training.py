@@ -70,13 +70,10 @@ def test_checkpoints_carry_config_and_resume(tmp_path):
 
 def _events(log_dir):
     """[(step, tag, value)] of every summary in ``log_dir``'s event files, read back with
-    tf.compat.v1.train.summary_iterator; value: the float of scalars, the text of text summaries."""
-    out = []
-    # In the order the files were written: two writers opened in the same second get names that sort by
-    # their unique suffix, not by time, so order by each file's first event (its file_version record).
-    paths = pathlib.Path(log_dir).glob("events.out.tfevents.*")
-    by_start = sorted(paths, key=lambda path: next(iter(tf.compat.v1.train.summary_iterator(str(path)))).wall_time)
-    for path in by_start:
+    tf.compat.v1.train.summary_iterator, in the order they were written; value: the float of scalars,
+    the text of text summaries."""
+    timed = []
+    for path in pathlib.Path(log_dir).glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for v in event.summary.value:
                 data = tf.make_ndarray(v.tensor) if v.HasField("tensor") else None
@@ -84,8 +81,10 @@ def _events(log_dir):
                     data = data.item().decode() if data.ndim == 0 else [d.decode() for d in data.ravel()]
                 elif data is not None:
                     data = float(data)
-                out.append((event.step, v.tag, data))
-    return out
+                timed.append((event.wall_time, len(timed), (event.step, v.tag, data)))
+    # By each summary's own time: neither the file names (writers opened in the same second sort by a
+    # counter, as text) nor the files' first records (whole seconds) order two writers of one second.
+    return [item for _, _, item in sorted(timed, key=lambda t: t[:2])]
 
 
 def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tmp_path):
