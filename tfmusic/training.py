@@ -134,12 +134,13 @@ def reapply_learning_rate(optimizer: Any, learning_rate: float, label: str) -> O
       ``"LABEL NEW from the config (the checkpoint held OLD)"`` when the checkpoint held another
       rate, else None.
     """
-    if isinstance(optimizer.learning_rate, (int, float)) or not hasattr(optimizer.learning_rate, "assign"):
+    rate = optimizer.learning_rate  # a variable for a constant rate, a tensor computed from a schedule
+    if not hasattr(rate, "assign"):
         return None
-    old = float(optimizer.learning_rate.numpy())
+    old = float(rate.numpy())
     if np.isclose(old, learning_rate, rtol=1e-6, atol=0.0):
         return None
-    optimizer.learning_rate.assign(learning_rate)
+    rate.assign(learning_rate)
     return f"{label} {learning_rate:g} from the config (the checkpoint held {old:g})"
 
 
