@@ -11,17 +11,23 @@
    alone exceeds ``--naive_cap_gib`` are skipped and recorded as such. ``--xla`` compiles the
    steps with XLA instead.
 
+   ``blocked`` is the same computation in causal query row blocks (the Music Transformer's
+   default, ``attention.blocked_causal_relative_attention``).
+
    ``plain_skew`` (issue 14 item 1's reference row): the Music Transformer paper's plain skew
    (``bench/plain_skew.py``, one relative table shared by the heads) around the same layer's
-   projections, timed alternately with ours (the ``skew`` layer, built with the same shared
-   table) in one process; ``ratio_vs_plain_skew`` is ours' speed over the plain skew's (> 1: ours
-   is faster), recorded with the issue's goal ``1.3``.
-2. Generation: events/s producing 1024 events with the key/value cache (the XLA-compiled
+   projections, timed alternately with ours (``blocked``, the default, and ``skew``, built with the
+   same shared table) in one process; ``ratio_vs_plain_skew`` is the default's speed over the plain
+   skew's (> 1: ours is faster), recorded with the issue's goal ``1.3``.
+2. A whole training step (forward, backward, Adam) of a 6-layer, hidden-256, 4-head model with one
+   relative table shared by the heads, ``blocked`` against ``skew`` (same weights, timed alternately
+   in one process) at L = 512 (batch 2) and 1024 (batch 1), the issue's sizes.
+3. Generation: events/s producing 1024 events with the key/value cache (the XLA-compiled
    ``tf.while_loop`` of ``music_transformer_ext.sampling``) against recomputing the whole prefix
    at every step (graph mode, dynamic length), same sampling and seed; the tokens are compared.
    ``--gen_model tiny`` swaps in a 1-layer, hidden-32 model (checks the code path quickly).
 
-``--only attention`` (or ``generation``) runs one part; ``--methods`` picks the attention rows.
+``--only attention`` (or ``model``, ``generation``) runs one part; ``--methods`` picks the attention rows.
 
 Writes ``OUT/music_transformer.json`` and ``OUT/music_transformer.md``.
 """
@@ -41,9 +47,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 HIDDEN, HEADS = 256, 8
-METHODS = ("skew", "naive", "plain_skew")
-#: ``--methods`` default (``plain_skew`` on request: ``--methods skew,naive,plain_skew``)
-DEFAULT_METHODS = ("skew", "naive", "plain_skew")
+METHODS = ("skew", "blocked", "naive", "plain_skew")
+#: ``--methods`` default
+DEFAULT_METHODS = METHODS
 #: issue 14 item 1: ours at least this much faster than the paper's plain skew
 PLAIN_SKEW_GOAL = 1.3
 GEN_MODEL = dict(
@@ -81,7 +87,7 @@ def _median(times) -> float:
 def attention_child(method: str, length: int, repeats: int, xla: bool = False) -> dict:
     """Run in a fresh process: forward + backward of one relative attention layer; returns figures.
 
-    ``plain_skew`` also times ours (``skew``, same shared table) alternately with it."""
+    ``plain_skew`` also times ours (``blocked`` and ``skew``, same shared table) alternately with it."""
     import numpy as np
     import tensorflow as tf
 
@@ -90,15 +96,20 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
 
     gpu = bool(tf.config.list_physical_devices("GPU"))
     plain = method == "plain_skew"
-    layer = attention.MultiHeadAttention(
-        HIDDEN,
-        HEADS,
-        attention_type="dot_product_relative_v2",
-        max_relative_position=length,
-        relative_method="skew" if plain else method,
-        heads_share_relative_embedding=plain,
-    )
-    layer.build((None, None, HIDDEN))
+
+    def make_layer(relative_method):
+        made = attention.MultiHeadAttention(
+            HIDDEN,
+            HEADS,
+            attention_type="dot_product_relative_v2",
+            max_relative_position=length,
+            relative_method=relative_method,
+            heads_share_relative_embedding=plain,
+        )
+        made.build((None, None, HIDDEN))
+        return made
+
+    layer = make_layer("skew" if plain else method)
     x = tf.constant(np.random.default_rng(0).normal(size=(1, length, HIDDEN)).astype(np.float32))
     bias = attention.causal_bias(length)
 
@@ -111,14 +122,14 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
         er = attention.relative_embeddings_left(layer.relative.key_relative_embeddings, length)
         return layer.output_transform(attention.combine_heads(plain_skew_attention(q, k, v, er)))
 
-    def make_step(forward):
+    def make_step(forward, variables=None):
         @tf.function(jit_compile=True if xla else None)
         def step(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = forward(x)
                 loss = tf.reduce_sum(tf.square(y))
-            grads = tape.gradient(loss, [x] + layer.trainable_variables)
+            grads = tape.gradient(loss, [x] + (variables or layer.trainable_variables))
             return loss, tf.add_n([tf.reduce_sum(tf.abs(g)) for g in grads])
 
         return step
@@ -153,11 +164,16 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
             times.append(time.perf_counter() - t0)
         row["step_s"] = round(_median(times), 4)
         return row
-    ours = make_step(ours_forward)
-    float(ours(x)[1])  # trace/compile and warm up outside the measurement
-    times, ours_times = [], []
-    for _ in range(repeats):  # alternately, so both see the same load
-        for fn, into in ((step, times), (ours, ours_times)):
+    blocked = make_layer("blocked")
+    for source, target in zip(layer.weights, blocked.weights):
+        target.assign(source)
+    skew_step = make_step(ours_forward)
+    blocked_step = make_step(lambda x: blocked(x, bias=bias), blocked.trainable_variables)
+    for fn in (skew_step, blocked_step):  # compile and warm up outside the timing
+        float(fn(x)[1])
+    times, skew_times, blocked_times = [], [], []
+    for _ in range(repeats):  # alternately, so all three see the same load
+        for fn, into in ((step, times), (skew_step, skew_times), (blocked_step, blocked_times)):
             t0 = time.perf_counter()
             float(fn(x)[1])
             into.append(time.perf_counter() - t0)
@@ -165,20 +181,121 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
         {
             "heads_share_relative_embedding": True,
             "step_s": round(_median(times), 4),
-            "ours_step_s": round(_median(ours_times), 4),
-            "ratio_vs_plain_skew": round(_median(times) / _median(ours_times), 3),
+            "ours_method": "blocked",
+            "ours_step_s": round(_median(blocked_times), 4),
+            "skew_step_s": round(_median(skew_times), 4),
+            "ratio_vs_plain_skew": round(_median(times) / _median(blocked_times), 3),
+            "skew_ratio_vs_plain_skew": round(_median(times) / _median(skew_times), 3),
             "goal_ratio": PLAIN_SKEW_GOAL,
         }
     )
     return row
 
 
+MODEL_STEP = dict(
+    vocab_size=310,
+    num_layers=6,
+    hidden_size=256,
+    filter_size=1024,
+    num_heads=4,
+    self_attention_type="dot_product_relative_v2",
+    heads_share_relative_embedding=True,
+    layer_prepostprocess_dropout=0.1,
+    attention_dropout=0.1,
+    relu_dropout=0.1,
+)
+#: ``--step_model``: the whole-step benchmark's model (``tiny`` only checks the code path quickly).
+STEP_MODELS = {"default": MODEL_STEP, "tiny": dict(MODEL_STEP, num_layers=1, hidden_size=32, filter_size=64)}
+
+
+def model_step_child(length: int, batch: int, repeats: int, xla: bool = True, step_model: str = "default") -> dict:
+    """Run in a fresh process: one whole training step (forward, backward, Adam) of the
+    ``STEP_MODELS[step_model]`` model at ``length``, ``blocked`` against ``skew`` (same weights), timed
+    alternately."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from music_transformer_ext.config import MusicTransformerConfig
+    from music_transformer_ext.model import MusicTransformer
+
+    config = MusicTransformerConfig(**STEP_MODELS[step_model], max_relative_position=length, max_length=length)
+    ids = tf.constant(np.random.default_rng(0).integers(1, 310, size=(batch, length)).astype(np.int32))
+    models = {method: MusicTransformer(config, relative_method=method) for method in ("skew", "blocked")}
+    models["blocked"].set_weights(models["skew"].get_weights())
+    params = int(sum(np.prod(v.shape) for v in models["skew"].trainable_variables))
+    steps = {}
+    for method, model in models.items():
+        optimizer = keras.optimizers.Adam(1e-4)
+        optimizer.build(model.trainable_variables)
+
+        def loss_and_grads(ids, model=model):
+            with tf.GradientTape() as tape:
+                logits = model(ids, training=True)
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids[:, 1:], logits=logits[:, :-1])
+                )
+            return loss, tape.gradient(loss, model.trainable_variables)
+
+        compiled = tf.function(loss_and_grads, jit_compile=True if xla else None)
+
+        @tf.function
+        def train_step(ids, model=model, optimizer=optimizer, compiled=compiled):
+            loss, grads = compiled(ids)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        t0 = time.perf_counter()
+        float(train_step(ids))
+        steps[method] = (train_step, time.perf_counter() - t0)
+    times = {method: [] for method in steps}
+    for _ in range(repeats):
+        for method, (fn, _) in steps.items():
+            t0 = time.perf_counter()
+            float(fn(ids))
+            times[method].append(time.perf_counter() - t0)
+    skew_s, blocked_s = _median(times["skew"]), _median(times["blocked"])
+    return {
+        "length": length,
+        "batch": batch,
+        "xla": xla,
+        "model": step_model,
+        "parameters": params,
+        "skew_step_s": round(skew_s, 4),
+        "blocked_step_s": round(blocked_s, 4),
+        "ratio_blocked_vs_skew": round(skew_s / blocked_s, 3),
+        "first_step_s_with_compile": {m: round(t, 1) for m, (_, t) in steps.items()},
+    }
+
+
+def model_step_rows(cases, repeats: int, xla: bool = True, step_model: str = "default") -> list:
+    """``model_step_child`` for each ``(length, batch)`` in its own process."""
+    rows = []
+    for length, batch in cases:
+        args = [str(length), str(batch), str(repeats), str(int(xla)), step_model]
+        cmd = [sys.executable, __file__, "--_model_child", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+        row = {"length": length, "batch": batch}
+        if proc.returncode:
+            row["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
+        else:
+            row.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+        rows.append(row)
+        print(f"  model step L={length} batch {batch}: {row}", flush=True)
+    return rows
+
+
 def analytic_mib(method: str, length: int) -> float:
     """Size of the relative-position tensors of one forward pass (float32): naive
     ``[H, L, L, d]`` per-pair embeddings + ``[H, L, L]`` logits; skew ``[H, L, d]`` used
-    embeddings + ``[H, L, L+1]`` padded logits."""
+    embeddings + ``[H, L, L+1]`` padded logits; blocked the same embeddings + each row block's
+    ``[H, n, b+1]`` padded logits."""
     d = HIDDEN // HEADS
-    if method == "naive":
+    if method == "blocked":
+        from music_transformer_ext.attention import relative_row_blocks
+
+        n = HEADS * length * d + sum(HEADS * (b - a) * (b + 1) for a, b in relative_row_blocks(length))
+    elif method == "naive":
         n = HEADS * length * length * d + HEADS * length * length
     elif method == "plain_skew":  # [L, d] shared table + [H, L, L+1] padded logits
         n = length * d + HEADS * length * (length + 1)
@@ -294,23 +411,47 @@ def markdown(result: dict) -> str:
                     f"| {row['length']} | {row['method']} | {row['step_s']:.3f} | {row['peak_mib']:.0f} | "
                     f"{row['analytic_relative_mib']} |"
                 )
-        plain = [r for r in result["attention"] if r["method"] == "plain_skew" and "ratio_vs_plain_skew" in r]
+        plain = [r for r in result["attention"] if r["method"] == "plain_skew" and "skew_step_s" in r]
         if plain:
             lines += [
                 "",
-                "Against the paper's plain skew (bench/plain_skew.py; both with one relative table shared by "
+                "Against the paper's plain skew (bench/plain_skew.py; all with one relative table shared by "
                 "the heads, timed alternately in one process): ratio = ours' speed / plain skew's speed "
-                f"(> 1: ours is faster), goal >= {PLAIN_SKEW_GOAL} (issue 14 item 1).",
+                f"(> 1: ours is faster), goal >= {PLAIN_SKEW_GOAL} (issue 14 item 1) for the default "
+                "(`blocked`); `skew` is t2t's full masked skew.",
                 "",
-                "| L | plain skew step (s) | ours step (s) | ratio vs plain skew | goal met |",
-                "|---:|---:|---:|---:|---|",
+                "| L | plain skew step (s) | skew step (s) | blocked step (s) | skew vs plain | blocked vs plain "
+                "| goal met |",
+                "|---:|---:|---:|---:|---:|---:|---|",
             ]
             for r in plain:
                 met = "yes" if r["ratio_vs_plain_skew"] >= r["goal_ratio"] else "no"
                 lines.append(
-                    f"| {r['length']} | {r['step_s']:.3f} | {r['ours_step_s']:.3f} | "
-                    f"{r['ratio_vs_plain_skew']:.2f} | {met} |"
+                    f"| {r['length']} | {r['step_s']:.3f} | {r['skew_step_s']:.3f} | {r['ours_step_s']:.3f} | "
+                    f"{r['skew_ratio_vs_plain_skew']:.2f} | {r['ratio_vs_plain_skew']:.2f} | {met} |"
                 )
+    if result.get("model_step"):
+        m = STEP_MODELS[result.get("step_model", "default")]
+        lines += [
+            "",
+            "One whole training step (forward, backward, Adam; the loss and gradients XLA-compiled, as "
+            f"`tfmusic.training` does) of a {m['num_layers']}-layer, hidden "
+            f"{m['hidden_size']}, filter {m['filter_size']}, {m['num_heads']}-head model with one relative table "
+            "shared by the heads (max_relative_position = L), `blocked` against `skew`, same weights, timed "
+            "alternately in one process.",
+            "",
+            "| L | batch | parameters | skew step (s) | blocked step (s) | blocked vs skew | first steps incl. compile (s) |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in result["model_step"]:
+            if "error" in r:
+                lines.append(f"| {r['length']} | {r['batch']} | - | - | - | - | error: {r['error']} |")
+                continue
+            first = ", ".join(f"{k} {v}" for k, v in r["first_step_s_with_compile"].items())
+            lines.append(
+                f"| {r['length']} | {r['batch']} | {r['parameters']:,} | {r['skew_step_s']:.3f} | "
+                f"{r['blocked_step_s']:.3f} | {r['ratio_blocked_vs_skew']:.2f} | {first} |"
+            )
     if "generation" in result:
         g = result["generation"]
         m = g["model"]
@@ -345,16 +486,31 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--gen_model", choices=sorted(GEN_MODELS), default="default", help="the generation benchmark's model size"
     )
-    parser.add_argument("--only", choices=("all", "attention", "generation"), default="all", help="run one part")
+    parser.add_argument(
+        "--only", choices=("all", "attention", "model", "generation"), default="all", help="run one part"
+    )
+    parser.add_argument(
+        "--model_cases",
+        default="512:2,1024:1",
+        help="LENGTH:BATCH pairs of the whole-model training step, comma-separated",
+    )
     parser.add_argument(
         "--methods", default=",".join(DEFAULT_METHODS), help=f"attention rows, comma-separated, of {', '.join(METHODS)}"
     )
     parser.add_argument("--xla", action="store_true", help="compile the attention steps with XLA")
     parser.add_argument("--_attention_child", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--step_model", choices=sorted(STEP_MODELS), default="default", help="the whole-step benchmark's model size"
+    )
+    parser.add_argument("--_model_child", nargs=5, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._attention_child:
         method, length, repeats, xla = args._attention_child
         print(json.dumps(attention_child(method, int(length), int(repeats), bool(int(xla)))))
+        return 0
+    if args._model_child:
+        length, batch, repeats, xla = (int(x) for x in args._model_child[:4])
+        print(json.dumps(model_step_child(length, batch, repeats, bool(xla), args._model_child[4])))
         return 0
     methods = tuple(m for m in args.methods.split(",") if m)
     unknown = set(methods) - set(METHODS)
@@ -372,6 +528,11 @@ def main(argv=None) -> int:
         result["xla"] = args.xla
         result["plain_skew_goal_ratio"] = PLAIN_SKEW_GOAL
         result["attention"] = rows
+    if args.only in ("all", "model"):
+        print("whole-model training step:", flush=True)
+        cases = [tuple(int(x) for x in case.split(":")) for case in args.model_cases.split(",") if case]
+        result["model_step"] = model_step_rows(cases, args.repeats, xla=True, step_model=args.step_model)
+        result["step_model"] = args.step_model
     if args.only in ("all", "generation"):
         print("generation:", flush=True)
         gen = generation_figures(args.events, GEN_MODELS[args.gen_model])

@@ -7,8 +7,9 @@
 #   gansynth   bench/bench_gansynth.py: mel_prog_hires training steps, XLA on/off x float32 / mixed_bfloat16,
 #              model FLOPs per step (TF profiler) and MFU against the GPU's peak
 #   synthesis  bench/bench_synthesis.py: 4 s notes per wall second, batched (notes and the MIDI path)
-#   attention  bench/bench_music_transformer.py: relative attention at L = 2048, skew vs naive (time, peak
-#              memory), and KV-cached generation
+#   attention  bench/bench_music_transformer.py: relative attention at L = 2048, blocked, skew, naive and
+#              the paper's plain skew (time, peak memory), a 6-layer model's training step at L = 1024
+#              (blocked vs skew), and KV-cached generation
 #   jsb        bench/jsb_experiment.py: a short paper-scale JSB Chorales run of both Transformers
 # then bench/gpu_check_report.py joins them: DIR/gpu_check.json, DIR/gpu_check.md (printed).
 #
@@ -40,14 +41,14 @@ case "$SCALE" in
   full)
     GANSYNTH=(--presets mel_prog_hires --stages 6 --steps 10 --batch 8)
     SYNTHESIS=(--batch_sizes 1,8,32,128 --repeats 5)
-    ATTENTION=(--lengths 2048 --naive_cap_gib 32 --events 1024 --repeats 5)
+    ATTENTION=(--lengths 2048 --naive_cap_gib 32 --events 1024 --repeats 5 --model_cases 1024:1)
     JSB=(--preset both --scale paper --steps 300 --eval_every 300 --max_minutes 1.0 --no_initial_eval --no_progress)
-    CAPS=(160 90 90 140)
+    CAPS=(160 90 120 110)
     ;;
   tiny)
     GANSYNTH=(--presets tiny --stages 0 --steps 2 --batch 4 --xla off)  # XLA compiles take minutes on a CPU
     SYNTHESIS=(--preset tiny --batch_sizes 1,2 --repeats 1 --zoo none)
-    ATTENTION=(--lengths 64 --naive_cap_gib 1 --events 8 --repeats 1 --gen_model tiny)
+    ATTENTION=(--lengths 64 --naive_cap_gib 1 --events 8 --repeats 1 --gen_model tiny --model_cases 64:1 --step_model tiny)
     JSB=(--preset both --scale tiny --steps 4 --eval_every 4 --valid_limit 2 --no_initial_eval --no_progress)
     CAPS=(300 300 300 300)
     ;;

@@ -103,6 +103,27 @@ def attention_figures(data: dict) -> List[dict]:
             )
         else:
             rows.append({"what": what, "figure": r.get("skipped") or f"error: {r.get('error', '?')}"})
+        if "ratio_vs_plain_skew" in r:
+            rows.append(
+                {
+                    "what": f"relative attention L={r['length']}, blocked and skew vs the paper's plain skew",
+                    "figure": f"{r['ratio_vs_plain_skew']:.2f}x and {r['skew_ratio_vs_plain_skew']:.2f}x",
+                    "ratio_vs_plain_skew": r["ratio_vs_plain_skew"],
+                }
+            )
+    for r in data.get("model_step", []):
+        what = f"Music Transformer training step, L={r['length']}, batch {r['batch']} ({r.get('model', '?')} model)"
+        if "error" in r:
+            rows.append({"what": what, "figure": f"error: {r['error']}"})
+            continue
+        rows.append(
+            {
+                "what": what,
+                "figure": f"blocked {r['blocked_step_s']:.4f} s vs skew {r['skew_step_s']:.4f} s "
+                f"({r['ratio_blocked_vs_skew']:.2f}x)",
+                "ratio_blocked_vs_skew": r["ratio_blocked_vs_skew"],
+            }
+        )
     g = data.get("generation")
     if g:
         rows.append(

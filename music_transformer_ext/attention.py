@@ -26,6 +26,12 @@ Relative attention is t2t's ``dot_product_self_attention_relative_v2``:
 :func:`relative_logits_naive` builds the per-pair embedding tensor directly (the paper's
 ``O(L^2 D)`` formulation) as a reference for tests and benchmarks.
 
+:func:`blocked_causal_relative_attention` (``relative_method="blocked"``, the decoder's default)
+computes the same causal attention in query row blocks: the block ``[a, b)`` needs keys ``[0, b)``
+only, so with ``k`` blocks the logits, softmax and weight matmuls shrink to ``(k+1)/(2k)`` of the
+square, and each block's relative logits are skewed by :func:`skew_block`, the rectangular form
+of the same pad-and-reshape.
+
 :class:`MultiHeadAttention` also has an incremental path, :meth:`MultiHeadAttention.step`: one
 query at ``position`` attends to a fixed-size key/value cache ``[B, H, T, d]``; the new key and
 value are written into the cache at ``position``, later slots are masked, and relative logits are
@@ -35,14 +41,14 @@ gathered by distance, so its outputs equal row ``position`` of the full computat
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Callable, Mapping, Optional, Tuple
 
 import keras
 import tensorflow as tf
 
 NEG_INF = -1e9
 ATTENTION_TYPES = ("dot_product", "dot_product_relative_v2")
-RELATIVE_METHODS = ("skew", "naive")
+RELATIVE_METHODS = ("skew", "blocked", "naive")
 
 
 # --------------------------------------------------------------------------- position helpers
@@ -198,6 +204,133 @@ def relative_values_naive(weights: tf.Tensor, embeddings: tf.Tensor) -> tf.Tenso
     return tf.einsum("bhim,himd->bhid", weights, pairs)
 
 
+# --------------------------------------------------------------------------- row-blocked causal attention
+
+#: ``relative_method="blocked"``: at most this many query row blocks ...
+MAX_RELATIVE_BLOCKS = 8
+#: ... and at least this many rows in each (shorter sequences use fewer blocks, or the full skew).
+MIN_ROWS_PER_BLOCK = 128
+
+
+def skew_block(rel: tf.Tensor, rows: int, keys: int) -> tf.Tensor:
+    """The skew of one row block: ``[B, H, n, b]`` (query row, distance index) -> (query row, key).
+
+    The block holds queries ``a .. a+n-1`` with ``a = b - n`` over keys ``0 .. b-1``; column ``j`` of
+    ``rel`` is distance ``b-1-j``. Pads one zero column on the left, flattens, drops the first ``n``
+    elements and reshapes to ``[n, b]``, which puts distance ``a+r-m`` at (row ``r``, key ``m``) for
+    every ``m <= a+r``; entries above the causal diagonal are junk and must be masked. With
+    ``n = b = L`` this is :func:`relative_to_absolute_masked`.
+    """
+    bsz, heads = _static_or_dynamic(rel, 0), _static_or_dynamic(rel, 1)
+    x = tf.pad(rel, [[0, 0], [0, 0], [0, 0], [1, 0]])
+    x = tf.reshape(x, [bsz, heads, rows * (keys + 1)])[:, :, rows:]
+    return tf.reshape(x, [bsz, heads, rows, keys])
+
+
+def unskew_block(weights: tf.Tensor, rows: int, keys: int) -> tf.Tensor:
+    """The inverse of :func:`skew_block` for causal weights ``[B, H, n, b]``: (row, key) -> (row,
+    distance index ``b-1-(a+r-m)``). Slots with no key receive exact zeros (masked weights or the
+    pad), so the result times the used value table is the relative-value term."""
+    bsz, heads = _static_or_dynamic(weights, 0), _static_or_dynamic(weights, 1)
+    x = tf.pad(tf.reshape(weights, [bsz, heads, rows * keys]), [[0, 0], [0, 0], [rows, 0]])
+    return tf.reshape(x, [bsz, heads, rows, keys + 1])[:, :, :, 1:]
+
+
+def relative_row_blocks(
+    length: int, max_blocks: int = MAX_RELATIVE_BLOCKS, min_rows: int = MIN_ROWS_PER_BLOCK, align: int = 8
+) -> list:
+    """Query row blocks ``[(a, b), ...]`` tiling ``[0, length)`` for :func:`blocked_causal_relative_attention`.
+
+    ``min(max_blocks, length // min_rows)`` near-equal blocks (at least one); inner boundaries are
+    rounded to multiples of ``align`` when every block stays non-empty. Equal blocks minimise the
+    work ``sum n_i * b_i``, which is ``(k+1)/(2k)`` of the full square for ``k`` blocks.
+    """
+    count = max(1, min(max_blocks, length // max(min_rows, 1), length))
+    edges = [round(i * length / count) for i in range(count + 1)]
+    aligned = [0] + [int(round(e / align)) * align for e in edges[1:-1]] + [length]
+    if align > 1 and all(y > x for x, y in zip(aligned, aligned[1:])):
+        edges = aligned
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _bias_block(bias: tf.Tensor, start: int, stop: int) -> tf.Tensor:
+    """Rows ``start:stop`` and keys ``:stop`` of a bias broadcastable to ``[B, H, L, L]``."""
+    bias = tf.convert_to_tensor(bias)
+    while bias.shape.rank < 4:
+        bias = bias[None]
+    if bias.shape[-2] != 1:
+        bias = bias[:, :, start:stop, :]
+    if bias.shape[-1] != 1:
+        bias = bias[:, :, :, :stop]
+    return bias
+
+
+def _causal_block_bias(start: int, stop: int) -> tf.Tensor:
+    """``[1, 1, n, b]``: 0 where key ``m <= start + r``, ``NEG_INF`` above."""
+    rows = tf.range(start, stop)[:, None]
+    keys = tf.range(stop)[None, :]
+    return tf.where(keys > rows, tf.constant(NEG_INF, tf.float32), tf.constant(0.0, tf.float32))[None, None]
+
+
+def blocked_causal_relative_attention(
+    q: tf.Tensor,
+    k: tf.Tensor,
+    v: tf.Tensor,
+    key_table: tf.Tensor,
+    value_table: Optional[tf.Tensor] = None,
+    bias: Optional[tf.Tensor] = None,
+    blocks: Optional[list] = None,
+    weights_fn: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
+) -> tf.Tensor:
+    """Causal relative self-attention (t2t's ``dot_product_self_attention_relative_v2``) in query row blocks.
+
+    A causal query never looks at later keys, so the block of queries ``[a, b)`` attends to keys
+    ``[0, b)`` only: its logits ``Q[a:b] K[:b]^T + skew_block(Q[a:b] E[L-b:]^T)`` are ``[n, b]``
+    instead of ``[n, L]``, and the softmax, the weights' matmul with ``V[:b]`` and the relative-value
+    term shrink with them. Relative-embedding memory stays ``O(L * d)``.
+
+    Args:
+      q: ``[B, H, L, dk]`` queries, already scaled by ``dk ** -0.5``; ``L`` must be static.
+      k: ``[B, H, L, dk]`` keys.
+      v: ``[B, H, L, dv]`` values.
+      key_table: the raw key table ``[M, dk]`` (shared by heads) or ``[H, M, dk]``.
+      value_table: the raw value table (``add_relative_to_values``), or None.
+      bias: additive logits bias broadcastable to ``[B, H, L, L]``, sliced to each block. The causal
+        mask is applied here whatever ``bias`` holds.
+      blocks: row blocks ``[(a, b), ...]`` tiling ``[0, L)`` (default :func:`relative_row_blocks`).
+      weights_fn: applied to each block's softmax weights ``[B, H, n, b]`` (attention dropout).
+
+    Returns:
+      ``[B, H, L, dv]`` float, equal to the full masked skew's ``softmax(logits) V (+ relative
+      values)`` up to float32 rounding. Rows whose every causal key ``bias`` masks differ (the full
+      softmax spreads them over all ``L`` keys, this one over ``b``); a causal decoder has none.
+    """
+    length = q.shape[2]
+    if length is None:
+        raise ValueError("blocked relative attention needs a static sequence length")
+    blocks = blocks or relative_row_blocks(length)
+    used_keys = relative_embeddings_left(tf.cast(key_table, q.dtype), length)
+    used_values = None if value_table is None else relative_embeddings_left(tf.cast(value_table, tf.float32), length)
+    outs = []
+    for start, stop in blocks:
+        rows = stop - start
+        q_block = q[:, :, start:stop]
+        logits = tf.cast(tf.matmul(q_block, k[:, :, :stop], transpose_b=True), tf.float32)
+        rel = _matmul_relative_keys(q_block, used_keys[..., length - stop :, :])
+        logits += tf.cast(skew_block(rel, rows, stop), tf.float32)
+        if bias is not None:
+            logits += tf.cast(_bias_block(bias, start, stop), tf.float32)
+        weights = tf.nn.softmax(logits + _causal_block_bias(start, stop))
+        if weights_fn is not None:
+            weights = weights_fn(weights)
+        out = tf.matmul(tf.cast(weights, v.dtype), v[:, :, :stop])
+        if used_values is not None:
+            distances = unskew_block(weights, rows, stop)
+            out += tf.cast(_matmul_relative_values(distances, used_values[..., length - stop :, :]), out.dtype)
+        outs.append(out)
+    return outs[0] if len(outs) == 1 else tf.concat(outs, axis=2)
+
+
 def split_heads(x: tf.Tensor, num_heads: int) -> tf.Tensor:
     """``[B, L, C] -> [B, H, L, C/H]``."""
     b, length = _static_or_dynamic(x, 0), _static_or_dynamic(x, 1)
@@ -300,7 +433,10 @@ class MultiHeadAttention(ConfigurableLayer):
       attention_type: ``dot_product`` or ``dot_product_relative_v2`` (self-attention only).
       max_relative_position, heads_share_relative_embedding, add_relative_to_values: as t2t.
       dropout: attention-weight dropout rate.
-      relative_method: ``skew`` (t2t's computation) or ``naive`` (per-pair tensor; causal use only).
+      relative_method: ``skew`` (t2t's computation), ``blocked`` (the same values computed in query row
+        blocks, each over its causal keys only: :func:`blocked_causal_relative_attention`, for a static
+        ``L >= 2 * MIN_ROWS_PER_BLOCK``, else the skew; causal self-attention only) or ``naive``
+        (per-pair tensor; causal use only).
     """
 
     config_attributes = (
@@ -403,6 +539,15 @@ class MultiHeadAttention(ConfigurableLayer):
 
     # ------------------------------------------------------------------ full sequences
 
+    def _row_blocks(self, query: tf.Tensor) -> Optional[list]:
+        """The row blocks ``relative_method="blocked"`` computes ``query [B, L, C]`` in; None for the full
+        skew (other methods, a dynamic ``L``, or one block)."""
+        length = query.shape[1]
+        if not self.is_relative or self.relative_method != "blocked" or length is None:
+            return None
+        blocks = relative_row_blocks(length)
+        return blocks if len(blocks) > 1 else None
+
     def call(
         self,
         query: tf.Tensor,
@@ -425,6 +570,19 @@ class MultiHeadAttention(ConfigurableLayer):
             raise ValueError(f"{self.name}: relative attention is self-attention only")
         q = self._query(query)
         k, v = self.project_memory(query if memory is None else memory)
+        blocks = self._row_blocks(query)
+        if blocks:
+            out = blocked_causal_relative_attention(
+                q,
+                k,
+                v,
+                self.relative.key_relative_embeddings,
+                self.relative.value_relative_embeddings if self.add_relative_to_values else None,
+                bias=bias,
+                blocks=blocks,
+                weights_fn=lambda weights: self.attention_dropout(weights, training=training),
+            )
+            return self.output_transform(combine_heads(out))
         logits = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)
         if self.is_relative:
             table = tf.cast(self.relative.key_relative_embeddings, q.dtype)

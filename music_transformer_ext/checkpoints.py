@@ -378,7 +378,7 @@ def read_t2t_variables(path: Union[str, bytes]) -> Tuple[Dict[str, np.ndarray], 
 
 
 def port_t2t_checkpoint(
-    path: Union[str, bytes], config: Optional[MusicTransformerConfig] = None, relative_method: str = "skew"
+    path: Union[str, bytes], config: Optional[MusicTransformerConfig] = None, relative_method: str = "blocked"
 ) -> MusicTransformer:
     """A :class:`MusicTransformer` holding a t2t checkpoint's weights.
 
@@ -388,7 +388,7 @@ def port_t2t_checkpoint(
       config: the expected architecture; None infers it
         (:func:`music_transformer_ext.convert_t2t.convert_config`). Fields names cannot
         reveal (heads of dot-product attention, ``pos``, dropouts, ``max_length``) come from it.
-      relative_method: passed to the model (``skew`` or ``naive``).
+      relative_method: passed to the model (``blocked``, ``skew`` or ``naive``).
 
     Raises:
       CheckpointReadError: unreadable path. PortingError: the checkpoint does not fit (message lists

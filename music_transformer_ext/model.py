@@ -390,8 +390,10 @@ class MusicTransformer(keras.Model):
 
     Args:
       config: a :class:`MusicTransformerConfig` (or its dict form).
-      relative_method: ``skew`` (t2t's, O(L*D) relative memory) or ``naive`` (O(L^2*D), for
-        comparisons; decoder only).
+      relative_method: the decoder's relative self-attention: ``blocked`` (t2t's values computed in
+        causal query row blocks, the fastest; the full skew at short or dynamic lengths), ``skew``
+        (t2t's computation, O(L*D) relative memory) or ``naive`` (O(L^2*D), for comparisons). The
+        encoder always uses ``skew``.
 
     Weights are created in the constructor, so a fresh model can be ported into or saved at once.
     """
@@ -399,7 +401,7 @@ class MusicTransformer(keras.Model):
     def __init__(
         self,
         config: Union[MusicTransformerConfig, Mapping[str, Any]],
-        relative_method: str = "skew",
+        relative_method: str = "blocked",
         name: str = "transformer",
         **kwargs,
     ):
@@ -558,7 +560,7 @@ class MusicTransformer(keras.Model):
         return cls(**config)
 
 
-def build_model(config: Union[MusicTransformerConfig, str], relative_method: str = "skew") -> MusicTransformer:
+def build_model(config: Union[MusicTransformerConfig, str], relative_method: str = "blocked") -> MusicTransformer:
     """A fresh :class:`MusicTransformer` from a config or a preset name (see ``config.PRESETS``)."""
     if isinstance(config, str):
         from music_transformer_ext import config as config_module

@@ -61,10 +61,14 @@ def test_gpu_check_tiny_writes_every_part(tmp_path, shared_data):
     attention = json.loads((out / "music_transformer.json").read_text())
     assert {(r["method"], r["length"]) for r in attention["attention"]} == {
         ("skew", 64),
+        ("blocked", 64),
         ("naive", 64),
         ("plain_skew", 64),
     }
     assert all(r["step_s"] > 0 and "peak_mib" in r for r in attention["attention"])
+    [step] = attention["model_step"]
+    assert step["length"] == 64 and step["model"] == "tiny"
+    assert step["skew_step_s"] > 0 and step["blocked_step_s"] > 0 and step["ratio_blocked_vs_skew"] > 0
     assert attention["generation"]["events"] == 8 and attention["generation"]["cached_events_per_s"] > 0
 
     jsb = json.loads((out / "jsb.json").read_text())["runs"]
