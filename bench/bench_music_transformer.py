@@ -193,12 +193,11 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
 
 
 MODEL_STEP = dict(
-    vocab_size=310,
+    GEN_MODEL,
     num_layers=6,
     hidden_size=256,
     filter_size=1024,
     num_heads=4,
-    self_attention_type="dot_product_relative_v2",
     heads_share_relative_embedding=True,
     layer_prepostprocess_dropout=0.1,
     attention_dropout=0.1,
@@ -219,7 +218,9 @@ def model_step_child(length: int, batch: int, repeats: int, xla: bool = True, st
     from music_transformer_ext.config import MusicTransformerConfig
     from music_transformer_ext.model import MusicTransformer
 
-    config = MusicTransformerConfig(**STEP_MODELS[step_model], max_relative_position=length, max_length=length)
+    config = MusicTransformerConfig(
+        **{**STEP_MODELS[step_model], "max_relative_position": length, "max_length": length}
+    )
     ids = tf.constant(np.random.default_rng(0).integers(1, 310, size=(batch, length)).astype(np.int32))
     models = {method: MusicTransformer(config, relative_method=method) for method in ("skew", "blocked")}
     models["blocked"].set_weights(models["skew"].get_weights())
