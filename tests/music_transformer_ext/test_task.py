@@ -200,3 +200,28 @@ def test_evaluate_reports_token_weighted_nll():
     logp = logits - np.log(np.exp(logits.astype(np.float64)).sum(-1, keepdims=True))
     nll = -np.take_along_axis(logp, targets[..., None], -1)[..., 0]
     assert stats["nll_per_token"] == pytest.approx(nll[targets != 0].mean(), rel=1e-5)
+
+
+def test_training_batches_have_a_static_length_so_the_decoder_runs_blocked(tmp_path, monkeypatch):
+    from music_transformer_ext import attention
+
+    calls = []
+    blocked = attention.blocked_causal_relative_attention
+
+    def spy(q, *args, **kwargs):
+        calls.append((tuple(q.shape), len(kwargs["blocks"])))
+        return blocked(q, *args, **kwargs)
+
+    monkeypatch.setattr(attention, "blocked_causal_relative_attention", spy)
+    length = 2 * attention.MIN_ROWS_PER_BLOCK
+    model = dataclasses.replace(C.get("tiny"), max_length=length)  # relative attention
+    cfg = dataclasses.replace(
+        _experiment(steps=1, jit=False, model=model), data=T.DataConfig(sequence_length=length, input_length=8)
+    )
+    runner = training.Runner(
+        T.MusicTransformerTask(cfg, synthetic_dataset_fn(16, length, 310)), cfg, str(tmp_path), strategy=_one()
+    )
+    assert runner.train().final_step == 1
+    # each decoder layer's self-attention traced through the row blocks, on the whole [B, H, L, d] batch
+    assert len(calls) >= model.num_layers
+    assert {(shape[0], shape[2], blocks) for shape, blocks in calls} == {(8, length, 2)}
