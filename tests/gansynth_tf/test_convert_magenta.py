@@ -328,6 +328,7 @@ def test_gansynth_train_warm_start_fine_tunes_from_a_magenta_folder(magenta_dir,
     assert 0 < np.max(np.abs(d.classification_logits.kernel.numpy() - saved[dis])) < 5e-3
 
 
+@pytest.mark.slow
 def test_gansynth_train_resumes_after_the_warm_start_folder_moved(magenta_dir, nsynth_sample_dir, tmp_path, capsys):
     """The run's own checkpoint wins: the same command line resumes after the Magenta folder moved, reading
     neither its experiment.json nor its checkpoint."""

@@ -59,6 +59,7 @@ def test_synthetic_specgrams_are_normalised_and_pitch_dependent():
     assert pitches[lo] < pitches[hi] and peak_bin(specs[lo]) < peak_bin(specs[hi])
 
 
+@pytest.mark.slow
 def test_tiny_preset_trains_with_xla_checkpoints_and_writes_media(tmp_path):
     from gansynth_tf.normalizer import SpecgramNormalizer
     from gansynth_tf.specgrams import SpecgramsHelper
@@ -121,6 +122,7 @@ def test_tiny_preset_trains_with_xla_checkpoints_and_writes_media(tmp_path):
         task.generate(np.zeros([1, cfg.model.latent_size], np.float32), [20])
 
 
+@pytest.mark.slow
 def test_two_replicas_match_one_replica_then_resume_mid_stage(tmp_path, two_cpu_strategy):
     # Global batch 8 on two replicas of 4; minibatch-stddev groups of 4 so a group never spans replicas.
     # Adam's first steps are sign-like (m / sqrt(v) = +-1); a large epsilon makes the updates
@@ -202,6 +204,7 @@ def test_mixed_bfloat16_keeps_outputs_and_losses_float32():
         keras.mixed_precision.set_global_policy(previous)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_trains_at_the_learning_rates_of_its_config(tmp_path):
     # Keras optimizers checkpoint their rate: without Task.after_restore a resumed run would keep
     # the old one and silently ignore `--set model.generator_learning_rate=...`.

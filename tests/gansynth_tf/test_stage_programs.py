@@ -114,6 +114,7 @@ def _state(runner):
     ]
 
 
+@pytest.mark.slow
 def test_per_stage_programs_train_like_the_single_program(tmp_path):
     # Batch 8 on the tiny schedule (stages of 16 images, 88 in all): 2 steps in each of stages 0..3, 3 in stage 4.
     cfg = gcfg.get_preset(
@@ -145,6 +146,7 @@ def test_non_progressive_keeps_one_program():
     assert [progressive.step_variant(s) for s in (0, 3, 4, 8, 12, 16, 21, 1000)] == [0, 0, 1, 2, 3, 4, 4, 4]
 
 
+@pytest.mark.slow
 def test_skip_mode_uses_the_per_stage_programs(tmp_path):
     # on_nonfinite="skip" runs each phase as two compiled calls; they are keyed by stage too.
     overrides = ["trainer.global_batch_size=8", "trainer.train_steps=3", "runtime.jit_compile=false"]

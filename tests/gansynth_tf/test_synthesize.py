@@ -347,6 +347,7 @@ _STANDALONE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_saved_model_round_trip(synth, run_dir, tmp_path, capsys):
     export_dir = str(tmp_path / "saved")
     assert generate_cli.main(["export", "--model_dir", run_dir, "--export_dir", export_dir]) == 0

@@ -275,6 +275,7 @@ def test_a_resume_that_contradicts_the_run_is_refused(files, scratch_run, capsys
     assert _snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_resume_after_the_bundle_was_deleted_with_evaluations_every_two_steps(
     files, scratch_run, tmp_path, capsys, monkeypatch
 ):

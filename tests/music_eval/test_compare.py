@@ -80,6 +80,7 @@ def test_bad_original_is_a_clear_error(pieces, tmp_path, capsys):
     assert rc == 2 and "corrupt.mid" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_write_report_with_audio_and_pieces(pieces, tmp_path):
     from tfmusic.audio import write_wav
 

@@ -224,6 +224,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
         train_cli.main(["--model_dir", str(tmp_path / "r5")])
 
 
+@pytest.mark.slow
 def test_resume_neither_reads_nor_needs_the_moved_t2t_checkpoint(tmp_path, capsys, monkeypatch):
     """A run fine-tuned from a t2t checkpoint resumes from its own checkpoint after that folder moved:
     with the same command line (its --checkpoint now names nothing) or without --checkpoint."""

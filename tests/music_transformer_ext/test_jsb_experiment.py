@@ -46,6 +46,7 @@ def test_windowed_batches_score_every_token_once(experiment):
     assert max(b.shape[1] for b, _ in whole) == 704
 
 
+@pytest.mark.slow
 def test_tiny_run_learns_and_writes_results(experiment, jsb_json, tmp_path):
     out = tmp_path / "results"
     rc = experiment.main(

@@ -119,6 +119,7 @@ def test_tensorboard_gets_the_config_as_text_and_eval_metrics_beside_training(tm
     assert config_events[1][1]["trainer"]["train_steps"] == 3
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_last_saved_step_with_same_config(tmp_path):
     model_dir = tmp_path / "killed"
     cmd, env = child_command(model_dir, "trainer.train_steps=100000", "trainer.checkpoint_every=5", "model.hidden=9")
