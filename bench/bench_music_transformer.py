@@ -269,18 +269,22 @@ def model_step_child(length: int, batch: int, repeats: int, xla: bool = True, st
     }
 
 
+def _child_row(flag: str, *args) -> dict:
+    """Runs this script with ``flag`` and ``args`` in a fresh process: the JSON row it prints last, or
+    ``{"error": last line of its stderr}``."""
+    cmd = [sys.executable, __file__, flag, *(str(a) for a in args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    if proc.returncode:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def model_step_rows(cases, repeats: int, xla: bool = True, step_model: str = "default") -> list:
     """``model_step_child`` for each ``(length, batch)`` in its own process."""
     rows = []
     for length, batch in cases:
-        args = [str(length), str(batch), str(repeats), str(int(xla)), step_model]
-        cmd = [sys.executable, __file__, "--_model_child", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
         row = {"length": length, "batch": batch}
-        if proc.returncode:
-            row["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
-        else:
-            row.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+        row.update(_child_row("--_model_child", length, batch, repeats, int(xla), step_model))
         rows.append(row)
         print(f"  model step L={length} batch {batch}: {row}", flush=True)
     return rows
@@ -319,12 +323,7 @@ def attention_rows(lengths, cap_gib: float, repeats: int, xla: bool = False, met
                 rows.append(row)
                 print(f"  {method:10s} L={length}: skipped ({row['skipped']})", flush=True)
                 continue
-            cmd = [sys.executable, __file__, "--_attention_child", method, str(length), str(repeats), str(int(xla))]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-            if proc.returncode:
-                row["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1][:300]
-            else:
-                row.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+            row.update(_child_row("--_attention_child", method, length, repeats, int(xla)))
             rows.append(row)
             print(f"  {method:10s} L={length}: {row}", flush=True)
     return rows

@@ -2,12 +2,14 @@
 ``dot_product_self_attention_relative_v2`` (the NumPy transcription), the full skew's gradients
 under XLA, and the layer and model that use it."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from music_transformer_ext import attention as A
-from music_transformer_ext.config import MusicTransformerConfig
+from music_transformer_ext import config as C
 from music_transformer_ext.model import MusicTransformer
 from tests.music_transformer_ext import t2t_reference as ref
 
@@ -140,18 +142,8 @@ def test_layer_blocked_equals_skew_at_static_length_and_falls_back_when_dynamic(
 
 
 def test_model_default_is_blocked_and_matches_skew_logits():
-    config = MusicTransformerConfig(
-        vocab_size=40,
-        num_layers=2,
-        hidden_size=16,
-        filter_size=32,
-        num_heads=2,
-        self_attention_type="dot_product_relative_v2",
-        max_relative_position=64,
-        max_length=300,
-        layer_prepostprocess_dropout=0.0,
-        attention_dropout=0.0,
-        relu_dropout=0.0,
+    config = dataclasses.replace(
+        C.get("tiny"), max_length=300, layer_prepostprocess_dropout=0.0, attention_dropout=0.0, relu_dropout=0.0
     )
     blocked = MusicTransformer(config)
     skew = MusicTransformer(config, relative_method="skew")
