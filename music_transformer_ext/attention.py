@@ -245,7 +245,7 @@ def relative_row_blocks(
     rounded to multiples of ``align`` when every block stays non-empty. Equal blocks minimise the
     work ``sum n_i * b_i``, which is ``(k+1)/(2k)`` of the full square for ``k`` blocks.
     """
-    count = max(1, min(max_blocks, length // max(min_rows, 1), length))
+    count = max(1, min(max_blocks, length // max(min_rows, 1)))
     edges = [round(i * length / count) for i in range(count + 1)]
     aligned = [0] + [int(round(e / align)) * align for e in edges[1:-1]] + [length]
     if align > 1 and all(y > x for x, y in zip(aligned, aligned[1:])):
@@ -328,7 +328,7 @@ def blocked_causal_relative_attention(
             distances = unskew_block(weights, rows, stop)
             out += tf.cast(_matmul_relative_values(distances, used_values[..., length - stop :, :]), out.dtype)
         outs.append(out)
-    return outs[0] if len(outs) == 1 else tf.concat(outs, axis=2)
+    return tf.concat(outs, axis=2)
 
 
 def split_heads(x: tf.Tensor, num_heads: int) -> tf.Tensor:
