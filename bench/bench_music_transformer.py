@@ -122,19 +122,21 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
         er = attention.relative_embeddings_left(layer.relative.key_relative_embeddings, length)
         return layer.output_transform(attention.combine_heads(plain_skew_attention(q, k, v, er)))
 
-    def make_step(forward, variables=None):
+    def make_step(forward, owner):
+        """The compiled forward + backward of ``forward``, differentiated by ``x`` and ``owner``'s weights."""
+
         @tf.function(jit_compile=True if xla else None)
         def step(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = forward(x)
                 loss = tf.reduce_sum(tf.square(y))
-            grads = tape.gradient(loss, [x] + (variables or layer.trainable_variables))
+            grads = tape.gradient(loss, [x] + owner.trainable_variables)
             return loss, tf.add_n([tf.reduce_sum(tf.abs(g)) for g in grads])
 
         return step
 
-    step = make_step(plain_forward if plain else ours_forward)
+    step = make_step(plain_forward if plain else ours_forward, layer)
     step.get_concrete_function(x)  # trace outside the measurement
     if gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
@@ -167,8 +169,8 @@ def attention_child(method: str, length: int, repeats: int, xla: bool = False) -
     blocked = make_layer("blocked")
     for source, target in zip(layer.weights, blocked.weights):
         target.assign(source)
-    skew_step = make_step(ours_forward)
-    blocked_step = make_step(lambda x: blocked(x, bias=bias), blocked.trainable_variables)
+    skew_step = make_step(ours_forward, layer)
+    blocked_step = make_step(lambda x: blocked(x, bias=bias), blocked)
     for fn in (skew_step, blocked_step):  # compile and warm up outside the timing
         float(fn(x)[1])
     times, skew_times, blocked_times = [], [], []
