@@ -57,12 +57,13 @@ class WallClock:
         return json.loads(path.read_text())["seconds"] if path.exists() else 0.0
 
 
-def training_record(work: pathlib.Path, steps: int, **fields) -> dict:
+def training_record(work: pathlib.Path, steps: int, earlier_seconds: float = 0, **fields) -> dict:
     """A zoo model's ``training`` entry (``model.json``): ``steps``, the wall ``seconds`` of every run (from
-    ``work/train_time.json``), the ``hardware``, then ``fields``, then today's ``date``."""
+    ``work/train_time.json``, plus ``earlier_seconds`` spent on a model the run continues), the
+    ``hardware``, then ``fields``, then today's ``date``."""
     import datetime
 
-    seconds = round(WallClock.total(work / "train_time.json"))
+    seconds = round(WallClock.total(work / "train_time.json") + earlier_seconds)
     return {
         "steps": steps,
         "seconds": seconds,

@@ -4,6 +4,9 @@ Usage (from the repository root; resumable: run it again after a stop and it goe
 
     .venv/bin/python bench/zoo/melody_rnn.py [--work /tmp/zoo/melody_rnn] [--steps 6000] [--stage all]
 
+    # the run folder is gone (another machine): go on from the shipped model's weights
+    .venv/bin/python bench/zoo/melody_rnn.py --stage all --from_shipped --steps 4000
+
 Stages (``--stage``; ``all`` runs them in order, each skipped when its output exists):
 
 1. ``data``: every tune of music21's Essen, Ryan's Mammoth and O'Neill collections and the soprano line
@@ -79,10 +82,56 @@ def data_stage(work: pathlib.Path, limit: int) -> dict:
     return summaries
 
 
+WARM_START_FILENAME = "warm_start.json"
+
+
+def warm_start_record(work: pathlib.Path) -> dict:
+    """What the run in ``work`` was warm-started from (:func:`start_from_shipped`): ``steps`` and wall
+    ``seconds`` of the shipped model it continues, ``date`` of the warm start; ``{}`` for a run from scratch."""
+    path = work / WARM_START_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
+    """Makes a new run in ``work`` continue the shipped model (``models/<NAME>``) when its own run folder
+    is gone (run folders live outside the repo and do not outlive their machine): copies the bundle to
+    ``work/warm_start.mag`` (shipping overwrites the original) and records the shipped model's steps and
+    wall time in ``work/warm_start.json``. The run then fine-tunes the bundle (every weight restored,
+    Adam's state fresh) and counts its steps on top. A run folder that exists resumes from its own
+    checkpoint instead (so the same command may be rerun after a stop). Returns the record; raises
+    ``SystemExit`` when there is no shipped model to start from."""
+    import datetime
+    import shutil
+
+    from tfmusic import files
+
+    if (work / "run" / "config.json").exists():
+        print(f"{work / 'run'} exists: resuming it (--from_shipped only starts new runs)", flush=True)
+        return warm_start_record(work)
+    shipped = models / NAME
+    bundle = shipped / f"{CONFIG_ID}.mag"
+    if not bundle.is_file() or not (shipped / "model.json").is_file():
+        raise SystemExit(f"--from_shipped: no shipped model in {shipped} ({bundle.name} and model.json)")
+    training = json.loads((shipped / "model.json").read_text())["training"]
+    shutil.copyfile(bundle, work / "warm_start.mag")
+    record = {
+        "steps": int(training["steps"]),
+        "seconds": int(training["seconds"]),
+        "date": datetime.date.today().isoformat(),
+    }
+    files.atomic_write_json(work / WARM_START_FILENAME, record)
+    return record
+
+
 def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
-    """``melody_rnn_train`` on every collection's training melodies (resumes a stopped run)."""
+    """``melody_rnn_train`` on every collection's training melodies until the model has trained ``steps``
+    steps in all (resumes a stopped run; a run warm-started by :func:`start_from_shipped` counts the
+    shipped model's steps)."""
     from melody_rnn_ext import train_cli
 
+    base = warm_start_record(work).get("steps", 0)
+    if steps <= base:
+        raise SystemExit(f"--steps {steps}: the run continues a model of {base} steps; ask for more")
     argv = [
         "--config",
         CONFIG_ID,
@@ -93,8 +142,10 @@ def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
         "--eval_file",
         str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
         "--num_training_steps",
-        str(steps),
+        str(steps - base),
     ]
+    if base and not (work / "run" / "config.json").exists():
+        argv += ["--bundle", str(work / "warm_start.mag")]
     settings = ("trainer.checkpoint_every=250", "trainer.summary_every=50", "runtime.jit_compile=false")
     common.train(train_cli.main, argv, (*settings, *overrides), work, "melody_rnn_train")
 
@@ -203,7 +254,9 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     run_cfg = json.loads((work / "run" / "config.json").read_text())
     import tensorflow as tf
 
-    step = int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])  # where the run stands
+    warm = warm_start_record(work)
+    # where the model stands: the run's own steps, on top of the shipped model's when it was warm-started
+    step = warm.get("steps", 0) + int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])
     keys = samples(str(bundle), folder / "samples")
     manifest = {
         "name": NAME,
@@ -214,6 +267,8 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
         "training": common.training_record(
             work,
             step,
+            earlier_seconds=warm.get("seconds", 0),
+            **({"warm_start": warm} if warm else {}),
             rnn_layer_sizes=run_cfg["model"]["hparams"]["rnn_layer_sizes"],
             batch_size=run_cfg["trainer"]["global_batch_size"],
             overrides=[
@@ -226,6 +281,21 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
         "check": check_sample(str(bundle)),
     }
     common.write_model(folder, manifest, card(manifest))
+
+
+def _warm_start_lines(training: dict) -> list:
+    """The card's paragraph on a run that continued the shipped model (``--from_shipped``), if it did."""
+    warm = training.get("warm_start")
+    if not warm:
+        return []
+    return [
+        "",
+        f"The first {warm['steps']:,} steps ({warm['seconds'] / 3600:.1f} h) are an earlier run's, whose run "
+        f"folder did not outlive its machine; on {warm['date']} the run went on from that shipped bundle "
+        f"(`--from_shipped`: every weight restored, Adam's moments started afresh) for the other "
+        f"{training['steps'] - warm['steps']:,} steps. The retraining command above trains the same number of "
+        "steps in one run.",
+    ]
 
 
 def card(m: dict) -> str:
@@ -273,6 +343,7 @@ def card(m: dict) -> str:
         "",
         "(`make zoo-melody-rnn` runs the same to 20,000 steps; add `--set trainer.max_minutes=M` to train in "
         "time slices: each rerun resumes from the newest checkpoint.)",
+        *_warm_start_lines(t),
         "",
         "## Held-out figures",
         "",
@@ -338,6 +409,12 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
     parser.add_argument("--limit", type=int, default=0, help="pieces per collection (0 = all; for a smoke run)")
     parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
+    parser.add_argument(
+        "--from_shipped",
+        action="store_true",
+        help="start a new run from the shipped model's weights (when the old run folder is gone); "
+        "--steps counts the shipped model's steps",
+    )
     cli_flags.add_overrides_flag(
         parser, "config overrides for training, e.g. model.hparams.batch_size=64", metavar=None
     )
@@ -347,6 +424,8 @@ def main(argv=None) -> int:
     if args.stage in ("all", "data"):
         data_stage(work, args.limit)
     if args.stage in ("all", "train"):
+        if args.from_shipped:
+            start_from_shipped(work, pathlib.Path(args.models))
         train_stage(work, args.steps, args.overrides)
     if args.stage in ("all", "evaluate", "ship"):
         metrics = evaluate_stage(work)

@@ -1,0 +1,80 @@
+"""bench/zoo/gansynth.py's representation ceiling: notes through a representation's specgrams and back,
+the octave bands, the results table and the card's ceiling column."""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench" / "zoo"))
+import gansynth as zoo_gansynth  # noqa: E402  (bench/zoo/gansynth.py)
+
+from gansynth_tf.specgrams import SpectralConfig  # noqa: E402
+
+
+def _sawtooth(midi: int, length: int = 16384, total: int = 64000) -> np.ndarray:
+    t = np.arange(length) / 16000
+    f0 = 440 * 2 ** ((midi - 69) / 12)
+    wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, int(7000 / f0)))
+    wave = 0.5 * wave / np.abs(wave).max() * np.exp(-t)
+    return np.pad(wave, (0, total - length)).astype(np.float32)
+
+
+def test_round_trip_gives_the_note_back_in_its_length_and_pads_the_rest():
+    notes = np.stack([_sawtooth(69), _sawtooth(57)])
+    spectral = SpectralConfig(audio_length=16384, spec_shape=(64, 512), overlap=0.75)
+    back = zoo_gansynth.round_trip(notes, spectral, batch_size=1)
+    assert back.shape == notes.shape and back.dtype == np.float32
+    assert not back[:, 16384:].any()
+    for a, b in zip(notes, back):  # the paper's 75 % overlap keeps a harmonic tone's waveform
+        assert np.corrcoef(a[2048:14000], b[2048:14000])[0, 1] > 0.9
+    # a different representation gives a different (not a copied) wave
+    other = zoo_gansynth.round_trip(notes[:1], SpectralConfig(audio_length=16384, spec_shape=(32, 512), overlap=0.5))
+    assert np.abs(other[0] - back[0]).max() > 1e-3
+
+
+def test_pitch_bands_names_the_octaves_that_hold_notes():
+    bands = zoo_gansynth.pitch_bands(np.array([24, 35, 36, 60, 84, 84]))
+    assert list(bands) == ["24-35", "36-47", "60-71", "84-84"]
+    assert bands["24-35"].tolist() == [True, True, False, False, False, False]
+    assert bands["84-84"].sum() == 2
+
+
+def test_ceiling_table_marks_the_shipped_models_representation():
+    result = {
+        "notes": 3,
+        "band_notes": {"24-35": 1, "60-71": 2},
+        "audio_length": 16384,
+        "date": "2026-12-07",
+        "command": "python bench/zoo/gansynth.py --stage ceiling",
+        "rows": [
+            {"setting": "not encoded", "scores": {"all": 1.0, "24-35": 1.0, "60-71": 1.0}},
+            {
+                "setting": "32x512, 50 % overlap",
+                "frame_length": 1024,
+                "frame_step": 512,
+                "pixels": 16384,
+                "shipped_model": True,
+                "scores": {"all": 2 / 3, "24-35": 0.0, "60-71": 1.0},
+            },
+        ],
+    }
+    table = zoo_gansynth.ceiling_markdown(result)
+    assert "| 32x512, 50 % overlap (the shipped model's) | 1024 / 512 | 16,384 | 66.7 % | 0.0 % | 100.0 % |" in table
+    assert "| not encoded | - | - | 100.0 % | 100.0 % | 100.0 % |" in table
+
+
+def test_card_shows_the_ceiling_column_when_the_manifest_has_it():
+    manifest = json.loads((REPO / "models" / zoo_gansynth.NAME / "model.json").read_text())
+    with_ceiling = "\n".join(zoo_gansynth._band_lines(manifest))
+    bands = manifest["metrics"]["pitch_accuracy_by_band"]
+    assert manifest["metrics"]["real_round_trip_pitch_accuracy"] > 0  # the shipped card has its ceiling
+    assert "real through the model's specgrams" in with_ceiling
+    assert all(f"{100 * b['real_round_trip']:.1f} % |" in with_ceiling for b in bands.values())
+    for band in bands.values():
+        band.pop("real_round_trip", None)
+    manifest["metrics"].pop("real_round_trip_pitch_accuracy", None)
+    without = "\n".join(zoo_gansynth._band_lines(manifest))
+    assert "real through the model's specgrams" not in without and "| 24-35 |" in without
