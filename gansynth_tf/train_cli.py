@@ -42,6 +42,7 @@ PRESET_NAMES = (
     "cpu_learn",
     "cpu_small",
     "cpu_zoo",
+    "cpu_zoo_hf",
     "if",
     "if_h",
     "if_mel",

@@ -1,5 +1,5 @@
-"""bench/zoo/gansynth.py's representation ceiling: notes through a representation's specgrams and back,
-the octave bands, the results table and the card's ceiling column."""
+"""bench/zoo/gansynth.py: the representation ceiling (notes through a representation's specgrams and back,
+the octave bands, the results table, the card's ceiling column) and the preset a run records."""
 
 import json
 import pathlib
@@ -78,3 +78,9 @@ def test_card_shows_the_ceiling_column_when_the_manifest_has_it():
     manifest["metrics"].pop("real_round_trip_pitch_accuracy", None)
     without = "\n".join(zoo_gansynth._band_lines(manifest))
     assert "real through the model's specgrams" not in without and "| 24-35 |" in without
+
+
+def test_the_card_names_the_preset_the_run_was_started_with(tmp_path):
+    assert zoo_gansynth.cfg_preset(tmp_path) == zoo_gansynth.PRESET == "cpu_zoo"  # no record: the default
+    (tmp_path / "run_flags.json").write_text(json.dumps({"--preset": "cpu_zoo_hf"}))
+    assert zoo_gansynth.cfg_preset(tmp_path) == "cpu_zoo_hf"

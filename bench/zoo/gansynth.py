@@ -11,7 +11,8 @@ Stages (``--stage``; ``all`` runs them in order):
    MIDI SoundFonts; rendered here when ``--renders`` holds none). GANSynth trains on the acoustic notes
    of the training split, as the paper trains on NSynth's acoustic subset.
 2. ``train``: ``gansynth_train --preset cpu_zoo`` (1.02 s of each note as 32x512 mel-IF specgrams,
-   GANSynth's 61 pitches) on the training split; resumable.
+   GANSynth's 61 pitches) on the training split; resumable. ``--preset cpu_zoo_hf`` starts a run on
+   16x1024 specgrams instead (same size, twice the frequency resolution; see ``ceiling``).
 3. ``evaluate``: one generated note per held-out real note (held-out instruments and the held-out
    SoundFont, acoustic, the same pitch; seeded latents), both cut to the model's 1.02 s and scored
    by the zoo's ``pitch_classifier`` as GANSynth's Table 1: NDB, FID, IS, pitch accuracy, pitch
@@ -47,7 +48,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402  (bench/zoo/common.py)
 
 NAME = "gansynth_multisf"
-PRESET = "cpu_zoo"
+PRESET = "cpu_zoo"  # the shipped model's; --preset cpu_zoo_hf trains on 16x1024 specgrams
 HELDOUT_SPLITS = ("valid_instruments", "valid_soundfont")
 CHECK_PITCHES = tuple(range(24, 85, 2))  # the test regenerates these (seed CHECK_SEED) and re-scores them
 CHECK_SEED = 7
@@ -78,13 +79,15 @@ def _newest_step(run_dir: pathlib.Path) -> int:
     return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
-def train_stage(work: pathlib.Path, renders: pathlib.Path, steps: int, overrides, balance_from: int = 0) -> None:
-    """``gansynth_train --preset cpu_zoo`` on the training split (resumes a stopped run). With
+def train_stage(
+    work: pathlib.Path, renders: pathlib.Path, steps: int, overrides, balance_from: int = 0, preset: str = PRESET
+) -> None:
+    """``gansynth_train --preset PRESET`` on the training split (resumes a stopped run). With
     ``balance_from`` (> 0), steps from there on see pitch-balanced real notes
     (``data.balance_pitches=true``): the run first goes to ``balance_from`` on the data's own counts."""
     if 0 < balance_from < steps:
         if _newest_step(work / "run") < balance_from:
-            train_stage(work, renders, balance_from, overrides)
+            train_stage(work, renders, balance_from, overrides, preset=preset)
         overrides = [*overrides, "data.balance_pitches=true"]
     from gansynth_tf import train_cli
 
@@ -94,7 +97,7 @@ def train_stage(work: pathlib.Path, renders: pathlib.Path, steps: int, overrides
         "--train_data",
         str(renders / "train"),
         "--preset",
-        PRESET,
+        preset,
         "--set",
         f"trainer.train_steps={steps}",
         "--set",
@@ -340,6 +343,13 @@ def _reusable_evaluation(work: pathlib.Path):
     return metrics if metrics.get("step") == int(latest.rsplit("-", 1)[1]) else None
 
 
+def cfg_preset(run_dir: pathlib.Path) -> str:
+    """The ``--preset`` the run in ``run_dir`` was started with (its ``run_flags.json``), else :data:`PRESET`."""
+    flags = run_dir / "run_flags.json"
+    recorded = json.loads(flags.read_text()).get("--preset") if flags.is_file() else None
+    return recorded or PRESET
+
+
 def export_generator(run_dir: pathlib.Path, out_dir: pathlib.Path) -> str:
     """Writes the run's moving-average generator alone (``generator_ema`` checkpoint item, the
     run's ``config.json`` and ``normalizer.json``) to ``out_dir``; returns the checkpoint prefix."""
@@ -450,7 +460,7 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
             "steps": metrics["step"],
             "seconds": round(common.WallClock.total(work / "train_time.json")),
             "hardware": common.hardware(),
-            "preset": PRESET,
+            "preset": cfg_preset(work / "run"),
             "balance_from": BALANCE_FROM if cfg.data.balance_pitches else 0,
             "config": config_lib.to_dict(cfg),
             "date": datetime.date.today().isoformat(),
@@ -566,7 +576,8 @@ def card(m: dict) -> str:
             "",
             "```",
             f".venv/bin/python bench/zoo/gansynth.py --stage all --steps {t['steps']} "
-            f"--balance_from {t.get('balance_from', 0)}",
+            f"--balance_from {t.get('balance_from', 0)}"
+            + (f" --preset {t['preset']}" if t["preset"] != PRESET else ""),
             "```",
             "",
             "## Held-out figures (GANSynth's Table 1)",
@@ -625,6 +636,9 @@ def main(argv=None) -> int:
         default=BALANCE_FROM,
         help="from this step on, train on pitch-balanced real notes (0: never)",
     )
+    parser.add_argument(
+        "--preset", default=PRESET, help=f"gansynth_train preset of a new run (default {PRESET}; cpu_zoo_hf: 16x1024)"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
     args = parser.parse_args(argv)
     work, renders = pathlib.Path(args.work), pathlib.Path(args.renders)
@@ -642,7 +656,7 @@ def main(argv=None) -> int:
         ceiling_stage(renders, pathlib.Path(args.models), pathlib.Path(args.results))
         return 0
     if args.stage in ("all", "train"):
-        train_stage(work, renders, args.steps, args.overrides, args.balance_from)
+        train_stage(work, renders, args.steps, args.overrides, args.balance_from, args.preset)
     if args.stage in ("all", "evaluate", "ship"):
         metrics = _reusable_evaluation(work) if args.stage == "ship" else None
         metrics = metrics or evaluate_stage(work, renders)

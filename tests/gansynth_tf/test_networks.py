@@ -1,5 +1,6 @@
 """GANSynth networks: configs and presets, layer facts, shapes at every stage, the schedule, the GP."""
 
+import dataclasses
 import math
 
 import keras
@@ -62,6 +63,28 @@ def test_presets_cover_representation_resolution_and_progressive():
     assert noprog.trainer.train_steps == 500_000
     tiny = gcfg.PRESETS.get("tiny")
     assert tiny.model.num_resolutions == 3 and tiny.model.final_shape == tiny.data.spectral.spec_shape == (8, 16)
+
+
+def test_cpu_zoo_hf_is_cpu_zoo_on_16x1024_specgrams_at_the_same_cost():
+    zoo, hf = gcfg.PRESETS.get("cpu_zoo"), gcfg.PRESETS.get("cpu_zoo_hf")
+    assert zoo.data.spectral.spec_shape == zoo.model.final_shape == (32, 512)
+    assert hf.data.spectral.spec_shape == hf.model.final_shape == (16, 1024)
+    assert hf.data.spectral.frame_length == 2048 and hf.data.spectral.frame_step == 1024
+    assert hf.data.spectral.audio_length == zoo.data.spectral.audio_length == 16384
+
+    def channels_by_pixels(m):
+        shapes = [(m.start_shape[0] * 2**i, m.start_shape[1] * 2**i) for i in range(m.num_resolutions)]
+        return {a * b: m.num_filters(i + 1) for i, (a, b) in enumerate(shapes)}
+
+    # the same channels at every pixel count the two share (cpu_zoo has one more block, 1x16)
+    shared = channels_by_pixels(hf.model)
+    assert {k: v for k, v in channels_by_pixels(zoo.model).items() if k in shared} == shared
+    assert shared[16 * 1024] == 8
+    # everything else is cpu_zoo's: losses, optimiser, batch, schedule, data
+    strip = dict(start_shape=(1, 1), num_resolutions=1, fmap_base=1)
+    assert dataclasses.replace(hf.model, **strip) == dataclasses.replace(zoo.model, **strip)
+    assert hf.trainer == zoo.trainer and hf.runtime == zoo.runtime
+    assert dataclasses.replace(hf.data, spectral=zoo.data.spectral) == zoo.data
 
 
 def test_configs_validate_and_take_overrides():
