@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers for make test / test-fast (whole test files per worker: a file's fixtures are built once)
 TEST_WORKERS ?= 2
 
-.PHONY: install system-deps zoo-deps test-deps lint demo test test-fast bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-harmonizer zoo-gansynth
+.PHONY: install system-deps zoo-deps test-deps lint demo test test-fast bench clean zoo zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-jsb zoo-harmonizer zoo-gansynth
 
 install: $(STAMP)
 
@@ -70,7 +70,7 @@ bench: install
 # The zoo (models/): each target retrains one model with the command its card gives, resuming its run folder
 # (ZOO_WORK, outside the repo) and writing models/<name>/. Hours on a CPU; never part of `make test`.
 ZOO_WORK ?= /tmp/zoo
-zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-harmonizer zoo-gansynth
+zoo: zoo-pitch-classifier zoo-melody-rnn zoo-transformer zoo-jsb zoo-harmonizer zoo-gansynth
 
 zoo-pitch-classifier: zoo-deps
 	MPLBACKEND=Agg $(PY) bench/zoo/pitch_classifier.py --work $(ZOO_WORK)/pitch_classifier --out models/pitch_classifier \
@@ -82,6 +82,10 @@ zoo-melody-rnn: install
 
 zoo-transformer: install
 	MPLBACKEND=Agg $(PY) bench/zoo/music_transformer.py --work $(ZOO_WORK)/music_transformer --stage all --steps 6000
+
+# the JSB Chorales note-wise Transformer (the paper's Table 2 task), trained for a time budget
+zoo-jsb: install
+	MPLBACKEND=Agg $(PY) bench/zoo/jsb.py --work $(ZOO_WORK)/jsb --stage all --max_minutes 75
 
 # the melody-conditioned Transformer that tfmusic_study's accompaniment uses
 zoo-harmonizer: install
