@@ -195,6 +195,18 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, results: pathlib.Path, 
     publish_result(record, results, scale)
 
 
+def _overfitting_note(training: dict, held_out: dict) -> str:
+    """A sentence for the card when the validation NLL rose after its best step, else ''."""
+    last_step, last_nll = training["history"][-1]
+    if last_nll <= held_out["nll_per_note"] + 0.005:
+        return ""
+    return (
+        f" After step {training['best_step']:,} the validation NLL rose (to {last_nll:.3f} at step {last_step:,}) "
+        "while the training loss kept falling: at this size and dropout the model overfits the 229 training "
+        "chorales, so the shipped weights are the best step's."
+    )
+
+
 def card(m: dict) -> str:
     """The model card's Markdown from ``model.json``'s content."""
     t, h = m["training"], m["metrics"]["held_out"]
@@ -254,7 +266,8 @@ def card(m: dict) -> str:
         "The paper's rows are far larger models trained far longer (its relative Transformer: 5 layers, hidden 512, "
         "1024-token crops); this one is what a 2-core CPU trains in about an hour. Validation NLL during training: "
         + ", ".join(f"{nll:.3f} (step {step})" for step, nll in t["history"])
-        + ".",
+        + "."
+        + _overfitting_note(t, h),
         "",
         "## Samples",
         "",
