@@ -83,6 +83,31 @@ def write_model(folder: pathlib.Path, manifest: dict, card: str) -> None:
     print(card)
 
 
+def zoo_parser(doc: str, work: str):
+    """A zoo script's ``argparse`` parser (``doc``: the script's docstring) with what every script takes:
+    ``--work`` (its run folder, default ``work``, outside the repo) and ``--models`` (the zoo folder)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default=work, help="data and run folder (outside the repo)")
+    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
+    return parser
+
+
+def key_cells(row: dict) -> str:
+    """A card table's last four cells for a :func:`key_check` row: primer key, piece key, key score,
+    in-scale share (``"F# minor | A major | 0.30 | 1.00 |"``)."""
+    return f"{row['primer_key']} | {row['piece_key']} | {row['key_score']:.2f} | {row['in_scale_share']:.2f} |"
+
+
+def key_table(columns, rows, piece: str = "piece") -> list:
+    """A card's samples table as Markdown lines: the headers ``columns``, then primer key, ``piece`` key,
+    key score and in-scale share; ``rows``: ``(first cells, key_check row)`` pairs."""
+    head = [*columns, "primer key", f"{piece} key", "key score", "in-scale share"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return lines + ["| " + " | ".join(str(c) for c in cells) + " | " + key_cells(row) for cells, row in rows]
+
+
 def key_check(primer_midi, full_midi) -> dict:
     """Key of the primer against the key of the whole piece (``pretty_midi.PrettyMIDI`` objects):
     ``primer_key``, ``piece_key``, ``key_score`` (music_eval.theory, 1 = same key) and

@@ -19,7 +19,6 @@ Stages (``--stage``; ``all`` runs them in order):
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import pathlib
@@ -275,25 +274,19 @@ def card(m: dict) -> str:
         "temperature 1.0 (seed = the chorale's index); MIDI, a FluidSynth rendering and a piano roll in `samples/`. "
         "Key of the whole excerpt against the primer's (music_eval.theory: key score 1 = same key):",
         "",
-        "| validation chorale | steps | primer key | excerpt key | key score | in-scale share |",
-        "|---|---|---|---|---|---|",
+        *common.key_table(
+            ("validation chorale", "steps"), [((r["chorale"], r["steps"]), r) for r in m["samples"]], "excerpt"
+        ),
     ]
-    for r in m["samples"]:
-        lines.append(
-            f"| {r['chorale']} | {r['steps']} | {r['primer_key']} | {r['piece_key']} | {r['key_score']:.2f} | "
-            f"{r['in_scale_share']:.2f} |"
-        )
     lines += ["", f"![piano roll](samples/{m['samples'][0]['file'].replace('.mid', '.png')})", ""]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="/tmp/zoo/jsb", help="run folder (outside the repo)")
+    parser = common.zoo_parser(__doc__, "/tmp/zoo/jsb")
     parser.add_argument("--max_minutes", type=float, default=75.0, help="training budget of this session")
     parser.add_argument("--eval_every", type=int, default=250, help="steps between validation evaluations")
     parser.add_argument("--stage", choices=("all", "train", "ship"), default="all")
-    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results"), help="where jsb.{json,md} go")
     parser.add_argument("--scale", default=SCALE, choices=("cpu", "paper", "tiny"), help="jsb_experiment's scale")
     parser.add_argument("--steps", type=int, default=0, help="stop after this many steps too (0: the budget only)")

@@ -24,7 +24,6 @@ Stages (``--stage``; ``all`` runs them in order, each skipped when its output ex
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import sys
@@ -387,14 +386,8 @@ def card(m: dict) -> str:
         "and a piano roll in `samples/`. Key of the whole melody against the primer's (music_eval.theory: "
         "key score 1 = same key, in-scale share = notes in the primer's scale):",
         "",
-        "| primer | seed | primer key | melody key | key score | in-scale share |",
-        "|---|---|---|---|---|---|",
+        *common.key_table(("primer", "seed"), [((r["primer"], r["seed"]), r) for r in m["samples"]], "melody"),
     ]
-    for r in m["samples"]:
-        lines.append(
-            f"| {r['primer']} | {r['seed']} | {r['primer_key']} | {r['piece_key']} | "
-            f"{r['key_score']:.2f} | {r['in_scale_share']:.2f} |"
-        )
     first = m["samples"][0]["primer"]
     lines += ["", f"![piano roll](samples/{first}.png)", ""]
     return "\n".join(lines)
@@ -403,12 +396,10 @@ def card(m: dict) -> str:
 def main(argv=None) -> int:
     from tfmusic import cli_flags
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="/tmp/zoo/melody_rnn", help="data and run folder (outside the repo)")
+    parser = common.zoo_parser(__doc__, "/tmp/zoo/melody_rnn")
     parser.add_argument("--steps", type=int, default=6000, help="total training steps")
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
     parser.add_argument("--limit", type=int, default=0, help="pieces per collection (0 = all; for a smoke run)")
-    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     parser.add_argument(
         "--from_shipped",
         action="store_true",
