@@ -39,19 +39,18 @@ def _check_melody_rnn(name, manifest):
 
 
 def _check_jsb(name, check):
-    """A JSB note-wise model (bench/zoo/jsb.py): note-wise NLL of the first validation chorales, scored
-    in the windows its training run used."""
+    """A JSB note-wise model: note-wise NLL of the first validation chorales, scored as its zoo script
+    (bench/zoo/jsb.py) scores them."""
     import pathlib
     import sys
 
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
-    import jsb_experiment
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench" / "zoo"))
+    import jsb as zoo_jsb
 
     from music_transformer_ext import jsb
 
     chorales = jsb.load_jsb_chorales()[check["split"]][: check["chorales"]]
-    batches = jsb_experiment.windowed_eval_batches(jsb.JsbEncoding().serialize_split(chorales), check["window"], 16384)
-    return jsb_experiment.make_evaluator(zoo.load(name))(batches)
+    return zoo_jsb.validation_nll(zoo.load(name), chorales, check["window"])
 
 
 def _check_music_transformer(name, manifest):

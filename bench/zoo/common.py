@@ -89,7 +89,9 @@ def zoo_parser(doc: str, work: str):
     import argparse
 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default=work, help="data and run folder (outside the repo)")
+    parser.add_argument(
+        "--work", default=work, help="the script's work folder: run, data, evaluation (outside the repo)"
+    )
     parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     return parser
 

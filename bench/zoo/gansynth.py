@@ -30,7 +30,6 @@ classifier: the pitch accuracy a perfect generator of that representation could 
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -343,7 +342,7 @@ def _reusable_evaluation(work: pathlib.Path):
     return metrics if metrics.get("step") == int(latest.rsplit("-", 1)[1]) else None
 
 
-def cfg_preset(run_dir: pathlib.Path) -> str:
+def run_preset(run_dir: pathlib.Path) -> str:
     """The ``--preset`` the run in ``run_dir`` was started with (its ``run_flags.json``), else :data:`PRESET`."""
     flags = run_dir / "run_flags.json"
     recorded = json.loads(flags.read_text()).get("--preset") if flags.is_file() else None
@@ -460,7 +459,7 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
             "steps": metrics["step"],
             "seconds": round(common.WallClock.total(work / "train_time.json")),
             "hardware": common.hardware(),
-            "preset": cfg_preset(work / "run"),
+            "preset": run_preset(work / "run"),
             "balance_from": BALANCE_FROM if cfg.data.balance_pitches else 0,
             "config": config_lib.to_dict(cfg),
             "date": datetime.date.today().isoformat(),
@@ -488,12 +487,12 @@ def _band_lines(m: dict) -> list:
         f"({100 * pa:.1f} %). By octave (MIDI):",
         "",
         "| MIDI | notes | generated | real (cut to 1.02 s) |"
-        + (" real through the model's specgrams |" if ceiling else ""),
-        "|---|---|---|---|" + ("---|" if ceiling else ""),
+        + (" real through the model's specgrams |" if ceiling is not None else ""),
+        "|---|---|---|---|" + ("---|" if ceiling is not None else ""),
     ]
     lines += [
         f"| {band} | {b['notes']} | {100 * b['generated']:.1f} % | {100 * b['real']:.1f} % |"
-        + (f" {100 * b['real_round_trip']:.1f} % |" if ceiling else "")
+        + (f" {100 * b['real_round_trip']:.1f} % |" if ceiling is not None else "")
         for band, b in bands.items()
     ]
     if ceiling is None:
@@ -612,8 +611,7 @@ def card(m: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="/tmp/zoo/gansynth", help="run folder (outside the repo)")
+    parser = common.zoo_parser(__doc__, "/tmp/zoo/gansynth")
     parser.add_argument(
         "--renders",
         default="/tmp/zoo/pitch_classifier/data",
@@ -629,7 +627,6 @@ def main(argv=None) -> int:
         f"{CEILING_RESULTS}.md, and the shipped model's card)",
     )
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results"), help="where 'ceiling' writes")
-    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     parser.add_argument(
         "--balance_from",
         type=int,

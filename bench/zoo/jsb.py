@@ -71,29 +71,27 @@ def validation_nll(model, chorales, window: int) -> dict:
     return jsb_experiment.make_evaluator(model)(jsb_experiment.windowed_eval_batches(sequences, window, 16384))
 
 
-def check_sample(model, window: int) -> dict:
-    """The NLL of the first :data:`CHECK_CHORALES` validation chorales: the figures the zoo test re-measures."""
-    from music_transformer_ext import jsb
-
-    valid = jsb.load_jsb_chorales()["valid"][:CHECK_CHORALES]
+def check_sample(model, valid, window: int) -> dict:
+    """The NLL of the first :data:`CHECK_CHORALES` of the validation chorales ``valid``: the figures the zoo
+    test re-measures."""
     return {
         "split": "valid",
         "chorales": CHECK_CHORALES,
         "window": window,
-        "metrics": validation_nll(model, valid, window),
+        "metrics": validation_nll(model, valid[:CHECK_CHORALES], window),
     }
 
 
-def continuations(model, out: pathlib.Path) -> list:
-    """Each of :data:`SAMPLE_CHORALES`' first bar continued by the model (temperature 1, seed = its index):
-    MIDI, wav and piano roll in ``out``; returns their names, lengths and key checks."""
+def continuations(model, valid, out: pathlib.Path) -> list:
+    """The first bar of each of :data:`SAMPLE_CHORALES` (indices into the validation chorales ``valid``)
+    continued by the model (temperature 1, seed = its index): MIDI, wav and piano roll in ``out``; returns
+    their names, lengths and key checks."""
     import note_seq
     import pretty_midi
 
     from music_transformer_ext import jsb, sampling
 
     encoding = jsb.JsbEncoding(add_eos=False)
-    valid = jsb.load_jsb_chorales()["valid"]
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for index in SAMPLE_CHORALES:
@@ -161,7 +159,8 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, results: pathlib.Path, 
     checkpoints.save_as_t2t(model, str(t2t_dir / f"model.ckpt-{best['step']}"), global_step=best["step"])
     ported = checkpoints.port_t2t_checkpoint(str(t2t_dir))  # what tfmusic.zoo.load gives
     window = record["eval_window"]
-    valid = validation_nll(ported, jsb.load_jsb_chorales()["valid"], window)
+    chorales = jsb.load_jsb_chorales()["valid"]
+    valid = validation_nll(ported, chorales, window)
     if abs(valid["nll_per_note"] - best["valid_nll_per_note"]) > 1e-3:
         raise SystemExit(f"the ported weights score {valid} on the validation split, the run {best}")
     manifest = {
@@ -187,8 +186,8 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, results: pathlib.Path, 
             "evaluation": record["evaluation"],
             "date": record.get("finished", "")[:10],
         },
-        "samples": continuations(ported, folder / "samples"),
-        "check": check_sample(ported, window),
+        "samples": continuations(ported, chorales, folder / "samples"),
+        "check": check_sample(ported, chorales, window),
     }
     common.write_model(folder, manifest, card(manifest))
     publish_result(record, results, scale)

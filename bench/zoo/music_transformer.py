@@ -20,7 +20,6 @@ Stages (``--stage``; ``all`` runs them in order):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -229,11 +228,9 @@ def card(m: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="/tmp/zoo/music_transformer", help="data and run folder (outside the repo)")
+    parser = common.zoo_parser(__doc__, "/tmp/zoo/music_transformer")
     parser.add_argument("--steps", type=int, default=4000, help="total training steps")
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
-    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
     args = parser.parse_args(argv)
     work = pathlib.Path(args.work)

@@ -33,7 +33,6 @@ quick end-to-end check.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -595,13 +594,9 @@ def what_it_does(h: dict, s: dict, t: dict, sanity: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--work", default="/tmp/zoo/transformer_harmonizer", help="data and run folder (outside the repo)"
-    )
+    parser = common.zoo_parser(__doc__, "/tmp/zoo/transformer_harmonizer")
     parser.add_argument("--steps", type=int, default=3000, help="total training steps")
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
-    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder written by 'ship'")
     parser.add_argument("--max_files", type=int, default=0, help="use only this many Bach files (a quick check)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
     args = parser.parse_args(argv)
