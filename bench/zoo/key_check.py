@@ -1,20 +1,26 @@
-"""How often a zoo Melody RNN keeps the study's default primer's key, over several seeds.
+"""How often a zoo Melody RNN keeps the study's default primer's key, over seeds and sampling settings.
 
 ``tfmusic_study`` continues the top line of bwv66.6's first 8 s (F# minor) with ``melody_rnn_generate``
-(128 steps, temperature 1.0, seed 0). One seed is one draw; this script makes the same call for seeds
-0..N-1 and prints, per seed, the key of the whole line against the primer's (``key_score``: 1 = same
-key) and the share of the line's note time in the primer's scale, then the counts. Writes
+(128 steps, seed 0, and the study's sampling settings). One seed is one draw; this script makes the
+same call for seeds 0..N-1 under each sampling setting given (temperature, and Magenta's beam search:
+beam size, branch factor, steps per iteration) and prints, per seed, the key of the whole line against
+the primer's (``key_score``: 1 = same key) and the share of the line's note time in the primer's scale,
+then the counts per setting, with the generated part's variety (distinct pitches, distinct 4-note
+figures: beam search can keep a key by looping the primer's figure). Writes
 ``bench/results/melody_key_check.{json,md}``.
 
-    .venv/bin/python bench/zoo/key_check.py [--model melody_rnn_attention] [--seeds 8] [--temperature 1.0]
+    .venv/bin/python bench/zoo/key_check.py [--model melody_rnn_attention] [--seeds 16] \\
+        [--search 1.0:1:1:1 --search 1.0:16:4:8 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pathlib
 import sys
 import tempfile
+from typing import List
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
@@ -22,80 +28,170 @@ import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on s
 REPO_ROOT = common.REPO_ROOT
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="melody_rnn_attention", help="zoo name or .mag path")
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--steps", type=int, default=128, help="16th-note steps generated (the study's default)")
-    parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results"))
-    args = parser.parse_args(argv)
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """One sampling setting of ``melody_rnn_generate`` (Magenta's flags of the same names)."""
 
+    temperature: float = 1.0
+    beam_size: int = 1
+    branch_factor: int = 1
+    steps_per_iteration: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Search":
+        """``"T:B:F:S"`` (temperature, beam size, branch factor, steps per iteration) -> a Search."""
+        parts = text.split(":")
+        if len(parts) != 4:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected TEMPERATURE:BEAM:BRANCH:STEPS, e.g. 1.0:4:2:16")
+        return cls(float(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))
+
+    def flags(self) -> List[str]:
+        """The setting as ``melody_rnn_generate`` flags."""
+        return [
+            "--temperature",
+            str(self.temperature),
+            "--beam_size",
+            str(self.beam_size),
+            "--branch_factor",
+            str(self.branch_factor),
+            "--steps_per_iteration",
+            str(self.steps_per_iteration),
+        ]
+
+    def label(self) -> str:
+        """A short description for tables."""
+        if self.beam_size == 1 and self.branch_factor == 1:
+            return f"temperature {self.temperature}, no beam search"
+        return (
+            f"temperature {self.temperature}, beam {self.beam_size}, branch {self.branch_factor}, "
+            f"{self.steps_per_iteration} steps per iteration"
+        )
+
+
+#: What ``key_check.py`` compares by default: plain sampling (the study's), and Magenta's beam search
+#: three ways: short iterations (beam 16 x branch 4, 8 steps), longer ones (4 x 4, 32 steps), and the most
+#: likely of 16 whole continuations (beam 16, branch 1).
+DEFAULT_SEARCHES = ("1.0:1:1:1", "1.0:4:4:32", "1.0:16:4:8", "1.0:16:1:128")
+
+
+def check_keys(model: str, search: Search, seeds: int, steps: int) -> List[dict]:
+    """The study's Melody RNN call for seeds ``0..seeds-1`` under ``search``: per seed, ``{seed,
+    primer_key, piece_key, key_score, in_scale_share}`` (see ``common.key_check``)."""
     import pretty_midi
 
     from case_study import study
     from melody_rnn_ext import generate_cli
-    from tfmusic import files
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         primer = study.default_primer(tmp / "primer.mid", 8.0)
         line = study.top_line(primer, tmp / "top_line.mid")
-        for seed in range(args.seeds):
+        for seed in range(seeds):
             out = tmp / f"seed{seed}"
-            if generate_cli.main(
-                [
-                    "--bundle_file",
-                    args.model,
-                    "--output_dir",
-                    str(out),
-                    "--primer_midi",
-                    str(line),
-                    "--num_outputs",
-                    "1",
-                    "--num_steps",
-                    str(args.steps),
-                    "--temperature",
-                    str(args.temperature),
-                    "--seed",
-                    str(seed),
-                ]
-            ):
+            argv = ["--bundle_file", model, "--output_dir", str(out), "--primer_midi", str(line), "--num_outputs", "1"]
+            argv += ["--num_steps", str(steps), "--seed", str(seed), *search.flags()]
+            if generate_cli.main(argv):
                 raise SystemExit("melody_rnn_generate failed")
             piece = pretty_midi.PrettyMIDI(str(sorted(out.glob("*.mid"))[0]))
-            rows.append({"seed": seed, **common.key_check(pretty_midi.PrettyMIDI(str(line)), piece)})
-    kept = sum(r["key_score"] == 1.0 for r in rows)
-    in_scale = sum(r["in_scale_share"] >= 0.99 for r in rows)
-    lines = [
-        f"# {args.model}: the study's default primer (bwv66.6 top line, {rows[0]['primer_key']}) continued "
-        f"{args.steps} steps, temperature {args.temperature}",
-        "",
-        "| seed | key of the whole line | key score | in-scale share |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {r['seed']} | {r['piece_key']} | {r['key_score']:.2f} | {r['in_scale_share']:.2f} |" for r in rows]
-    lines += [
-        "",
-        f"Key kept (score 1.0) in {kept} of {len(rows)} seeds; at least 99 % of note time in the primer's "
-        f"scale in {in_scale} of {len(rows)}.",
-    ]
-    results = pathlib.Path(args.results)
-    results.mkdir(parents=True, exist_ok=True)
-    files.atomic_write_json(
-        results / "melody_key_check.json",
-        {
-            "model": args.model,
-            "temperature": args.temperature,
-            "steps": args.steps,
-            "rows": rows,
-            "kept": kept,
-            "in_scale": in_scale,
-        },
-        indent=1,
+            primer_line = pretty_midi.PrettyMIDI(str(line))
+            rows.append(
+                {"seed": seed, **common.key_check(primer_line, piece), **continuation_shape(primer_line, piece)}
+            )
+    return rows
+
+
+def continuation_shape(primer_midi, piece_midi) -> dict:
+    """What the generated part (notes starting at or after the primer's end) is like, to tell a tonal line
+    from a degenerate one: ``notes``, ``distinct_pitches`` and ``distinct_4grams`` (the share of its
+    4-note pitch patterns that occur once: 1.0 never repeats a 4-note figure, a loop scores low)."""
+    end = max(n.end for inst in primer_midi.instruments for n in inst.notes)
+    notes = sorted(
+        (n for inst in piece_midi.instruments for n in inst.notes if n.start >= end - 1e-3), key=lambda n: n.start
     )
-    files.atomic_write_text(results / "melody_key_check.md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    pitches = [n.pitch for n in notes]
+    grams = [tuple(pitches[i : i + 4]) for i in range(len(pitches) - 3)]
+    return {
+        "notes": len(pitches),
+        "distinct_pitches": len(set(pitches)),
+        "distinct_4grams": len(set(grams)) / len(grams) if grams else float("nan"),
+    }
+
+
+def summary(rows: List[dict]) -> dict:
+    """Counts of ``rows``: ``kept`` (key score 1.0), ``in_scale`` (>= 99 % of note time in the primer's scale)."""
+    return {
+        "kept": sum(r["key_score"] == 1.0 for r in rows),
+        "in_scale": sum(r["in_scale_share"] >= 0.99 for r in rows),
+        "seeds": len(rows),
+        "mean_distinct_pitches": sum(r["distinct_pitches"] for r in rows) / len(rows),
+        "mean_notes": sum(r["notes"] for r in rows) / len(rows),
+        "mean_distinct_4grams": sum(r["distinct_4grams"] for r in rows) / len(rows),
+    }
+
+
+def markdown(model: str, steps: int, results: List[dict]) -> str:
+    """The report: a summary row per setting, then each setting's seeds."""
+    primer_key = results[0]["rows"][0]["primer_key"]
+    lines = [
+        f"# {model}: the study's default primer (bwv66.6 top line, {primer_key}) continued {steps} steps",
+        "",
+        "| sampling | key kept (score 1.0) | >= 99 % in scale | seed 0 | notes generated (mean) | distinct pitches (mean) | distinct 4-grams (mean) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        s, seed0 = r["summary"], r["rows"][0]
+        lines.append(
+            f"| {Search(**r['search']).label()} | {s['kept']} of {s['seeds']} | {s['in_scale']} of {s['seeds']} | "
+            f"{seed0['piece_key']} ({seed0['key_score']:.1f}) | {s['mean_notes']:.1f} | {s['mean_distinct_pitches']:.1f} | "
+            f"{s['mean_distinct_4grams']:.2f} |"
+        )
+    for r in results:
+        lines += [
+            "",
+            f"## {Search(**r['search']).label()}",
+            "",
+            "| seed | key of the whole line | key score | in-scale share | notes generated | distinct pitches | distinct 4-grams |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {x['seed']} | {x['piece_key']} | {x['key_score']:.2f} | {x['in_scale_share']:.2f} | {x['notes']} | "
+            f"{x['distinct_pitches']} | {x['distinct_4grams']:.2f} |"
+            for x in r["rows"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="melody_rnn_attention", help="zoo name or .mag path")
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument(
+        "--search",
+        type=Search.parse,
+        action="append",
+        default=None,
+        help=f"TEMPERATURE:BEAM:BRANCH:STEPS, repeatable (default: {' '.join(DEFAULT_SEARCHES)})",
+    )
+    parser.add_argument("--steps", type=int, default=128, help="16th-note steps generated (the study's default)")
+    parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results"))
+    args = parser.parse_args(argv)
+
+    from tfmusic import files
+
+    results = []
+    for search in args.search or [Search.parse(text) for text in DEFAULT_SEARCHES]:
+        rows = check_keys(args.model, search, args.seeds, args.steps)
+        results.append({"search": dataclasses.asdict(search), "rows": rows, "summary": summary(rows)})
+        print(search.label(), results[-1]["summary"], flush=True)
+    out = pathlib.Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    files.atomic_write_json(
+        out / "melody_key_check.json", {"model": args.model, "steps": args.steps, "results": results}, indent=1
+    )
+    text = markdown(args.model, args.steps, results)
+    files.atomic_write_text(out / "melody_key_check.md", text)
+    print(text)
     return 0
 
 
