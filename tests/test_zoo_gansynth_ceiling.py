@@ -1,5 +1,6 @@
 """bench/zoo/gansynth.py: the representation ceiling (notes through a representation's specgrams and back,
-the octave bands, the results table, the card's ceiling column) and the preset a run records."""
+the octave bands, the results table, the card's ceiling column), the preset and pitch balancing a run records, and
+how wrong generated notes are wrong."""
 
 import json
 import pathlib
@@ -84,3 +85,35 @@ def test_the_card_names_the_preset_the_run_was_started_with(tmp_path):
     assert zoo_gansynth.run_preset(tmp_path) == zoo_gansynth.PRESET == "cpu_zoo"  # no record: the default
     (tmp_path / "run_flags.json").write_text(json.dumps({"--preset": "cpu_zoo_hf"}))
     assert zoo_gansynth.run_preset(tmp_path) == "cpu_zoo_hf"
+
+
+def test_error_intervals_sort_wrong_notes_by_how_far_off_they_are():
+    asked = np.array([48, 48, 48, 36, 60, 60, 60, 72])
+    named = np.array([48, 36, 24, 48, 61, 59, 67, 72])
+    errors = zoo_gansynth.error_intervals(named, asked)
+    assert errors == {"wrong": 6, "octaves_below": 2, "octaves_above": 1, "semitone": 2, "other": 1}
+    sentence = zoo_gansynth._errors_sentence(errors)
+    assert "Of the 6 generated notes" in sentence and "33 % are whole octaves below" in sentence
+    assert zoo_gansynth._errors_sentence({"wrong": 0}) == "" and zoo_gansynth._errors_sentence(None) == ""
+
+
+def test_the_run_records_from_which_step_it_saw_balanced_pitches(tmp_path, monkeypatch):
+    from gansynth_tf import train_cli
+
+    calls = []
+    monkeypatch.setattr(train_cli, "main", lambda argv: calls.append(argv) or 0)
+    balanced = tmp_path / "balanced"
+    zoo_gansynth.train_stage(balanced, tmp_path, 100, ["data.balance_pitches=true"], balance_from=0)
+    assert zoo_gansynth.balanced_from(balanced, True) == 0
+    later = tmp_path / "later"
+    zoo_gansynth.train_stage(later, tmp_path, 100, [], balance_from=40)
+    assert zoo_gansynth.balanced_from(later, True) == 40
+    assert [a[a.index("--model_dir") + 1] for a in calls[-2:]] == [str(later / "run")] * 2  # 40 steps, then 100
+    assert "data.balance_pitches=true" in calls[-1] and "data.balance_pitches=true" not in calls[-2]
+    never = tmp_path / "never"
+    zoo_gansynth.train_stage(never, tmp_path, 100, [], balance_from=0)
+    assert zoo_gansynth.balanced_from(never, False) is None
+    # a run from before the record: balanced from BALANCE_FROM when its config balances
+    assert zoo_gansynth.balanced_from(tmp_path / "old", True) == zoo_gansynth.BALANCE_FROM
+    card_line = zoo_gansynth._balance_sentence(0)
+    assert card_line.startswith("Every step saw pitch-balanced real notes")

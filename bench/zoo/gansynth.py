@@ -55,6 +55,9 @@ SAMPLE_PITCHES = (36, 48, 60, 72, 84)
 #: The shipped run trained 12,000 steps on the renders' own pitch counts (4.7x fewer notes at MIDI 24-35
 #: than at 60-71; its low notes came out at the wrong pitch), then on pitch-balanced notes.
 BALANCE_FROM = 12000
+#: ``WORK/balance.json``: {"balance_from": the step from which the run saw pitch-balanced notes (0: from
+#: the start), or null: never}
+BALANCE_RECORD = "balance.json"
 
 
 def data_stage(renders: pathlib.Path) -> None:
@@ -84,6 +87,14 @@ def train_stage(
     """``gansynth_train --preset PRESET`` on the training split (resumes a stopped run). With
     ``balance_from`` (> 0), steps from there on see pitch-balanced real notes
     (``data.balance_pitches=true``): the run first goes to ``balance_from`` on the data's own counts."""
+    record = work / BALANCE_RECORD
+    if not record.is_file():  # how the run's pitches were balanced, for its card (first call of a run)
+        from tfmusic import files
+
+        balanced_from = balance_from if 0 < balance_from < steps else None
+        if balanced_from is None and "data.balance_pitches=true" in overrides:
+            balanced_from = 0
+        files.atomic_write_json(record, {"balance_from": balanced_from})
     if 0 < balance_from < steps:
         if _newest_step(work / "run") < balance_from:
             train_stage(work, renders, balance_from, overrides, preset=preset)
@@ -180,6 +191,22 @@ def round_trip(audio: np.ndarray, spectral, batch_size: int = 128) -> np.ndarray
     return cut(np.concatenate(out) if out else np.zeros((0, n), np.float32), n, audio.shape[1])
 
 
+def error_intervals(predicted: np.ndarray, asked: np.ndarray) -> dict:
+    """How the notes named at the wrong pitch are wrong: of ``predicted`` against ``asked`` (MIDI pitches,
+    ``[n]`` each), the counts ``wrong``, ``octaves_below`` / ``octaves_above`` (off by a whole number of
+    octaves), ``semitone`` (off by one) and ``other``."""
+    diff = np.asarray(predicted, np.int64) - np.asarray(asked, np.int64)
+    wrong = diff[diff != 0]
+    octaves = wrong % 12 == 0
+    return {
+        "wrong": int(len(wrong)),
+        "octaves_below": int(np.sum(octaves & (wrong < 0))),
+        "octaves_above": int(np.sum(octaves & (wrong > 0))),
+        "semitone": int(np.sum(np.abs(wrong) == 1)),
+        "other": int(np.sum(~octaves & (np.abs(wrong) != 1))),
+    }
+
+
 def pitch_bands(pitches: np.ndarray) -> dict:
     """``{"24-35": mask, ...}``: the octaves (MIDI, from 24 in steps of 12) that hold any of ``pitches``."""
     bands = {}
@@ -222,6 +249,7 @@ def evaluate_stage(work: pathlib.Path, renders: pathlib.Path, run_dir: pathlib.P
         "rows": evaluation.to_dict()["rows"],
         "real_full_length_pitch_accuracy": full_pa,
         "generated_pitch_accuracy_within_1": within1,
+        "generated_errors": error_intervals(predicted, generated.pitches),
         "real_round_trip_pitch_accuracy": float(np.mean(trip_predicted == real.pitches)),
         "pitch_accuracy_by_band": by_band,
         "num_real": len(real),
@@ -342,6 +370,15 @@ def _reusable_evaluation(work: pathlib.Path):
     return metrics if metrics.get("step") == int(latest.rsplit("-", 1)[1]) else None
 
 
+def balanced_from(work: pathlib.Path, balanced_now: bool):
+    """The step from which the run in ``work`` trained on pitch-balanced notes (0: from the start; None:
+    never), from ``WORK/balance.json``; runs older than that record balanced from :data:`BALANCE_FROM`."""
+    record = work / BALANCE_RECORD
+    if record.is_file():
+        return json.loads(record.read_text())["balance_from"]
+    return BALANCE_FROM if balanced_now else None
+
+
 def run_preset(run_dir: pathlib.Path) -> str:
     """The ``--preset`` the run in ``run_dir`` was started with (its ``run_flags.json``), else :data:`PRESET`."""
     flags = run_dir / "run_flags.json"
@@ -452,6 +489,7 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
             "held_out": {r["set"]: r for r in metrics["rows"]},
             "real_full_length_pitch_accuracy": metrics["real_full_length_pitch_accuracy"],
             "generated_pitch_accuracy_within_1": metrics["generated_pitch_accuracy_within_1"],
+            "generated_errors": metrics.get("generated_errors"),
             "real_round_trip_pitch_accuracy": metrics.get("real_round_trip_pitch_accuracy"),
             "pitch_accuracy_by_band": metrics.get("pitch_accuracy_by_band", {}),
         },
@@ -460,7 +498,7 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
             "seconds": round(common.WallClock.total(work / "train_time.json")),
             "hardware": common.hardware(),
             "preset": run_preset(work / "run"),
-            "balance_from": BALANCE_FROM if cfg.data.balance_pitches else 0,
+            "balance_from": balanced_from(work, cfg.data.balance_pitches),
             "config": config_lib.to_dict(cfg),
             "date": datetime.date.today().isoformat(),
         },
@@ -474,6 +512,34 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
 
 #: The pitch accuracy a zoo GANSynth should reach (issue 12), on the held-out notes above.
 PITCH_ACCURACY_GOAL = 0.80
+
+
+def _errors_sentence(errors) -> str:
+    """The card's sentence on how the wrong generated notes are wrong (:func:`error_intervals`), or ''."""
+    if not errors or not errors["wrong"]:
+        return ""
+    share = {k: 100 * errors[k] / errors["wrong"] for k in ("octaves_below", "octaves_above", "semitone", "other")}
+    return (
+        f"Of the {errors['wrong']} generated notes named at another pitch, {share['octaves_below']:.0f} % are "
+        f"whole octaves below the asked pitch, {share['octaves_above']:.0f} % whole octaves above, "
+        f"{share['semitone']:.0f} % a semitone off and {share['other']:.0f} % elsewhere. "
+    )
+
+
+def _balance_sentence(balance_from) -> str:
+    """The card's sentence on which steps saw pitch-balanced real notes (``balance_from``: a step, 0 or None)."""
+    if balance_from is None:
+        return ""
+    if balance_from == 0:
+        return (
+            "Every step saw pitch-balanced real notes (`--set data.balance_pitches=true`; the renders hold 4.7x "
+            "fewer notes at MIDI 24-35 than at 60-71), as the generator's pitches are. "
+        )
+    return (
+        f"The first {balance_from:,} steps saw the renders' own pitch counts (4.7x fewer notes at MIDI 24-35 "
+        "than at 60-71), the rest pitch-balanced real notes (`--set data.balance_pitches=true`), as the "
+        "generator's pitches are. "
+    )
 
 
 def _band_lines(m: dict) -> list:
@@ -563,19 +629,14 @@ def card(m: dict) -> str:
             f"channels, latent {cfg['model']['latent_size']}, not progressive, batch {cfg['trainer']['global_batch_size']}, "
             f"Adam lr {cfg['model']['generator_learning_rate']:g}, gradient penalty on the "
             f"{cfg['model']['gradient_penalty_space']} input, generator EMA {cfg['model']['generator_ema_decay']}. "
-            + (
-                f"The first {t.get('balance_from', BALANCE_FROM):,} steps saw the renders' own pitch counts "
-                "(4.7x fewer notes at MIDI 24-35 than at 60-71), the rest pitch-balanced real notes "
-                "(`--set data.balance_pitches=true`), as the generator's pitches are. "
-                if cfg["data"].get("balance_pitches")
-                else ""
-            )
+            + _balance_sentence(t.get("balance_from", BALANCE_FROM) if cfg["data"].get("balance_pitches") else None)
             + f"{t['steps']:,} steps in {t['seconds'] / 3600:.1f} h on {t['hardware']} ({t['date']}; the "
             "two shared with other jobs). Retrain (resumable; `make zoo-deps` first for the SoundFonts):",
             "",
             "```",
             f".venv/bin/python bench/zoo/gansynth.py --stage all --steps {t['steps']} "
-            f"--balance_from {t.get('balance_from', 0)}"
+            f"--balance_from {t.get('balance_from') or 0}"
+            + (" --set data.balance_pitches=true" if t.get("balance_from") == 0 else "")
             + (f" --preset {t['preset']}" if t["preset"] != PRESET else ""),
             "```",
             "",
@@ -594,7 +655,8 @@ def card(m: dict) -> str:
             "| paper: IF-Mel + H | | 29.3 (k=50) | 167.0 | 38.1 | 97.9 % | 0.400 |",
             "",
             f"Generated notes within one semitone: {100 * m['metrics']['generated_pitch_accuracy_within_1']:.1f} %. "
-            f"The real notes uncut (4 s) score {100 * m['metrics']['real_full_length_pitch_accuracy']:.1f} %. "
+            + _errors_sentence(m["metrics"].get("generated_errors"))
+            + f"The real notes uncut (4 s) score {100 * m['metrics']['real_full_length_pitch_accuracy']:.1f} %. "
             "The paper's rows are on NSynth with its own classifier: a sense of scale only.",
             "",
             *_band_lines(m),
