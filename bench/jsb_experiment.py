@@ -369,6 +369,7 @@ def run_model(preset: str, scale: str, args: argparse.Namespace, data: Dict[str,
                     tf.train.Checkpoint(model=task.model).write(os.path.join(model_dir, "best", "ckpt"))
 
         step = runner.restore()
+        start_step = step
         evaluated_at = -1
         if not args.no_initial_eval:
             do_eval(step, {})
@@ -419,7 +420,8 @@ def run_model(preset: str, scale: str, args: argparse.Namespace, data: Dict[str,
             "wall_s": round(wall, 1),
             "train_s": round(train_seconds, 1),
             "eval_s": round(eval_seconds, 1),
-            "sec_per_step": round(sec_per_step, 4) if sec_per_step else None,
+            # this invocation's mean training time per step (evaluations excluded)
+            "sec_per_step": round(train_seconds / (step - start_step), 4) if step > start_step else None,
             "train_chorales": len(train),
             "valid_chorales": len(valid),
             "eval_window": window,
