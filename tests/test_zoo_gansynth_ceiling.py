@@ -82,7 +82,8 @@ def test_card_shows_the_ceiling_column_when_the_manifest_has_it():
 
 
 def test_the_card_names_the_preset_the_run_was_started_with(tmp_path):
-    assert zoo_gansynth.run_preset(tmp_path) == zoo_gansynth.PRESET == "cpu_zoo"  # no record: the default
+    assert zoo_gansynth.run_preset(tmp_path) == "cpu_zoo"  # no record: a run from before the record
+    assert zoo_gansynth.PRESET == "cpu_zoo_hf"  # the shipped model's
     (tmp_path / "run_flags.json").write_text(json.dumps({"--preset": "cpu_zoo_hf"}))
     assert zoo_gansynth.run_preset(tmp_path) == "cpu_zoo_hf"
 

@@ -10,9 +10,9 @@ Stages (``--stage``; ``all`` runs them in order):
 1. ``data``: the pitch classifier's renders (``bench/zoo/pitch_classifier.py``'s split of four General
    MIDI SoundFonts; rendered here when ``--renders`` holds none). GANSynth trains on the acoustic notes
    of the training split, as the paper trains on NSynth's acoustic subset.
-2. ``train``: ``gansynth_train --preset cpu_zoo`` (1.02 s of each note as 32x512 mel-IF specgrams,
-   GANSynth's 61 pitches) on the training split; resumable. ``--preset cpu_zoo_hf`` starts a run on
-   16x1024 specgrams instead (same size, twice the frequency resolution; see ``ceiling``).
+2. ``train``: ``gansynth_train --preset cpu_zoo_hf`` (1.02 s of each note as 16x1024 mel-IF specgrams,
+   GANSynth's 61 pitches) on the training split; resumable. ``--preset cpu_zoo`` starts a run on the
+   earlier 32x512 specgrams instead (same size, half the frequency resolution; see ``ceiling``).
 3. ``evaluate``: one generated note per held-out real note (held-out instruments and the held-out
    SoundFont, acoustic, the same pitch; seeded latents), both cut to the model's 1.02 s and scored
    by the zoo's ``pitch_classifier`` as GANSynth's Table 1: NDB, FID, IS, pitch accuracy, pitch
@@ -47,7 +47,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402  (bench/zoo/common.py)
 
 NAME = "gansynth_multisf"
-PRESET = "cpu_zoo"  # the shipped model's; --preset cpu_zoo_hf trains on 16x1024 specgrams
+PRESET = "cpu_zoo_hf"  # the shipped model's (16x1024 specgrams); --preset cpu_zoo: the earlier 32x512 model
 HELDOUT_SPLITS = ("valid_instruments", "valid_soundfont")
 CHECK_PITCHES = tuple(range(24, 85, 2))  # the test regenerates these (seed CHECK_SEED) and re-scores them
 CHECK_SEED = 7
@@ -380,10 +380,11 @@ def balanced_from(work: pathlib.Path, balanced_now: bool):
 
 
 def run_preset(run_dir: pathlib.Path) -> str:
-    """The ``--preset`` the run in ``run_dir`` was started with (its ``run_flags.json``), else :data:`PRESET`."""
+    """The ``--preset`` the run in ``run_dir`` was started with (its ``run_flags.json``); runs from before
+    that record were ``cpu_zoo``."""
     flags = run_dir / "run_flags.json"
     recorded = json.loads(flags.read_text()).get("--preset") if flags.is_file() else None
-    return recorded or PRESET
+    return recorded or "cpu_zoo"
 
 
 def export_generator(run_dir: pathlib.Path, out_dir: pathlib.Path) -> str:
@@ -696,7 +697,9 @@ def main(argv=None) -> int:
         help="from this step on, train on pitch-balanced real notes (0: never)",
     )
     parser.add_argument(
-        "--preset", default=PRESET, help=f"gansynth_train preset of a new run (default {PRESET}; cpu_zoo_hf: 16x1024)"
+        "--preset",
+        default=PRESET,
+        help=f"gansynth_train preset of a new run (default {PRESET}: 16x1024; cpu_zoo: 32x512)",
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
     args = parser.parse_args(argv)
