@@ -127,6 +127,16 @@ def key_check(primer_midi, full_midi) -> dict:
     }
 
 
+def key_counts(rows) -> dict:
+    """Counts of :func:`key_check` rows (one per seed): ``kept`` (key score 1.0), ``in_scale`` (at least
+    99 % of the note time in the primer's scale) and ``seeds``."""
+    return {
+        "kept": sum(r["key_score"] == 1.0 for r in rows),
+        "in_scale": sum(r["in_scale_share"] >= 0.99 for r in rows),
+        "seeds": len(rows),
+    }
+
+
 def export_t2t(work: pathlib.Path, t2t_dir: pathlib.Path):
     """Exports the newest checkpoint of the Music Transformer run ``work/run`` (trained on
     ``work/dataset``) as a tensor2tensor-named checkpoint in ``t2t_dir`` (replaced), without

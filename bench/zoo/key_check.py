@@ -87,6 +87,7 @@ def check_keys(model: str, search: Search, seeds: int, steps: int) -> List[dict]
         tmp = pathlib.Path(tmp)
         primer = study.default_primer(tmp / "primer.mid", 8.0)
         line = study.top_line(primer, tmp / "top_line.mid")
+        primer_line = pretty_midi.PrettyMIDI(str(line))
         for seed in range(seeds):
             out = tmp / f"seed{seed}"
             argv = ["--bundle_file", model, "--output_dir", str(out), "--primer_midi", str(line), "--num_outputs", "1"]
@@ -94,7 +95,6 @@ def check_keys(model: str, search: Search, seeds: int, steps: int) -> List[dict]
             if generate_cli.main(argv):
                 raise SystemExit("melody_rnn_generate failed")
             piece = pretty_midi.PrettyMIDI(str(sorted(out.glob("*.mid"))[0]))
-            primer_line = pretty_midi.PrettyMIDI(str(line))
             rows.append(
                 {"seed": seed, **common.key_check(primer_line, piece), **continuation_shape(primer_line, piece)}
             )
@@ -121,9 +121,7 @@ def continuation_shape(primer_midi, piece_midi) -> dict:
 def summary(rows: List[dict]) -> dict:
     """Counts of ``rows``: ``kept`` (key score 1.0), ``in_scale`` (>= 99 % of note time in the primer's scale)."""
     return {
-        "kept": sum(r["key_score"] == 1.0 for r in rows),
-        "in_scale": sum(r["in_scale_share"] >= 0.99 for r in rows),
-        "seeds": len(rows),
+        **common.key_counts(rows),
         "mean_distinct_pitches": sum(r["distinct_pitches"] for r in rows) / len(rows),
         "mean_notes": sum(r["notes"] for r in rows) / len(rows),
         "mean_distinct_4grams": sum(r["distinct_4grams"] for r in rows) / len(rows),
