@@ -96,26 +96,82 @@ def beat_accents(envelope: np.ndarray, beat_times: np.ndarray, sample_rate: int)
     return out
 
 
+PYIN_RATE = 11025  # pYIN at 11 kHz is 4x cheaper than at 44.1 and still covers C1-C7
+PYIN_HOP = 512
+
+
+def _pyin_midi(audio: np.ndarray, sample_rate: int, max_seconds: float):
+    """pYIN's f0 of the first ``max_seconds`` of ``audio`` as MIDI numbers per frame (NaN where
+    unvoiced) and the frames' centre times (s); ``(None, None)`` for audio shorter than one frame."""
+    import librosa
+
+    y = np.asarray(audio, np.float32)[: int(max_seconds * sample_rate)]
+    if y.size < 4096:
+        return None, None
+    y = librosa.resample(y, orig_sr=sample_rate, target_sr=PYIN_RATE, res_type="soxr_hq")
+    f0, voiced, _ = librosa.pyin(y, fmin=32.7, fmax=2093.0, sr=PYIN_RATE, frame_length=2048, hop_length=PYIN_HOP)
+    midi = np.where(voiced & np.isfinite(f0), librosa.hz_to_midi(np.nan_to_num(f0, nan=1.0)), np.nan)
+    return midi, librosa.times_like(midi, sr=PYIN_RATE, hop_length=PYIN_HOP)
+
+
 def pitch_range(audio: np.ndarray, sample_rate: int, max_seconds: float = 20.0):
     """5th / 95th percentile of pYIN's voiced f0 as MIDI numbers (NaN when nothing is voiced).
 
     Returns:
       ``(low, high)`` floats.
     """
-    import librosa
+    midi, _ = _pyin_midi(audio, sample_rate, max_seconds)
+    voiced = midi[np.isfinite(midi)] if midi is not None else np.zeros(0)
+    if voiced.size < 3:
+        return float("nan"), float("nan")
+    return float(np.percentile(voiced, 5)), float(np.percentile(voiced, 95))
 
-    y = np.asarray(audio, np.float32)[: int(max_seconds * sample_rate)]
-    if y.size < 4096:
-        return float("nan"), float("nan")
-    # pYIN at 11 kHz is 4x cheaper and still covers C1-C7.
-    rate = 11025
-    y = librosa.resample(y, orig_sr=sample_rate, target_sr=rate, res_type="soxr_hq")
-    f0, voiced, _ = librosa.pyin(y, fmin=32.7, fmax=2093.0, sr=rate, frame_length=2048, hop_length=512)
-    f0 = f0[voiced & np.isfinite(f0)]
-    if f0.size < 3:
-        return float("nan"), float("nan")
-    midi = librosa.hz_to_midi(f0)
-    return float(np.percentile(midi, 5)), float(np.percentile(midi, 95))
+
+def note_pitches(audio: np.ndarray, sample_rate: int, notes, max_seconds: float = 60.0) -> np.ndarray:
+    """The pitch a listener's tracker hears in each note of a rendering: the median pYIN f0 over the
+    note's span (its first and last 50 ms left out, where the previous note rings and the release
+    begins).
+
+    Args:
+      audio: float ``[samples]``, mono, the rendering of ``notes``.
+      sample_rate: Hz.
+      notes: ``(start_s, end_s, ...)`` per note (e.g. ``pretty_midi.Note``'s ``start``/``end``, or tuples).
+      max_seconds: analyse at most this much audio.
+
+    Returns:
+      float ``[len(notes)]`` MIDI numbers; NaN for a note with no voiced frame.
+    """
+    spans = [(n.start, n.end) if hasattr(n, "start") else (n[0], n[1]) for n in notes]
+    midi, times = _pyin_midi(audio, sample_rate, max_seconds)
+    out = np.full(len(spans), np.nan)
+    if midi is None:
+        return out
+    for i, (start, end) in enumerate(spans):
+        lo, hi = start + 0.05, max(end - 0.05, start + 0.1)
+        frames = midi[(times >= lo) & (times <= hi)]
+        frames = frames[np.isfinite(frames)]
+        if frames.size:
+            out[i] = float(np.median(frames))
+    return out
+
+
+def pitch_agreement(estimated, expected) -> dict:
+    """How per-note pitch estimates (:func:`note_pitches`, MIDI numbers) stand against the notes'
+    MIDI pitches: counts of ``notes``, ``within_semitone`` (|error| <= 1), ``octave_low`` /
+    ``octave_high`` (within a semitone of 12 below / above), ``other`` and ``unvoiced`` (NaN)."""
+    est = np.asarray(estimated, np.float64)
+    err = est - np.asarray(expected, np.float64)
+    voiced = np.isfinite(err)
+    near = lambda target: voiced & (np.abs(np.where(voiced, err, 0.0) - target) <= 1.0)  # noqa: E731
+    within, low, high = near(0.0), near(-12.0), near(12.0)
+    return {
+        "notes": int(est.size),
+        "within_semitone": int(within.sum()),
+        "octave_low": int(low.sum()),
+        "octave_high": int(high.sum()),
+        "other": int((voiced & ~within & ~low & ~high).sum()),
+        "unvoiced": int((~voiced).sum()),
+    }
 
 
 @dataclasses.dataclass

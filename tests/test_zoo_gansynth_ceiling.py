@@ -118,3 +118,31 @@ def test_the_run_records_from_which_step_it_saw_balanced_pitches(tmp_path, monke
     assert zoo_gansynth.balanced_from(tmp_path / "old", True) == zoo_gansynth.BALANCE_FROM
     card_line = zoo_gansynth._balance_sentence(0)
     assert card_line.startswith("Every step saw pitch-balanced real notes")
+
+
+def test_line_note_pitches_and_the_cards_sentence_on_them():
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(90, p, 0.6 * i, 0.6 * i + 0.5) for i, p in enumerate((60, 67, 72))]
+    midi.instruments.append(piano)
+    # a "rendering": sawtooth notes at the MIDI's pitches, the last one an octave low
+    wave = np.zeros(int(16000 * 1.8), np.float32)
+    for note, played in zip(piano.notes, (60, 67, 60)):
+        start = int(note.start * 16000)
+        wave[start : start + 8000] = _sawtooth(played, length=8000, total=8000)
+    check = zoo_gansynth.line_note_pitches(wave, 16000, midi, piano.notes)
+    assert check["midi"] == [60, 67, 72]
+    assert check["gansynth"][:2] == [60.0, 67.0] and abs(check["gansynth"][2] - 60.0) <= 0.5
+    assert check["gansynth_agreement"]["within_semitone"] == 2 and check["gansynth_agreement"]["octave_low"] == 1
+    assert check["fluidsynth_agreement"]["within_semitone"] == 3  # FluidSynth plays what the MIDI says
+
+    text = zoo_gansynth._note_pitch_sentence(check)
+    assert "this model's rendering 2 of 3 notes within a semitone" in text and "MIDI 72 heard as 60" in text
+    assert "FluidSynth's piano 3 of 3 notes" in text
+    # 72 is never heard right anywhere: no claim that the tracker, not the rendering, is wrong
+    assert "octave ambiguity" not in text
+    heard_right_elsewhere = {**check, "midi": [72, 67, 72], "gansynth": [72.0, 67.0, 60.0]}
+    assert "octave ambiguity" in zoo_gansynth._note_pitch_sentence(heard_right_elsewhere)
+    assert zoo_gansynth._note_pitch_sentence({}) == ""

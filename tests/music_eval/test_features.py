@@ -80,6 +80,35 @@ def test_pitch_range_of_a_melody():
     assert low == pytest.approx(57, abs=0.6) and high == pytest.approx(69, abs=0.6)
 
 
+def test_note_pitches_follow_each_note_and_name_octave_errors():
+    t = np.arange(int(0.5 * SR)) / SR
+    notes = [57, 60, 64, 69, 72]
+    y = np.concatenate([0.4 * np.sin(2 * np.pi * 440 * 2 ** ((p - 69) / 12) * t) for p in notes]).astype(np.float32)
+    spans = [(0.5 * i, 0.5 * (i + 1)) for i in range(len(notes))]
+    est = fa.note_pitches(y, SR, spans)
+    assert est.shape == (5,) and np.allclose(est, notes, atol=0.5)
+    # a score that says the last note is an octave higher, and one span past the end of the audio
+    est = fa.note_pitches(y, SR, [*spans, (3.0, 3.5)])
+    assert np.isnan(est[-1])
+    agreement = fa.pitch_agreement(est, [*notes[:4], 84, 60])
+    assert agreement == {
+        "notes": 6,
+        "within_semitone": 4,
+        "octave_low": 1,
+        "octave_high": 0,
+        "other": 0,
+        "unvoiced": 1,
+    }
+    assert fa.pitch_agreement([60.4, 55.0, 73.0], [60, 60, 61]) == {
+        "notes": 3,
+        "within_semitone": 1,
+        "octave_low": 0,
+        "octave_high": 1,
+        "other": 1,
+        "unvoiced": 0,
+    }
+
+
 def test_bad_files_raise_typed_errors(tmp_path):
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"definitely not MIDI")
