@@ -155,14 +155,24 @@ def export_t2t(work: pathlib.Path, t2t_dir: pathlib.Path):
     return step, checkpoints.port_t2t_checkpoint(str(t2t_dir))
 
 
-def train_transformer(work: pathlib.Path, steps: int, overrides, checkpoint_every: int = 200) -> None:
+def train_transformer(
+    work: pathlib.Path, steps: int, overrides, checkpoint_every: int = 200, init_checkpoint: str = ""
+) -> None:
     """``music_transformer_train`` (preset ``score2perf_relative`` plus ``overrides``, ``--set`` strings)
     on the train split of ``work/dataset`` into ``work/run`` up to ``steps``; resumes a stopped run and
-    adds its wall time to ``work/train_time.json``."""
+    adds its wall time to ``work/train_time.json``. ``init_checkpoint``: a tensor2tensor checkpoint a
+    new run starts from (``--checkpoint``, whose variables give the architecture instead of the preset;
+    ignored once the run exists)."""
     from music_transformer_ext import data, train_cli
 
     argv = ["--model_dir", str(work / "run"), "--train_data", data.split_file_pattern(str(work / "dataset"), "train")]
-    argv += ["--preset", "score2perf_relative", "--num_steps", str(steps)]
+    argv += ["--num_steps", str(steps)]
+    if (work / "run" / "config.json").exists():
+        pass  # a run resumes with the preset or checkpoint it started from (run_flags.json)
+    elif init_checkpoint:
+        argv += ["--checkpoint", init_checkpoint]  # the architecture is the checkpoint's (overrides still apply)
+    else:
+        argv += ["--preset", "score2perf_relative"]
     overrides = (f"trainer.checkpoint_every={checkpoint_every}", "trainer.progress=false", *overrides)
     train(train_cli.main, argv, overrides, work, "music_transformer_train")
 

@@ -24,6 +24,7 @@ Stages (``--stage``; ``all`` runs them in order, each skipped when its output ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import sys
@@ -46,6 +47,95 @@ PRIMERS = {  # (name, Magenta primer melody: MIDI pitch, -2 = no event, -1 = not
     "twinkle": [60, -2, 60, -2, 67, -2, 67, -2, 69, -2, 69, -2, 67, -2, -2, -2],
     "a_minor_arpeggio": [57, -2, 60, -2, 64, -2, 69, -2, -2, -2, 64, -2],
 }
+
+
+MIX_FILENAME = "mix.json"
+MIX_PREFIX = "training_melodies_mix"  # + -00000-of-00001.tfrecord, beside training_melodies.tfrecord
+
+
+@dataclasses.dataclass(frozen=True)
+class Mix:
+    """How many times per pass the training sees a melody, by where it comes from (the default pass sees
+    each once). Minor-key tunes are a quarter of the corpus and chorale lines 3.5 %; a model that sees
+    them more keeps a minor chorale primer's key more often (``bench/zoo/key_check.py``).
+
+    Attributes:
+      minor_repeats: melodies of a piece whose Krumhansl key (:func:`piece_mode`) is minor.
+      chorale_repeats: Bach soprano lines, whatever their key (a melody that is both gets the larger).
+    """
+
+    minor_repeats: int = 3
+    chorale_repeats: int = 4
+
+    def repeats(self, collection: str, mode: str) -> int:
+        """Passes over one melody of ``collection`` from a piece in ``mode`` (``"major"``/``"minor"``)."""
+        chorale = self.chorale_repeats if collection == "bach_soprano" else 1
+        return max(chorale, self.minor_repeats if mode == "minor" else 1)
+
+
+def piece_mode(sequence) -> str:
+    """``"major"`` or ``"minor"``: the Krumhansl–Schmuckler key (music_eval.theory) of a NoteSequence's
+    pitch classes weighted by note duration."""
+    import numpy as np
+
+    from music_eval import theory
+
+    weights = np.zeros(12)
+    for note in sequence.notes:
+        weights[note.pitch % 12] += note.end_time - note.start_time
+    return theory.estimate_key(weights).mode
+
+
+def mix_stage(work: pathlib.Path, mix: Mix) -> dict:
+    """Writes ``work/data/<collection>/training_melodies_mix-00000-of-00001.tfrecord``: the extra passes of
+    :class:`Mix` (``repeats - 1`` copies of each training melody it repeats; made by the same pipeline
+    from the chosen pieces, so the hashed split, and so the held-out melodies, stay as they are) and
+    ``mix.json`` beside it (the mix and the counts). Returns ``{collection: counts}``."""
+    import collections
+    import tempfile
+
+    from melody_rnn_ext import data
+    from pipelines import tfrecord_io
+    from pipelines.note_sequence_io import read_note_sequences, write_note_sequences
+    from tfmusic import files
+
+    out = {}
+    for name in COLLECTIONS:
+        folder = work / "data" / name
+        done = folder / MIX_FILENAME
+        if done.exists() and json.loads(done.read_text()).get("mix") == dataclasses.asdict(mix):
+            out[name] = json.loads(done.read_text())
+            continue
+        by_repeats = collections.defaultdict(list)
+        modes = collections.Counter()
+        for sequence in read_note_sequences(str(folder / "notesequences.tfrecord")):
+            mode = piece_mode(sequence)
+            modes[mode] += 1
+            by_repeats[mix.repeats(name, mode)].append(sequence)
+        records = []
+        extra_melodies = collections.Counter()
+        for repeats, sequences in sorted(by_repeats.items()):
+            if repeats < 2:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                ns_path = write_note_sequences(str(pathlib.Path(tmp) / "ns.tfrecord"), sequences)
+                data.create_dataset(
+                    ns_path, tmp, data.MelodyPipelineConfig(config_id=CONFIG_ID, eval_ratio=0.1), progress=False
+                )
+                melodies = list(tfrecord_io.iter_records(data.output_path(tmp, "training")))
+            records += melodies * (repeats - 1)
+            extra_melodies[repeats] = len(melodies)
+        tfrecord_io.write_sharded(str(folder / MIX_PREFIX), ((str(i), r) for i, r in enumerate(records)), 1)
+        record = {
+            "mix": dataclasses.asdict(mix),
+            "pieces_by_mode": dict(modes),
+            "training_melodies_by_repeats": {str(k): v for k, v in sorted(extra_melodies.items())},
+            "extra_records": len(records),
+        }
+        files.atomic_write_json(done, record)
+        out[name] = record
+        print(name, "mix:", record, flush=True)
+    return out
 
 
 def data_stage(work: pathlib.Path, limit: int) -> dict:
@@ -122,22 +212,49 @@ def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
     return record
 
 
-def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
+def mix_record(work: pathlib.Path) -> dict:
+    """From which step the run in ``work`` trained on :class:`Mix`'s repeats (``from_step``, counting a
+    warm start's steps) and with which mix; ``{}`` for a run that never did."""
+    path = work / MIX_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _run_step(work: pathlib.Path) -> int:
+    """The step the run in ``work`` stands at: its newest checkpoint's, plus a warm start's steps."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(work / "run"))
+    own = int(latest.rsplit("-", 1)[1]) if latest else 0
+    return warm_start_record(work).get("steps", 0) + own
+
+
+def train_stage(work: pathlib.Path, steps: int, overrides, mix: Mix = None) -> None:
     """``melody_rnn_train`` on every collection's training melodies until the model has trained ``steps``
     steps in all (resumes a stopped run; a run warm-started by :func:`start_from_shipped` counts the
-    shipped model's steps)."""
+    shipped model's steps). With ``mix`` (:func:`mix_stage` must have run), the training also reads
+    the repeats, and ``work/mix.json`` records the step from which it did (the first such call's)."""
     from melody_rnn_ext import train_cli
+    from tfmusic import files
 
     base = warm_start_record(work).get("steps", 0)
     if steps <= base:
         raise SystemExit(f"--steps {steps}: the run continues a model of {base} steps; ask for more")
+    pattern = "training_melodies*.tfrecord" if mix else "training_melodies.tfrecord"
+    if mix:
+        if not all((work / "data" / name / "notesequences.tfrecord").is_file() for name in COLLECTIONS):
+            raise SystemExit(f"{work / 'data'}: no data to train on: run --stage data first")
+        mix_stage(work, mix)  # made here too for a data folder from before the mix (quick when made)
+    if mix and mix_record(work).get("mix", dataclasses.asdict(mix)) != dataclasses.asdict(mix):
+        raise SystemExit(f"{work}: the run already trains on another mix ({mix_record(work)['mix']})")
+    if mix and not mix_record(work):
+        files.atomic_write_json(work / MIX_FILENAME, {"from_step": _run_step(work), "mix": dataclasses.asdict(mix)})
     argv = [
         "--config",
         CONFIG_ID,
         "--run_dir",
         str(work / "run"),
         "--sequence_example_file",
-        str(work / "data" / "*" / "training_melodies.tfrecord"),
+        str(work / "data" / "*" / pattern),
         "--eval_file",
         str(work / "data" / "bach_soprano" / "eval_melodies.tfrecord"),
         "--num_training_steps",
@@ -268,6 +385,7 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
             step,
             earlier_seconds=warm.get("seconds", 0),
             **({"warm_start": warm} if warm else {}),
+            **({"mix": mix_record(work)} if mix_record(work) else {}),
             rnn_layer_sizes=run_cfg["model"]["hparams"]["rnn_layer_sizes"],
             batch_size=run_cfg["trainer"]["global_batch_size"],
             overrides=[
@@ -276,10 +394,53 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
             ],
         ),
         "data": {k: {kk: vv for kk, vv in v.items() if kk != "skipped_examples"} for k, v in data.items()},
+        "mix": _mix_counts(work),
         "samples": keys,
         "check": check_sample(str(bundle)),
     }
     common.write_model(folder, manifest, card(manifest))
+
+
+def _mix_counts(work: pathlib.Path) -> dict:
+    """Each collection's ``mix.json`` (:func:`mix_stage`), for the card; ``{}`` where none was made."""
+    found = {name: work / "data" / name / MIX_FILENAME for name in COLLECTIONS}
+    return {name: json.loads(path.read_text()) for name, path in found.items() if path.is_file()}
+
+
+def _mix_lines(m: dict) -> list:
+    """The card's paragraph on the repeated melodies (:class:`Mix`), if the run used them."""
+    counts, record = m.get("mix") or {}, m["training"].get("mix")
+    if not counts or not record:
+        return []
+    mix = record["mix"]
+    extra = sum(c["extra_records"] for c in counts.values())
+    base = sum(d["train_melodies"] for d in m["data"].values())
+    minor = {k: c["pieces_by_mode"].get("minor", 0) for k, c in counts.items()}
+    pieces = {k: sum(c["pieces_by_mode"].values()) for k, c in counts.items()}
+    shares = ", ".join(f"{k} {minor[k]} of {pieces[k]}" for k in COLLECTIONS if k in counts)
+    return [
+        "",
+        f"Repeats (`Mix` in `bench/zoo/melody_rnn.py`): each pass over the data sees every training melody of a "
+        f"minor-key piece {mix['minor_repeats']} times and every chorale line {mix['chorale_repeats']} times, "
+        f"so the training reads {base + extra:,} melodies per pass instead of {base:,}. The piece's key is the "
+        f"Krumhansl-Schmuckler estimate of its note durations; minor pieces: {shares}. Magenta's pipeline "
+        "transposes every melody to C major or A minor, and a model that saw mostly major tunes drifted from "
+        "a minor primer to its relative major (`bench/results/melody_key_check.md`). The held-out melodies are "
+        "the same with and without repeats (`--no_mix` trains without them).",
+    ]
+
+
+def _mix_step_lines(training: dict) -> list:
+    """The card's sentence on the step from which the run read the repeats, when it was not the first."""
+    record = training.get("mix")
+    if not record or not record.get("from_step"):
+        return []
+    return [
+        "",
+        f"This run read the repeats from step {record['from_step']:,} (the steps before saw each melody once per "
+        f"pass); the other {training['steps'] - record['from_step']:,} steps fine-tuned on the mix. The "
+        "retraining command reads them from the first step.",
+    ]
 
 
 def _warm_start_lines(training: dict) -> list:
@@ -327,6 +488,7 @@ def card(m: dict) -> str:
             f"| {k} | {d[k]['pieces']} | {d[k]['skipped_pieces']} | {d[k]['train_melodies']} | "
             f"{d[k]['eval_melodies']} |"
         )
+    lines += _mix_lines(m)
     lines += [
         "",
         "## Training",
@@ -343,6 +505,7 @@ def card(m: dict) -> str:
         "(`make zoo-melody-rnn` runs the same to 20,000 steps; add `--set trainer.max_minutes=M` to train in "
         "time slices: each rerun resumes from the newest checkpoint.)",
         *_warm_start_lines(t),
+        *_mix_step_lines(t),
         "",
         "## Held-out figures",
         "",
@@ -406,6 +569,11 @@ def main(argv=None) -> int:
         help="start a new run from the shipped model's weights (when the old run folder is gone); "
         "--steps counts the shipped model's steps",
     )
+    parser.add_argument(
+        "--no_mix",
+        action="store_true",
+        help="see every training melody once per pass (default: minor-key tunes 3 times, chorale lines 4; Mix)",
+    )
     cli_flags.add_overrides_flag(
         parser, "config overrides for training, e.g. model.hparams.batch_size=64", metavar=None
     )
@@ -414,10 +582,13 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     if args.stage in ("all", "data"):
         data_stage(work, args.limit)
+    mix = None if args.no_mix else Mix()
+    if args.stage in ("all", "data") and mix:
+        mix_stage(work, mix)
     if args.stage in ("all", "train"):
         if args.from_shipped:
             start_from_shipped(work, pathlib.Path(args.models))
-        train_stage(work, args.steps, args.overrides)
+        train_stage(work, args.steps, args.overrides, mix)
     if args.stage in ("all", "evaluate", "ship"):
         metrics = evaluate_stage(work)
         from tfmusic import files

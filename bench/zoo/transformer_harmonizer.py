@@ -226,9 +226,56 @@ def data_sanity(dataset: pathlib.Path, split: str, limit: int = 300) -> dict:
     }
 
 
+WARM_START_FILENAME = "warm_start.json"
+
+
+def warm_start_record(work: pathlib.Path) -> dict:
+    """What the run in ``work`` was warm-started from (:func:`start_from_shipped`): ``steps`` and wall
+    ``seconds`` of the shipped model it continues, ``date``; ``{}`` for a run from scratch."""
+    path = work / WARM_START_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
+    """Makes a new run in ``work`` continue the shipped model (``models/<NAME>/t2t``) when its own run
+    folder is gone: copies the checkpoint to ``work/warm_start_t2t`` (shipping overwrites the original)
+    and records its steps and wall time in ``work/warm_start.json``. The run then starts from those
+    weights (Adam's moments and t2t's learning-rate schedule afresh) and counts its steps on top. A run
+    folder that exists resumes from its own checkpoint instead. Returns the record; raises
+    ``SystemExit`` when nothing is shipped."""
+    import datetime
+
+    from tfmusic import files
+
+    if (work / "run" / "config.json").exists():
+        print(f"{work / 'run'} exists: resuming it (--from_shipped only starts new runs)", flush=True)
+        return warm_start_record(work)
+    shipped = models / NAME
+    if not (shipped / "t2t" / "checkpoint").is_file() or not (shipped / "model.json").is_file():
+        raise SystemExit(f"--from_shipped: no shipped model in {shipped} (t2t/ and model.json)")
+    training = json.loads((shipped / "model.json").read_text())["training"]
+    shutil.rmtree(work / "warm_start_t2t", ignore_errors=True)
+    shutil.copytree(shipped / "t2t", work / "warm_start_t2t")
+    record = {
+        "steps": int(training["steps"]),
+        "seconds": int(training["seconds"]),
+        "date": datetime.date.today().isoformat(),
+    }
+    files.atomic_write_json(work / WARM_START_FILENAME, record)
+    return record
+
+
 def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
-    """``music_transformer_train`` from scratch on the train split (resumes a stopped run)."""
-    common.train_transformer(work, steps, (*MODEL_OVERRIDES, *overrides), checkpoint_every=100)
+    """``music_transformer_train`` on the train split until the model has trained ``steps`` steps in all:
+    from scratch, or on top of the shipped model's steps after :func:`start_from_shipped` (resumes a
+    stopped run either way)."""
+    base = warm_start_record(work).get("steps", 0)
+    if steps <= base:
+        raise SystemExit(f"--steps {steps}: the run continues a model of {base} steps; ask for more")
+    init = str(work / "warm_start_t2t") if base else ""
+    common.train_transformer(
+        work, steps - base, (*MODEL_OVERRIDES, *overrides), checkpoint_every=100, init_checkpoint=init
+    )
 
 
 def unigram_baseline(work: pathlib.Path, limit: int = 20000) -> float:
@@ -397,7 +444,9 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluati
 
     folder = models / NAME
     t2t_dir = folder / "t2t"
-    steps, model = common.export_t2t(work, t2t_dir)
+    own_steps, model = common.export_t2t(work, t2t_dir)
+    warm = warm_start_record(work)
+    steps = warm.get("steps", 0) + own_steps
     if not model.config.conditioned:
         raise SystemExit(f"{t2t_dir}: the exported checkpoint reads back without its encoder")
 
@@ -418,7 +467,13 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluati
         "description": "melody-conditioned Music Transformer (encoder-decoder, relative attention) trained to "
         "write the whole piano performance around a given melody, on music21's Bach corpus",
         "metrics": {"held_out": evaluation["held_out"]},
-        "training": common.training_record(work, steps, overrides=list(MODEL_OVERRIDES)),
+        "training": common.training_record(
+            work,
+            steps,
+            earlier_seconds=warm.get("seconds", 0),
+            overrides=list(MODEL_OVERRIDES),
+            **({"warm_start": warm} if warm else {}),
+        ),
         "data": {"counts": summary.get("counts", {}), "sanity": summary.get("sanity", {})},
         "samples": [{**check, "shipped_seed0": shipped}],
         "check": check_sample(model),
@@ -438,6 +493,21 @@ def primer_check_seed0(source, samples: pathlib.Path) -> dict:
     return describe(
         pretty_midi.PrettyMIDI(str(primer)), pretty_midi.PrettyMIDI(str(melody)), pretty_midi.PrettyMIDI(str(path))
     )
+
+
+def _warm_start_lines(training: dict) -> list:
+    """The card's paragraph on a run that went on from the shipped weights (``--from_shipped``), if it did."""
+    warm = training.get("warm_start")
+    if not warm:
+        return []
+    return [
+        "",
+        f"The first {warm['steps']:,} steps ({warm['seconds'] / 60:.0f} min) are an earlier run's, whose run "
+        f"folder did not outlive its machine; on {warm['date']} a new run started from those shipped weights "
+        "(`--from_shipped`: Adam's moments and t2t's learning-rate warm-up afresh) for the other "
+        f"{training['steps'] - warm['steps']:,} steps. The retraining command above trains the same number of "
+        "steps in one run.",
+    ]
 
 
 def card(m: dict) -> str:
@@ -504,6 +574,7 @@ def card(m: dict) -> str:
             "",
             "(`make zoo-harmonizer` runs the same to 3,000 steps; add `--set trainer.max_minutes=M` to train in "
             "time slices: each rerun resumes from the newest checkpoint.)",
+            *_warm_start_lines(t),
             "",
             "## Held-out figures",
             "",
@@ -599,11 +670,19 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", choices=("all", "data", "train", "evaluate", "ship"), default="all")
     parser.add_argument("--max_files", type=int, default=0, help="use only this many Bach files (a quick check)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra training overrides")
+    parser.add_argument(
+        "--from_shipped",
+        action="store_true",
+        help="start a new run from the shipped model's weights (when the old run folder is gone); "
+        "--steps counts the shipped model's steps",
+    )
     args = parser.parse_args(argv)
     work = pathlib.Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     summary = data_stage(work, args.max_files)
     if args.stage in ("all", "train"):
+        if args.from_shipped:
+            start_from_shipped(work, pathlib.Path(args.models))
         train_stage(work, args.steps, args.overrides)
     if args.stage in ("all", "evaluate", "ship"):
         import tensorflow as tf
