@@ -36,7 +36,7 @@ def test_new_run_starts_from_the_shipped_weights_and_counts_their_steps(shipped,
     argv = ["--work", str(tmp_path), "--stage", "train", "--from_shipped", "--models", str(shipped), *SMALL]
     assert zoo_harmonizer.main([*argv, "--steps", str(base["steps"] + 2)]) == 0
     assert (tmp_path / "run" / "ckpt-2.index").is_file()
-    record = zoo_harmonizer.warm_start_record(tmp_path)
+    record = zoo_harmonizer.common.warm_start_record(tmp_path)
     assert record["steps"] == base["steps"] and record["seconds"] == base["seconds"]
 
     # two warm-up steps of Adam: every weight within a step's reach of the shipped one, none untrained
@@ -50,7 +50,7 @@ def test_new_run_starts_from_the_shipped_weights_and_counts_their_steps(shipped,
     # the same command again resumes the run; the warm start is not redone
     assert zoo_harmonizer.main([*argv, "--steps", str(base["steps"] + 3)]) == 0
     assert (tmp_path / "run" / "ckpt-3.index").is_file()
-    assert zoo_harmonizer.warm_start_record(tmp_path) == record
+    assert zoo_harmonizer.common.warm_start_record(tmp_path) == record
     lines = zoo_harmonizer._warm_start_lines({"steps": base["steps"] + 3, "warm_start": record})
     assert f"first {base['steps']:,} steps" in lines[1] and "other 3 steps" in lines[1]
 

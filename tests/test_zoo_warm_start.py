@@ -44,7 +44,7 @@ def test_new_run_continues_the_shipped_weights_and_counts_their_steps(shipped, w
     argv = ["--work", str(work), "--stage", "train", "--from_shipped", "--models", str(shipped), *SMALL_BATCH]
     assert zoo_melody_rnn.main([*argv, "--steps", str(base["steps"] + 2)]) == 0
     assert (work / "run" / "ckpt-2.index").is_file()
-    record = zoo_melody_rnn.warm_start_record(work)
+    record = zoo_melody_rnn.common.warm_start_record(work)
     assert record["steps"] == base["steps"] and record["seconds"] == base["seconds"]
     # the run reads the repeats (the script's default Mix) from its first step: the shipped model's last
     assert zoo_melody_rnn.mix_record(work) == {
@@ -63,7 +63,7 @@ def test_new_run_continues_the_shipped_weights_and_counts_their_steps(shipped, w
     # the same command again resumes the run (the warm start is not redone) and counts on
     assert zoo_melody_rnn.main([*argv, "--steps", str(base["steps"] + 3)]) == 0
     assert (work / "run" / "ckpt-3.index").is_file()
-    assert zoo_melody_rnn.warm_start_record(work) == record
+    assert zoo_melody_rnn.common.warm_start_record(work) == record
 
 
 def test_refuses_a_step_count_the_shipped_model_already_has(shipped, tmp_path):

@@ -137,6 +137,34 @@ def key_counts(rows) -> dict:
     }
 
 
+WARM_START_FILENAME = "warm_start.json"
+
+
+def warm_start_record(work: pathlib.Path) -> dict:
+    """What the run in ``work`` was warm-started from (a script's ``--from_shipped``): ``steps`` and
+    wall ``seconds`` of the shipped model it continues, ``date`` of the warm start; ``{}`` for a run
+    from scratch."""
+    path = work / WARM_START_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_warm_start(work: pathlib.Path, shipped: pathlib.Path) -> dict:
+    """Writes ``work/warm_start.json`` for a new run that continues the shipped model in ``shipped``
+    (its ``model.json``'s training steps and seconds, today's date) and returns it."""
+    import datetime
+
+    from tfmusic import files
+
+    training = json.loads((shipped / "model.json").read_text())["training"]
+    record = {
+        "steps": int(training["steps"]),
+        "seconds": int(training["seconds"]),
+        "date": datetime.date.today().isoformat(),
+    }
+    files.atomic_write_json(work / WARM_START_FILENAME, record)
+    return record
+
+
 def export_t2t(work: pathlib.Path, t2t_dir: pathlib.Path):
     """Exports the newest checkpoint of the Music Transformer run ``work/run`` (trained on
     ``work/dataset``) as a tensor2tensor-named checkpoint in ``t2t_dir`` (replaced), without

@@ -171,16 +171,6 @@ def data_stage(work: pathlib.Path, limit: int) -> dict:
     return summaries
 
 
-WARM_START_FILENAME = "warm_start.json"
-
-
-def warm_start_record(work: pathlib.Path) -> dict:
-    """What the run in ``work`` was warm-started from (:func:`start_from_shipped`): ``steps`` and wall
-    ``seconds`` of the shipped model it continues, ``date`` of the warm start; ``{}`` for a run from scratch."""
-    path = work / WARM_START_FILENAME
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
     """Makes a new run in ``work`` continue the shipped model (``models/<NAME>``) when its own run folder
     is gone (run folders live outside the repo and do not outlive their machine): copies the bundle to
@@ -189,27 +179,17 @@ def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
     Adam's state fresh) and counts its steps on top. A run folder that exists resumes from its own
     checkpoint instead (so the same command may be rerun after a stop). Returns the record; raises
     ``SystemExit`` when there is no shipped model to start from."""
-    import datetime
     import shutil
-
-    from tfmusic import files
 
     if (work / "run" / "config.json").exists():
         print(f"{work / 'run'} exists: resuming it (--from_shipped only starts new runs)", flush=True)
-        return warm_start_record(work)
+        return common.warm_start_record(work)
     shipped = models / NAME
     bundle = shipped / f"{CONFIG_ID}.mag"
     if not bundle.is_file() or not (shipped / "model.json").is_file():
         raise SystemExit(f"--from_shipped: no shipped model in {shipped} ({bundle.name} and model.json)")
-    training = json.loads((shipped / "model.json").read_text())["training"]
     shutil.copyfile(bundle, work / "warm_start.mag")
-    record = {
-        "steps": int(training["steps"]),
-        "seconds": int(training["seconds"]),
-        "date": datetime.date.today().isoformat(),
-    }
-    files.atomic_write_json(work / WARM_START_FILENAME, record)
-    return record
+    return common.record_warm_start(work, shipped)
 
 
 def mix_record(work: pathlib.Path) -> dict:
@@ -225,7 +205,7 @@ def _run_step(work: pathlib.Path) -> int:
 
     latest = tf.train.latest_checkpoint(str(work / "run"))
     own = int(latest.rsplit("-", 1)[1]) if latest else 0
-    return warm_start_record(work).get("steps", 0) + own
+    return common.warm_start_record(work).get("steps", 0) + own
 
 
 def train_stage(work: pathlib.Path, steps: int, overrides, mix: Mix = None) -> None:
@@ -236,7 +216,7 @@ def train_stage(work: pathlib.Path, steps: int, overrides, mix: Mix = None) -> N
     from melody_rnn_ext import train_cli
     from tfmusic import files
 
-    base = warm_start_record(work).get("steps", 0)
+    base = common.warm_start_record(work).get("steps", 0)
     if steps <= base:
         raise SystemExit(f"--steps {steps}: the run continues a model of {base} steps; ask for more")
     pattern = "training_melodies*.tfrecord" if mix else "training_melodies.tfrecord"
@@ -370,7 +350,7 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     run_cfg = json.loads((work / "run" / "config.json").read_text())
     import tensorflow as tf
 
-    warm = warm_start_record(work)
+    warm = common.warm_start_record(work)
     # where the model stands: the run's own steps, on top of the shipped model's when it was warm-started
     step = warm.get("steps", 0) + int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])
     keys = samples(str(bundle), folder / "samples")

@@ -226,16 +226,6 @@ def data_sanity(dataset: pathlib.Path, split: str, limit: int = 300) -> dict:
     }
 
 
-WARM_START_FILENAME = "warm_start.json"
-
-
-def warm_start_record(work: pathlib.Path) -> dict:
-    """What the run in ``work`` was warm-started from (:func:`start_from_shipped`): ``steps`` and wall
-    ``seconds`` of the shipped model it continues, ``date``; ``{}`` for a run from scratch."""
-    path = work / WARM_START_FILENAME
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
     """Makes a new run in ``work`` continue the shipped model (``models/<NAME>/t2t``) when its own run
     folder is gone: copies the checkpoint to ``work/warm_start_t2t`` (shipping overwrites the original)
@@ -243,33 +233,22 @@ def start_from_shipped(work: pathlib.Path, models: pathlib.Path) -> dict:
     weights (Adam's moments and t2t's learning-rate schedule afresh) and counts its steps on top. A run
     folder that exists resumes from its own checkpoint instead. Returns the record; raises
     ``SystemExit`` when nothing is shipped."""
-    import datetime
-
-    from tfmusic import files
-
     if (work / "run" / "config.json").exists():
         print(f"{work / 'run'} exists: resuming it (--from_shipped only starts new runs)", flush=True)
-        return warm_start_record(work)
+        return common.warm_start_record(work)
     shipped = models / NAME
     if not (shipped / "t2t" / "checkpoint").is_file() or not (shipped / "model.json").is_file():
         raise SystemExit(f"--from_shipped: no shipped model in {shipped} (t2t/ and model.json)")
-    training = json.loads((shipped / "model.json").read_text())["training"]
     shutil.rmtree(work / "warm_start_t2t", ignore_errors=True)
     shutil.copytree(shipped / "t2t", work / "warm_start_t2t")
-    record = {
-        "steps": int(training["steps"]),
-        "seconds": int(training["seconds"]),
-        "date": datetime.date.today().isoformat(),
-    }
-    files.atomic_write_json(work / WARM_START_FILENAME, record)
-    return record
+    return common.record_warm_start(work, shipped)
 
 
 def train_stage(work: pathlib.Path, steps: int, overrides) -> None:
     """``music_transformer_train`` on the train split until the model has trained ``steps`` steps in all:
     from scratch, or on top of the shipped model's steps after :func:`start_from_shipped` (resumes a
     stopped run either way)."""
-    base = warm_start_record(work).get("steps", 0)
+    base = common.warm_start_record(work).get("steps", 0)
     if steps <= base:
         raise SystemExit(f"--steps {steps}: the run continues a model of {base} steps; ask for more")
     init = str(work / "warm_start_t2t") if base else ""
@@ -445,7 +424,7 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, summary: dict, evaluati
     folder = models / NAME
     t2t_dir = folder / "t2t"
     own_steps, model = common.export_t2t(work, t2t_dir)
-    warm = warm_start_record(work)
+    warm = common.warm_start_record(work)
     steps = warm.get("steps", 0) + own_steps
     if not model.config.conditioned:
         raise SystemExit(f"{t2t_dir}: the exported checkpoint reads back without its encoder")
