@@ -51,6 +51,9 @@ class StudyConfig:
       transformer_primer_events: keep only the primer's last N performance events (0: all), for
         models whose ``max_length`` cannot hold the whole primer plus the continuation.
       temperature, seed, num_outputs: sampling.
+      melody_beam_size, melody_branch_factor, melody_steps_per_iteration: Magenta's beam search for the
+        Melody RNN (``melody_rnn_generate``'s flags; 1, 1, 1 is plain sampling, Magenta's default).
+        ``bench/results/melody_key_check.md`` compares settings on the default primer.
     """
 
     primer: Optional[str] = None
@@ -70,6 +73,9 @@ class StudyConfig:
     temperature: float = 1.0
     seed: int = 0
     num_outputs: int = 1
+    melody_beam_size: int = 1
+    melody_branch_factor: int = 1
+    melody_steps_per_iteration: int = 1
 
 
 def _log(text: str) -> None:
@@ -225,6 +231,12 @@ def _melody_rnn(config: StudyConfig, melody_midi: pathlib.Path, out: pathlib.Pat
             str(config.temperature),
             "--seed",
             str(config.seed),
+            "--beam_size",
+            str(config.melody_beam_size),
+            "--branch_factor",
+            str(config.melody_branch_factor),
+            "--steps_per_iteration",
+            str(config.melody_steps_per_iteration),
         ]
     )
     if rc:
@@ -451,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num_outputs", type=int, default=1)
+    beam = "Melody RNN: Magenta's beam search (melody_rnn_generate's flag; 1 = plain sampling)"
+    parser.add_argument("--melody_beam_size", type=int, default=1, help=beam)
+    parser.add_argument("--melody_branch_factor", type=int, default=1, help=beam)
+    parser.add_argument("--melody_steps_per_iteration", type=int, default=1, help=beam)
     return parser
 
 

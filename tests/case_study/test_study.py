@@ -1,6 +1,7 @@
 """``tfmusic_study`` end to end on tiny models: a Melody RNN bundle, a tensor2tensor-named Music
 Transformer checkpoint and a GANSynth run, all made here; the primer is a Bach chorale opening."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -187,3 +188,33 @@ def test_study_end_to_end_on_tiny_models(tmp_path, tiny_models):
 
     if CHROMIUM:
         assert_report_reads_well(report, tmp_path / "screenshots")
+
+
+def test_melody_beam_search_flags_reach_melody_rnn_generate(tmp_path):
+    from melody_rnn_ext import generate_cli
+
+    primer = study.default_primer(tmp_path / "primer.mid", 4.0)
+    line = study.top_line(primer, tmp_path / "line.mid")
+    argv = ["--melody_beam_size", "2", "--melody_branch_factor", "2", "--melody_steps_per_iteration", "16"]
+    argv += ["--melody_rnn_bundle", "melody_rnn_attention", "--melody_steps", "48", "--seed", "3"]
+    args = vars(study.build_parser().parse_args(argv))
+    config = study.StudyConfig(
+        **{f.name: args[f.name] for f in dataclasses.fields(study.StudyConfig) if f.name in args}
+    )
+    assert (config.melody_beam_size, config.melody_branch_factor, config.melody_steps_per_iteration) == (2, 2, 16)
+    made = study._melody_rnn(config, line, tmp_path / "study")
+    flags = "--num_steps 48 --seed 3 --beam_size 2 --branch_factor 2 --steps_per_iteration 16 --num_outputs 1"
+    argv = ["--bundle_file", "melody_rnn_attention", "--primer_midi", str(line), "--output_dir", str(tmp_path / "cli")]
+    assert generate_cli.main(argv + flags.split()) == 0
+    direct = sorted((tmp_path / "cli").glob("*.mid"))
+    assert len(made) == len(direct) == 1
+
+    def notes(path):
+        return [(n.pitch, round(n.start, 3)) for i in pretty_midi.PrettyMIDI(str(path)).instruments for n in i.notes]
+
+    assert notes(made[0]) == notes(direct[0]) and len(notes(made[0])) > 3
+    # plain sampling (the default) with the same seed is another melody
+    plain = study._melody_rnn(
+        study.StudyConfig(melody_rnn_bundle="melody_rnn_attention", melody_steps=48, seed=3), line, tmp_path / "plain"
+    )
+    assert notes(plain[0]) != notes(made[0])
