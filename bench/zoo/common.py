@@ -165,6 +165,22 @@ def record_warm_start(work: pathlib.Path, shipped: pathlib.Path) -> dict:
     return record
 
 
+def warm_start_lines(training: dict, went_on: str) -> list:
+    """A model card's paragraph on a run that went on from the shipped model (``--from_shipped``; the
+    ``warm_start`` entry of ``training``), or ``[]``. ``went_on`` says how, e.g. "the run went on from
+    that shipped bundle (...)"."""
+    warm = training.get("warm_start")
+    if not warm:
+        return []
+    spent = f"{warm['seconds'] / 3600:.1f} h" if warm["seconds"] >= 7200 else f"{warm['seconds'] / 60:.0f} min"
+    return [
+        "",
+        f"The first {warm['steps']:,} steps ({spent}) are an earlier run's, whose run folder did not outlive its "
+        f"machine; on {warm['date']} {went_on} for the other {training['steps'] - warm['steps']:,} steps. The "
+        "retraining command above trains the same number of steps in one run.",
+    ]
+
+
 def export_t2t(work: pathlib.Path, t2t_dir: pathlib.Path):
     """Exports the newest checkpoint of the Music Transformer run ``work/run`` (trained on
     ``work/dataset``) as a tensor2tensor-named checkpoint in ``t2t_dir`` (replaced), without

@@ -424,18 +424,11 @@ def _mix_step_lines(training: dict) -> list:
 
 
 def _warm_start_lines(training: dict) -> list:
-    """The card's paragraph on a run that continued the shipped model (``--from_shipped``), if it did."""
-    warm = training.get("warm_start")
-    if not warm:
-        return []
-    return [
-        "",
-        f"The first {warm['steps']:,} steps ({warm['seconds'] / 3600:.1f} h) are an earlier run's, whose run "
-        f"folder did not outlive its machine; on {warm['date']} the run went on from that shipped bundle "
-        f"(`--from_shipped`: every weight restored, Adam's moments started afresh) for the other "
-        f"{training['steps'] - warm['steps']:,} steps. The retraining command above trains the same number of "
-        "steps in one run.",
-    ]
+    """The card's paragraph on a run that went on from the shipped model (``--from_shipped``), if it did."""
+    return common.warm_start_lines(
+        training,
+        "the run went on from that shipped bundle (`--from_shipped`: every weight restored, Adam's moments started afresh)",
+    )
 
 
 def card(m: dict) -> str:

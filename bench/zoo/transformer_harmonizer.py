@@ -475,18 +475,11 @@ def primer_check_seed0(source, samples: pathlib.Path) -> dict:
 
 
 def _warm_start_lines(training: dict) -> list:
-    """The card's paragraph on a run that went on from the shipped weights (``--from_shipped``), if it did."""
-    warm = training.get("warm_start")
-    if not warm:
-        return []
-    return [
-        "",
-        f"The first {warm['steps']:,} steps ({warm['seconds'] / 60:.0f} min) are an earlier run's, whose run "
-        f"folder did not outlive its machine; on {warm['date']} a new run started from those shipped weights "
-        "(`--from_shipped`: Adam's moments and t2t's learning-rate warm-up afresh) for the other "
-        f"{training['steps'] - warm['steps']:,} steps. The retraining command above trains the same number of "
-        "steps in one run.",
-    ]
+    """The card's paragraph on a run that went on from the shipped model (``--from_shipped``), if it did."""
+    return common.warm_start_lines(
+        training,
+        "a new run started from those shipped weights (`--from_shipped`: Adam's moments and t2t's learning-rate warm-up afresh)",
+    )
 
 
 def card(m: dict) -> str:
