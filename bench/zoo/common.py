@@ -211,12 +211,9 @@ def train_transformer(
 
     argv = ["--model_dir", str(work / "run"), "--train_data", data.split_file_pattern(str(work / "dataset"), "train")]
     argv += ["--num_steps", str(steps)]
-    if (work / "run" / "config.json").exists():
-        pass  # a run resumes with the preset or checkpoint it started from (run_flags.json)
-    elif init_checkpoint:
-        argv += ["--checkpoint", init_checkpoint]  # the architecture is the checkpoint's (overrides still apply)
-    else:
-        argv += ["--preset", "score2perf_relative"]
+    if not (work / "run" / "config.json").exists():  # a run resumes with what it started from (run_flags.json)
+        # from a checkpoint, the architecture is the checkpoint's (the overrides still apply)
+        argv += ["--checkpoint", init_checkpoint] if init_checkpoint else ["--preset", "score2perf_relative"]
     overrides = (f"trainer.checkpoint_every={checkpoint_every}", "trainer.progress=false", *overrides)
     train(train_cli.main, argv, overrides, work, "music_transformer_train")
 

@@ -534,7 +534,7 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
     """Weights, model.json, samples, card in ``models/<NAME>``."""
     from gansynth_tf.synthesize import GANSynthSynthesizer
     from tfmusic import config as config_lib
-    from tfmusic import files, zoo
+    from tfmusic import zoo
 
     folder = models / NAME
     export_generator(work / "run", folder / "run")
@@ -569,24 +569,19 @@ def ship_stage(work: pathlib.Path, renders: pathlib.Path, models: pathlib.Path, 
         "samples": samples(synth, renders, folder / "samples"),
         "check": check,
     }
-    files.atomic_write_json(folder / "model.json", manifest, indent=1)
-    files.atomic_write_text(folder / "README.md", card(manifest))
-    print(card(manifest))
+    common.write_model(folder, manifest, card(manifest))
 
 
 def refresh_samples(renders: pathlib.Path, models: pathlib.Path) -> None:
     """Makes the shipped model's ``samples/`` and card again from its own weights (``models/<NAME>/run``):
     ``model.json``'s ``samples`` entry is replaced, its weights, metrics and training record stay."""
     from gansynth_tf.synthesize import GANSynthSynthesizer
-    from tfmusic import files
 
     folder = models / NAME
     manifest = json.loads((folder / "model.json").read_text())
     synth = GANSynthSynthesizer.from_model_dir(folder / "run")
     manifest["samples"] = samples(synth, renders, folder / "samples")
-    files.atomic_write_json(folder / "model.json", manifest, indent=1)
-    files.atomic_write_text(folder / "README.md", card(manifest))
-    print(card(manifest))
+    common.write_model(folder, manifest, card(manifest))
 
 
 #: The pitch accuracy a zoo GANSynth should reach (issue 12), on the held-out notes above.

@@ -224,10 +224,11 @@ def train_stage(work: pathlib.Path, steps: int, overrides, mix: Mix = None) -> N
         if not all((work / "data" / name / "notesequences.tfrecord").is_file() for name in COLLECTIONS):
             raise SystemExit(f"{work / 'data'}: no data to train on: run --stage data first")
         mix_stage(work, mix)  # made here too for a data folder from before the mix (quick when made)
-    if mix and mix_record(work).get("mix", dataclasses.asdict(mix)) != dataclasses.asdict(mix):
-        raise SystemExit(f"{work}: the run already trains on another mix ({mix_record(work)['mix']})")
-    if mix and not mix_record(work):
-        files.atomic_write_json(work / MIX_FILENAME, {"from_step": _run_step(work), "mix": dataclasses.asdict(mix)})
+        recorded = mix_record(work)
+        if not recorded:
+            files.atomic_write_json(work / MIX_FILENAME, {"from_step": _run_step(work), "mix": dataclasses.asdict(mix)})
+        elif recorded["mix"] != dataclasses.asdict(mix):
+            raise SystemExit(f"{work}: the run already trains on another mix ({recorded['mix']})")
     argv = [
         "--config",
         CONFIG_ID,
@@ -348,11 +349,10 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
     if rc:
         raise SystemExit(f"export failed ({rc})")
     run_cfg = json.loads((work / "run" / "config.json").read_text())
-    import tensorflow as tf
 
     warm = common.warm_start_record(work)
-    # where the model stands: the run's own steps, on top of the shipped model's when it was warm-started
-    step = warm.get("steps", 0) + int(tf.train.latest_checkpoint(str(work / "run")).rsplit("-", 1)[1])
+    mixed = mix_record(work)
+    step = _run_step(work)  # the run's own steps, on top of the shipped model's when it was warm-started
     keys = samples(str(bundle), folder / "samples")
     manifest = {
         "name": NAME,
@@ -365,7 +365,7 @@ def ship_stage(work: pathlib.Path, models: pathlib.Path, data: dict, metrics: di
             step,
             earlier_seconds=warm.get("seconds", 0),
             **({"warm_start": warm} if warm else {}),
-            **({"mix": mix_record(work)} if mix_record(work) else {}),
+            **({"mix": mixed} if mixed else {}),
             rnn_layer_sizes=run_cfg["model"]["hparams"]["rnn_layer_sizes"],
             batch_size=run_cfg["trainer"]["global_batch_size"],
             overrides=[
@@ -556,8 +556,8 @@ def main(argv=None) -> int:
     if args.stage in ("all", "data"):
         data_stage(work, args.limit)
     mix = None if args.no_mix else Mix()
-    if args.stage in ("all", "data") and mix:
-        mix_stage(work, mix)
+    if args.stage == "data" and mix:
+        mix_stage(work, mix)  # 'all' makes it in train_stage
     if args.stage in ("all", "train"):
         if args.from_shipped:
             start_from_shipped(work, pathlib.Path(args.models))
