@@ -80,3 +80,41 @@ def test_transformer_card_states_the_key_check_over_seeds():
         assert f"{setting['sampling']}: key kept in {kept} of {len(setting['rows'])}" in zoo_transformer.card(manifest)
     without = {k: v for k, v in manifest.items() if k not in ("key_check", "key_check_bach")}
     assert "Key over seeds" not in zoo_transformer.card(without)
+
+
+def _result(kept, grams):
+    return {"summary": {"kept": kept, "mean_distinct_4grams": grams}}
+
+
+def test_choose_keeps_the_key_most_often_among_settings_that_do_not_loop():
+    # plain sampling, a mild beam search, a looping one: the looping one keeps the key most often but is out
+    results = [_result(67, 0.94), _result(79, 0.85), _result(98, 0.52)]
+    assert key_check.choose(results) == 1
+    assert key_check.choose(results, loop_margin=0.5) == 2
+    assert key_check.choose([_result(70, 0.9), _result(70, 0.9)]) == 0  # a tie goes to the earlier setting
+    assert key_check.choose([_result(80, 0.9), _result(60, 0.95)]) == 0
+    text = key_check.markdown(
+        "m",
+        128,
+        [
+            {"search": {"temperature": 1.0, "beam_size": b, "branch_factor": b, "steps_per_iteration": 16}, **r}
+            | {
+                "rows": [
+                    {
+                        "seed": 100,
+                        "primer_key": "F# minor",
+                        "piece_key": "F# minor",
+                        "key_score": 1.0,
+                        "in_scale_share": 1.0,
+                        "notes": 9,
+                        "distinct_pitches": 4,
+                        "distinct_4grams": 0.5,
+                    }
+                ],
+                "summary": {**r["summary"], "seeds": 1, "in_scale": 1, "mean_notes": 9, "mean_distinct_pitches": 4},
+            }
+            for b, r in zip((1, 2, 16), results)
+        ],
+        chosen=1,
+    )
+    assert "seeds 100-100" in text and "Chosen (`--choose`): **temperature 1.0, beam 2, branch 2" in text

@@ -11,6 +11,12 @@ figures: beam search can keep a key by looping the primer's figure). Writes
 
     .venv/bin/python bench/zoo/key_check.py [--model melody_rnn_attention] [--seeds 16] \\
         [--search 1.0:1:1:1 --search 1.0:16:4:8 ...]
+
+``--choose`` also names the setting :func:`choose` picks (the key kept most often, among settings that
+loop little more than the first one); run it on seeds the report does not use (``--first_seed 100
+--seeds 100 --name melody_key_select``), so that the study's default is not picked by how its own seed
+0 comes out. That is how the study's default (beam 2, branch 2, 16 steps per iteration) was chosen:
+``bench/results/melody_key_select.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import dataclasses
 import pathlib
 import sys
 import tempfile
-from typing import List
+from typing import List, Optional
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
@@ -68,15 +74,19 @@ class Search:
         )
 
 
-#: What ``key_check.py`` compares by default: plain sampling (the study's), and Magenta's beam search
-#: three ways: short iterations (beam 16 x branch 4, 8 steps), longer ones (4 x 4, 32 steps), and the most
-#: likely of 16 whole continuations (beam 16, branch 1).
-DEFAULT_SEARCHES = ("1.0:1:1:1", "1.0:4:4:32", "1.0:16:4:8", "1.0:16:1:128")
+#: What ``key_check.py`` compares by default: plain sampling (Magenta's default), and Magenta's beam
+#: search: the study's default (beam 2 x branch 2, 16 steps per iteration), short iterations (beam 16 x
+#: branch 4, 8 steps), longer ones (4 x 4, 32 steps), and the most likely of 16 whole continuations (beam
+#: 16, branch 1).
+DEFAULT_SEARCHES = ("1.0:1:1:1", "1.0:2:2:16", "1.0:4:4:32", "1.0:16:4:8", "1.0:16:1:128")
+
+#: :func:`choose`: how far below the first setting's share of distinct 4-note figures a setting may fall.
+LOOP_MARGIN = 0.1
 
 
-def check_keys(model: str, search: Search, seeds: int, steps: int) -> List[dict]:
-    """The study's Melody RNN call for seeds ``0..seeds-1`` under ``search``: per seed, ``{seed,
-    primer_key, piece_key, key_score, in_scale_share}`` (see ``common.key_check``)."""
+def check_keys(model: str, search: Search, seeds: int, steps: int, first_seed: int = 0) -> List[dict]:
+    """The study's Melody RNN call for seeds ``first_seed..first_seed+seeds-1`` under ``search``: per seed,
+    ``{seed, primer_key, piece_key, key_score, in_scale_share}`` (see ``common.key_check``)."""
     import pretty_midi
 
     from case_study import study
@@ -88,7 +98,7 @@ def check_keys(model: str, search: Search, seeds: int, steps: int) -> List[dict]
         primer = study.default_primer(tmp / "primer.mid", 8.0)
         line = study.top_line(primer, tmp / "top_line.mid")
         primer_line = pretty_midi.PrettyMIDI(str(line))
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             out = tmp / f"seed{seed}"
             argv = ["--bundle_file", model, "--output_dir", str(out), "--primer_midi", str(line), "--num_outputs", "1"]
             argv += ["--num_steps", str(steps), "--seed", str(seed), *search.flags()]
@@ -128,13 +138,24 @@ def summary(rows: List[dict]) -> dict:
     }
 
 
-def markdown(model: str, steps: int, results: List[dict]) -> str:
+def choose(results: List[dict], loop_margin: float = LOOP_MARGIN) -> int:
+    """The index in ``results`` (each with a ``summary``) of the setting that keeps the key most often
+    (``kept``) among those whose mean share of distinct 4-note figures is at most ``loop_margin`` below
+    the first setting's (the baseline, plain sampling): beam search keeps a key more often the more it
+    loops, so the looping settings are out. Ties go to the earlier setting."""
+    floor = results[0]["summary"]["mean_distinct_4grams"] - loop_margin
+    eligible = [i for i, r in enumerate(results) if r["summary"]["mean_distinct_4grams"] >= floor]
+    return max(eligible, key=lambda i: (results[i]["summary"]["kept"], -i))
+
+
+def markdown(model: str, steps: int, results: List[dict], chosen: Optional[int] = None) -> str:
     """The report: a summary row per setting, then each setting's seeds."""
-    primer_key = results[0]["rows"][0]["primer_key"]
+    first = results[0]["rows"][0]
+    seeds = f"seeds {first['seed']}-{results[0]['rows'][-1]['seed']}"
     lines = [
-        f"# {model}: the study's default primer (bwv66.6 top line, {primer_key}) continued {steps} steps",
+        f"# {model}: the study's default primer (bwv66.6 top line, {first['primer_key']}) continued {steps} steps, {seeds}",
         "",
-        "| sampling | key kept (score 1.0) | >= 99 % in scale | seed 0 | notes generated (mean) | distinct pitches (mean) | distinct 4-grams (mean) |",
+        f"| sampling | key kept (score 1.0) | >= 99 % in scale | seed {first['seed']} | notes generated (mean) | distinct pitches (mean) | distinct 4-grams (mean) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -144,6 +165,14 @@ def markdown(model: str, steps: int, results: List[dict]) -> str:
             f"{seed0['piece_key']} ({seed0['key_score']:.1f}) | {s['mean_notes']:.1f} | {s['mean_distinct_pitches']:.1f} | "
             f"{s['mean_distinct_4grams']:.2f} |"
         )
+    if chosen is not None:
+        floor = results[0]["summary"]["mean_distinct_4grams"] - LOOP_MARGIN
+        lines += [
+            "",
+            f"Chosen (`--choose`): **{Search(**results[chosen]['search']).label()}**, the key kept most often among "
+            f"the settings whose distinct 4-note figures are at least {floor:.2f} (the first row's less "
+            f"{LOOP_MARGIN}).",
+        ]
     for r in results:
         lines += [
             "",
@@ -165,6 +194,14 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="melody_rnn_attention", help="zoo name or .mag path")
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument(
+        "--first_seed",
+        type=int,
+        default=0,
+        help="seeds first_seed.. (0: the study's seed 0 first; choose settings on seeds the report does not use)",
+    )
+    parser.add_argument("--name", default="melody_key_check", help="stem of the .json / .md written to --results")
+    parser.add_argument("--choose", action="store_true", help="name the setting choose() picks (see the docstring)")
+    parser.add_argument(
         "--search",
         type=Search.parse,
         action="append",
@@ -179,16 +216,18 @@ def main(argv=None) -> int:
 
     results = []
     for search in args.search or [Search.parse(text) for text in DEFAULT_SEARCHES]:
-        rows = check_keys(args.model, search, args.seeds, args.steps)
+        rows = check_keys(args.model, search, args.seeds, args.steps, args.first_seed)
         results.append({"search": dataclasses.asdict(search), "rows": rows, "summary": summary(rows)})
         print(search.label(), results[-1]["summary"], flush=True)
+    chosen = choose(results) if args.choose else None
     out = pathlib.Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
-    files.atomic_write_json(
-        out / "melody_key_check.json", {"model": args.model, "steps": args.steps, "results": results}, indent=1
-    )
-    text = markdown(args.model, args.steps, results)
-    files.atomic_write_text(out / "melody_key_check.md", text)
+    report = {"model": args.model, "steps": args.steps, "results": results}
+    if chosen is not None:
+        report["chosen"] = results[chosen]["search"]
+    files.atomic_write_json(out / f"{args.name}.json", report, indent=1)
+    text = markdown(args.model, args.steps, results, chosen)
+    files.atomic_write_text(out / f"{args.name}.md", text)
     print(text)
     return 0
 

@@ -195,15 +195,18 @@ def test_melody_beam_search_flags_reach_melody_rnn_generate(tmp_path):
 
     primer = study.default_primer(tmp_path / "primer.mid", 4.0)
     line = study.top_line(primer, tmp_path / "line.mid")
-    argv = ["--melody_beam_size", "2", "--melody_branch_factor", "2", "--melody_steps_per_iteration", "16"]
+    search = ("melody_beam_size", "melody_branch_factor", "melody_steps_per_iteration")
+    defaults = vars(study.build_parser().parse_args([]))
+    assert [defaults[f] for f in search] == [getattr(study.StudyConfig(), f) for f in search]
+    argv = ["--melody_beam_size", "3", "--melody_branch_factor", "2", "--melody_steps_per_iteration", "8"]
     argv += ["--melody_rnn_bundle", "melody_rnn_attention", "--melody_steps", "48", "--seed", "3"]
     args = vars(study.build_parser().parse_args(argv))
     config = study.StudyConfig(
         **{f.name: args[f.name] for f in dataclasses.fields(study.StudyConfig) if f.name in args}
     )
-    assert (config.melody_beam_size, config.melody_branch_factor, config.melody_steps_per_iteration) == (2, 2, 16)
+    assert (config.melody_beam_size, config.melody_branch_factor, config.melody_steps_per_iteration) == (3, 2, 8)
     made = study._melody_rnn(config, line, tmp_path / "study")
-    flags = "--num_steps 48 --seed 3 --beam_size 2 --branch_factor 2 --steps_per_iteration 16 --num_outputs 1"
+    flags = "--num_steps 48 --seed 3 --beam_size 3 --branch_factor 2 --steps_per_iteration 8 --num_outputs 1"
     argv = ["--bundle_file", "melody_rnn_attention", "--primer_midi", str(line), "--output_dir", str(tmp_path / "cli")]
     assert generate_cli.main(argv + flags.split()) == 0
     direct = sorted((tmp_path / "cli").glob("*.mid"))
