@@ -118,3 +118,61 @@ def test_choose_keeps_the_key_most_often_among_settings_that_do_not_loop():
         chosen=1,
     )
     assert "seeds 100-100" in text and "Chosen (`--choose`): **temperature 1.0, beam 2, branch 2" in text
+
+
+def test_melody_card_states_the_key_checks_and_the_study_uses_the_chosen_setting():
+    """The shipped melody_rnn_attention card is rebuilt from its model.json; its key counts are those of
+    bench/results/<stem>.json, and tfmusic_study's default sampling is the setting --choose picked."""
+    import melody_rnn as zoo_melody  # bench/zoo/melody_rnn.py
+    from case_study import study
+
+    folder = REPO / "models" / zoo_melody.NAME
+    manifest = json.loads((folder / "model.json").read_text())
+    assert (folder / "README.md").read_text() == zoo_melody.card(manifest)
+    for stem, record in manifest["key_checks"].items():
+        report = json.loads((REPO / "bench" / "results" / f"{stem}.json").read_text())
+        assert record["first_seed"] == report["results"][0]["rows"][0]["seed"]
+        assert [s["kept"] for s in record["settings"]] == [
+            sum(row["key_score"] == 1.0 for row in r["rows"]) for r in report["results"]
+        ]
+        assert [s["first_seed_key"] for s in record["settings"]] == [
+            r["rows"][0]["piece_key"] for r in report["results"]
+        ]
+        if record["chosen"]:
+            assert record["chosen"] == key_check.Search(**report["chosen"]).label()
+    config = study.StudyConfig()
+    default = key_check.Search(
+        config.temperature, config.melody_beam_size, config.melody_branch_factor, config.melody_steps_per_iteration
+    )
+    assert manifest["key_checks"]["melody_key_select"]["chosen"] == default.label()
+    assert "The study's primer over seeds" not in zoo_melody.card(
+        {k: v for k, v in manifest.items() if k != "key_checks"}
+    )
+
+
+def test_card_flag_refuses_a_model_whose_card_is_not_melody_rnns(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="not found"):
+        key_check.main(["--model", "no_such_model", "--card", "--results", str(tmp_path)])
+    with pytest.raises(SystemExit, match="is not melody_rnn_attention's"):
+        key_check.main(["--model", "transformer_chorales", "--card", "--results", str(tmp_path)])
+    assert not list(tmp_path.iterdir())  # refused before sampling anything
+
+
+@pytest.mark.slow
+def test_card_flag_adds_the_counts_to_a_copy_of_the_zoo_model(tmp_path):
+    import shutil
+
+    import melody_rnn as zoo_melody  # bench/zoo/melody_rnn.py
+
+    models = tmp_path / "models"
+    shutil.copytree(REPO / "models" / zoo_melody.NAME, models / zoo_melody.NAME)
+    argv = ["--models", str(models), "--card", "--choose", "--seeds", "1", "--first_seed", "7", "--steps", "80"]
+    argv += ["--search", "1.0:1:1:1", "--search", "1.0:2:2:16", "--name", "trial", "--results", str(tmp_path)]
+    assert key_check.main(argv) == 0
+    manifest = json.loads((models / zoo_melody.NAME / "model.json").read_text())
+    record = manifest["key_checks"]["trial"]
+    assert record["first_seed"] == 7 and record["seeds"] == 1 and len(record["settings"]) == 2
+    assert "melody_key_select" in manifest["key_checks"]  # earlier records stay
+    card = (models / zoo_melody.NAME / "README.md").read_text()
+    assert card == zoo_melody.card(manifest) and "Seeds 7-7 (`bench/results/trial.md`):" in card
+    assert (tmp_path / "trial.md").is_file()

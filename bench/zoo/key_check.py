@@ -17,6 +17,9 @@ loop little more than the first one); run it on seeds the report does not use (`
 --seeds 100 --name melody_key_select``), so that the study's default is not picked by how its own seed
 0 comes out. That is how the study's default (beam 2, branch 2, 16 steps per iteration) was chosen:
 ``bench/results/melody_key_select.md``.
+
+``--card`` (a zoo model by name) adds the counts to its ``model.json`` under ``key_checks`` (by
+``--name``) and rewrites its card (``bench/zoo/melody_rnn.py``'s ``card``); reshipping the model drops them.
 """
 
 from __future__ import annotations
@@ -148,6 +151,50 @@ def choose(results: List[dict], loop_margin: float = LOOP_MARGIN) -> int:
     return max(eligible, key=lambda i: (results[i]["summary"]["kept"], -i))
 
 
+def card_record(results: List[dict], first_seed: int, chosen: Optional[int]) -> dict:
+    """What the model card keeps of a run (see ``melody_rnn.key_check_lines``): ``first_seed``, ``seeds``,
+    per setting its ``label``, ``kept``, ``in_scale``, ``mean_distinct_4grams`` and ``first_seed_key`` (the
+    key of the first seed's line), and the ``chosen`` label."""
+    return {
+        "first_seed": first_seed,
+        "seeds": results[0]["summary"]["seeds"],
+        "settings": [
+            {
+                "label": Search(**r["search"]).label(),
+                **{k: r["summary"][k] for k in ("kept", "in_scale", "mean_distinct_4grams")},
+                "first_seed_key": r["rows"][0]["piece_key"],
+            }
+            for r in results
+        ],
+        "chosen": Search(**results[chosen]["search"]).label() if chosen is not None else None,
+    }
+
+
+def card_manifest(models: pathlib.Path, name: str) -> dict:
+    """Zoo model ``name``'s ``model.json``, for ``--card``; SystemExit, before any sampling, when ``name``
+    is not a zoo Melody RNN whose card ``bench/zoo/melody_rnn.py`` writes."""
+    import json
+
+    import melody_rnn as zoo_melody  # bench/zoo/melody_rnn.py
+
+    path = models / name / "model.json"
+    if not path.is_file():
+        raise SystemExit(f"--card: {path} not found (--model must name a zoo Melody RNN)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("name") != zoo_melody.NAME:
+        raise SystemExit(f"--card: {path} is not {zoo_melody.NAME}'s (its card is not melody_rnn.py's)")
+    return manifest
+
+
+def add_to_card(models: pathlib.Path, name: str, manifest: dict, stem: str, record: dict) -> None:
+    """Adds ``record`` (:func:`card_record`) to ``manifest`` (:func:`card_manifest`) as
+    ``key_checks[stem]`` and rewrites zoo model ``name``'s ``model.json`` and card."""
+    import melody_rnn as zoo_melody  # bench/zoo/melody_rnn.py
+
+    manifest = {**manifest, "key_checks": {**manifest.get("key_checks", {}), stem: record}}
+    common.write_model(models / name, manifest, zoo_melody.card(manifest))
+
+
 def markdown(model: str, steps: int, results: List[dict], chosen: Optional[int] = None) -> str:
     """The report: a summary row per setting, then each setting's seeds."""
     first = results[0]["rows"][0]
@@ -201,6 +248,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--name", default="melody_key_check", help="stem of the .json / .md written to --results")
     parser.add_argument("--choose", action="store_true", help="name the setting choose() picks (see the docstring)")
+    parser.add_argument("--card", action="store_true", help="add the counts to the zoo model's card")
+    parser.add_argument("--models", default=str(REPO_ROOT / "models"), help="the zoo folder (for --card)")
     parser.add_argument(
         "--search",
         type=Search.parse,
@@ -214,6 +263,7 @@ def main(argv=None) -> int:
 
     from tfmusic import files
 
+    manifest = card_manifest(pathlib.Path(args.models), args.model) if args.card else None
     results = []
     for search in args.search or [Search.parse(text) for text in DEFAULT_SEARCHES]:
         rows = check_keys(args.model, search, args.seeds, args.steps, args.first_seed)
@@ -229,6 +279,9 @@ def main(argv=None) -> int:
     text = markdown(args.model, args.steps, results, chosen)
     files.atomic_write_text(out / f"{args.name}.md", text)
     print(text)
+    if args.card:
+        record = card_record(results, args.first_seed, chosen)
+        add_to_card(pathlib.Path(args.models), args.model, manifest, args.name, record)
     return 0
 
 

@@ -28,6 +28,7 @@ import dataclasses
 import json
 import pathlib
 import sys
+from typing import List
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402  (bench/zoo/common.py: also puts the repository on sys.path)
@@ -526,7 +527,46 @@ def card(m: dict) -> str:
     ]
     first = m["samples"][0]["primer"]
     lines += ["", f"![piano roll](samples/{first}.png)", ""]
+    lines += key_check_lines(m)
     return "\n".join(lines)
+
+
+def key_check_lines(m: dict) -> List[str]:
+    """The card's section on the study's default primer over seeds: from ``m["key_checks"]`` (results stem
+    -> record, added by ``bench/zoo/key_check.py --card``: ``first_seed``, ``seeds``, ``settings`` (each
+    ``label``, ``kept``, ``in_scale``, ``mean_distinct_4grams``, ``first_seed_key``) and the ``chosen``
+    label or None); no section without it."""
+    checks = m.get("key_checks") or {}
+    if not checks:
+        return []
+    lines = [
+        "## The study's primer over seeds",
+        "",
+        "`tfmusic_study` continues its default primer, the top line of bwv66.6's first 8 s (F# minor), by 128 "
+        "steps. One seed is one draw; how often the whole line keeps F# minor (key score 1.0) over many, by "
+        "sampling setting (`bench/zoo/key_check.py`; distinct 4-note figures: the share of the continuation's "
+        "4-note figures that occur once, low for a loop; the study's own draw is seed 0):",
+        "",
+    ]
+    for stem, rec in sorted(checks.items(), key=lambda item: item[1]["first_seed"]):  # model.json sorts keys
+        last = rec["first_seed"] + rec["seeds"] - 1
+        lines.append(f"Seeds {rec['first_seed']}-{last} (`bench/results/{stem}.md`):")
+        lines.append("")
+        lines += [
+            f"- {s['label']}: key kept in {s['kept']} of {rec['seeds']}, at least 99 % of the note time in the "
+            f"primer's scale in {s['in_scale']}, distinct 4-note figures {s['mean_distinct_4grams']:.2f}; "
+            f"seed {rec['first_seed']}: {s['first_seed_key']}"
+            for s in rec["settings"]
+        ]
+        lines.append("")
+        if rec.get("chosen"):
+            lines += [
+                f"`--choose` picked **{rec['chosen']}** on these seeds: the key kept most often among the "
+                "settings that loop little more than the first (plain sampling). `tfmusic_study` uses it; "
+                "Magenta's beam search keeps a key more often the more it repeats the primer's figures.",
+                "",
+            ]
+    return lines
 
 
 def main(argv=None) -> int:
