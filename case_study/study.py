@@ -219,6 +219,12 @@ def _melody_rnn(config: StudyConfig, melody_midi: pathlib.Path, out: pathlib.Pat
         if config.melody_rnn_bundle
         else ["--run_dir", config.melody_rnn_run]
     )
+    search = (config.melody_beam_size, config.melody_branch_factor, config.melody_steps_per_iteration)
+    _log(
+        "Melody RNN: "
+        + ("plain sampling" if search == (1, 1, 1) else "beam %d, branch %d, %d steps per iteration" % search)
+        + f", temperature {config.temperature:g}, seed {config.seed}"
+    )
     rc = generate_cli.main(
         source
         + [
