@@ -94,7 +94,7 @@ zoo-harmonizer: install
 # GANSynth trains on the pitch classifier's renders, and is scored by the shipped pitch classifier
 zoo-gansynth: zoo-deps
 	MPLBACKEND=Agg $(PY) bench/zoo/gansynth.py --work $(ZOO_WORK)/gansynth --renders $(ZOO_WORK)/pitch_classifier/data \
-	  --stage all --steps 12000 --balance_from 0 --set data.balance_pitches=true
+	  --stage all --steps 20500 --balance_from 0 --set data.balance_pitches=true
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -35,26 +35,54 @@ def hardware() -> str:
 
 class WallClock:
     """Adds a stage's wall time to ``path`` (JSON ``{"seconds": total}``), so stopped and resumed runs
-    report their whole time. Use as a context manager around the work."""
+    report their whole time. Use as a context manager around the work.
 
-    def __init__(self, path: pathlib.Path):
+    While the work runs, a heartbeat writes its time so far every ``heartbeat_s`` seconds as
+    ``"running"``; a run killed before its ``__exit__`` (SIGTERM, SIGKILL, the machine going away) leaves
+    that behind, and the next WallClock on ``path`` (or :meth:`total`) counts it, so at most one
+    heartbeat's time is lost."""
+
+    def __init__(self, path: pathlib.Path, heartbeat_s: float = 60.0):
         self.path = pathlib.Path(path)
+        self.heartbeat_s = heartbeat_s
 
-    def __enter__(self):
-        self.start = time.time()
-        return self
-
-    def __exit__(self, *exc):
+    def _write(self, seconds: float, running: float = None) -> None:
         from tfmusic import files
 
-        spent = json.loads(self.path.read_text())["seconds"] if self.path.exists() else 0.0
-        files.atomic_write_json(self.path, {"seconds": spent + time.time() - self.start})
+        record = {"seconds": seconds}
+        if running is not None:
+            record["running"] = running
+        files.atomic_write_json(self.path, record)
+
+    def __enter__(self):
+        import threading
+
+        self.spent = self.total(self.path)  # a killed run's "running" time is folded in here
+        self._write(self.spent)
+        self.start = time.time()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="wall-clock", daemon=True)
+        self._beat.start()
+        return self
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self._write(self.spent, time.time() - self.start)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._beat.join()
+        self._write(self.spent + time.time() - self.start)
 
     @staticmethod
     def total(path: pathlib.Path) -> float:
-        """Seconds recorded in ``path`` (0 if none)."""
+        """Seconds recorded in ``path`` (0 if none), with a run's ``running`` time (one in progress, or
+        one killed before it could add its time)."""
         path = pathlib.Path(path)
-        return json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+        if not path.exists():
+            return 0.0
+        record = json.loads(path.read_text())
+        return record["seconds"] + record.get("running", 0.0)
 
 
 def training_record(work: pathlib.Path, steps: int, earlier_seconds: float = 0, **fields) -> dict:
